@@ -1,0 +1,40 @@
+// Bundles the CLI and the library API into single CommonJS files that run on Node >= 18.
+// The scan worker is bundled first and inlined as a string, so each output file stands alone.
+import { chmod, readFile, rm } from 'node:fs/promises';
+import { build } from 'esbuild';
+
+const pkg = JSON.parse(await readFile('package.json', 'utf8'));
+const common = {
+  bundle: true,
+  platform: 'node',
+  target: 'node18',
+  format: 'cjs',
+  legalComments: 'none',
+  logLevel: 'warning',
+  // Source-only fallbacks (import.meta) are never reached in the bundle.
+  logOverride: { 'empty-import-meta': 'silent' },
+};
+
+const worker = await build({
+  ...common,
+  entryPoints: ['src/scan/worker.ts'],
+  write: false,
+  minify: true,
+});
+const define = {
+  __AFTERPATCH_VERSION__: JSON.stringify(pkg.version),
+  __SCAN_WORKER_SOURCE__: JSON.stringify(worker.outputFiles[0].text),
+};
+
+await rm('dist', { recursive: true, force: true });
+await Promise.all([
+  build({
+    ...common,
+    define,
+    entryPoints: ['src/cli.ts'],
+    outfile: 'dist/afterpatch.cjs',
+    banner: { js: '#!/usr/bin/env node' },
+  }),
+  build({ ...common, define, entryPoints: ['src/index.ts'], outfile: 'dist/index.cjs' }),
+]);
+await chmod('dist/afterpatch.cjs', 0o755);

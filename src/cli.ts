@@ -1,0 +1,110 @@
+// The `afterpatch` command line: a thin layer over the library API in index.ts.
+import { Command, CommanderError, InvalidArgumentError, Option } from '@commander-js/extra-typings';
+import { UserError } from './errors.ts';
+import { EXIT } from './exit.ts';
+import { NOISE_RULES } from './noise.ts';
+import { VERSION } from './version.ts';
+
+const collectList = (v: string, prev: string[]) => [...prev, v];
+const collectPid = (v: string, prev: number[]) => {
+  if (!/^[1-9]\d*$/.test(v))
+    throw new InvalidArgumentError('expected a process ID (a positive integer).');
+  return [...prev, Number(v)];
+};
+const positiveInt = (v: string) => {
+  if (!/^[1-9]\d*$/.test(v)) throw new InvalidArgumentError('expected a positive integer.');
+  return Number(v);
+};
+
+export function buildProgram(): Command {
+  const program = new Command()
+    .name('afterpatch')
+    .description('Find and restart every process still running outdated code after a patch.')
+    .version(VERSION, '-V, --version')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride()
+    .configureOutput({ outputError: (s, write) => write(s) });
+
+  program
+    .command('scan')
+    .description(
+      'list processes running deleted or replaced libraries and executables, grouped by what to restart',
+    )
+    .addOption(
+      new Option('--format <format>', 'output format')
+        .choices(['text', 'json'] as const)
+        .default('text' as const),
+    )
+    .option('--json', 'same as --format json')
+    .option('-q, --quiet', 'print nothing; only the exit code tells (0 clean, 1 stale)')
+    .option('-a, --all', 'also show deleted files filtered as noise, and why')
+    .option(
+      '--lib <regex>',
+      'only stale files whose path matches this regular expression (e.g. libssl)',
+    )
+    .option(
+      '--unit <glob>',
+      'only processes of matching units (repeatable)',
+      collectList,
+      [] as string[],
+    )
+    .option('--pid <pid>', 'only this process (repeatable)', collectPid, [] as number[])
+    .option(
+      '--package <name>',
+      'only files owned by this package (repeatable)',
+      collectList,
+      [] as string[],
+    )
+    .option(
+      '--include <rule>',
+      'report deleted files that this noise rule would filter (repeatable)',
+      collectList,
+      [] as string[],
+    )
+    .option('--no-packages', 'do not look up the packages owning stale files')
+    .option('--config <file>', 'configuration file (default: /etc/afterpatch/afterpatch.toml)')
+    .option('--threads <n>', 'threads reading /proc (default: CPUs, at most 4)', positiveInt)
+    .addOption(new Option('--proc-root <dir>', 'procfs to read').default('/proc').hideHelp())
+    .addHelpText(
+      'after',
+      `\nExit status: 0 nothing stale, 1 stale code found, 2 error.\nNoise rules: ${NOISE_RULES.map((r) => r.id).join(' ')} (see docs/noise.md).`,
+    )
+    .action(async (opts) => {
+      const { runScan } = await import('./commands/scan.ts');
+      process.exitCode = await runScan(opts);
+    });
+
+  return program;
+}
+
+export async function main(argv: readonly string[]): Promise<void> {
+  try {
+    await buildProgram().parseAsync(argv as string[]);
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // Commander already printed the message; usage errors exit 2 (1 means "stale found").
+      process.exitCode = e.exitCode === 0 ? 0 : EXIT.error;
+      return;
+    }
+    process.exitCode = reportError(e);
+  }
+}
+
+function reportError(e: unknown): number {
+  if (e instanceof UserError) {
+    process.stderr.write(`afterpatch: ${e.message}\n`);
+    return e.exitCode;
+  }
+  const err = e as Error;
+  process.stderr.write(`afterpatch: ${err?.message ?? String(e)}\n`);
+  if (process.env.AFTERPATCH_DEBUG) process.stderr.write(`${err?.stack ?? ''}\n`);
+  else
+    process.stderr.write(
+      'afterpatch: this is a bug; rerun with AFTERPATCH_DEBUG=1 and report the trace.\n',
+    );
+  return 2;
+}
+
+// Run when executed (bundle or tsx), not when imported by tests.
+const entry = process.argv[1] ?? '';
+if (/afterpatch(\.cjs)?$|cli\.ts$/.test(entry)) void main(process.argv);

@@ -1,0 +1,69 @@
+import { loadConfig } from '../config/load.ts';
+import { UserError } from '../errors.ts';
+import { scanExitCode } from '../exit.ts';
+import { NOISE_RULES, unknownRules } from '../noise.ts';
+import { SCAN_FORMATS, type ScanFormat } from '../output/formats.ts';
+import { styleFor } from '../output/style.ts';
+import { scan } from '../scan/scan.ts';
+
+export interface ScanCliOptions {
+  format: ScanFormat;
+  json?: true;
+  quiet?: true;
+  all?: true;
+  lib?: string;
+  unit: string[];
+  pid: number[];
+  package: string[];
+  include: string[];
+  packages: boolean;
+  threads?: number;
+  config?: string;
+  procRoot: string;
+}
+
+export async function runScan(o: ScanCliOptions): Promise<number> {
+  if (o.lib !== undefined) checkRegExp(o.lib);
+  const config = loadConfig(o.config, o.config !== undefined);
+  const disabled = [...config.scan.include_noise, ...o.include];
+  const unknown = unknownRules(disabled);
+  if (unknown.length > 0) {
+    throw new UserError(
+      `unknown noise rule "${unknown[0]}" for --include; the rules are: ${NOISE_RULES.map((r) => r.id).join(' ')}.`,
+    );
+  }
+  const report = await scan({
+    procRoot: o.procRoot,
+    noise: { disabled, extra: config.scan.ignore_files },
+    ignoreProcesses: config.scan.ignore_processes,
+    includeIgnored: o.all === true,
+    packages: o.packages,
+    ...(o.threads === undefined ? {} : { threads: o.threads }),
+    filters: {
+      ...(o.lib === undefined ? {} : { lib: o.lib }),
+      ...(o.unit.length ? { units: o.unit } : {}),
+      ...(o.pid.length ? { pids: o.pid } : {}),
+      ...(o.package.length ? { packages: o.package } : {}),
+    },
+  });
+  if (!o.quiet) {
+    const format: ScanFormat = o.json ? 'json' : o.format;
+    process.stdout.write(
+      SCAN_FORMATS[format](report, {
+        style: styleFor(process.stdout, process.env),
+        all: o.all === true,
+      }),
+    );
+  }
+  return scanExitCode(report);
+}
+
+function checkRegExp(src: string): void {
+  try {
+    new RegExp(src);
+  } catch (e) {
+    throw new UserError(
+      `--lib "${src}" is not a valid regular expression (${(e as Error).message}).`,
+    );
+  }
+}

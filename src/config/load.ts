@@ -1,0 +1,79 @@
+// Loads and validates the configuration; every error names the file, the line and the key.
+import { readFileSync } from 'node:fs';
+import { parse, TomlError } from 'smol-toml';
+import * as v from 'valibot';
+import { UserError } from '../errors.ts';
+import { type Config, ConfigSchema } from './schema.ts';
+
+export const DEFAULT_CONFIG_PATH = '/etc/afterpatch/afterpatch.toml';
+
+/** The defaults, as if an empty file had been read. */
+export function defaultConfig(): Config {
+  return v.parse(ConfigSchema, {});
+}
+
+/**
+ * Reads `path`. A missing file at the default path means "no configuration"; a missing file
+ * that was asked for explicitly is an error.
+ */
+export function loadConfig(path: string = DEFAULT_CONFIG_PATH, explicit = false): Config {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' && !explicit) return defaultConfig();
+    throw new UserError(`cannot read configuration ${path} (${code ?? (e as Error).message}).`);
+  }
+  return parseConfig(text, path);
+}
+
+export function parseConfig(text: string, path: string): Config {
+  let data: unknown;
+  try {
+    data = parse(text);
+  } catch (e) {
+    if (e instanceof TomlError) {
+      const first = e.message.split('\n')[0] ?? 'syntax error';
+      throw new UserError(
+        `${path}:${e.line}: invalid TOML: ${first}; fix the file or pass --config.`,
+      );
+    }
+    throw e;
+  }
+  const result = v.safeParse(ConfigSchema, data);
+  if (result.success) return result.output;
+  const issue = result.issues[0];
+  const keyPath = (issue.path ?? []).map((p) => String(p.key));
+  const line = lineOf(text, keyPath);
+  const where = line === null ? path : `${path}:${line}`;
+  const key =
+    keyPath.reduce((k, p) => (/^\d+$/.test(p) ? `${k}[${p}]` : k ? `${k}.${p}` : p), '') ||
+    '(top level)';
+  const unknownKey = issue.type === 'strict_object' && keyPath.length > 0;
+  const message = unknownKey ? 'unknown key' : issue.message;
+  throw new UserError(`${where}: ${key}: ${message}; fix the file or pass --config.`);
+}
+
+/** Line number (1-based) where a dotted key is written, found from the table headers; null if unsure. */
+export function lineOf(text: string, keyPath: readonly string[]): number | null {
+  // Array indexes are not written in the file: find the line of the key that holds the array.
+  const keys = keyPath.filter((k) => !/^\d+$/.test(k));
+  if (keys.length === 0) return null;
+  const table = keys.slice(0, -1).join('.');
+  const key = keys[keys.length - 1];
+  let current = '';
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const line = (lines[i] ?? '').trim();
+    const header = /^\[\s*([^\]]+?)\s*\]/.exec(line);
+    if (header) {
+      current = header[1] ?? '';
+      if (current === keys.join('.')) return i + 1;
+      continue;
+    }
+    const m = /^("?)([A-Za-z0-9_-]+)\1\s*=/.exec(line);
+    if (m && m[2] === key && current === table) return i + 1;
+  }
+  return null;
+}

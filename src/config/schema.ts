@@ -1,0 +1,58 @@
+// The shape of /etc/afterpatch/afterpatch.toml, validated with valibot (docs/configuration.md).
+import * as v from 'valibot';
+import { NOISE_RULES } from '../noise.ts';
+
+const regexSource = v.pipe(
+  v.string(),
+  v.check((s) => {
+    try {
+      new RegExp(s);
+      return true;
+    } catch {
+      return false;
+    }
+  }, 'is not a valid regular expression'),
+);
+const unitGlob = v.pipe(v.string(), v.regex(/^[^\s/]+$/, 'is not a unit name or glob'));
+const noiseRule = v.picklist(
+  NOISE_RULES.map((r) => r.id),
+  `is not a noise rule (${NOISE_RULES.map((r) => r.id).join(', ')})`,
+);
+const positiveInt = (max: number) =>
+  v.pipe(
+    v.number('must be a number'),
+    v.integer('must be a whole number'),
+    v.minValue(1, 'must be at least 1'),
+    v.maxValue(max, `must be at most ${max}`),
+  );
+
+export const ConfigSchema = v.strictObject({
+  scan: v.optional(
+    v.strictObject({
+      /** Regular expressions for deleted files that are never reported. */
+      ignore_files: v.optional(v.array(regexSource), []),
+      /** Regular expressions for process names (comm) that are never reported. */
+      ignore_processes: v.optional(v.array(regexSource), []),
+      /** Built-in noise rules to switch off. */
+      include_noise: v.optional(v.array(noiseRule), []),
+    }),
+    {},
+  ),
+  restart: v.optional(
+    v.strictObject({
+      /** Units never restarted, on top of the built-in safe list. */
+      never: v.optional(v.array(unitGlob), []),
+      /** Units reloaded (systemctl reload) instead of restarted. */
+      reload: v.optional(v.array(unitGlob), []),
+      /** Allow-only mode: when not empty, nothing outside these globs is restarted. */
+      only: v.optional(v.array(unitGlob), []),
+      /** Units restarted at the same time. */
+      jobs: v.optional(positiveInt(256), 8),
+      /** Seconds to wait for one unit's restart. */
+      timeout: v.optional(positiveInt(3600), 90),
+    }),
+    {},
+  ),
+});
+
+export type Config = v.InferOutput<typeof ConfigSchema>;

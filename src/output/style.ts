@@ -1,0 +1,58 @@
+// ANSI styling, only for a terminal and never when NO_COLOR is set (https://no-color.org).
+export interface Style {
+  bold(s: string): string;
+  red(s: string): string;
+  yellow(s: string): string;
+  dim(s: string): string;
+}
+
+const wrap = (open: number, close: number) => (s: string) => `\x1b[${open}m${s}\x1b[${close}m`;
+
+export const PLAIN: Style = { bold: (s) => s, red: (s) => s, yellow: (s) => s, dim: (s) => s };
+export const ANSI: Style = {
+  bold: wrap(1, 22),
+  red: wrap(31, 39),
+  yellow: wrap(33, 39),
+  dim: wrap(2, 22),
+};
+
+export function styleFor(stream: { isTTY?: boolean }, env: NodeJS.ProcessEnv): Style {
+  return stream.isTTY === true && !env.NO_COLOR && env.TERM !== 'dumb' ? ANSI : PLAIN;
+}
+
+const ANSI_SEQUENCE = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, 'g');
+
+/** Visible width, ignoring ANSI sequences. */
+export function visibleLength(s: string): number {
+  return s.replace(ANSI_SEQUENCE, '').length;
+}
+
+/** Lays rows out in columns separated by two spaces; the last column is not padded. */
+export function table(rows: readonly (readonly string[])[]): string {
+  const widths: number[] = [];
+  for (const row of rows) {
+    row.forEach((cell, i) => {
+      widths[i] = Math.max(widths[i] ?? 0, visibleLength(cell));
+    });
+  }
+  return rows
+    .map((row) =>
+      row
+        .map((cell, i) =>
+          i === row.length - 1 ? cell : cell + ' '.repeat((widths[i] ?? 0) - visibleLength(cell)),
+        )
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
+}
+
+/** Makes names printable: control characters (a newline in a path) are shown escaped. */
+export function printable(s: string): string {
+  let out = '';
+  for (const ch of s) {
+    const c = ch.charCodeAt(0);
+    out += c < 0x20 || c === 0x7f ? `\\x${c.toString(16).padStart(2, '0')}` : ch;
+  }
+  return out;
+}

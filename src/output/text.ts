@@ -1,0 +1,103 @@
+// The human table of `scan`: one block of rows per thing to restart.
+import type { Owner } from '../model.ts';
+import type { SuggestedAction } from '../report/action.ts';
+import type { Group } from '../report/group.ts';
+import type { ScanReport } from '../scan/scan.ts';
+import type { Style } from './style.ts';
+import { printable, table } from './style.ts';
+
+const MAX_PIDS_SHOWN = 4;
+
+export function ownerLabel(o: Owner): { name: string; kind: string } {
+  switch (o.type) {
+    case 'system-unit':
+      return { name: o.unit, kind: o.unit.endsWith('.scope') ? 'scope' : 'unit' };
+    case 'user-unit':
+      return { name: o.unit, kind: `user unit (uid ${o.uid})` };
+    case 'user-manager':
+      return { name: o.unit, kind: 'user manager' };
+    case 'session':
+      return { name: o.unit, kind: o.uid === null ? 'session' : `session (uid ${o.uid})` };
+    case 'init':
+      return { name: 'systemd (PID 1)', kind: 'init' };
+    case 'container':
+      return { name: o.id.length > 24 ? o.id.slice(0, 12) : o.id, kind: `${o.runtime} container` };
+    case 'unmanaged':
+      return { name: '-', kind: 'no unit' };
+  }
+}
+
+export function actionText(a: SuggestedAction): string {
+  return 'argv' in a ? a.argv.join(' ') : a.advice;
+}
+
+function pidList(pids: readonly number[]): string {
+  const shown = pids.slice(0, MAX_PIDS_SHOWN).join(',');
+  return pids.length > MAX_PIDS_SHOWN ? `${shown} (+${pids.length - MAX_PIDS_SHOWN})` : shown;
+}
+
+function groupRows(g: Group, s: Style): string[][] {
+  const { name, kind } = ownerLabel(g.owner);
+  const mark = g.severity === 'code' ? s.red : s.yellow;
+  return g.files.map((f, i) => {
+    const file = printable(f.path) + (f.kind === 'data' ? ' (data)' : '');
+    const pkg = f.package ? `${f.package.name} ${f.package.version}` : 'not packaged';
+    return i === 0
+      ? [
+          mark(printable(name)),
+          kind,
+          pidList(g.pids),
+          printable(g.names.join(',')),
+          file,
+          pkg,
+          actionText(g.action),
+        ]
+      : ['', '', '', '', file, pkg, ''];
+  });
+}
+
+export function formatText(r: ScanReport, s: Style, opts: { all?: boolean } = {}): string {
+  const out: string[] = [];
+  const sum = r.summary;
+  if (r.groups.length === 0) {
+    out.push(`No process runs outdated code (${sum.scanned} processes scanned).`);
+  } else {
+    const header = ['UNIT', 'KIND', 'PIDS', 'COMMAND', 'STALE FILE', 'PACKAGE', 'ACTION'].map(
+      s.bold,
+    );
+    out.push(table([header, ...r.groups.flatMap((g) => groupRows(g, s))]));
+    out.push('');
+    out.push(summaryLine(r));
+  }
+  if (sum.unreadable > 0) {
+    const of = `${sum.unreadable} of ${sum.scanned + sum.unreadable} processes could not be read`;
+    out.push(r.asRoot ? `${of} (access denied even to root).` : `${of}: run as root to see all.`);
+  }
+  for (const w of r.warnings) out.push(`warning: ${w}`);
+  if (opts.all) out.push(...ignoredSection(r));
+  return `${out.join('\n')}\n`;
+}
+
+function summaryLine(r: ScanReport): string {
+  const s = r.summary;
+  const parts = [
+    `${s.units} unit${s.units === 1 ? '' : 's'}`,
+    s.userUnits ? `${s.userUnits} user unit${s.userUnits === 1 ? '' : 's'}` : '',
+    s.sessions ? `${s.sessions} session${s.sessions === 1 ? '' : 's'}` : '',
+    s.containers ? `${s.containers} container${s.containers === 1 ? '' : 's'}` : '',
+  ].filter(Boolean);
+  const data = s.dataOnly ? `; ${s.dataOnly} of them keep only deleted data files` : '';
+  return `${s.processes} process${s.processes === 1 ? '' : 'es'} in ${parts.join(', ')} run outdated code${data} (${s.scanned} scanned).`;
+}
+
+function ignoredSection(r: ScanReport): string[] {
+  const rows = r.processes.flatMap((p) =>
+    p.ignored.map((f) => [String(p.pid), printable(p.name), printable(f.path), f.kind, f.rule]),
+  );
+  if (rows.length === 0) return ['', 'No deleted file was filtered as noise.'];
+  return [
+    '',
+    'Filtered as noise (not outdated package files):',
+    table([['PID', 'COMMAND', 'FILE', 'KIND', 'RULE'], ...rows]),
+  ];
+}

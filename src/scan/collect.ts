@@ -1,0 +1,106 @@
+// The per-process part of a scan: runs on the main thread and in worker threads alike.
+import type { IgnoredFile } from '../model.ts';
+import type { NoiseConfig } from '../noise.ts';
+import { noiseMatcher } from '../noise.ts';
+import { deletedMappings, isCode } from '../procfs/maps.ts';
+import type { ProcReader } from '../procfs/reader.ts';
+import { isFailure } from '../procfs/reader.ts';
+import { parseCmdline, parseStatus } from '../procfs/status.ts';
+
+export interface RawFile {
+  path: string;
+  kind: 'code' | 'data';
+  inode: number;
+  device: string;
+}
+
+/** What one thread learnt about one process with at least one deleted file mapping. */
+export interface RawProcess {
+  pid: number;
+  ppid: number;
+  uid: number;
+  name: string;
+  nsDepth: number;
+  root: string;
+  cgroupText: string | null;
+  cmdline: string[] | null;
+  files: RawFile[];
+  ignored: IgnoredFile[];
+}
+
+export interface CollectOptions {
+  noise: NoiseConfig;
+  /** Keep processes whose only deleted files are noise (for --all). */
+  keepIgnored: boolean;
+}
+
+export interface CollectResult {
+  processes: RawProcess[];
+  scanned: number;
+  denied: number;
+}
+
+/** Hands out PIDs in small chunks so threads that start late still get a fair share. */
+export interface PidQueue {
+  next(): readonly number[] | null;
+}
+
+export function collect(reader: ProcReader, queue: PidQueue, opts: CollectOptions): CollectResult {
+  const isNoise = noiseMatcher(opts.noise);
+  const res: CollectResult = { processes: [], scanned: 0, denied: 0 };
+  for (let chunk = queue.next(); chunk; chunk = queue.next()) {
+    for (const pid of chunk) {
+      const len = reader.readRaw(`${pid}/maps`);
+      if (len === 'denied') res.denied++;
+      if (isFailure(len)) continue;
+      res.scanned++;
+      const deleted = deletedMappings(reader.buffer, len);
+      if (deleted.length === 0) continue;
+      const files = new Map<string, RawFile>();
+      const ignored = new Map<string, IgnoredFile>();
+      for (const m of deleted) {
+        const kind = isCode(m) ? 'code' : 'data';
+        const rule = isNoise(m.path);
+        const key = `${m.inode}\0${m.path}`;
+        if (rule !== null) {
+          const prev = ignored.get(key);
+          if (!prev || kind === 'code') ignored.set(key, { path: m.path, kind, rule });
+          continue;
+        }
+        const prev = files.get(key);
+        if (!prev || kind === 'code') {
+          files.set(key, { path: m.path, kind, inode: m.inode, device: m.device });
+        }
+      }
+      if (files.size === 0 && !(opts.keepIgnored && ignored.size > 0)) continue;
+      const p = details(reader, pid);
+      if (p === null) continue; // exited meanwhile
+      p.files = [...files.values()];
+      p.ignored = [...ignored.values()];
+      res.processes.push(p);
+    }
+  }
+  return res;
+}
+
+function details(reader: ProcReader, pid: number): RawProcess | null {
+  const status = reader.read(`${pid}/status`);
+  if (isFailure(status)) return null;
+  const st = parseStatus(status);
+  const cgroup = reader.read(`${pid}/cgroup`);
+  const root = reader.readlink(`${pid}/root`);
+  const cmdline = reader.read(`${pid}/cmdline`);
+  return {
+    pid,
+    ppid: st.ppid,
+    uid: st.uid,
+    name: st.name,
+    nsDepth: st.nsDepth,
+    // An unreadable root (another user's process) is taken as "/": the common case.
+    root: isFailure(root) ? '/' : root,
+    cgroupText: isFailure(cgroup) ? null : cgroup,
+    cmdline: isFailure(cmdline) ? null : parseCmdline(cmdline),
+    files: [],
+    ignored: [],
+  };
+}

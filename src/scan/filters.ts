@@ -1,0 +1,51 @@
+// --lib, --unit, --pid, --package: narrow a scan to what the operator asked about.
+import { globToRegExp } from '../glob.ts';
+import type { Owner, StaleProcess } from '../model.ts';
+
+export interface ScanFilters {
+  /** Regular expression matched against stale file paths (e.g. "libssl"). */
+  lib?: string;
+  /** Unit name globs (system or user units, scopes, session scopes). */
+  units?: readonly string[];
+  pids?: readonly number[];
+  /** Package names owning the stale files. */
+  packages?: readonly string[];
+}
+
+export function ownerUnit(o: Owner): string | null {
+  switch (o.type) {
+    case 'system-unit':
+    case 'user-unit':
+    case 'user-manager':
+    case 'session':
+      return o.unit;
+    case 'init':
+      return 'init.scope';
+    default:
+      return null;
+  }
+}
+
+export function applyFilters(processes: StaleProcess[], f: ScanFilters): StaleProcess[] {
+  const lib = f.lib === undefined ? null : new RegExp(f.lib);
+  const units = f.units?.map(globToRegExp) ?? null;
+  const pkgs = f.packages ? new Set(f.packages) : null;
+  const out: StaleProcess[] = [];
+  for (const p of processes) {
+    if (units) {
+      const u = ownerUnit(p.owner);
+      if (u === null || !units.some((re) => re.test(u))) continue;
+    }
+    if (!lib && !pkgs) {
+      out.push(p);
+      continue;
+    }
+    const files = p.files.filter(
+      (file) =>
+        (!lib || lib.test(file.path)) &&
+        (!pkgs || (file.package !== null && pkgs.has(file.package.name))),
+    );
+    if (files.length > 0) out.push({ ...p, files });
+  }
+  return out;
+}

@@ -1,0 +1,64 @@
+// Spreads the per-process reads over threads: the kernel's work of formatting maps is the
+// dominant cost and runs in parallel when several threads read (docs/performance.md).
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import { ProcReader } from '../procfs/reader.ts';
+import type { CollectOptions, CollectResult } from './collect.ts';
+import { collect } from './collect.ts';
+import { sharedQueue } from './queue.ts';
+import type { WorkerInput } from './worker.ts';
+
+declare const __SCAN_WORKER_SOURCE__: string;
+
+/** Below this many processes a worker's start-up costs more than it saves. */
+const MIN_PIDS_FOR_WORKERS = 400;
+
+export async function collectAll(
+  root: string,
+  pids: readonly number[],
+  options: CollectOptions,
+  threads?: number,
+): Promise<CollectResult> {
+  const shared = new Int32Array(new SharedArrayBuffer(4 * pids.length));
+  shared.set(pids);
+  const counter = new Int32Array(new SharedArrayBuffer(4));
+  // An explicit thread count is obeyed; the default skips workers for small process tables.
+  const workers =
+    threads !== undefined
+      ? threads - 1
+      : pids.length < MIN_PIDS_FOR_WORKERS
+        ? 0
+        : defaultThreads() - 1;
+  const input: WorkerInput = { root, pids: shared, counter, options };
+  const pending = Array.from({ length: workers }, () => runWorker(input));
+  // The main thread works too instead of waiting.
+  const results = [collect(new ProcReader(root), sharedQueue(shared, counter), options)];
+  results.push(...(await Promise.all(pending)));
+  return {
+    processes: results.flatMap((r) => r.processes).sort((a, b) => a.pid - b.pid),
+    scanned: results.reduce((n, r) => n + r.scanned, 0),
+    denied: results.reduce((n, r) => n + r.denied, 0),
+  };
+}
+
+function defaultThreads(): number {
+  return Math.min(availableParallelism(), 4);
+}
+
+function runWorker(input: WorkerInput): Promise<CollectResult> {
+  const worker =
+    typeof __SCAN_WORKER_SOURCE__ === 'string'
+      ? new Worker(__SCAN_WORKER_SOURCE__, { eval: true, workerData: input })
+      : // Running from source (tests): load the TypeScript worker through tsx.
+        new Worker(
+          `import('tsx/esm/api').then((t) => { t.register(); return import(${JSON.stringify(new URL('./worker.ts', import.meta.url).href)}); })`,
+          { eval: true, workerData: input },
+        );
+  return new Promise((resolve, reject) => {
+    worker.once('message', (r: CollectResult) => {
+      resolve(r);
+      void worker.terminate();
+    });
+    worker.once('error', reject);
+  });
+}

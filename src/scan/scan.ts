@@ -1,0 +1,212 @@
+// `scan`: find every process still running deleted or replaced code, and say whose it is.
+import { hostname } from 'node:os';
+import { attributeCgroup, rootPrefixFromInit } from '../cgroup/attribute.ts';
+import { containerFromCgroup } from '../cgroup/container.ts';
+import { parseCgroupFile } from '../cgroup/parse.ts';
+import { UserError } from '../errors.ts';
+import type { Owner, StaleFile, StaleProcess } from '../model.ts';
+import type { NoiseConfig } from '../noise.ts';
+import { openPackageDb } from '../packages/db.ts';
+import { isFailure, ProcReader } from '../procfs/reader.ts';
+import { parseStatus } from '../procfs/status.ts';
+import type { Group } from '../report/group.ts';
+import { groupProcesses, ownerKey } from '../report/group.ts';
+import type { RawProcess } from './collect.ts';
+import { applyFilters, type ScanFilters } from './filters.ts';
+import { collectAll } from './parallel.ts';
+
+export interface ScanOptions {
+  /** procfs to read; "/proc" by default (a fixture tree in tests). */
+  procRoot?: string;
+  /** Root of the file system whose package database owns the files; "/" by default. */
+  hostRoot?: string;
+  noise?: NoiseConfig;
+  /** Regular expressions on command names (comm) of processes never reported. */
+  ignoreProcesses?: readonly string[];
+  /** Also return processes whose deleted files were all filtered as noise. */
+  includeIgnored?: boolean;
+  filters?: ScanFilters;
+  /** Look up the owning package of each stale file (default true). */
+  packages?: boolean;
+  /** Threads reading /proc (default: the CPUs available, at most 4). */
+  threads?: number;
+}
+
+export interface ScanSummary {
+  /** Processes whose maps could be read. */
+  scanned: number;
+  /** Processes whose maps could not be read (not root). */
+  unreadable: number;
+  processes: number;
+  units: number;
+  userUnits: number;
+  sessions: number;
+  containers: number;
+  /** Processes that only keep deleted data files (no stale code). */
+  dataOnly: number;
+}
+
+export interface ScanReport {
+  hostname: string;
+  /** Whether the scan ran as root (without root, other users' processes are unreadable). */
+  asRoot: boolean;
+  time: string;
+  durationMs: number;
+  /** The package manager consulted, or null when none was found or lookups were off. */
+  packageManager: 'dpkg' | 'rpm' | null;
+  summary: ScanSummary;
+  groups: Group[];
+  /** Every stale process, by PID; with includeIgnored also the ones with ignored files only. */
+  processes: StaleProcess[];
+  /** Problems that did not stop the scan (e.g. the package database could not be read). */
+  warnings: string[];
+}
+
+export async function scan(options: ScanOptions = {}): Promise<ScanReport> {
+  const t0 = performance.now();
+  const procRoot = options.procRoot ?? '/proc';
+  const hostRoot = options.hostRoot ?? '/';
+  const reader = new ProcReader(procRoot);
+  const wanted = options.filters?.pids;
+  const all = listPids(reader);
+  const pids = wanted ? all.filter((p) => wanted.includes(p)) : all;
+  const wantPackages = options.packages !== false;
+  // The package database loads while the threads read /proc.
+  const dbPromise = wantPackages ? openPackageDb({ root: hostRoot }) : Promise.resolve(null);
+  dbPromise.catch(() => {});
+  const raw = await collectAll(
+    procRoot,
+    pids,
+    { noise: options.noise ?? {}, keepIgnored: options.includeIgnored === true },
+    options.threads,
+  );
+  const ctx = referenceContext(reader);
+  const ignoredNames = (options.ignoreProcesses ?? []).map((src) => new RegExp(src));
+  const processes = raw.processes
+    .filter((p) => !ignoredNames.some((re) => re.test(p.name)))
+    .map((p) => toStaleProcess(p, ctx));
+  const warnings: string[] = [];
+  let manager: ScanReport['packageManager'] = null;
+  try {
+    const db = await dbPromise;
+    if (db) {
+      manager = db.manager;
+      await attachPackages(processes, db);
+    }
+  } catch (e) {
+    warnings.push(`package lookup failed: ${(e as Error).message}`);
+  }
+  const kept = applyFilters(processes, options.filters ?? {});
+  const groups = groupProcesses(kept);
+  return {
+    hostname: hostname(),
+    asRoot: process.geteuid?.() === 0,
+    time: new Date().toISOString(),
+    durationMs: Math.round(performance.now() - t0),
+    packageManager: manager,
+    summary: summarize(raw.scanned, raw.denied, kept, groups),
+    groups,
+    processes: kept,
+    warnings,
+  };
+}
+
+function listPids(reader: ProcReader): number[] {
+  try {
+    return reader.listPids();
+  } catch (e) {
+    throw new UserError(
+      `cannot list processes in ${reader.root} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}): is procfs mounted there?`,
+    );
+  }
+}
+
+interface ReferenceContext {
+  rootPrefix: string;
+  nsDepth: number;
+}
+
+/** PID 1 is the reference for "the host": its cgroup root and its PID-namespace depth. */
+function referenceContext(reader: ProcReader): ReferenceContext {
+  const cg = reader.read('1/cgroup');
+  const st = reader.read('1/status');
+  return {
+    rootPrefix: rootPrefixFromInit(isFailure(cg) ? null : parseCgroupFile(cg)),
+    nsDepth: isFailure(st) ? 1 : parseStatus(st).nsDepth,
+  };
+}
+
+function toStaleProcess(p: RawProcess, ctx: ReferenceContext): StaleProcess {
+  const cgroup = p.cgroupText === null ? null : parseCgroupFile(p.cgroupText);
+  const foreignPidNs = p.nsDepth > ctx.nsDepth;
+  let owner: Owner = attributeCgroup(cgroup, ctx.rootPrefix);
+  if (foreignPidNs && owner.type !== 'container') {
+    // In another PID namespace but not in a cgroup we recognise: still not the host's service.
+    const c = cgroup === null ? null : containerFromCgroup(cgroup);
+    owner = {
+      type: 'container',
+      runtime: c?.runtime ?? 'unknown',
+      id: c?.id ?? cgroup ?? `pid-${p.pid}`,
+      cgroup,
+    };
+  }
+  // Files of a container come from its image: the host's packages say nothing about them.
+  // Virtual machines (machine.slice without their own PID namespace) run the host's binaries.
+  const inContainer = foreignPidNs || (owner.type === 'container' && owner.runtime !== 'machine');
+  const files: StaleFile[] = p.files.map((f) => ({
+    path: f.path,
+    hostPath: inContainer ? null : p.root === '/' ? f.path : `${p.root}${f.path}`,
+    kind: f.kind,
+    inode: f.inode,
+    device: f.device,
+    package: null,
+  }));
+  return {
+    pid: p.pid,
+    ppid: p.ppid,
+    uid: p.uid,
+    name: p.name,
+    cmdline: p.cmdline,
+    root: p.root,
+    foreignPidNs,
+    cgroup,
+    owner,
+    files,
+    ignored: p.ignored,
+  };
+}
+
+async function attachPackages(
+  processes: StaleProcess[],
+  db: { lookup(paths: readonly string[]): Promise<Map<string, StaleFile['package'] & {}>> },
+): Promise<void> {
+  const paths = new Set<string>();
+  for (const p of processes) for (const f of p.files) if (f.hostPath) paths.add(f.hostPath);
+  if (paths.size === 0) return;
+  const owners = await db.lookup([...paths]);
+  for (const p of processes) {
+    for (const f of p.files) if (f.hostPath) f.package = owners.get(f.hostPath) ?? null;
+  }
+}
+
+function summarize(
+  scanned: number,
+  unreadable: number,
+  processes: readonly StaleProcess[],
+  groups: readonly Group[],
+): ScanSummary {
+  const count = (t: string) => groups.filter((g) => g.owner.type === t).length;
+  const stale = processes.filter((p) => p.files.length > 0);
+  return {
+    scanned,
+    unreadable,
+    processes: stale.length,
+    units: count('system-unit') + count('init'),
+    userUnits: count('user-unit') + count('user-manager'),
+    sessions: count('session'),
+    containers: count('container'),
+    dataOnly: stale.filter((p) => p.files.every((f) => f.kind === 'data')).length,
+  };
+}
+
+export { ownerKey };

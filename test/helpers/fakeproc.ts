@@ -1,0 +1,55 @@
+// Builds a fake /proc tree on disk for the procfs reader's injectable root.
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export interface FakeProcess {
+  maps?: string;
+  name?: string;
+  ppid?: number;
+  uid?: number;
+  /** NSpid entries, outermost first (default: just the PID). */
+  nspid?: number[];
+  cgroup?: string;
+  cmdline?: string[];
+  /** Target of the `root` link (default "/"). */
+  root?: string;
+}
+
+const PAD = ' '.repeat(19);
+
+/** One maps line for a file mapping; `deleted` appends the kernel's suffix. */
+export function mapsLine(
+  path: string,
+  opts: { perms?: string; inode?: number; deleted?: boolean; addr?: number } = {},
+): string {
+  const a = (opts.addr ?? 0x7f0000).toString(16);
+  const b = ((opts.addr ?? 0x7f0000) + 1).toString(16);
+  const escaped = path.replaceAll('\n', '\\012');
+  return `${a}000-${b}000 ${opts.perms ?? 'r-xp'} 00000000 fe:00 ${opts.inode ?? 1234}${PAD}${escaped}${opts.deleted ? ' (deleted)' : ''}`;
+}
+
+export function makeProcTree(procs: Record<number, FakeProcess>): {
+  root: string;
+  cleanup(): void;
+} {
+  const root = mkdtempSync(join(tmpdir(), 'afterpatch-fakeproc-'));
+  for (const [pidText, p] of Object.entries(procs)) {
+    const pid = Number(pidText);
+    const dir = join(root, pidText);
+    mkdirSync(dir);
+    if (p.maps !== undefined) writeFileSync(join(dir, 'maps'), p.maps);
+    writeFileSync(
+      join(dir, 'status'),
+      `Name:\t${p.name ?? 'proc'}\nUmask:\t0022\nState:\tS (sleeping)\nTgid:\t${pid}\nPid:\t${pid}\nPPid:\t${p.ppid ?? 1}\n` +
+        `Uid:\t${p.uid ?? 0}\t${p.uid ?? 0}\t${p.uid ?? 0}\t${p.uid ?? 0}\nNSpid:\t${(p.nspid ?? [pid]).join('\t')}\n`,
+    );
+    writeFileSync(join(dir, 'cgroup'), p.cgroup ?? '0::/\n');
+    writeFileSync(
+      join(dir, 'cmdline'),
+      (p.cmdline ?? [p.name ?? 'proc']).map((a) => `${a}\0`).join(''),
+    );
+    symlinkSync(p.root ?? '/', join(dir, 'root'));
+  }
+  return { root, cleanup: () => rmSync(root, { recursive: true, force: true }) };
+}

@@ -1,0 +1,275 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import { findOnPath, openPackageDb } from '../../src/packages/db.ts';
+import { parseRpmQueryOutput, RpmDb } from '../../src/packages/rpm.ts';
+
+const run = promisify(execFile);
+const DB_PATH = '/var/lib/rpm';
+const MANY = Array.from(
+  { length: 230 },
+  (_, i) => `/usr/lib/ap/many/f${String(i).padStart(3, '0')}`,
+);
+
+interface Spec {
+  name: string;
+  epoch?: number;
+  files: string[];
+}
+
+const SPECS: Spec[] = [
+  { name: 'aptest-a', epoch: 2, files: ['/usr/lib/ap/liba.so.1', '/usr/share/ap/shared'] },
+  // Shares /usr/share/ap/shared with aptest-a (same content), so that path has two owners.
+  {
+    name: 'aptest-b',
+    files: ['/usr/lib/ap/libb.so.1', '/usr/share/ap/shared', '/usr/lib/ap/with space;|&.so'],
+  },
+  // Recorded under /lib64 while a merged-/usr process shows /usr/lib64; plus many files for batching.
+  { name: 'aptest-c', files: ['/lib64/libold.so.2', ...MANY] },
+];
+
+function specText(s: Spec): string {
+  const install = s.files.map(
+    (f) => `mkdir -p "%{buildroot}$(dirname '${f}')"\necho '${f}' > "%{buildroot}${f}"`,
+  );
+  // Shared file: identical content in both packages, so rpm lets both own it.
+  const fix = 'echo shared > "%{buildroot}/usr/share/ap/shared" || true';
+  return [
+    `Name: ${s.name}`,
+    'Version: 1.2',
+    'Release: 3',
+    s.epoch === undefined ? '' : `Epoch: ${s.epoch}`,
+    'Summary: afterpatch test package',
+    'License: MIT',
+    'BuildArch: noarch',
+    '%description',
+    'afterpatch test package',
+    '%install',
+    ...install,
+    s.files.includes('/usr/share/ap/shared') ? fix : '',
+    '%files',
+    ...s.files.map((f) => `"${f}"`),
+    '',
+  ].join('\n');
+}
+
+const rpmbuild = await findOnPath('rpmbuild');
+const rpm = await findOnPath('rpm');
+const skip =
+  rpm === null || rpmbuild === null
+    ? 'rpm and rpmbuild are needed to build a test database'
+    : false;
+
+describe('rpm package database (real rpm, temporary root)', { skip }, () => {
+  let work = '';
+  let root = '';
+  const rpmArgs = (): string[] => ['--root', root, '--dbpath', DB_PATH];
+
+  before(async () => {
+    work = await mkdtemp(join(tmpdir(), 'afterpatch-rpm-'));
+    root = join(work, 'root');
+    const top = join(work, 'top');
+    await mkdir(root);
+    for (const s of SPECS) {
+      const spec = join(work, `${s.name}.spec`);
+      await writeFile(spec, specText(s));
+      await run('rpmbuild', [
+        '--define',
+        `_topdir ${top}`,
+        '--define',
+        '_build_id_links none',
+        '-bb',
+        spec,
+      ]);
+    }
+    const rpms = (await readdir(join(top, 'RPMS/noarch'))).map((f) => join(top, 'RPMS/noarch', f));
+    await run('rpm', [...rpmArgs(), '--initdb']);
+    await run('rpm', [...rpmArgs(), '-i', '--nodeps', '--noscripts', ...rpms]);
+  });
+  after(async () => {
+    if (work) await rm(work, { recursive: true, force: true });
+  });
+
+  it('opens the root as an rpm database', async () => {
+    const db = await openPackageDb({ root: `${root}/` });
+    assert.equal(db?.manager, 'rpm');
+  });
+
+  it('maps owned, unowned, missing and multi-owner paths back to the right arguments', async () => {
+    const db = await openPackageDb({ root });
+    assert.ok(db);
+    const asked = [
+      '/usr/lib/ap/liba.so.1',
+      '/tmp', // exists on the host, not owned: "not owned" on stdout
+      '/nonexistent/afterpatch/x.so', // missing on the host: "error: file …" on stderr
+      '/usr/share/ap/shared', // two owners: two lines for one argument
+      '/usr/lib/ap/libb.so.1',
+      '/usr/lib/ap/with space;|&.so',
+    ];
+    const found = await db.lookup(asked);
+    assert.deepEqual(found.get('/usr/lib/ap/liba.so.1'), {
+      name: 'aptest-a',
+      version: '2:1.2-3',
+      manager: 'rpm',
+    });
+    assert.deepEqual(found.get('/usr/lib/ap/libb.so.1'), {
+      name: 'aptest-b',
+      version: '1.2-3',
+      manager: 'rpm',
+    });
+    assert.equal(found.get('/usr/lib/ap/with space;|&.so')?.name, 'aptest-b');
+    assert.ok(['aptest-a', 'aptest-b'].includes(found.get('/usr/share/ap/shared')?.name ?? ''));
+    assert.equal(found.has('/tmp'), false);
+    assert.equal(found.has('/nonexistent/afterpatch/x.so'), false);
+    assert.equal(found.size, 4);
+  });
+
+  it('finds a path recorded under /lib64 when asked for /usr/lib64 (merged /usr)', async () => {
+    const db = await openPackageDb({ root });
+    const found = await db?.lookup(['/usr/lib64/libold.so.2']);
+    assert.equal(found?.get('/usr/lib64/libold.so.2')?.name, 'aptest-c');
+  });
+
+  it('keeps the order right across batches (small and default batch sizes)', async () => {
+    const asked = MANY.flatMap((p, i) => (i % 3 === 0 ? [p, `${p}.unowned`] : [p]));
+    for (const batchSize of [7, 200]) {
+      const db = new RpmDb({ root, dbPath: DB_PATH, rpmBinary: rpm ?? 'rpm', batchSize });
+      const found = await db.lookup(asked);
+      assert.equal(found.size, MANY.length, `batch size ${batchSize}`);
+      for (const p of MANY) assert.equal(found.get(p)?.name, 'aptest-c', p);
+      // The unowned /usr/lib/… paths are asked again under their merged-/usr name /lib/….
+      const unowned = asked.length - MANY.length;
+      const expected = Math.ceil(asked.length / batchSize) + Math.ceil(unowned / batchSize);
+      assert.equal(db.calls, expected, 'one call a batch, no per-path fallback');
+    }
+  });
+
+  it('asks again one by one only when a multi-owner path makes a run ambiguous', async () => {
+    const db = new RpmDb({ root, dbPath: DB_PATH, rpmBinary: rpm ?? 'rpm' });
+    const found = await db.lookup([
+      '/usr/lib/ap/liba.so.1',
+      '/usr/share/ap/shared',
+      '/usr/lib/ap/libb.so.1',
+    ]);
+    assert.equal(found.get('/usr/lib/ap/liba.so.1')?.name, 'aptest-a');
+    assert.equal(found.get('/usr/lib/ap/libb.so.1')?.name, 'aptest-b');
+    assert.equal(found.size, 3);
+    assert.equal(db.calls, 4);
+  });
+
+  it('copes with a name rpm reports in a cleaned form (`//` → `/`)', async () => {
+    const db = new RpmDb({ root, dbPath: DB_PATH, rpmBinary: rpm ?? 'rpm' });
+    const asked = [
+      '/usr/lib/ap/liba.so.1',
+      '/nonexistent//afterpatch/y.so',
+      '/usr/lib/ap/libb.so.1',
+    ];
+    const found = await db.lookup(asked);
+    assert.equal(found.get('/usr/lib/ap/liba.so.1')?.name, 'aptest-a');
+    assert.equal(found.get('/usr/lib/ap/libb.so.1')?.name, 'aptest-b');
+    assert.equal(found.size, 2);
+  });
+
+  it('rejects with one clear line when the database cannot be opened', async () => {
+    const bad = join(work, 'bad');
+    await mkdir(join(bad, DB_PATH), { recursive: true });
+    await writeFile(join(bad, DB_PATH, 'rpmdb.sqlite'), 'not a database\n');
+    const db = await openPackageDb({ root: bad });
+    assert.equal(db?.manager, 'rpm');
+    await assert.rejects(db.lookup(['/usr/lib/ap/liba.so.1']), (e: Error) => {
+      assert.match(
+        e.message,
+        /^rpm -qf failed: cannot open Packages database in .*\/bad\/var\/lib\/rpm$/,
+      );
+      return true;
+    });
+  });
+});
+
+describe('rpm failures without an error: line', { skip }, () => {
+  it('rejects when rpm exits non-zero without naming any unowned file', async () => {
+    // rpm refuses a relative --root with a usage message and exit status 1.
+    const db = new RpmDb({ root: 'relative', dbPath: DB_PATH, rpmBinary: rpm ?? 'rpm' });
+    await assert.rejects(db.lookup(['/tmp']), {
+      message:
+        'rpm -qf failed with exit status 1: rpm: arguments to --root (-r) must begin with a /',
+    });
+  });
+
+  it('rejects when the rpm binary cannot be run', async () => {
+    const db = new RpmDb({ root: '', dbPath: DB_PATH, rpmBinary: '/nonexistent/afterpatch/rpm' });
+    await assert.rejects(
+      db.lookup(['/tmp']),
+      /^Error: cannot run \/nonexistent\/afterpatch\/rpm: .*ENOENT/,
+    );
+  });
+});
+
+describe('openPackageDb detection', () => {
+  it('returns null for a root with no package database, and for an empty rpm directory', async () => {
+    const empty = await mkdtemp(join(tmpdir(), 'afterpatch-nodb-'));
+    try {
+      assert.equal(await openPackageDb({ root: empty }), null);
+      await mkdir(join(empty, 'var/lib/rpm'), { recursive: true }); // Debian's rpm package leaves this
+      assert.equal(await openPackageDb({ root: empty }), null);
+      await writeFile(join(empty, 'var/lib/rpm/rpmdb.sqlite'), '');
+      assert.equal((await openPackageDb({ root: empty }))?.manager, rpm ? 'rpm' : undefined);
+      const savedPath = process.env.PATH;
+      process.env.PATH = empty; // no rpm binary here
+      try {
+        assert.equal(await openPackageDb({ root: empty }), null);
+      } finally {
+        process.env.PATH = savedPath;
+      }
+    } finally {
+      await rm(empty, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('parseRpmQueryOutput', () => {
+  const a = 'A\t(none):1-1';
+  const b = 'B\t3:2-2';
+
+  it('zips a run of n owned arguments with n lines', () => {
+    const r = parseRpmQueryOutput(['/x', '/y'], `${a}\n${b}\n`, '');
+    assert.deepEqual(r.owners.get('/x'), [{ name: 'A', version: '1-1', manager: 'rpm' }]);
+    assert.deepEqual(r.owners.get('/y'), [{ name: 'B', version: '3:2-2', manager: 'rpm' }]);
+    assert.deepEqual(r.ambiguous, []);
+  });
+
+  it('uses "not owned" lines and stderr file errors as separators', () => {
+    const out = `${a}\n${b}\nfile /u is not owned by any package\n${b}\n`;
+    const err = 'error: file /m: x: No such file or directory\nwarning: something\n';
+    const r = parseRpmQueryOutput(['/x', '/m: x', '/u', '/y'], out, err);
+    assert.equal(r.owners.get('/x')?.length, 2, 'a lone argument in a run owns all its lines');
+    assert.equal(r.owners.get('/y')?.[0]?.name, 'B');
+    assert.equal(r.owners.has('/m: x'), false);
+    assert.equal(r.owners.has('/u'), false);
+    assert.deepEqual(r.ambiguous, []);
+    assert.equal(r.failed, 2);
+  });
+
+  it('marks a run ambiguous when lines and arguments do not pair up', () => {
+    const r = parseRpmQueryOutput(['/x', '/y', '/z'], `${a}\n${a}\n${b}\n${b}\n`, '');
+    assert.deepEqual(r.ambiguous, ['/x', '/y', '/z']);
+    assert.equal(r.owners.size, 0);
+  });
+
+  it('trusts nothing after output it does not understand', () => {
+    const r = parseRpmQueryOutput(['/x', '/y'], `${a}\nsomething else\n${b}\n`, '');
+    assert.deepEqual(r.ambiguous, ['/x', '/y']);
+  });
+
+  it('throws a one-line error when rpm itself failed', () => {
+    const err =
+      'error: sqlite failure: boom\nerror: cannot open Packages database in /r/var/lib/rpm\n';
+    assert.throws(() => parseRpmQueryOutput(['/x'], '', err), {
+      message: 'rpm -qf failed: cannot open Packages database in /r/var/lib/rpm',
+    });
+  });
+});

@@ -1,0 +1,89 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { deletedMappings, isCode, parseMaps, parseMapsLine } from '../../src/procfs/maps.ts';
+
+const PAD = ' '.repeat(19);
+
+describe('parseMapsLine', () => {
+  it('parses a file-backed executable mapping', () => {
+    const m = parseMapsLine(
+      `7f0314ef0000-7f0314ef1000 r-xp 00001000 fe:00 1441826${PAD}/opt/aptest/lib/libfoo.so.1`,
+    );
+    assert.deepEqual(m, {
+      start: '7f0314ef0000',
+      end: '7f0314ef1000',
+      perms: 'r-xp',
+      offset: '00001000',
+      device: 'fe:00',
+      inode: 1441826,
+      path: '/opt/aptest/lib/libfoo.so.1',
+      deleted: false,
+    });
+    assert.equal(m && isCode(m), true);
+  });
+
+  it('strips the deleted suffix and keeps spaces inside the path', () => {
+    const m = parseMapsLine(`7f00-7f10 r-xp 00000000 08:01 42${PAD}/opt/my app/lib x.so (deleted)`);
+    assert.equal(m?.path, '/opt/my app/lib x.so');
+    assert.equal(m?.deleted, true);
+  });
+
+  it('decodes the kernel escape for newline', () => {
+    const m = parseMapsLine(`7f00-7f10 r--p 00000000 08:01 42${PAD}/opt/a\\012b.so (deleted)`);
+    assert.equal(m?.path, '/opt/a\nb.so');
+  });
+
+  it('treats a path that merely contains "(deleted)" as not deleted', () => {
+    const m = parseMapsLine(`7f00-7f10 r--p 00000000 08:01 42${PAD}/opt/x (deleted)/lib.so`);
+    assert.equal(m?.deleted, false);
+    assert.equal(m?.path, '/opt/x (deleted)/lib.so');
+  });
+
+  it('parses anonymous and special mappings', () => {
+    assert.equal(parseMapsLine('7ffd-7ffe rw-p 00000000 00:00 0 ')?.path, '');
+    assert.equal(parseMapsLine('7ffd-7ffe rw-p 00000000 00:00 0')?.path, '');
+    assert.equal(parseMapsLine(`7ffd-7ffe rw-p 00000000 00:00 0${PAD}[stack]`)?.path, '[stack]');
+  });
+
+  it('rejects malformed lines', () => {
+    assert.equal(parseMapsLine(''), null);
+    assert.equal(parseMapsLine('garbage'), null);
+    assert.equal(parseMapsLine('7f00-7f10 r-xp 0 08:01 notanumber /x'), null);
+    assert.equal(parseMapsLine('7f007f10 r-xp 0 08:01 1 /x'), null);
+  });
+});
+
+describe('deletedMappings', () => {
+  const text = [
+    `55e0-55e1 r--p 00000000 fe:00 100${PAD}/usr/bin/prog`,
+    `55e1-55e2 r-xp 00001000 fe:00 100${PAD}/usr/bin/prog`,
+    `7f00-7f01 r-xp 00001000 fe:00 200${PAD}/usr/lib/libssl.so.3 (deleted)`,
+    `7f01-7f02 r--p 00000000 fe:00 300${PAD}/usr/lib/locale/locale-archive (deleted)`,
+    `7f02-7f03 rw-s 00000000 00:01 400${PAD}/memfd:jit (deleted)`,
+    `7f03-7f04 rw-s 00000000 00:05 0${PAD}/dev/zero (deleted)`,
+    `7f04-7f05 r--p 00000000 fe:00 500${PAD}/opt/odd (deleted)/x.so`,
+    `7f05-7f06 r-xp 00000000 fe:00 600${PAD}/opt/last.so (deleted)`,
+  ].join('\n');
+
+  it('finds exactly the lines ending in the suffix with an inode and a path', () => {
+    const buf = Buffer.from(text);
+    const got = deletedMappings(buf, buf.length).map((m) => [m.path, m.inode, isCode(m)]);
+    assert.deepEqual(got, [
+      ['/usr/lib/libssl.so.3', 200, true],
+      ['/usr/lib/locale/locale-archive', 300, false],
+      ['/memfd:jit', 400, false],
+      ['/opt/last.so', 600, true],
+    ]);
+  });
+
+  it('ignores bytes past the given length', () => {
+    const buf = Buffer.from(`${text}\n7f09-7f0a r-xp 0 fe:00 9${PAD}/stale.so (deleted)\n`);
+    assert.equal(deletedMappings(buf, Buffer.byteLength(text)).length, 4);
+  });
+
+  it('agrees with parseMaps on the deleted file mappings', () => {
+    const buf = Buffer.from(text);
+    const viaParse = parseMaps(text).filter((m) => m.deleted && m.inode !== 0);
+    assert.deepEqual(deletedMappings(buf, buf.length), viaParse);
+  });
+});

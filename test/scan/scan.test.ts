@@ -1,0 +1,211 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { scanExitCode } from '../../src/exit.ts';
+import type { ScanReport } from '../../src/scan/scan.ts';
+import { scan } from '../../src/scan/scan.ts';
+import { makeProcTree, mapsLine } from '../helpers/fakeproc.ts';
+
+const libc = mapsLine('/usr/lib/x86_64-linux-gnu/libc.so.6', { addr: 0x7f1000 });
+const exe = (p: string) => mapsLine(p, { addr: 0x55e000, inode: 99 });
+const stale = (p: string, o: { perms?: string; inode?: number } = {}) =>
+  mapsLine(p, { deleted: true, addr: 0x7f2000, ...o });
+const DOCKER_ID = 'a'.repeat(64);
+
+const tree = {
+  1: {
+    name: 'systemd',
+    maps: [exe('/usr/lib/systemd/systemd'), libc].join('\n'),
+    cgroup: '0::/init.scope\n',
+  },
+  2: { name: 'kthreadd', maps: '', cgroup: '0::/\n' },
+  100: {
+    name: 'nginx',
+    maps: [exe('/usr/sbin/nginx'), stale('/usr/lib/x86_64-linux-gnu/libssl.so.3'), libc].join('\n'),
+    cgroup: '0::/system.slice/nginx.service\n',
+    cmdline: ['nginx: master process /usr/sbin/nginx'],
+  },
+  101: {
+    name: 'nginx',
+    ppid: 100,
+    uid: 33,
+    maps: [
+      exe('/usr/sbin/nginx'),
+      stale('/usr/lib/x86_64-linux-gnu/libssl.so.3'),
+      stale('/usr/lib/x86_64-linux-gnu/libssl.so.3', { perms: 'r--p' }),
+    ].join('\n'),
+    cgroup: '0::/system.slice/nginx.service\n',
+  },
+  200: {
+    name: 'jit',
+    maps: [exe('/usr/bin/jit'), stale('/memfd:jit', { perms: 'rwxs' })].join('\n'),
+    cgroup: '0::/system.slice/jit.service\n',
+  },
+  201: {
+    name: 'tmplib',
+    maps: [exe('/usr/bin/t'), stale('/tmp/libx.so')].join('\n'),
+    cgroup: '0::/system.slice/t.service\n',
+  },
+  300: {
+    name: 'localed',
+    maps: [exe('/usr/bin/l'), stale('/usr/lib/locale/locale-archive', { perms: 'r--p' })].join(
+      '\n',
+    ),
+    cgroup: '0::/system.slice/localed.service\n',
+  },
+  400: {
+    name: 'smtpd',
+    root: '/var/spool/postfix',
+    maps: [exe('/usr/lib/postfix/sbin/smtpd'), stale('/lib/x86_64-linux-gnu/libc.so.6')].join('\n'),
+    cgroup: '0::/system.slice/postfix@-.service\n',
+  },
+  500: {
+    name: 'app',
+    nspid: [500, 1],
+    maps: [exe('/app/bin'), stale('/usr/lib/libssl.so.3')].join('\n'),
+    cgroup: `0::/system.slice/docker-${DOCKER_ID}.scope\n`,
+  },
+  501: {
+    name: 'unshared',
+    nspid: [501, 7],
+    maps: [exe('/usr/bin/x'), stale('/usr/lib/libz.so.1')].join('\n'),
+    cgroup: '0::/system.slice/sandboxer.service\n',
+  },
+  600: {
+    name: 'bash',
+    uid: 1000,
+    maps: [exe('/usr/bin/bash'), stale('/usr/lib/x86_64-linux-gnu/libtinfo.so.6')].join('\n'),
+    cgroup: '0::/user.slice/user-1000.slice/session-4.scope\n',
+  },
+  601: {
+    name: 'pipewire',
+    uid: 1000,
+    maps: [exe('/usr/bin/pipewire'), stale('/usr/lib/libpipewire.so')].join('\n'),
+    cgroup: '0::/user.slice/user-1000.slice/user@1000.service/session.slice/pipewire.service\n',
+  },
+  700: {
+    name: 'odd',
+    maps: [exe('/usr/bin/odd'), stale('/opt/my app/lib\nx.so')].join('\n'),
+    cgroup: '0::/system.slice/odd.service/helper\n',
+  },
+  // Listed by readdir but exited before its files were read.
+  800: { name: 'gone', cgroup: '0::/system.slice/gone.service\n' },
+};
+
+describe('scan on a fixture /proc', () => {
+  let fx: ReturnType<typeof makeProcTree>;
+  let report: ScanReport;
+  before(async () => {
+    fx = makeProcTree(tree);
+    report = await scan({ procRoot: fx.root, packages: false });
+  });
+  after(() => fx.cleanup());
+
+  const group = (key: string) => report.groups.find((g) => g.key === key);
+
+  it('reports exactly the processes with stale non-noise files', () => {
+    assert.deepEqual(
+      report.processes.map((p) => p.pid),
+      [100, 101, 300, 400, 500, 501, 600, 601, 700],
+    );
+    assert.equal(report.summary.scanned, 13, 'PID 800 exited: skipped silently');
+    assert.equal(report.summary.unreadable, 0);
+  });
+
+  it('groups a unit’s processes and merges code and data mappings of one file', () => {
+    const g = group('system-unit:nginx.service');
+    assert.deepEqual(g?.pids, [100, 101]);
+    assert.equal(g?.severity, 'code');
+    assert.deepEqual(
+      g?.files.map((f) => [f.path, f.kind]),
+      [['/usr/lib/x86_64-linux-gnu/libssl.so.3', 'code']],
+    );
+    assert.deepEqual(g?.action, {
+      kind: 'restart',
+      argv: ['systemctl', 'restart', 'nginx.service'],
+    });
+    assert.deepEqual(report.processes[0]?.cmdline, ['nginx: master process /usr/sbin/nginx']);
+  });
+
+  it('keeps deleted data-only mappings apart with a lower severity', () => {
+    assert.equal(group('system-unit:localed.service')?.severity, 'data');
+    assert.equal(report.summary.dataOnly, 1);
+    assert.equal(report.groups.at(-1)?.severity, 'data');
+  });
+
+  it('resolves a chrooted process’s files against its own root', () => {
+    const p = report.processes.find((x) => x.pid === 400);
+    assert.equal(p?.files[0]?.path, '/lib/x86_64-linux-gnu/libc.so.6');
+    assert.equal(p?.files[0]?.hostPath, '/var/spool/postfix/lib/x86_64-linux-gnu/libc.so.6');
+    assert.deepEqual(p?.owner, { type: 'system-unit', unit: 'postfix@-.service' });
+  });
+
+  it('classifies containers by cgroup and by PID namespace, never as the host’s service', () => {
+    const docker = report.processes.find((x) => x.pid === 500);
+    assert.equal(docker?.owner.type, 'container');
+    assert.equal(docker?.owner.type === 'container' && docker.owner.runtime, 'docker');
+    assert.equal(docker?.files[0]?.hostPath, null);
+    const unshared = report.processes.find((x) => x.pid === 501);
+    assert.equal(unshared?.foreignPidNs, true);
+    assert.equal(unshared?.owner.type, 'container');
+    assert.equal(report.summary.containers, 2);
+  });
+
+  it('attributes sessions, user units and sub-cgroups', () => {
+    assert.equal(group('session:4')?.owner.type, 'session');
+    assert.deepEqual(group('user-unit:1000:pipewire.service')?.action, {
+      kind: 'restart',
+      argv: ['systemctl', '--user', '-M', '1000@', 'restart', 'pipewire.service'],
+    });
+    assert.deepEqual(
+      group('system-unit:odd.service')?.files.map((f) => f.path),
+      ['/opt/my app/lib\nx.so'],
+    );
+  });
+
+  it('exits 1 when stale code is found', () => assert.equal(scanExitCode(report), 1));
+
+  it('shows what the noise rules filtered when asked', async () => {
+    const all = await scan({ procRoot: fx.root, packages: false, includeIgnored: true });
+    const ignored = all.processes
+      .filter((p) => p.files.length === 0)
+      .map((p) => [p.pid, p.ignored[0]?.rule]);
+    assert.deepEqual(ignored, [
+      [200, 'memfd'],
+      [201, 'tmp'],
+    ]);
+    assert.equal(all.groups.length, report.groups.length);
+  });
+
+  it('lets a noise rule be switched off', async () => {
+    const r = await scan({ procRoot: fx.root, packages: false, noise: { disabled: ['tmp'] } });
+    assert.ok(r.processes.some((p) => p.pid === 201));
+  });
+
+  it('filters by library, unit glob and PID', async () => {
+    const lib = await scan({ procRoot: fx.root, packages: false, filters: { lib: 'libssl' } });
+    assert.deepEqual(
+      lib.processes.map((p) => p.pid),
+      [100, 101, 500],
+    );
+    const unit = await scan({
+      procRoot: fx.root,
+      packages: false,
+      filters: { units: ['ngin*.service', 'odd.*'] },
+    });
+    assert.deepEqual(
+      unit.processes.map((p) => p.pid),
+      [100, 101, 700],
+    );
+    const pid = await scan({ procRoot: fx.root, packages: false, filters: { pids: [300, 999] } });
+    assert.deepEqual(
+      pid.processes.map((p) => p.pid),
+      [300],
+    );
+    assert.equal(scanExitCode(pid), 0);
+  });
+
+  it('gives the same result with worker threads', async () => {
+    const threaded = await scan({ procRoot: fx.root, packages: false, threads: 2 });
+    assert.deepEqual(threaded.processes, report.processes);
+  });
+});
