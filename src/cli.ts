@@ -23,7 +23,10 @@ export function buildProgram(): Command {
     .version(VERSION, '-V, --version')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
-    .configureOutput({ outputError: (s, write) => write(s) });
+    .configureOutput({ outputError: (s, write) => write(s) })
+    .hook('preSubcommand', (_cmd, sub) => {
+      errorExit = ERROR_EXIT[sub.name()] ?? EXIT.error;
+    });
 
   program
     .command('scan')
@@ -74,8 +77,49 @@ export function buildProgram(): Command {
       process.exitCode = await runScan(opts);
     });
 
+  program
+    .command('restart')
+    .description('restart exactly the units running outdated code, verify them, and never loop')
+    .option('-n, --dry-run', 'print the plan and change nothing')
+    .addOption(
+      new Option('--format <format>', 'output format')
+        .choices(['text', 'json'] as const)
+        .default('text' as const),
+    )
+    .option('--json', 'same as --format json')
+    .option('-y, --yes', 'do not ask (required when not on a terminal)')
+    .option('--lib <regex>', 'only units mapping stale files whose path matches (e.g. libssl)')
+    .option('--unit <glob>', 'only these units (repeatable)', collectList, [] as string[])
+    .option('--force', 'restart units again even if an earlier restart left them stale or failed')
+    .option('--include-data', 'also restart units whose only stale files are data (no code)')
+    .option(
+      '--jobs <n>',
+      'units restarted at the same time (default: restart.jobs, 8)',
+      positiveInt,
+    )
+    .option(
+      '--timeout <seconds>',
+      'wait at most this long for one unit (default: restart.timeout, 90)',
+      positiveInt,
+    )
+    .option('--config <file>', 'configuration file (default: /etc/afterpatch/afterpatch.toml)')
+    .option('--state-dir <dir>', 'where earlier outcomes are kept (default: /var/lib/afterpatch)')
+    .addOption(new Option('--proc-root <dir>', 'procfs to read').default('/proc').hideHelp())
+    .addHelpText(
+      'after',
+      '\nExit status: 0 all verified or nothing to do, 1 something skipped that needs a human,\n2 a restart failed, timed out or left stale processes, 3 usage or runtime error.',
+    )
+    .action(async (opts) => {
+      const { runRestart } = await import('./commands/restart.ts');
+      process.exitCode = await runRestart(opts);
+    });
+
   return program;
 }
+
+/** Exit status for usage and runtime errors, per command (1 and 2 mean findings for some). */
+const ERROR_EXIT: Record<string, number> = { restart: 3 };
+let errorExit: number = EXIT.error;
 
 export async function main(argv: readonly string[]): Promise<void> {
   try {
@@ -83,7 +127,7 @@ export async function main(argv: readonly string[]): Promise<void> {
   } catch (e) {
     if (e instanceof CommanderError) {
       // Commander already printed the message; usage errors exit 2 (1 means "stale found").
-      process.exitCode = e.exitCode === 0 ? 0 : EXIT.error;
+      process.exitCode = e.exitCode === 0 ? 0 : errorExit;
       return;
     }
     process.exitCode = reportError(e);
@@ -93,7 +137,7 @@ export async function main(argv: readonly string[]): Promise<void> {
 function reportError(e: unknown): number {
   if (e instanceof UserError) {
     process.stderr.write(`afterpatch: ${e.message}\n`);
-    return e.exitCode;
+    return Math.max(e.exitCode, errorExit);
   }
   const err = e as Error;
   process.stderr.write(`afterpatch: ${err?.message ?? String(e)}\n`);
@@ -102,7 +146,7 @@ function reportError(e: unknown): number {
     process.stderr.write(
       'afterpatch: this is a bug; rerun with AFTERPATCH_DEBUG=1 and report the trace.\n',
     );
-  return 2;
+  return errorExit;
 }
 
 // Run when executed (bundle or tsx), not when imported by tests.

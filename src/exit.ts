@@ -14,3 +14,15 @@ export const EXIT = {
 export function scanExitCode(r: ScanReport): number {
   return r.groups.some((g) => g.severity === 'code') ? EXIT.stale : EXIT.ok;
 }
+
+/** `restart` exit codes (docs/restart.md): 0 all verified or nothing to do, 1 a human must act, 2 an action failed. */
+export const RESTART_EXIT = { ok: 0, needsHuman: 1, failed: 2, error: 3 } as const;
+
+export function restartExitCode(r: {
+  plan: readonly { needsHuman: boolean }[];
+  results: readonly { outcome: string }[];
+}): number {
+  if (r.results.some((x) => x.outcome !== 'verified')) return RESTART_EXIT.failed;
+  if (r.plan.some((e) => e.needsHuman)) return RESTART_EXIT.needsHuman;
+  return RESTART_EXIT.ok;
+}

@@ -1,0 +1,87 @@
+import { createInterface } from 'node:readline/promises';
+import { loadConfig } from '../config/load.ts';
+import { UserError } from '../errors.ts';
+import { restartExitCode } from '../exit.ts';
+import { openActionLog } from '../log.ts';
+import { formatPlan, RESTART_FORMATS, type RestartFormat } from '../output/restart.ts';
+import { styleFor } from '../output/style.ts';
+import { isActionable } from '../restart/plan.ts';
+import { applyRestart, planRestart, type RestartOptions } from '../restart/restart.ts';
+
+export interface RestartCliOptions {
+  dryRun?: true;
+  format: RestartFormat;
+  json?: true;
+  yes?: true;
+  force?: true;
+  includeData?: true;
+  lib?: string;
+  unit: string[];
+  jobs?: number;
+  timeout?: number;
+  config?: string;
+  stateDir?: string;
+  procRoot: string;
+}
+
+export async function runRestart(o: RestartCliOptions): Promise<number> {
+  if (o.lib !== undefined) {
+    try {
+      new RegExp(o.lib);
+    } catch (e) {
+      throw new UserError(
+        `--lib "${o.lib}" is not a valid regular expression (${(e as Error).message}).`,
+        3,
+      );
+    }
+  }
+  const config = loadConfig(o.config, o.config !== undefined);
+  const format: RestartFormat = o.json ? 'json' : o.format;
+  const style = styleFor(process.stdout, process.env);
+  const opts: RestartOptions = {
+    config,
+    filters: {
+      ...(o.lib === undefined ? {} : { lib: o.lib }),
+      ...(o.unit.length ? { units: o.unit } : {}),
+    },
+    force: o.force === true,
+    includeData: o.includeData === true,
+    procRoot: o.procRoot,
+    ...(o.jobs === undefined ? {} : { jobs: o.jobs }),
+    ...(o.timeout === undefined ? {} : { timeoutSeconds: o.timeout }),
+    ...(o.stateDir === undefined ? {} : { stateDir: o.stateDir }),
+  };
+  const planned = await planRestart(opts);
+  const actionable = planned.plan.filter(isActionable).length;
+  if (o.dryRun || actionable === 0) {
+    const report = { ...planned, dryRun: o.dryRun === true, results: [] };
+    process.stdout.write(RESTART_FORMATS[format](report, style));
+    return restartExitCode(report);
+  }
+  if (!o.yes) {
+    if (!process.stdin.isTTY || !process.stdout.isTTY || format === 'json') {
+      throw new UserError(
+        'refusing to restart without --yes when not asked on a terminal; review the plan with --dry-run.',
+        3,
+      );
+    }
+    process.stdout.write(formatPlan(planned.plan, style));
+    const rl = createInterface({ input: process.stdin, output: process.stdout });
+    const answer = await rl.question(
+      `\nRestart ${actionable} unit${actionable === 1 ? '' : 's'} as planned? [y/N] `,
+    );
+    rl.close();
+    if (!/^y(es)?$/i.test(answer.trim())) {
+      process.stdout.write('Nothing was changed.\n');
+      return 0;
+    }
+  }
+  const log = openActionLog();
+  try {
+    const report = await applyRestart(planned, { ...opts, log });
+    process.stdout.write(RESTART_FORMATS[format](report, style));
+    return restartExitCode(report);
+  } finally {
+    await log.close();
+  }
+}

@@ -1,0 +1,237 @@
+// The pure planner: scan findings + unit properties + configuration + earlier outcomes → a plan.
+import type { Config } from '../config/schema.ts';
+import { globToRegExp } from '../glob.ts';
+import type { Owner } from '../model.ts';
+import type { Group } from '../report/group.ts';
+import type { Manager } from '../systemd/client.ts';
+import type { UnitProperties } from '../systemd/properties.ts';
+import { builtinDenyReason } from './safelist.ts';
+import type { RestartState } from './state.ts';
+
+export type PlanAction =
+  | 'restart'
+  | 'reload'
+  | 'daemon-reexec'
+  | 'reexec-user-manager'
+  | 'skip'
+  | 'advise';
+
+export interface PlanFile {
+  path: string;
+  kind: 'code' | 'data';
+  /** "inode:path" of every process's stale mapping of this path. */
+  ids: string[];
+}
+
+export interface PlanEntry {
+  key: string;
+  owner: Owner;
+  /** The unit acted on (null for sessions without action, containers, unmanaged processes). */
+  unit: string | null;
+  manager: Manager | null;
+  action: PlanAction;
+  reason: string;
+  /** A skip or advice that leaves stale code running: somebody has to act. */
+  needsHuman: boolean;
+  pids: number[];
+  files: PlanFile[];
+}
+
+export interface PlanInput {
+  groups: readonly Group[];
+  /** Unit properties by group key (system and user units). */
+  properties: ReadonlyMap<string, UnitProperties>;
+  config: Config['restart'];
+  state: RestartState;
+  /** Inode identities of each group's stale files ("inode:path"), by group key. */
+  fileIds: ReadonlyMap<string, readonly string[]>;
+  force: boolean;
+  /** Also act on units whose only stale files are data. */
+  includeData: boolean;
+}
+
+const ACTIONABLE: ReadonlySet<PlanAction> = new Set([
+  'daemon-reexec',
+  'restart',
+  'reload',
+  'reexec-user-manager',
+]);
+
+export function isActionable(e: PlanEntry): boolean {
+  return ACTIONABLE.has(e.action);
+}
+
+export function makePlan(input: PlanInput): PlanEntry[] {
+  const never = input.config.never.map(globToRegExp);
+  const only = input.config.only.map(globToRegExp);
+  const reload = input.config.reload.map(globToRegExp);
+  return input.groups.map((g) => {
+    const ids = input.fileIds.get(g.key) ?? [];
+    const base = {
+      key: g.key,
+      owner: g.owner,
+      pids: g.pids,
+      files: g.files.map((f) => ({
+        path: f.path,
+        kind: f.kind,
+        ids: ids.filter((id) => id.slice(id.indexOf(':') + 1) === f.path),
+      })),
+    };
+    const decided = decide(g, input, { never, only, reload }, ids);
+    return { ...base, ...decided };
+  });
+}
+
+type Decision = Pick<PlanEntry, 'unit' | 'manager' | 'action' | 'reason' | 'needsHuman'>;
+
+const SYSTEM: Manager = { type: 'system' };
+
+function decide(
+  g: Group,
+  input: PlanInput,
+  globs: { never: RegExp[]; only: RegExp[]; reload: RegExp[] },
+  ids: readonly string[],
+): Decision {
+  const o = g.owner;
+  const skip = (
+    unit: string | null,
+    manager: Manager | null,
+    reason: string,
+    needsHuman = true,
+  ): Decision => ({
+    unit,
+    manager,
+    action: 'skip',
+    reason,
+    needsHuman,
+  });
+  const advise = (reason: string): Decision => ({
+    unit: null,
+    manager: null,
+    action: 'advise',
+    reason,
+    needsHuman: true,
+  });
+
+  switch (o.type) {
+    case 'session':
+      return {
+        ...advise(
+          `login session ${o.session}: its programs keep the old code until the user logs out and back in`,
+        ),
+        unit: o.unit,
+      };
+    case 'container':
+      return advise(
+        `${o.runtime} container ${o.id}: restart the container (rebuild its image if the file comes from it); the host's units are not touched`,
+      );
+    case 'unmanaged':
+      return advise(`not in a systemd unit: restart PID ${g.pids.join(', ')} by hand`);
+    default:
+      break;
+  }
+
+  const unit = o.type === 'init' ? 'init.scope' : o.unit;
+  const manager: Manager =
+    o.type === 'user-unit' || o.type === 'user-manager' ? { type: 'user', uid: o.uid } : SYSTEM;
+  if (g.severity === 'data' && !input.includeData) {
+    return skip(
+      unit,
+      manager,
+      'only deleted data files are mapped, no code (use --include-data to act anyway)',
+      false,
+    );
+  }
+  const previous = input.state.units[g.key];
+  if (
+    previous &&
+    previous.outcome !== 'verified' &&
+    !input.force &&
+    ids.every((id) => previous.files.includes(id))
+  ) {
+    return skip(
+      unit,
+      manager,
+      `already ${previous.action}ed at ${previous.time} for the same files and it ended ${previous.outcome}: not again without --force`,
+    );
+  }
+  if (o.type === 'init') {
+    return {
+      unit: null,
+      manager: SYSTEM,
+      action: 'daemon-reexec',
+      reason: 'PID 1 re-executes itself: no reboot needed',
+      needsHuman: false,
+    };
+  }
+  if (o.type === 'user-manager') {
+    return {
+      unit: o.unit,
+      manager,
+      action: 'reexec-user-manager',
+      reason: `the user manager of uid ${o.uid} re-executes itself; the user's programs keep running`,
+      needsHuman: false,
+    };
+  }
+  if (o.type === 'system-unit' && o.unit.endsWith('.scope')) {
+    return skip(
+      unit,
+      manager,
+      'a scope: its programs were started by another program and systemd cannot restart them',
+    );
+  }
+  if (globs.only.length > 0 && !globs.only.some((re) => re.test(unit))) {
+    return skip(unit, manager, 'not listed in restart.only (allow-only mode)');
+  }
+  const denied = builtinDenyReason(unit);
+  if (denied) return skip(unit, manager, `never restarted automatically: ${denied}`);
+  if (globs.never.some((re) => re.test(unit)))
+    return skip(unit, manager, 'listed in restart.never');
+
+  const props = input.properties.get(g.key);
+  if (!props) return skip(unit, manager, 'systemd did not answer for this unit');
+  const fromProps = propertyObjection(props);
+  if (fromProps) return skip(unit, manager, fromProps);
+
+  if (globs.reload.some((re) => re.test(unit))) {
+    if (props.CanReload === 'no')
+      return skip(unit, manager, 'listed in restart.reload but the unit cannot reload');
+    return {
+      unit,
+      manager,
+      action: 'reload',
+      reason: 'listed in restart.reload',
+      needsHuman: false,
+    };
+  }
+  return {
+    unit,
+    manager,
+    action: 'restart',
+    reason: `maps ${describeFiles(g)}`,
+    needsHuman: false,
+  };
+}
+
+/** Reasons, read from the unit's properties, why a restart would be wrong or refused. */
+export function propertyObjection(p: UnitProperties): string | null {
+  if (p.LoadState !== undefined && p.LoadState !== 'loaded')
+    return `unit is ${p.LoadState || 'unknown'} to systemd`;
+  if (p.RefuseManualStop === 'yes') return 'RefuseManualStop=yes: systemd refuses a manual restart';
+  if (p.Type === 'oneshot' && p.SubState === 'exited') {
+    return 'a oneshot unit shown active (exited): restarting it would run it again';
+  }
+  if (p.Result === 'start-limit-hit')
+    return "hit systemd's start limit: fix it, then systemctl reset-failed";
+  if (p.ActiveState !== 'active' && p.ActiveState !== 'reloading') {
+    return `unit is ${p.ActiveState ?? 'in an unknown state'}: its remaining processes are leftovers, stop them by hand`;
+  }
+  return null;
+}
+
+function describeFiles(g: Group): string {
+  const code = g.files.filter((f) => f.kind === 'code');
+  const first = (code[0] ?? g.files[0])?.path ?? '';
+  const more = g.files.length - 1;
+  return more > 0 ? `${first} and ${more} more stale file${more === 1 ? '' : 's'}` : first;
+}

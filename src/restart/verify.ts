@@ -1,0 +1,30 @@
+// After an action: which processes of the unit still map stale files?
+import { type NoiseConfig, noiseMatcher } from '../noise.ts';
+import { deletedMappings, isCode } from '../procfs/maps.ts';
+import type { ProcReader } from '../procfs/reader.ts';
+import { isFailure } from '../procfs/reader.ts';
+
+export interface StaleCheck {
+  /** PIDs that still map a stale file, each with the files. */
+  stale: { pid: number; files: string[] }[];
+}
+
+export function staleAmong(
+  reader: ProcReader,
+  pids: readonly number[],
+  noise: NoiseConfig,
+  includeData: boolean,
+): StaleCheck {
+  const isNoise = noiseMatcher(noise);
+  const stale: StaleCheck['stale'] = [];
+  for (const pid of pids) {
+    const len = reader.readRaw(`${pid}/maps`);
+    if (isFailure(len)) continue;
+    const files = new Set<string>();
+    for (const m of deletedMappings(reader.buffer, len)) {
+      if ((includeData || isCode(m)) && isNoise(m.path) === null) files.add(m.path);
+    }
+    if (files.size > 0) stale.push({ pid, files: [...files] });
+  }
+  return { stale };
+}

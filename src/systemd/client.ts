@@ -1,0 +1,89 @@
+// The only way afterpatch talks to systemd: `systemctl` with argument arrays.
+import { PLAN_PROPERTIES, parseShow, type UnitProperties } from './properties.ts';
+import { run } from './run.ts';
+
+/** Which manager a command goes to: the system manager, or the user manager of a UID. */
+export type Manager = { type: 'system' } | { type: 'user'; uid: number };
+
+export interface ActionResult {
+  ok: boolean;
+  timedOut: boolean;
+  /** systemctl's own message on failure (first line). */
+  message: string;
+}
+
+export interface SystemdClient {
+  /** Properties of many units in one call, in the order asked. */
+  show(manager: Manager, units: readonly string[]): Promise<Map<string, UnitProperties>>;
+  act(
+    manager: Manager,
+    verb: 'restart' | 'reload' | 'daemon-reexec',
+    unit: string | null,
+    timeoutMs: number,
+  ): Promise<ActionResult>;
+  journal(manager: Manager, unit: string, lines: number): Promise<string[]>;
+}
+
+export function managerArgs(m: Manager): string[] {
+  return m.type === 'system' ? [] : ['--user', '-M', `${m.uid}@`];
+}
+
+export class SystemctlClient implements SystemdClient {
+  readonly #systemctl: string;
+  readonly #journalctl: string;
+
+  constructor(opts: { systemctl?: string; journalctl?: string } = {}) {
+    this.#systemctl = opts.systemctl ?? 'systemctl';
+    this.#journalctl = opts.journalctl ?? 'journalctl';
+  }
+
+  async show(manager: Manager, units: readonly string[]): Promise<Map<string, UnitProperties>> {
+    const out = new Map<string, UnitProperties>();
+    if (units.length === 0) return out;
+    const r = await run([
+      this.#systemctl,
+      ...managerArgs(manager),
+      'show',
+      '--no-pager',
+      `--property=${PLAN_PROPERTIES.join(',')}`,
+      '--',
+      ...units,
+    ]);
+    if (r.code !== 0 && r.stdout === '') {
+      throw new Error(`systemctl show failed: ${firstLine(r.stderr) || `exit status ${r.code}`}`);
+    }
+    // Blocks come back in the order the units were given (an unknown unit still gets one).
+    const blocks = parseShow(r.stdout);
+    units.forEach((u, i) => {
+      const b = blocks[i];
+      if (b) out.set(u, b);
+    });
+    return out;
+  }
+
+  async act(
+    manager: Manager,
+    verb: 'restart' | 'reload' | 'daemon-reexec',
+    unit: string | null,
+    timeoutMs: number,
+  ): Promise<ActionResult> {
+    const argv = [this.#systemctl, ...managerArgs(manager), verb];
+    if (unit !== null) argv.push('--', unit);
+    const r = await run(argv, { timeoutMs });
+    return { ok: r.code === 0 && !r.timedOut, timedOut: r.timedOut, message: firstLine(r.stderr) };
+  }
+
+  async journal(manager: Manager, unit: string, lines: number): Promise<string[]> {
+    const who =
+      manager.type === 'system' ? ['-u', unit] : [`_UID=${manager.uid}`, `USER_UNIT=${unit}`];
+    const r = await run(
+      [this.#journalctl, '--no-pager', '-q', '-o', 'short-iso', '-n', String(lines), ...who],
+      { timeoutMs: 10_000 },
+    ).catch(() => null);
+    return r ? r.stdout.split('\n').filter((l) => l !== '') : [];
+  }
+}
+
+function firstLine(s: string): string {
+  return s.trim().split('\n')[0] ?? '';
+}

@@ -1,0 +1,37 @@
+// Parsing of `systemctl show` output: one KEY=value block per unit, blocks separated by a blank line.
+
+export type UnitProperties = Record<string, string>;
+
+export const PLAN_PROPERTIES = [
+  'Id',
+  'LoadState',
+  'ActiveState',
+  'SubState',
+  'Type',
+  'RefuseManualStop',
+  'RefuseManualStart',
+  'CanStop',
+  'CanStart',
+  'CanReload',
+  'MainPID',
+  'ControlGroup',
+  'Result',
+] as const;
+
+export function parseShow(text: string): UnitProperties[] {
+  const blocks: UnitProperties[] = [];
+  let cur: UnitProperties | null = null;
+  for (const line of text.split('\n')) {
+    if (line === '') {
+      if (cur) blocks.push(cur);
+      cur = null;
+      continue;
+    }
+    const eq = line.indexOf('=');
+    if (eq <= 0) continue;
+    cur ??= {};
+    cur[line.slice(0, eq)] = line.slice(eq + 1);
+  }
+  if (cur) blocks.push(cur);
+  return blocks;
+}
