@@ -1,6 +1,8 @@
 // Bundles the CLI and the library API into single CommonJS files that run on Node >= 18.
 // The scan worker is bundled first and inlined as a string, so each output file stands alone.
-import { chmod, readFile, rm } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { chmod, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { build } from 'esbuild';
 
 const pkg = JSON.parse(await readFile('package.json', 'utf8'));
@@ -38,3 +40,16 @@ await Promise.all([
   build({ ...common, define, entryPoints: ['src/index.ts'], outfile: 'dist/index.cjs' }),
 ]);
 await chmod('dist/afterpatch.cjs', 0o755);
+
+// Type declarations for the library API. The sources import with ".ts"; declaration files must
+// name ".js" (resolved to ".d.ts"), and dist/ is CommonJS, which a nested package.json says.
+execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], {
+  stdio: 'inherit',
+});
+for (const entry of await readdir('dist/types', { recursive: true })) {
+  if (!entry.endsWith('.d.ts')) continue;
+  const file = join('dist/types', entry);
+  const text = await readFile(file, 'utf8');
+  await writeFile(file, text.replace(/(from '\.{1,2}\/[^']*)\.ts'/g, "$1.js'"));
+}
+await writeFile('dist/package.json', '{ "type": "commonjs" }\n');
