@@ -54,11 +54,11 @@ export type ContainerRuntime =
 
 export interface StaleProcess {
   pid: number;
-  ppid: number;
-  uid: number;
-  /** Kernel command name (`comm`, at most 15 characters). */
-  name: string;
-  /** argv, when it was read (every process of a group up to a bound; see docs/json.md). */
+  /** Parent PID, user ID, command name (`comm`, ≤ 15 characters) and argv: null when not read
+   *  (details are read for every process up to a bound, then for a sample per group; docs/json.md). */
+  ppid: number | null;
+  uid: number | null;
+  name: string | null;
   cmdline: string[] | null;
   /** The process's root directory as seen from the host, "/" unless chrooted. */
   root: string;

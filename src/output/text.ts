@@ -92,7 +92,13 @@ function summaryLine(r: ScanReport): string {
 
 function ignoredSection(r: ScanReport): string[] {
   const rows = r.processes.flatMap((p) =>
-    p.ignored.map((f) => [String(p.pid), printable(p.name), printable(f.path), f.kind, f.rule]),
+    p.ignored.map((f) => [
+      String(p.pid),
+      printable(p.name ?? '?'),
+      printable(f.path),
+      f.kind,
+      f.rule,
+    ]),
   );
   if (rows.length === 0) return ['', 'No deleted file was filtered as noise.'];
   return [

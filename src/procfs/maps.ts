@@ -13,6 +13,7 @@ export interface Mapping {
 }
 
 const DELETED = ' (deleted)';
+const DELETED_BYTES = Buffer.from(DELETED, 'latin1');
 
 /** Parses one maps line; null when it is not a well-formed maps line. */
 export function parseMapsLine(line: string): Mapping | null {
@@ -70,12 +71,14 @@ export function parseMaps(text: string): Mapping[] {
  * Only the lines that end in " (deleted)", read straight from a maps buffer: on a typical host
  * almost no process has one, so the common case costs one native substring search.
  */
-export function deletedMappings(buf: Buffer, len: number): Mapping[] {
+export function deletedMappings(buffer: Buffer, len: number): Mapping[] {
   const out: Mapping[] = [];
+  // A view bounded to this file: the shared buffer holds stale bytes beyond it.
+  const buf = buffer.subarray(0, len);
   let from = 0;
   for (;;) {
-    const hit = buf.indexOf(DELETED, from, 'latin1');
-    if (hit === -1 || hit >= len) return out;
+    const hit = buf.indexOf(DELETED_BYTES, from);
+    if (hit === -1) return out;
     const after = hit + DELETED.length;
     from = after;
     // Only a suffix counts: " (deleted)" inside a path is not the kernel's marker.

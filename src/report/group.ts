@@ -77,7 +77,7 @@ export function groupProcesses(processes: readonly StaleProcess[]): Group[] {
       key,
       severity: [...files.values()].some((f) => f.kind === 'code') ? 'code' : 'data',
       pids,
-      names: [...new Set(procs.map((p) => p.name))],
+      names: [...new Set(procs.flatMap((p) => (p.name === null ? [] : [p.name])))],
       files: [...files.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)),
       action: suggestAction(owner, pids),
     });

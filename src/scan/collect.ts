@@ -5,7 +5,6 @@ import { noiseMatcher } from '../noise.ts';
 import { deletedMappings, isCode } from '../procfs/maps.ts';
 import type { ProcReader } from '../procfs/reader.ts';
 import { isFailure } from '../procfs/reader.ts';
-import { parseCmdline, parseStatus } from '../procfs/status.ts';
 
 export interface RawFile {
   path: string;
@@ -14,16 +13,18 @@ export interface RawFile {
   device: string;
 }
 
-/** What one thread learnt about one process with at least one deleted file mapping. */
+/**
+ * What one thread learnt about one process with at least one deleted file mapping: only what
+ * correctness needs (cheap links); cgroup and display details are read later, in bulk or for a
+ * bounded sample (docs/performance.md).
+ */
 export interface RawProcess {
   pid: number;
-  ppid: number;
-  uid: number;
-  name: string;
-  nsDepth: number;
+  /** Target of /proc/PID/ns/pid, e.g. "pid:[4026531836]"; null when unreadable. */
+  pidNs: string | null;
   root: string;
-  cgroupText: string | null;
-  cmdline: string[] | null;
+  /** Command name, read only when process ignore rules need it. */
+  comm: string | null;
   files: RawFile[];
   ignored: IgnoredFile[];
 }
@@ -32,6 +33,8 @@ export interface CollectOptions {
   noise: NoiseConfig;
   /** Keep processes whose only deleted files are noise (for --all). */
   keepIgnored: boolean;
+  /** Read each candidate's command name (needed by process ignore rules). */
+  wantComm: boolean;
 }
 
 export interface CollectResult {
@@ -73,34 +76,20 @@ export function collect(reader: ProcReader, queue: PidQueue, opts: CollectOption
         }
       }
       if (files.size === 0 && !(opts.keepIgnored && ignored.size > 0)) continue;
-      const p = details(reader, pid);
-      if (p === null) continue; // exited meanwhile
-      p.files = [...files.values()];
-      p.ignored = [...ignored.values()];
-      res.processes.push(p);
+      const pidNs = reader.readlink(`${pid}/ns/pid`);
+      if (pidNs === 'gone') continue; // exited meanwhile
+      const root = reader.readlink(`${pid}/root`);
+      const comm = opts.wantComm ? reader.read(`${pid}/comm`) : null;
+      res.processes.push({
+        pid,
+        pidNs: isFailure(pidNs) ? null : pidNs,
+        // An unreadable root (another user's process) is taken as "/": the common case.
+        root: isFailure(root) ? '/' : root,
+        comm: comm === null || isFailure(comm) ? null : comm.trimEnd(),
+        files: [...files.values()],
+        ignored: [...ignored.values()],
+      });
     }
   }
   return res;
-}
-
-function details(reader: ProcReader, pid: number): RawProcess | null {
-  const status = reader.read(`${pid}/status`);
-  if (isFailure(status)) return null;
-  const st = parseStatus(status);
-  const cgroup = reader.read(`${pid}/cgroup`);
-  const root = reader.readlink(`${pid}/root`);
-  const cmdline = reader.read(`${pid}/cmdline`);
-  return {
-    pid,
-    ppid: st.ppid,
-    uid: st.uid,
-    name: st.name,
-    nsDepth: st.nsDepth,
-    // An unreadable root (another user's process) is taken as "/": the common case.
-    root: isFailure(root) ? '/' : root,
-    cgroupText: isFailure(cgroup) ? null : cgroup,
-    cmdline: isFailure(cmdline) ? null : parseCmdline(cmdline),
-    files: [],
-    ignored: [],
-  };
 }

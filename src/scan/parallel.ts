@@ -30,10 +30,12 @@ export async function collectAll(
         ? 0
         : defaultThreads() - 1;
   const input: WorkerInput = { root, pids: shared, counter, options };
-  const pending = Array.from({ length: workers }, () => runWorker(input));
+  const started = Array.from({ length: workers }, () => startWorker(input));
+  // A worker boots two to four times slower while this thread is busy: let it come up first.
+  await Promise.all(started.map((w) => w.online));
   // The main thread works too instead of waiting.
   const results = [collect(new ProcReader(root), sharedQueue(shared, counter), options)];
-  results.push(...(await Promise.all(pending)));
+  results.push(...(await Promise.all(started.map((w) => w.result))));
   return {
     processes: results.flatMap((r) => r.processes).sort((a, b) => a.pid - b.pid),
     scanned: results.reduce((n, r) => n + r.scanned, 0),
@@ -45,7 +47,10 @@ function defaultThreads(): number {
   return Math.min(availableParallelism(), 4);
 }
 
-function runWorker(input: WorkerInput): Promise<CollectResult> {
+function startWorker(input: WorkerInput): {
+  online: Promise<void>;
+  result: Promise<CollectResult>;
+} {
   const worker =
     typeof __SCAN_WORKER_SOURCE__ === 'string'
       ? new Worker(__SCAN_WORKER_SOURCE__, { eval: true, workerData: input })
@@ -54,11 +59,17 @@ function runWorker(input: WorkerInput): Promise<CollectResult> {
           `import('tsx/esm/api').then((t) => { t.register(); return import(${JSON.stringify(new URL('./worker.ts', import.meta.url).href)}); })`,
           { eval: true, workerData: input },
         );
-  return new Promise((resolve, reject) => {
+  const result = new Promise<CollectResult>((resolve, reject) => {
     worker.once('message', (r: CollectResult) => {
       resolve(r);
       void worker.terminate();
     });
     worker.once('error', reject);
   });
+  // A worker that fails to start still lets the main thread do all the work.
+  const online = new Promise<void>((resolve) => {
+    worker.once('online', () => resolve());
+    worker.once('error', () => resolve());
+  });
+  return { online, result };
 }

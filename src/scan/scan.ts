@@ -8,10 +8,11 @@ import type { Owner, StaleFile, StaleProcess } from '../model.ts';
 import type { NoiseConfig } from '../noise.ts';
 import { openPackageDb } from '../packages/db.ts';
 import { isFailure, ProcReader } from '../procfs/reader.ts';
-import { parseStatus } from '../procfs/status.ts';
 import type { Group } from '../report/group.ts';
 import { groupProcesses, ownerKey } from '../report/group.ts';
+import { cgroupsOf } from './cgroups.ts';
 import type { RawProcess } from './collect.ts';
+import { detailSelection, readDetails } from './details.ts';
 import { applyFilters, type ScanFilters } from './filters.ts';
 import { collectAll } from './parallel.ts';
 
@@ -74,17 +75,26 @@ export async function scan(options: ScanOptions = {}): Promise<ScanReport> {
   // The package database loads while the threads read /proc.
   const dbPromise = wantPackages ? openPackageDb({ root: hostRoot }) : Promise.resolve(null);
   dbPromise.catch(() => {});
+  const ignoredNames = (options.ignoreProcesses ?? []).map((src) => new RegExp(src));
   const raw = await collectAll(
     procRoot,
     pids,
-    { noise: options.noise ?? {}, keepIgnored: options.includeIgnored === true },
+    {
+      noise: options.noise ?? {},
+      keepIgnored: options.includeIgnored === true,
+      wantComm: ignoredNames.length > 0,
+    },
     options.threads,
   );
   const ctx = referenceContext(reader);
-  const ignoredNames = (options.ignoreProcesses ?? []).map((src) => new RegExp(src));
-  const processes = raw.processes
-    .filter((p) => !ignoredNames.some((re) => re.test(p.name)))
-    .map((p) => toStaleProcess(p, ctx));
+  const candidates = raw.processes.filter(
+    (p) => p.comm === null || !ignoredNames.some((re) => re.test(p.comm ?? '')),
+  );
+  const cgroups = cgroupsOf(
+    reader,
+    candidates.map((p) => p.pid),
+  );
+  const processes = candidates.map((p) => toStaleProcess(p, cgroups.get(p.pid) ?? null, ctx));
   const warnings: string[] = [];
   let manager: ScanReport['packageManager'] = null;
   try {
@@ -97,6 +107,7 @@ export async function scan(options: ScanOptions = {}): Promise<ScanReport> {
     warnings.push(`package lookup failed: ${(e as Error).message}`);
   }
   const kept = applyFilters(processes, options.filters ?? {});
+  attachDetails(reader, kept);
   const groups = groupProcesses(kept);
   return {
     hostname: hostname(),
@@ -123,22 +134,23 @@ function listPids(reader: ProcReader): number[] {
 
 interface ReferenceContext {
   rootPrefix: string;
-  nsDepth: number;
+  /** The host's PID namespace (PID 1's, else our own when PID 1's is not readable). */
+  pidNs: string | null;
 }
 
-/** PID 1 is the reference for "the host": its cgroup root and its PID-namespace depth. */
+/** PID 1 is the reference for "the host": its cgroup root and its PID namespace. */
 function referenceContext(reader: ProcReader): ReferenceContext {
   const cg = reader.read('1/cgroup');
-  const st = reader.read('1/status');
+  let ns = reader.readlink('1/ns/pid');
+  if (isFailure(ns)) ns = reader.readlink('self/ns/pid');
   return {
     rootPrefix: rootPrefixFromInit(isFailure(cg) ? null : parseCgroupFile(cg)),
-    nsDepth: isFailure(st) ? 1 : parseStatus(st).nsDepth,
+    pidNs: isFailure(ns) ? null : ns,
   };
 }
 
-function toStaleProcess(p: RawProcess, ctx: ReferenceContext): StaleProcess {
-  const cgroup = p.cgroupText === null ? null : parseCgroupFile(p.cgroupText);
-  const foreignPidNs = p.nsDepth > ctx.nsDepth;
+function toStaleProcess(p: RawProcess, cgroup: string | null, ctx: ReferenceContext): StaleProcess {
+  const foreignPidNs = ctx.pidNs !== null && p.pidNs !== null && p.pidNs !== ctx.pidNs;
   let owner: Owner = attributeCgroup(cgroup, ctx.rootPrefix);
   if (foreignPidNs && owner.type !== 'container') {
     // In another PID namespace but not in a cgroup we recognise: still not the host's service.
@@ -163,10 +175,10 @@ function toStaleProcess(p: RawProcess, ctx: ReferenceContext): StaleProcess {
   }));
   return {
     pid: p.pid,
-    ppid: p.ppid,
-    uid: p.uid,
-    name: p.name,
-    cmdline: p.cmdline,
+    ppid: null,
+    uid: null,
+    name: p.comm,
+    cmdline: null,
     root: p.root,
     foreignPidNs,
     cgroup,
@@ -174,6 +186,27 @@ function toStaleProcess(p: RawProcess, ctx: ReferenceContext): StaleProcess {
     files,
     ignored: p.ignored,
   };
+}
+
+/** Fills name, uid, parent and argv for all processes, or a sample per group when there are many. */
+function attachDetails(reader: ProcReader, processes: StaleProcess[]): void {
+  const byOwner = new Map<string, number[]>();
+  for (const p of processes) {
+    const key = ownerKey(p.owner);
+    const list = byOwner.get(key);
+    if (list) list.push(p.pid);
+    else byOwner.set(key, [p.pid]);
+  }
+  const chosen = detailSelection([...byOwner.values()], processes.length);
+  for (const p of processes) {
+    if (!chosen.has(p.pid)) continue;
+    const d = readDetails(reader, p.pid);
+    if (!d) continue;
+    p.name = d.name;
+    p.uid = d.uid;
+    p.ppid = d.ppid;
+    p.cmdline = d.cmdline;
+  }
 }
 
 async function attachPackages(

@@ -14,6 +14,8 @@ export interface FakeProcess {
   cmdline?: string[];
   /** Target of the `root` link (default "/"). */
   root?: string;
+  /** Target of the `ns/pid` link (default the host's "pid:[4026531836]"). */
+  pidNs?: string;
 }
 
 const PAD = ' '.repeat(19);
@@ -44,12 +46,15 @@ export function makeProcTree(procs: Record<number, FakeProcess>): {
       `Name:\t${p.name ?? 'proc'}\nUmask:\t0022\nState:\tS (sleeping)\nTgid:\t${pid}\nPid:\t${pid}\nPPid:\t${p.ppid ?? 1}\n` +
         `Uid:\t${p.uid ?? 0}\t${p.uid ?? 0}\t${p.uid ?? 0}\t${p.uid ?? 0}\nNSpid:\t${(p.nspid ?? [pid]).join('\t')}\n`,
     );
+    writeFileSync(join(dir, 'comm'), `${p.name ?? 'proc'}\n`);
     writeFileSync(join(dir, 'cgroup'), p.cgroup ?? '0::/\n');
     writeFileSync(
       join(dir, 'cmdline'),
       (p.cmdline ?? [p.name ?? 'proc']).map((a) => `${a}\0`).join(''),
     );
     symlinkSync(p.root ?? '/', join(dir, 'root'));
+    mkdirSync(join(dir, 'ns'));
+    symlinkSync(p.pidNs ?? 'pid:[4026531836]', join(dir, 'ns', 'pid'));
   }
   return { root, cleanup: () => rmSync(root, { recursive: true, force: true }) };
 }

@@ -61,12 +61,14 @@ const tree = {
   500: {
     name: 'app',
     nspid: [500, 1],
+    pidNs: 'pid:[4026532001]',
     maps: [exe('/app/bin'), stale('/usr/lib/libssl.so.3')].join('\n'),
     cgroup: `0::/system.slice/docker-${DOCKER_ID}.scope\n`,
   },
   501: {
     name: 'unshared',
     nspid: [501, 7],
+    pidNs: 'pid:[4026532002]',
     maps: [exe('/usr/bin/x'), stale('/usr/lib/libz.so.1')].join('\n'),
     cgroup: '0::/system.slice/sandboxer.service\n',
   },

@@ -1,0 +1,414 @@
+// Does this machine need a reboot? `detectReboot` decides from collected facts (pure);
+// `gatherRebootInput` collects them from a root file system and a procfs. docs/reboot.md.
+
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { containerFromCgroup } from '../cgroup/container.ts';
+import { parseCgroupLine } from '../cgroup/parse.ts';
+import { globToRegExp } from '../glob.ts';
+import {
+  bootableKernels,
+  compareKernelReleases,
+  type InstalledKernel,
+  installedKernels,
+  kernelFlavour,
+  newestKernel,
+  type Packaging,
+  parseKernelVersionString,
+  readKernelImageVersion,
+} from './kernel.ts';
+
+export type RebootReason =
+  /** A newer kernel release is installed than the one running. */
+  | { type: 'kernel-newer'; running: string; newest: string }
+  /** The running release's image was replaced by a different build (its `uname -v` differs). */
+  | { type: 'kernel-rebuilt'; release: string; running: string; installed: string }
+  /** `/run/reboot-required` (with the packages from `.pkgs`) or SUSE's `/run/reboot-needed`. */
+  | { type: 'sentinel'; file: string; packages: string[] }
+  /** Stale code from a package that only a reboot can replace in these processes. */
+  | { type: 'stale-package'; package: string; files: string[]; pids: number[] };
+
+export interface RebootResult {
+  required: boolean;
+  /** False inside a container: the kernel belongs to the host, so kernel checks do not apply. */
+  applicable: boolean;
+  reasons: RebootReason[];
+  notes: string[];
+}
+
+/** One stale file held by one process, as the scan found it. */
+export interface StaleCode {
+  /** Package owning the path now, or null when unowned or unknown. */
+  package: string | null;
+  path: string;
+  pid: number;
+  pidIsInit: boolean;
+  /** The process's systemd system unit; null when it has none; omitted when the caller does not know. */
+  unit?: string | null;
+}
+
+/** Which stale code only a reboot fixes. Every entry is a shell-style glob. */
+export interface RebootPolicy {
+  /** Stale code from these packages needs a reboot in any process except PID 1. */
+  packages: readonly string[];
+  /** Processes of these system units must never be restarted: any stale code in them needs a reboot. */
+  pinnedUnits: readonly string[];
+  /**
+   * For processes whose unit the caller does not know: a process holding stale code from one of
+   * these packages is taken to be a pinned unit's process (the message bus daemon's own binary).
+   */
+  pinnedPackages: readonly string[];
+}
+
+/**
+ * Packages whose code runs in the kernel or the CPU, never in a process that could be restarted.
+ * Processes do not map their files, so in practice they only matter when a caller feeds such files.
+ */
+export const KERNEL_PACKAGES: readonly string[] = [
+  'kernel',
+  'kernel-core',
+  'kernel-modules*',
+  'kernel-rt*',
+  'kernel-default*',
+  'kernel-azure*',
+  'linux-image-*',
+  'linux-modules-*',
+  'linux-firmware*',
+  'firmware-*',
+  'microcode_ctl',
+  'intel-microcode',
+  'amd64-microcode',
+  'ucode-*',
+];
+
+/** The system message bus: restarting it breaks logind, NetworkManager and every login. */
+export const BUS_UNITS: readonly string[] = [
+  'dbus.service',
+  'dbus-broker.service',
+  'dbus-daemon.service',
+  'messagebus.service',
+];
+
+/** Packages shipping the bus daemon's own executable (Debian, Fedora/RHEL, SUSE, Arch). */
+export const BUS_PACKAGES: readonly string[] = ['dbus', 'dbus-daemon', 'dbus-broker', 'dbus-1'];
+
+export const DEFAULT_REBOOT_POLICY: RebootPolicy = {
+  packages: KERNEL_PACKAGES,
+  pinnedUnits: BUS_UNITS,
+  pinnedPackages: BUS_PACKAGES,
+};
+
+/**
+ * The coarse lists distributions use when they cannot see which process holds what (dnf's
+ * needs-restarting -r, Debian postinst scripts): for callers who prefer "reboot whenever one of
+ * these is stale anywhere but PID 1" over restarting processes one by one.
+ */
+export const DISTRIBUTION_REBOOT_PACKAGES: readonly string[] = [
+  ...KERNEL_PACKAGES,
+  'glibc',
+  'libc6',
+  'systemd',
+  'udev',
+  'dbus',
+  'dbus-broker',
+  'dbus-daemon',
+  'openssl-libs',
+  'libssl3',
+  'gnutls',
+  'libgnutls30*',
+];
+
+export interface RebootInput {
+  /** How the package manager orders kernel releases. */
+  packaging: Packaging;
+  /** `uname -r` and `uname -v`; null when unknown. */
+  running: { release: string; version: string } | null;
+  kernels: readonly InstalledKernel[];
+  /** Version string in the header of the running release's image (null: no image, not a bzImage, unreadable). */
+  runningImageVersion: string | null;
+  sentinels: readonly { file: string; packages: readonly string[] }[];
+  /** Why we think we run in a container (e.g. `/run/systemd/container: docker`), or null on a host. */
+  container: string | null;
+  stale: readonly StaleCode[];
+  /** Default: DEFAULT_REBOOT_POLICY. */
+  policy?: RebootPolicy;
+  /** Observations made while gathering (unreadable files, …), passed through to the result. */
+  notes?: readonly string[];
+}
+
+function matcher(globs: readonly string[]): (name: string) => boolean {
+  const res = globs.map(globToRegExp);
+  return (name) => res.some((re) => re.test(name));
+}
+
+function kernelReasons(input: RebootInput, notes: string[]): RebootReason[] {
+  const { running } = input;
+  if (running === null) {
+    notes.push('the running kernel release is unknown (/proc/sys/kernel/osrelease unreadable)');
+    return [];
+  }
+  const reasons: RebootReason[] = [];
+  const bootable = bootableKernels(input.kernels);
+  for (const k of input.kernels) {
+    if (k.image === null) {
+      notes.push(
+        `${k.modules ?? k.release}: modules without a kernel image (left over from a removed kernel?): ignored`,
+      );
+    }
+  }
+  if (bootable.length === 0) {
+    notes.push('no kernel image found under /boot or /lib/modules/*/: newer kernels not checked');
+  } else {
+    // Compare like with like: a host with generic and lowlatency (or rt) kernels boots its flavour.
+    const flavour = kernelFlavour(running.release, input.packaging);
+    const same = bootable.filter((k) => kernelFlavour(k.release, input.packaging) === flavour);
+    const candidates = (same.length > 0 ? same : bootable).map((k) => k.release);
+    const newest = newestKernel(candidates, input.packaging);
+    if (newest !== null && compareKernelReleases(newest, running.release, input.packaging) > 0) {
+      reasons.push({ type: 'kernel-newer', running: running.release, newest });
+    } else if (newest !== null && !candidates.includes(running.release)) {
+      notes.push(
+        `the running kernel ${running.release} is not installed (newest installed: ${newest})`,
+      );
+    }
+  }
+  const own = input.kernels.find((k) => k.release === running.release && k.image !== null);
+  if (own === undefined) return reasons;
+  if (input.runningImageVersion === null) {
+    notes.push(`no version string read from ${own.image}: rebuilt kernels not checked`);
+    return reasons;
+  }
+  if (running.version.trim() === '') {
+    notes.push(
+      'the running kernel build (/proc/sys/kernel/version) is unknown: rebuilt kernels not checked',
+    );
+    return reasons;
+  }
+  const header = parseKernelVersionString(input.runningImageVersion);
+  if (header.release !== running.release || header.version !== running.version.trim()) {
+    reasons.push({
+      type: 'kernel-rebuilt',
+      release: running.release,
+      running: running.version.trim(),
+      installed: header.release === running.release ? header.version : input.runningImageVersion,
+    });
+  }
+  return reasons;
+}
+
+function stalePackageReasons(input: RebootInput, notes: string[]): RebootReason[] {
+  const policy = input.policy ?? DEFAULT_REBOOT_POLICY;
+  const needsReboot = matcher(policy.packages);
+  const pinnedUnit = matcher(policy.pinnedUnits);
+  const pinnedPackage = matcher(policy.pinnedPackages);
+
+  // Processes that cannot be restarted: by their unit when known, else by the binary they run.
+  const pinned = new Set<number>();
+  for (const s of input.stale) {
+    if (s.pidIsInit) continue;
+    if (s.unit === undefined) {
+      if (s.package !== null && pinnedPackage(s.package)) pinned.add(s.pid);
+    } else if (s.unit !== null && pinnedUnit(s.unit)) pinned.add(s.pid);
+  }
+
+  const byPackage = new Map<string, { files: Set<string>; pids: Set<number> }>();
+  let initStale = false;
+  for (const s of input.stale) {
+    if (s.pidIsInit) {
+      initStale = true;
+      continue;
+    }
+    const name = s.package ?? '(no package)';
+    if (!pinned.has(s.pid) && !(s.package !== null && needsReboot(s.package))) continue;
+    let e = byPackage.get(name);
+    if (!e) {
+      e = { files: new Set(), pids: new Set() };
+      byPackage.set(name, e);
+    }
+    e.files.add(s.path);
+    e.pids.add(s.pid);
+  }
+  if (initStale) {
+    notes.push('PID 1 runs stale code: `systemctl daemon-reexec` replaces it, no reboot needed');
+  }
+  return [...byPackage.entries()]
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([pkg, e]) => ({
+      type: 'stale-package',
+      package: pkg,
+      files: [...e.files].sort(),
+      pids: [...e.pids].sort((a, b) => a - b),
+    }));
+}
+
+/** Everything `detectReboot` decides, with the notes explaining what was not checked and why. */
+export function assessReboot(input: RebootInput): RebootResult {
+  const notes = [...(input.notes ?? [])];
+  const applicable = input.container === null;
+  const reasons: RebootReason[] = [];
+  if (applicable) reasons.push(...kernelReasons(input, notes));
+  else {
+    notes.push(
+      `running in a container (${input.container}): the kernel is the host's, kernel checks do not apply`,
+    );
+  }
+  for (const s of input.sentinels) {
+    reasons.push({ type: 'sentinel', file: s.file, packages: [...s.packages] });
+  }
+  reasons.push(...stalePackageReasons(input, notes));
+  return { required: reasons.length > 0, applicable, reasons, notes };
+}
+
+/** The reasons this machine (or container) needs a reboot; empty when it does not. Pure. */
+export function detectReboot(input: RebootInput): RebootReason[] {
+  return assessReboot(input).reasons;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Gathering
+
+export interface GatherOptions {
+  /** Root of the file system to inspect; "/" by default. */
+  root?: string;
+  /** procfs of the running system; "/proc" by default. */
+  procRoot?: string;
+  /** Overrides the package manager guessed from the root's databases. */
+  packaging?: Packaging;
+  stale?: readonly StaleCode[];
+  policy?: RebootPolicy;
+}
+
+function errorCode(err: unknown): string {
+  return (err as NodeJS.ErrnoException).code ?? String(err);
+}
+
+/** A file's text, null when it does not exist; other errors become a note and null. */
+function readText(path: string, notes: string[]): string | null {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    const code = errorCode(err);
+    if (code !== 'ENOENT' && code !== 'ENOTDIR') notes.push(`cannot read ${path}: ${code}`);
+    return null;
+  }
+}
+
+/** Package names listed one a line, blank lines dropped, duplicates removed, first-seen order. */
+export function parsePackageList(text: string): string[] {
+  const seen = new Set<string>();
+  for (const line of text.split('\n')) {
+    const name = line.trim();
+    if (name !== '') seen.add(name);
+  }
+  return [...seen];
+}
+
+function guessPackaging(root: string): Packaging | null {
+  if (existsSync(join(root, 'var/lib/dpkg/status'))) return 'deb';
+  if (existsSync(join(root, 'usr/lib/sysimage/rpm')) || existsSync(join(root, 'var/lib/rpm'))) {
+    return 'rpm';
+  }
+  return null;
+}
+
+/** The container runtime PID 1's environment names (`container=lxc`, set by most runtimes). */
+function containerFromEnviron(text: string): string | null {
+  for (const entry of text.split('\0')) {
+    if (entry.startsWith('container=') && entry.length > 'container='.length) {
+      return entry.slice('container='.length);
+    }
+  }
+  return null;
+}
+
+/**
+ * Evidence that this system is a container, checked in this order: `/run/systemd/container`
+ * (written by systemd from the runtime's `container=` variable), `/.dockerenv` (docker),
+ * `/run/.containerenv` (podman, buildah), PID 1's `container=` environment variable (lxc, nspawn;
+ * readable by root only), PID 1's cgroup naming a container (docker/podman/kubernetes/lxc cgroups
+ * seen without a cgroup namespace), OpenVZ's `/proc/vz` without `/proc/bc`.
+ */
+export function detectContainer(root: string, procRoot: string, notes: string[]): string | null {
+  const marker = readText(join(root, 'run/systemd/container'), notes);
+  if (marker !== null) return `/run/systemd/container: ${marker.trim() || 'present'}`;
+  if (existsSync(join(root, '.dockerenv'))) return '/.dockerenv exists';
+  if (existsSync(join(root, 'run/.containerenv'))) return '/run/.containerenv exists';
+  const environ = readText(join(procRoot, '1/environ'), []);
+  const fromEnv = environ === null ? null : containerFromEnviron(environ);
+  if (fromEnv !== null) return `PID 1 environment: container=${fromEnv}`;
+  const cgroup = readText(join(procRoot, '1/cgroup'), []);
+  for (const line of cgroup?.split('\n') ?? []) {
+    const parsed = parseCgroupLine(line);
+    const found = parsed === null ? null : containerFromCgroup(parsed.path);
+    if (found !== null) return `PID 1's cgroup ${parsed?.path}: ${found.runtime} container`;
+  }
+  if (existsSync(join(procRoot, 'vz')) && !existsSync(join(procRoot, 'bc'))) {
+    return '/proc/vz without /proc/bc: OpenVZ container';
+  }
+  return null;
+}
+
+/**
+ * Collects what `detectReboot` needs: `uname -r`/`uname -v` from procfs, installed kernels, the
+ * running release's image header, sentinel files and container evidence. Missing files are normal
+ * (absent facts); unreadable ones become notes. Never throws for file-system reasons.
+ */
+export function gatherRebootInput(opts: GatherOptions = {}): RebootInput {
+  const root = opts.root ?? '/';
+  const procRoot = opts.procRoot ?? '/proc';
+  const notes: string[] = [];
+
+  const release = readText(join(procRoot, 'sys/kernel/osrelease'), notes)?.trim();
+  const version = readText(join(procRoot, 'sys/kernel/version'), notes)?.trim();
+  const running =
+    release === undefined || release === ''
+      ? null
+      : { release, version: version === undefined ? '' : version };
+
+  let kernels: InstalledKernel[] = [];
+  try {
+    kernels = installedKernels(root);
+  } catch (err) {
+    notes.push(`cannot list installed kernels: ${errorCode(err)}`);
+  }
+
+  let runningImageVersion: string | null = null;
+  const image = kernels.find((k) => k.release === running?.release)?.image ?? null;
+  if (image !== null) {
+    try {
+      runningImageVersion = readKernelImageVersion(image);
+    } catch (err) {
+      const code = errorCode(err);
+      notes.push(
+        `cannot read ${image}: ${code}${code === 'EACCES' ? ' (kernel images are often readable by root only)' : ''}`,
+      );
+    }
+  }
+
+  const sentinels: { file: string; packages: string[] }[] = [];
+  const required = join(root, 'run/reboot-required');
+  if (existsSync(required)) {
+    const pkgs = readText(`${required}.pkgs`, notes);
+    sentinels.push({ file: required, packages: pkgs === null ? [] : parsePackageList(pkgs) });
+  }
+  const needed = join(root, 'run/reboot-needed');
+  if (existsSync(needed)) sentinels.push({ file: needed, packages: [] });
+
+  let packaging = opts.packaging ?? guessPackaging(root);
+  if (packaging === null) {
+    notes.push('no dpkg or rpm database found: kernel releases compared dpkg-style');
+    packaging = 'deb';
+  }
+
+  return {
+    packaging,
+    running,
+    kernels,
+    runningImageVersion,
+    sentinels,
+    container: detectContainer(root, procRoot, notes),
+    stale: opts.stale ?? [],
+    ...(opts.policy === undefined ? {} : { policy: opts.policy }),
+    notes,
+  };
+}

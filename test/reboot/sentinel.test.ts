@@ -1,0 +1,160 @@
+import assert from 'node:assert/strict';
+import {
+  chmodSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { gatherRebootInput } from '../../src/reboot/detect.ts';
+import { SENTINEL_TEXT, writeFileAtomic, writeSentinel } from '../../src/reboot/sentinel.ts';
+
+const made: string[] = [];
+after(() => {
+  for (const dir of made) rmSync(dir, { recursive: true, force: true });
+});
+
+function runDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'afterpatch-sentinel-'));
+  made.push(dir);
+  return dir;
+}
+
+const read = (dir: string, name: string): string => readFileSync(join(dir, name), 'utf8');
+
+describe('writeSentinel', () => {
+  it('creates both files on a clean /run', () => {
+    const dir = runDir();
+    assert.deepEqual(writeSentinel(dir, ['libc6', 'dbus']), {
+      created: true,
+      added: ['libc6', 'dbus'],
+    });
+    assert.equal(read(dir, 'reboot-required'), SENTINEL_TEXT);
+    assert.equal(read(dir, 'reboot-required.pkgs'), 'libc6\ndbus\n');
+    assert.deepEqual(readdirSync(dir).sort(), ['reboot-required', 'reboot-required.pkgs']);
+  });
+
+  it('de-duplicates against the list already there and within the call', () => {
+    const dir = runDir();
+    writeFileSync(join(dir, 'reboot-required.pkgs'), 'linux-image-6.1.0-28-amd64\nlibc6\n');
+    assert.deepEqual(writeSentinel(dir, ['libc6', 'dbus', 'dbus', 'udev']).added, ['dbus', 'udev']);
+    assert.equal(
+      read(dir, 'reboot-required.pkgs'),
+      'linux-image-6.1.0-28-amd64\nlibc6\ndbus\nudev\n',
+    );
+  });
+
+  it('keeps existing content exactly, adding a missing final newline before appending', () => {
+    const dir = runDir();
+    writeFileSync(join(dir, 'reboot-required'), '*** System restart required ***\n');
+    writeFileSync(join(dir, 'reboot-required.pkgs'), 'a\na\n\nb');
+    const r = writeSentinel(dir, ['c', 'b']);
+    assert.deepEqual(r, { created: false, added: ['c'] });
+    assert.equal(read(dir, 'reboot-required'), '*** System restart required ***\n');
+    assert.equal(read(dir, 'reboot-required.pkgs'), 'a\na\n\nb\nc\n');
+  });
+
+  it('touches an existing reboot-required without rewriting it', () => {
+    const dir = runDir();
+    const flag = join(dir, 'reboot-required');
+    writeFileSync(flag, 'kept\n');
+    const old = new Date('2020-01-01T00:00:00Z');
+    utimesSync(flag, old, old);
+    const inode = statSync(flag).ino;
+    writeSentinel(dir, []);
+    assert.equal(statSync(flag).ino, inode, 'same file');
+    assert.ok(statSync(flag).mtimeMs > old.getTime(), 'mtime updated');
+    assert.equal(read(dir, 'reboot-required'), 'kept\n');
+  });
+
+  it('does not rewrite the list when nothing is new', () => {
+    const dir = runDir();
+    writeSentinel(dir, ['libc6']);
+    const inode = statSync(join(dir, 'reboot-required.pkgs')).ino;
+    assert.deepEqual(writeSentinel(dir, ['libc6']).added, []);
+    assert.equal(statSync(join(dir, 'reboot-required.pkgs')).ino, inode);
+  });
+
+  it('replaces the list by rename (a new inode, never the old one written in place), keeping its mode', () => {
+    const dir = runDir();
+    const pkgs = join(dir, 'reboot-required.pkgs');
+    writeFileSync(pkgs, 'libc6\n');
+    chmodSync(pkgs, 0o640);
+    const before = statSync(pkgs).ino;
+    writeSentinel(dir, ['dbus']);
+    assert.notEqual(statSync(pkgs).ino, before);
+    assert.equal(statSync(pkgs).mode & 0o777, 0o640);
+    assert.deepEqual(
+      readdirSync(dir).filter((n) => n.endsWith('.tmp')),
+      [],
+      'no temp file left',
+    );
+  });
+
+  it('an empty package list still asks for a reboot', () => {
+    const dir = runDir();
+    assert.deepEqual(writeSentinel(dir, []), { created: true, added: [] });
+    assert.deepEqual(readdirSync(dir), ['reboot-required']);
+  });
+
+  it('rejects names that would break the one-name-a-line format, writing nothing', () => {
+    const dir = runDir();
+    assert.throws(() => writeSentinel(dir, ['ok', 'bad\nname']), /not a package name/);
+    assert.throws(() => writeSentinel(dir, ['']), /not a package name/);
+    assert.deepEqual(readdirSync(dir), []);
+  });
+
+  it('fails cleanly, leaving no temp file, when the directory is missing', () => {
+    const dir = runDir();
+    assert.throws(() => writeSentinel(join(dir, 'nope'), ['libc6']), { code: 'ENOENT' });
+    assert.deepEqual(readdirSync(dir), []);
+  });
+
+  it('is read back by gatherRebootInput as a sentinel reason', () => {
+    const root = runDir();
+    const procRoot = runDir();
+    const run = join(root, 'run');
+    mkdirSync(run);
+    writeSentinel(run, ['libc6']);
+    writeSentinel(run, ['libc6', 'systemd']);
+    const input = gatherRebootInput({ root, procRoot, packaging: 'deb' });
+    assert.deepEqual(input.sentinels, [
+      { file: join(run, 'reboot-required'), packages: ['libc6', 'systemd'] },
+    ]);
+  });
+});
+
+describe('writeFileAtomic', () => {
+  it('readers see the old or the new content, never a partial file', () => {
+    const dir = runDir();
+    const path = join(dir, 'f');
+    const big = 'x'.repeat(1 << 20);
+    writeFileAtomic(path, 'old\n');
+    writeFileAtomic(path, big);
+    assert.equal(readFileSync(path, 'utf8').length, big.length);
+    assert.deepEqual(readdirSync(dir), ['f']);
+  });
+
+  it('replaces a file repeatedly, leaving only the file itself', () => {
+    const dir = runDir();
+    for (let i = 0; i < 20; i++) writeFileAtomic(join(dir, 'a'), String(i));
+    assert.equal(readFileSync(join(dir, 'a'), 'utf8'), '19');
+    assert.deepEqual(readdirSync(dir), ['a']);
+  });
+
+  it('when the rename fails the old content stays and the temp file is removed', () => {
+    const dir = runDir();
+    mkdirSync(join(dir, 'occupied'));
+    writeFileSync(join(dir, 'occupied', 'x'), 'old');
+    assert.throws(() => writeFileAtomic(join(dir, 'occupied'), 'new'));
+    assert.deepEqual(readdirSync(dir), ['occupied']);
+    assert.equal(readFileSync(join(dir, 'occupied', 'x'), 'utf8'), 'old');
+  });
+});
