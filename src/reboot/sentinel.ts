@@ -1,23 +1,6 @@
-// Writing the reboot-required sentinel the Debian way: `<run>/reboot-required` exists, and
-// `<run>/reboot-required.pkgs` lists the packages asking for it, one a line, without duplicates.
-// Every file is replaced by rename(2) from a temporary file in the same directory, so a reader
-// sees either the old or the new content, never a half-written file.
-
-import { Buffer } from 'node:buffer';
-import { randomBytes } from 'node:crypto';
-import {
-  closeSync,
-  fchmodSync,
-  fsyncSync,
-  openSync,
-  readFileSync,
-  renameSync,
-  statSync,
-  unlinkSync,
-  utimesSync,
-  writeSync,
-} from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { readFileSync, statSync, utimesSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeFileAtomic } from '../fs-atomic.ts';
 
 /** Text of a newly created `reboot-required`; motd scripts on Ubuntu print it at login. */
 export const SENTINEL_TEXT = '*** System restart required (afterpatch) ***\n';
@@ -43,37 +26,6 @@ function modeOf(path: string): number | null {
     return statSync(path).mode & 0o7777;
   } catch {
     return null;
-  }
-}
-
-/** Writes `text` to `path` through a temporary file in the same directory and rename(2). */
-export function writeFileAtomic(path: string, text: string, mode = 0o644): void {
-  const tmp = join(
-    dirname(path),
-    `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`,
-  );
-  const fd = openSync(tmp, 'wx', mode);
-  let renamed = false;
-  try {
-    try {
-      fchmodSync(fd, mode); // exact mode, whatever the umask
-      const data = Buffer.from(text, 'utf8');
-      let done = 0;
-      while (done < data.length) done += writeSync(fd, data, done, data.length - done);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, path);
-    renamed = true;
-  } finally {
-    if (!renamed) {
-      try {
-        unlinkSync(tmp);
-      } catch {
-        // Already gone.
-      }
-    }
   }
 }
 

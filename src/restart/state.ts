@@ -1,17 +1,9 @@
 // What earlier runs did, kept in /var/lib/afterpatch/state.json (written atomically) so that a
 // unit that stayed stale is not restarted again and again for the same files (needrestart #340).
-import {
-  closeSync,
-  fsyncSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  renameSync,
-  unlinkSync,
-  writeSync,
-} from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { UserError } from '../errors.ts';
+import { writeFileAtomic } from '../fs-atomic.ts';
 
 export const DEFAULT_STATE_DIR = '/var/lib/afterpatch';
 
@@ -64,25 +56,14 @@ export function writeState(dir: string, state: RestartState, now = new Date()): 
   const units = Object.fromEntries(
     Object.entries(state.units).filter(([, r]) => Date.parse(r.time) >= cutoff),
   );
-  writeFileAtomic(join(dir, 'state.json'), `${JSON.stringify({ version: 1, units }, null, 2)}\n`);
+  writeStateFile(join(dir, 'state.json'), `${JSON.stringify({ version: 1, units }, null, 2)}\n`);
 }
 
-export function writeFileAtomic(file: string, text: string, mode = 0o644): void {
-  mkdirSync(dirname(file), { recursive: true, mode: 0o755 });
-  const tmp = `${file}.tmp-${process.pid}`;
-  let fd: number | null = null;
+function writeStateFile(file: string, text: string): void {
   try {
-    fd = openSync(tmp, 'w', mode);
-    writeSync(fd, text);
-    fsyncSync(fd);
-    closeSync(fd);
-    fd = null;
-    renameSync(tmp, file);
+    mkdirSync(dirname(file), { recursive: true, mode: 0o755 });
+    writeFileAtomic(file, text);
   } catch (e) {
-    if (fd !== null) closeSync(fd);
-    try {
-      unlinkSync(tmp);
-    } catch {}
     throw new UserError(
       `cannot write ${file} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}).`,
       3,
