@@ -2,20 +2,11 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import Ajv2020 from 'ajv/dist/2020.js';
 import { runCli } from './helpers/cli.ts';
 import { makeProcTree, mapsLine } from './helpers/fakeproc.ts';
+import { validateScanJson } from './helpers/schema.ts';
 
-const schema = JSON.parse(
-  readFileSync(new URL('../docs/scan.schema.json', import.meta.url), 'utf8'),
-);
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
-
-export function validateScanJson(doc: unknown): void {
-  const ajv = new Ajv2020.default({ allErrors: true, strict: false });
-  const validate = ajv.compile(schema);
-  assert.ok(validate(doc), JSON.stringify(validate.errors, null, 2));
-}
 
 describe('afterpatch CLI', () => {
   let fx: ReturnType<typeof makeProcTree>;

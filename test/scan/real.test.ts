@@ -1,0 +1,131 @@
+// scan against real processes: a real .deb upgraded under running programs.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { runCli } from '../helpers/cli.ts';
+import {
+  buildNoiseHolders,
+  buildTestDeb,
+  dpkgInstall,
+  dpkgPurge,
+  spawnHolders,
+  stopProcesses,
+  testPackagePaths,
+} from '../helpers/fixtures.ts';
+import { validateScanJson } from '../helpers/schema.ts';
+
+const PKG = 'afterpatch-scantest';
+const isRoot = process.geteuid?.() === 0;
+
+interface ScanJson {
+  summary: { unreadable: number; processes: number };
+  entries: {
+    key: string;
+    pids: number[];
+    files: { path: string; kind: string; package: { name: string; version: string } | null }[];
+  }[];
+  processes: {
+    pid: number;
+    files: { path: string; kind: string }[];
+    ignored: { path: string; rule: string }[];
+  }[];
+}
+
+describe('scan finds processes running an upgraded package', {
+  skip: isRoot ? false : 'needs root (dpkg -i)',
+}, () => {
+  const paths = testPackagePaths(PKG);
+  let holders: number[] = [];
+  let noise: number[] = [];
+  let bystander: number[] = [];
+
+  before(async () => {
+    const v1 = await buildTestDeb({ name: PKG, version: '1.0-1', libValue: 1 });
+    const v2 = await buildTestDeb({ name: PKG, version: '2.0-1', libValue: 2 });
+    const n = await buildNoiseHolders();
+    await dpkgPurge(PKG);
+    await dpkgInstall(v1);
+    holders = await spawnHolders(paths.holder, 3);
+    noise = [
+      ...(await spawnHolders(n.memfdHolder, 1)),
+      ...(await spawnHolders(n.dlopenHolder, 1, { args: [n.library] })),
+    ];
+    await dpkgInstall(v2);
+    // Started after the upgrade: maps the new files, must not be reported.
+    bystander = await spawnHolders(paths.holder, 1);
+  });
+  after(async () => {
+    await stopProcesses([...holders, ...noise, ...bystander]);
+    await dpkgPurge(PKG);
+  });
+
+  const ours = (doc: ScanJson) =>
+    doc.processes.filter((p) => [...holders, ...noise, ...bystander].includes(p.pid));
+
+  it('reports exactly the old processes, the deleted files and the package', async () => {
+    const r = await runCli(['scan', '--json']);
+    assert.equal(r.code, 1, r.stderr);
+    const doc = JSON.parse(r.stdout) as ScanJson;
+    validateScanJson(doc);
+    assert.deepEqual(
+      ours(doc)
+        .map((p) => p.pid)
+        .sort((a, b) => a - b),
+      [...holders].sort((a, b) => a - b),
+    );
+    for (const p of ours(doc)) {
+      assert.deepEqual(p.files.map((f) => [f.path, f.kind]).sort(), [
+        [paths.holder, 'code'],
+        [paths.lib, 'code'],
+      ]);
+    }
+    const files = doc.entries.flatMap((e) => e.files).filter((f) => f.path === paths.lib);
+    assert.ok(files.length > 0);
+    for (const f of files)
+      assert.deepEqual(f.package, { name: PKG, version: '2.0-1', manager: 'dpkg' });
+  });
+
+  it('does not report a deleted memfd or a deleted /tmp library, but shows them with --all', async () => {
+    const r = await runCli([
+      'scan',
+      '--json',
+      '--all',
+      '--pid',
+      String(noise[0]),
+      '--pid',
+      String(noise[1]),
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const doc = JSON.parse(r.stdout) as ScanJson;
+    validateScanJson(doc);
+    assert.deepEqual(doc.entries, []);
+    const rules = doc.processes.flatMap((p) => p.ignored.map((i) => i.rule)).sort();
+    assert.deepEqual(rules, ['memfd', 'tmp']);
+  });
+
+  it('narrows to a library or a package', async () => {
+    const byLib = JSON.parse(
+      (await runCli(['scan', '--json', '--lib', 'libafterpatchtest'])).stdout,
+    ) as ScanJson;
+    assert.deepEqual(
+      ours(byLib).map((p) => p.files.map((f) => f.path)),
+      holders.map(() => [paths.lib]),
+    );
+    const byPkg = await runCli(['scan', '-q', '--package', PKG]);
+    assert.equal(byPkg.code, 1);
+    const none = await runCli(['scan', '-q', '--package', 'no-such-package-here']);
+    assert.equal(none.code, 0);
+  });
+
+  it('without root, scans what it can and says how many processes it could not read', async () => {
+    const r = await runCli(['scan'], { uid: 65534, gid: 65534 });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stderr, '');
+    assert.match(r.stdout, /No process runs outdated code/);
+    assert.match(r.stdout, /\d+ of \d+ processes could not be read: run as root to see all\./);
+    const json = JSON.parse(
+      (await runCli(['scan', '--json'], { uid: 65534, gid: 65534 })).stdout,
+    ) as ScanJson;
+    assert.ok(json.summary.unreadable >= holders.length);
+    assert.equal(ours(json).length, 0);
+  });
+});
