@@ -73,10 +73,13 @@ describe('scan finds processes running an upgraded package', {
       [...holders].sort((a, b) => a - b),
     );
     for (const p of ours(doc)) {
-      assert.deepEqual(p.files.map((f) => [f.path, f.kind]).sort(), [
-        [paths.holder, 'code'],
-        [paths.lib, 'code'],
-      ]);
+      assert.deepEqual(
+        p.files.map((f) => [f.path, f.kind]).sort(),
+        [
+          [paths.holder, 'code'],
+          [paths.lib, 'code'],
+        ].sort(),
+      );
     }
     const files = doc.entries.flatMap((e) => e.files).filter((f) => f.path === paths.lib);
     assert.ok(files.length > 0);
