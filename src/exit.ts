@@ -26,3 +26,10 @@ export function restartExitCode(r: {
   if (r.plan.some((e) => e.needsHuman)) return RESTART_EXIT.needsHuman;
   return RESTART_EXIT.ok;
 }
+
+/** `reboot-required` follows `needs-restarting -r`: 1 reboot needed, 0 not, 2 error (never 0 on error). */
+export const REBOOT_EXIT = { notRequired: 0, required: 1, error: 2 } as const;
+
+export function rebootExitCode(r: { required: boolean }): number {
+  return r.required ? REBOOT_EXIT.required : REBOOT_EXIT.notRequired;
+}

@@ -1,0 +1,35 @@
+import { rebootExitCode } from '../exit.ts';
+import { printable } from '../output/style.ts';
+import { describeReason, rebootRequired } from '../reboot/reboot.ts';
+import { VERSION } from '../version.ts';
+
+export interface RebootCliOptions {
+  quiet?: true;
+  json?: true;
+  sentinel?: true;
+  procRoot: string;
+  root: string;
+}
+
+export async function runRebootRequired(o: RebootCliOptions): Promise<number> {
+  const r = await rebootRequired({
+    procRoot: o.procRoot,
+    root: o.root,
+    sentinel: o.sentinel === true,
+  });
+  if (o.json) {
+    const doc = { format: 'afterpatch-reboot', formatVersion: 1, afterpatch: VERSION, ...r };
+    process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
+  } else if (!o.quiet) {
+    const lines = r.required
+      ? ['Reboot required:', ...r.reasons.map((x) => `  - ${printable(describeReason(x))}`)]
+      : ['No reboot required.'];
+    for (const n of r.notes) lines.push(`  note: ${printable(n)}`);
+    if (r.sentinelWritten)
+      lines.push(
+        `Wrote /run/reboot-required (${r.sentinelWritten.join(', ') || 'no new packages'}).`,
+      );
+    process.stdout.write(`${lines.join('\n')}\n`);
+  }
+  return rebootExitCode(r);
+}

@@ -1,0 +1,76 @@
+// `reboot-required`: scan, then decide whether only a reboot helps, with the evidence.
+import { scan } from '../scan/scan.ts';
+import {
+  assessReboot,
+  gatherRebootInput,
+  type RebootReason,
+  type RebootResult,
+  type StaleCode,
+} from './detect.ts';
+import { writeSentinel } from './sentinel.ts';
+
+export interface RebootOptions {
+  /** Root of the file system to inspect ("/"). */
+  root?: string;
+  procRoot?: string;
+  /** Where the sentinel files live ("/run"). */
+  runDir?: string;
+  /** Write /run/reboot-required (+ .pkgs) when a reboot is required. */
+  sentinel?: boolean;
+}
+
+export interface RebootReport extends RebootResult {
+  /** Packages appended to reboot-required.pkgs by --sentinel. */
+  sentinelWritten: string[] | null;
+}
+
+export async function rebootRequired(o: RebootOptions = {}): Promise<RebootReport> {
+  const procRoot = o.procRoot ?? '/proc';
+  const report = await scan({ procRoot, hostRoot: o.root ?? '/' });
+  const stale: StaleCode[] = report.processes.flatMap((p) =>
+    p.files
+      .filter((f) => f.kind === 'code')
+      .map((f) => ({
+        package: f.package?.name ?? null,
+        path: f.path,
+        pid: p.pid,
+        pidIsInit: p.owner.type === 'init',
+        unit: p.owner.type === 'system-unit' ? p.owner.unit : null,
+      })),
+  );
+  const input = gatherRebootInput({ root: o.root ?? '/', procRoot, stale });
+  const result = assessReboot(input);
+  let written: string[] | null = null;
+  if (o.sentinel && result.required) {
+    const pkgs = sentinelPackages(result.reasons, input.packaging);
+    writeSentinel(o.runDir ?? `${o.root && o.root !== '/' ? o.root : ''}/run`, pkgs);
+    written = pkgs;
+  }
+  return { ...result, sentinelWritten: written };
+}
+
+/** Package names for reboot-required.pkgs: what our own reasons point at (sentinels name theirs). */
+export function sentinelPackages(reasons: readonly RebootReason[], packaging: string): string[] {
+  const out = new Set<string>();
+  for (const r of reasons) {
+    if (r.type === 'stale-package') out.add(r.package);
+    else if (r.type === 'kernel-newer')
+      out.add(packaging === 'rpm' ? 'kernel' : `linux-image-${r.newest}`);
+    else if (r.type === 'kernel-rebuilt')
+      out.add(packaging === 'rpm' ? 'kernel' : `linux-image-${r.release}`);
+  }
+  return [...out];
+}
+
+export function describeReason(r: RebootReason): string {
+  switch (r.type) {
+    case 'kernel-newer':
+      return `kernel ${r.newest} is installed, ${r.running} is running`;
+    case 'kernel-rebuilt':
+      return `kernel ${r.release} was rebuilt: the image says "${r.installed}", the running kernel "${r.running}"`;
+    case 'sentinel':
+      return `${r.file} exists${r.packages.length ? ` (packages: ${r.packages.join(', ')})` : ''}`;
+    case 'stale-package':
+      return `PID ${r.pids.join(', ')} run stale code from ${r.package} (${r.files.join(', ')}) that only a reboot replaces`;
+  }
+}
