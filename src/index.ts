@@ -2,7 +2,10 @@
 
 export { attributeCgroup, rootPrefixFromInit } from './cgroup/attribute.ts';
 export { parseCgroupFile } from './cgroup/parse.ts';
-export { EXIT, scanExitCode } from './exit.ts';
+export { defaultConfig, loadConfig, parseConfig } from './config/load.ts';
+export type { Config } from './config/schema.ts';
+export { EXIT, rebootExitCode, restartExitCode, scanExitCode } from './exit.ts';
+export { type ActionLog, openActionLog, silentLog, stderrLog } from './log.ts';
 export type {
   ContainerRuntime,
   IgnoredFile,
@@ -14,9 +17,21 @@ export type {
 } from './model.ts';
 export { NOISE_RULES, type NoiseConfig, type NoiseRule } from './noise.ts';
 export { SCAN_FORMAT_VERSION, scanToJson } from './output/json.ts';
+export { RESTART_FORMAT_VERSION, restartToJson } from './output/restart.ts';
 export { type Mapping, parseMaps, parseMapsLine } from './procfs/maps.ts';
+export type { RebootReason } from './reboot/detect.ts';
+export { type RebootOptions, type RebootReport, rebootRequired } from './reboot/reboot.ts';
 export type { SuggestedAction } from './report/action.ts';
 export type { Group, GroupFile } from './report/group.ts';
+export type { UnitResult } from './restart/apply.ts';
+export type { PlanAction, PlanEntry } from './restart/plan.ts';
+export {
+  applyRestart,
+  type PlannedRestart,
+  planRestart,
+  type RestartOptions,
+  type RestartReport,
+} from './restart/restart.ts';
 export type { ScanFilters } from './scan/filters.ts';
 export { type ScanOptions, type ScanReport, type ScanSummary, scan } from './scan/scan.ts';
 export { VERSION } from './version.ts';
