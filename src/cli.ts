@@ -1,20 +1,11 @@
 // The `afterpatch` command line: a thin layer over the library API in index.ts.
-import { Command, CommanderError, InvalidArgumentError, Option } from '@commander-js/extra-typings';
+import { Command, CommanderError } from '@commander-js/extra-typings';
+import { register as registerRebootRequired } from './cli/reboot-required.ts';
+import { register as registerRestart } from './cli/restart.ts';
+import { register as registerScan } from './cli/scan.ts';
 import { UserError } from './errors.ts';
 import { EXIT } from './exit.ts';
-import { NOISE_RULES } from './noise.ts';
 import { VERSION } from './version.ts';
-
-const collectList = (v: string, prev: string[]) => [...prev, v];
-const collectPid = (v: string, prev: number[]) => {
-  if (!/^[1-9]\d*$/.test(v))
-    throw new InvalidArgumentError('expected a process ID (a positive integer).');
-  return [...prev, Number(v)];
-};
-const positiveInt = (v: string) => {
-  if (!/^[1-9]\d*$/.test(v)) throw new InvalidArgumentError('expected a positive integer.');
-  return Number(v);
-};
 
 export function buildProgram(): Command {
   const program = new Command()
@@ -28,113 +19,10 @@ export function buildProgram(): Command {
       errorExit = ERROR_EXIT[sub.name()] ?? EXIT.error;
     });
 
-  program
-    .command('scan')
-    .description(
-      'list processes running deleted or replaced libraries and executables, grouped by what to restart',
-    )
-    .addOption(
-      new Option('--format <format>', 'output format')
-        .choices(['text', 'json'] as const)
-        .default('text' as const),
-    )
-    .option('--json', 'same as --format json')
-    .option('-q, --quiet', 'print nothing; only the exit code tells (0 clean, 1 stale)')
-    .option('-a, --all', 'also show deleted files filtered as noise, and why')
-    .option(
-      '--lib <regex>',
-      'only stale files whose path matches this regular expression (e.g. libssl)',
-    )
-    .option(
-      '--unit <glob>',
-      'only processes of matching units (repeatable)',
-      collectList,
-      [] as string[],
-    )
-    .option('--pid <pid>', 'only this process (repeatable)', collectPid, [] as number[])
-    .option(
-      '--package <name>',
-      'only files owned by this package (repeatable)',
-      collectList,
-      [] as string[],
-    )
-    .option(
-      '--include <rule>',
-      'report deleted files that this noise rule would filter (repeatable)',
-      collectList,
-      [] as string[],
-    )
-    .option('--no-packages', 'do not look up the packages owning stale files')
-    .option('--config <file>', 'configuration file (default: /etc/afterpatch/afterpatch.toml)')
-    .option('--threads <n>', 'threads reading /proc (default: CPUs, at most 4)', positiveInt)
-    .addOption(new Option('--proc-root <dir>', 'procfs to read').default('/proc').hideHelp())
-    .addHelpText(
-      'after',
-      `\nExit status: 0 nothing stale, 1 stale code found, 2 error.\nNoise rules: ${NOISE_RULES.map((r) => r.id).join(' ')} (see docs/noise.md).`,
-    )
-    .action(async (opts) => {
-      const { runScan } = await import('./commands/scan.ts');
-      process.exitCode = await runScan(opts);
-    });
-
-  program
-    .command('restart')
-    .description('restart exactly the units running outdated code, verify them, and never loop')
-    .option('-n, --dry-run', 'print the plan and change nothing')
-    .addOption(
-      new Option('--format <format>', 'output format')
-        .choices(['text', 'json'] as const)
-        .default('text' as const),
-    )
-    .option('--json', 'same as --format json')
-    .option('-y, --yes', 'do not ask (required when not on a terminal)')
-    .option('--lib <regex>', 'only units mapping stale files whose path matches (e.g. libssl)')
-    .option('--unit <glob>', 'only these units (repeatable)', collectList, [] as string[])
-    .option('--force', 'restart units again even if an earlier restart left them stale or failed')
-    .option('--include-data', 'also restart units whose only stale files are data (no code)')
-    .option(
-      '--jobs <n>',
-      'units restarted at the same time (default: restart.jobs, 8)',
-      positiveInt,
-    )
-    .option(
-      '--timeout <seconds>',
-      'wait at most this long for one unit (default: restart.timeout, 90)',
-      positiveInt,
-    )
-    .option('--config <file>', 'configuration file (default: /etc/afterpatch/afterpatch.toml)')
-    .option('--state-dir <dir>', 'where earlier outcomes are kept (default: /var/lib/afterpatch)')
-    .addOption(new Option('--proc-root <dir>', 'procfs to read').default('/proc').hideHelp())
-    .addHelpText(
-      'after',
-      '\nExit status: 0 all verified or nothing to do, 1 something skipped that needs a human,\n2 a restart failed, timed out or left stale processes, 3 usage or runtime error.',
-    )
-    .action(async (opts) => {
-      const { runRestart } = await import('./commands/restart.ts');
-      process.exitCode = await runRestart(opts);
-    });
-
-  program
-    .command('reboot-required')
-    .description(
-      'tell whether only a reboot helps (newer or rebuilt kernel, sentinel files, stale code nothing else can replace)',
-    )
-    .option('-q, --quiet', 'print nothing; only the exit code tells')
-    .option('--json', 'versioned JSON with every reason and its evidence')
-    .option(
-      '--sentinel',
-      'when a reboot is required, write /run/reboot-required and append to /run/reboot-required.pkgs',
-    )
-    .addOption(new Option('--proc-root <dir>', 'procfs to read').default('/proc').hideHelp())
-    .addOption(new Option('--root <dir>', 'file system root to inspect').default('/').hideHelp())
-    .addHelpText(
-      'after',
-      '\nExit status: 0 no reboot needed, 1 reboot needed, 2 error (never 0 on an error: see docs/reboot.md for kured).',
-    )
-    .action(async (opts) => {
-      const { runRebootRequired } = await import('./commands/reboot.ts');
-      process.exitCode = await runRebootRequired(opts);
-    });
+  // One module per command (src/cli/NAME.ts); keep the list in the order of `--help`.
+  registerScan(program);
+  registerRestart(program);
+  registerRebootRequired(program);
 
   return program;
 }

@@ -1,5 +1,5 @@
 // `reboot-required`: scan, then decide whether only a reboot helps, with the evidence.
-import { scan } from '../scan/scan.ts';
+import { type ScanReport, scan } from '../scan/scan.ts';
 import {
   assessReboot,
   gatherRebootInput,
@@ -17,6 +17,8 @@ export interface RebootOptions {
   runDir?: string;
   /** Write /run/reboot-required (+ .pkgs) when a reboot is required. */
   sentinel?: boolean;
+  /** A scan already made (with package lookups), so callers that report both scan only once. */
+  scan?: ScanReport;
 }
 
 export interface RebootReport extends RebootResult {
@@ -26,7 +28,7 @@ export interface RebootReport extends RebootResult {
 
 export async function rebootRequired(o: RebootOptions = {}): Promise<RebootReport> {
   const procRoot = o.procRoot ?? '/proc';
-  const report = await scan({ procRoot, hostRoot: o.root ?? '/' });
+  const report = o.scan ?? (await scan({ procRoot, hostRoot: o.root ?? '/' }));
   const stale: StaleCode[] = report.processes.flatMap((p) =>
     p.files
       .filter((f) => f.kind === 'code')

@@ -1,0 +1,26 @@
+// `afterpatch reboot-required` options and help; the work is in src/commands (loaded on use).
+import { type Command, Option } from '@commander-js/extra-typings';
+
+export function register(program: Command): void {
+  program
+    .command('reboot-required')
+    .description(
+      'tell whether only a reboot helps (newer or rebuilt kernel, sentinel files, stale code nothing else can replace)',
+    )
+    .option('-q, --quiet', 'print nothing; only the exit code tells')
+    .option('--json', 'versioned JSON with every reason and its evidence')
+    .option(
+      '--sentinel',
+      'when a reboot is required, write /run/reboot-required and append to /run/reboot-required.pkgs',
+    )
+    .addOption(new Option('--proc-root <dir>', 'procfs to read').default('/proc').hideHelp())
+    .addOption(new Option('--root <dir>', 'file system root to inspect').default('/').hideHelp())
+    .addHelpText(
+      'after',
+      '\nExit status: 0 no reboot needed, 1 reboot needed, 2 error (never 0 on an error: see docs/reboot.md for kured).',
+    )
+    .action(async (opts) => {
+      const { runRebootRequired } = await import('../commands/reboot.ts');
+      process.exitCode = await runRebootRequired(opts);
+    });
+}

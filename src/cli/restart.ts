@@ -1,0 +1,42 @@
+// `afterpatch restart` options and help; the work is in src/commands (loaded on use).
+import { type Command, Option } from '@commander-js/extra-typings';
+import { collectList, positiveInt } from './parse.ts';
+
+export function register(program: Command): void {
+  program
+    .command('restart')
+    .description('restart exactly the units running outdated code, verify them, and never loop')
+    .option('-n, --dry-run', 'print the plan and change nothing')
+    .addOption(
+      new Option('--format <format>', 'output format')
+        .choices(['text', 'json'] as const)
+        .default('text' as const),
+    )
+    .option('--json', 'same as --format json')
+    .option('-y, --yes', 'do not ask (required when not on a terminal)')
+    .option('--lib <regex>', 'only units mapping stale files whose path matches (e.g. libssl)')
+    .option('--unit <glob>', 'only these units (repeatable)', collectList, [] as string[])
+    .option('--force', 'restart units again even if an earlier restart left them stale or failed')
+    .option('--include-data', 'also restart units whose only stale files are data (no code)')
+    .option(
+      '--jobs <n>',
+      'units restarted at the same time (default: restart.jobs, 8)',
+      positiveInt,
+    )
+    .option(
+      '--timeout <seconds>',
+      'wait at most this long for one unit (default: restart.timeout, 90)',
+      positiveInt,
+    )
+    .option('--config <file>', 'configuration file (default: /etc/afterpatch/afterpatch.toml)')
+    .option('--state-dir <dir>', 'where earlier outcomes are kept (default: /var/lib/afterpatch)')
+    .addOption(new Option('--proc-root <dir>', 'procfs to read').default('/proc').hideHelp())
+    .addHelpText(
+      'after',
+      '\nExit status: 0 all verified or nothing to do, 1 something skipped that needs a human,\n2 a restart failed, timed out or left stale processes, 3 usage or runtime error.',
+    )
+    .action(async (opts) => {
+      const { runRestart } = await import('../commands/restart.ts');
+      process.exitCode = await runRestart(opts);
+    });
+}

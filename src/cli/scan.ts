@@ -1,0 +1,55 @@
+// `afterpatch scan` options and help; the work is in src/commands (loaded on use).
+import { type Command, Option } from '@commander-js/extra-typings';
+import { NOISE_RULES } from '../noise.ts';
+import { collectList, collectPid, positiveInt } from './parse.ts';
+
+export function register(program: Command): void {
+  program
+    .command('scan')
+    .description(
+      'list processes running deleted or replaced libraries and executables, grouped by what to restart',
+    )
+    .addOption(
+      new Option('--format <format>', 'output format')
+        .choices(['text', 'json'] as const)
+        .default('text' as const),
+    )
+    .option('--json', 'same as --format json')
+    .option('-q, --quiet', 'print nothing; only the exit code tells (0 clean, 1 stale)')
+    .option('-a, --all', 'also show deleted files filtered as noise, and why')
+    .option(
+      '--lib <regex>',
+      'only stale files whose path matches this regular expression (e.g. libssl)',
+    )
+    .option(
+      '--unit <glob>',
+      'only processes of matching units (repeatable)',
+      collectList,
+      [] as string[],
+    )
+    .option('--pid <pid>', 'only this process (repeatable)', collectPid, [] as number[])
+    .option(
+      '--package <name>',
+      'only files owned by this package (repeatable)',
+      collectList,
+      [] as string[],
+    )
+    .option(
+      '--include <rule>',
+      'report deleted files that this noise rule would filter (repeatable)',
+      collectList,
+      [] as string[],
+    )
+    .option('--no-packages', 'do not look up the packages owning stale files')
+    .option('--config <file>', 'configuration file (default: /etc/afterpatch/afterpatch.toml)')
+    .option('--threads <n>', 'threads reading /proc (default: CPUs, at most 4)', positiveInt)
+    .addOption(new Option('--proc-root <dir>', 'procfs to read').default('/proc').hideHelp())
+    .addHelpText(
+      'after',
+      `\nExit status: 0 nothing stale, 1 stale code found, 2 error.\nNoise rules: ${NOISE_RULES.map((r) => r.id).join(' ')} (see docs/noise.md).`,
+    )
+    .action(async (opts) => {
+      const { runScan } = await import('../commands/scan.ts');
+      process.exitCode = await runScan(opts);
+    });
+}
