@@ -1,8 +1,11 @@
 // The `afterpatch` command line: a thin layer over the library API in index.ts.
 import { Command, CommanderError } from '@commander-js/extra-typings';
+import { register as registerCheck } from './cli/check.ts';
+import { register as registerMetrics } from './cli/metrics.ts';
 import { register as registerRebootRequired } from './cli/reboot-required.ts';
 import { register as registerRestart } from './cli/restart.ts';
 import { register as registerScan } from './cli/scan.ts';
+import { register as registerServe } from './cli/serve.ts';
 import { UserError } from './errors.ts';
 import { EXIT } from './exit.ts';
 import { VERSION } from './version.ts';
@@ -23,12 +26,15 @@ export function buildProgram(): Command {
   registerScan(program);
   registerRestart(program);
   registerRebootRequired(program);
+  registerMetrics(program);
+  registerServe(program);
+  registerCheck(program);
 
   return program;
 }
 
 /** Exit status for usage and runtime errors, per command (1 and 2 mean findings for some). */
-const ERROR_EXIT: Record<string, number> = { restart: 3 };
+const ERROR_EXIT: Record<string, number> = { restart: 3, check: 3 };
 let errorExit: number = EXIT.error;
 
 export async function main(argv: readonly string[]): Promise<void> {

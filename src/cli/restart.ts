@@ -20,12 +20,12 @@ export function register(program: Command): void {
     .option('--include-data', 'also restart units whose only stale files are data (no code)')
     .option(
       '--jobs <n>',
-      'units restarted at the same time (default: restart.jobs, 8)',
+      'units restarted per systemctl call (default: restart.jobs, 16)',
       positiveInt,
     )
     .option(
       '--timeout <seconds>',
-      'wait at most this long for one unit (default: restart.timeout, 90)',
+      'wait at most this long for one batch of units (default: restart.timeout, 90)',
       positiveInt,
     )
     .option('--config <file>', 'configuration file (default: /etc/afterpatch/afterpatch.toml)')

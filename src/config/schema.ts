@@ -26,6 +26,9 @@ const positiveInt = (max: number) =>
     v.maxValue(max, `must be at most ${max}`),
   );
 
+/** Package-manager hooks (docs/running-unattended.md): what to do after packages changed. */
+const hookMode = v.picklist(['list', 'restart', 'off'], 'must be "list", "restart" or "off"');
+
 export const ConfigSchema = v.strictObject({
   scan: v.optional(
     v.strictObject({
@@ -46,10 +49,19 @@ export const ConfigSchema = v.strictObject({
       reload: v.optional(v.array(unitGlob), []),
       /** Allow-only mode: when not empty, nothing outside these globs is restarted. */
       only: v.optional(v.array(unitGlob), []),
-      /** Units restarted at the same time. */
-      jobs: v.optional(positiveInt(256), 8),
+      /** Units restarted in one systemctl call (their jobs run in parallel); batches run one after another. */
+      jobs: v.optional(positiveInt(1024), 16),
       /** Seconds to wait for one unit's restart. */
       timeout: v.optional(positiveInt(3600), 90),
+    }),
+    {},
+  ),
+  hooks: v.optional(
+    v.strictObject({
+      /** What the apt hook (DPkg::Post-Invoke) does after dpkg ran: list, restart or off. */
+      apt: v.optional(hookMode, 'list'),
+      /** What the dnf hook (post-transaction-actions) does after a transaction: same choices. */
+      dnf: v.optional(hookMode, 'list'),
     }),
     {},
   ),

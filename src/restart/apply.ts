@@ -1,9 +1,11 @@
-// Carries out a plan through systemctl, with bounded concurrency, then verifies each unit.
+// Carries out a plan through systemctl — a batch of units per call, as systemd runs their jobs in
+// parallel — then verifies each unit from its cgroup (docs/restart.md).
 import type { ActionLog } from '../log.ts';
 import type { NoiseConfig } from '../noise.ts';
 import { ProcReader } from '../procfs/reader.ts';
 import { cgroupPids, hostCgroupMount } from '../systemd/cgroupfs.ts';
 import type { Manager, SystemdClient } from '../systemd/client.ts';
+import type { UnitProperties } from '../systemd/properties.ts';
 import { isActionable, type PlanEntry } from './plan.ts';
 import type { Outcome } from './state.ts';
 import { staleAmong } from './verify.ts';
@@ -16,7 +18,7 @@ export interface UnitResult {
   durationMs: number;
   /** still-stale: the PIDs (and files) that kept old code. */
   stalePids: { pid: number; files: string[] }[];
-  /** failed: the unit's state after the action, systemctl's message and the last journal lines. */
+  /** The unit's state after the action; for failures also systemctl's message and the journal. */
   activeState: string | null;
   message: string | null;
   journal: string[];
@@ -25,6 +27,7 @@ export interface UnitResult {
 export interface ApplyOptions {
   client: SystemdClient;
   log: ActionLog;
+  /** Units acted on in one systemctl call (one batch at a time). */
   jobs: number;
   timeoutMs: number;
   noise: NoiseConfig;
@@ -34,33 +37,7 @@ export interface ApplyOptions {
   cgroupMount?: string | null;
 }
 
-/** PID 1 first and alone (everything else talks to it), then units in parallel. */
-export async function applyPlan(
-  plan: readonly PlanEntry[],
-  o: ApplyOptions,
-): Promise<UnitResult[]> {
-  const todo = plan.filter(isActionable);
-  const first = todo.filter((e) => e.action === 'daemon-reexec');
-  const rest = todo.filter((e) => e.action !== 'daemon-reexec');
-  const results: UnitResult[] = [];
-  for (const e of first) results.push(await applyOne(e, o));
-  results.push(...(await pool(rest, Math.max(1, o.jobs), (e) => applyOne(e, o))));
-  return results;
-}
-
-async function pool<T, R>(
-  items: readonly T[],
-  size: number,
-  fn: (t: T) => Promise<R>,
-): Promise<R[]> {
-  const out: R[] = new Array(items.length);
-  let next = 0;
-  const worker = async () => {
-    for (let i = next++; i < items.length; i = next++) out[i] = await fn(items[i] as T);
-  };
-  await Promise.all(Array.from({ length: Math.min(size, items.length) }, worker));
-  return out;
-}
+const SYSTEM: Manager = { type: 'system' };
 
 const VERB = {
   restart: 'restart',
@@ -69,62 +46,135 @@ const VERB = {
   'reexec-user-manager': 'daemon-reexec',
 } as const;
 
-async function applyOne(e: PlanEntry, o: ApplyOptions): Promise<UnitResult> {
-  const t0 = performance.now();
-  const manager = e.manager ?? { type: 'system' };
-  const name = e.unit ?? 'systemd (PID 1)';
-  const verb = VERB[e.action as keyof typeof VERB];
-  const target = e.action === 'daemon-reexec' || e.action === 'reexec-user-manager' ? null : e.unit;
-  o.log.info(
-    `${verb} ${name}${manager.type === 'user' ? ` (uid ${manager.uid})` : ''}: ${e.reason}`,
-  );
-  const res = await o.client.act(manager, verb, target, o.timeoutMs);
-  const base = {
-    key: e.key,
-    unit: e.unit,
-    action: e.action,
-    stalePids: [],
-    activeState: null,
-    message: res.message || null,
-    journal: [],
-  };
-  const done = (outcome: Outcome, extra: Partial<UnitResult> = {}): UnitResult => {
-    const r = { ...base, outcome, durationMs: Math.round(performance.now() - t0), ...extra };
-    const text = `${name}: ${outcome}${r.stalePids.length ? ` (PID ${r.stalePids.map((p) => p.pid).join(', ')})` : ''}`;
-    (outcome === 'verified' ? o.log.info : o.log.warn)(text);
-    return r;
-  };
-  if (res.timedOut) return done('timeout', { message: `no answer within ${o.timeoutMs / 1000} s` });
-  // The user manager is a system unit (user@UID.service); PID 1 has no unit to ask about.
-  const showAs: Manager = e.action === 'reexec-user-manager' ? { type: 'system' } : manager;
-  const props =
-    e.unit === null || e.action === 'daemon-reexec'
-      ? null
-      : (await o.client.show(showAs, [e.unit])).get(e.unit);
-  const active = props?.ActiveState ?? null;
-  if (
-    !res.ok ||
-    (props && active !== 'active' && active !== 'reloading' && active !== 'activating')
-  ) {
-    const journal = props && e.unit ? await o.client.journal(showAs, e.unit, 10) : [];
-    return done('failed', { activeState: active, journal });
+/** PID 1 first and alone (everything else talks to it), then batches of units per manager and verb. */
+export async function applyPlan(
+  plan: readonly PlanEntry[],
+  o: ApplyOptions,
+): Promise<UnitResult[]> {
+  const todo = plan.filter(isActionable);
+  const batches: PlanEntry[][] = todo.filter((e) => e.action === 'daemon-reexec').map((e) => [e]);
+  const byKind = new Map<string, PlanEntry[]>();
+  for (const e of todo) {
+    if (e.action === 'daemon-reexec') continue;
+    if (e.action === 'reexec-user-manager') {
+      batches.push([e]);
+      continue;
+    }
+    const m = e.manager ?? SYSTEM;
+    const key = `${m.type === 'user' ? m.uid : 'system'} ${e.action}`;
+    const list = byKind.get(key) ?? [];
+    list.push(e);
+    byKind.set(key, list);
   }
-  const stale = await verifyUnit(e, manager, props?.ControlGroup ?? null, o);
-  return stale.length > 0
-    ? done('still-stale', { stalePids: stale, activeState: active })
-    : done('verified', { activeState: active });
+  const size = Math.max(1, o.jobs);
+  for (const list of byKind.values()) {
+    for (let i = 0; i < list.length; i += size) batches.push(list.slice(i, i + size));
+  }
+  const results: UnitResult[] = [];
+  for (const batch of batches) results.push(...(await applyBatch(batch, o)));
+  return results;
 }
 
-/** Re-reads the unit's processes and their maps; retries briefly, as a just-forked child may not have exec'd yet. */
-async function verifyUnit(
-  e: PlanEntry,
+function label(e: PlanEntry): string {
+  return e.unit ?? 'systemd (PID 1)';
+}
+
+async function applyBatch(batch: readonly PlanEntry[], o: ApplyOptions): Promise<UnitResult[]> {
+  const t0 = performance.now();
+  const first = batch[0] as PlanEntry;
+  const manager = first.manager ?? SYSTEM;
+  const verb = VERB[first.action as keyof typeof VERB];
+  const who = manager.type === 'user' ? ` (uid ${manager.uid})` : '';
+  for (const e of batch) o.log.info(`${verb} ${label(e)}${who}: ${e.reason}`);
+  const targets = verb === 'daemon-reexec' ? null : batch.map((e) => e.unit ?? '');
+  const res = await o.client.act(manager, verb, targets, o.timeoutMs);
+
+  // The user manager is a system unit (user@UID.service); PID 1 has no unit to ask about.
+  const showAs: Manager = first.action === 'reexec-user-manager' ? SYSTEM : manager;
+  const named = batch.flatMap((e) =>
+    e.unit !== null && e.action !== 'daemon-reexec' ? [e.unit] : [],
+  );
+  const props =
+    named.length > 0 ? await o.client.show(showAs, named) : new Map<string, UnitProperties>();
+
+  const results = new Map<PlanEntry, UnitResult>();
+  const toVerify: { e: PlanEntry; controlGroup: string | null; active: string | null }[] = [];
+  for (const e of batch) {
+    const p = e.unit === null ? undefined : props.get(e.unit);
+    const active = p?.ActiveState ?? null;
+    // systemctl names the units whose jobs failed; with one unit any failure is its own.
+    const mine = res.messages.filter(
+      (m) => batch.length === 1 || (e.unit !== null && m.includes(e.unit)),
+    );
+    const base = {
+      key: e.key,
+      unit: e.unit,
+      action: e.action,
+      stalePids: [],
+      activeState: active,
+      journal: [],
+    };
+    if (res.timedOut && (active === null || active === 'activating' || active === 'deactivating')) {
+      results.set(e, {
+        ...base,
+        outcome: 'timeout',
+        durationMs: 0,
+        message: `no answer within ${o.timeoutMs / 1000} s`,
+      });
+    } else if (
+      (!res.ok && mine.length > 0) ||
+      (p && active !== 'active' && active !== 'reloading')
+    ) {
+      const journal = p && e.unit ? await o.client.journal(showAs, e.unit, 10) : [];
+      results.set(e, {
+        ...base,
+        outcome: 'failed',
+        durationMs: 0,
+        message: mine.join(' ') || null,
+        journal,
+      });
+    } else {
+      toVerify.push({ e, controlGroup: p?.ControlGroup ?? null, active });
+    }
+  }
+  const stale = await verifyUnits(toVerify, manager, o);
+  for (const { e, active } of toVerify) {
+    const pids = stale.get(e) ?? [];
+    results.set(e, {
+      key: e.key,
+      unit: e.unit,
+      action: e.action,
+      outcome: pids.length > 0 ? 'still-stale' : 'verified',
+      durationMs: 0,
+      stalePids: pids,
+      activeState: active,
+      message: null,
+      journal: [],
+    });
+  }
+  const durationMs = Math.round(performance.now() - t0);
+  return batch.map((e) => {
+    const r = { ...(results.get(e) as UnitResult), durationMs };
+    const pids = r.stalePids.length ? ` (PID ${r.stalePids.map((p) => p.pid).join(', ')})` : '';
+    (r.outcome === 'verified' ? o.log.info : o.log.warn)(`${label(e)}: ${r.outcome}${pids}`);
+    return r;
+  });
+}
+
+type StalePids = { pid: number; files: string[] }[];
+
+/**
+ * Re-reads each unit's processes (its cgroup) and their maps; retries the stale ones for up to a
+ * second, as a just-forked child may not have exec'd its new program yet.
+ */
+async function verifyUnits(
+  units: readonly { e: PlanEntry; controlGroup: string | null }[],
   manager: Manager,
-  controlGroup: string | null,
   o: ApplyOptions,
-): Promise<{ pid: number; files: string[] }[]> {
+): Promise<Map<PlanEntry, StalePids>> {
   const reader = new ProcReader(o.procRoot ?? '/proc');
   const mount = o.cgroupMount === undefined ? hostCgroupMount() : o.cgroupMount;
-  const pidsNow = (): number[] => {
+  const pidsOf = (e: PlanEntry, controlGroup: string | null): number[] => {
     if (e.action === 'daemon-reexec') return [1];
     const cg =
       e.action === 'reexec-user-manager' && manager.type === 'user' && controlGroup
@@ -132,10 +182,18 @@ async function verifyUnit(
         : controlGroup;
     return mount && cg ? cgroupPids(mount, cg) : [];
   };
-  let stale = staleAmong(reader, pidsNow(), o.noise, o.includeData).stale;
-  for (let i = 0; i < 5 && stale.length > 0; i++) {
+  const check = (list: typeof units) => {
+    const out = new Map<PlanEntry, StalePids>();
+    for (const { e, controlGroup } of list) {
+      const s = staleAmong(reader, pidsOf(e, controlGroup), o.noise, o.includeData).stale;
+      if (s.length > 0) out.set(e, s);
+    }
+    return out;
+  };
+  let stale = check(units);
+  for (let i = 0; i < 5 && stale.size > 0; i++) {
     await new Promise((r) => setTimeout(r, 200));
-    stale = staleAmong(reader, pidsNow(), o.noise, o.includeData).stale;
+    stale = check(units.filter((u) => stale.has(u.e)));
   }
   return stale;
 }

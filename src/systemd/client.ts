@@ -8,17 +8,18 @@ export type Manager = { type: 'system' } | { type: 'user'; uid: number };
 export interface ActionResult {
   ok: boolean;
   timedOut: boolean;
-  /** systemctl's own message on failure (first line). */
-  message: string;
+  /** systemctl's own messages on failure, one per line (they name the units that failed). */
+  messages: string[];
 }
 
 export interface SystemdClient {
   /** Properties of many units in one call, in the order asked. */
   show(manager: Manager, units: readonly string[]): Promise<Map<string, UnitProperties>>;
+  /** One systemctl call for all `units` (systemd runs their jobs in parallel); null for daemon-reexec. */
   act(
     manager: Manager,
     verb: 'restart' | 'reload' | 'daemon-reexec',
-    unit: string | null,
+    units: readonly string[] | null,
     timeoutMs: number,
   ): Promise<ActionResult>;
   journal(manager: Manager, unit: string, lines: number): Promise<string[]>;
@@ -64,13 +65,14 @@ export class SystemctlClient implements SystemdClient {
   async act(
     manager: Manager,
     verb: 'restart' | 'reload' | 'daemon-reexec',
-    unit: string | null,
+    units: readonly string[] | null,
     timeoutMs: number,
   ): Promise<ActionResult> {
     const argv = [this.#systemctl, ...managerArgs(manager), verb];
-    if (unit !== null) argv.push('--', unit);
+    if (units !== null) argv.push('--', ...units);
     const r = await run(argv, { timeoutMs });
-    return { ok: r.code === 0 && !r.timedOut, timedOut: r.timedOut, message: firstLine(r.stderr) };
+    const messages = r.stderr.split('\n').filter((l) => l.trim() !== '');
+    return { ok: r.code === 0 && !r.timedOut, timedOut: r.timedOut, messages };
   }
 
   async journal(manager: Manager, unit: string, lines: number): Promise<string[]> {

@@ -1,0 +1,52 @@
+// `afterpatch serve` options and help; the work is in src/commands (loaded on use).
+import { type Command, InvalidArgumentError, Option } from '@commander-js/extra-typings';
+import { DEFAULT_MAX_UNIT_SERIES, seriesLimit } from './metrics.ts';
+
+const seconds = (v: string) => {
+  if (!/^(\d+(\.\d+)?|\.\d+)$/.test(v) || Number(v) <= 0 || Number(v) > 86_400)
+    throw new InvalidArgumentError('expected a number of seconds greater than 0 (at most 86400).');
+  return Number(v);
+};
+
+export function register(program: Command): void {
+  program
+    .command('serve')
+    .description(
+      'serve Prometheus metrics over HTTP (GET /metrics), scanning at most every --interval',
+    )
+    .requiredOption(
+      '--listen <addr>',
+      'address to listen on: HOST:PORT, [IPv6]:PORT or :PORT for all addresses (e.g. 127.0.0.1:9789)',
+    )
+    .option(
+      '--interval <seconds>',
+      'scan at most this often; scrapes in between get the last result (default 60)',
+      seconds,
+      60,
+    )
+    .option(
+      '--timeout <seconds>',
+      'answer 503 when a scrape waits longer for a scan (default 30)',
+      seconds,
+      30,
+    )
+    .option(
+      '--max-unit-series <n>',
+      `at most this many afterpatch_unit_needs_restart series with a unit name; the rest are counted in one (default ${DEFAULT_MAX_UNIT_SERIES})`,
+      seriesLimit,
+      DEFAULT_MAX_UNIT_SERIES,
+    )
+    .option('--no-node-reboot-required', 'do not export node_reboot_required')
+    .option('--config <file>', 'configuration file (default: /etc/afterpatch/afterpatch.toml)')
+    .option('--state-dir <dir>', 'where restart outcomes are kept (default: /var/lib/afterpatch)')
+    .addOption(new Option('--proc-root <dir>', 'procfs to read').default('/proc').hideHelp())
+    .addOption(new Option('--root <dir>', 'file system root to inspect').default('/').hideHelp())
+    .addHelpText(
+      'after',
+      '\nRuns until SIGTERM or SIGINT (exit 0). Exit status 2: bad usage or the address cannot be bound.\nScan errors do not stop it: they are logged and exported (afterpatch_scan_errors_total). Metrics: docs/monitoring.md.',
+    )
+    .action(async (opts) => {
+      const { runServe } = await import('../commands/serve.ts');
+      process.exitCode = await runServe(opts);
+    });
+}

@@ -1,0 +1,89 @@
+// `afterpatch metrics`: one snapshot as Prometheus text, on stdout or into node_exporter's
+// textfile collector directory (DIR/afterpatch.prom, replaced atomically).
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadConfig } from '../config/load.ts';
+import { UserError } from '../errors.ts';
+import { EXIT } from '../exit.ts';
+import { writeFileAtomic } from '../fs-atomic.ts';
+import { gatherHealth, type Health, type HealthOptions } from '../health.ts';
+import { formatPrometheus } from '../output/prometheus.ts';
+
+export interface MetricsCliOptions {
+  textfile?: string;
+  maxUnitSeries: number;
+  nodeRebootRequired: boolean;
+  config?: string;
+  stateDir?: string;
+  procRoot: string;
+  root: string;
+}
+
+export const TEXTFILE_NAME = 'afterpatch.prom';
+
+/** Health options from the command line and the configuration file (shared with serve). */
+export function healthOptions(o: {
+  config?: string;
+  stateDir?: string;
+  procRoot: string;
+  root: string;
+}): HealthOptions {
+  const config = loadConfig(o.config, o.config !== undefined);
+  return {
+    procRoot: o.procRoot,
+    root: o.root,
+    ...(o.stateDir === undefined ? {} : { stateDir: o.stateDir }),
+    noise: { disabled: config.scan.include_noise, extra: config.scan.ignore_files },
+    ignoreProcesses: config.scan.ignore_processes,
+  };
+}
+
+export async function runMetrics(o: MetricsCliOptions): Promise<number> {
+  // Check the directory before scanning: a usage error should not cost a scan.
+  if (o.textfile !== undefined) checkDir(o.textfile);
+  const hopts = healthOptions(o);
+  let health: Health | null = null;
+  let error: string | null = null;
+  try {
+    health = await gatherHealth(hopts);
+  } catch (e) {
+    error = e instanceof Error ? e.message : String(e);
+  }
+  const text = formatPrometheus(health, {
+    maxUnitSeries: o.maxUnitSeries,
+    nodeRebootRequired: o.nodeRebootRequired,
+    scanErrors: error === null ? 0 : 1,
+    lastScanSuccess: error === null,
+  });
+  if (o.textfile === undefined) process.stdout.write(text);
+  else {
+    const path = join(o.textfile, TEXTFILE_NAME);
+    try {
+      writeFileAtomic(path, text);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+      throw new UserError(`cannot write ${path} (${code}); the previous file is unchanged.`);
+    }
+  }
+  if (error !== null) {
+    // The exposition (with afterpatch_scan_errors_total 1) is out; the exit status still tells.
+    process.stderr.write(`afterpatch: scan failed: ${error.replace(/\s+/g, ' ')}\n`);
+    return EXIT.error;
+  }
+  return EXIT.ok;
+}
+
+function checkDir(dir: string): void {
+  let st: ReturnType<typeof statSync>;
+  try {
+    st = statSync(dir);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new UserError(
+      code === 'ENOENT'
+        ? `--textfile ${dir}: no such directory (create it, or use node_exporter's --collector.textfile.directory).`
+        : `--textfile ${dir}: cannot access it (${code}).`,
+    );
+  }
+  if (!st.isDirectory()) throw new UserError(`--textfile ${dir}: not a directory.`);
+}

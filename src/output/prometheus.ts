@@ -1,0 +1,184 @@
+// Prometheus text exposition (format 0.0.4) of one health snapshot: pure, no I/O.
+// Every metric is documented in docs/monitoring.md ("Prometheus").
+import type { Health } from '../health.ts';
+import type { Group } from '../report/group.ts';
+import type { Outcome } from '../restart/state.ts';
+import { VERSION } from '../version.ts';
+
+export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
+export const DEFAULT_MAX_UNIT_SERIES = 100;
+
+/** Owner types whose groups are units that `afterpatch restart` can restart. */
+const UNIT_TYPES = new Set(['system-unit', 'user-unit', 'user-manager']);
+const OUTCOMES: readonly Outcome[] = ['verified', 'still-stale', 'failed', 'timeout'];
+
+export interface PrometheusOptions {
+  /** At most this many `afterpatch_unit_needs_restart` series with a unit name (default 100). */
+  maxUnitSeries?: number;
+  /** Also export `node_reboot_required` (default true). */
+  nodeRebootRequired?: boolean;
+  /** Failed scans: since the server started (serve), or 0/1 for this run (metrics). */
+  scanErrors?: number;
+  /** Whether the latest scan attempt succeeded (default true). */
+  lastScanSuccess?: boolean;
+}
+
+/** Escapes a label value: backslash, double quote and newline (exposition format). */
+export function escapeLabelValue(v: string): string {
+  return v.replaceAll('\\', '\\\\').replaceAll('"', '\\"').replaceAll('\n', '\\n');
+}
+
+/** Escapes HELP text: backslash and newline. */
+function escapeHelp(v: string): string {
+  return v.replaceAll('\\', '\\\\').replaceAll('\n', '\\n');
+}
+
+function labels(l: Record<string, string>): string {
+  const parts = Object.entries(l).map(([k, v]) => `${k}="${escapeLabelValue(v)}"`);
+  return parts.length ? `{${parts.join(',')}}` : '';
+}
+
+function num(v: number): string {
+  if (Number.isNaN(v)) return 'NaN';
+  if (v === Number.POSITIVE_INFINITY) return '+Inf';
+  if (v === Number.NEGATIVE_INFINITY) return '-Inf';
+  return String(v);
+}
+
+class Exposition {
+  private readonly lines: string[] = [];
+  family(
+    name: string,
+    type: 'gauge' | 'counter',
+    help: string,
+    samples: readonly [Record<string, string>, number][],
+  ): void {
+    this.lines.push(`# HELP ${name} ${escapeHelp(help)}`, `# TYPE ${name} ${type}`);
+    for (const [l, v] of samples) this.lines.push(`${name}${labels(l)} ${num(v)}`);
+  }
+  one(name: string, type: 'gauge' | 'counter', help: string, v: number): void {
+    this.family(name, type, help, [[{}, v]]);
+  }
+  text(): string {
+    return `${this.lines.join('\n')}\n`;
+  }
+}
+
+/** Groups of restartable units running stale code, in report order. */
+export function unitsNeedingRestart(h: Health): Group[] {
+  return h.scan.groups.filter((g) => g.severity === 'code' && UNIT_TYPES.has(g.owner.type));
+}
+
+function unitLabels(g: Group): Record<string, string> {
+  const o = g.owner;
+  switch (o.type) {
+    case 'system-unit':
+      return { unit: o.unit, type: o.type };
+    case 'user-unit':
+    case 'user-manager':
+      return { unit: o.unit, type: o.type, uid: String(o.uid) };
+    default:
+      return { unit: g.key, type: o.type };
+  }
+}
+
+/**
+ * Formats a snapshot. `health` is null when no scan has succeeded yet (serve after a failed first
+ * scan, metrics after a failed scan): then only the scan-status metrics are exported, so that
+ * "metric absent" alerts fire while `afterpatch_scan_errors_total` says why.
+ */
+export function formatPrometheus(health: Health | null, o: PrometheusOptions = {}): string {
+  const max = o.maxUnitSeries ?? DEFAULT_MAX_UNIT_SERIES;
+  const e = new Exposition();
+  e.family('afterpatch_build_info', 'gauge', 'afterpatch version, always 1.', [
+    [{ version: VERSION }, 1],
+  ]);
+  e.one(
+    'afterpatch_scan_errors_total',
+    'counter',
+    'Scans that failed: since start for serve, 0 or 1 for this run for metrics.',
+    o.scanErrors ?? 0,
+  );
+  e.one(
+    'afterpatch_last_scan_success',
+    'gauge',
+    '1 if the latest scan attempt succeeded, 0 if it failed (the other values are then from the last good scan, if any).',
+    o.lastScanSuccess === false ? 0 : 1,
+  );
+  if (!health) return e.text();
+  const s = health.scan.summary;
+  const units = unitsNeedingRestart(health);
+  e.one(
+    'afterpatch_outdated_processes',
+    'gauge',
+    'Processes running deleted or replaced code (executable or library).',
+    s.processes - s.dataOnly,
+  );
+  e.one(
+    'afterpatch_units_needing_restart',
+    'gauge',
+    'System units, user units and user managers running outdated code.',
+    units.length,
+  );
+  const listed = units.slice(0, Math.max(0, max));
+  const rest = units.length - listed.length;
+  const series: [Record<string, string>, number][] = listed.map((g) => [unitLabels(g), 1]);
+  if (rest > 0) series.push([{ unit: '(other)', type: 'aggregated' }, rest]);
+  e.family(
+    'afterpatch_unit_needs_restart',
+    'gauge',
+    'One series per unit running outdated code (1); beyond --max-unit-series the rest is one type="aggregated" series counting them.',
+    series,
+  );
+  e.one(
+    'afterpatch_sessions_outdated',
+    'gauge',
+    'Login sessions with processes running outdated code (log out and back in).',
+    health.scan.groups.filter((g) => g.severity === 'code' && g.owner.type === 'session').length,
+  );
+  e.one(
+    'afterpatch_containers_outdated',
+    'gauge',
+    'Containers with processes running outdated code (rebuild or restart them).',
+    health.scan.groups.filter((g) => g.severity === 'code' && g.owner.type === 'container').length,
+  );
+  e.one(
+    'afterpatch_reboot_required',
+    'gauge',
+    '1 if only a reboot helps (newer kernel, sentinel file, stale code in PID 1 or the bus), else 0.',
+    health.reboot.required ? 1 : 0,
+  );
+  if (o.nodeRebootRequired !== false) {
+    e.one(
+      'node_reboot_required',
+      'gauge',
+      'Node reboot is required for software updates (1) or not (0); same as afterpatch_reboot_required.',
+      health.reboot.required ? 1 : 0,
+    );
+  }
+  e.one(
+    'afterpatch_last_scan_timestamp_seconds',
+    'gauge',
+    'Unix time when the last successful scan started.',
+    health.timestamp,
+  );
+  e.one(
+    'afterpatch_scan_duration_seconds',
+    'gauge',
+    'Wall time of the last successful scan (processes, packages, reboot verdict, restart state).',
+    health.durationMs / 1000,
+  );
+  e.family(
+    'afterpatch_restart_results',
+    'gauge',
+    'Units by outcome of their latest afterpatch restart (from the restart state, kept 30 days).',
+    OUTCOMES.map((outcome) => [{ outcome }, health.restartOutcomes[outcome]]),
+  );
+  e.one(
+    'afterpatch_unreadable_processes',
+    'gauge',
+    'Processes whose memory maps could not be read (not running as root): the scan is partial.',
+    s.unreadable,
+  );
+  return e.text();
+}
