@@ -63,6 +63,11 @@ export async function runServe(o: ServeCliOptions): Promise<number> {
   } catch (e) {
     throw new UserError((e as Error).message);
   }
+  // Handlers first: a SIGTERM while starting still means a clean exit 0.
+  const stopped = new Promise<NodeJS.Signals>((resolve) => {
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.once('SIGINT', () => resolve('SIGINT'));
+  });
   const hopts: HealthOptions = healthOptions(o);
   const log = (line: string) => process.stderr.write(`${line}\n`);
   const source = expositionSource({
@@ -84,10 +89,7 @@ export async function runServe(o: ServeCliOptions): Promise<number> {
   });
   const bound = server.address() as AddressInfo;
   log(`afterpatch: serving http://${urlHost(addr.host ?? bound.address)}:${bound.port}/metrics`);
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-    process.once('SIGINT', () => resolve('SIGINT'));
-  });
+  const signal = await stopped;
   log(`afterpatch: ${signal}, stopping`);
   await new Promise<void>((resolve) => {
     server.close(() => resolve());

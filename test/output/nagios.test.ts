@@ -1,0 +1,309 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { parseRange } from '../../src/check/range.ts';
+import type { Health } from '../../src/health.ts';
+import type { Owner, StaleProcess } from '../../src/model.ts';
+import {
+  type CheckThresholds,
+  entryLabel,
+  formatNagios,
+  formatNagiosError,
+  NAGIOS_EXIT,
+  type NagiosState,
+} from '../../src/output/nagios.ts';
+import type { RebootReason } from '../../src/reboot/detect.ts';
+import { groupProcesses } from '../../src/report/group.ts';
+import { FIRST_LINE } from '../helpers/nagios.ts';
+
+function proc(pid: number, owner: Owner, files: [string, 'code' | 'data'][]): StaleProcess {
+  return {
+    pid,
+    ppid: 1,
+    uid: 0,
+    name: `p${pid}`,
+    cmdline: null,
+    root: '/',
+    foreignPidNs: false,
+    cgroup: null,
+    owner,
+    files: files.map(([path, kind]) => ({
+      path,
+      hostPath: path,
+      kind,
+      inode: 1,
+      device: 'fe:00',
+      package: path.includes('libssl')
+        ? { name: 'libssl3', version: '3.0.15-1~deb12u1', manager: 'dpkg' as const }
+        : null,
+    })),
+    ignored: [],
+  };
+}
+
+const SSL = '/usr/lib/x86_64-linux-gnu/libssl.so.3';
+const NGINX: Owner = { type: 'system-unit', unit: 'nginx.service' };
+const SSH: Owner = { type: 'system-unit', unit: 'ssh.service' };
+const SESSION: Owner = { type: 'session', uid: 1000, session: '4', unit: 'session-4.scope' };
+const CONTAINER: Owner = { type: 'container', runtime: 'docker', id: 'abc123', cgroup: null };
+
+interface Fixture {
+  processes?: StaleProcess[];
+  unreadable?: number;
+  asRoot?: boolean;
+  reasons?: RebootReason[];
+  failedRestarts?: number;
+}
+
+function health(f: Fixture = {}): Health {
+  const processes = f.processes ?? [];
+  const groups = groupProcesses(processes);
+  return {
+    scan: {
+      hostname: 'h',
+      asRoot: f.asRoot ?? true,
+      time: '2025-01-01T00:00:00Z',
+      durationMs: 1,
+      packageManager: 'dpkg',
+      summary: {
+        scanned: 100,
+        unreadable: f.unreadable ?? 0,
+        processes: processes.length,
+        units: 0,
+        userUnits: 0,
+        sessions: 0,
+        containers: 0,
+        dataOnly: 0,
+      },
+      groups,
+      processes,
+      warnings: [],
+    },
+    reboot: {
+      required: (f.reasons ?? []).length > 0,
+      applicable: true,
+      reasons: f.reasons ?? [],
+      notes: [],
+      sentinelWritten: null,
+    },
+    restartOutcomes: { verified: 0, 'still-stale': 0, failed: f.failedRestarts ?? 0, timeout: 0 },
+    durationMs: 2,
+    timestamp: 0,
+  };
+}
+
+const defaults: CheckThresholds = {
+  metric: 'units',
+  warning: parseRange('0'),
+  critical: null,
+  rebootState: 'warning',
+};
+const th = (o: Partial<CheckThresholds>): CheckThresholds => ({ ...defaults, ...o });
+const SENTINEL: RebootReason = {
+  type: 'sentinel',
+  file: '/run/reboot-required',
+  packages: ['libc6'],
+};
+
+const twoUnits = [
+  proc(10, NGINX, [[SSL, 'code']]),
+  proc(11, NGINX, [[SSL, 'code']]),
+  proc(20, SSH, [[SSL, 'code']]),
+];
+
+describe('Nagios plugin output', () => {
+  // [what, fixture, thresholds, state, summary regex, perfdata]
+  const table: [string, Fixture, CheckThresholds, NagiosState, RegExp, string][] = [
+    [
+      'nothing stale',
+      {},
+      defaults,
+      'OK',
+      /^no process runs outdated code \(100 scanned\); no reboot required$/,
+      "'processes'=0;;;0 'units'=0;0;;0 'sessions'=0;;;0 'containers'=0;;;0 'reboot'=0;;;0;1 'unreadable'=0;;;0",
+    ],
+    [
+      'a unit needs a restart (default warning 0)',
+      { processes: twoUnits },
+      defaults,
+      'WARNING',
+      /^2 need action: nginx\.service, ssh\.service; 3 processes run outdated code; no reboot required$/,
+      "'processes'=3;;;0 'units'=2;0;;0 'sessions'=0;;;0 'containers'=0;;;0 'reboot'=0;;;0;1 'unreadable'=0;;;0",
+    ],
+    [
+      'critical above 1 unit',
+      { processes: twoUnits },
+      th({ critical: parseRange('1') }),
+      'CRITICAL',
+      /^2 need action/,
+      "'processes'=3;;;0 'units'=2;0;1;0 'sessions'=0;;;0 'containers'=0;;;0 'reboot'=0;;;0;1 'unreadable'=0;;;0",
+    ],
+    [
+      'thresholds on processes',
+      { processes: twoUnits },
+      th({ metric: 'processes', warning: parseRange('5'), critical: parseRange('10') }),
+      'OK',
+      /^2 need action/,
+      "'processes'=3;5;10;0 'units'=2;;;0 'sessions'=0;;;0 'containers'=0;;;0 'reboot'=0;;;0;1 'unreadable'=0;;;0",
+    ],
+    [
+      'inside range @2:3 on processes',
+      { processes: twoUnits },
+      th({ metric: 'processes', warning: null, critical: parseRange('@2:3') }),
+      'CRITICAL',
+      /^2 need action/,
+      "'processes'=3;;@2:3;0 'units'=2;;;0 'sessions'=0;;;0 'containers'=0;;;0 'reboot'=0;;;0;1 'unreadable'=0;;;0",
+    ],
+    [
+      'reboot required (default: warning)',
+      { reasons: [SENTINEL] },
+      defaults,
+      'WARNING',
+      /^no process runs outdated code \(100 scanned\); reboot required$/,
+      "'processes'=0;;;0 'units'=0;0;;0 'sessions'=0;;;0 'containers'=0;;;0 'reboot'=1;;;0;1 'unreadable'=0;;;0",
+    ],
+    [
+      'reboot required with --reboot-state critical',
+      { reasons: [SENTINEL] },
+      th({ rebootState: 'critical' }),
+      'CRITICAL',
+      /reboot required$/,
+      "'processes'=0;;;0 'units'=0;0;;0 'sessions'=0;;;0 'containers'=0;;;0 'reboot'=1;;;0;1 'unreadable'=0;;;0",
+    ],
+    [
+      'reboot required with --reboot-state ok',
+      { reasons: [SENTINEL] },
+      th({ rebootState: 'ok' }),
+      'OK',
+      /reboot required$/,
+      "'processes'=0;;;0 'units'=0;0;;0 'sessions'=0;;;0 'containers'=0;;;0 'reboot'=1;;;0;1 'unreadable'=0;;;0",
+    ],
+    [
+      'not root and some processes unreadable: UNKNOWN, with what was found',
+      { processes: twoUnits, unreadable: 7, asRoot: false },
+      defaults,
+      'UNKNOWN',
+      /^cannot read 7 of 107 processes: run as root to see all; found so far: 2 need action: nginx\.service, ssh\.service/,
+      "'processes'=3;;;0 'units'=2;0;;0 'sessions'=0;;;0 'containers'=0;;;0 'reboot'=0;;;0;1 'unreadable'=7;;;0",
+    ],
+    [
+      'root but PID 1 unreadable (sandbox): not UNKNOWN',
+      { unreadable: 1, asRoot: true },
+      defaults,
+      'OK',
+      /^no process runs outdated code/,
+      "'processes'=0;;;0 'units'=0;0;;0 'sessions'=0;;;0 'containers'=0;;;0 'reboot'=0;;;0;1 'unreadable'=1;;;0",
+    ],
+    [
+      'sessions and containers are counted apart, data-only files are not',
+      {
+        processes: [
+          proc(30, SESSION, [[SSL, 'code']]),
+          proc(40, CONTAINER, [['/usr/lib/libz.so.1', 'code']]),
+          proc(50, SSH, [['/usr/lib/locale/locale-archive', 'data']]),
+        ],
+      },
+      defaults,
+      'WARNING',
+      /^2 need action: session-4\.scope, abc123; 2 processes run outdated code/,
+      "'processes'=2;;;0 'units'=2;0;;0 'sessions'=1;;;0 'containers'=1;;;0 'reboot'=0;;;0;1 'unreadable'=0;;;0",
+    ],
+  ];
+  for (const [what, fixture, thresholds, state, summary, perf] of table) {
+    it(`${state}: ${what}`, () => {
+      const r = formatNagios(health(fixture), thresholds);
+      assert.equal(r.state, state);
+      assert.equal(r.exitCode, NAGIOS_EXIT[state]);
+      assert.ok(r.text.endsWith('\n'));
+      const [first = '', ...long] = r.text.trimEnd().split('\n');
+      const m = FIRST_LINE.exec(first);
+      assert.ok(m, `first line does not follow the plugin syntax: ${first}`);
+      assert.equal(m[1], state);
+      assert.match(m[2] ?? '', summary);
+      assert.equal(m[3], perf);
+      for (const line of long) assert.ok(!line.includes('|'), `no "|" in long output: ${line}`);
+    });
+  }
+
+  it('lists each entry needing action with PIDs, files, packages and the action', () => {
+    const r = formatNagios(health({ processes: twoUnits, reasons: [SENTINEL] }), defaults);
+    assert.deepEqual(r.text.trimEnd().split('\n').slice(1), [
+      'reboot required: /run/reboot-required exists (packages: libc6)',
+      `nginx.service (unit): PID 10,11 p10,p11: ${SSL} (libssl3 3.0.15-1~deb12u1); action: systemctl restart nginx.service`,
+      `ssh.service (unit): PID 20 p20: ${SSL} (libssl3 3.0.15-1~deb12u1); action: systemctl restart ssh.service`,
+    ]);
+  });
+
+  it('keeps "|" and control characters out of the output', () => {
+    const evil = proc(60, { type: 'system-unit', unit: 'a|b.service' }, [
+      ['/tmp/x|y\nz.so', 'code'],
+    ]);
+    const r = formatNagios(health({ processes: [evil] }), defaults);
+    const lines = r.text.trimEnd().split('\n');
+    assert.equal(lines.length, 2);
+    assert.match(lines[0] ?? '', FIRST_LINE);
+    assert.equal(
+      lines[1],
+      'a\\x7cb.service (unit): PID 60 p60: /tmp/x\\x7cy\\x0az.so (not packaged); action: systemctl restart a\\x7cb.service',
+    );
+  });
+
+  it('caps the long output and says how many more there are', () => {
+    const many = Array.from({ length: 45 }, (_, i) =>
+      proc(100 + i, { type: 'system-unit', unit: `s${i}.service` }, [[SSL, 'code']]),
+    );
+    const r = formatNagios(health({ processes: many }), defaults);
+    const lines = r.text.trimEnd().split('\n');
+    assert.equal(lines.length, 1 + 30 + 1);
+    assert.equal(lines.at(-1), 'and 15 more (afterpatch scan lists them all)');
+    assert.match(lines[0] ?? '', /45 need action: s0\.service, s1\.service, s10\.service \(\+42\)/);
+  });
+
+  it('mentions restarts that failed earlier and unreadable processes as root', () => {
+    const r = formatNagios(health({ failedRestarts: 2, unreadable: 1 }), defaults);
+    assert.match(
+      r.text,
+      /\nnote: 1 of 101 processes could not be read \(access denied even to root\)\n/,
+    );
+    assert.match(r.text, /\nnote: last restarts: 2 failed, 0 still stale, 0 timed out/);
+  });
+
+  it('labels every entry type', () => {
+    const owners: Owner[] = [
+      NGINX,
+      { type: 'system-unit', unit: 'session-x.scope' },
+      { type: 'user-unit', uid: 1000, unit: 'pipewire.service', manager: 'user@1000.service' },
+      { type: 'user-manager', uid: 1000, unit: 'user@1000.service' },
+      SESSION,
+      { type: 'session', uid: null, session: '5', unit: 'session-5.scope' },
+      { type: 'init' },
+      CONTAINER,
+      { type: 'unmanaged', cgroup: null },
+    ];
+    assert.deepEqual(
+      owners.map((o) => {
+        const l = entryLabel(o);
+        return `${l.name}|${l.kind}|${l.bucket}`;
+      }),
+      [
+        'nginx.service|unit|unit',
+        'session-x.scope|scope|unit',
+        'pipewire.service|user unit of uid 1000|unit',
+        'user@1000.service|user manager of uid 1000|unit',
+        'session-4.scope|session of uid 1000|session',
+        'session-5.scope|session|session',
+        'systemd|PID 1|unit',
+        'abc123|docker container|container',
+        'processes outside any unit|no unit|unit',
+      ],
+    );
+  });
+
+  it('reports an error as UNKNOWN on one line', () => {
+    const r = formatNagiosError('cannot list processes in /x (ENOENT)\nsecond line');
+    assert.deepEqual(r, {
+      state: 'UNKNOWN',
+      exitCode: 3,
+      text: 'AFTERPATCH UNKNOWN - cannot list processes in /x (ENOENT)\n',
+    });
+  });
+});

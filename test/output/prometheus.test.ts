@@ -1,0 +1,196 @@
+// The Prometheus formatter (src/output/prometheus.ts): escaping, the cardinality bound, and every
+// documented metric present with HELP and TYPE.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { describe, it } from 'node:test';
+import type { Health } from '../../src/health.ts';
+import type { Owner } from '../../src/model.ts';
+import { escapeLabelValue, formatPrometheus } from '../../src/output/prometheus.ts';
+import type { Group } from '../../src/report/group.ts';
+
+function group(owner: Owner, severity: 'code' | 'data' = 'code'): Group {
+  const key = `${owner.type}:${'unit' in owner ? owner.unit : 'x'}`;
+  return {
+    owner,
+    key,
+    severity,
+    pids: [100],
+    names: ['svc'],
+    files: [{ path: '/usr/lib/libssl.so.3', kind: severity, package: null }],
+    action: { kind: 'manual', advice: 'x' },
+  };
+}
+
+function health(groups: Group[], over: Partial<Health> = {}): Health {
+  const count = (t: string) => groups.filter((g) => g.owner.type === t).length;
+  return {
+    scan: {
+      hostname: 'h',
+      asRoot: true,
+      time: '2025-01-01T00:00:00Z',
+      durationMs: 5,
+      packageManager: null,
+      summary: {
+        scanned: 50,
+        unreadable: 3,
+        processes: groups.length + 1,
+        units: count('system-unit'),
+        userUnits: count('user-unit'),
+        sessions: count('session'),
+        containers: count('container'),
+        dataOnly: 1,
+      },
+      groups,
+      processes: [],
+      warnings: [],
+    },
+    reboot: { required: true, applicable: true, reasons: [], notes: [], sentinelWritten: null },
+    restartOutcomes: { verified: 2, 'still-stale': 1, failed: 0, timeout: 0 },
+    durationMs: 1234,
+    timestamp: 1_700_000_000.5,
+    ...over,
+  };
+}
+
+const sys = (unit: string): Owner => ({ type: 'system-unit', unit });
+
+/** name{labels} value lines, as [name, labels, value]. */
+function samples(text: string): [string, string, string][] {
+  return text
+    .split('\n')
+    .filter((l) => l && !l.startsWith('#'))
+    .map((l) => {
+      const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{.*\})? (\S+)$/.exec(l);
+      assert.ok(m, `bad sample line: ${JSON.stringify(l)}`);
+      return [m[1] ?? '', m[2] ?? '', m[3] ?? ''];
+    });
+}
+
+const value = (text: string, name: string, labels = '') =>
+  samples(text).find(([n, l]) => n === name && l === labels)?.[2];
+
+describe('Prometheus formatter', () => {
+  it('escapes backslash, double quote and newline in label values', () => {
+    assert.equal(escapeLabelValue('a\\b"c\nd'), 'a\\\\b\\"c\\nd');
+    const text = formatPrometheus(health([group(sys('we\\ird"unit\nname.service'))]));
+    assert.match(
+      text,
+      /^afterpatch_unit_needs_restart\{unit="we\\\\ird\\"unit\\nname\.service",type="system-unit"\} 1$/m,
+    );
+    // Every sample stays on one line.
+    samples(text);
+  });
+
+  it('exports every documented metric with HELP and TYPE, and the docs list each', () => {
+    const text = formatPrometheus(
+      health([
+        group(sys('nginx.service')),
+        group({
+          type: 'user-unit',
+          uid: 1000,
+          unit: 'pipewire.service',
+          manager: 'user@1000.service',
+        }),
+        group({ type: 'session', uid: 1000, session: '4', unit: 'session-4.scope' }),
+        group({ type: 'container', runtime: 'docker', id: 'abc', cgroup: null }),
+        group(sys('data-only.service'), 'data'),
+      ]),
+    );
+    const docs = readFileSync(new URL('../../docs/monitoring.md', import.meta.url), 'utf8');
+    const expected: [string, string][] = [
+      ['afterpatch_outdated_processes', 'gauge'],
+      ['afterpatch_units_needing_restart', 'gauge'],
+      ['afterpatch_unit_needs_restart', 'gauge'],
+      ['afterpatch_sessions_outdated', 'gauge'],
+      ['afterpatch_containers_outdated', 'gauge'],
+      ['afterpatch_reboot_required', 'gauge'],
+      ['node_reboot_required', 'gauge'],
+      ['afterpatch_last_scan_timestamp_seconds', 'gauge'],
+      ['afterpatch_scan_duration_seconds', 'gauge'],
+      ['afterpatch_restart_results', 'gauge'],
+      ['afterpatch_scan_errors_total', 'counter'],
+      ['afterpatch_unreadable_processes', 'gauge'],
+      ['afterpatch_last_scan_success', 'gauge'],
+      ['afterpatch_build_info', 'gauge'],
+    ];
+    for (const [name, type] of expected) {
+      assert.match(text, new RegExp(`^# HELP ${name} \\S`, 'm'), name);
+      assert.match(text, new RegExp(`^# TYPE ${name} ${type}$`, 'm'), name);
+      assert.ok(docs.includes(`# TYPE ${name} ${type}`), `docs/monitoring.md lacks ${name}`);
+    }
+    assert.equal(value(text, 'afterpatch_outdated_processes'), '5');
+    assert.equal(value(text, 'afterpatch_units_needing_restart'), '2');
+    assert.equal(
+      value(
+        text,
+        'afterpatch_unit_needs_restart',
+        '{unit="pipewire.service",type="user-unit",uid="1000"}',
+      ),
+      '1',
+    );
+    assert.equal(
+      value(text, 'afterpatch_unit_needs_restart', '{unit="data-only.service",type="system-unit"}'),
+      undefined,
+    );
+    assert.equal(value(text, 'afterpatch_sessions_outdated'), '1');
+    assert.equal(value(text, 'afterpatch_containers_outdated'), '1');
+    assert.equal(value(text, 'afterpatch_reboot_required'), '1');
+    assert.equal(value(text, 'node_reboot_required'), '1');
+    assert.equal(value(text, 'afterpatch_last_scan_timestamp_seconds'), '1700000000.5');
+    assert.equal(value(text, 'afterpatch_scan_duration_seconds'), '1.234');
+    assert.equal(value(text, 'afterpatch_restart_results', '{outcome="verified"}'), '2');
+    assert.equal(value(text, 'afterpatch_restart_results', '{outcome="still-stale"}'), '1');
+    assert.equal(value(text, 'afterpatch_restart_results', '{outcome="failed"}'), '0');
+    assert.equal(value(text, 'afterpatch_restart_results', '{outcome="timeout"}'), '0');
+    assert.equal(value(text, 'afterpatch_scan_errors_total'), '0');
+    assert.equal(value(text, 'afterpatch_unreadable_processes'), '3');
+    // Each family's HELP/TYPE appears once, and its samples follow it contiguously.
+    const seen = new Set<string>();
+    let current = '';
+    for (const line of text.trimEnd().split('\n')) {
+      const t = /^# TYPE (\S+)/.exec(line);
+      if (t?.[1]) {
+        assert.ok(!seen.has(t[1]), `TYPE twice: ${t[1]}`);
+        seen.add(t[1]);
+        current = t[1];
+      } else if (!line.startsWith('#')) assert.ok(line.startsWith(current), line);
+    }
+  });
+
+  it('bounds the unit series and counts the rest in one aggregated series', () => {
+    const units = Array.from({ length: 250 }, (_, i) => group(sys(`u${i}.service`)));
+    const text = formatPrometheus(health(units));
+    const series = samples(text).filter(([n]) => n === 'afterpatch_unit_needs_restart');
+    assert.equal(series.length, 101);
+    assert.equal(
+      value(text, 'afterpatch_unit_needs_restart', '{unit="(other)",type="aggregated"}'),
+      '150',
+    );
+    assert.equal(value(text, 'afterpatch_units_needing_restart'), '250');
+    const sum = series.reduce((a, [, , v]) => a + Number(v), 0);
+    assert.equal(sum, 250, 'sum() of the series is the number of units');
+
+    const five = formatPrometheus(health(units), { maxUnitSeries: 5 });
+    assert.equal(samples(five).filter(([n]) => n === 'afterpatch_unit_needs_restart').length, 6);
+    const none = formatPrometheus(health(units), { maxUnitSeries: 0 });
+    assert.deepEqual(
+      samples(none).filter(([n]) => n === 'afterpatch_unit_needs_restart'),
+      [['afterpatch_unit_needs_restart', '{unit="(other)",type="aggregated"}', '250']],
+    );
+    const few = formatPrometheus(health(units.slice(0, 3)));
+    assert.ok(!few.includes('aggregated"}'), 'no aggregated series under the bound');
+  });
+
+  it('node_reboot_required can be switched off; no snapshot exports only the scan status', () => {
+    const h = health([], {
+      reboot: { required: false, applicable: true, reasons: [], notes: [], sentinelWritten: null },
+    });
+    const text = formatPrometheus(h, { nodeRebootRequired: false });
+    assert.ok(!text.includes('node_reboot_required'));
+    assert.equal(value(text, 'afterpatch_reboot_required'), '0');
+    const failed = formatPrometheus(null, { scanErrors: 3, lastScanSuccess: false });
+    assert.equal(value(failed, 'afterpatch_scan_errors_total'), '3');
+    assert.equal(value(failed, 'afterpatch_last_scan_success'), '0');
+    assert.ok(!failed.includes('afterpatch_last_scan_timestamp_seconds'));
+  });
+});

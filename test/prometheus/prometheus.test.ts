@@ -1,0 +1,222 @@
+// A real Prometheus (Debian package `prometheus`) scrapes `afterpatch serve` on loopback every
+// second with the shipped rules (a test copy with `for:` shortened to 1s), and the test asserts
+// through Prometheus's HTTP API that AfterpatchUnitsNeedRestart fires while the scanned /proc
+// shows a unit running outdated code and clears once it no longer does.
+//
+// The /proc seen by afterpatch is a fixture tree behind a symlink that the test swaps between
+// scrapes (stale nginx.service → clean), not a sandboxed systemd service: see the report.
+// Prometheus runs as this test's own child (killed by PID), listening on 127.0.0.1 only.
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { makeProcTree, mapsLine } from '../helpers/fakeproc.ts';
+import { RULES, type Served, startServe } from '../helpers/serve.ts';
+
+const PROMETHEUS = '/usr/bin/prometheus';
+const skip = existsSync(PROMETHEUS)
+  ? false
+  : 'prometheus not installed (apt-get install prometheus, under a policy-rc.d exiting 101)';
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+interface Alert {
+  labels: Record<string, string>;
+  state: 'pending' | 'firing';
+}
+
+describe('Prometheus alerting on afterpatch serve', { skip }, () => {
+  let work: string;
+  let stale: ReturnType<typeof makeProcTree>;
+  let clean: ReturnType<typeof makeProcTree>;
+  let procLink: string;
+  let served: Served | undefined;
+  let prom: ChildProcess | undefined;
+  let promLog = '';
+  let api = '';
+
+  const pointProcAt = (dir: string) => {
+    const tmp = `${procLink}.new`;
+    symlinkSync(dir, tmp);
+    renameSync(tmp, procLink); // atomic: a scan sees one tree or the other
+  };
+
+  before(async () => {
+    work = mkdtempSync(join(tmpdir(), 'afterpatch-prom-'));
+    const systemd = {
+      name: 'systemd',
+      maps: mapsLine('/usr/lib/systemd/systemd'),
+      cgroup: '0::/init.scope\n',
+    };
+    stale = makeProcTree({
+      1: systemd,
+      10: {
+        name: 'nginx',
+        maps: [
+          mapsLine('/usr/sbin/nginx'),
+          mapsLine('/usr/lib/x86_64-linux-gnu/libssl.so.3', { deleted: true, addr: 0x7f5000 }),
+        ].join('\n'),
+        cgroup: '0::/system.slice/nginx.service\n',
+      },
+    });
+    clean = makeProcTree({
+      1: systemd,
+      12: {
+        name: 'nginx',
+        maps: [
+          mapsLine('/usr/sbin/nginx'),
+          mapsLine('/usr/lib/x86_64-linux-gnu/libssl.so.3', { addr: 0x7f5000 }),
+        ].join('\n'),
+        cgroup: '0::/system.slice/nginx.service\n',
+      },
+    });
+    procLink = join(work, 'proc');
+    pointProcAt(stale.root);
+    const fsroot = join(work, 'fsroot');
+    mkdirSync(join(fsroot, 'run'), { recursive: true });
+    mkdirSync(join(work, 'state'));
+
+    served = await startServe([
+      '--proc-root',
+      procLink,
+      '--root',
+      fsroot,
+      '--state-dir',
+      join(work, 'state'),
+      '--interval',
+      '1',
+      '--timeout',
+      '5',
+    ]);
+
+    const rules = readFileSync(RULES, 'utf8').replace(/^(\s+)for: \S+$/gm, '$1for: 1s');
+    writeFileSync(join(work, 'rules.yml'), rules);
+    writeFileSync(
+      join(work, 'prometheus.yml'),
+      [
+        'global:',
+        '  scrape_interval: 1s',
+        '  scrape_timeout: 1s',
+        '  evaluation_interval: 1s',
+        'rule_files:',
+        `  - ${join(work, 'rules.yml')}`,
+        'scrape_configs:',
+        '  - job_name: afterpatch',
+        '    static_configs:',
+        `      - targets: ['127.0.0.1:${served.port}']`,
+        '',
+      ].join('\n'),
+    );
+    const port = await freePort();
+    api = `http://127.0.0.1:${port}/api/v1`;
+    prom = spawn(
+      PROMETHEUS,
+      [
+        `--config.file=${join(work, 'prometheus.yml')}`,
+        `--storage.tsdb.path=${join(work, 'data')}`,
+        `--web.listen-address=127.0.0.1:${port}`,
+        '--log.level=warn',
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'], cwd: work },
+    );
+    prom.stderr?.setEncoding('utf8');
+    prom.stderr?.on('data', (d: string) => {
+      promLog += d;
+    });
+  });
+
+  after(async () => {
+    if (prom?.pid && prom.exitCode === null && prom.signalCode === null) {
+      const gone = new Promise((r) => prom?.once('exit', r));
+      process.kill(prom.pid, 'SIGTERM');
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([gone, new Promise((r) => (timer = setTimeout(r, 10_000)))]);
+      clearTimeout(timer);
+      if (prom.exitCode === null && prom.signalCode === null) process.kill(prom.pid, 'SIGKILL');
+    }
+    if (served) assert.equal(await served.stop(), 0, served.stderr());
+    stale?.cleanup();
+    clean?.cleanup();
+    if (work) rmSync(work, { recursive: true, force: true });
+  });
+
+  async function get<T>(path: string): Promise<T | null> {
+    try {
+      const res = await fetch(`${api}${path}`);
+      if (!res.ok) return null;
+      return ((await res.json()) as { data: T }).data;
+    } catch {
+      return null; // not up yet
+    }
+  }
+
+  async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>) {
+    const t0 = performance.now();
+    while (performance.now() - t0 < timeoutMs) {
+      const v = await probe();
+      if (v !== undefined) return { value: v, ms: Math.round(performance.now() - t0) };
+      await sleep(250);
+    }
+    assert.fail(
+      `${what}: not within ${timeoutMs} ms\nprometheus: ${promLog}\nserve: ${served?.stderr()}`,
+    );
+  }
+
+  const firing = async () =>
+    ((await get<{ alerts: Alert[] }>('/alerts'))?.alerts ?? []).filter(
+      (a) => a.labels.alertname === 'AfterpatchUnitsNeedRestart' && a.state === 'firing',
+    );
+
+  it('fires AfterpatchUnitsNeedRestart while a unit runs outdated code, then clears', async () => {
+    const fired = await waitFor('alert firing', 20_000, async () => {
+      const a = await firing();
+      return a.length ? a : undefined;
+    });
+    assert.equal(fired.value[0]?.labels.job, 'afterpatch');
+    console.log(`# alert firing ${fired.ms} ms after Prometheus started`);
+
+    const series = await get<{
+      result: { metric: Record<string, string>; value: [number, string] }[];
+    }>(`/query?query=${encodeURIComponent('afterpatch_unit_needs_restart')}`);
+    assert.deepEqual(
+      series?.result.map((r) => [r.metric.unit, r.metric.type, r.value[1]]),
+      [['nginx.service', 'system-unit', '1']],
+    );
+
+    pointProcAt(clean.root); // "nginx was restarted": it maps the current libssl
+    const cleared = await waitFor('alert cleared', 20_000, async () =>
+      (await firing()).length === 0 ? true : undefined,
+    );
+    console.log(`# alert cleared ${cleared.ms} ms after the /proc swap`);
+    const after = await get<{ result: { value: [number, string] }[] }>(
+      `/query?query=${encodeURIComponent('afterpatch_units_needing_restart')}`,
+    );
+    assert.equal(after?.result[0]?.value[1], '0');
+    const up = await get<{ result: { value: [number, string] }[] }>(
+      `/query?query=${encodeURIComponent('afterpatch_scan_errors_total')}`,
+    );
+    assert.equal(up?.result[0]?.value[1], '0');
+  });
+});
