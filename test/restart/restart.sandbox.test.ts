@@ -479,6 +479,40 @@ describe('afterpatch restart in a systemd sandbox', { skip }, () => {
       assertMapsCurrent(await hostPidOf(sb, 'svc-sturdy.service', sturdy1), tree.lib, inode2);
     }));
 
+  it('reports a unit that does not come back in time as timeout, without waiting for it', () =>
+    scenario('timeout', async (sb, tree, state) => {
+      // The first start is quick; every later start hangs in ExecStartPre far beyond --timeout.
+      const marker = join(tree.root, 'started-once');
+      await sb.installUnit(
+        'svc-slow.service',
+        notifyUnit(
+          tree,
+          '',
+          `ExecStartPre=/bin/sh -c 'if [ -e "$0" ]; then sleep 120; else : > "$0"; fi' ${marker}\nTimeoutStartSec=300\n`,
+        ),
+      );
+      assert.equal((await sb.systemctl('start', 'svc-slow.service')).code, 0);
+      tree.upgrade(2);
+      const t0 = performance.now();
+      const run = await afterpatch(sb, state, ['--yes', '--timeout', '2', '--lib', tree.libRegex]);
+      const took = performance.now() - t0;
+      assert.equal(run.code, 2, run.text);
+      const r = resultFor(run, 'svc-slow.service');
+      assert.equal(r.outcome, 'timeout', run.text);
+      assert.match(r.message ?? '', /no answer within 2 s/);
+      assert.equal(run.json.summary.timeout, 1);
+      assert.ok(took < 15_000, `returned after ${Math.round(took)} ms`);
+      // The old process was stopped before the start hung: nothing stale is left to act on.
+      const again = await afterpatch(sb, state, [
+        '--yes',
+        '--timeout',
+        '2',
+        '--lib',
+        tree.libRegex,
+      ]);
+      assert.deepEqual(again.json.plan, [], again.text);
+    }));
+
   it('skips denied units, oneshots and scopes, honours restart.only, and --dry-run changes nothing', () =>
     scenario('denied', async (sb, tree, state) => {
       // Our own program under the bus's name (the distro's dbus.service is masked in the sandbox;
