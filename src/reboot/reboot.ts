@@ -24,6 +24,8 @@ export interface RebootOptions {
 export interface RebootReport extends RebootResult {
   /** Packages appended to reboot-required.pkgs by --sentinel. */
   sentinelWritten: string[] | null;
+  /** The sentinel file written by --sentinel, or null. */
+  sentinelFile: string | null;
 }
 
 export async function rebootRequired(o: RebootOptions = {}): Promise<RebootReport> {
@@ -43,12 +45,15 @@ export async function rebootRequired(o: RebootOptions = {}): Promise<RebootRepor
   const input = gatherRebootInput({ root: o.root ?? '/', procRoot, stale });
   const result = assessReboot(input);
   let written: string[] | null = null;
+  let file: string | null = null;
   if (o.sentinel && result.required) {
     const pkgs = sentinelPackages(result.reasons, input.packaging);
-    writeSentinel(o.runDir ?? `${o.root && o.root !== '/' ? o.root : ''}/run`, pkgs);
+    const runDir = o.runDir ?? `${o.root && o.root !== '/' ? o.root : ''}/run`;
+    writeSentinel(runDir, pkgs);
     written = pkgs;
+    file = `${runDir}/reboot-required`;
   }
-  return { ...result, sentinelWritten: written };
+  return { ...result, sentinelWritten: written, sentinelFile: file };
 }
 
 /** Package names for reboot-required.pkgs: what our own reasons point at (sentinels name theirs). */
