@@ -25,9 +25,9 @@ export async function runRebootRequired(o: RebootCliOptions): Promise<number> {
       ? ['Reboot required:', ...r.reasons.map((x) => `  - ${printable(describeReason(x))}`)]
       : ['No reboot required.'];
     for (const n of r.notes) lines.push(`  note: ${printable(n)}`);
-    if (r.sentinelWritten)
+    if (r.sentinelFile)
       lines.push(
-        `Wrote /run/reboot-required (${r.sentinelWritten.join(', ') || 'no new packages'}).`,
+        `Wrote ${r.sentinelFile} (${r.sentinelWritten?.join(', ') || 'no new packages'}).`,
       );
     process.stdout.write(`${lines.join('\n')}\n`);
   }

@@ -24,8 +24,8 @@ export interface RebootOptions {
 export interface RebootReport extends RebootResult {
   /** Packages appended to reboot-required.pkgs by --sentinel. */
   sentinelWritten: string[] | null;
-  /** The sentinel file written by --sentinel, or null. */
-  sentinelFile: string | null;
+  /** The sentinel file written by --sentinel (absent or null when none was written). */
+  sentinelFile?: string | null;
 }
 
 export async function rebootRequired(o: RebootOptions = {}): Promise<RebootReport> {
