@@ -49,8 +49,12 @@ const MAX_FILES = 4;
 /** Nagios core keeps only the first 8 KiB of a plugin's output: list this many entries at most. */
 const MAX_ENTRY_LINES = 30;
 
-/** Which perfdata bucket an entry counts in, besides `units`. */
-type Bucket = 'unit' | 'session' | 'container';
+/**
+ * Which count an entry adds to: `unit` (system units, user units, user managers: what the
+ * Prometheus metric afterpatch_units_needing_restart counts too), `session`, `container`, or
+ * neither (PID 1, processes outside any unit: they count in `processes` only).
+ */
+export type Bucket = 'unit' | 'session' | 'container' | 'init' | 'unmanaged';
 
 /** Name, kind and bucket of each entry type; the switch is exhaustive over `Owner['type']`. */
 export function entryLabel(o: Owner): { name: string; kind: string; bucket: Bucket } {
@@ -66,7 +70,7 @@ export function entryLabel(o: Owner): { name: string; kind: string; bucket: Buck
     case 'user-manager':
       return { name: o.unit, kind: `user manager of uid ${o.uid}`, bucket: 'unit' };
     case 'init':
-      return { name: 'systemd', kind: 'PID 1', bucket: 'unit' };
+      return { name: 'systemd', kind: 'PID 1', bucket: 'init' };
     case 'session':
       return {
         name: o.unit,
@@ -76,7 +80,7 @@ export function entryLabel(o: Owner): { name: string; kind: string; bucket: Buck
     case 'container':
       return { name: o.id, kind: `${o.runtime} container`, bucket: 'container' };
     case 'unmanaged':
-      return { name: 'processes outside any unit', kind: 'no unit', bucket: 'unit' };
+      return { name: 'processes outside any unit', kind: 'no unit', bucket: 'unmanaged' };
     default:
       return assertNever(o);
   }
@@ -92,7 +96,7 @@ export function safe(s: string): string {
 }
 
 export interface CheckCounts {
-  /** Entries needing action (stale code): units, PID 1, sessions, containers, unit-less processes. */
+  /** System units, user units, user managers and PID 1 running stale code. */
   units: number;
   /** Processes running stale code (processes keeping only deleted data files do not count). */
   processes: number;
@@ -106,7 +110,8 @@ export function countHealth(h: Health): CheckCounts {
   const code = h.scan.groups.filter((g) => g.severity === 'code');
   const bucket = (b: Bucket) => code.filter((g) => entryLabel(g.owner).bucket === b).length;
   return {
-    units: code.length,
+    // PID 1 needs an action (daemon-reexec) like a unit does, so it counts as one.
+    units: bucket('unit') + bucket('init'),
     processes: h.scan.processes.filter((p) => p.files.some((f) => f.kind === 'code')).length,
     sessions: bucket('session'),
     containers: bucket('container'),
@@ -166,12 +171,22 @@ function entryLine(g: Group): string {
   );
 }
 
-function namesSummary(groups: readonly Group[]): string {
-  const names = groups.map((g) => entryLabel(g.owner).name);
+/** "1 unit (ssh.service), 1 session, PID 1": where the stale processes are. */
+function whereSummary(code: readonly Group[]): string {
+  const of = (b: Bucket) => code.filter((g) => entryLabel(g.owner).bucket === b);
+  const units = of('unit');
+  const names = units.map((g) => entryLabel(g.owner).name);
   const shown = names.slice(0, MAX_NAMES_IN_SUMMARY).join(', ');
-  return names.length > MAX_NAMES_IN_SUMMARY
-    ? `${shown} (+${names.length - MAX_NAMES_IN_SUMMARY})`
-    : shown;
+  const more =
+    names.length > MAX_NAMES_IN_SUMMARY ? ` +${names.length - MAX_NAMES_IN_SUMMARY}` : '';
+  const parts = [
+    units.length ? `${plural(units.length, 'unit')} (${shown}${more})` : '',
+    of('session').length ? plural(of('session').length, 'session') : '',
+    of('container').length ? plural(of('container').length, 'container') : '',
+    of('init').length ? 'PID 1' : '',
+    of('unmanaged').length ? 'processes outside any unit' : '',
+  ];
+  return parts.filter(Boolean).join(', ');
 }
 
 export function formatNagios(h: Health, t: CheckThresholds): NagiosResult {
@@ -189,8 +204,7 @@ export function formatNagios(h: Health, t: CheckThresholds): NagiosResult {
     parts.push(`no process runs outdated code (${h.scan.summary.scanned} scanned)`);
   } else {
     parts.push(
-      `${c.units} need${c.units === 1 ? 's' : ''} action: ${namesSummary(code)}`,
-      `${plural(c.processes, 'process', 'processes')} run${c.processes === 1 ? 's' : ''} outdated code`,
+      `outdated code in ${plural(c.processes, 'process', 'processes')}: ${whereSummary(code)}`,
     );
   }
   parts.push(h.reboot.required ? 'reboot required' : 'no reboot required');

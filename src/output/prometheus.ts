@@ -9,7 +9,8 @@ export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8
 export const DEFAULT_MAX_UNIT_SERIES = 100;
 
 /** Owner types whose groups are units that `afterpatch restart` can restart. */
-const UNIT_TYPES = new Set(['system-unit', 'user-unit', 'user-manager']);
+// PID 1 counts: it needs an action (daemon-reexec) like a unit, not a reboot.
+const UNIT_TYPES = new Set(['init', 'system-unit', 'user-unit', 'user-manager']);
 const OUTCOMES: readonly Outcome[] = ['verified', 'still-stale', 'failed', 'timeout'];
 
 export interface PrometheusOptions {
@@ -74,6 +75,8 @@ function unitLabels(g: Group): Record<string, string> {
   switch (o.type) {
     case 'system-unit':
       return { unit: o.unit, type: o.type };
+    case 'init':
+      return { unit: 'init.scope', type: o.type };
     case 'user-unit':
     case 'user-manager':
       return { unit: o.unit, type: o.type, uid: String(o.uid) };
@@ -145,7 +148,7 @@ export function formatPrometheus(health: Health | null, o: PrometheusOptions = {
   e.one(
     'afterpatch_reboot_required',
     'gauge',
-    '1 if only a reboot helps (newer kernel, sentinel file, stale code in PID 1 or the bus), else 0.',
+    '1 if only a reboot helps (newer kernel, sentinel file, stale code in the bus), else 0.',
     health.reboot.required ? 1 : 0,
   );
   if (o.nodeRebootRequired !== false) {

@@ -104,6 +104,14 @@ const SENTINEL: RebootReason = {
   packages: ['libc6'],
 };
 
+const others = [
+  proc(30, SESSION, [[SSL, 'code']]),
+  proc(40, CONTAINER, [['/usr/lib/libz.so.1', 'code']]),
+  proc(45, { type: 'init' }, [[SSL, 'code']]),
+  proc(46, { type: 'unmanaged', cgroup: null }, [[SSL, 'code']]),
+  proc(50, SSH, [['/usr/lib/locale/locale-archive', 'data']]),
+];
+
 const twoUnits = [
   proc(10, NGINX, [[SSL, 'code']]),
   proc(11, NGINX, [[SSL, 'code']]),
@@ -126,7 +134,7 @@ describe('Nagios plugin output', () => {
       { processes: twoUnits },
       defaults,
       'WARNING',
-      /^2 need action: nginx\.service, ssh\.service; 3 processes run outdated code; no reboot required$/,
+      /^outdated code in 3 processes: 2 units \(nginx\.service, ssh\.service\); no reboot required$/,
       "'processes'=3;;;0 'units'=2;0;;0 'sessions'=0;;;0 'containers'=0;;;0 'reboot'=0;;;0;1 'unreadable'=0;;;0",
     ],
     [
@@ -134,7 +142,7 @@ describe('Nagios plugin output', () => {
       { processes: twoUnits },
       th({ critical: parseRange('1') }),
       'CRITICAL',
-      /^2 need action/,
+      /^outdated code in 3 processes: 2 units/,
       "'processes'=3;;;0 'units'=2;0;1;0 'sessions'=0;;;0 'containers'=0;;;0 'reboot'=0;;;0;1 'unreadable'=0;;;0",
     ],
     [
@@ -142,7 +150,7 @@ describe('Nagios plugin output', () => {
       { processes: twoUnits },
       th({ metric: 'processes', warning: parseRange('5'), critical: parseRange('10') }),
       'OK',
-      /^2 need action/,
+      /^outdated code in 3 processes: 2 units/,
       "'processes'=3;5;10;0 'units'=2;;;0 'sessions'=0;;;0 'containers'=0;;;0 'reboot'=0;;;0;1 'unreadable'=0;;;0",
     ],
     [
@@ -150,7 +158,7 @@ describe('Nagios plugin output', () => {
       { processes: twoUnits },
       th({ metric: 'processes', warning: null, critical: parseRange('@2:3') }),
       'CRITICAL',
-      /^2 need action/,
+      /^outdated code in 3 processes: 2 units/,
       "'processes'=3;;@2:3;0 'units'=2;;;0 'sessions'=0;;;0 'containers'=0;;;0 'reboot'=0;;;0;1 'unreadable'=0;;;0",
     ],
     [
@@ -182,7 +190,7 @@ describe('Nagios plugin output', () => {
       { processes: twoUnits, unreadable: 7, asRoot: false },
       defaults,
       'UNKNOWN',
-      /^cannot read 7 of 107 processes: run as root to see all; found so far: 2 need action: nginx\.service, ssh\.service/,
+      /^cannot read 7 of 107 processes: run as root to see all; found so far: outdated code in 3 processes: 2 units \(nginx\.service, ssh\.service\)/,
       "'processes'=3;;;0 'units'=2;0;;0 'sessions'=0;;;0 'containers'=0;;;0 'reboot'=0;;;0;1 'unreadable'=7;;;0",
     ],
     [
@@ -194,18 +202,42 @@ describe('Nagios plugin output', () => {
       "'processes'=0;;;0 'units'=0;0;;0 'sessions'=0;;;0 'containers'=0;;;0 'reboot'=0;;;0;1 'unreadable'=1;;;0",
     ],
     [
-      'sessions and containers are counted apart, data-only files are not',
-      {
-        processes: [
-          proc(30, SESSION, [[SSL, 'code']]),
-          proc(40, CONTAINER, [['/usr/lib/libz.so.1', 'code']]),
-          proc(50, SSH, [['/usr/lib/locale/locale-archive', 'data']]),
-        ],
-      },
+      'PID 1 counts as a unit (it needs daemon-reexec); sessions, containers and unit-less processes do not; data-only files do not count',
+      { processes: others },
       defaults,
       'WARNING',
-      /^2 need action: session-4\.scope, abc123; 2 processes run outdated code/,
-      "'processes'=2;;;0 'units'=2;0;;0 'sessions'=1;;;0 'containers'=1;;;0 'reboot'=0;;;0;1 'unreadable'=0;;;0",
+      /^outdated code in 4 processes: 1 session, 1 container, PID 1, processes outside any unit; no reboot required$/,
+      "'processes'=4;;;0 'units'=1;0;;0 'sessions'=1;;;0 'containers'=1;;;0 'reboot'=0;;;0;1 'unreadable'=0;;;0",
+    ],
+    [
+      'the same with --metric processes',
+      { processes: others },
+      th({ metric: 'processes' }),
+      'WARNING',
+      /^outdated code in 4 processes: /,
+      "'processes'=4;0;;0 'units'=1;;;0 'sessions'=1;;;0 'containers'=1;;;0 'reboot'=0;;;0;1 'unreadable'=0;;;0",
+    ],
+    [
+      'user units and user managers are units',
+      {
+        processes: [
+          proc(
+            70,
+            {
+              type: 'user-unit',
+              uid: 1000,
+              unit: 'pipewire.service',
+              manager: 'user@1000.service',
+            },
+            [[SSL, 'code']],
+          ),
+          proc(71, { type: 'user-manager', uid: 1000, unit: 'user@1000.service' }, [[SSL, 'code']]),
+        ],
+      },
+      th({ critical: parseRange('1') }),
+      'CRITICAL',
+      /^outdated code in 2 processes: 2 units \(user@1000\.service, pipewire\.service\); no reboot required$/,
+      "'processes'=2;;;0 'units'=2;0;1;0 'sessions'=0;;;0 'containers'=0;;;0 'reboot'=0;;;0;1 'unreadable'=0;;;0",
     ],
   ];
   for (const [what, fixture, thresholds, state, summary, perf] of table) {
@@ -255,7 +287,10 @@ describe('Nagios plugin output', () => {
     const lines = r.text.trimEnd().split('\n');
     assert.equal(lines.length, 1 + 30 + 1);
     assert.equal(lines.at(-1), 'and 15 more (afterpatch scan lists them all)');
-    assert.match(lines[0] ?? '', /45 need action: s0\.service, s1\.service, s10\.service \(\+42\)/);
+    assert.match(
+      lines[0] ?? '',
+      /outdated code in 45 processes: 45 units \(s0\.service, s1\.service, s10\.service \+42\)/,
+    );
   });
 
   it('mentions restarts that failed earlier and unreadable processes as root', () => {
@@ -291,9 +326,9 @@ describe('Nagios plugin output', () => {
         'user@1000.service|user manager of uid 1000|unit',
         'session-4.scope|session of uid 1000|session',
         'session-5.scope|session|session',
-        'systemd|PID 1|unit',
+        'systemd|PID 1|init',
         'abc123|docker container|container',
-        'processes outside any unit|no unit|unit',
+        'processes outside any unit|no unit|unmanaged',
       ],
     );
   });
