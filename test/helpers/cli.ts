@@ -1,6 +1,8 @@
 // Runs the built CLI (dist/afterpatch.cjs) as a real child process.
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const CLI = fileURLToPath(new URL('../../dist/afterpatch.cjs', import.meta.url));
@@ -11,6 +13,24 @@ export interface RunResult {
   stderr: string;
 }
 
+let sharedCopy: string | null = null;
+
+/**
+ * The bundle, readable by every user: another uid cannot reach the checkout when it lives below
+ * a private directory (a clone under /root). The bundle is self-contained, so a copy runs alike.
+ */
+export function cliForAnyUser(): string {
+  if (sharedCopy === null) {
+    const dir = mkdtempSync(join(tmpdir(), 'afterpatch-cli-'));
+    chmodSync(dir, 0o755);
+    sharedCopy = join(dir, 'afterpatch.cjs');
+    copyFileSync(CLI, sharedCopy);
+    chmodSync(sharedCopy, 0o755);
+    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+  }
+  return sharedCopy;
+}
+
 export function runCli(
   args: readonly string[],
   opts: { env?: NodeJS.ProcessEnv; uid?: number; gid?: number } = {},
@@ -19,7 +39,7 @@ export function runCli(
   return new Promise((resolve) => {
     execFile(
       process.execPath,
-      [CLI, ...args],
+      [opts.uid === undefined ? CLI : cliForAnyUser(), ...args],
       {
         env: opts.env ?? { PATH: process.env.PATH ?? '/usr/bin:/bin' },
         maxBuffer: 64 * 1024 * 1024,

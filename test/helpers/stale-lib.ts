@@ -13,11 +13,13 @@
 // directory.
 import { execFile } from 'node:child_process';
 import {
+  chmodSync,
   copyFileSync,
   mkdirSync,
   mkdtempSync,
   readFileSync,
   renameSync,
+  rmdirSync,
   rmSync,
   statSync,
 } from 'node:fs';
@@ -28,8 +30,12 @@ import { promisify } from 'node:util';
 const execFileP = promisify(execFile);
 
 export const FIXTURES_C = fileURLToPath(new URL('../fixtures/c/', import.meta.url));
-/** Gitignored scratch directory of the repository. */
-export const TEST_TMP = fileURLToPath(new URL('../.tmp/', import.meta.url));
+/**
+ * Scratch directory for trees that services (some as User=nobody) execute: not below the
+ * checkout, whose parents may be private (a clone under /root), and not /tmp, /var/tmp or /run,
+ * which afterpatch filters as noise. AFTERPATCH_TEST_TMP overrides it.
+ */
+export const TEST_TMP = process.env.AFTERPATCH_TEST_TMP ?? '/opt/afterpatch-test';
 
 export const LIB_NAME = 'libsvc.so.1';
 export const LIB_VERSIONS = [1, 2, 3] as const;
@@ -71,8 +77,9 @@ export function installByRename(from: string, to: string): number {
 }
 
 export async function buildSvc(): Promise<SvcBuild> {
-  mkdirSync(TEST_TMP, { recursive: true });
+  mkdirSync(TEST_TMP, { recursive: true, mode: 0o755 });
   const dir = mkdtempSync(join(TEST_TMP, 'restart-'));
+  chmodSync(dir, 0o755);
   try {
     const libs = new Map<LibVersion, string>();
     await Promise.all(
@@ -124,7 +131,7 @@ export async function buildSvc(): Promise<SvcBuild> {
         };
       },
       remove() {
-        rmSync(dir, { recursive: true, force: true });
+        removeScratch(dir);
       },
     };
   } catch (e) {
@@ -179,5 +186,15 @@ export function alive(pid: number): boolean {
     return state !== 'Z' && state !== 'X';
   } catch {
     return false;
+  }
+}
+
+/** Removes a scratch tree, and TEST_TMP itself once no test uses it any more. */
+export function removeScratch(dir: string): void {
+  rmSync(dir, { recursive: true, force: true });
+  try {
+    rmdirSync(TEST_TMP);
+  } catch {
+    // Still in use by another tree, or already gone.
   }
 }

@@ -18,7 +18,6 @@ import {
   mkdirSync,
   mkdtempSync,
   readFileSync,
-  rmSync,
   statSync,
   symlinkSync,
   writeFileSync,
@@ -34,7 +33,7 @@ import {
   stopProcesses,
   testPackagePaths,
 } from '../helpers/fixtures.ts';
-import { TEST_TMP } from '../helpers/stale-lib.ts';
+import { removeScratch, TEST_TMP } from '../helpers/stale-lib.ts';
 
 const HOOK_SRC = new URL('../../integrations/apt/afterpatch-apt-hook', import.meta.url).pathname;
 const APT_CONF_SRC = new URL('../../integrations/apt/50afterpatch', import.meta.url).pathname;
@@ -137,7 +136,7 @@ describe('apt/dpkg hook through real package operations', { skip }, () => {
   const paths = testPackagePaths(PKG);
 
   before(async () => {
-    mkdirSync(TEST_TMP, { recursive: true });
+    mkdirSync(TEST_TMP, { recursive: true, mode: 0o755 });
     dir = mkdtempSync(join(TEST_TMP, 'apt-hook-'));
     // The hook as it would be installed, under its installed name.
     mkdirSync(join(dir, 'lib'));
@@ -169,7 +168,7 @@ describe('apt/dpkg hook through real package operations', { skip }, () => {
   after(async () => {
     await stopProcesses(holders).catch(() => {});
     await dpkgPurge(PKG).catch(() => {});
-    if (dir !== '') rmSync(dir, { recursive: true, force: true });
+    if (dir !== '') removeScratch(dir);
   });
 
   /** The next version's .deb (each install is an upgrade of the previous one). */

@@ -26,14 +26,13 @@ import {
   mkdtempSync,
   readFileSync,
   readlinkSync,
-  rmSync,
   statSync,
 } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { CLI } from '../helpers/cli.ts';
 import { bootSandbox, canBootSandbox, type Sandbox } from '../helpers/sandbox.ts';
-import { alive, mappingsOf, nsPid, TEST_TMP } from '../helpers/stale-lib.ts';
+import { alive, mappingsOf, nsPid, removeScratch, TEST_TMP } from '../helpers/stale-lib.ts';
 
 const NGINX = '/usr/sbin/nginx';
 const NGINX_UNIT_PATHS = [
@@ -356,13 +355,13 @@ describe('the Heartbleed drill: nginx in a systemd sandbox, libssl3 reinstalled'
 
   before(() => {
     assert.ok(existsSync(CLI), `${CLI} is missing: run "npm run build" first`);
-    mkdirSync(TEST_TMP, { recursive: true });
+    mkdirSync(TEST_TMP, { recursive: true, mode: 0o755 });
     dir = mkdtempSync(join(TEST_TMP, 'heartbleed-'));
   });
 
   after(async () => {
     await sb?.stop();
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    if (dir) removeScratch(dir);
   });
 
   it('restarts nginx master and workers onto the new libssl, keeps serving, then does nothing', async (t) => {
