@@ -20,7 +20,7 @@ export function register(program: Command): void {
     .option('--include-data', 'also restart units whose only stale files are data (no code)')
     .option(
       '--jobs <n>',
-      'units restarted per systemctl call (default: restart.jobs, 16)',
+      'units restarted per systemctl call (default: restart.jobs, 64)',
       positiveInt,
     )
     .option(

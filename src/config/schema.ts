@@ -50,7 +50,7 @@ export const ConfigSchema = v.strictObject({
       /** Allow-only mode: when not empty, nothing outside these globs is restarted. */
       only: v.optional(v.array(unitGlob), []),
       /** Units restarted in one systemctl call (their jobs run in parallel); batches run one after another. */
-      jobs: v.optional(positiveInt(1024), 16),
+      jobs: v.optional(positiveInt(1024), 64),
       /** Seconds to wait for one unit's restart. */
       timeout: v.optional(positiveInt(3600), 90),
     }),

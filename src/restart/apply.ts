@@ -94,8 +94,7 @@ async function applyBatch(batch: readonly PlanEntry[], o: ApplyOptions): Promise
   const named = batch.flatMap((e) =>
     e.unit !== null && e.action !== 'daemon-reexec' ? [e.unit] : [],
   );
-  const props =
-    named.length > 0 ? await o.client.show(showAs, named) : new Map<string, UnitProperties>();
+  const props = await unitStates(batch, named, showAs, res.ok, o.client);
 
   const results = new Map<PlanEntry, UnitResult>();
   const toVerify: { e: PlanEntry; controlGroup: string | null; active: string | null }[] = [];
@@ -134,7 +133,7 @@ async function applyBatch(batch: readonly PlanEntry[], o: ApplyOptions): Promise
         journal,
       });
     } else {
-      toVerify.push({ e, controlGroup: p?.ControlGroup ?? null, active });
+      toVerify.push({ e, controlGroup: p?.ControlGroup || e.controlGroup, active });
     }
   }
   const stale = await verifyUnits(toVerify, manager, o);
@@ -196,4 +195,32 @@ async function verifyUnits(
     stale = check(units.filter((u) => stale.has(u.e)));
   }
   return stale;
+}
+
+/**
+ * The units' state after the action. When systemctl reported success, one `is-active` call
+ * (~0.1 ms a unit) answers for units whose cgroup the plan already knows, and the full
+ * `systemctl show` (~0.9 ms a unit: it fetches every property) is paid only for the others;
+ * after a failure every unit gets the full properties, which the report of a failure needs.
+ */
+async function unitStates(
+  batch: readonly PlanEntry[],
+  named: readonly string[],
+  manager: Manager,
+  ok: boolean,
+  client: SystemdClient,
+): Promise<Map<string, UnitProperties>> {
+  if (named.length === 0) return new Map();
+  const cheap = ok && batch.every((e) => e.controlGroup !== null);
+  if (!cheap) return client.show(manager, named);
+  const states = await client.activeStates(manager, named);
+  const out = new Map<string, UnitProperties>();
+  const unsure = named.filter((u) => {
+    const state = states.get(u);
+    if (state !== 'active' && state !== 'reloading') return true;
+    out.set(u, { ActiveState: state });
+    return false;
+  });
+  for (const [u, p] of await client.show(manager, unsure)) out.set(u, p);
+  return out;
 }

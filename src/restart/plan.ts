@@ -29,6 +29,8 @@ export interface PlanEntry {
   /** The unit acted on (null for sessions without action, containers, unmanaged processes). */
   unit: string | null;
   manager: Manager | null;
+  /** The unit's cgroup as systemd reported it when planning (stays the same across a restart). */
+  controlGroup: string | null;
   action: PlanAction;
   reason: string;
   /** A skip or advice that leaves stale code running: somebody has to act. */
@@ -78,7 +80,7 @@ export function makePlan(input: PlanInput): PlanEntry[] {
       })),
     };
     const decided = decide(g, input, { never, only, reload }, ids);
-    return { ...base, ...decided };
+    return { ...base, controlGroup: input.properties.get(g.key)?.ControlGroup || null, ...decided };
   });
 }
 

@@ -23,6 +23,8 @@ export interface SystemdClient {
     timeoutMs: number,
   ): Promise<ActionResult>;
   journal(manager: Manager, unit: string, lines: number): Promise<string[]>;
+  /** ActiveState of many units in one cheap call (`systemctl is-active`), in the order asked. */
+  activeStates(manager: Manager, units: readonly string[]): Promise<Map<string, string>>;
 }
 
 export function managerArgs(m: Manager): string[] {
@@ -73,6 +75,19 @@ export class SystemctlClient implements SystemdClient {
     const r = await run(argv, { timeoutMs });
     const messages = r.stderr.split('\n').filter((l) => l.trim() !== '');
     return { ok: r.code === 0 && !r.timedOut, timedOut: r.timedOut, messages };
+  }
+
+  async activeStates(manager: Manager, units: readonly string[]): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    if (units.length === 0) return out;
+    // Exits non-zero when any unit is not active; the answers are on stdout either way.
+    const r = await run([this.#systemctl, ...managerArgs(manager), 'is-active', '--', ...units]);
+    const lines = r.stdout.split('\n');
+    units.forEach((u, i) => {
+      const state = lines[i]?.trim();
+      if (state) out.set(u, state);
+    });
+    return out;
   }
 
   async journal(manager: Manager, unit: string, lines: number): Promise<string[]> {

@@ -15,7 +15,7 @@ describe('configuration', () => {
   it('loads the shipped example', () => {
     const c = loadConfig(EXAMPLE, true);
     assert.deepEqual(c.restart.never, ['mysql.service', 'mariadb.service']);
-    assert.equal(c.restart.jobs, 16);
+    assert.equal(c.restart.jobs, 64);
     assert.equal(c.restart.timeout, 90);
     assert.deepEqual(c.scan.include_noise, []);
   });
