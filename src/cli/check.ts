@@ -1,6 +1,7 @@
 // `afterpatch check` options and help; the work is in src/commands (loaded on use).
 import { type Command, InvalidArgumentError, Option } from '@commander-js/extra-typings';
 import { parseRange } from '../check/range.ts';
+import { configOption, procRootOption, rootOption, stateDirOption } from './options.ts';
 
 /** Validates a threshold range at parse time, so a typo is a usage error (UNKNOWN). */
 const range = (v: string) => {
@@ -34,10 +35,10 @@ export function register(program: Command): void {
         .choices(['ok', 'warning', 'critical'] as const)
         .default('warning' as const),
     )
-    .option('--config <file>', 'configuration file (default: /etc/afterpatch/afterpatch.toml)')
-    .option('--state-dir <dir>', 'where restart outcomes are kept (default: /var/lib/afterpatch)')
-    .addOption(new Option('--proc-root <dir>', 'procfs to read').default('/proc').hideHelp())
-    .addOption(new Option('--root <dir>', 'file system root to inspect').default('/').hideHelp())
+    .addOption(configOption())
+    .addOption(stateDirOption())
+    .addOption(procRootOption())
+    .addOption(rootOption())
     .configureOutput({
       // A usage error must still give the monitoring system a plugin line on stdout.
       // Icinga and Sensu read stdout and stderr as one stream, in write order: the plugin line

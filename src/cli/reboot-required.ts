@@ -1,5 +1,6 @@
 // `afterpatch reboot-required` options and help; the work is in src/commands (loaded on use).
-import { type Command, Option } from '@commander-js/extra-typings';
+import type { Command } from '@commander-js/extra-typings';
+import { procRootOption, rootOption } from './options.ts';
 
 export function register(program: Command): void {
   program
@@ -13,8 +14,8 @@ export function register(program: Command): void {
       '--sentinel',
       'when a reboot is required, write /run/reboot-required and append to /run/reboot-required.pkgs',
     )
-    .addOption(new Option('--proc-root <dir>', 'procfs to read').default('/proc').hideHelp())
-    .addOption(new Option('--root <dir>', 'file system root to inspect').default('/').hideHelp())
+    .addOption(procRootOption())
+    .addOption(rootOption())
     .addHelpText(
       'after',
       '\nExit status: 0 no reboot needed, 1 reboot needed, 2 error (never 0 on an error: see docs/reboot.md for kured).',

@@ -1,5 +1,6 @@
 // `afterpatch restart` options and help; the work is in src/commands (loaded on use).
 import { type Command, Option } from '@commander-js/extra-typings';
+import { configOption, procRootOption, stateDirOption } from './options.ts';
 import { collectList, positiveInt } from './parse.ts';
 
 export function register(program: Command): void {
@@ -28,9 +29,9 @@ export function register(program: Command): void {
       'wait at most this long for one batch of units (default: restart.timeout, 90)',
       positiveInt,
     )
-    .option('--config <file>', 'configuration file (default: /etc/afterpatch/afterpatch.toml)')
-    .option('--state-dir <dir>', 'where earlier outcomes are kept (default: /var/lib/afterpatch)')
-    .addOption(new Option('--proc-root <dir>', 'procfs to read').default('/proc').hideHelp())
+    .addOption(configOption())
+    .addOption(stateDirOption())
+    .addOption(procRootOption())
     .addHelpText(
       'after',
       '\nExit status: 0 all verified or nothing to do, 1 something skipped that needs a human,\n2 a restart failed, timed out or left stale processes, 3 usage or runtime error.',

@@ -1,6 +1,7 @@
 // `afterpatch scan` options and help; the work is in src/commands (loaded on use).
 import { type Command, Option } from '@commander-js/extra-typings';
 import { NOISE_RULES } from '../noise.ts';
+import { configOption, procRootOption } from './options.ts';
 import { collectList, collectPid, positiveInt } from './parse.ts';
 
 export function register(program: Command): void {
@@ -41,9 +42,9 @@ export function register(program: Command): void {
       [] as string[],
     )
     .option('--no-packages', 'do not look up the packages owning stale files')
-    .option('--config <file>', 'configuration file (default: /etc/afterpatch/afterpatch.toml)')
+    .addOption(configOption())
     .option('--threads <n>', 'threads reading /proc (default: CPUs, at most 4)', positiveInt)
-    .addOption(new Option('--proc-root <dir>', 'procfs to read').default('/proc').hideHelp())
+    .addOption(procRootOption())
     .addHelpText(
       'after',
       `\nExit status: 0 nothing stale, 1 stale code found, 2 error.\nNoise rules: ${NOISE_RULES.map((r) => r.id).join(' ')} (see docs/noise.md).`,

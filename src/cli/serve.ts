@@ -1,6 +1,12 @@
 // `afterpatch serve` options and help; the work is in src/commands (loaded on use).
-import { type Command, InvalidArgumentError, Option } from '@commander-js/extra-typings';
-import { DEFAULT_MAX_UNIT_SERIES, seriesLimit } from './metrics.ts';
+import { type Command, InvalidArgumentError } from '@commander-js/extra-typings';
+import {
+  configOption,
+  maxUnitSeriesOption,
+  procRootOption,
+  rootOption,
+  stateDirOption,
+} from './options.ts';
 
 const seconds = (v: string) => {
   if (!/^(\d+(\.\d+)?|\.\d+)$/.test(v) || Number(v) <= 0 || Number(v) > 86_400)
@@ -30,17 +36,12 @@ export function register(program: Command): void {
       seconds,
       30,
     )
-    .option(
-      '--max-unit-series <n>',
-      `at most this many afterpatch_unit_needs_restart series with a unit name; the rest are counted in one (default ${DEFAULT_MAX_UNIT_SERIES})`,
-      seriesLimit,
-      DEFAULT_MAX_UNIT_SERIES,
-    )
+    .addOption(maxUnitSeriesOption())
     .option('--no-node-reboot-required', 'do not export node_reboot_required')
-    .option('--config <file>', 'configuration file (default: /etc/afterpatch/afterpatch.toml)')
-    .option('--state-dir <dir>', 'where restart outcomes are kept (default: /var/lib/afterpatch)')
-    .addOption(new Option('--proc-root <dir>', 'procfs to read').default('/proc').hideHelp())
-    .addOption(new Option('--root <dir>', 'file system root to inspect').default('/').hideHelp())
+    .addOption(configOption())
+    .addOption(stateDirOption())
+    .addOption(procRootOption())
+    .addOption(rootOption())
     .addHelpText(
       'after',
       '\nRuns until SIGTERM or SIGINT (exit 0). Exit status 2: bad usage or the address cannot be bound.\nScan errors do not stop it: they are logged and exported (afterpatch_scan_errors_total). Metrics: docs/monitoring.md.',
