@@ -65,10 +65,21 @@ export function noiseMatcher(config: NoiseConfig = {}): NoiseMatcher {
     id: `config:${i + 1}`,
     re: new RegExp(src),
   }));
+  // The same few paths recur in thousands of processes: decide each once.
+  const seen = new Map<string, string | null>();
   return (path) => {
-    for (const r of rules) if (r.matches(path)) return r.id;
-    for (const r of extra) if (r.re.test(path)) return r.id;
-    return null;
+    let id = seen.get(path);
+    if (id !== undefined) return id;
+    id = null;
+    for (const r of rules) {
+      if (r.matches(path)) {
+        id = r.id;
+        break;
+      }
+    }
+    if (id === null) for (const r of extra) if (r.re.test(path)) id = r.id;
+    if (seen.size < 65_536) seen.set(path, id);
+    return id;
   };
 }
 

@@ -5,7 +5,7 @@ import { isFailure } from '../procfs/reader.ts';
 import { parseCmdline, parseStatus } from '../procfs/status.ts';
 
 /** Every process gets details when there are at most this many... */
-export const DETAIL_ALL_LIMIT = 1000;
+export const DETAIL_ALL_LIMIT = 256;
 /** ...otherwise the first this many PIDs of each group. */
 export const DETAIL_PER_GROUP = 32;
 

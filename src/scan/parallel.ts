@@ -11,7 +11,7 @@ import type { WorkerInput } from './worker.ts';
 declare const __SCAN_WORKER_SOURCE__: string;
 
 /** Below this many processes a worker's start-up costs more than it saves. */
-const MIN_PIDS_FOR_WORKERS = 400;
+const MIN_PIDS_FOR_WORKERS = 2500;
 
 export async function collectAll(
   root: string,
