@@ -48,12 +48,8 @@ export async function runScan(o: ScanCliOptions): Promise<number> {
   });
   if (!o.quiet) {
     const format: ScanFormat = o.json ? 'json' : o.format;
-    process.stdout.write(
-      SCAN_FORMATS[format](report, {
-        style: styleFor(process.stdout, process.env),
-        all: o.all === true,
-      }),
-    );
+    const ctx = { style: styleFor(process.stdout, process.env), all: o.all === true };
+    for (const chunk of SCAN_FORMATS[format](report, ctx)) process.stdout.write(chunk);
   }
   return scanExitCode(report);
 }

@@ -1,6 +1,6 @@
 // Every output format of `scan`; the Record type makes the compiler check that each is handled.
 import type { ScanReport } from '../scan/scan.ts';
-import { formatJson } from './json.ts';
+import { scanJsonChunks } from './json.ts';
 import type { Style } from './style.ts';
 import { formatText } from './text.ts';
 
@@ -11,7 +11,11 @@ export interface FormatContext {
   all: boolean;
 }
 
-export const SCAN_FORMATS: Record<ScanFormat, (r: ScanReport, ctx: FormatContext) => string> = {
-  text: (r, ctx) => formatText(r, ctx.style, { all: ctx.all }),
-  json: (r) => formatJson(r),
+/** Each format yields its output in pieces, written as they come. */
+export const SCAN_FORMATS: Record<
+  ScanFormat,
+  (r: ScanReport, ctx: FormatContext) => Iterable<string>
+> = {
+  text: (r, ctx) => [formatText(r, ctx.style, { all: ctx.all })],
+  json: (r) => scanJsonChunks(r),
 };

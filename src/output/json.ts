@@ -27,24 +27,56 @@ export function scanToJson(r: ScanReport): object {
       files: g.files,
       action: g.action,
     })),
-    processes: r.processes.map((p) => ({
-      type: 'process',
-      pid: p.pid,
-      ppid: p.ppid,
-      uid: p.uid,
-      name: p.name,
-      cmdline: p.cmdline,
-      root: p.root,
-      foreignPidNs: p.foreignPidNs,
-      cgroup: p.cgroup,
-      owner: ownerKey(p.owner),
-      files: p.files,
-      ignored: p.ignored,
-    })),
+    processes: r.processes.map(processToJson),
     warnings: r.warnings,
   };
 }
 
+function processToJson(p: ScanReport['processes'][number]): object {
+  return {
+    type: 'process',
+    pid: p.pid,
+    ppid: p.ppid,
+    uid: p.uid,
+    name: p.name,
+    cmdline: p.cmdline,
+    root: p.root,
+    foreignPidNs: p.foreignPidNs,
+    cgroup: p.cgroup,
+    owner: ownerKey(p.owner),
+    files: p.files,
+    ignored: p.ignored,
+  };
+}
+
+const PLACEHOLDER = '\u0000processes\u0000';
+
+/**
+ * The document in pieces: the envelope, then one process at a time, so that a report of
+ * 10,000 processes is never one string in memory (stdout writes to pipes and files are
+ * synchronous on Linux). The concatenation is exactly JSON.stringify(scanToJson(r), null, 2).
+ */
+export function* scanJsonChunks(r: ScanReport): Generator<string> {
+  const envelope = JSON.stringify({ ...scanToJson(r), processes: PLACEHOLDER }, null, 2);
+  const marker = JSON.stringify(PLACEHOLDER);
+  const at = envelope.indexOf(marker);
+  yield envelope.slice(0, at);
+  if (r.processes.length === 0) yield '[]';
+  else {
+    yield '[\n';
+    for (let i = 0; i < r.processes.length; i++) {
+      const entry = JSON.stringify(
+        processToJson(r.processes[i] as ScanReport['processes'][number]),
+        null,
+        2,
+      );
+      yield `    ${entry.replaceAll('\n', '\n    ')}${i + 1 < r.processes.length ? ',\n' : '\n'}`;
+    }
+    yield '  ]';
+  }
+  yield `${envelope.slice(at + marker.length)}\n`;
+}
+
 export function formatJson(r: ScanReport): string {
-  return `${JSON.stringify(scanToJson(r), null, 2)}\n`;
+  return [...scanJsonChunks(r)].join('');
 }
