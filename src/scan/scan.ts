@@ -68,11 +68,11 @@ export async function scan(options: ScanOptions = {}): Promise<ScanReport> {
   const procRoot = options.procRoot ?? '/proc';
   const hostRoot = options.hostRoot ?? '/';
   const reader = new ProcReader(procRoot);
-  const wanted = options.filters?.pids;
+  const wanted = options.filters?.pids ? new Set(options.filters.pids) : null;
   const all = listPids(reader);
-  const pids = wanted ? all.filter((p) => wanted.includes(p)) : all;
+  const pids = wanted ? all.filter((p) => wanted.has(p)) : all;
   const wantPackages = options.packages !== false;
-  // The package database loads while the threads read /proc.
+  // Which package manager there is is found out while the threads read /proc.
   const dbPromise = wantPackages ? openPackageDb({ root: hostRoot }) : Promise.resolve(null);
   dbPromise.catch(() => {});
   const ignoredNames = (options.ignoreProcesses ?? []).map((src) => new RegExp(src));
