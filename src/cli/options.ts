@@ -27,7 +27,7 @@ const seriesLimit = (v: string) => {
 export const maxUnitSeriesOption = () =>
   new Option(
     '--max-unit-series <n>',
-    `at most this many afterpatch_unit_needs_restart series with a unit name; the rest are counted in one (default ${DEFAULT_MAX_UNIT_SERIES})`,
+    `at most this many afterpatch_unit_needs_restart series with a unit name; the rest are counted in one`,
   )
     .argParser(seriesLimit)
     .default(DEFAULT_MAX_UNIT_SERIES);
