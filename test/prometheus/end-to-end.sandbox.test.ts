@@ -24,19 +24,21 @@
 // Needs root, a bootable sandbox, gcc, prometheus and `npm run build`; skips with the reason
 // otherwise.
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { type AddressInfo, createServer } from 'node:net';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CLI } from '../helpers/cli.ts';
+import {
+  freePort,
+  havePrometheus,
+  type Prometheus,
+  startPrometheus,
+} from '../helpers/prometheus.ts';
 import { bootSandbox, canBootSandbox, type Sandbox } from '../helpers/sandbox.ts';
-import { RULES } from '../helpers/serve.ts';
 import { buildSvc, nsPid, type SvcBuild, type SvcTree } from '../helpers/stale-lib.ts';
 
-const PROMETHEUS = '/usr/bin/prometheus';
 const ALERT = 'AfterpatchUnitsNeedRestart';
 const UNIT = 'svc-prom-e2e.service';
 const SERVE_UNIT = 'afterpatch-serve-e2e.service';
@@ -44,7 +46,7 @@ const SERVE_UNIT = 'afterpatch-serve-e2e.service';
 function skipReason(): string | false {
   const can = canBootSandbox();
   if (!can.ok) return `systemd sandbox unavailable: ${can.reason}`;
-  if (!existsSync(PROMETHEUS)) {
+  if (!havePrometheus()) {
     return 'prometheus not installed (apt-get install prometheus, under a policy-rc.d exiting 101)';
   }
   if (!['/usr/bin/gcc', '/usr/local/bin/gcc'].some((p) => existsSync(p))) {
@@ -53,17 +55,6 @@ function skipReason(): string | false {
   return false;
 }
 const skip = skipReason();
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((resolve, reject) => {
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', resolve);
-  });
-  const { port } = srv.address() as AddressInfo;
-  await new Promise<void>((resolve) => srv.close(() => resolve()));
-  return port;
-}
 
 interface Alert {
   labels: Record<string, string>;
@@ -89,9 +80,7 @@ describe('Prometheus alerting on a real stale service in a systemd sandbox', { s
   let stateDir: string;
   let sb: Sandbox | undefined;
   let work: string | undefined;
-  let prom: ChildProcess | undefined;
-  let promLog = '';
-  let api = '';
+  let prom: Prometheus | undefined;
   let metricsUrl = '';
 
   before(async () => {
@@ -144,53 +133,11 @@ describe('Prometheus alerting on a real stale service in a systemd sandbox', { s
     });
 
     work = mkdtempSync(join(tmpdir(), 'afterpatch-prom-e2e-'));
-    const rules = readFileSync(RULES, 'utf8').replace(/^(\s+)for: \S+$/gm, '$1for: 1s');
-    assert.notEqual(rules, readFileSync(RULES, 'utf8'), 'the rules have `for:` clauses');
-    writeFileSync(join(work, 'rules.yml'), rules);
-    writeFileSync(
-      join(work, 'prometheus.yml'),
-      [
-        'global:',
-        '  scrape_interval: 1s',
-        '  scrape_timeout: 1s',
-        '  evaluation_interval: 1s',
-        'rule_files:',
-        `  - ${join(work, 'rules.yml')}`,
-        'scrape_configs:',
-        '  - job_name: afterpatch',
-        '    static_configs:',
-        `      - targets: ['127.0.0.1:${servePort}']`,
-        '',
-      ].join('\n'),
-    );
-    const promPort = await freePort();
-    api = `http://127.0.0.1:${promPort}/api/v1`;
-    prom = spawn(
-      PROMETHEUS,
-      [
-        `--config.file=${join(work, 'prometheus.yml')}`,
-        `--storage.tsdb.path=${join(work, 'data')}`,
-        `--web.listen-address=127.0.0.1:${promPort}`,
-        '--log.level=warn',
-      ],
-      { stdio: ['ignore', 'ignore', 'pipe'], cwd: work },
-    );
-    prom.stderr?.setEncoding('utf8');
-    prom.stderr?.on('data', (d: string) => {
-      promLog += d;
-    });
+    prom = await startPrometheus(work, servePort);
   });
 
   after(async () => {
-    const p = prom;
-    if (p?.pid !== undefined && p.exitCode === null && p.signalCode === null) {
-      const gone = new Promise((r) => p.once('exit', r));
-      process.kill(p.pid, 'SIGTERM'); // our own child: its PID cannot be reused before the reap
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([gone, new Promise((r) => (timer = setTimeout(r, 10_000)))]);
-      clearTimeout(timer);
-      if (p.exitCode === null && p.signalCode === null) process.kill(p.pid, 'SIGKILL');
-    }
+    await prom?.stop();
     await sb?.stop(); // ends the service and `afterpatch serve` with it
     build?.remove();
     if (work) rmSync(work, { recursive: true, force: true });
@@ -198,7 +145,7 @@ describe('Prometheus alerting on a real stale service in a systemd sandbox', { s
 
   async function diagnostics(): Promise<string> {
     const journal = sb ? (await sb.journal()).trimEnd().split('\n').slice(-60).join('\n') : '';
-    return `\n--- prometheus ---\n${promLog}\n--- sandbox journal (last lines) ---\n${journal}`;
+    return `\n--- prometheus ---\n${prom?.log() ?? ''}\n--- sandbox journal (last lines) ---\n${journal}`;
   }
 
   async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>) {
@@ -211,15 +158,8 @@ describe('Prometheus alerting on a real stale service in a systemd sandbox', { s
     assert.fail(`${what}: not within ${timeoutMs} ms${await diagnostics()}`);
   }
 
-  async function get<T>(path: string): Promise<T | undefined> {
-    try {
-      const res = await fetch(`${api}${path}`);
-      if (!res.ok) return undefined;
-      return ((await res.json()) as { data: T }).data;
-    } catch {
-      return undefined; // not up yet
-    }
-  }
+  const get = async <T>(path: string): Promise<T | undefined> =>
+    (await prom?.get<T>(path)) ?? undefined;
 
   const query = async (q: string) =>
     (await get<{ result: Sample[] }>(`/query?query=${encodeURIComponent(q)}`))?.result;

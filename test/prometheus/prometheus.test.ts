@@ -7,40 +7,18 @@
 // scrapes (stale nginx.service → clean), not a sandboxed systemd service: see the report.
 // Prometheus runs as this test's own child (killed by PID), listening on 127.0.0.1 only.
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  symlinkSync,
-  writeFileSync,
-} from 'node:fs';
-import { createServer } from 'node:net';
+import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { makeProcTree, mapsLine } from '../helpers/fakeproc.ts';
-import { RULES, type Served, startServe } from '../helpers/serve.ts';
+import { havePrometheus, type Prometheus, startPrometheus } from '../helpers/prometheus.ts';
+import { type Served, startServe } from '../helpers/serve.ts';
 
-const PROMETHEUS = '/usr/bin/prometheus';
-const skip = existsSync(PROMETHEUS)
+const skip = havePrometheus()
   ? false
   : 'prometheus not installed (apt-get install prometheus, under a policy-rc.d exiting 101)';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 interface Alert {
   labels: Record<string, string>;
@@ -53,9 +31,7 @@ describe('Prometheus alerting on afterpatch serve', { skip }, () => {
   let clean: ReturnType<typeof makeProcTree>;
   let procLink: string;
   let served: Served | undefined;
-  let prom: ChildProcess | undefined;
-  let promLog = '';
-  let api = '';
+  let prom: Prometheus | undefined;
 
   const pointProcAt = (dir: string) => {
     const tmp = `${procLink}.new`;
@@ -111,66 +87,18 @@ describe('Prometheus alerting on afterpatch serve', { skip }, () => {
       '5',
     ]);
 
-    const rules = readFileSync(RULES, 'utf8').replace(/^(\s+)for: \S+$/gm, '$1for: 1s');
-    writeFileSync(join(work, 'rules.yml'), rules);
-    writeFileSync(
-      join(work, 'prometheus.yml'),
-      [
-        'global:',
-        '  scrape_interval: 1s',
-        '  scrape_timeout: 1s',
-        '  evaluation_interval: 1s',
-        'rule_files:',
-        `  - ${join(work, 'rules.yml')}`,
-        'scrape_configs:',
-        '  - job_name: afterpatch',
-        '    static_configs:',
-        `      - targets: ['127.0.0.1:${served.port}']`,
-        '',
-      ].join('\n'),
-    );
-    const port = await freePort();
-    api = `http://127.0.0.1:${port}/api/v1`;
-    prom = spawn(
-      PROMETHEUS,
-      [
-        `--config.file=${join(work, 'prometheus.yml')}`,
-        `--storage.tsdb.path=${join(work, 'data')}`,
-        `--web.listen-address=127.0.0.1:${port}`,
-        '--log.level=warn',
-      ],
-      { stdio: ['ignore', 'ignore', 'pipe'], cwd: work },
-    );
-    prom.stderr?.setEncoding('utf8');
-    prom.stderr?.on('data', (d: string) => {
-      promLog += d;
-    });
+    prom = await startPrometheus(work, served.port);
   });
 
   after(async () => {
-    if (prom?.pid && prom.exitCode === null && prom.signalCode === null) {
-      const gone = new Promise((r) => prom?.once('exit', r));
-      process.kill(prom.pid, 'SIGTERM');
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([gone, new Promise((r) => (timer = setTimeout(r, 10_000)))]);
-      clearTimeout(timer);
-      if (prom.exitCode === null && prom.signalCode === null) process.kill(prom.pid, 'SIGKILL');
-    }
+    await prom?.stop();
     if (served) assert.equal(await served.stop(), 0, served.stderr());
     stale?.cleanup();
     clean?.cleanup();
     if (work) rmSync(work, { recursive: true, force: true });
   });
 
-  async function get<T>(path: string): Promise<T | null> {
-    try {
-      const res = await fetch(`${api}${path}`);
-      if (!res.ok) return null;
-      return ((await res.json()) as { data: T }).data;
-    } catch {
-      return null; // not up yet
-    }
-  }
+  const get = <T>(path: string): Promise<T | null> => prom?.get<T>(path) ?? Promise.resolve(null);
 
   async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>) {
     const t0 = performance.now();
@@ -180,7 +108,7 @@ describe('Prometheus alerting on afterpatch serve', { skip }, () => {
       await sleep(250);
     }
     assert.fail(
-      `${what}: not within ${timeoutMs} ms\nprometheus: ${promLog}\nserve: ${served?.stderr()}`,
+      `${what}: not within ${timeoutMs} ms\nprometheus: ${prom?.log()}\nserve: ${served?.stderr()}`,
     );
   }
 
