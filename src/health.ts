@@ -1,6 +1,7 @@
 // One snapshot of everything monitoring reports: the scan, the reboot verdict and the outcomes of
 // the last restarts. `check`, `metrics` and `serve` all format this.
 
+import { loadConfig, noiseFromConfig } from './config/load.ts';
 import type { NoiseConfig } from './noise.ts';
 import type { RebootReport } from './reboot/reboot.ts';
 import { rebootRequired } from './reboot/reboot.ts';
@@ -58,5 +59,22 @@ export async function gatherHealth(o: HealthOptions = {}): Promise<Health> {
     restartOutcomes,
     durationMs: Math.round(performance.now() - t0),
     timestamp,
+  };
+}
+
+/** Health options from the command line (--config, --state-dir, hidden roots) and the configuration. */
+export function healthOptions(o: {
+  config?: string;
+  stateDir?: string;
+  procRoot: string;
+  root: string;
+}): HealthOptions {
+  const config = loadConfig(o.config, o.config !== undefined);
+  return {
+    procRoot: o.procRoot,
+    root: o.root,
+    ...(o.stateDir === undefined ? {} : { stateDir: o.stateDir }),
+    noise: noiseFromConfig(config),
+    ignoreProcesses: config.scan.ignore_processes,
   };
 }

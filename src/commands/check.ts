@@ -1,8 +1,7 @@
 // `check`: the Nagios / Icinga / Sensu plugin. Every error is UNKNOWN (exit 3) with a plugin line
 // on stdout, so the monitoring system shows why instead of "(No output on stdout)".
 import { parseRange } from '../check/range.ts';
-import { loadConfig } from '../config/load.ts';
-import { gatherHealth } from '../health.ts';
+import { gatherHealth, healthOptions } from '../health.ts';
 import {
   type CheckMetric,
   type CheckThresholds,
@@ -33,14 +32,7 @@ export async function runCheck(o: CheckCliOptions): Promise<number> {
       critical: o.critical === undefined ? null : parseRange(o.critical),
       rebootState: o.rebootState,
     };
-    const config = loadConfig(o.config, o.config !== undefined);
-    const health = await gatherHealth({
-      procRoot: o.procRoot,
-      root: o.root,
-      noise: { disabled: config.scan.include_noise, extra: config.scan.ignore_files },
-      ignoreProcesses: config.scan.ignore_processes,
-      ...(o.stateDir === undefined ? {} : { stateDir: o.stateDir }),
-    });
+    const health = await gatherHealth(healthOptions(o));
     const result = formatNagios(health, thresholds);
     process.stdout.write(result.text);
     return result.exitCode;

@@ -2,11 +2,10 @@
 // textfile collector directory (DIR/afterpatch.prom, replaced atomically).
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadConfig } from '../config/load.ts';
 import { UserError } from '../errors.ts';
 import { EXIT } from '../exit.ts';
 import { writeFileAtomic } from '../fs-atomic.ts';
-import { gatherHealth, type Health, type HealthOptions } from '../health.ts';
+import { gatherHealth, type Health, healthOptions } from '../health.ts';
 import { formatPrometheus } from '../output/prometheus.ts';
 
 export interface MetricsCliOptions {
@@ -20,23 +19,6 @@ export interface MetricsCliOptions {
 }
 
 export const TEXTFILE_NAME = 'afterpatch.prom';
-
-/** Health options from the command line and the configuration file (shared with serve). */
-export function healthOptions(o: {
-  config?: string;
-  stateDir?: string;
-  procRoot: string;
-  root: string;
-}): HealthOptions {
-  const config = loadConfig(o.config, o.config !== undefined);
-  return {
-    procRoot: o.procRoot,
-    root: o.root,
-    ...(o.stateDir === undefined ? {} : { stateDir: o.stateDir }),
-    noise: { disabled: config.scan.include_noise, extra: config.scan.ignore_files },
-    ignoreProcesses: config.scan.ignore_processes,
-  };
-}
 
 export async function runMetrics(o: MetricsCliOptions): Promise<number> {
   // Check the directory before scanning: a usage error should not cost a scan.

@@ -2,12 +2,11 @@
 import type { AddressInfo } from 'node:net';
 import { UserError } from '../errors.ts';
 import { EXIT } from '../exit.ts';
-import { gatherHealth, type Health, type HealthOptions } from '../health.ts';
+import { gatherHealth, type Health, type HealthOptions, healthOptions } from '../health.ts';
 import { formatPrometheus } from '../output/prometheus.ts';
 import { ScanCache } from '../serve/cache.ts';
 import { parseListen, urlHost } from '../serve/listen.ts';
 import { createMetricsServer } from '../serve/server.ts';
-import { healthOptions } from './metrics.ts';
 
 export interface ServeCliOptions {
   listen: string;

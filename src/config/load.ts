@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { parse, TomlError } from 'smol-toml';
 import * as v from 'valibot';
 import { UserError } from '../errors.ts';
+import type { NoiseConfig } from '../noise.ts';
 import { type Config, ConfigSchema } from './schema.ts';
 
 export const DEFAULT_CONFIG_PATH = '/etc/afterpatch/afterpatch.toml';
@@ -76,4 +77,9 @@ export function lineOf(text: string, keyPath: readonly string[]): number | null 
     if (m && m[2] === key && current === table) return i + 1;
   }
   return null;
+}
+
+/** The noise rules a configuration asks for: built-in rules switched off and extra patterns. */
+export function noiseFromConfig(config: Config): NoiseConfig {
+  return { disabled: config.scan.include_noise, extra: config.scan.ignore_files };
 }

@@ -1,7 +1,7 @@
 // `restart`: scan, plan, (confirm,) apply, verify, remember — the library API behind the command.
+import { noiseFromConfig } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
 import type { ActionLog } from '../log.ts';
-import type { NoiseConfig } from '../noise.ts';
 import type { ScanFilters } from '../scan/filters.ts';
 import { type ScanReport, scan } from '../scan/scan.ts';
 import { SystemctlClient, type SystemdClient } from '../systemd/client.ts';
@@ -32,15 +32,11 @@ export interface RestartReport extends PlannedRestart {
   results: UnitResult[];
 }
 
-export function noiseOf(config: Config): NoiseConfig {
-  return { disabled: config.scan.include_noise, extra: config.scan.ignore_files };
-}
-
 export async function planRestart(o: RestartOptions): Promise<PlannedRestart> {
   const client = o.client ?? new SystemctlClient();
   const report = await scan({
     ...(o.procRoot === undefined ? {} : { procRoot: o.procRoot }),
-    noise: noiseOf(o.config),
+    noise: noiseFromConfig(o.config),
     ignoreProcesses: o.config.scan.ignore_processes,
     filters: o.filters ?? {},
   });
@@ -113,7 +109,7 @@ export async function applyRestart(
       log: o.log,
       jobs: o.jobs ?? o.config.restart.jobs,
       timeoutMs: (o.timeoutSeconds ?? o.config.restart.timeout) * 1000,
-      noise: noiseOf(o.config),
+      noise: noiseFromConfig(o.config),
       includeData: o.includeData === true,
       ...(o.procRoot === undefined ? {} : { procRoot: o.procRoot }),
     });
