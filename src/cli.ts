@@ -38,6 +38,12 @@ const ERROR_EXIT: Record<string, number> = { restart: 3, check: 3 };
 let errorExit: number = EXIT.error;
 
 export async function main(argv: readonly string[]): Promise<void> {
+  // `afterpatch scan --json | head`: a reader that stops early is not an error of ours.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    process.stderr.write(`afterpatch: cannot write the output (${e.code ?? e.message}).\n`);
+    process.exit(errorExit);
+  });
   try {
     await buildProgram().parseAsync(argv as string[]);
   } catch (e) {
@@ -65,6 +71,19 @@ function reportError(e: unknown): number {
   return errorExit;
 }
 
-// Run when executed (bundle or tsx), not when imported by tests.
+/**
+ * Inside a Node single executable (`npm run package:sea`) the bundle is the program whatever the
+ * binary is called, and process.argv[1] is only the name it was started by. node:sea exists
+ * from Node 20.12 (not in 18), `require` not in ES modules (tsx): both mean "not a SEA".
+ */
+function isSea(): boolean {
+  try {
+    return (require('node:sea') as typeof import('node:sea')).isSea();
+  } catch {
+    return false;
+  }
+}
+
+// Run when executed (bundle, tsx or single executable), not when imported by tests.
 const entry = process.argv[1] ?? '';
-if (/afterpatch(\.cjs)?$|cli\.ts$/.test(entry)) void main(process.argv);
+if (isSea() || /afterpatch(\.cjs)?$|cli\.ts$/.test(entry)) void main(process.argv);

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { runCli } from './helpers/cli.ts';
+import { CLI, runCli } from './helpers/cli.ts';
 import { makeProcTree, mapsLine } from './helpers/fakeproc.ts';
 import { validateScanJson } from './helpers/schema.ts';
 
@@ -126,6 +127,39 @@ describe('afterpatch CLI', () => {
     const r = await runCli(scanArgs('--config', file, '--json'));
     assert.equal(r.code, 0);
     assert.deepEqual(JSON.parse(r.stdout).entries, []);
+  });
+
+  it('stops quietly with the scan verdict when the reader closes the pipe early', async () => {
+    const stale = (pid: number) => ({
+      name: `w${pid}`,
+      maps: [
+        mapsLine('/usr/bin/w'),
+        mapsLine('/usr/lib/libw.so.1', { deleted: true, addr: 0x7f6000 }),
+      ].join('\n'),
+      cgroup: '0::/system.slice/w.service\n',
+    });
+    const many = makeProcTree(
+      Object.fromEntries(Array.from({ length: 400 }, (_, i) => [1000 + i, stale(1000 + i)])),
+    );
+    try {
+      const child = spawn(
+        process.execPath,
+        [CLI, 'scan', '--json', '--proc-root', many.root, '--no-packages'],
+        {
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      );
+      let stderr = '';
+      child.stderr.on('data', (d) => {
+        stderr += d;
+      });
+      child.stdout.once('data', () => child.stdout.destroy()); // like `| head -c 100`
+      const code = await new Promise<number | null>((r) => child.once('exit', r));
+      assert.equal(stderr, '');
+      assert.equal(code, 1, 'the verdict (stale found), not a crash');
+    } finally {
+      many.cleanup();
+    }
   });
 
   it('fails cleanly on an unreadable /proc', async () => {

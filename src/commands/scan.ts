@@ -46,6 +46,8 @@ export async function runScan(o: ScanCliOptions): Promise<number> {
       ...(o.package.length ? { packages: o.package } : {}),
     },
   });
+  // Known before the output, so a reader that closes the pipe early still sees the verdict.
+  process.exitCode = scanExitCode(report);
   if (!o.quiet) {
     const format: ScanFormat = o.json ? 'json' : o.format;
     const ctx = { style: styleFor(process.stdout, process.env), all: o.all === true };
