@@ -14,6 +14,58 @@ export interface StaleFile {
   device: string;
   /** Package that owns the path now, filled in after the scan. */
   package: PackageRef | null;
+  /**
+   * Present only for interpreted code (docs/interpreted.md): a source, bytecode or archive file
+   * of a Python/Perl/Ruby/Node.js/Java program that changed after the process started. `kind` is
+   * then `code`, and `inode`/`device` are those of the file on disk now (or of the file the
+   * process holds open), not of a mapping.
+   */
+  interpreted?: InterpretedEvidence;
+}
+
+/**
+ * For each entry key and path, the strongest interpreted evidence any of its processes has
+ * (`loaded` beats `package`): what the entry-level outputs show, since groups list paths only.
+ */
+export function interpretedByEntry(
+  processes: readonly StaleProcess[],
+  keyOf: (p: StaleProcess) => string,
+): Map<string, Map<string, InterpretedEvidence>> {
+  const out = new Map<string, Map<string, InterpretedEvidence>>();
+  for (const p of processes) {
+    for (const f of p.files) {
+      if (!f.interpreted) continue;
+      const key = keyOf(p);
+      let paths = out.get(key);
+      if (!paths) {
+        paths = new Map();
+        out.set(key, paths);
+      }
+      const prev = paths.get(f.path);
+      if (!prev || (prev.confidence === 'package' && f.interpreted.confidence === 'loaded'))
+        paths.set(f.path, f.interpreted);
+    }
+  }
+  return out;
+}
+
+export type InterpreterName = 'python' | 'perl' | 'ruby' | 'node' | 'java';
+
+export interface InterpretedEvidence {
+  interpreter: InterpreterName;
+  /**
+   * `loaded`: the process certainly read this file (its script or jar, or a file it holds open)
+   * and the file changed after the process started. `package`: a code file of a package the
+   * program belongs to changed after the start; the process probably, not certainly, uses it.
+   */
+  confidence: 'loaded' | 'package';
+  /** `script` (the program file named in argv), `open-file` (held open), `module` (`python -m`'s
+   *  packaged file), `package-file` (another file of the program's package). */
+  reason: 'script' | 'open-file' | 'module' | 'package-file';
+  /** When the file changed (its ctime; for a deleted open file, the deletion), ISO 8601 UTC. */
+  changedAt: string;
+  /** When the process started (from /proc/PID/stat), ISO 8601 UTC. */
+  startedAt: string;
 }
 
 export interface PackageRef {

@@ -42,6 +42,10 @@ export function register(program: Command): void {
       [] as string[],
     )
     .option('--no-packages', 'do not look up the packages owning stale files')
+    .option(
+      '--no-interpreted',
+      'do not look for outdated Python/Perl/Ruby/Node.js/Java code (docs/interpreted.md)',
+    )
     .addOption(configOption())
     .option('--threads <n>', 'threads reading /proc (default: CPUs, at most 4)', positiveInt)
     .addOption(procRootOption())

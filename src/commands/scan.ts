@@ -17,6 +17,7 @@ export interface ScanCliOptions {
   package: string[];
   include: string[];
   packages: boolean;
+  interpreted: boolean;
   threads?: number;
   config?: string;
   procRoot: string;
@@ -38,6 +39,8 @@ export async function runScan(o: ScanCliOptions): Promise<number> {
     ignoreProcesses: config.scan.ignore_processes,
     includeIgnored: o.all === true,
     packages: o.packages,
+    // The flag can only switch the detector off; the configuration's default is on.
+    interpreted: o.interpreted && config.scan.interpreted,
     ...(o.threads === undefined ? {} : { threads: o.threads }),
     filters: {
       ...(o.lib === undefined ? {} : { lib: o.lib }),

@@ -38,6 +38,8 @@ export const ConfigSchema = v.strictObject({
       ignore_processes: v.optional(v.array(regexSource), []),
       /** Built-in noise rules to switch off. */
       include_noise: v.optional(v.array(noiseRule), []),
+      /** Look for outdated interpreted code: Python, Perl, Ruby, Node.js, Java (docs/interpreted.md). */
+      interpreted: v.optional(v.boolean('must be true or false'), true),
     }),
     {},
   ),

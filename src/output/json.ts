@@ -1,5 +1,6 @@
 // The versioned JSON format of `scan --json`, documented in docs/json.md and docs/scan.schema.json.
 
+import { interpretedByEntry } from '../model.ts';
 import { ownerKey } from '../report/group.ts';
 import type { ScanReport } from '../scan/scan.ts';
 import { VERSION } from '../version.ts';
@@ -8,6 +9,7 @@ import { VERSION } from '../version.ts';
 export const SCAN_FORMAT_VERSION = 1;
 
 export function scanToJson(r: ScanReport): object {
+  const interp = interpretedByEntry(r.processes, (p) => ownerKey(p.owner));
   return {
     format: 'afterpatch-scan',
     formatVersion: SCAN_FORMAT_VERSION,
@@ -24,7 +26,13 @@ export function scanToJson(r: ScanReport): object {
       severity: g.severity,
       pids: g.pids,
       names: g.names,
-      files: g.files,
+      files: g.files.map((f) => {
+        const e = interp.get(g.key)?.get(f.path);
+        // Interpreted findings say so (additive: other files are exactly as before).
+        return e
+          ? { ...f, interpreted: { interpreter: e.interpreter, confidence: e.confidence } }
+          : f;
+      }),
       action: g.action,
     })),
     processes: r.processes.map(processToJson),

@@ -1,7 +1,9 @@
 // The human table of `scan`: one block of rows per thing to restart.
-import type { Owner } from '../model.ts';
+import type { InterpretedEvidence, Owner } from '../model.ts';
+import { interpretedByEntry } from '../model.ts';
 import type { SuggestedAction } from '../report/action.ts';
 import type { Group } from '../report/group.ts';
+import { ownerKey } from '../report/group.ts';
 import type { ScanReport } from '../scan/scan.ts';
 import type { Style } from './style.ts';
 import { printable, table } from './style.ts';
@@ -36,11 +38,18 @@ function pidList(pids: readonly number[]): string {
   return pids.length > MAX_PIDS_SHOWN ? `${shown} (+${pids.length - MAX_PIDS_SHOWN})` : shown;
 }
 
-function groupRows(g: Group, s: Style): string[][] {
+function groupRows(
+  g: Group,
+  s: Style,
+  interp: ReadonlyMap<string, InterpretedEvidence> | undefined,
+): string[][] {
   const { name, kind } = ownerLabel(g.owner);
   const mark = g.severity === 'code' ? s.red : s.yellow;
   return g.files.map((f, i) => {
-    const file = printable(f.path) + (f.kind === 'data' ? ' (data)' : '');
+    const e = interp?.get(f.path);
+    // Interpreted code is marked with its interpreter and confidence (docs/interpreted.md).
+    const note = e ? ` (${e.interpreter}, ${e.confidence})` : f.kind === 'data' ? ' (data)' : '';
+    const file = printable(f.path) + note;
     const pkg = f.package ? `${f.package.name} ${f.package.version}` : 'not packaged';
     return i === 0
       ? [
@@ -65,7 +74,8 @@ export function formatText(r: ScanReport, s: Style, opts: { all?: boolean } = {}
     const header = ['UNIT', 'KIND', 'PIDS', 'COMMAND', 'STALE FILE', 'PACKAGE', 'ACTION'].map(
       s.bold,
     );
-    out.push(table([header, ...r.groups.flatMap((g) => groupRows(g, s))]));
+    const interp = interpretedByEntry(r.processes, (p) => ownerKey(p.owner));
+    out.push(table([header, ...r.groups.flatMap((g) => groupRows(g, s, interp.get(g.key)))]));
     out.push('');
     out.push(summaryLine(r));
   }

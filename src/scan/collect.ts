@@ -1,4 +1,6 @@
 // The per-process part of a scan: runs on the main thread and in worker threads alike.
+import { firstMappedPath, interpreterOf } from '../interp/detect.ts';
+import { type RawInterp, readInterp } from '../interp/read.ts';
 import type { IgnoredFile } from '../model.ts';
 import type { NoiseConfig } from '../noise.ts';
 import { noiseMatcher } from '../noise.ts';
@@ -35,10 +37,14 @@ export interface CollectOptions {
   keepIgnored: boolean;
   /** Read each candidate's command name (needed by process ignore rules). */
   wantComm: boolean;
+  /** Look for interpreter processes (docs/interpreted.md); off unless true. */
+  interpreted?: boolean;
 }
 
 export interface CollectResult {
   processes: RawProcess[];
+  /** Interpreter processes (stale or not), with what the interpreted-code detector needs. */
+  interpreted: RawInterp[];
   scanned: number;
   denied: number;
 }
@@ -50,7 +56,7 @@ export interface PidQueue {
 
 export function collect(reader: ProcReader, queue: PidQueue, opts: CollectOptions): CollectResult {
   const isNoise = noiseMatcher(opts.noise);
-  const res: CollectResult = { processes: [], scanned: 0, denied: 0 };
+  const res: CollectResult = { processes: [], interpreted: [], scanned: 0, denied: 0 };
   for (let chunk = queue.next(); chunk; chunk = queue.next()) {
     for (const pid of chunk) {
       const len = reader.readRaw(`${pid}/maps`);
@@ -58,6 +64,16 @@ export function collect(reader: ProcReader, queue: PidQueue, opts: CollectOption
       if (isFailure(len)) continue;
       res.scanned++;
       const deleted = deletedMappings(reader.buffer, len);
+      if (opts.interpreted) {
+        // The first file mapping is the executable: a look at one line, no extra read, for
+        // every process that is not an interpreter.
+        const exe = firstMappedPath(reader.buffer, len);
+        const interp = exe === null ? null : interpreterOf(exe);
+        if (interp !== null) {
+          const raw = readInterp(reader, pid, interp);
+          if (raw) res.interpreted.push(raw);
+        }
+      }
       if (deleted.length === 0) continue;
       const files = new Map<string, RawFile>();
       const ignored = new Map<string, IgnoredFile>();

@@ -38,6 +38,7 @@ export async function collectAll(
   results.push(...(await Promise.all(started.map((w) => w.result))));
   return {
     processes: results.flatMap((r) => r.processes).sort((a, b) => a.pid - b.pid),
+    interpreted: results.flatMap((r) => r.interpreted).sort((a, b) => a.pid - b.pid),
     scanned: results.reduce((n, r) => n + r.scanned, 0),
     denied: results.reduce((n, r) => n + r.denied, 0),
   };

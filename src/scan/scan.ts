@@ -4,13 +4,18 @@ import { attributeCgroup, rootPrefixFromInit } from '../cgroup/attribute.ts';
 import { containerFromCgroup } from '../cgroup/container.ts';
 import { parseCgroupFile } from '../cgroup/parse.ts';
 import { UserError } from '../errors.ts';
-import type { Owner, StaleFile, StaleProcess } from '../model.ts';
+import { hostPathOf } from '../interp/detect.ts';
+import type { InterpFinding } from '../interp/evidence.ts';
+import { loadedFindings, ownerQueries, PackageFiles, packageFindings } from '../interp/evidence.ts';
+import type { RawInterp } from '../interp/read.ts';
+import type { Owner, PackageRef, StaleFile, StaleProcess } from '../model.ts';
 import type { NoiseConfig } from '../noise.ts';
+import { noiseMatcher } from '../noise.ts';
 import { openPackageDb } from '../packages/db.ts';
 import { isFailure, ProcReader } from '../procfs/reader.ts';
 import type { Group } from '../report/group.ts';
 import { groupProcesses, ownerKey } from '../report/group.ts';
-import { cgroupsOf } from './cgroups.ts';
+import { cgroupOf, cgroupsOf } from './cgroups.ts';
 import type { RawProcess } from './collect.ts';
 import { detailSelection, readDetails } from './details.ts';
 import { applyFilters, type ScanFilters } from './filters.ts';
@@ -31,6 +36,8 @@ export interface ScanOptions {
   packages?: boolean;
   /** Threads reading /proc (default: the CPUs available, at most 4). */
   threads?: number;
+  /** Look for outdated interpreted code (Python, Perl, Ruby, Node.js, Java; default true). */
+  interpreted?: boolean;
 }
 
 export interface ScanSummary {
@@ -83,6 +90,7 @@ export async function scan(options: ScanOptions = {}): Promise<ScanReport> {
       noise: options.noise ?? {},
       keepIgnored: options.includeIgnored === true,
       wantComm: ignoredNames.length > 0,
+      interpreted: options.interpreted !== false,
     },
     options.threads,
   );
@@ -95,16 +103,34 @@ export async function scan(options: ScanOptions = {}): Promise<ScanReport> {
     candidates.map((p) => p.pid),
   );
   const processes = candidates.map((p) => toStaleProcess(p, cgroups.get(p.pid) ?? null, ctx));
+  const isNoise = noiseMatcher(options.noise ?? {});
+  const files = new PackageFiles(hostRoot === '/' ? '' : hostRoot.replace(/\/+$/, ''));
+  const interp = raw.interpreted.map((p) => ({
+    p,
+    // `package` evidence only for the host's processes, and only when a package changed since.
+    onHost:
+      (ctx.pidNs === null || p.pidNs === null || p.pidNs === ctx.pidNs) &&
+      files.changedAfter(p.startMs),
+    loaded: loadedFindings(p, isNoise),
+  }));
   const warnings: string[] = [];
   let manager: ScanReport['packageManager'] = null;
+  let owners = new Map<string, PackageRef>();
   try {
     const db = await dbPromise;
     if (db) {
       manager = db.manager;
-      await attachPackages(processes, db);
+      owners = await attachPackages(
+        processes,
+        db,
+        interp.flatMap((a) => ownerQueries(a.p, a.onHost, isNoise)),
+      );
     }
   } catch (e) {
     warnings.push(`package lookup failed: ${(e as Error).message}`);
+  }
+  if (interp.length > 0) {
+    addInterpreted(reader, processes, interp, owners, files, isNoise, ignoredNames, ctx);
   }
   const kept = applyFilters(processes, options.filters ?? {});
   attachDetails(reader, kept);
@@ -209,17 +235,83 @@ function attachDetails(reader: ProcReader, processes: StaleProcess[]): void {
   }
 }
 
+/** Fills in the packages of stale files; also looks up `extra` paths (one database pass). */
 async function attachPackages(
   processes: StaleProcess[],
-  db: { lookup(paths: readonly string[]): Promise<Map<string, StaleFile['package'] & {}>> },
-): Promise<void> {
-  const paths = new Set<string>();
+  db: { lookup(paths: readonly string[]): Promise<Map<string, PackageRef>> },
+  extra: readonly string[] = [],
+): Promise<Map<string, PackageRef>> {
+  const paths = new Set<string>(extra);
   for (const p of processes) for (const f of p.files) if (f.hostPath) paths.add(f.hostPath);
-  if (paths.size === 0) return;
+  if (paths.size === 0) return new Map();
   const owners = await db.lookup([...paths]);
   for (const p of processes) {
     for (const f of p.files) if (f.hostPath) f.package = owners.get(f.hostPath) ?? null;
   }
+  return owners;
+}
+
+/**
+ * Adds the interpreted-code findings (docs/interpreted.md) as stale code files: to the process
+ * when it is stale already, else as a new stale process (sorted back into PID order).
+ */
+function addInterpreted(
+  reader: ProcReader,
+  processes: StaleProcess[],
+  interp: readonly { p: RawInterp; onHost: boolean; loaded: InterpFinding[] }[],
+  owners: ReadonlyMap<string, PackageRef>,
+  files: PackageFiles,
+  isNoise: (path: string) => string | null,
+  ignoredNames: readonly RegExp[],
+  ctx: ReferenceContext,
+): void {
+  const byPid = new Map(processes.map((p) => [p.pid, p]));
+  let added = false;
+  for (const { p, onHost, loaded } of interp) {
+    const already = new Set(loaded.map((f) => f.path));
+    const fromPackages =
+      onHost && p.root === '/' ? packageFindings(p, owners, files, already, isNoise) : [];
+    if (loaded.length === 0 && fromPackages.length === 0) continue;
+    let sp = byPid.get(p.pid);
+    if (!sp) {
+      let comm: string | null = null;
+      if (ignoredNames.length > 0) {
+        const c = reader.read(`${p.pid}/comm`);
+        if (isFailure(c)) continue;
+        comm = c.trimEnd();
+        if (ignoredNames.some((re) => re.test(comm ?? ''))) continue;
+      }
+      const rawProc: RawProcess = {
+        pid: p.pid,
+        pidNs: p.pidNs,
+        root: p.root,
+        comm,
+        files: [],
+        ignored: [],
+      };
+      sp = toStaleProcess(rawProc, cgroupOf(reader, p.pid), ctx);
+      byPid.set(p.pid, sp);
+      processes.push(sp);
+      added = true;
+    }
+    const inContainer =
+      sp.foreignPidNs || (sp.owner.type === 'container' && sp.owner.runtime !== 'machine');
+    const toFile = (f: InterpFinding, pkg: PackageRef | null): StaleFile => {
+      const hostPath = inContainer ? null : hostPathOf(f.path, p.root);
+      return {
+        path: f.path,
+        hostPath,
+        kind: 'code',
+        inode: f.inode,
+        device: f.device,
+        package: pkg ?? (hostPath === null ? null : (owners.get(hostPath) ?? null)),
+        interpreted: f.evidence,
+      };
+    };
+    for (const f of loaded) sp.files.push(toFile(f, null));
+    for (const { finding, pkg } of fromPackages) sp.files.push(toFile(finding, pkg));
+  }
+  if (added) processes.sort((a, b) => a.pid - b.pid);
 }
 
 function summarize(

@@ -79,7 +79,10 @@ describe('shell completion', () => {
     ].flatMap((m) => (m[1] ?? '').split(', '));
     const got = await complete('afterpatch', 'scan', '-');
     assert.deepEqual([...got].sort(), [...names].sort());
-    assert.deepEqual(await complete('afterpatch', 'scan', '--no-'), ['--no-packages']);
+    assert.deepEqual((await complete('afterpatch', 'scan', '--no-')).sort(), [
+      '--no-interpreted',
+      '--no-packages',
+    ]);
     assert.deepEqual(await complete('afterpatch', 'scan', '-q', '--th'), ['--threads']);
   });
 

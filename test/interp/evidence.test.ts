@@ -1,0 +1,66 @@
+// `package` evidence against a fake dpkg root: the owner's code files that changed after the start.
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { MAX_PACKAGE_FILES, PackageFiles, packageFindings } from '../../src/interp/evidence.ts';
+import type { RawInterp } from '../../src/interp/read.ts';
+
+describe('package evidence', () => {
+  const root = mkdtempSync(join(tmpdir(), 'afterpatch-interp-root-'));
+  after(() => rmSync(root, { recursive: true, force: true }));
+  const info = join(root, 'var/lib/dpkg/info');
+  mkdirSync(info, { recursive: true });
+  mkdirSync(join(root, 'usr/lib/python3/dist-packages/foo'), { recursive: true });
+  mkdirSync(join(root, 'usr/bin'), { recursive: true });
+  const code = Array.from({ length: 12 }, (_, i) => `/usr/lib/python3/dist-packages/foo/m${i}.py`);
+  for (const f of [...code, '/usr/bin/foo']) writeFileSync(join(root, f), 'x');
+  writeFileSync(join(root, 'usr/lib/python3/dist-packages/foo/README'), 'x');
+  writeFileSync(
+    join(info, 'foo.list'),
+    [
+      '/.',
+      '/usr/bin/foo',
+      '/usr/lib/python3/dist-packages/foo',
+      ...code,
+      '/usr/lib/python3/dist-packages/foo/README',
+      '',
+    ].join('\n'),
+  );
+  const proc = (startMs: number): RawInterp => ({
+    pid: 9,
+    interpreter: 'python',
+    pidNs: null,
+    root: '/',
+    cwd: null,
+    startMs,
+    program: { type: 'script', path: '/usr/bin/foo' },
+    programPath: '/usr/bin/foo',
+    programStat: null,
+    openFiles: [],
+  });
+  const owners = new Map([
+    ['/usr/bin/foo', { name: 'foo', version: '2', manager: 'dpkg' as const }],
+  ]);
+  const none = () => null;
+
+  it('reports changed code files of the owning package, bounded, not the script again', () => {
+    const files = new PackageFiles(root);
+    assert.equal(files.changedAfter(Date.now() - 60_000), true);
+    const found = packageFindings(proc(Date.now() - 60_000), owners, files, new Set(), none);
+    assert.equal(found.length, MAX_PACKAGE_FILES);
+    for (const { finding, pkg } of found) {
+      assert.equal(pkg.name, 'foo');
+      assert.match(finding.path, /\/foo\/m\d+\.py$/);
+      assert.equal(finding.evidence.confidence, 'package');
+      assert.equal(finding.evidence.reason, 'package-file');
+    }
+  });
+
+  it('reports nothing for a process started after the change', () => {
+    const files = new PackageFiles(root);
+    assert.equal(files.changedAfter(Date.now() + 1000), false);
+    assert.deepEqual(packageFindings(proc(Date.now() + 1000), owners, files, new Set(), none), []);
+  });
+});
