@@ -3,6 +3,7 @@ import { Command, CommanderError } from '@commander-js/extra-typings';
 import { register as registerCheck } from './cli/check.ts';
 import { register as registerMetrics } from './cli/metrics.ts';
 import { register as registerRebootRequired } from './cli/reboot-required.ts';
+import { register as registerReport } from './cli/report.ts';
 import { register as registerRestart } from './cli/restart.ts';
 import { register as registerScan } from './cli/scan.ts';
 import { register as registerServe } from './cli/serve.ts';
@@ -29,6 +30,7 @@ export function buildProgram(): Command {
   registerMetrics(program);
   registerServe(program);
   registerCheck(program);
+  registerReport(program);
 
   return program;
 }

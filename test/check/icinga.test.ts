@@ -232,7 +232,13 @@ ${services.join('\n')}
     }
     // SIGTERM: icinga2 dumps its state file (every object's last check result) and exits.
     if (daemon.pid !== undefined && daemon.exitCode === null) process.kill(-daemon.pid, 'SIGTERM');
-    await Promise.race([exited, new Promise((r) => setTimeout(r, 20_000))]);
+    // Under load icinga2 can take a while to write its state and exit: wait for the exit.
+    // unref: a pending timer must not keep the test process alive once icinga2 has exited.
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 90_000).unref())]);
+    assert.ok(
+      daemon.exitCode !== null || daemon.signalCode !== null,
+      `icinga2 did not exit:\n${log}`,
+    );
     assert.equal(
       seen.size,
       Object.keys(SERVICES).length,

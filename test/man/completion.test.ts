@@ -67,7 +67,7 @@ describe('shell completion', () => {
       .map((l) => /^ {2}(\S+)/.exec(l)?.[1])
       .filter((n): n is string => n !== undefined);
     assert.deepEqual(await complete('afterpatch', ''), commands);
-    assert.deepEqual(await complete('afterpatch', 're'), ['restart', 'reboot-required']);
+    assert.deepEqual(await complete('afterpatch', 're'), ['restart', 'reboot-required', 'report']);
     assert.deepEqual(await complete('afterpatch', '--v'), ['--version']);
     assert.deepEqual(await complete('afterpatch', 'help', 'sc'), ['scan']);
   });

@@ -1,0 +1,20 @@
+// `afterpatch report` options and help; the work is in src/commands (loaded on use).
+import type { Command } from '@commander-js/extra-typings';
+
+export function register(program: Command): void {
+  program
+    .command('report')
+    .description(
+      "merge many hosts' JSON results (scan, restart, reboot-required, the Ansible module) into one fleet view",
+    )
+    .argument('[files...]', 'JSON, JSON array or JSON Lines files (standard input when none or -)')
+    .option('--json', 'versioned JSON (format afterpatch-fleet) instead of the table')
+    .addHelpText(
+      'after',
+      '\nExit status: 0 every host clean, 1 some host needs a restart or a reboot (or failed), 2 error.\nSee docs/fleet.md.',
+    )
+    .action(async (files, opts) => {
+      const { runReport } = await import('../commands/report.ts');
+      process.exitCode = await runReport(files, opts);
+    });
+}

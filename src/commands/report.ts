@@ -1,0 +1,57 @@
+import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
+import { UserError } from '../errors.ts';
+import {
+  FleetInputError,
+  fleetExitCode,
+  mergeFleet,
+  parseInput,
+  type RawDocument,
+} from '../fleet/merge.ts';
+import { fleetToJson, formatFleet } from '../output/fleet.ts';
+import { styleFor } from '../output/style.ts';
+
+export interface ReportCliOptions {
+  json?: true;
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** `web1.json`, `web1.jsonl`, `web1` (ansible --tree) → `web1`: the host of a reboot-only document. */
+const hostFromFile = (file: string) => basename(file).replace(/\.(json|jsonl|ndjson)$/, '') || null;
+
+export async function runReport(files: readonly string[], o: ReportCliOptions): Promise<number> {
+  const inputs = files.length === 0 ? ['-'] : files;
+  const docs: (RawDocument & { fallbackHost: string | null })[] = [];
+  try {
+    for (const file of inputs) {
+      let text: string;
+      try {
+        text = file === '-' ? await readStdin() : readFileSync(file, 'utf8');
+      } catch (e) {
+        throw new FleetInputError(
+          file,
+          null,
+          `cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
+        );
+      }
+      const fallbackHost = file === '-' ? null : hostFromFile(file);
+      for (const d of parseInput(text, file === '-' ? '(stdin)' : file))
+        docs.push({ ...d, fallbackHost });
+    }
+    const view = mergeFleet(docs);
+    process.stdout.write(
+      o.json
+        ? `${JSON.stringify(fleetToJson(view), null, 2)}\n`
+        : formatFleet(view, styleFor(process.stdout, process.env)),
+    );
+    return fleetExitCode(view);
+  } catch (e) {
+    if (e instanceof FleetInputError) throw new UserError(e.message.replaceAll('\n', ' '), 2);
+    throw e;
+  }
+}

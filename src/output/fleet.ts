@@ -1,0 +1,75 @@
+// The fleet view (`afterpatch report`): a readable table and the versioned JSON.
+import type { FleetCount, FleetHost, FleetView } from '../fleet/merge.ts';
+import { VERSION } from '../version.ts';
+import { printable, type Style, table } from './style.ts';
+
+export const FLEET_FORMAT_VERSION = 1;
+
+export function fleetToJson(v: FleetView, now: Date = new Date()): object {
+  return {
+    format: 'afterpatch-fleet',
+    formatVersion: FLEET_FORMAT_VERSION,
+    afterpatch: VERSION,
+    time: now.toISOString(),
+    ...v,
+  };
+}
+
+const list = (xs: readonly string[], max = 6) =>
+  xs.slice(0, max).map(printable).join(', ') + (xs.length > max ? ` (+${xs.length - max})` : '');
+
+function hostRows(hosts: readonly FleetHost[], detail: (h: FleetHost) => string): string[][] {
+  return hosts.map((h) => [`  ${printable(h.host)}`, detail(h)]);
+}
+
+function section(
+  title: string,
+  hosts: readonly FleetHost[],
+  detail: (h: FleetHost) => string,
+  s: Style,
+): string[] {
+  const out = ['', s.bold(`${title} (${hosts.length})`)];
+  if (hosts.length > 0) out.push(table(hostRows(hosts, detail)));
+  return out;
+}
+
+function countTable(title: string, rows: readonly FleetCount[], s: Style): string[] {
+  if (rows.length === 0) return [];
+  return [
+    '',
+    s.bold(title),
+    table(rows.map((r) => [`  ${r.hosts}`, printable(r.name), s.dim(list(r.hostnames, 4))])),
+  ];
+}
+
+export function formatFleet(v: FleetView, s: Style): string {
+  const { summary: n } = v;
+  const lines = [
+    `${n.hosts} host${n.hosts === 1 ? '' : 's'}: ${n.needRestart} need a restart, ${n.needReboot} need a reboot, ${n.failed} failed, ${n.clean} clean.`,
+    ...section(
+      'Need a restart',
+      v.hosts.filter((h) => h.needsRestart),
+      (h) => list(h.units),
+      s,
+    ),
+    ...section(
+      'Need a reboot',
+      v.hosts.filter((h) => h.needsReboot),
+      (h) => list(h.rebootReasons, 3),
+      s,
+    ),
+  ];
+  const failed = v.hosts.filter((h) => h.failed);
+  if (failed.length > 0) lines.push(...section('Failed', failed, (h) => h.msg ?? '', s));
+  lines.push(
+    ...section(
+      'Clean',
+      v.hosts.filter((h) => h.clean),
+      (h) => (h.restarted.length ? `restarted ${list(h.restarted)}` : ''),
+      s,
+    ),
+  );
+  lines.push(...countTable('Units by hosts', v.units, s));
+  lines.push(...countTable('Packages by hosts', v.packages, s));
+  return `${lines.map((l) => l.replace(/\s+$/gm, '')).join('\n')}\n`;
+}

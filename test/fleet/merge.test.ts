@@ -1,0 +1,256 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import {
+  FleetInputError,
+  fleetExitCode,
+  mergeFleet,
+  parseInput,
+  type RawDocument,
+} from '../../src/fleet/merge.ts';
+
+const scanDoc = (host: string, time: string, entries: object[] = []) => ({
+  format: 'afterpatch-scan',
+  formatVersion: 1,
+  hostname: host,
+  time,
+  summary: { processes: entries.length },
+  entries,
+});
+const sshEntry = {
+  type: 'system-unit',
+  key: 'system-unit:ssh.service',
+  unit: 'ssh.service',
+  severity: 'code',
+  files: [{ path: '/usr/lib/libssl.so.3', kind: 'code', package: { name: 'libssl3' } }],
+};
+const dataEntry = {
+  type: 'system-unit',
+  key: 'system-unit:x.service',
+  unit: 'x.service',
+  severity: 'data',
+  files: [],
+};
+const rebootDoc = (required: boolean, extra: object = {}) => ({
+  format: 'afterpatch-reboot',
+  formatVersion: 1,
+  required,
+  applicable: true,
+  reasons: required ? [{ type: 'kernel-newer', running: '6.1.0-1', newest: '6.1.0-2' }] : [],
+  notes: [],
+  ...extra,
+});
+const restartDoc = (
+  host: string,
+  time: string,
+  results: object[],
+  plan: object[] = [],
+  dryRun = false,
+) => ({
+  format: 'afterpatch-restart',
+  formatVersion: 1,
+  hostname: host,
+  time,
+  dryRun,
+  plan,
+  results,
+});
+const raw = (docs: unknown[], fallbackHost: string | null = null) =>
+  docs.map((doc, i): RawDocument & { fallbackHost: string | null } => ({
+    doc,
+    source: 'in.json',
+    line: i + 1,
+    fallbackHost,
+  }));
+
+describe('mergeFleet', () => {
+  const T1 = '2026-01-01T00:00:00.000Z';
+  const T2 = '2026-01-02T00:00:00.000Z';
+  const cases: {
+    name: string;
+    docs: unknown[];
+    want: Record<string, { restart: boolean; reboot: boolean; clean: boolean; failed?: boolean }>;
+    exit: number;
+  }[] = [
+    {
+      name: 'clean scan',
+      docs: [scanDoc('a', T1)],
+      want: { a: { restart: false, reboot: false, clean: true } },
+      exit: 0,
+    },
+    {
+      name: 'data-only entries are clean',
+      docs: [scanDoc('a', T1, [dataEntry])],
+      want: { a: { restart: false, reboot: false, clean: true } },
+      exit: 0,
+    },
+    {
+      name: 'stale scan',
+      docs: [scanDoc('a', T1, [sshEntry]), scanDoc('b', T1)],
+      want: {
+        a: { restart: true, reboot: false, clean: false },
+        b: { restart: false, reboot: false, clean: true },
+      },
+      exit: 1,
+    },
+    {
+      name: 'duplicates: the later time wins, whatever the input order',
+      docs: [scanDoc('a', T2), scanDoc('a', T1, [sshEntry])],
+      want: { a: { restart: false, reboot: false, clean: true } },
+      exit: 0,
+    },
+    {
+      name: 'duplicates: equal times, the later document wins',
+      docs: [scanDoc('a', T1), scanDoc('a', T1, [sshEntry])],
+      want: { a: { restart: true, reboot: false, clean: false } },
+      exit: 1,
+    },
+    {
+      name: 'combined per-host object',
+      docs: [{ host: 'a', scan: scanDoc('a', T1), reboot: rebootDoc(true), restart: null }],
+      want: { a: { restart: false, reboot: true, clean: false } },
+      exit: 1,
+    },
+    {
+      name: 'mixed formats for one host: scan + reboot-required (named by the file)',
+      docs: [scanDoc('a', T1, [sshEntry]), rebootDoc(true)],
+      want: { a: { restart: true, reboot: true, clean: false } },
+      exit: 1,
+    },
+    {
+      name: 'a restart newer than the scan: verified units are done',
+      docs: [
+        scanDoc('a', T1, [sshEntry]),
+        restartDoc(
+          'a',
+          T2,
+          [
+            {
+              key: 'system-unit:ssh.service',
+              unit: 'ssh.service',
+              action: 'restart',
+              outcome: 'verified',
+            },
+          ],
+          [{ key: 'system-unit:ssh.service', unit: 'ssh.service', action: 'restart' }],
+        ),
+      ],
+      want: { a: { restart: false, reboot: false, clean: true } },
+      exit: 0,
+    },
+    {
+      name: 'a restart that left a unit stale',
+      docs: [
+        restartDoc('a', T2, [
+          {
+            key: 'system-unit:ssh.service',
+            unit: 'ssh.service',
+            action: 'restart',
+            outcome: 'still-stale',
+          },
+        ]),
+      ],
+      want: { a: { restart: true, reboot: false, clean: false } },
+      exit: 1,
+    },
+    {
+      name: 'a dry-run restart plan still needs a restart',
+      docs: [restartDoc('a', T2, [], [{ key: 'k', unit: 'ssh.service', action: 'restart' }], true)],
+      want: { a: { restart: true, reboot: false, clean: false } },
+      exit: 1,
+    },
+    {
+      name: 'a failed module run',
+      docs: [{ host: 'a', failed: true, msg: 'afterpatch is not installed on a' }],
+      want: { a: { restart: false, reboot: false, clean: false, failed: true } },
+      exit: 1,
+    },
+  ];
+  for (const c of cases) {
+    it(c.name, () => {
+      const v = mergeFleet(raw(c.docs, 'a'));
+      const got = Object.fromEntries(
+        v.hosts.map((h) => [
+          h.host,
+          {
+            restart: h.needsRestart,
+            reboot: h.needsReboot,
+            clean: h.clean,
+            ...(h.failed ? { failed: true } : {}),
+          },
+        ]),
+      );
+      assert.deepEqual(got, c.want);
+      assert.equal(fleetExitCode(v), c.exit);
+    });
+  }
+
+  it('counts units and packages across hosts', () => {
+    const v = mergeFleet(
+      raw([scanDoc('a', T1, [sshEntry]), scanDoc('b', T1, [sshEntry]), scanDoc('c', T1)]),
+    );
+    assert.deepEqual(v.units, [{ name: 'ssh.service', hosts: 2, hostnames: ['a', 'b'] }]);
+    assert.deepEqual(v.packages, [{ name: 'libssl3', hosts: 2, hostnames: ['a', 'b'] }]);
+    assert.deepEqual(v.summary, { hosts: 3, needRestart: 2, needReboot: 0, failed: 0, clean: 1 });
+    assert.deepEqual(v.hosts.find((h) => h.host === 'a')?.units, ['ssh.service']);
+  });
+
+  it('reads slim entries of the combined format (packages as names)', () => {
+    const v = mergeFleet(
+      raw([
+        {
+          host: 'a',
+          scan: {
+            time: T1,
+            entries: [{ key: 'k', unit: 'u.service', severity: 'code', packages: ['libc6'] }],
+          },
+        },
+      ]),
+    );
+    assert.deepEqual(
+      v.packages.map((p) => p.name),
+      ['libc6'],
+    );
+  });
+
+  it('rejects what it cannot attribute or read', () => {
+    const bad: [unknown, RegExp][] = [
+      [42, /in\.json:1: not a JSON object/],
+      [{ foo: 1 }, /not an afterpatch document/],
+      [{ format: 'afterpatch-nope', formatVersion: 1 }, /unknown format/],
+      [{ ...scanDoc('a', T1), formatVersion: 2 }, /format version 2 is newer/],
+      [rebootDoc(false), /without a host name/],
+    ];
+    for (const [doc, re] of bad) {
+      assert.throws(
+        () => mergeFleet(raw([doc])),
+        (e: Error) => e instanceof FleetInputError && re.test(e.message),
+      );
+    }
+  });
+});
+
+describe('parseInput', () => {
+  it('reads one object, an array and JSON Lines', () => {
+    assert.equal(parseInput('{"a":1}', 'f').length, 1);
+    assert.equal(parseInput('{\n  "a": 1\n}\n', 'f').length, 1);
+    assert.equal(parseInput('[{"a":1},{"a":2}]', 'f').length, 2);
+    const lines = parseInput('{"a":1}\n\n{"a":2}\n', 'f');
+    assert.deepEqual(
+      lines.map((d) => d.line),
+      [1, 3],
+    );
+  });
+
+  it('names the file and the line of bad JSON Lines', () => {
+    assert.throws(
+      () => parseInput('{"a":1}\n{"a":2}\n{oops\n', 'hosts.jsonl'),
+      (e: Error) =>
+        e instanceof FleetInputError && /^hosts\.jsonl:3: not valid JSON/.test(e.message),
+    );
+  });
+
+  it('names the file of a broken document and of empty input', () => {
+    assert.throws(() => parseInput('{\n "a": \n', 'x.json'), /: x\.json: not valid JSON/);
+    assert.throws(() => parseInput('  \n', 'x.json'), /: x\.json: no JSON document/);
+  });
+});

@@ -1,0 +1,121 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { CLI, type RunResult, runCli } from '../helpers/cli.ts';
+
+const T1 = '2026-01-01T00:00:00.000Z';
+const scan = (host: string, stale: boolean) => ({
+  format: 'afterpatch-scan',
+  formatVersion: 1,
+  hostname: host,
+  time: T1,
+  summary: {},
+  entries: stale
+    ? [
+        {
+          type: 'system-unit',
+          key: 'system-unit:nginx.service',
+          unit: 'nginx.service',
+          severity: 'code',
+          files: [{ kind: 'code', package: { name: 'libssl3' } }],
+        },
+      ]
+    : [],
+});
+const reboot = {
+  format: 'afterpatch-reboot',
+  formatVersion: 1,
+  required: true,
+  reasons: [{ type: 'sentinel', file: '/run/reboot-required', packages: ['linux-image'] }],
+  notes: [],
+};
+
+function withStdin(args: string[], input: string): Promise<RunResult> {
+  return new Promise((resolve) => {
+    const child = execFile(process.execPath, [CLI, ...args], (err, stdout, stderr) => {
+      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 127) : 0, stdout, stderr });
+    });
+    child.stdin?.end(input);
+  });
+}
+
+describe('afterpatch report', () => {
+  let dir: string;
+  const f = (name: string) => join(dir, name);
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'afterpatch-report-'));
+    writeFileSync(f('web1.json'), JSON.stringify(scan('web1', true), null, 2));
+    writeFileSync(f('web2.json'), JSON.stringify(scan('web2', false)));
+    writeFileSync(f('db1'), JSON.stringify(reboot)); // ansible --tree names files by host
+    writeFileSync(
+      f('clean.jsonl'),
+      `${JSON.stringify(scan('a', false))}\n${JSON.stringify({ host: 'b', scan: scan('b', false) })}\n`,
+    );
+    writeFileSync(f('bad.jsonl'), `${JSON.stringify(scan('a', false))}\n{not json\n`);
+    writeFileSync(f('weird.json'), '{"hello": "world"}');
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('merges files into a table and exits 1 when a host needs work', async () => {
+    const r = await runCli(['report', f('web1.json'), f('web2.json'), f('db1')]);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stdout, /^3 hosts: 1 need a restart, 1 need a reboot, 0 failed, 1 clean\./);
+    assert.match(r.stdout, /Need a restart \(1\)\n\s+web1\s+nginx\.service/);
+    assert.match(r.stdout, /Need a reboot \(1\)\n\s+db1\s+\/run\/reboot-required \(linux-image\)/);
+    assert.match(r.stdout, /Clean \(1\)\n\s+web2/);
+    assert.match(r.stdout, /Units by hosts\n\s+1\s+nginx\.service\s+web1/);
+    assert.match(r.stdout, /Packages by hosts\n\s+1\s+libssl3\s+web1/);
+  });
+
+  it('writes versioned JSON', async () => {
+    const r = await runCli(['report', '--json', f('web1.json'), f('web2.json')]);
+    assert.equal(r.code, 1, r.stderr);
+    const doc = JSON.parse(r.stdout);
+    assert.equal(doc.format, 'afterpatch-fleet');
+    assert.equal(doc.formatVersion, 1);
+    assert.deepEqual(doc.summary, { hosts: 2, needRestart: 1, needReboot: 0, failed: 0, clean: 1 });
+    assert.deepEqual(doc.units, [{ name: 'nginx.service', hosts: 1, hostnames: ['web1'] }]);
+  });
+
+  it('exits 0 when every host is clean (JSON Lines)', async () => {
+    const r = await runCli(['report', f('clean.jsonl')]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /2 hosts: 0 need a restart, 0 need a reboot, 0 failed, 2 clean\./);
+  });
+
+  it('reads standard input, with no file or with -', async () => {
+    const input = `${JSON.stringify([scan('x', false), scan('y', true)])}\n`;
+    for (const args of [
+      ['report', '--json'],
+      ['report', '--json', '-'],
+    ]) {
+      const r = await withStdin(args, input);
+      assert.equal(r.code, 1, r.stderr);
+      assert.equal(JSON.parse(r.stdout).summary.hosts, 2);
+    }
+  });
+
+  it('bad input: one line naming the file (and line), exit 2', async () => {
+    const cases: [string[], RegExp][] = [
+      [[f('bad.jsonl')], /^afterpatch: .*bad\.jsonl:2: not valid JSON/],
+      [[f('weird.json')], /^afterpatch: .*weird\.json: not an afterpatch document/],
+      [[f('missing.json')], /^afterpatch: .*missing\.json: cannot read \(ENOENT\)/],
+    ];
+    for (const [files, re] of cases) {
+      const r = await runCli(['report', ...files]);
+      assert.equal(r.code, 2, r.stdout);
+      assert.match(r.stderr, re);
+      assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+      assert.equal(r.stdout, '');
+    }
+    const s = await withStdin(
+      ['report'],
+      `${JSON.stringify({ format: 'afterpatch-reboot', formatVersion: 1, required: false })}\n`,
+    );
+    assert.equal(s.code, 2);
+    assert.match(s.stderr, /\(stdin\): afterpatch-reboot document without a host name/);
+  });
+});
