@@ -43,7 +43,13 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CLI } from '../test/helpers/cli.ts';
 import { bootSandbox, canBootSandbox, type Sandbox } from '../test/helpers/sandbox.ts';
-import { FIXTURES_C, installByRename, LIB_NAME, mappingsOf } from '../test/helpers/stale-lib.ts';
+import {
+  FIXTURES_C,
+  installByRename,
+  LIB_NAME,
+  mappingsOf,
+  svcLibGccArgs,
+} from '../test/helpers/stale-lib.ts';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
 const OUT = join(REPO, 'bench', 'out');
@@ -359,18 +365,7 @@ async function main(): Promise<void> {
   for (const d of ['build', 'lib', 'bin', 'state']) mkdirSync(join(dir, d));
   const lib = join(dir, 'lib', LIB_NAME);
   libPath = lib;
-  const so = (v: number, out: string) =>
-    mustRun('gcc', [
-      '-O1',
-      '-Wall',
-      '-shared',
-      '-fPIC',
-      `-Wl,-soname,${LIB_NAME}`,
-      `-DSVC_VALUE=${v}`,
-      '-o',
-      out,
-      join(FIXTURES_C, 'svc-lib.c'),
-    ]);
+  const so = (v: number, out: string) => mustRun('gcc', svcLibGccArgs(v, out));
   await Promise.all([
     so(1, join(dir, 'build', 'libsvc-v1.so')),
     so(2, join(dir, 'build', 'libsvc-next.so')),

@@ -85,17 +85,7 @@ export async function buildSvc(): Promise<SvcBuild> {
     await Promise.all(
       LIB_VERSIONS.map(async (v) => {
         const out = join(dir, `libsvc-v${v}.so`);
-        await execFileP('gcc', [
-          '-O1',
-          '-Wall',
-          '-shared',
-          '-fPIC',
-          `-Wl,-soname,${LIB_NAME}`,
-          `-DSVC_VALUE=${v}`,
-          '-o',
-          out,
-          join(FIXTURES_C, 'svc-lib.c'),
-        ]);
+        await execFileP('gcc', svcLibGccArgs(v, out));
         libs.set(v, out);
       }),
     );
@@ -197,4 +187,19 @@ export function removeScratch(dir: string): void {
   } catch {
     // Still in use by another tree, or already gone.
   }
+}
+
+/** gcc arguments that build libsvc.so.1 whose svc_value() returns `version` (tests and bench). */
+export function svcLibGccArgs(version: number, out: string): string[] {
+  return [
+    '-O1',
+    '-Wall',
+    '-shared',
+    '-fPIC',
+    `-Wl,-soname,${LIB_NAME}`,
+    `-DSVC_VALUE=${version}`,
+    '-o',
+    out,
+    join(FIXTURES_C, 'svc-lib.c'),
+  ];
 }
