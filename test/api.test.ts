@@ -3,7 +3,7 @@ import { execFile } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { makeProcTree, mapsLine } from './helpers/fakeproc.ts';
+import { FAKE_INIT, makeProcTree, mapsLine } from './helpers/fakeproc.ts';
 
 const require = createRequire(import.meta.url);
 const repo = fileURLToPath(new URL('..', import.meta.url));
@@ -12,11 +12,7 @@ describe('library API (the built CommonJS bundle)', () => {
   let fx: ReturnType<typeof makeProcTree>;
   before(() => {
     fx = makeProcTree({
-      1: {
-        name: 'systemd',
-        maps: mapsLine('/usr/lib/systemd/systemd'),
-        cgroup: '0::/init.scope\n',
-      },
+      1: FAKE_INIT,
       7: {
         name: 'nginx',
         maps: [

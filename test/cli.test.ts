@@ -4,7 +4,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { CLI, runCli } from './helpers/cli.ts';
-import { makeProcTree, mapsLine } from './helpers/fakeproc.ts';
+import { FAKE_INIT, FAKE_STALE_SSHD, makeProcTree, mapsLine } from './helpers/fakeproc.ts';
 import { validateScanJson } from './helpers/schema.ts';
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
@@ -13,19 +13,8 @@ describe('afterpatch CLI', () => {
   let fx: ReturnType<typeof makeProcTree>;
   before(() => {
     fx = makeProcTree({
-      1: {
-        name: 'systemd',
-        maps: mapsLine('/usr/lib/systemd/systemd'),
-        cgroup: '0::/init.scope\n',
-      },
-      10: {
-        name: 'sshd',
-        maps: [
-          mapsLine('/usr/sbin/sshd'),
-          mapsLine('/usr/lib/libcrypto.so.3', { deleted: true, addr: 0x7f5000 }),
-        ].join('\n'),
-        cgroup: '0::/system.slice/ssh.service\n',
-      },
+      1: FAKE_INIT,
+      10: FAKE_STALE_SSHD,
       11: {
         name: 'jit',
         maps: [

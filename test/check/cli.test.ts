@@ -4,7 +4,7 @@ import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { runCli } from '../helpers/cli.ts';
-import { makeProcTree, mapsLine } from '../helpers/fakeproc.ts';
+import { FAKE_INIT, FAKE_STALE_SSHD, makeProcTree, mapsLine } from '../helpers/fakeproc.ts';
 import { ERROR_LINE, FIRST_LINE } from '../helpers/nagios.ts';
 
 const isRoot = process.geteuid?.() === 0;
@@ -16,19 +16,8 @@ describe('afterpatch check', () => {
   let stateDir: string;
   before(() => {
     fx = makeProcTree({
-      1: {
-        name: 'systemd',
-        maps: mapsLine('/usr/lib/systemd/systemd'),
-        cgroup: '0::/init.scope\n',
-      },
-      10: {
-        name: 'sshd',
-        maps: [
-          mapsLine('/usr/sbin/sshd'),
-          mapsLine('/usr/lib/libcrypto.so.3', { deleted: true, addr: 0x7f5000 }),
-        ].join('\n'),
-        cgroup: '0::/system.slice/ssh.service\n',
-      },
+      1: FAKE_INIT,
+      10: FAKE_STALE_SSHD,
       20: {
         name: 'cron',
         maps: [

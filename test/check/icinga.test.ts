@@ -19,7 +19,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { CLI } from '../helpers/cli.ts';
-import { makeProcTree, mapsLine } from '../helpers/fakeproc.ts';
+import { FAKE_INIT, FAKE_STALE_SSHD, makeProcTree } from '../helpers/fakeproc.ts';
 import { FIRST_LINE } from '../helpers/nagios.ts';
 
 const ICINGA2 = '/usr/sbin/icinga2';
@@ -97,26 +97,11 @@ describe('icinga2 runs afterpatch check', { skip }, () => {
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'afterpatch-icinga-'));
     clean = makeProcTree({
-      1: {
-        name: 'systemd',
-        maps: mapsLine('/usr/lib/systemd/systemd'),
-        cgroup: '0::/init.scope\n',
-      },
+      1: FAKE_INIT,
     });
     stale = makeProcTree({
-      1: {
-        name: 'systemd',
-        maps: mapsLine('/usr/lib/systemd/systemd'),
-        cgroup: '0::/init.scope\n',
-      },
-      10: {
-        name: 'sshd',
-        maps: [
-          mapsLine('/usr/sbin/sshd'),
-          mapsLine('/usr/lib/libcrypto.so.3', { deleted: true, addr: 0x7f5000 }),
-        ].join('\n'),
-        cgroup: '0::/system.slice/ssh.service\n',
-      },
+      1: FAKE_INIT,
+      10: FAKE_STALE_SSHD,
     });
     const fsroot = join(dir, 'fsroot');
     mkdirSync(join(fsroot, 'run'), { recursive: true });

@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { CLI } from '../helpers/cli.ts';
-import { makeProcTree, mapsLine } from '../helpers/fakeproc.ts';
+import { FAKE_INIT, FAKE_STALE_SSHD, makeProcTree } from '../helpers/fakeproc.ts';
 
 const MODULE = fileURLToPath(
   new URL('../../integrations/ansible/library/afterpatch', import.meta.url),
@@ -39,19 +39,8 @@ describe('Ansible module afterpatch', () => {
   before(() => {
     dir = mkdtempSync(join(tmpdir(), 'afterpatch-module-'));
     fx = makeProcTree({
-      1: {
-        name: 'systemd',
-        maps: mapsLine('/usr/lib/systemd/systemd'),
-        cgroup: '0::/init.scope\n',
-      },
-      10: {
-        name: 'sshd',
-        maps: [
-          mapsLine('/usr/sbin/sshd'),
-          mapsLine('/usr/lib/libcrypto.so.3', { deleted: true, addr: 0x7f5000 }),
-        ].join('\n'),
-        cgroup: '0::/system.slice/ssh.service\n',
-      },
+      1: FAKE_INIT,
+      10: FAKE_STALE_SSHD,
     });
     mkdirSync(join(dir, 'root'));
     mkdirSync(join(dir, 'bin'));

@@ -58,3 +58,20 @@ export function makeProcTree(procs: Record<number, FakeProcess>): {
   }
   return { root, cleanup: () => rmSync(root, { recursive: true, force: true }) };
 }
+
+/** PID 1 of a systemd host, as most fixture trees need it. */
+export const FAKE_INIT: FakeProcess = {
+  name: 'systemd',
+  maps: mapsLine('/usr/lib/systemd/systemd'),
+  cgroup: '0::/init.scope\n',
+};
+
+/** An sshd of ssh.service still mapping a replaced libcrypto: the usual stale unit of the tests. */
+export const FAKE_STALE_SSHD: FakeProcess = {
+  name: 'sshd',
+  maps: [
+    mapsLine('/usr/sbin/sshd'),
+    mapsLine('/usr/lib/libcrypto.so.3', { deleted: true, addr: 0x7f5000 }),
+  ].join('\n'),
+  cgroup: '0::/system.slice/ssh.service\n',
+};

@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { runCli } from '../helpers/cli.ts';
-import { makeProcTree, mapsLine } from '../helpers/fakeproc.ts';
+import { FAKE_INIT, makeProcTree, mapsLine } from '../helpers/fakeproc.ts';
 import { promtool, promtoolCheckMetrics, startServe } from '../helpers/serve.ts';
 
 const noPromtool = promtool() ? false : 'promtool not installed (Debian package prometheus)';
@@ -30,11 +30,7 @@ describe('afterpatch metrics / serve (CLI)', () => {
   let stateDir: string;
   before(() => {
     fx = makeProcTree({
-      1: {
-        name: 'systemd',
-        maps: mapsLine('/usr/lib/systemd/systemd'),
-        cgroup: '0::/init.scope\n',
-      },
+      1: FAKE_INIT,
       10: {
         name: 'nginx',
         maps: [

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { makeProcTree, mapsLine } from '../helpers/fakeproc.ts';
+import { FAKE_INIT, makeProcTree, mapsLine } from '../helpers/fakeproc.ts';
 import { havePrometheus, type Prometheus, startPrometheus } from '../helpers/prometheus.ts';
 import { type Served, startServe } from '../helpers/serve.ts';
 
@@ -41,11 +41,7 @@ describe('Prometheus alerting on afterpatch serve', { skip }, () => {
 
   before(async () => {
     work = mkdtempSync(join(tmpdir(), 'afterpatch-prom-'));
-    const systemd = {
-      name: 'systemd',
-      maps: mapsLine('/usr/lib/systemd/systemd'),
-      cgroup: '0::/init.scope\n',
-    };
+    const systemd = FAKE_INIT;
     stale = makeProcTree({
       1: systemd,
       10: {

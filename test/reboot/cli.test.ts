@@ -3,18 +3,14 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { runCli } from '../helpers/cli.ts';
-import { makeProcTree, mapsLine } from '../helpers/fakeproc.ts';
+import { FAKE_INIT, makeProcTree } from '../helpers/fakeproc.ts';
 
 describe('afterpatch reboot-required', () => {
   let fx: ReturnType<typeof makeProcTree>;
   let root: string;
   before(() => {
     fx = makeProcTree({
-      1: {
-        name: 'systemd',
-        maps: mapsLine('/usr/lib/systemd/systemd'),
-        cgroup: '0::/init.scope\n',
-      },
+      1: FAKE_INIT,
     });
     root = join(fx.root, 'fsroot');
     mkdirSync(join(root, 'run'), { recursive: true });
