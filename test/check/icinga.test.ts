@@ -1,6 +1,7 @@
 // A real consumer of `afterpatch check`: Debian's icinga2 daemon runs it as a CheckCommand against
-// fake /proc trees, and the states it records (in its state file, dumped on shutdown) must be
-// OK, WARNING, CRITICAL and UNKNOWN. Its own perfdata parser must accept every metric.
+// fake /proc trees, and the states it records (read while it runs, from a report its own DSL
+// writes every second) must be OK, WARNING, CRITICAL and UNKNOWN. Its own perfdata parser must
+// accept every metric.
 // Runs only as root with the icinga2 package installed (.ci/run installs it); icinga2 runs as our
 // own child process, in its own process group, with every path in a temporary directory and no
 // network listener.
@@ -62,21 +63,22 @@ interface CheckResult {
   performance_data: string[];
 }
 
-/** The state file is a sequence of netstrings (`length:json,`), one per object. */
-function readServiceResults(file: string): Map<string, CheckResult> {
-  const buf = readFileSync(file);
-  const out = new Map<string, CheckResult>();
-  let i = 0;
-  while (i < buf.length) {
-    const colon = buf.indexOf(':', i);
-    const len = Number(buf.subarray(i, colon).toString());
-    const obj = JSON.parse(buf.subarray(colon + 1, colon + 1 + len).toString('utf8'));
-    i = colon + 1 + len + 1; // the payload, then ","
-    const cr = obj.update?.last_check_result;
-    if (obj.type === 'Service' && cr) out.set(String(obj.name).split('!')[1] ?? '', cr);
-  }
-  return out;
+/** The report the "report" service writes: service name → its last check result. */
+function readReport(file: string): Map<string, CheckResult> {
+  if (!existsSync(file)) return new Map();
+  return new Map(
+    Object.entries(JSON.parse(readFileSync(file, 'utf8')) as Record<string, CheckResult>),
+  );
 }
+
+/** Run by `node -e` for the "report" service: writes argv[1] to the file argv[2] atomically. */
+const WRITE_REPORT = [
+  "const fs = require('node:fs');",
+  'const [, json, file] = process.argv;',
+  "fs.writeFileSync(file + '.tmp', json);",
+  "fs.renameSync(file + '.tmp', file);",
+  "console.log('reported');",
+].join(' ');
 
 function run(file: string, args: readonly string[]): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -113,10 +115,11 @@ describe('icinga2 runs afterpatch check', { skip }, () => {
     const state = join(dir, 'afterpatch-state');
     mkdirSync(state);
     const v = join(dir, 'var');
-    for (const d of ['lib', 'log', 'cache', 'spool', 'run/icinga2', 'perfdata'])
+    for (const d of ['lib', 'log', 'cache', 'spool', 'run/icinga2'])
       mkdirSync(join(v, d), { recursive: true });
 
     const q = (s: string) => JSON.stringify(s); // Icinga DSL strings escape like JSON
+    const reportFile = join(dir, 'report.json');
     const services = Object.entries(SERVICES).map(([name, s]) => {
       const procRoot =
         s.fixture === 'clean'
@@ -157,13 +160,34 @@ object CheckCommand "afterpatch" {
     "--reboot-state" = "$afterpatch_reboot_state$"
   }
 }
-object PerfdataWriter "progress" {
-  service_perfdata_path = ${q(join(v, 'perfdata/service'))}
-  service_temp_path = ${q(join(v, 'perfdata/service.tmp'))}
-  host_perfdata_path = ${q(join(v, 'perfdata/host'))}
-  host_temp_path = ${q(join(v, 'perfdata/host.tmp'))}
-  service_format_template = "$service.name$\\t$service.state_id$"
-  rotation_interval = 1s
+// Reports what icinga2 recorded while it runs (its state file is only written at shutdown, and
+// icinga2 2.13.6 sometimes never writes it): every second this check's command, a function
+// evaluated by the daemon, reads each service's last_check_result (the object the state file
+// would hold) and passes it as JSON to node, which writes it to the report file atomically.
+object CheckCommand "report" {
+  command = {{
+    var results = {}
+    for (s in get_objects(Service)) {
+      var cr = s.last_check_result
+      if (s.name != "report" && cr) {
+        results[s.name] = {
+          state = cr.state
+          exit_status = cr.exit_status
+          output = cr.output
+          performance_data = cr.performance_data
+        }
+      }
+    }
+    // What the function returns is not searched for macros: the JSON may hold any "$".
+    return [ ${q(process.execPath)}, "-e", ${q(WRITE_REPORT)}, Json.encode(results), ${q(reportFile)} ]
+  }}
+}
+object Service "report" {
+  host_name = "fixture"
+  check_command = "report"
+  check_interval = 1s
+  retry_interval = 1s
+  max_check_attempts = 1
 }
 ${services.join('\n')}
 `;
@@ -200,36 +224,23 @@ ${services.join('\n')}
       log += b.toString();
     });
 
-    // Wait until every service has a check result (the perfdata writer's files name them).
-    const seen = new Set<string>();
+    // Poll the report until it holds a check result of every service, for at most 60 s.
+    const names = Object.keys(SERVICES);
     const deadline = Date.now() + 60_000;
-    while (seen.size < Object.keys(SERVICES).length && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 500));
-      for (const f of readdirSync(join(v, 'perfdata'))) {
-        if (!f.startsWith('service')) continue;
-        for (const line of readFileSync(join(v, 'perfdata', f), 'utf8').split('\n')) {
-          const name = line.split('\t')[0];
-          if (name) seen.add(name);
-        }
-      }
-      if (daemon.exitCode !== null) break;
+    results = new Map();
+    for (;;) {
+      results = readReport(reportFile);
+      if (names.every((n) => results.has(n))) break;
+      if (daemon.exitCode !== null || daemon.signalCode !== null || Date.now() > deadline) break;
+      await new Promise((r) => setTimeout(r, 250));
     }
-    // SIGTERM: icinga2 dumps its state file (every object's last check result) and exits.
-    // /usr/sbin/icinga2 is a shell wrapper: its exit says nothing about the daemon, so wait for
-    // the state file itself, repeating the signal (once a SIGTERM right after start-up was never
-    // acted on), for at most 60 s; then end every process of the tree, found while it was whole.
-    const tree = daemon.pid === undefined ? [] : [daemon.pid, ...descendants(daemon.pid)];
-    const statePath = join(v, 'lib/icinga2.state');
-    await new Promise((r) => setTimeout(r, 2_000));
-    for (let i = 0; i < 60 && !existsSync(statePath); i++) {
-      if (i % 10 === 0) for (const pid of tree) signal(pid, 'SIGTERM');
-      await new Promise((r) => setTimeout(r, 1_000));
-    }
-    await new Promise((r) => setTimeout(r, 500)); // let the writer finish the file
-    for (const pid of tree) signal(pid, 'SIGKILL');
+    const exited = daemon.exitCode ?? daemon.signalCode;
     killDaemon(daemon);
-    assert.ok(existsSync(statePath), `icinga2 wrote no state file:\n${log}`);
-    results = readServiceResults(join(v, 'lib/icinga2.state'));
+    const missing = names.filter((n) => !results.has(n));
+    assert.ok(
+      missing.length === 0,
+      `${exited === null ? 'after 60 s' : `icinga2 exited (${exited})`}, no check result for ${missing.join(', ')}; report: ${JSON.stringify([...results.keys()])}; icinga2's log ends:\n${log.split('\n').slice(-40).join('\n')}`,
+    );
     // AFTERPATCH_ICINGA_RECORD=FILE keeps what Icinga recorded, for a human to read.
     const record = process.env.AFTERPATCH_ICINGA_RECORD;
     if (record) {
@@ -308,18 +319,48 @@ ${services.join('\n')}
   });
 });
 
-/** Our own icinga2 (the wrapper we spawned and what it forked) and its output pipes. */
+/**
+ * Ends our own icinga2 (the wrapper we spawned, exec'd into the daemon) and everything it forked,
+ * check plugins included: it stops the whole tree first (a stopped process forks no more), walking
+ * it again until no new process appears, then kills it. It needs nothing from a graceful shutdown.
+ * Only descendants of the child we spawned are signalled, each checked by its start time.
+ */
 function killDaemon(d: ChildProcess): void {
-  if (d.pid !== undefined) for (const pid of [d.pid, ...descendants(d.pid)]) signal(pid, 'SIGKILL');
+  const root = d.pid;
+  // Once Node has reaped the child its PID may be reused; its orphans finish on their own.
+  if (root !== undefined && d.exitCode === null && d.signalCode === null) {
+    const tree = new Map<number, string>();
+    for (let grew = true; grew; ) {
+      grew = false;
+      for (const pid of [root, ...descendants(root)]) {
+        const start = startTime(pid);
+        if (start === undefined || tree.has(pid)) continue;
+        tree.set(pid, start);
+        signal(pid, start, 'SIGSTOP');
+        grew = true;
+      }
+    }
+    for (const [pid, start] of tree) signal(pid, start, 'SIGKILL');
+  }
   // Open pipes of a daemon that did not die would keep the test process alive.
   d.stdout?.destroy();
   d.stderr?.destroy();
 }
 
-/** Signals a process of ours if it still runs icinga2 (a PID is not signalled after reuse). */
-function signal(pid: number, sig: NodeJS.Signals): void {
+/** The start time of a process (field 22 of /proc/PID/stat), or undefined once it is gone. */
+function startTime(pid: number): string | undefined {
   try {
-    if (!readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('icinga2')) return;
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
+}
+
+/** Signals a process of ours if it is still the one that started at `start` (not a reused PID). */
+function signal(pid: number, start: string, sig: NodeJS.Signals): void {
+  if (startTime(pid) !== start) return;
+  try {
     process.kill(pid, sig);
   } catch {
     // already gone
