@@ -25,6 +25,9 @@ function argKind(o, noiseRules) {
   return { kind: 'none' };
 }
 
+/** `help [command]` takes a command name; every other command argument is a file. */
+const commandArgument = (c) => c.args === '[command]' || c.args === '<command>';
+
 /** A word list for bash, single-quoted (the words are option names, choices and rule ids). */
 const shq = (s) => `'${s.replaceAll("'", "'\\''")}'`;
 
@@ -73,7 +76,7 @@ export function renderBash(model, noiseRules) {
   ];
   for (const c of model.commands) {
     lines.push(`  ${shq(c.name)})`);
-    if (c.args) {
+    if (commandArgument(c)) {
       // `help [command]`: the commands.
       lines.push(
         `    mapfile -t COMPREPLY < <(compgen -W ${shq(cmdNames.join(' '))} -- "$cur")`,
@@ -108,6 +111,21 @@ export function renderBash(model, noiseRules) {
       lines.push('    esac');
     }
     const names = c.options.flatMap((o) => o.names);
+    if (c.args) {
+      // `report [files]`, `config [file]`: options after "-", files otherwise.
+      lines.push(
+        '    case $cur in',
+        `    -*) mapfile -t COMPREPLY < <(compgen -W ${shq(names.join(' '))} -- "$cur") ;;`,
+        '    *)',
+        '      compopt -o filenames 2>/dev/null',
+        '      mapfile -t COMPREPLY < <(compgen -f -- "$cur")',
+        '      ;;',
+        '    esac',
+        '    return 0',
+        '    ;;',
+      );
+      continue;
+    }
     lines.push(
       `    mapfile -t COMPREPLY < <(compgen -W ${shq(names.join(' '))} -- "$cur")`,
       '    return 0',
@@ -187,12 +205,14 @@ export function renderZsh(model, noiseRules) {
   ];
   for (const c of model.commands) {
     lines.push(`    ${c.name})`);
-    if (c.args) {
+    if (commandArgument(c)) {
       lines.push("      _arguments '1: :_afterpatch_commands'", '      ;;');
       continue;
     }
     lines.push('      _arguments \\');
     const specs = c.options.map((o) => zshSpec(o, noiseRules));
+    // `report [files]`, `config [file]`: file names.
+    if (c.args) specs.push(`'*:${zdesc(c.args.replace(/[[\]<>]/g, ''))}:_files'`);
     specs.forEach((s, i) => {
       lines.push(`        ${s}${i < specs.length - 1 ? ' \\' : ''}`);
     });

@@ -1,6 +1,7 @@
 // The `afterpatch` command line: a thin layer over the library API in index.ts.
 import { Command, CommanderError } from '@commander-js/extra-typings';
 import { register as registerCheck } from './cli/check.ts';
+import { register as registerConfig } from './cli/config.ts';
 import { register as registerMetrics } from './cli/metrics.ts';
 import { register as registerRebootRequired } from './cli/reboot-required.ts';
 import { register as registerReport } from './cli/report.ts';
@@ -31,6 +32,7 @@ export function buildProgram(): Command {
   registerServe(program);
   registerCheck(program);
   registerReport(program);
+  registerConfig(program);
 
   return program;
 }

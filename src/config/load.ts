@@ -18,15 +18,23 @@ export function defaultConfig(): Config {
  * that was asked for explicitly is an error.
  */
 export function loadConfig(path: string = DEFAULT_CONFIG_PATH, explicit = false): Config {
+  return loadConfigFile(path, explicit).config;
+}
+
+/** loadConfig, also telling which file was read: null when a missing default meant the defaults. */
+export function loadConfigFile(
+  path: string = DEFAULT_CONFIG_PATH,
+  explicit = false,
+): { config: Config; file: string | null } {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' && !explicit) return defaultConfig();
+    if (code === 'ENOENT' && !explicit) return { config: defaultConfig(), file: null };
     throw new UserError(`cannot read configuration ${path} (${code ?? (e as Error).message}).`);
   }
-  return parseConfig(text, path);
+  return { config: parseConfig(text, path), file: path };
 }
 
 export function parseConfig(text: string, path: string): Config {
@@ -51,8 +59,15 @@ export function parseConfig(text: string, path: string): Config {
   const key =
     keyPath.reduce((k, p) => (/^\d+$/.test(p) ? `${k}[${p}]` : k ? `${k}.${p}` : p), '') ||
     '(top level)';
-  const unknownKey = issue.type === 'strict_object' && keyPath.length > 0;
-  const message = unknownKey ? 'unknown key' : issue.message;
+  // strict_object reports both a key it does not know (expected "never") and a value that is not
+  // a table (`scan = 5`, expected "Object"): only the first is an unknown key.
+  const strict = issue.type === 'strict_object' && keyPath.length > 0;
+  const message =
+    strict && issue.expected === 'never'
+      ? 'unknown key'
+      : strict
+        ? `must be a table ([${keyPath.join('.')}])`
+        : issue.message;
   throw new UserError(`${where}: ${key}: ${message}; fix the file or pass --config.`);
 }
 

@@ -105,6 +105,25 @@ describe('shell completion', () => {
     assert.deepEqual(await complete('afterpatch', 'scan', '--lib', ''), []);
   });
 
+  it('completes file names for the arguments of config and report, options after "-"', async () => {
+    const pkg = [join(ROOT, 'package.json')];
+    assert.deepEqual(await complete('afterpatch', 'config', join(ROOT, 'package.')), pkg);
+    assert.deepEqual(await complete('afterpatch', 'config', '-q', join(ROOT, 'package.')), pkg);
+    assert.deepEqual(
+      await complete('afterpatch', 'config', '--config', join(ROOT, 'package.')),
+      pkg,
+    );
+    assert.deepEqual(await complete('afterpatch', 'report', '--json', join(ROOT, 'package.')), pkg);
+    assert.deepEqual((await complete('afterpatch', 'config', '-')).sort(), [
+      '--config',
+      '--help',
+      '--json',
+      '--quiet',
+      '-h',
+      '-q',
+    ]);
+  });
+
   it('registers the function for the afterpatch command', () => {
     assert.match(readFileSync(bashFile, 'utf8'), /^complete -F _afterpatch afterpatch$/m);
   });
