@@ -4,7 +4,7 @@
 // and integrations/ansible/rolling-restart.yml restarts it host by host, verifies and reports.
 // Needs root, systemd, openssh-server and ansible-core (.ci/run installs them); skips otherwise.
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -23,6 +23,9 @@ const PKG = 'afterpatch-fleet-test';
 const UNIT = 'fleet-app.service';
 /** Where the role installs the CLI on each rig host (a per-host directory, see rig.ts). */
 const HOST_CLI = '/opt/afterpatch/bin/afterpatch';
+/** Where the role's deb method copies the package (shared by the rig's hosts and the machine). */
+const DEB_ON_HOST = '/var/cache/afterpatch.deb';
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 const can = canBootRig();
 const skip = can.ok ? false : can.reason;
@@ -92,6 +95,7 @@ describe('fleet rig: role + rolling-restart.yml over SSH', { skip }, () => {
   let rig: Rig;
   let reportDir: string;
   let installedByUs = false;
+  let debByUs = false;
   const v = { v1: '', v2: '', v3: '', v4: '' };
 
   const playbook = (name: string, extra: Record<string, unknown>, flags: string[] = []) =>
@@ -150,6 +154,10 @@ describe('fleet rig: role + rolling-restart.yml over SSH', { skip }, () => {
   after(async () => {
     await rig?.stop();
     if (installedByUs) await dpkgPurge(PKG);
+    if (debByUs) {
+      await dpkgPurge('afterpatch');
+      rmSync(DEB_ON_HOST, { force: true });
+    }
   });
 
   it('the role installs the CLI and a validated configuration on every host; again: no change', async () => {
@@ -335,5 +343,77 @@ describe('fleet rig: role + rolling-restart.yml over SSH', { skip }, () => {
     f = fleet();
     assert.equal(host(f, 'h3').needsReboot, true);
     assert.equal(f.summary.needReboot, 1);
+  });
+
+  it("the role's deb method installs the package with apt, idempotently; the module runs the packaged CLI; apt purges it", async (t) => {
+    // The rig's hosts share the machine's dpkg database: never replace an afterpatch installed
+    // on the machine for real.
+    if (await isInstalled('afterpatch')) {
+      t.skip('the afterpatch package is installed on this machine; not replacing it');
+      return;
+    }
+    if (existsSync(DEB_ON_HOST)) {
+      t.skip(`${DEB_ON_HOST} exists on this machine; not replacing it`);
+      return;
+    }
+    const out = join(rig.dir, 'deb');
+    mkdirSync(out);
+    const built = await rig.ansible([
+      process.execPath,
+      join(ROOT, 'scripts/package-deb.mjs'),
+      '--bundle',
+      CLI,
+      '--out-dir',
+      out,
+    ]);
+    assert.equal(built.code, 0, built.stderr);
+    const deb = join(out, readdirSync(out).find((f) => f.endsWith('.deb')) ?? 'missing.deb');
+    const extra = {
+      afterpatch_deb: deb,
+      afterpatch_config: { restart: { jobs: 4 } },
+    };
+    debByUs = true;
+    const first = await playbook('install.yml', extra, ['-l', 'h1']);
+    assert.equal(first.code, 0, show(first));
+    const h1 = rig.hosts[0];
+    assert.ok(h1);
+    const version = await h1.sandbox.exec(['afterpatch', '--version']);
+    assert.equal(version.code, 0, version.stderr);
+    const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version;
+    assert.equal(version.stdout.trim(), pkg);
+    assert.equal(await isInstalled('afterpatch'), true);
+    assert.match(
+      readFileSync(join(h1.dirs['/etc/afterpatch'], 'afterpatch.toml'), 'utf8'),
+      /^jobs = 4$/m,
+    );
+
+    const again = await playbook('install.yml', extra, ['-l', 'h1']);
+    assert.equal(again.code, 0, show(again));
+    assert.equal(recap(again.stdout).h1?.changed, 0, show(again));
+
+    // The module finds the packaged CLI on PATH (no afterpatch option).
+    const scan = await rig.ansible([
+      'ansible',
+      'h1',
+      '-M',
+      join(ANSIBLE_DIR, 'library'),
+      '-m',
+      'afterpatch',
+      '-a',
+      'state=scanned',
+    ]);
+    assert.equal(scan.code, 0, show(scan));
+    assert.match(scan.stdout, /"afterpatch_version": "[0-9.]+"/);
+
+    const removed = await rig.ansible([
+      'ansible',
+      'h1',
+      '-m',
+      'apt',
+      '-a',
+      'name=afterpatch state=absent purge=yes',
+    ]);
+    assert.equal(removed.code, 0, show(removed));
+    assert.equal(await isInstalled('afterpatch'), false);
   });
 });
