@@ -1,5 +1,6 @@
 // The `afterpatch` command line: a thin layer over the library API in index.ts.
 import { Command, CommanderError } from '@commander-js/extra-typings';
+import { runAnsibleModule, wantsModuleInterpreter } from './ansible-interpreter.ts';
 import { register as registerCheck } from './cli/check.ts';
 import { register as registerConfig } from './cli/config.ts';
 import { register as registerMetrics } from './cli/metrics.ts';
@@ -90,4 +91,5 @@ function isSea(): boolean {
 
 // Run when executed (bundle, tsx or single executable), not when imported by tests.
 const entry = process.argv[1] ?? '';
-if (isSea() || /afterpatch(\.cjs)?$|cli\.ts$/.test(entry)) void main(process.argv);
+if (isSea() && wantsModuleInterpreter(process.argv)) runAnsibleModule(process.argv, require);
+else if (isSea() || /afterpatch(\.cjs)?$|cli\.ts$/.test(entry)) void main(process.argv);

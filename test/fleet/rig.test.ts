@@ -416,4 +416,51 @@ describe('fleet rig: role + rolling-restart.yml over SSH', { skip }, () => {
     assert.equal(removed.code, 0, show(removed));
     assert.equal(await isInstalled('afterpatch'), false);
   });
+
+  it('the standalone binary, installed by the role, is the module interpreter for hosts without Node.js', async (t) => {
+    const sea = join(rig.dir, 'afterpatch-standalone');
+    const built = await rig.ansible([
+      process.execPath,
+      join(ROOT, 'scripts/package-sea.mjs'),
+      '--bundle',
+      CLI,
+      '--out',
+      sea,
+    ]);
+    // Exit 3: this machine cannot build a single executable (package-sea says why).
+    if (built.code === 3) {
+      t.skip(built.stderr.trim());
+      return;
+    }
+    assert.equal(built.code, 0, built.stderr);
+    const dest = '/opt/afterpatch/bin/afterpatch-standalone';
+    const install = await playbook(
+      'install.yml',
+      {
+        afterpatch_install_method: 'binary',
+        afterpatch_binary: sea,
+        afterpatch_binary_dest: dest,
+      },
+      ['-l', 'h2'],
+    );
+    assert.equal(install.code, 0, show(install));
+    // Ansible replaces /usr/bin/env of the module's shebang: `<dest> node MODULE ARGS`.
+    const r = await rig.ansible([
+      'ansible',
+      'h2',
+      '-vvv',
+      '-M',
+      join(ANSIBLE_DIR, 'library'),
+      '-m',
+      'afterpatch',
+      '-a',
+      'state=scanned',
+      '-e',
+      `ansible_env_interpreter=${dest}`,
+    ]);
+    assert.equal(r.code, 0, show(r));
+    assert.match(r.stdout, /h2 \| SUCCESS/);
+    assert.ok(r.stdout.includes(`${dest} node /`), 'the binary ran the module');
+    assert.match(r.stdout, /"afterpatch_version": "[0-9.]+"/);
+  });
 });

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFile, spawn, spawnSync } from 'node:child_process';
 import {
+  copyFileSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
@@ -13,6 +14,7 @@ import {
   rmSync,
   statSync,
   symlinkSync,
+  writeFileSync,
 } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -179,6 +181,30 @@ describe('standalone binary (npm run package:sea)', { skip }, () => {
       assert.equal(plan.format, 'afterpatch-restart');
       assert.equal(plan.dryRun, true);
     }
+  });
+
+  it('runs the Ansible module as its interpreter (ansible_env_interpreter) with no node on PATH', async (t) => {
+    if (!ready(t)) return;
+    // What Ansible runs for `#!/usr/bin/env node` with ansible_env_interpreter=<this binary>.
+    const module = join(work, 'AnsiballZ_afterpatch');
+    copyFileSync(join(ROOT, 'integrations/ansible/library/afterpatch'), module);
+    const args = join(work, 'args');
+    writeFileSync(args, JSON.stringify({ state: 'scanned', _ansible_check_mode: false }));
+    const r = await run(bin, ['node', module, args], env);
+    const lines = r.stdout.trim().split('\n');
+    assert.equal(lines.length, 1, `one JSON object on stdout:\n${r.stdout}\n${r.stderr}`);
+    const result = JSON.parse(lines[0] ?? '') as Record<string, unknown>;
+    assert.equal(result.failed, false, String(result.msg));
+    assert.equal(result.afterpatch_version, pkg.version);
+    assert.equal((result.scan as { format: string }).format, 'afterpatch-scan');
+
+    // Nothing but that module: any other script is refused.
+    const other = join(work, 'other.js');
+    writeFileSync(other, "require('node:fs').writeFileSync('/dev/stdout', 'ran');\n");
+    const refused = await run(bin, ['node', other, args], env);
+    assert.equal(refused.code, 2);
+    assert.equal(refused.stdout, '');
+    assert.match(refused.stderr, /^afterpatch: .*not afterpatch's Ansible module.*\n$/);
   });
 
   it(`scans ${MANY}+ processes with worker threads`, async (t) => {
