@@ -96,7 +96,7 @@ describe('fleet rig: role + rolling-restart.yml over SSH', { skip }, () => {
   let reportDir: string;
   let installedByUs = false;
   let debByUs = false;
-  const v = { v1: '', v2: '', v3: '', v4: '' };
+  const v = { v1: '', v2: '', v3: '', v4: '', v5: '' };
 
   const playbook = (name: string, extra: Record<string, unknown>, flags: string[] = []) =>
     rig.ansible(
@@ -134,6 +134,7 @@ describe('fleet rig: role + rolling-restart.yml over SSH', { skip }, () => {
     v.v2 = await buildTestDeb({ name: PKG, version: '2.0', libValue: 2 });
     v.v3 = await buildTestDeb({ name: PKG, version: '3.0', libValue: 3 });
     v.v4 = await buildTestDeb({ name: PKG, version: '4.0', libValue: 4 });
+    v.v5 = await buildTestDeb({ name: PKG, version: '5.0', libValue: 5 });
     await dpkgInstall(v.v1);
     installedByUs = true;
     rig = await bootRig({ count: 3 });
@@ -343,6 +344,35 @@ describe('fleet rig: role + rolling-restart.yml over SSH', { skip }, () => {
     f = fleet();
     assert.equal(host(f, 'h3').needsReboot, true);
     assert.equal(f.summary.needReboot, 1);
+  });
+
+  it('an unreachable host is named in the report as failed and fails the run; the others are done', async () => {
+    const h3 = rig.hosts[2];
+    assert.ok(h3);
+    assert.equal((await h3.sandbox.systemctl('stop', 'rig-sshd.service')).code, 0);
+    try {
+      await dpkgInstall(v.v5);
+      const before = await allTimes();
+      const r = await rolling();
+      assert.notEqual(r.code, 0, show(r));
+      assert.match(r.stdout, /1 host\(s\) failed or could not be checked: h3/);
+      const after = await allTimes();
+      assert.notEqual(after[0]?.mainPid, before[0]?.mainPid, 'h1 restarted');
+      assert.notEqual(after[1]?.mainPid, before[1]?.mainPid, 'h2 restarted');
+      assert.equal(after[2]?.mainPid, before[2]?.mainPid, 'h3 untouched');
+      const f = fleet();
+      const fh3 = host(f, 'h3');
+      assert.equal(fh3.failed, true, JSON.stringify(fh3));
+      assert.match(fh3.msg ?? '', /^unreachable: /);
+      assert.equal(host(f, 'h1').clean, true);
+      assert.equal(host(f, 'h2').clean, true);
+    } finally {
+      assert.equal((await h3.sandbox.systemctl('start', 'rig-sshd.service')).code, 0);
+    }
+    // Reachable again: the next run restarts h3's service.
+    const r = await rolling();
+    assert.equal(r.code, 0, show(r));
+    assert.equal(host(fleet(), 'h3').needsRestart, false);
   });
 
   it("the role's deb method installs the package with apt, idempotently; the module runs the packaged CLI; apt purges it", async (t) => {
