@@ -4,7 +4,15 @@
 // and integrations/ansible/rolling-restart.yml restarts it host by host, verifies and reports.
 // Needs root, systemd, openssh-server and ansible-core (.ci/run installs them); skips otherwise.
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -348,33 +356,39 @@ describe('fleet rig: role + rolling-restart.yml over SSH', { skip }, () => {
     assert.equal(f.summary.needReboot, 1);
   });
 
-  it('an unreachable host is named in the report as failed and fails the run; the others are done', async () => {
-    const h3 = rig.hosts[2];
-    assert.ok(h3);
+  it('a host without afterpatch and an unreachable host are named in the report as failed; the others are done', async () => {
+    const [h1, , h3] = rig.hosts;
+    assert.ok(h1 && h3);
+    const cli = join(h1.dirs['/opt/afterpatch'], 'bin', 'afterpatch');
+    renameSync(cli, `${cli}.away`);
     assert.equal((await h3.sandbox.systemctl('stop', 'rig-sshd.service')).code, 0);
     try {
       await dpkgInstall(v.v5);
       const before = await allTimes();
       const r = await rolling();
       assert.notEqual(r.code, 0, show(r));
-      assert.match(r.stdout, /1 host\(s\) failed or could not be checked: h3/);
+      assert.match(r.stdout, /2 host\(s\) failed or could not be checked: h1, h3/);
       const after = await allTimes();
-      assert.notEqual(after[0]?.mainPid, before[0]?.mainPid, 'h1 restarted');
+      assert.equal(after[0]?.mainPid, before[0]?.mainPid, 'h1 untouched');
       assert.notEqual(after[1]?.mainPid, before[1]?.mainPid, 'h2 restarted');
       assert.equal(after[2]?.mainPid, before[2]?.mainPid, 'h3 untouched');
       const f = fleet();
+      const fh1 = host(f, 'h1');
+      assert.equal(fh1.failed, true, JSON.stringify(fh1));
+      assert.match(fh1.msg ?? '', /afterpatch is not installed on /);
       const fh3 = host(f, 'h3');
       assert.equal(fh3.failed, true, JSON.stringify(fh3));
       assert.match(fh3.msg ?? '', /^unreachable: /);
-      assert.equal(host(f, 'h1').clean, true);
       assert.equal(host(f, 'h2').clean, true);
     } finally {
+      renameSync(`${cli}.away`, cli);
       assert.equal((await h3.sandbox.systemctl('start', 'rig-sshd.service')).code, 0);
     }
-    // Reachable again: the next run restarts h3's service.
+    // Repaired: the next run restarts h1's and h3's services (h3 still waits for its reboot).
     const r = await rolling();
     assert.equal(r.code, 0, show(r));
-    assert.equal(host(fleet(), 'h3').needsRestart, false);
+    const { summary } = fleet();
+    assert.deepEqual([summary.needRestart, summary.failed], [0, 0], JSON.stringify(summary));
   });
 
   it("the role's deb method installs the package with apt, idempotently; the module runs the packaged CLI; apt purges it", async (t) => {
