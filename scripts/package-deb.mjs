@@ -143,6 +143,21 @@ export function buildDeb({
     );
     copy('packaging/lintian/afterpatch', 'usr/share/lintian/overrides/afterpatch');
 
+    // The Ansible module, role and playbooks, for a controller with the package installed
+    // (docs/fleet.md); dot files (ansible-lint's configuration) stay in the repository, the
+    // README too (documentation belongs in /usr/share/doc: docs/fleet.md is there).
+    const ansible = 'integrations/ansible';
+    for (const rel of walk(src(ansible)).filter(
+      (p) => !p.split('/').some((c) => c.startsWith('.')) && !p.endsWith('.md'),
+    )) {
+      if (lstatSync(src(`${ansible}/${rel}`)).isDirectory()) continue;
+      copy(
+        `${ansible}/${rel}`,
+        `usr/share/afterpatch/ansible/${rel}`,
+        rel === 'library/afterpatch' ? 0o755 : 0o644,
+      );
+    }
+
     // Control area.
     const conffiles = readFileSync(src('packaging/debian/conffiles'), 'utf8');
     const conf = new Set(conffiles.split('\n').filter(Boolean));

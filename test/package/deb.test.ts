@@ -59,6 +59,11 @@ const EXPECTED_FILES = [
   './usr/share/doc/afterpatch/changelog.Debian.gz',
   './usr/share/doc/afterpatch/changelog.gz',
   './usr/share/lintian/overrides/afterpatch',
+  './usr/share/afterpatch/ansible/library/afterpatch',
+  './usr/share/afterpatch/ansible/install.yml',
+  './usr/share/afterpatch/ansible/rolling-restart.yml',
+  './usr/share/afterpatch/ansible/roles/afterpatch/tasks/main.yml',
+  './usr/share/afterpatch/ansible/tasks/save-result.yml',
 ];
 const CONFFILES = ['/etc/afterpatch/afterpatch.toml', '/etc/apt/apt.conf.d/50afterpatch'];
 
@@ -129,6 +134,14 @@ describe('Debian package', { skip }, () => {
     assert.match(
       entries.find((e) => e.path.endsWith('/afterpatch.cjs'))?.mode ?? '',
       /^-rwxr-xr-x/,
+    );
+    assert.match(
+      entries.find((e) => e.path.endsWith('/ansible/library/afterpatch'))?.mode ?? '',
+      /^-rwxr-xr-x/,
+    );
+    assert.ok(
+      !paths.some((p) => /\/ansible\/(.*\/)?(\.|README)/.test(p)),
+      'no dot files or README under /usr/share/afterpatch',
     );
     const field = async (f: string) =>
       (await mustRun(['dpkg-deb', '--field', deb, f])).stdout.trim();
