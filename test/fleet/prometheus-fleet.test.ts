@@ -31,7 +31,7 @@ import {
   isInstalled,
   testPackagePaths,
 } from '../helpers/fixtures.ts';
-import { havePrometheus, type Prometheus, startPrometheus } from '../helpers/prometheus.ts';
+import { type Prometheus, prometheusSkipReason, startPrometheus } from '../helpers/prometheus.ts';
 import { bootRig, canBootRig, type Rig, type RigHost } from '../helpers/rig.ts';
 
 const PKG = 'afterpatch-promfleet-test';
@@ -53,18 +53,11 @@ const Q = {
 const RESTART_ALERT = 'AfterpatchUnitsNeedRestart';
 const REBOOT_ALERT = 'AfterpatchRebootRequired';
 
-function skipReason(): string | false {
-  const can = canBootRig();
-  if (!can.ok) return `fleet rig unavailable: ${can.reason}`;
-  if (!havePrometheus()) {
-    return 'prometheus not installed (apt-get install prometheus, under a policy-rc.d exiting 101)';
-  }
-  if (!['/usr/bin/gcc', '/usr/local/bin/gcc'].some((p) => existsSync(p))) {
-    return 'gcc not installed (the test package is compiled at test time)';
-  }
-  return false;
-}
-const skip = skipReason();
+const can = canBootRig();
+const skip = prometheusSkipReason(
+  can.ok ? false : `fleet rig unavailable: ${can.reason}`,
+  'the test package',
+);
 
 describe('fleet rig: one Prometheus scrapes afterpatch serve on every host', { skip }, () => {
   let rig: Rig | undefined;

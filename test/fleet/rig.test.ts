@@ -25,6 +25,7 @@ import {
   testPackagePaths,
 } from '../helpers/fixtures.ts';
 import { bootRig, canBootRig, type Rig, type RigHost } from '../helpers/rig.ts';
+import type { ExecResult } from '../helpers/sandbox.ts';
 
 const ANSIBLE_DIR = fileURLToPath(new URL('../../integrations/ansible/', import.meta.url));
 const PKG = 'afterpatch-fleet-test';
@@ -133,6 +134,32 @@ describe('fleet rig: role + rolling-restart.yml over SSH', { skip }, () => {
     return h;
   };
   const allTimes = () => Promise.all(rig.hosts.map(unitTimes));
+  /** `ansible HOST -m afterpatch -a state=scanned`, the module from the repository. */
+  const adHocScan = (name: string, flags: string[] = []) =>
+    rig.ansible([
+      'ansible',
+      name,
+      ...flags,
+      '-M',
+      join(ANSIBLE_DIR, 'library'),
+      '-m',
+      'afterpatch',
+      '-a',
+      'state=scanned',
+    ]);
+  /** The run succeeded, reported changed=0 everywhere, and no app was restarted since `since`. */
+  const assertNothingChanged = async (r: ExecResult, since: UnitTimes[]) => {
+    assert.equal(r.code, 0, show(r));
+    for (const [name, c] of Object.entries(recap(r.stdout))) {
+      assert.equal(c.changed, 0, `${name} changed:\n${show(r)}`);
+    }
+    const now = await allTimes();
+    assert.deepEqual(
+      now.map((t) => t.mainPid),
+      since.map((t) => t.mainPid),
+    );
+    return now;
+  };
   const show = (r: { stdout: string; stderr: string }) =>
     `${r.stdout.slice(-6000)}\n--- stderr ---\n${r.stderr.slice(-2000)}`;
 
@@ -238,16 +265,7 @@ describe('fleet rig: role + rolling-restart.yml over SSH', { skip }, () => {
     for (const h of rig.hosts) assert.deepEqual(host(f, h.name).restarted, [UNIT]);
     assert.match(readFileSync(join(reportDir, 'fleet.txt'), 'utf8'), /h1/);
 
-    const again = await rolling();
-    assert.equal(again.code, 0, show(again));
-    for (const [name, c] of Object.entries(recap(again.stdout))) {
-      assert.equal(c.changed, 0, `${name} changed on the second run:\n${show(again)}`);
-    }
-    const still = await allTimes();
-    assert.deepEqual(
-      still.map((t) => t.mainPid),
-      after.map((t) => t.mainPid),
-    );
+    await assertNothingChanged(await rolling(), after);
     assert.equal(fleet().summary.clean, 3);
 
     // --limit: only those hosts are scanned and reported (the report steps are no localhost play).
@@ -267,16 +285,7 @@ describe('fleet rig: role + rolling-restart.yml over SSH', { skip }, () => {
         ? readFileSync(join(h.dirs['/var/lib/afterpatch'], 'state.json'), 'utf8')
         : '',
     );
-    const r = await rolling({}, ['--check']);
-    assert.equal(r.code, 0, show(r));
-    for (const [name, c] of Object.entries(recap(r.stdout))) {
-      assert.equal(c.changed, 0, `${name}:\n${show(r)}`);
-    }
-    const after = await allTimes();
-    assert.deepEqual(
-      after.map((t) => t.mainPid),
-      before.map((t) => t.mainPid),
-    );
+    await assertNothingChanged(await rolling({}, ['--check']), before);
     for (const [i, h] of rig.hosts.entries()) {
       const p = join(h.dirs['/var/lib/afterpatch'], 'state.json');
       assert.equal(existsSync(p) ? readFileSync(p, 'utf8') : '', state[i], `${h.name} state`);
@@ -349,16 +358,7 @@ describe('fleet rig: role + rolling-restart.yml over SSH', { skip }, () => {
     assert.equal(host(f, 'h3').needsReboot, true);
 
     // Nothing left to restart: h3 is not restarted again, whatever its reboot says.
-    const again = await rolling();
-    assert.equal(again.code, 0, show(again));
-    for (const [name, c] of Object.entries(recap(again.stdout))) {
-      assert.equal(c.changed, 0, `${name}:\n${show(again)}`);
-    }
-    const end = await allTimes();
-    assert.deepEqual(
-      end.map((t) => t.mainPid),
-      mid.map((t) => t.mainPid),
-    );
+    await assertNothingChanged(await rolling(), mid);
     f = fleet();
     assert.equal(host(f, 'h3').needsReboot, true);
     assert.equal(f.summary.needReboot, 1);
@@ -451,16 +451,7 @@ describe('fleet rig: role + rolling-restart.yml over SSH', { skip }, () => {
     assert.equal(recap(again.stdout).h1?.changed, 0, show(again));
 
     // The module finds the packaged CLI on PATH (no afterpatch option).
-    const scan = await rig.ansible([
-      'ansible',
-      'h1',
-      '-M',
-      join(ANSIBLE_DIR, 'library'),
-      '-m',
-      'afterpatch',
-      '-a',
-      'state=scanned',
-    ]);
+    const scan = await adHocScan('h1');
     assert.equal(scan.code, 0, show(scan));
     assert.match(scan.stdout, /"afterpatch_version": "[0-9.]+"/);
 
@@ -504,19 +495,7 @@ describe('fleet rig: role + rolling-restart.yml over SSH', { skip }, () => {
     );
     assert.equal(install.code, 0, show(install));
     // Ansible replaces /usr/bin/env of the module's shebang: `<dest> node MODULE ARGS`.
-    const r = await rig.ansible([
-      'ansible',
-      'h2',
-      '-vvv',
-      '-M',
-      join(ANSIBLE_DIR, 'library'),
-      '-m',
-      'afterpatch',
-      '-a',
-      'state=scanned',
-      '-e',
-      `ansible_env_interpreter=${dest}`,
-    ]);
+    const r = await adHocScan('h2', ['-vvv', '-e', `ansible_env_interpreter=${dest}`]);
     assert.equal(r.code, 0, show(r));
     assert.match(r.stdout, /h2 \| SUCCESS/);
     assert.ok(r.stdout.includes(`${dest} node /`), 'the binary ran the module');

@@ -13,6 +13,21 @@ export function havePrometheus(): boolean {
   return existsSync(PROMETHEUS);
 }
 
+/**
+ * Why an end-to-end Prometheus test cannot run here (its harness's reason first, then a missing
+ * prometheus or gcc for the fixture compiled at test time), or false.
+ */
+export function prometheusSkipReason(harness: string | false, fixture: string): string | false {
+  if (harness) return harness;
+  if (!havePrometheus()) {
+    return 'prometheus not installed (apt-get install prometheus, under a policy-rc.d exiting 101)';
+  }
+  if (!['/usr/bin/gcc', '/usr/local/bin/gcc'].some((p) => existsSync(p))) {
+    return `gcc not installed (${fixture} is compiled at test time)`;
+  }
+  return false;
+}
+
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = createServer();

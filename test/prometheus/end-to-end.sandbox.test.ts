@@ -32,8 +32,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { CLI } from '../helpers/cli.ts';
 import {
   freePort,
-  havePrometheus,
   type Prometheus,
+  prometheusSkipReason,
   startPrometheus,
 } from '../helpers/prometheus.ts';
 import { bootSandbox, canBootSandbox, type Sandbox } from '../helpers/sandbox.ts';
@@ -43,18 +43,11 @@ const ALERT = 'AfterpatchUnitsNeedRestart';
 const UNIT = 'svc-prom-e2e.service';
 const SERVE_UNIT = 'afterpatch-serve-e2e.service';
 
-function skipReason(): string | false {
-  const can = canBootSandbox();
-  if (!can.ok) return `systemd sandbox unavailable: ${can.reason}`;
-  if (!havePrometheus()) {
-    return 'prometheus not installed (apt-get install prometheus, under a policy-rc.d exiting 101)';
-  }
-  if (!['/usr/bin/gcc', '/usr/local/bin/gcc'].some((p) => existsSync(p))) {
-    return 'gcc not installed (the test service is compiled at test time)';
-  }
-  return false;
-}
-const skip = skipReason();
+const can = canBootSandbox();
+const skip = prometheusSkipReason(
+  can.ok ? false : `systemd sandbox unavailable: ${can.reason}`,
+  'the test service',
+);
 
 interface Alert {
   labels: Record<string, string>;
