@@ -25,8 +25,11 @@
 //         light and the heavy host (nsenter), against `grep -l deleted /proc/[0-9]*/maps` there
 //         and nsenter running `true`; `restart --dry-run --json` on the heavy host; JSON sizes;
 //      b. the module's round trip to the heavy host against the light one and `ping`;
-//      c. one rolling-restart.yml batch on the heavy host against the minimal playbook, and
-//         `afterpatch report` over FLEET copies of the heavy host's saved results;
+//      c. one rolling-restart.yml batch on the heavy host against the minimal playbook;
+//      d. the controller's save of one batch (tasks/save-result.yml alone: one task per batch)
+//         for 1, FORKS and FLEET synthetic hosts holding the heavy host's gather result, and 1
+//         and FLEET holding its verify result (no host contacted); `afterpatch report` over
+//         FLEET hosts' results saved that way (the gather file, the restart batches' files);
 //   5. prints the tables, the per-host figures and the model (500 hosts, forks 50, 12 hours);
 //   6. always (finally, exit, SIGINT/SIGTERM/SIGHUP): stops hyperfine (our child, by PID), stops
 //      the rig (every sandbox, with its processes, through the harness), purges the test package,
@@ -341,6 +344,24 @@ const BASELINE_YML = `---
       changed_when: true
 `;
 
+/**
+ * The controller's save of one batch, alone: rolling-restart.yml's tasks/save-result.yml over
+ * synthetic hosts that are never contacted (the save runs on the controller). Every host's
+ * result is bench_result (-e @file); -e: bench_hosts, afterpatch_phase, afterpatch_report_dir.
+ */
+const SAVE_YML = `---
+# bench/fleet: tasks/save-result.yml alone, one batch of synthetic hosts (none is contacted).
+- name: Save - one batch
+  hosts: "{{ bench_hosts }}"
+  gather_facts: false
+  vars_files: [${join(ANSIBLE_DIR, 'vars', 'report.yml')}]
+  tasks:
+    - name: Save
+      ansible.builtin.import_tasks: ${join(ANSIBLE_DIR, 'tasks', 'save-result.yml')}
+      vars:
+        afterpatch_result_var: bench_result
+`;
+
 // ---------------------------------------------------------------------------------------------
 // hyperfine
 
@@ -485,6 +506,17 @@ function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = Math.floor(s.length / 2);
   return s.length % 2 ? (s[m] ?? 0) : ((s[m - 1] ?? 0) + (s[m] ?? 0)) / 2;
+}
+
+/** The batches Ansible makes of `hosts` hosts with `serial: sizes` (the last size repeats). */
+function serialBatches(hosts: number, sizes: readonly number[]): number[] {
+  const out: number[] = [];
+  for (let left = hosts, i = 0; left > 0; i++) {
+    const size = Math.min(left, sizes[Math.min(i, sizes.length - 1)] ?? 1);
+    out.push(size);
+    left -= size;
+  }
+  return out;
 }
 
 interface BatchStats {
@@ -655,6 +687,8 @@ async function main(): Promise<void> {
   writeFileSync(join(callbacks, 'bench_fleet_events.py'), CALLBACK_PY);
   const baselineYml = join(dir, 'baseline.yml');
   writeFileSync(baselineYml, BASELINE_YML);
+  const saveYml = join(dir, 'save.yml');
+  writeFileSync(saveYml, SAVE_YML);
   await dpkgInstall(deb);
   installedByUs = true;
 
@@ -1058,38 +1092,132 @@ async function main(): Promise<void> {
   const restarted = fh.hosts?.find((x) => x.host === heavy.name)?.restarted ?? [];
   if (fh.summary?.clean !== 1 || !restarted.includes(HEAVY_UNIT))
     die(`rolling-restart.yml (heavy): ${JSON.stringify(fh)}`);
-  // What the controller keeps per host and phase (hosts/HOST.PHASE.json).
+  // What the controller keeps per phase and batch (hosts/PHASE.FIRST-HOST.jsonl).
   const saved = new Map<string, number>();
   const savedDir = join(ch.reportDir, 'hosts');
   for (const n of readdirSync(savedDir)) saved.set(n, statSync(join(savedDir, n)).size);
   for (const n of readdirSync(events)) if (n.includes('heavy')) rmSync(join(events, n));
+  const jsonLines = (file: string) =>
+    readFileSync(file, 'utf8')
+      .split('\n')
+      .filter((l) => l !== '');
+  /** The heavy host's result of a phase as the playbook saved it (its batch: itself alone). */
+  const heavyResult = (phase: string) => {
+    const lines = jsonLines(join(savedDir, `${phase}.${heavy.name}.jsonl`));
+    if (lines.length !== 1) die(`${phase}.${heavy.name}.jsonl: ${lines.length} lines, expected 1`);
+    return JSON.parse(lines[0] ?? '') as Record<string, unknown>;
+  };
 
-  // The report the playbook rewrites after every batch, at fleet scale: FLEET copies of the
-  // heavy host's gather result and FLEET/2 of its restart result (the middle of the run).
+  // d. the batch save at scale: tasks/save-result.yml alone over synthetic hosts, each holding
+  // the heavy host's result, in one batch of 1, FORKS and FLEET hosts (the gather phase saves
+  // all hosts at once; a restart batch, its hosts), or its (small) verify result.
+  const synth = (i: number) => `host${String(i + 1).padStart(5, '0')}`;
+  const saveInventory = join(dir, 'save-inventory.ini');
+  writeFileSync(
+    saveInventory,
+    `[synthetic]\n${Array.from({ length: fleet }, (_, i) => `${synth(i)}\n`).join('')}`,
+  );
+  const resultVars = new Map<string, string>();
+  for (const phase of ['1-gather', '2-restart', '3-verify']) {
+    // An extra variable, the same for every host: the save reads it through hostvars as it
+    // reads a registered result (checked by hand: a result registered per host, marked unsafe,
+    // saved within 5 % of the same time).
+    const p = join(dir, `result-${phase}.json`);
+    writeFileSync(p, JSON.stringify({ bench_result: heavyResult(phase) }));
+    resultVars.set(phase, p);
+  }
+  /** One batch of n synthetic hosts saving `phase`; `file` is what the save writes. */
+  const saveRun = (phase: string, n: number) => {
+    const label = `save-${phase}-${n}`;
+    const reportDir = join(dir, `report-${label}`);
+    mkdirSync(join(reportDir, 'hosts'), { recursive: true });
+    const vars = join(dir, `vars-${label}.json`);
+    writeFileSync(
+      vars,
+      JSON.stringify({
+        bench_hosts: `all[0:${n - 1}]`,
+        afterpatch_phase: phase,
+        afterpatch_report_dir: reportDir,
+      }),
+    );
+    const result = resultVars.get(phase) ?? die(`no result for ${phase}`);
+    return {
+      label,
+      phase,
+      n,
+      argv: withEvents(label, [
+        'ansible-playbook',
+        '-i',
+        saveInventory,
+        saveYml,
+        '-e',
+        `@${result}`,
+        '-e',
+        `@${vars}`,
+      ]),
+      file: join(reportDir, 'hosts', `${phase}.${synth(0)}.jsonl`),
+    };
+  };
+  /** The save wrote one line per host, in order, each the heavy host's result renamed. */
+  const checkSaved = (s: ReturnType<typeof saveRun>) => {
+    const lines = jsonLines(s.file);
+    const want = JSON.stringify({ ...heavyResult(s.phase), host: '' });
+    if (
+      lines.length !== s.n ||
+      lines.some((l, i) => {
+        const doc = JSON.parse(l) as Record<string, unknown>;
+        return doc.host !== synth(i) || JSON.stringify({ ...doc, host: '' }) !== want;
+      })
+    )
+      die(`${s.label}: ${s.file} does not hold ${s.n} hosts' results (${lines.length} lines)`);
+    return lines;
+  };
+  const midN = Math.min(forks, fleet);
+  const saves = [
+    ...[...new Set([1, midN, fleet])].map((n) => saveRun('1-gather', n)),
+    ...[...new Set([1, fleet])].map((n) => saveRun('3-verify', n)),
+  ];
+  const saveName = (s: ReturnType<typeof saveRun>) =>
+    `save ${s.phase}, ${s.n} host${s.n === 1 ? '' : 's'}`;
+  await runHyperfine(
+    'save',
+    saves.map((s) => ({ name: saveName(s), argv: s.argv })),
+    { runs: playRuns, warmup: 0, env: ansibleEnv() },
+  );
+  for (const s of saves) checkSaved(s);
+  /** The save task's time (median over the runs) for one batch of n hosts saving phase. */
+  const saveTime = (phase: string, n: number) =>
+    batchStats(join(events, `save-${phase}-${n}.jsonl`), 'Save - one batch').tasks.get(
+      `Save the results of ${phase}`,
+    ) ?? die(`no save task timed for ${phase}, ${n} hosts`);
+
+  // The report the playbook rewrites after every batch, at fleet scale, the middle of the run:
+  // the gather phase's file (FLEET hosts, from the leg above) and FLEET/2 hosts' restart
+  // results, in the files of `serial: [1, '1%']` batches.
   const big = join(dir, 'report-fleet');
   mkdirSync(big);
-  const copies = (phase: string, n: number) => {
-    const text = readFileSync(join(savedDir, `${heavy.name}.${phase}.json`), 'utf8');
-    const doc = JSON.parse(text) as Record<string, unknown>;
-    for (let i = 1; i <= n; i++) {
-      const host = `host${String(i).padStart(4, '0')}`;
-      // As tasks/save-result.yml writes it: to_nice_json (indent 4).
-      writeFileSync(
-        join(big, `${host}.${phase}.json`),
-        `${JSON.stringify({ ...doc, host }, null, 4)}\n`,
-      );
-    }
-  };
-  copies('1-gather', fleet);
-  copies('2-restart', Math.ceil(fleet / 2));
+  const gatherAll = saves.find((s) => s.phase === '1-gather' && s.n === fleet);
+  if (gatherAll === undefined) die('no gather save of all hosts');
+  copyFileSync(gatherAll.file, join(big, `1-gather.${synth(0)}.jsonl`));
+  const restartAll = saveRun('2-restart', Math.ceil(fleet / 2));
+  const rr = await ansible(restartAll.argv);
+  if (rr.code !== 0) die(`${restartAll.label}: exit ${rr.code}\n${show(rr)}`);
+  const restartLines = checkSaved(restartAll);
+  let first = 0;
+  const restartBatches = serialBatches(restartAll.n, [1, Math.max(1, Math.floor(fleet / 100))]);
+  for (const size of restartBatches) {
+    const batch = restartLines.slice(first, first + size);
+    writeFileSync(join(big, `2-restart.${synth(first)}.jsonl`), `${batch.join('\n')}\n`);
+    first += size;
+  }
   const reportLeg = (files: string) =>
     // report exits 1 when a host needs work: that is the expected answer here.
     ['sh', '-c', `${process.execPath} ${cli} report --json ${files} > /dev/null; [ $? -le 1 ]`];
   const reportSmall = `report --json, 1 host (${saved.size} files)`;
-  const reportBig = `report --json, ${fleet} hosts (${fleet + Math.ceil(fleet / 2)} files)`;
+  const reportBig = `report --json, ${fleet} hosts (${1 + restartBatches.length} files: gather, ${restartBatches.length} restart batches)`;
   const legsR: Leg[] = [
-    { name: reportSmall, argv: reportLeg(`${savedDir}/*.json`) },
-    { name: reportBig, argv: reportLeg(`${big}/*.json`) },
+    { name: reportSmall, argv: reportLeg(`${savedDir}/*.jsonl`) },
+    { name: reportBig, argv: reportLeg(`${big}/*.jsonl`) },
   ];
   for (const l of legsR) {
     const [cmd, ...args] = l.argv;
@@ -1238,6 +1366,31 @@ async function main(): Promise<void> {
   fmtStats('rolling-restart.yml, heavy host', heavyStats);
   fmtStats('baseline playbook, heavy host', heavyBaseStats);
   say();
+  // d
+  const saveG1 = saveTime('1-gather', 1);
+  const saveGMid = saveTime('1-gather', midN);
+  const saveGF = saveTime('1-gather', fleet);
+  const saveV1 = saveTime('3-verify', 1);
+  const saveVF = saveTime('3-verify', fleet);
+  /** Growth of the save per host beyond the first, from a batch of 1 to a batch of n. */
+  const perExtraHost = (t1: number, tn: number, n: number) => (n > 1 ? (tn - t1) / (n - 1) : 0);
+  say(
+    `| save leg: tasks/save-result.yml, one task per batch, synthetic hosts | save task (median of ${playRuns}) | per host beyond the first |`,
+  );
+  say('|---|---:|---:|');
+  for (const s of saves) {
+    const t = saveTime(s.phase, s.n);
+    const what =
+      s.phase === '1-gather' ? `heavy host's gather result (${heavyN} stale)` : 'verify result';
+    say(
+      `| ${what}, ${s.n} host${s.n === 1 ? '' : 's'} | ${ms(t)} | ${s.n > 1 ? ms(perExtraHost(s.phase === '1-gather' ? saveG1 : saveV1, t, s.n)) : '—'} |`,
+    );
+  }
+  say();
+  say(
+    `the heavy batch's own save (rig, 1 host, 2-restart): ${ms(heavyStats.tasks.get('Save the results of 2-restart') ?? Number.NaN)}; the gather file of ${fleet} heavy hosts: ${(statSync(gatherAll.file).size / 1048576).toFixed(1)} MiB`,
+  );
+  say();
   const rS = get(hfR, reportSmall);
   const rB = get(hfR, reportBig);
   table('report leg', hfR, rS, 'CPU');
@@ -1248,28 +1401,27 @@ async function main(): Promise<void> {
   const coldWall = Math.max(0, rawCold.wall - raw.wall);
   const coldCpu = Math.max(0, rawCold.cpu - raw.cpu);
   const heavyCpu = Math.max(0, cpu(apH) - cpu(apL));
-  // One gather (or verify) phase = the module task + the controller-only tasks (group_by,
-  // saving the result on the controller), one after the other (linear strategy).
+  // One gather (or verify) phase = the module task, the other per-host tasks (group_by, the
+  // skipped `fail`) and saving the results (one task for the whole phase: one batch), one after
+  // the other (linear strategy).
   const lMod = ap.wall - modAloneL + modAloneH + coldWall;
   const cMod = ap.cpu + coldCpu + heavyCpu;
-  const cLocal = Math.max(0, gv.cpu / 2 - ap.cpu);
-  // Saving a heavy host's result (the slim scan lists 5,000 PIDs; to_nice_json, copy) costs more
-  // than a light one's: the difference of the save task in a heavy and a light batch (one host,
-  // CPU-bound on the controller). The verification's result is small again (nothing stale).
-  const saveTask = 'Save the result of 2-restart';
-  const saveExtra = Math.max(
-    0,
-    (heavyStats.tasks.get(saveTask) ?? 0) - (rollStats.tasks.get(saveTask) ?? 0),
-  );
+  // The rig's gather + verify per host holds a light host's share of the save (the verify legs'
+  // growth per host): the save is charged whole below.
+  const lightSave = perExtraHost(saveV1, saveVF, fleet);
+  const cLocalRaw = gv.cpu / 2 - ap.cpu - lightSave;
+  const cLocal = Math.max(0, cLocalRaw);
+  // The save of a phase's FLEET results, measured: one process (a worker) and the main
+  // process, not spread over the cores. The 1-host run below (the fixed part) already holds
+  // the save of one light result.
+  const saveG = Math.max(0, saveGF - saveV1);
+  const saveV = Math.max(0, saveVF - saveV1);
   const modLat = waves * lMod;
   const modCpu = (fleet * cMod) / P;
   // The main process is one thread: its share is a floor however many cores the controller has.
   const mainBound = (fleet * mainPerHost) / 2;
-  const gatherT = Math.max(
-    Math.max(modLat, modCpu) + (fleet * (cLocal + saveExtra)) / P,
-    mainBound,
-  );
-  const verifyT = Math.max(Math.max(modLat, modCpu) + (fleet * cLocal) / P, mainBound);
+  const gatherT = Math.max(Math.max(modLat, modCpu) + (fleet * cLocal) / P + saveG, mainBound);
+  const verifyT = Math.max(Math.max(modLat, modCpu) + (fleet * cLocal) / P + saveV, mainBound);
   // A run's fixed part: the 1-host run minus that host's share (start-up, the report tasks
   // that run once, plays' overhead).
   const fixedRun = Math.max(0, clean1.mean - gv.wall);
@@ -1282,24 +1434,31 @@ async function main(): Promise<void> {
     `  module task per host: latency ${ms(lMod)} (Ansible+SSH ${ms(ap.wall - modAloneL)} + module on the heavy host ${ms(modAloneH)} + new connection ${ms(coldWall)}), controller CPU ${ms(cMod)} (module ${ms(ap.cpu)} + new connection ${ms(coldCpu)} + heavy result ${ms(heavyCpu)})`,
   );
   say(
-    `  controller-only tasks per host and phase: ${ms(cLocal)} CPU (gather + verify ${ms(gv.cpu)} / 2 − module ${ms(ap.cpu)}), + ${ms(saveExtra)} to save a heavy host's gather result`,
+    `  other per-host tasks per phase: ${ms(cLocal)} CPU (gather + verify ${ms(gv.cpu)} / 2 − module ${ms(ap.cpu)} − the light result's share of the save ${ms(lightSave)}${cLocalRaw < 0 ? ` = ${sms(cLocalRaw)}, taken as 0` : ''})`,
   );
   say(
-    `  gather: module max(latency ${waves} waves × ${f2(lMod)} s = ${f1(modLat)} s, CPU ${fleet} × ${f3(cMod)} s / ${P} = ${f1(modCpu)} s) + local ${fleet} × ${f3(cLocal + saveExtra)} s / ${P} → ${f1(gatherT)} s; verify ${f1(verifyT)} s; floor of the main process ${fleet} × ${f3(mainPerHost / 2)} s = ${f1(mainBound)} s a phase`,
+    `  saving the phase's ${fleet} results in one task (measured; less the 1-host save in the fixed part, ${f2(saveV1)} s): gather ${f2(saveGF)} s → ${f2(saveG)} s, verify ${f2(saveVF)} s → ${f2(saveV)} s`,
+  );
+  say(
+    `  gather: module max(latency ${waves} waves × ${f2(lMod)} s = ${f1(modLat)} s, CPU ${fleet} × ${f3(cMod)} s / ${P} = ${f1(modCpu)} s) + other tasks ${fleet} × ${f3(cLocal)} s / ${P} + save ${f1(saveG)} s → ${f1(gatherT)} s; verify ${f1(verifyT)} s; floor of the main process ${fleet} × ${f3(mainPerHost / 2)} s = ${f1(mainBound)} s a phase`,
   );
   say(
     `  fixed: a run's own (1-host run − 1 host's share) ${f1(fixedRun)} s + the summary and final report at ${fleet} hosts 2 × ${f2(reportGrowth)} s more`,
   );
   const gatherVerify = gatherT + verifyT + fixed;
   say(`  gather + verify at ${fleet} hosts: ${f1(gatherVerify)} s = ${f1(gatherVerify / 60)} min`);
-  // A batch: the measured heavy-host batch, the report rewrite at fleet size, health beyond the
-  // measured `systemctl is-active`, and the controller CPU of every further host in the batch
-  // (restart module + health command + saving the result).
+  // A batch: the measured heavy-host batch (its save of one result included), the report
+  // rewrite at fleet size, health beyond the measured `systemctl is-active`, and for every
+  // further host in the batch the controller CPU of its tasks (restart module, health command,
+  // the others) spread over the cores, and its share of the batch's one save, which is not
+  // (measured up to FORKS hosts a batch, the largest the model's batches run in one wave).
   const b1 = median(heavyStats.batches) + reportGrowth;
-  const cB = cMod + ping.cpu + cLocal + saveExtra;
+  const cB = cMod + ping.cpu + cLocal;
+  const saveB =
+    midN > 1 ? perExtraHost(saveG1, saveGMid, midN) : perExtraHost(saveG1, saveGF, fleet);
   const usable = windowH * 3600 * (1 - margin) - gatherVerify;
   say(
-    `  batch of 1 heavy host: ${f1(median(heavyStats.batches))} s measured + ${f2(reportGrowth)} s report at ${fleet} hosts = ${f1(b1)} s; each further host in a batch + ${ms(cB)} CPU / ${P} cores`,
+    `  batch of 1 heavy host: ${f1(median(heavyStats.batches))} s measured + ${f2(reportGrowth)} s report at ${fleet} hosts = ${f1(b1)} s; each further host in a batch + ${ms(cB)} CPU / ${P} cores + ${ms(saveB)} to save its result`,
   );
   say(`  usable window: ${windowH} h × ${f2(1 - margin)} − gather/verify = ${f1(usable / 3600)} h`);
   say(
@@ -1307,19 +1466,11 @@ async function main(): Promise<void> {
   );
   say('|---:|---:|---|---:|---|---:|---:|---:|');
   for (const h of [...new Set([0, healthS, 300, 900])]) {
-    const bt = (s: number) => Math.ceil(s / forks) * (b1 + h) + ((s - 1) * cB) / P;
-    // Batch sizes after the canary host (Ansible repeats the last one): their batches and time.
+    const bt = (s: number) => Math.ceil(s / forks) * (b1 + h) + (s - 1) * (cB / P + saveB);
+    // A serial list's batches and their time.
     const plan = (sizes: number[]) => {
-      let left = fleet;
-      let t = 0;
-      let n = 0;
-      for (let i = 0; left > 0; i++) {
-        const size = Math.min(left, sizes[Math.min(i, sizes.length - 1)] ?? 1);
-        t += bt(size);
-        left -= size;
-        n++;
-      }
-      return { t, n };
+      const batches = serialBatches(fleet, sizes);
+      return { t: batches.reduce((t, size) => t + bt(size), 0), n: batches.length };
     };
     let s = 1;
     while (s < fleet && plan([1, s]).t > usable) s++;
