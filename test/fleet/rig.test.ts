@@ -105,7 +105,7 @@ describe('fleet rig: role + rolling-restart.yml over SSH', { skip }, () => {
   let reportDir: string;
   let installedByUs = false;
   let debByUs = false;
-  const v = { v1: '', v2: '', v3: '', v4: '', v5: '' };
+  const v = { v1: '', v2: '', v3: '', v4: '', v5: '', v6: '' };
 
   const playbook = (name: string, extra: Record<string, unknown>, flags: string[] = []) =>
     rig.ansible(
@@ -170,6 +170,7 @@ describe('fleet rig: role + rolling-restart.yml over SSH', { skip }, () => {
     v.v3 = await buildTestDeb({ name: PKG, version: '3.0', libValue: 3 });
     v.v4 = await buildTestDeb({ name: PKG, version: '4.0', libValue: 4 });
     v.v5 = await buildTestDeb({ name: PKG, version: '5.0', libValue: 5 });
+    v.v6 = await buildTestDeb({ name: PKG, version: '6.0', libValue: 6 });
     await dpkgInstall(v.v1);
     installedByUs = true;
     rig = await bootRig({ count: 3 });
@@ -402,6 +403,32 @@ describe('fleet rig: role + rolling-restart.yml over SSH', { skip }, () => {
     assert.equal(r.code, 0, show(r));
     const { summary } = fleet();
     assert.deepEqual([summary.needRestart, summary.failed], [0, 0], JSON.stringify(summary));
+  });
+
+  it('a failing health check fails its host and stops the play; the report says why', async () => {
+    // Healthy = /run/healthy exists (each host has its own /run): h1 and h3 only.
+    for (const h of [rig.hosts[0], rig.hosts[2]]) {
+      const r = await h?.sandbox.exec(['touch', '/run/healthy']);
+      assert.equal(r?.code, 0, r?.stderr);
+    }
+    await dpkgInstall(v.v6);
+    const before = await allTimes();
+    const r = await rolling({
+      afterpatch_health_command: [
+        'sh',
+        '-c',
+        'test -e /run/healthy || { echo "no /run/healthy" >&2; exit 1; }',
+      ],
+      afterpatch_health_retries: 2,
+    });
+    assert.notEqual(r.code, 0, show(r));
+    const after = await allTimes();
+    assert.notEqual(after[0]?.mainPid, before[0]?.mainPid, 'h1 restarted');
+    assert.notEqual(after[1]?.mainPid, before[1]?.mainPid, 'h2 restarted, then unhealthy');
+    assert.equal(after[2]?.mainPid, before[2]?.mainPid, 'h3 untouched');
+    const fh2 = host(fleet(), 'h2');
+    assert.equal(fh2.failed, true, JSON.stringify(fh2));
+    assert.match(fh2.msg ?? '', /^Health check command: .*no \/run\/healthy/);
   });
 
   it("the role's deb method installs the package with apt, idempotently; the module runs the packaged CLI; apt purges it", async (t) => {
