@@ -40,23 +40,19 @@
 // FLEET (500 hosts), FORKS (50), CORES (2, the controller's), WINDOW_H (12), HEALTH_S (60: health
 // checks and warm-up per batch beyond the measured `systemctl is-active`), MARGIN (0.33: share of
 // the window kept free).
-import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import {
   chmodSync,
   copyFileSync,
   existsSync,
   mkdirSync,
-  mkdtempSync,
   readdirSync,
   readFileSync,
-  readlinkSync,
   rmSync,
   statSync,
   writeFileSync,
 } from 'node:fs';
-import { constants as osConstants } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { CLI } from '../test/helpers/cli.ts';
 import {
   buildTestDeb,
@@ -68,14 +64,36 @@ import {
   testPackagePaths,
 } from '../test/helpers/fixtures.ts';
 import { bootRig, canBootRig, type Rig, type RigHost } from '../test/helpers/rig.ts';
+import {
+  childEnv,
+  cleanupStep,
+  cmdline,
+  die,
+  type HyperfineResult as HfResult,
+  hyperfine,
+  intEnv,
+  log,
+  makeWorkDir,
+  mustRun,
+  numEnv,
+  OUT,
+  type Ran,
+  REPO,
+  readHyperfine,
+  removeWorkSync,
+  requireSafePaths,
+  requireTools,
+  runBench,
+  runHost,
+  SAFE_PATH,
+  sleep,
+  waitForDist,
+  writeInSandboxScript,
+  writeScript,
+} from './common.ts';
 
-const REPO = fileURLToPath(new URL('..', import.meta.url));
-const OUT = join(REPO, 'bench', 'out');
 const ANSIBLE_DIR = join(REPO, 'integrations', 'ansible');
 const LIBRARY = join(ANSIBLE_DIR, 'library');
-const PATH_ENV = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
-/** Characters allowed in every value written into a script or a hyperfine command line. */
-const SAFE_PATH = /^\/[A-Za-z0-9_./-]+$/;
 
 const PKG = 'afterpatch-bench-fleet';
 const UNIT = 'fleet-app.service';
@@ -84,32 +102,8 @@ const HEAVY_UNIT = 'bench-heavy.service';
 const HOST_CLI = '/opt/afterpatch/bin/afterpatch';
 const { lib: LIB, holder: HOLDER } = testPackagePaths(PKG);
 
-class BenchError extends Error {}
-function die(msg: string): never {
-  throw new BenchError(msg);
-}
-const T_START = performance.now();
-const log = (msg: string) =>
-  process.stderr.write(`== [${((performance.now() - T_START) / 1000).toFixed(0)} s] ${msg}\n`);
-
 // ---------------------------------------------------------------------------------------------
 // Parameters
-
-function intEnv(name: string, def: number, min: number, max = 99_999): number {
-  const v = process.env[name];
-  if (v === undefined || v === '') return def;
-  if (!/^[0-9]{1,6}$/.test(v) || Number(v) < min || Number(v) > max)
-    die(`${name} must be a number from ${min} to ${max}`);
-  return Number(v);
-}
-
-function numEnv(name: string, def: number, min: number, max: number): number {
-  const v = process.env[name];
-  if (v === undefined || v === '') return def;
-  if (!/^[0-9]+(\.[0-9]+)?$/.test(v) || Number(v) < min || Number(v) > max)
-    die(`${name} must be a number from ${min} to ${max}`);
-  return Number(v);
-}
 
 const nArg = process.argv[2] ?? '3';
 if (!/^[0-9]{1,2}$/.test(nArg) || Number(nArg) < 2 || Number(nArg) > 20) {
@@ -119,92 +113,10 @@ if (!/^[0-9]{1,2}$/.test(nArg) || Number(nArg) < 2 || Number(nArg) > 20) {
 const N = Number(nArg);
 
 // ---------------------------------------------------------------------------------------------
-// Processes on the machine
-
-interface Ran {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Environment for everything we run: NODE_EXTRA_CA_CERTS never reaches a timed command. */
-function childEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env = { ...process.env, ...extra };
-  delete env.NODE_EXTRA_CA_CERTS;
-  return env;
-}
-
-function runHost(
-  file: string,
-  args: readonly string[],
-  opts: { timeoutMs?: number; env?: NodeJS.ProcessEnv; cwd?: string } = {},
-): Promise<Ran> {
-  return new Promise((resolve, reject) => {
-    execFile(
-      file,
-      args,
-      {
-        env: opts.env ?? childEnv(),
-        timeout: opts.timeoutMs ?? 300_000,
-        maxBuffer: 256 << 20,
-        killSignal: 'SIGKILL',
-        ...(opts.cwd === undefined ? {} : { cwd: opts.cwd }),
-      },
-      (err, stdout, stderr) => {
-        if (err && typeof err.code !== 'number') {
-          reject(new Error(`${file}: ${err.message}\n${stderr}`));
-          return;
-        }
-        resolve({ code: typeof err?.code === 'number' ? err.code : 0, stdout, stderr });
-      },
-    );
-  });
-}
-
-async function mustRun(file: string, args: readonly string[]): Promise<string> {
-  const r = await runHost(file, args);
-  if (r.code !== 0) die(`${file} ${args.join(' ')} exited ${r.code}:\n${r.stderr}`);
-  return r.stdout;
-}
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-/** A command line for hyperfine --shell=none (shell-words): quote what needs it. */
-function cmdline(argv: readonly string[]): string {
-  return argv.map((a) => (/^[A-Za-z0-9_./=:,@%+-]+$/.test(a) ? a : `'${a}'`)).join(' ');
-}
-
-// ---------------------------------------------------------------------------------------------
 // Cleanup, whatever happens
 
-let work: string | undefined;
 let rig: Rig | undefined;
 let installedByUs = false;
-let hyperfine: ChildProcess | undefined;
-
-function removeWorkSync(): void {
-  if (work === undefined) return;
-  try {
-    rmSync(work, { recursive: true, force: true, maxRetries: 5 });
-  } catch (e) {
-    process.stderr.write(`bench/fleet: could not remove ${work}: ${(e as Error).message}\n`);
-  }
-  work = undefined;
-}
-
-function stopHyperfine(): void {
-  const h = hyperfine;
-  // Our own child: its PID cannot be reused before Node has reaped it.
-  if (h?.pid !== undefined && h.exitCode === null && h.signalCode === null) h.kill('SIGTERM');
-}
-
-function onSignal(sig: NodeJS.Signals): void {
-  process.stderr.write(`bench/fleet: ${sig}, cleaning up\n`);
-  stopHyperfine();
-  // 'exit' listeners: the harness tears the sandboxes down synchronously, then ours below.
-  process.exit(128 + (osConstants.signals[sig] ?? 0));
-}
-for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, onSignal);
 
 /** Last resort on exit (a signal): the rig's directory, the package, our directory. */
 function exitCleanupSync(): void {
@@ -221,28 +133,6 @@ function exitCleanupSync(): void {
 // ---------------------------------------------------------------------------------------------
 // Scripts and files (fixed text; the only values written into them are checked against
 // SAFE_PATH or are numbers and fixed names)
-
-function writeScript(path: string, text: string): void {
-  writeFileSync(path, text, { mode: 0o755 });
-  chmodSync(path, 0o755);
-}
-
-function inHostScript(h: RigHost, pidNs: string): string {
-  const p = h.sandbox.pid1;
-  if (!Number.isSafeInteger(p) || p <= 1) die(`bad sandbox PID 1: ${p}`);
-  if (!/^pid:\[[0-9]+\]$/.test(pidNs)) die(`bad PID namespace link ${JSON.stringify(pidNs)}`);
-  // Same namespaces and environment as the harness's Sandbox.exec() (network: true).
-  return `#!/bin/sh
-# bench/fleet: run "$@" inside rig host ${h.name} (host PID ${p}) - only while PID ${p} is still
-# that sandbox's PID 1 (same PID namespace as at bench time).
-[ "$(readlink /proc/${p}/ns/pid 2>/dev/null)" = '${pidNs}' ] || {
-  echo "bench/fleet: rig host ${h.name} (PID ${p}) is gone" >&2
-  exit 99
-}
-exec env -i PATH=${PATH_ENV} LANG=C.UTF-8 SYSTEMD_PAGER= SYSTEMD_COLORS=0 \\
-  nsenter --target ${p} --mount --uts --ipc --pid --cgroup --net -- "$@"
-`;
-}
 
 /**
  * hyperfine's --prepare: `node prepare.cjs LIB NEW [CGROUP_PROCS MIN]` waits (when asked) until
@@ -372,58 +262,28 @@ interface Leg {
   prepare?: string;
 }
 
-interface HfResult {
-  command: string;
-  mean: number;
-  stddev: number | null;
-  median: number;
-  user: number;
-  system: number;
-  min: number;
-  max: number;
-  times?: number[];
-}
-
 async function runHyperfine(
   id: string,
   legs: readonly Leg[],
   opts: { runs: number; warmup: number; ignoreFailure?: boolean; env: NodeJS.ProcessEnv },
 ): Promise<Map<string, HfResult>> {
   const base = join(OUT, `fleet-N${N}-${id}`);
-  for (const ext of ['json', 'md']) rmSync(`${base}.${ext}`, { force: true });
-  const args = [
-    '--shell=none',
-    '--style',
-    'basic',
-    '--warmup',
-    String(opts.warmup),
-    '--runs',
-    String(opts.runs),
-    '--export-json',
-    `${base}.json`,
-    '--export-markdown',
-    `${base}.md`,
-  ];
+  const args: string[] = [];
   if (opts.ignoreFailure) args.push('-i');
   if (legs.some((l) => l.prepare !== undefined)) {
     for (const l of legs) args.push('--prepare', l.prepare ?? 'true');
   }
   for (const l of legs) args.push('-n', l.name, cmdline(l.argv));
   log(`hyperfine ${id}: ${legs.length} commands, warmup ${opts.warmup}, ${opts.runs} runs`);
-  const code = await new Promise<number>((resolve, reject) => {
-    const h = spawn('hyperfine', args, {
-      stdio: ['ignore', 'inherit', 'inherit'],
-      env: opts.env,
-      ...(rig === undefined ? {} : { cwd: rig.dir }),
-    });
-    hyperfine = h;
-    h.once('error', reject);
-    h.once('exit', (c, sig) => resolve(c ?? 128 + (sig ? (osConstants.signals[sig] ?? 0) : 0)));
+  const code = await hyperfine(base, {
+    warmup: opts.warmup,
+    runs: opts.runs,
+    args,
+    env: opts.env,
+    ...(rig === undefined ? {} : { cwd: rig.dir }),
   });
-  hyperfine = undefined;
   if (code !== 0) die(`hyperfine ${id} exited ${code}`);
-  const results = (JSON.parse(readFileSync(`${base}.json`, 'utf8')) as { results: HfResult[] })
-    .results;
+  const results = readHyperfine(base);
   const out = new Map<string, HfResult>();
   for (const r of results) out.set(r.command, r);
   for (const l of legs) if (!out.has(l.name)) die(`hyperfine ${id}: no result for ${l.name}`);
@@ -630,23 +490,12 @@ async function main(): Promise<void> {
   if (process.getuid?.() !== 0) die('must run as root (boots systemd sandboxes, installs a .deb)');
   const can = canBootRig();
   if (!can.ok) die(`cannot boot the rig: ${can.reason}`);
-  for (const [tool, arg] of [
-    ['hyperfine', '--version'],
-    ['gcc', '--version'],
-    ['dpkg-deb', '--version'],
-    ['ansible', '--version'],
-    ['nsenter', '--version'],
-  ] as const) {
-    const r = await runHost(tool, [arg]).catch(() => null);
-    if (r?.code !== 0)
-      die(`${tool} not found (apt-get install hyperfine gcc dpkg-dev ansible-core)`);
-  }
-  for (let i = 0; i < 60 && !existsSync(CLI); i++) await sleep(1000);
-  if (!existsSync(CLI)) die(`${CLI} is missing: run "npm run build" first`);
-  for (const p of [process.execPath, CLI, REPO, LIBRARY]) {
-    if (!SAFE_PATH.test(p.replace(/\/$/, '')))
-      die(`path ${JSON.stringify(p)} has unsafe characters`);
-  }
+  await requireTools(
+    ['hyperfine', 'gcc', 'dpkg-deb', 'ansible', 'nsenter'],
+    'apt-get install hyperfine gcc dpkg-dev ansible-core',
+  );
+  await waitForDist();
+  requireSafePaths([LIBRARY]);
   if (await isInstalled(PKG))
     die(`${PKG} is installed (left by an interrupted run?): dpkg --purge ${PKG}`);
   {
@@ -663,10 +512,7 @@ async function main(): Promise<void> {
   }
 
   // --- build ---------------------------------------------------------------------------------
-  mkdirSync(OUT, { recursive: true });
-  work = mkdtempSync(join(OUT, 'fleet-'));
-  const dir = work;
-  if (!SAFE_PATH.test(dir)) die(`work directory ${JSON.stringify(dir)} has unsafe characters`);
+  const dir = makeWorkDir();
   process.on('exit', exitCleanupSync);
   log(`building ${PKG}, the spawner and the helpers in ${dir}`);
   // The CLI as it is now: the role copies it to the hosts, the playbooks' report runs it; a
@@ -707,7 +553,7 @@ async function main(): Promise<void> {
   const inHost = new Map<string, string>();
   for (const h of hosts) {
     const script = join(dir, `in-${h.name}`);
-    writeScript(script, inHostScript(h, readlinkSync(`/proc/${h.sandbox.pid1}/ns/pid`)));
+    writeInSandboxScript(script, `rig host ${h.name}`, h.sandbox.pid1, true);
     inHost.set(h.name, script);
   }
   const inH = (h: RigHost) => inHost.get(h.name) ?? die(`no in-host script for ${h.name}`);
@@ -1493,35 +1339,16 @@ async function main(): Promise<void> {
   log(`results in ${OUT}/fleet-N${N}-*.{json,md} and fleet-summary-N${N}.txt`);
 }
 
-let rc = 0;
-try {
-  await main();
-} catch (e) {
-  rc = 2;
-  const msg = e instanceof BenchError ? e.message : ((e as Error).stack ?? String(e));
-  process.stderr.write(`bench/fleet: ${msg}\n`);
-} finally {
-  stopHyperfine();
-  if (rig !== undefined) {
+await runBench({ name: 'bench/fleet', workPrefix: 'fleet-', timestamps: true }, main, async () => {
+  const r = rig;
+  if (r !== undefined) {
     log('stopping the rig');
-    await rig.stop().catch((e: unknown) => {
-      rc = 2;
-      process.stderr.write(`bench/fleet: stopping the rig: ${(e as Error).message}\n`);
-    });
+    await cleanupStep('stopping the rig', () => r.stop());
     rig = undefined;
   }
   if (installedByUs) {
     log(`purging ${PKG}`);
-    await dpkgPurge(PKG).catch((e: unknown) => {
-      rc = 2;
-      process.stderr.write(`bench/fleet: dpkg --purge ${PKG}: ${(e as Error).message}\n`);
-    });
+    await cleanupStep(`dpkg --purge ${PKG}`, () => dpkgPurge(PKG));
     installedByUs = false;
   }
-  removeWorkSync();
-  const stray = existsSync(OUT)
-    ? readdirSync(OUT).filter((n) => /^fleet-[A-Za-z0-9]{6}$/.test(n))
-    : [];
-  if (stray.length > 0) log(`note: leftover directories in ${OUT}: ${stray.join(' ')}`);
-}
-process.exit(rc);
+});

@@ -25,22 +25,9 @@
 // hyperfine run: `jobs=<n>` adds `--jobs <n>`, `dry-run` adds a `--dry-run` leg (scan + plan
 // only)), KEEP_CHECK_JSON (=1 keeps the checked afterpatch reports in bench/out), HOLD_SECONDS
 // (profiling aid: after the checks, keep the sandbox up this long instead of timing).
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import {
-  chmodSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  readlinkSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
-import { constants as osConstants } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { CLI } from '../test/helpers/cli.ts';
 import { bootSandbox, canBootSandbox, type Sandbox } from '../test/helpers/sandbox.ts';
 import {
@@ -50,28 +37,35 @@ import {
   mappingsOf,
   svcLibGccArgs,
 } from '../test/helpers/stale-lib.ts';
+import {
+  childEnv,
+  cleanupStep,
+  cmdline,
+  die,
+  type HyperfineResult,
+  hyperfine,
+  intEnv,
+  log,
+  makeWorkDir,
+  mustRun,
+  OUT,
+  readHyperfine,
+  removeWorkOnExit,
+  requireSafePaths,
+  requireTools,
+  runBench,
+  runHost,
+  sleep,
+  waitForDist,
+  writeInSandboxScript,
+  writeScript,
+} from './common.ts';
 
-const REPO = fileURLToPath(new URL('..', import.meta.url));
-const OUT = join(REPO, 'bench', 'out');
-const PATH_ENV = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
-/** Characters allowed in every value written into a script or a hyperfine command line. */
-const SAFE_PATH = /^\/[A-Za-z0-9_./-]+$/;
-
-class BenchError extends Error {}
-function die(msg: string): never {
-  throw new BenchError(msg);
-}
-const log = (msg: string) => process.stderr.write(`== ${msg}\n`);
+// The work directory goes last on exit; again once the sandbox is up (after the harness's).
+removeWorkOnExit();
 
 // ---------------------------------------------------------------------------------------------
 // Parameters
-
-function intEnv(name: string, def: number, min: number): number {
-  const v = process.env[name];
-  if (v === undefined || v === '') return def;
-  if (!/^[0-9]{1,4}$/.test(v) || Number(v) < min) die(`${name} must be a number >= ${min}`);
-  return Number(v);
-}
 
 interface Variant {
   name: string;
@@ -100,89 +94,12 @@ const UNITS = Array.from(
   (_, i) => `bench-svc-${String(i + 1).padStart(3, '0')}.service`,
 );
 
-// ---------------------------------------------------------------------------------------------
-// Processes on the host
-
-interface Ran {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Environment for everything we run: NODE_EXTRA_CA_CERTS never reaches a timed command. */
-function childEnv(): NodeJS.ProcessEnv {
-  const env = { ...process.env };
-  delete env.NODE_EXTRA_CA_CERTS;
-  return env;
-}
-
-function runHost(file: string, args: readonly string[], timeoutMs = 120_000): Promise<Ran> {
-  return new Promise((resolve, reject) => {
-    execFile(
-      file,
-      args,
-      { env: childEnv(), timeout: timeoutMs, maxBuffer: 256 << 20, killSignal: 'SIGKILL' },
-      (err, stdout, stderr) => {
-        if (err && typeof err.code !== 'number') {
-          reject(new Error(`${file}: ${err.message}\n${stderr}`));
-          return;
-        }
-        resolve({ code: typeof err?.code === 'number' ? err.code : 0, stdout, stderr });
-      },
-    );
-  });
-}
-
-async function mustRun(file: string, args: readonly string[]): Promise<string> {
-  const r = await runHost(file, args);
-  if (r.code !== 0) die(`${file} ${args.join(' ')} exited ${r.code}:\n${r.stderr}`);
-  return r.stdout;
-}
-
-async function waitForDist(): Promise<string> {
-  // Someone else may be running `npm run build` (it removes dist/ first): wait a little.
-  for (let i = 0; i < 60 && !existsSync(CLI); i++) await sleep(1000);
-  if (!existsSync(CLI)) die(`${CLI} is missing: run "npm run build" first`);
-  return sha256(CLI);
-}
-
 function sha256(file: string): string {
   return createHash('sha256').update(readFileSync(file)).digest('hex');
 }
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-// ---------------------------------------------------------------------------------------------
-// Cleanup, whatever happens
-
-let work: string | undefined;
+/** The sandbox, stopped (through the harness) whatever happens. */
 let sandbox: Sandbox | undefined;
-let hyperfine: ChildProcess | undefined;
-
-function removeWorkSync(): void {
-  if (work === undefined) return;
-  try {
-    rmSync(work, { recursive: true, force: true, maxRetries: 5 });
-  } catch (e) {
-    process.stderr.write(`bench/restart: could not remove ${work}: ${(e as Error).message}\n`);
-  }
-  work = undefined;
-}
-
-function stopHyperfine(): void {
-  const h = hyperfine;
-  // Our own child: its PID cannot be reused before Node has reaped it.
-  if (h?.pid !== undefined && h.exitCode === null && h.signalCode === null) h.kill('SIGTERM');
-}
-
-function onSignal(sig: NodeJS.Signals): void {
-  process.stderr.write(`bench/restart: ${sig}, cleaning up\n`);
-  stopHyperfine();
-  // 'exit' listeners: the harness tears the sandbox down synchronously, then removeWorkSync.
-  process.exit(128 + (osConstants.signals[sig] ?? 0));
-}
-for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, onSignal);
-process.on('exit', removeWorkSync);
 
 // ---------------------------------------------------------------------------------------------
 // Scripts (fixed text; the only values written into them are checked against SAFE_PATH or are
@@ -199,28 +116,6 @@ mv -f lib/${LIB_NAME}.afterpatch-new lib/${LIB_NAME}
 rm -rf state
 mkdir state
 `;
-
-function inSandboxScript(sb: Sandbox, pidNs: string): string {
-  if (!Number.isSafeInteger(sb.pid1) || sb.pid1 <= 1) die(`bad sandbox PID 1: ${sb.pid1}`);
-  if (!/^pid:\[[0-9]+\]$/.test(pidNs)) die(`bad PID namespace link ${JSON.stringify(pidNs)}`);
-  const p = sb.pid1;
-  // Same namespaces and environment as the harness's Sandbox.exec().
-  return `#!/bin/sh
-# bench/restart: run "$@" inside sandbox ${sb.name} (host PID ${p}) - only while PID ${p} is still
-# that sandbox's PID 1 (same PID namespace as at bench time).
-[ "$(readlink /proc/${p}/ns/pid 2>/dev/null)" = '${pidNs}' ] || {
-  echo "bench/restart: the sandbox (PID ${p}) is gone" >&2
-  exit 99
-}
-exec env -i PATH=${PATH_ENV} LANG=C.UTF-8 SYSTEMD_PAGER= SYSTEMD_COLORS=0 \\
-  nsenter --target ${p} --mount --uts --ipc --pid --cgroup -- "$@"
-`;
-}
-
-function writeScript(path: string, text: string): void {
-  writeFileSync(path, text, { mode: 0o755 });
-  chmodSync(path, 0o755);
-}
 
 // ---------------------------------------------------------------------------------------------
 // The afterpatch report, as far as the check reads it (docs/restart.md)
@@ -248,7 +143,7 @@ async function checkAfterpatch(
   const stale = staleCount();
   if (stale < N) die(`${label}: only ${stale} of ${N} services map ${LIB_NAME} "(deleted)"`);
   const t0 = performance.now();
-  const r = await runHost(inSandbox, afterpatchArgs, 300_000);
+  const r = await runHost(inSandbox, afterpatchArgs, { timeoutMs: 300_000 });
   const wallMs = performance.now() - t0;
   const text = `exit ${r.code}\n--- stdout (start) ---\n${r.stdout.slice(0, 4000)}\n--- stderr ---\n${r.stderr.slice(-4000)}`;
   if (process.env.KEEP_CHECK_JSON === '1') {
@@ -327,15 +222,6 @@ function staleCount(): number {
 
 // ---------------------------------------------------------------------------------------------
 
-interface HyperfineResult {
-  command: string;
-  mean: number;
-  stddev: number | null;
-  min: number;
-  max: number;
-  times?: number[];
-}
-
 async function main(): Promise<void> {
   const runs = intEnv('RUNS', 5, 2);
   const warmup = intEnv('WARMUP', 1, 0);
@@ -346,21 +232,12 @@ async function main(): Promise<void> {
     die('must run as root (boots systemd as PID 1 of fresh namespaces)');
   const can = canBootSandbox();
   if (!can.ok) die(`cannot boot a systemd sandbox: ${can.reason}`);
-  for (const tool of ['hyperfine', 'gcc']) {
-    const r = await runHost(tool, ['--version']).catch(() => null);
-    if (r?.code !== 0) die(`${tool} not found (apt-get install hyperfine gcc libc6-dev)`);
-  }
+  await requireTools(['hyperfine', 'gcc'], 'apt-get install hyperfine gcc libc6-dev');
   await waitForDist();
-  for (const p of [process.execPath, CLI, REPO]) {
-    if (!SAFE_PATH.test(p.replace(/\/$/, '')))
-      die(`path ${JSON.stringify(p)} has unsafe characters`);
-  }
+  requireSafePaths();
 
   // --- build ---------------------------------------------------------------------------------
-  mkdirSync(OUT, { recursive: true });
-  work = mkdtempSync(join(OUT, 'restart-lib-'));
-  const dir = work;
-  if (!SAFE_PATH.test(dir)) die(`work directory ${JSON.stringify(dir)} has unsafe characters`);
+  const dir = makeWorkDir();
   log(`building the service and its library in ${dir}`);
   for (const d of ['build', 'lib', 'bin', 'state']) mkdirSync(join(dir, d));
   const lib = join(dir, 'lib', LIB_NAME);
@@ -390,11 +267,10 @@ async function main(): Promise<void> {
   const sb = await bootSandbox({ timeoutMs: 30_000 });
   sandbox = sb;
   // Our 'exit' listener after the harness's: the sandbox goes first, then the directory.
-  process.removeListener('exit', removeWorkSync);
-  process.on('exit', removeWorkSync);
+  removeWorkOnExit();
   log(`sandbox ${sb.name} up, PID 1 = host PID ${sb.pid1}`);
   const inSandbox = join(dir, 'in-sandbox');
-  writeScript(inSandbox, inSandboxScript(sb, readlinkSync(`/proc/${sb.pid1}/ns/pid`)));
+  writeInSandboxScript(inSandbox, `sandbox ${sb.name}`, sb.pid1);
 
   log(`installing and starting ${N} units bench-svc-NNN.service`);
   // StartLimitIntervalSec=0: every timed run restarts every unit; systemd's default start limit
@@ -434,7 +310,7 @@ async function main(): Promise<void> {
     );
     log('checking the floor once (untimed)');
     await mustRun(prepare, []);
-    const fr = await runHost(inSandbox, floor, 300_000);
+    const fr = await runHost(inSandbox, floor, { timeoutMs: 300_000 });
     if (fr.code !== 0) die(`floor: systemctl restart exited ${fr.code}: ${fr.stderr}`);
     if (staleCount() !== 0) die('floor: services still map the old library after the restart');
   };
@@ -462,39 +338,16 @@ async function main(): Promise<void> {
       [...afterpatch, ...v.args],
     ]),
   ];
-  const hfArgs = [
-    '--shell=none',
-    '--style',
-    'basic',
-    '--warmup',
-    String(warmup),
-    '--runs',
-    String(runs),
-    '--prepare',
-    prepare,
-    '--export-json',
-    `${base}.json`,
-    '--export-markdown',
-    `${base}.md`,
-  ];
-  for (const [name, argv] of legs) hfArgs.push('-n', name, [inSandbox, ...argv].join(' '));
+  const hfArgs = ['--prepare', prepare];
+  for (const [name, argv] of legs) hfArgs.push('-n', name, cmdline([inSandbox, ...argv]));
   const distNow = () => (existsSync(CLI) ? sha256(CLI) : 'missing');
   // dist/afterpatch.cjs may be rebuilt by someone else mid-run: then measure again.
   for (let attempt = 1; ; attempt++) {
-    const distSum = await waitForDist();
+    await waitForDist();
+    const distSum = sha256(CLI);
     await checkBoth(attempt === 1 ? 'check' : `check-${attempt}`);
-    for (const ext of ['json', 'md']) rmSync(`${base}.${ext}`, { force: true });
     log(`hyperfine: ${legs.length} commands, warmup ${warmup}, ${runs} runs`);
-    const code = await new Promise<number>((resolve, reject) => {
-      const h = spawn('hyperfine', hfArgs, {
-        stdio: ['ignore', 'inherit', 'inherit'],
-        env: childEnv(),
-      });
-      hyperfine = h;
-      h.once('error', reject);
-      h.once('exit', (c, sig) => resolve(c ?? 128 + (sig ? (osConstants.signals[sig] ?? 0) : 0)));
-    });
-    hyperfine = undefined;
+    const code = await hyperfine(base, { warmup, runs, args: hfArgs, env: childEnv() });
     if (distNow() === distSum) {
       if (code !== 0) die(`hyperfine exited ${code}`);
       await checkAfterpatch(inSandbox, prepare, afterpatch, 'recheck');
@@ -505,9 +358,7 @@ async function main(): Promise<void> {
   }
 
   // --- report ----------------------------------------------------------------------------------
-  const results = (
-    JSON.parse(readFileSync(`${base}.json`, 'utf8')) as { results: HyperfineResult[] }
-  ).results;
+  const results = readHyperfine(base);
   const byName = (n: string) => results.find((r) => r.command === n);
   const fl = byName(floorName);
   const ap = byName('afterpatch restart');
@@ -529,25 +380,11 @@ async function main(): Promise<void> {
   log(`results in ${OUT}/restart-N${N}.{json,md}, restart-summary-N${N}.txt`);
 }
 
-let rc = 0;
-try {
-  await main();
-} catch (e) {
-  rc = 2;
-  const msg = e instanceof BenchError ? e.message : ((e as Error).stack ?? String(e));
-  process.stderr.write(`bench/restart: ${msg}\n`);
-} finally {
-  stopHyperfine();
-  if (sandbox !== undefined) {
-    log(`stopping sandbox ${sandbox.name}`);
-    await sandbox.stop().catch((e: unknown) => {
-      rc = 2;
-      process.stderr.write(`bench/restart: stopping the sandbox: ${(e as Error).message}\n`);
-    });
-  }
-  removeWorkSync();
-  // Leftovers of an interrupted earlier run are not ours to guess at; just point them out.
-  const stray = readdirSync(OUT).filter((n) => n.startsWith('restart-lib-'));
-  if (stray.length > 0) log(`note: leftover directories in ${OUT}: ${stray.join(' ')}`);
-}
-process.exit(rc);
+// Quick commands (gcc, prepare) get 2 minutes; the checked runs pass their own timeout.
+const settings = { name: 'bench/restart', workPrefix: 'restart-lib-', timeoutMs: 120_000 };
+await runBench(settings, main, async () => {
+  const sb = sandbox;
+  if (sb === undefined) return;
+  log(`stopping sandbox ${sb.name}`);
+  await cleanupStep('stopping the sandbox', () => sb.stop());
+});

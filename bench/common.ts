@@ -1,0 +1,344 @@
+// bench/common.ts - what bench/restart.ts and bench/fleet.ts share: errors and log lines carrying
+// the script's name, the environment knobs, running commands on the host (never with
+// NODE_EXTRA_CA_CERTS), the scripts they write (nsenter into a systemd sandbox), hyperfine (our
+// child, stopped on a signal), the work directory bench/out/<prefix>XXXXXX/ and the run itself
+// (main, then always the cleanup; exit status 0 or 2).
+//
+// A script's main runs through runBench(), which names the script for every message.
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { constants as osConstants } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { CLI } from '../test/helpers/cli.ts';
+
+export const REPO = fileURLToPath(new URL('..', import.meta.url));
+export const OUT = join(REPO, 'bench', 'out');
+const PATH_ENV = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+/** Characters allowed in every value written into a script or a hyperfine command line. */
+export const SAFE_PATH = /^\/[A-Za-z0-9_./-]+$/;
+
+// ---------------------------------------------------------------------------------------------
+// The script: its messages, its knobs, what it needs
+
+let benchName = 'bench';
+let workPrefix = 'bench-';
+let defaultTimeoutMs = 300_000;
+/** Set: log lines carry the seconds since runBench() started. */
+let logStart: number | undefined;
+
+export class BenchError extends Error {}
+export function die(msg: string): never {
+  throw new BenchError(msg);
+}
+
+/** `== msg` on stderr: progress. */
+export function log(msg: string): void {
+  const t =
+    logStart === undefined ? '' : `[${((performance.now() - logStart) / 1000).toFixed(0)} s] `;
+  process.stderr.write(`== ${t}${msg}\n`);
+}
+
+/** `bench/NAME: msg` on stderr: what went wrong. */
+function warn(msg: string): void {
+  process.stderr.write(`${benchName}: ${msg}\n`);
+}
+
+/** A whole number from the environment, `def` when unset or empty. */
+export function intEnv(name: string, def: number, min: number, max = 9_999): number {
+  const v = process.env[name];
+  if (v === undefined || v === '') return def;
+  if (!/^[0-9]{1,6}$/.test(v) || Number(v) < min || Number(v) > max)
+    die(`${name} must be a number from ${min} to ${max}`);
+  return Number(v);
+}
+
+/** A number (decimals allowed) from the environment, `def` when unset or empty. */
+export function numEnv(name: string, def: number, min: number, max: number): number {
+  const v = process.env[name];
+  if (v === undefined || v === '') return def;
+  if (!/^[0-9]+(\.[0-9]+)?$/.test(v) || Number(v) < min || Number(v) > max)
+    die(`${name} must be a number from ${min} to ${max}`);
+  return Number(v);
+}
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Waits up to a minute for dist/afterpatch.cjs: a concurrent `npm run build` removes dist/ first. */
+export async function waitForDist(): Promise<void> {
+  for (let i = 0; i < 60 && !existsSync(CLI); i++) await sleep(1000);
+  if (!existsSync(CLI)) die(`${CLI} is missing: run "npm run build" first`);
+}
+
+/** Dies unless every tool answers `--version`; `install`: how to get them. */
+export async function requireTools(tools: readonly string[], install: string): Promise<void> {
+  for (const tool of tools) {
+    const r = await runHost(tool, ['--version']).catch(() => null);
+    if (r?.code !== 0) die(`${tool} not found (${install})`);
+  }
+}
+
+/**
+ * Dies unless node, dist/afterpatch.cjs, the checkout and `more` are paths SAFE_PATH allows:
+ * they go into scripts and hyperfine command lines.
+ */
+export function requireSafePaths(more: readonly string[] = []): void {
+  for (const p of [process.execPath, CLI, REPO, ...more]) {
+    if (!SAFE_PATH.test(p.replace(/\/$/, '')))
+      die(`path ${JSON.stringify(p)} has unsafe characters`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Processes on the host
+
+export interface Ran {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Environment for everything we run: NODE_EXTRA_CA_CERTS never reaches a timed command. */
+export function childEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env = { ...process.env, ...extra };
+  delete env.NODE_EXTRA_CA_CERTS;
+  return env;
+}
+
+/** Runs a command to its end (killed after the timeout); rejects only when it cannot run. */
+export function runHost(
+  file: string,
+  args: readonly string[],
+  opts: { timeoutMs?: number; env?: NodeJS.ProcessEnv; cwd?: string } = {},
+): Promise<Ran> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      file,
+      args,
+      {
+        env: opts.env ?? childEnv(),
+        timeout: opts.timeoutMs ?? defaultTimeoutMs,
+        maxBuffer: 256 << 20,
+        killSignal: 'SIGKILL',
+        ...(opts.cwd === undefined ? {} : { cwd: opts.cwd }),
+      },
+      (err, stdout, stderr) => {
+        if (err && typeof err.code !== 'number') {
+          reject(new Error(`${file}: ${err.message}\n${stderr}`));
+          return;
+        }
+        resolve({ code: typeof err?.code === 'number' ? err.code : 0, stdout, stderr });
+      },
+    );
+  });
+}
+
+/** runHost(), and its stdout; dies unless it exits 0. */
+export async function mustRun(file: string, args: readonly string[]): Promise<string> {
+  const r = await runHost(file, args);
+  if (r.code !== 0) die(`${file} ${args.join(' ')} exited ${r.code}:\n${r.stderr}`);
+  return r.stdout;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scripts (fixed text; the only values written into them are checked against SAFE_PATH or are
+// numbers and fixed names)
+
+export function writeScript(path: string, text: string): void {
+  writeFileSync(path, text, { mode: 0o755 });
+  chmodSync(path, 0o755);
+}
+
+/**
+ * Writes the script `path`: it runs "$@" inside a systemd sandbox (`what`: "sandbox NAME", "rig
+ * host h1") with the same namespaces (and network namespace with `net`) and environment as the
+ * harness's Sandbox.exec() - only while host PID `pid1` is still that sandbox's PID 1: the same
+ * PID namespace as now, at bench time.
+ */
+export function writeInSandboxScript(path: string, what: string, pid1: number, net = false): void {
+  const p = pid1;
+  if (!Number.isSafeInteger(p) || p <= 1) die(`bad sandbox PID 1: ${p}`);
+  const pidNs = readlinkSync(`/proc/${p}/ns/pid`);
+  if (!/^pid:\[[0-9]+\]$/.test(pidNs)) die(`bad PID namespace link ${JSON.stringify(pidNs)}`);
+  const text = `#!/bin/sh
+# ${benchName}: run "$@" inside ${what} (host PID ${p}) - only while PID ${p} is still
+# that sandbox's PID 1 (same PID namespace as at bench time).
+[ "$(readlink /proc/${p}/ns/pid 2>/dev/null)" = '${pidNs}' ] || {
+  echo "${benchName}: ${what} (PID ${p}) is gone" >&2
+  exit 99
+}
+exec env -i PATH=${PATH_ENV} LANG=C.UTF-8 SYSTEMD_PAGER= SYSTEMD_COLORS=0 \\
+  nsenter --target ${p} --mount --uts --ipc --pid --cgroup${net ? ' --net' : ''} -- "$@"
+`;
+  writeScript(path, text);
+}
+
+// ---------------------------------------------------------------------------------------------
+// hyperfine
+
+export interface HyperfineResult {
+  command: string;
+  mean: number;
+  stddev: number | null;
+  median: number;
+  user: number;
+  system: number;
+  min: number;
+  max: number;
+  times?: number[];
+}
+
+/** A command line for hyperfine --shell=none (shell-words): quote what needs it. */
+export function cmdline(argv: readonly string[]): string {
+  return argv.map((a) => (/^[A-Za-z0-9_./=:,@%+-]+$/.test(a) ? a : `'${a}'`)).join(' ');
+}
+
+let hyperfineChild: ChildProcess | undefined;
+
+/**
+ * One hyperfine run (--shell=none, warmup, runs, `args`: the rest), exported to BASE.json and
+ * BASE.md (removed first); resolves to its exit status.
+ */
+export async function hyperfine(
+  base: string,
+  opts: {
+    warmup: number;
+    runs: number;
+    args: readonly string[];
+    env: NodeJS.ProcessEnv;
+    cwd?: string;
+  },
+): Promise<number> {
+  for (const ext of ['json', 'md']) rmSync(`${base}.${ext}`, { force: true });
+  const args = [
+    '--shell=none',
+    '--style',
+    'basic',
+    '--warmup',
+    String(opts.warmup),
+    '--runs',
+    String(opts.runs),
+    '--export-json',
+    `${base}.json`,
+    '--export-markdown',
+    `${base}.md`,
+    ...opts.args,
+  ];
+  const code = await new Promise<number>((resolve, reject) => {
+    const h = spawn('hyperfine', args, {
+      stdio: ['ignore', 'inherit', 'inherit'],
+      env: opts.env,
+      ...(opts.cwd === undefined ? {} : { cwd: opts.cwd }),
+    });
+    hyperfineChild = h;
+    h.once('error', reject);
+    h.once('exit', (c, sig) => resolve(c ?? 128 + (sig ? (osConstants.signals[sig] ?? 0) : 0)));
+  });
+  hyperfineChild = undefined;
+  return code;
+}
+
+/** The results hyperfine() exported to BASE.json. */
+export function readHyperfine(base: string): HyperfineResult[] {
+  return (JSON.parse(readFileSync(`${base}.json`, 'utf8')) as { results: HyperfineResult[] })
+    .results;
+}
+
+function stopHyperfine(): void {
+  const h = hyperfineChild;
+  // Our own child: its PID cannot be reused before Node has reaped it.
+  if (h?.pid !== undefined && h.exitCode === null && h.signalCode === null) h.kill('SIGTERM');
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cleanup, whatever happens
+
+let work: string | undefined;
+
+/** Creates bench/out/<workPrefix>XXXXXX/ (removed by runBench(), or on exit: removeWorkSync). */
+export function makeWorkDir(): string {
+  mkdirSync(OUT, { recursive: true });
+  work = mkdtempSync(join(OUT, workPrefix));
+  const dir = work;
+  if (!SAFE_PATH.test(dir)) die(`work directory ${JSON.stringify(dir)} has unsafe characters`);
+  return dir;
+}
+
+export function removeWorkSync(): void {
+  if (work === undefined) return;
+  try {
+    rmSync(work, { recursive: true, force: true, maxRetries: 5 });
+  } catch (e) {
+    warn(`could not remove ${work}: ${(e as Error).message}`);
+  }
+  work = undefined;
+}
+
+/** (Re)adds removeWorkSync as the last 'exit' listener: after the harness's sandbox teardown. */
+export function removeWorkOnExit(): void {
+  process.removeListener('exit', removeWorkSync);
+  process.on('exit', removeWorkSync);
+}
+
+function onSignal(sig: NodeJS.Signals): void {
+  warn(`${sig}, cleaning up`);
+  stopHyperfine();
+  // 'exit' listeners: the harness tears the sandboxes down synchronously, then the script's own.
+  process.exit(128 + (osConstants.signals[sig] ?? 0));
+}
+
+let failed = false;
+
+/** One step of the cleanup: its failure is reported (`what: …`), fails the run, and we go on. */
+export async function cleanupStep(what: string, step: () => Promise<unknown>): Promise<void> {
+  await step().catch((e: unknown) => {
+    failed = true;
+    warn(`${what}: ${(e as Error).message}`);
+  });
+}
+
+/**
+ * The whole run. First the script's settings - name: `bench/restart`, first word of every
+ * message; workPrefix: the work directory's name in bench/out before mkdtemp's six characters
+ * (also how leftovers of earlier runs are spotted); timestamps: `== [12 s] …` log lines;
+ * timeoutMs: runHost()'s default timeout (300 s) - and the SIGINT/SIGTERM/SIGHUP handlers (stop
+ * hyperfine, exit: the 'exit' listeners clean up). Then main; then always: stops hyperfine, runs
+ * `teardown` (its cleanupStep()s), removes the work directory and points out leftovers of
+ * interrupted earlier runs (not ours to guess at). Exits 0, or 2 when main or a cleanup step
+ * failed.
+ */
+export async function runBench(
+  opts: { name: string; workPrefix: string; timestamps?: boolean; timeoutMs?: number },
+  main: () => Promise<void>,
+  teardown: () => Promise<void>,
+): Promise<never> {
+  benchName = opts.name;
+  workPrefix = opts.workPrefix;
+  if (opts.timestamps) logStart = performance.now();
+  if (opts.timeoutMs !== undefined) defaultTimeoutMs = opts.timeoutMs;
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, onSignal);
+  try {
+    await main();
+  } catch (e) {
+    failed = true;
+    warn(e instanceof BenchError ? e.message : ((e as Error).stack ?? String(e)));
+  } finally {
+    stopHyperfine();
+    await teardown();
+    removeWorkSync();
+    const mine = new RegExp(`^${workPrefix}[A-Za-z0-9]{6}$`);
+    const stray = existsSync(OUT) ? readdirSync(OUT).filter((n) => mine.test(n)) : [];
+    if (stray.length > 0) log(`note: leftover directories in ${OUT}: ${stray.join(' ')}`);
+  }
+  process.exit(failed ? 2 : 0);
+}
