@@ -199,6 +199,7 @@ export async function bootRig(opts: RigOptions = {}): Promise<Rig> {
   const count = opts.count ?? 3;
   const id = randomBytes(3).toString('hex');
   const dir = mkdtempSync(join(tmpdir(), `afterpatch-rig-${id}-`));
+  const remoteTmp = `/tmp/.afterpatch-rig-${id}-ansible`;
   const hosts: RigHost[] = [];
   const links: string[] = [];
   let stopped = false;
@@ -210,6 +211,7 @@ export async function bootRig(opts: RigOptions = {}): Promise<Rig> {
     // The host side of a veth pair vanishes with its peer's namespace; delete any left over.
     for (const l of links) await run('ip', ['link', 'del', l]);
     rmSync(dir, { recursive: true, force: true });
+    rmSync(remoteTmp, { recursive: true, force: true });
     const first = hosts[0];
     removeMountPoints(first === undefined ? undefined : dirname(first.sandbox.cgroupDir));
   };
@@ -294,7 +296,8 @@ export async function bootRig(opts: RigOptions = {}): Promise<Rig> {
       retry_files_enabled: 'False',
       forks: '10',
       local_tmp: join(dir, 'ansible-local'),
-      remote_tmp: '/tmp/.afterpatch-rig-ansible',
+      // The hosts share the machine's /tmp: one directory per rig, removed by stop().
+      remote_tmp: remoteTmp,
       interpreter_python: '/usr/bin/python3',
       nocows: '1',
       ...opts.defaults,
