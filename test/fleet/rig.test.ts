@@ -457,6 +457,7 @@ describe('fleet rig: role + rolling-restart.yml over SSH', { skip }, () => {
     const extra = {
       afterpatch_deb: deb,
       afterpatch_config: { restart: { jobs: 4 } },
+      afterpatch_enable_units: ['afterpatch-metrics.timer'],
     };
     debByUs = true;
     const first = await playbook('install.yml', extra, ['-l', 'h1']);
@@ -472,6 +473,9 @@ describe('fleet rig: role + rolling-restart.yml over SSH', { skip }, () => {
       readFileSync(join(h1.dirs['/etc/afterpatch'], 'afterpatch.toml'), 'utf8'),
       /^jobs = 4$/m,
     );
+    // The packaged timer, enabled and started by the role in h1's systemd.
+    const timer = await h1.sandbox.systemctl('is-active', 'afterpatch-metrics.timer');
+    assert.equal(timer.stdout.trim(), 'active', timer.stderr);
 
     const again = await playbook('install.yml', extra, ['-l', 'h1']);
     assert.equal(again.code, 0, show(again));
