@@ -838,26 +838,26 @@ async function main(): Promise<void> {
   const moduleArgv = (h: RigHost) => [inH(h), 'node', join(LIBRARY, 'afterpatch'), moduleArgsFile];
   const dryRunArgv = [inH(heavy), HOST_CLI, 'restart', '--dry-run', '--json'];
   const grep = (h: RigHost) => [inH(h), 'sh', '-c', 'grep -l deleted /proc/[0-9]*/maps; exit 0'];
+  /** Runs argv on the machine; its standard output as JSON, or {} when it is not JSON. */
+  const runJson = async <T extends object>(argv: readonly string[]) => {
+    const [cmd, ...args] = argv;
+    const r = await runHost(cmd ?? '', args);
+    let doc = {} as T;
+    try {
+      doc = JSON.parse(r.stdout) as T;
+    } catch {}
+    return { r, doc };
+  };
   const checkInHost = async () => {
     const sizes = { lightScan: 0, heavyScan: 0, lightModuleOut: 0, heavyModuleOut: 0 };
     for (const [h, min] of [
       [light, 1],
       [heavy, heavyN],
     ] as const) {
-      const [cmd, ...args] = scanArgv(h);
-      const r = await runHost(cmd ?? '', args);
-      let doc: ScanDoc = {};
-      try {
-        doc = JSON.parse(r.stdout) as ScanDoc;
-      } catch {}
+      const { r, doc } = await runJson<ScanDoc>(scanArgv(h));
       if (r.code !== 1 || doc.format !== 'afterpatch-scan' || (doc.summary?.processes ?? 0) < min)
         die(`scan on ${h.name}: exit ${r.code}, ${JSON.stringify(doc.summary)}\n${r.stderr}`);
-      const [mcmd, ...margs] = moduleArgv(h);
-      const m = await runHost(mcmd ?? '', margs);
-      let res: ModuleResult = {};
-      try {
-        res = JSON.parse(m.stdout) as ModuleResult;
-      } catch {}
+      const { r: m, doc: res } = await runJson<ModuleResult>(moduleArgv(h));
       if (m.code !== 0 || res.failed || (res.scan?.summary?.processes ?? 0) < min)
         die(`module alone on ${h.name}: exit ${m.code}: ${m.stdout.slice(0, 2000)}${m.stderr}`);
       if (h === light) {
@@ -868,12 +868,7 @@ async function main(): Promise<void> {
         sizes.heavyModuleOut = Buffer.byteLength(m.stdout);
       }
     }
-    const [dcmd, ...dargs] = dryRunArgv;
-    const d = await runHost(dcmd ?? '', dargs);
-    let plan: { plan?: { unit?: string | null }[] } = {};
-    try {
-      plan = JSON.parse(d.stdout);
-    } catch {}
+    const { r: d, doc: plan } = await runJson<{ plan?: { unit?: string | null }[] }>(dryRunArgv);
     if (d.code > 1 || !plan.plan?.some((e) => e.unit === HEAVY_UNIT))
       die(`restart --dry-run on ${heavy.name}: exit ${d.code}\n${d.stdout.slice(0, 2000)}`);
     return sizes;

@@ -91,5 +91,6 @@ function isSea(): boolean {
 
 // Run when executed (bundle, tsx or single executable), not when imported by tests.
 const entry = process.argv[1] ?? '';
-if (isSea() && wantsModuleInterpreter(process.argv)) runAnsibleModule(process.argv, require);
-else if (isSea() || /afterpatch(\.cjs)?$|cli\.ts$/.test(entry)) void main(process.argv);
+const sea = isSea();
+if (sea && wantsModuleInterpreter(process.argv)) runAnsibleModule(process.argv, require);
+else if (sea || /afterpatch(\.cjs)?$|cli\.ts$/.test(entry)) void main(process.argv);

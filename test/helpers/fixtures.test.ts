@@ -2,7 +2,6 @@
 // Needs root (dpkg -i), gcc and dpkg-deb; skipped with a message otherwise.
 // Run: node --import tsx --test test/helpers/fixtures.test.ts
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { after, describe, test } from 'node:test';
 import { noiseMatcher } from '../../src/noise.ts';
@@ -21,17 +20,9 @@ import {
   stopProcesses,
   testPackagePaths,
 } from './fixtures.ts';
+import { hasTool } from './tools.ts';
 
-function has(cmd: string): boolean {
-  try {
-    execFileSync('sh', ['-c', 'command -v "$1"', 'sh', cmd], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-const missing = ['gcc', 'dpkg-deb', 'dpkg'].filter((c) => !has(c));
+const missing = ['gcc', 'dpkg-deb', 'dpkg'].filter((c) => !hasTool(c));
 const skip =
   process.getuid?.() !== 0
     ? 'needs root: installs a test package with dpkg (run as root, e.g. in .ci/run)'

@@ -74,12 +74,24 @@ export function canBootRig(): { ok: true } | { ok: false; reason: string } {
   return { ok: true };
 }
 
-function run(cmd: string, args: readonly string[], timeoutMs = 30_000): Promise<ExecResult> {
+interface RunOptions {
+  timeoutMs?: number;
+  env?: Record<string, string>;
+  cwd?: string;
+}
+
+/** Runs argv without a shell; resolves with its exit status (1 when it could not run). */
+function run(cmd: string, args: readonly string[], o: RunOptions = {}): Promise<ExecResult> {
   return new Promise((resolve) => {
     execFile(
       cmd,
       args,
-      { timeout: timeoutMs, maxBuffer: 64 << 20, env: { PATH: process.env.PATH ?? '' } },
+      {
+        timeout: o.timeoutMs ?? 30_000,
+        maxBuffer: 64 << 20,
+        env: o.env ?? { PATH: process.env.PATH ?? '' },
+        ...(o.cwd === undefined ? {} : { cwd: o.cwd }),
+      },
       (err, stdout, stderr) => {
         const code = err === null ? 0 : typeof err.code === 'number' ? err.code : 1;
         resolve({ code, stdout, stderr });
@@ -325,25 +337,15 @@ export async function bootRig(opts: RigOptions = {}): Promise<Rig> {
       ANSIBLE_NOCOLOR: '1',
       ANSIBLE_HOME: join(dir, 'ansible-home'),
     };
-    const ansible: Rig['ansible'] = (argv, o = {}) =>
-      new Promise((resolve) => {
-        const [cmd, ...args] = argv;
-        if (cmd === undefined) throw new Error('rig.ansible: empty argv');
-        execFile(
-          cmd,
-          args,
-          {
-            cwd: dir,
-            timeout: o.timeoutMs ?? 180_000,
-            maxBuffer: 64 << 20,
-            env: { ...env, ...o.env },
-          },
-          (err, stdout, stderr) => {
-            const code = err === null ? 0 : typeof err.code === 'number' ? err.code : 1;
-            resolve({ code, stdout, stderr });
-          },
-        );
+    const ansible: Rig['ansible'] = (argv, o = {}) => {
+      const [cmd, ...args] = argv;
+      if (cmd === undefined) throw new Error('rig.ansible: empty argv');
+      return run(cmd, args, {
+        cwd: dir,
+        timeoutMs: o.timeoutMs ?? 180_000,
+        env: { ...env, ...o.env },
       });
+    };
     return { hosts, dir, inventory, env, ansible, stop };
   } catch (e) {
     await stop();

@@ -30,6 +30,7 @@ import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { constants as osConstants, tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { which } from './tools.ts';
 
 export interface ExecResult {
   code: number;
@@ -104,16 +105,7 @@ function keepUnit(name: string, dbus: boolean): boolean {
 // ---------------------------------------------------------------------------------------------
 // Preconditions
 
-function findTool(name: string): string | undefined {
-  for (const dir of TOOL_DIRS) {
-    const p = join(dir, name);
-    try {
-      accessSync(p, constants.X_OK);
-      return p;
-    } catch {}
-  }
-  return undefined;
-}
+const findTool = (name: string) => which(name, TOOL_DIRS.join(':'));
 
 function findSystemd(): string | undefined {
   for (const p of SYSTEMD_CANDIDATES) {

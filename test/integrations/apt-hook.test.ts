@@ -34,6 +34,7 @@ import {
   testPackagePaths,
 } from '../helpers/fixtures.ts';
 import { removeScratch, TEST_TMP } from '../helpers/stale-lib.ts';
+import { which as whichOnPath } from '../helpers/tools.ts';
 
 const HOOK_SRC = new URL('../../integrations/apt/afterpatch-apt-hook', import.meta.url).pathname;
 const APT_CONF_SRC = new URL('../../integrations/apt/50afterpatch', import.meta.url).pathname;
@@ -41,12 +42,7 @@ const INSTALLED_HOOK = '/usr/lib/afterpatch/apt-hook';
 const PKG = 'afterpatch-test-apthook';
 const PATH_ENV = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
-function which(name: string): string | undefined {
-  for (const dir of PATH_ENV.split(':')) {
-    if (existsSync(join(dir, name))) return join(dir, name);
-  }
-  return undefined;
-}
+const which = (name: string) => whichOnPath(name, PATH_ENV);
 
 function whyNot(): string | false {
   if (process.platform !== 'linux') return 'Linux only';

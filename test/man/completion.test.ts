@@ -2,7 +2,7 @@
 // function is sourced in a real bash and called as bash-completion would, with COMP_WORDS and
 // COMP_CWORD; the zsh file must at least parse (zsh -n) when zsh is installed.
 import assert from 'node:assert/strict';
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,18 +10,10 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { CLI, runCli } from '../helpers/cli.ts';
+import { hasTool } from '../helpers/tools.ts';
 
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-
-const has = (tool: string) => {
-  try {
-    execFileSync('sh', ['-c', 'command -v "$1"', 'sh', tool], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 /** Script for bash -c: source the completion, set the words, print COMPREPLY one per line. */
 const DRIVER =
@@ -128,7 +120,7 @@ describe('shell completion', () => {
     assert.match(readFileSync(bashFile, 'utf8'), /^complete -F _afterpatch afterpatch$/m);
   });
 
-  it('writes a zsh completion that parses', { skip: !has('zsh') && 'zsh' }, async () => {
+  it('writes a zsh completion that parses', { skip: !hasTool('zsh') && 'zsh' }, async () => {
     const text = readFileSync(zshFile, 'utf8');
     assert.match(text, /^#compdef afterpatch$/m);
     assert.match(text, /'--format=\[output format\]:format:\(text json\)'/);

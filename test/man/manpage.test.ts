@@ -4,7 +4,7 @@
 // It also lints the troff (groff -ww, mandoc -T lint when installed) and checks that every
 // environment variable afterpatch and its apt hook read, and the files they use, are documented.
 import assert from 'node:assert/strict';
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,19 +12,11 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { CLI, runCli } from '../helpers/cli.ts';
+import { hasTool } from '../helpers/tools.ts';
 
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const GENERATOR = join(ROOT, 'scripts/manpage.mjs');
-
-const has = (tool: string) => {
-  try {
-    execFileSync('sh', ['-c', 'command -v "$1"', 'sh', tool], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 /** Whitespace collapsed, Unicode minus/hyphen as "-", quotes as the help prints them. */
 const norm = (s: string) =>
@@ -127,14 +119,16 @@ describe('afterpatch(8)', () => {
     assert.match(rendered, /^AFTERPATCH\(8\)/);
   });
 
-  it('passes mandoc -T lint at warning level', { skip: !has('mandoc') && 'mandoc' }, async () => {
+  it('passes mandoc -T lint at warning level', {
+    skip: !hasTool('mandoc') && 'mandoc',
+  }, async () => {
     const r = await run('mandoc', ['-T', 'lint', '-W', 'warning', page]).catch(
       (e: { stdout: string; stderr: string }) => e,
     );
     assert.equal(`${r.stdout}${r.stderr}`, '');
   });
 
-  it('renders with man -l', { skip: !has('man') && 'man-db' }, async () => {
+  it('renders with man -l', { skip: !hasTool('man') && 'man-db' }, async () => {
     const r = await run('man', ['--warnings', '-l', page], {
       env: { PATH: process.env.PATH ?? '/usr/bin:/bin', MANWIDTH: '80', MANPAGER: 'cat' },
     });

@@ -3,7 +3,6 @@
 // root is cached per day under /var/cache/afterpatch-test-debootstrap). Needs root, dpkg-deb,
 // lintian and debootstrap (.ci/run installs them); skips otherwise.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import {
   copyFileSync,
   existsSync,
@@ -17,6 +16,7 @@ import { basename, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { CLI } from '../helpers/cli.ts';
+import { hasTool } from '../helpers/tools.ts';
 import { cmd, freshRoot, inRoot, mustRun, removeRoot, withProc } from './chroot.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -25,15 +25,7 @@ const DEB_VERSION = `${pkg.version.replace('-', '~')}-1`;
 /** The "previous release" for the upgrade test: same tree, a version that sorts lower. */
 const PREV_VERSION = `${pkg.version.replace('-', '~')}~prev-1`;
 
-const has = (tool: string) => {
-  try {
-    execFileSync('sh', ['-c', 'command -v "$1"', 'sh', tool], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-};
-const missing = ['dpkg-deb', 'lintian', 'debootstrap', 'chroot'].filter((t) => !has(t));
+const missing = ['dpkg-deb', 'lintian', 'debootstrap', 'chroot'].filter((t) => !hasTool(t));
 const skip =
   process.getuid?.() !== 0
     ? 'needs root'
