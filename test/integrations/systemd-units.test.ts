@@ -14,6 +14,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import {
   chmodSync,
+  copyFileSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
@@ -80,8 +81,14 @@ function plainPath(p: string): string {
 }
 
 /**
- * The shipped unit, runnable here: /usr/bin/afterpatch → `<node> <dist/afterpatch.cjs>`, and
- * the host paths it would write moved to `paths` (the rest of the text unchanged).
+ * The CLI the units run. The sandboxed units use a copy outside the checkout (set in before()):
+ * with PrivateTmp= and ProtectHome=, a checkout under /tmp or /home is out of their sight.
+ */
+let unitCli = CLI;
+
+/**
+ * The shipped unit, runnable here: /usr/bin/afterpatch → `<node> <unitCli>`, and the host
+ * paths it would write moved to `paths` (the rest of the text unchanged).
  */
 function testCopy(
   text: string,
@@ -89,7 +96,7 @@ function testCopy(
 ): string {
   let t = text.replaceAll(
     '/usr/bin/afterpatch',
-    `${plainPath(process.execPath)} ${plainPath(CLI)}`,
+    `${plainPath(process.execPath)} ${plainPath(unitCli)}`,
   );
   if (paths.textfileDir !== undefined) t = t.replaceAll(TEXTFILE_DIR, plainPath(paths.textfileDir));
   if (paths.stateDir !== undefined) {
@@ -201,12 +208,15 @@ describe('systemd units in a systemd sandbox', {
     build = await buildSvc();
     // The services below include one running as nobody: let it reach its program.
     chmodSync(build.dir, 0o755);
+    unitCli = join(build.dir, 'afterpatch.cjs');
+    copyFileSync(CLI, unitCli);
     sb = await bootSandbox();
   });
 
   after(async () => {
     await sb?.stop().catch(() => {});
     build?.remove();
+    unitCli = CLI;
   });
 
   async function withJournal<T>(fn: () => Promise<T>): Promise<T> {
