@@ -54,7 +54,8 @@ export function readLivepatches(root: string, notes: string[]): Livepatch[] {
     for (const name of names) {
       const enabled = flag(join(base, name, 'enabled'), notes);
       if (enabled === null) notes.push(`${join(base, name)}: no readable enabled state`);
-      const transition = source === 'livepatch' ? flag(join(base, name, 'transition'), notes) : null;
+      const transition =
+        source === 'livepatch' ? flag(join(base, name, 'transition'), notes) : null;
       out.push({ name, source, enabled, transition });
     }
   }

@@ -70,8 +70,7 @@ export function parseCpuinfo(text: string): CpuinfoResult {
   if (first === undefined) return { kind: 'error', why: 'no processor entries' };
   const vendorId = first.get('vendor_id');
   if (vendorId === undefined) return { kind: 'other', why: 'not an x86 CPU (no vendor_id)' };
-  const vendor =
-    vendorId === 'GenuineIntel' ? 'intel' : vendorId === 'AuthenticAMD' ? 'amd' : null;
+  const vendor = vendorId === 'GenuineIntel' ? 'intel' : vendorId === 'AuthenticAMD' ? 'amd' : null;
   if (vendor === null) return { kind: 'other', why: `no microcode files known for ${vendorId}` };
   const num = (key: string): number | null => {
     const v = first.get(key);
@@ -176,9 +175,16 @@ export function parseIntelMicrocode(buf: Buffer): Parsed<IntelUpdate[]> {
       if (dwordSum(buf, ext, ext + EXT_HEADER + count * EXT_ENTRY) !== 0) {
         return fail('extended signature table checksum mismatch');
       }
+      // Each entry's checksum makes the header sum zero again with its signature and flags.
+      const own =
+        (buf.readUInt32LE(at + 12) + buf.readUInt32LE(at + 16) + buf.readUInt32LE(at + 24)) >>> 0;
       for (let i = 0; i < count; i++) {
         const e = ext + EXT_HEADER + i * EXT_ENTRY;
-        signatures.push({ signature: buf.readUInt32LE(e), flags: buf.readUInt32LE(e + 4) });
+        const entry = { signature: buf.readUInt32LE(e), flags: buf.readUInt32LE(e + 4) };
+        if ((entry.signature + entry.flags + buf.readUInt32LE(e + 8)) >>> 0 !== own) {
+          return fail(`extended signature ${i + 1} checksum mismatch`);
+        }
+        signatures.push(entry);
       }
     }
     updates.push({ revision, date: bcdDate(buf.readUInt32LE(at + 8)), signatures });
@@ -232,8 +238,9 @@ export function parseAmdMicrocode(buf: Buffer): Parsed<AmdContainer> {
     at += 12 + tableSize;
     containers++;
     // Patch sections until the end or the next container's magic.
-    while (at < buf.length && buf.readUInt32LE(at) !== AMD_MAGIC) {
+    while (at < buf.length) {
       if (buf.length - at < 8) return fail('truncated section header');
+      if (buf.readUInt32LE(at) === AMD_MAGIC) break;
       const type = buf.readUInt32LE(at);
       const size = buf.readUInt32LE(at + 4);
       if (type !== AMD_PATCH_TYPE) return fail(`unknown section type ${type}`);
@@ -318,7 +325,9 @@ export function microcodeVerdict(
     byRevision.size > 1
       ? [...byRevision.entries()]
           .sort(([a], [b]) => a - b)
-          .map(([rev, cpus]) => `${hex(rev)} on CPU${cpus.length > 1 ? 's' : ''} ${cpuRanges(cpus)}`)
+          .map(
+            ([rev, cpus]) => `${hex(rev)} on CPU${cpus.length > 1 ? 's' : ''} ${cpuRanges(cpus)}`,
+          )
       : null;
   return {
     status: available !== null && available.revision > lowest ? 'pending' : 'current',

@@ -52,7 +52,8 @@ export async function rebootRequired(o: RebootOptions = {}): Promise<RebootRepor
     ...(o.settings === undefined ? {} : { settings: o.settings }),
   });
   const result = assessReboot(input);
-  for (const w of result.waived ?? []) result.notes.push(`not counted (${w.by}): ${describeReason(w.reason)}`);
+  for (const w of result.waived ?? [])
+    result.notes.push(`not counted (${w.by}): ${describeReason(w.reason)}`);
   let written: string[] | null = null;
   let file: string | null = null;
   if (o.sentinel && result.required) {
