@@ -355,6 +355,9 @@ export function assessReboot(input: RebootInput): RebootResult {
     why: 'not checked',
   };
   if (microcode.status === 'unknown') notes.push(`microcode not checked: ${microcode.why}`);
+  else if (microcode.status === 'current' && microcode.mixed !== null) {
+    notes.push(`CPUs run different microcode revisions: ${microcode.mixed.join(', ')}`);
+  }
   const mc = microcodeReason(microcode);
 
   const waived: { reason: RebootReason; by: string }[] = [];

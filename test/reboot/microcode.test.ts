@@ -288,6 +288,15 @@ describe('Intel microcode files', () => {
       reason ? describeReason(reason) : '',
       /; CPUs disagree: 0xf0 on CPU 0, 0xf4 on CPU 1$/,
     );
+    // Nothing newer installed: no reason, but the disagreement is a note.
+    const current = assessReboot(gatherRebootInput(intelHost(file, { revisions: [0xf4, 0xf5] })));
+    assert.equal(current.required, false);
+    assert.ok(
+      current.notes.includes(
+        'CPUs run different microcode revisions: 0xf4 on CPU 0, 0xf5 on CPU 1',
+      ),
+      current.notes.join('\n'),
+    );
   });
 
   it('truncated, corrupt or foreign files are one reason (unknown), never a crash', () => {
