@@ -80,22 +80,6 @@ export function rebootSettingsFromConfig(c: {
   return { microcode: c.microcode, trustLivepatch: c.trust_livepatch };
 }
 
-/**
- * Packages whose update a live patch stands in for: the kernel image and its modules (Ubuntu's
- * kernel hooks also list linux-base in /run/reboot-required.pkgs). Not firmware or microcode.
- */
-export const LIVEPATCHABLE_PACKAGES: readonly string[] = [
-  'kernel',
-  'kernel-core',
-  'kernel-modules*',
-  'kernel-rt*',
-  'kernel-default*',
-  'kernel-azure*',
-  'linux-image-*',
-  'linux-modules-*',
-  'linux-base',
-];
-
 /** One stale file held by one process, as the scan found it. */
 export interface StaleCode {
   /** Package owning the path now, or null when unowned or unknown. */
@@ -120,11 +104,8 @@ export interface RebootPolicy {
   pinnedPackages: readonly string[];
 }
 
-/**
- * Packages whose code runs in the kernel or the CPU, never in a process that could be restarted.
- * Processes do not map their files, so in practice they only matter when a caller feeds such files.
- */
-export const KERNEL_PACKAGES: readonly string[] = [
+/** The kernel image and its modules (RPM and Debian names). */
+const KERNEL_IMAGE_PACKAGES: readonly string[] = [
   'kernel',
   'kernel-core',
   'kernel-modules*',
@@ -133,6 +114,14 @@ export const KERNEL_PACKAGES: readonly string[] = [
   'kernel-azure*',
   'linux-image-*',
   'linux-modules-*',
+];
+
+/**
+ * Packages whose code runs in the kernel or the CPU, never in a process that could be restarted.
+ * Processes do not map their files, so in practice they only matter when a caller feeds such files.
+ */
+export const KERNEL_PACKAGES: readonly string[] = [
+  ...KERNEL_IMAGE_PACKAGES,
   'linux-firmware*',
   'firmware-*',
   'microcode_ctl',
@@ -140,6 +129,12 @@ export const KERNEL_PACKAGES: readonly string[] = [
   'amd64-microcode',
   'ucode-*',
 ];
+
+/**
+ * Packages whose update a live patch stands in for: the kernel image and its modules (Ubuntu's
+ * kernel hooks also list linux-base in /run/reboot-required.pkgs). Not firmware or microcode.
+ */
+export const LIVEPATCHABLE_PACKAGES: readonly string[] = [...KERNEL_IMAGE_PACKAGES, 'linux-base'];
 
 /** The system message bus: restarting it breaks logind, NetworkManager and every login. */
 export const BUS_UNITS: readonly string[] = [
@@ -325,9 +320,10 @@ function microcodeReason(check: MicrocodeCheck): RebootReason | null {
 /** A reason a live patch stands in for: the kernel's own, or a sentinel only kernel packages set. */
 function livepatchable(r: RebootReason): boolean {
   if (r.type === 'kernel-newer' || r.type === 'kernel-rebuilt') return true;
-  const kernelPackage = matcher(LIVEPATCHABLE_PACKAGES);
-  return r.type === 'sentinel' && r.packages.length > 0 && r.packages.every(kernelPackage);
+  return r.type === 'sentinel' && r.packages.length > 0 && r.packages.every(livepatchablePackage);
 }
+
+const livepatchablePackage = matcher(LIVEPATCHABLE_PACKAGES);
 
 /** Everything `detectReboot` decides, with the notes explaining what was not checked and why. */
 export function assessReboot(input: RebootInput): RebootResult {
