@@ -5,7 +5,7 @@ import { loadConfig, noiseFromConfig } from './config/load.ts';
 import type { NoiseConfig } from './noise.ts';
 import type { RebootReport } from './reboot/reboot.ts';
 import { rebootRequired } from './reboot/reboot.ts';
-import { DEFAULT_STATE_DIR, type Outcome, readState } from './restart/state.ts';
+import { DEFAULT_STATE_DIR, OUTCOMES, type Outcome, readState } from './restart/state.ts';
 import { type ScanReport, scan } from './scan/scan.ts';
 
 export interface Health {
@@ -41,12 +41,7 @@ export async function gatherHealth(o: HealthOptions = {}): Promise<Health> {
     ...(o.root === undefined ? {} : { root: o.root }),
     scan: report,
   });
-  const restartOutcomes: Record<Outcome, number> = {
-    verified: 0,
-    'still-stale': 0,
-    failed: 0,
-    timeout: 0,
-  };
+  const restartOutcomes = Object.fromEntries(OUTCOMES.map((x) => [x, 0])) as Record<Outcome, number>;
   try {
     for (const r of Object.values(readState(o.stateDir ?? DEFAULT_STATE_DIR).units))
       restartOutcomes[r.outcome]++;

@@ -45,7 +45,7 @@ function health(groups: Group[], over: Partial<Health> = {}): Health {
       warnings: [],
     },
     reboot: { required: true, applicable: true, reasons: [], notes: [], sentinelWritten: null },
-    restartOutcomes: { verified: 2, 'still-stale': 1, failed: 0, timeout: 0 },
+    restartOutcomes: { verified: 2, unverified: 0, 'still-stale': 1, failed: 0, timeout: 0 },
     durationMs: 1234,
     timestamp: 1_700_000_000.5,
     ...over,

@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { UserError } from '../../src/errors.ts';
-import { acquireLock, emptyState, readState, writeState } from '../../src/restart/state.ts';
+import { acquireLock } from '../../src/restart/lock.ts';
+import { emptyState, readState, writeState } from '../../src/restart/state.ts';
 
 describe('restart state', () => {
   const root = mkdtempSync(join(tmpdir(), 'afterpatch-state-'));
@@ -63,7 +64,7 @@ describe('restart state', () => {
   it('lets one run hold the lock at a time', () => {
     const d = dir();
     const release = acquireLock(d);
-    assert.equal(readFileSync(join(d, 'lock'), 'utf8').trim(), String(process.pid));
+    assert.equal(readFileSync(join(d, 'lock'), 'utf8').split(' ')[0], String(process.pid));
     assert.throws(() => acquireLock(d), /another afterpatch restart \(PID \d+\) is running/);
     release();
     acquireLock(d)();
@@ -77,7 +78,7 @@ describe('restart state', () => {
     acquireLock(d)(); // creates the directory
     writeFileSync(join(d, 'lock'), `${pid}\n`);
     const release = acquireLock(d);
-    assert.equal(readFileSync(join(d, 'lock'), 'utf8').trim(), String(process.pid));
+    assert.equal(readFileSync(join(d, 'lock'), 'utf8').split(' ')[0], String(process.pid));
     release();
   });
 });
