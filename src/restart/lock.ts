@@ -4,7 +4,17 @@
 // process only: the takeover itself runs under a second O_EXCL file, re-checks that the stale lock
 // is still in place, renames a new lock over it (the name never disappears, so a plain O_EXCL
 // create keeps failing meanwhile) and re-reads it to confirm ownership.
-import { closeSync, constants, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import {
+  closeSync,
+  constants,
+  linkSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { EnvironmentError, errnoOf, UserError } from '../errors.ts';
 import { readTrustedFile, trustedDir } from './state.ts';
@@ -47,27 +57,36 @@ function holderAlive(h: Holder): boolean {
   return h.start === null || processStart(h.pid) === h.start;
 }
 
+/**
+ * Creates `file` with `text` only if it does not exist, complete from the first instant (written
+ * to a private temporary file, then link(2)ed into place): no reader ever sees it empty.
+ */
 function createExclusive(file: string, text: string): boolean {
+  const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   let fd: number;
   try {
     fd = openSync(
-      file,
+      tmp,
       constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
       0o644,
     );
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
-    throw new EnvironmentError(`cannot create ${file} (${errnoOf(e)}).`, 3);
+    throw new EnvironmentError(`cannot create ${tmp} (${errnoOf(e)}).`, 3);
   }
   try {
-    writeSync(fd, text);
+    try {
+      writeSync(fd, text);
+    } finally {
+      closeSync(fd);
+    }
+    linkSync(tmp, file);
+    return true;
   } catch (e) {
-    closeSync(fd);
-    unlinkSync(file);
-    throw new EnvironmentError(`cannot write ${file} (${errnoOf(e)}).`, 3);
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw new EnvironmentError(`cannot create ${file} (${errnoOf(e)}).`, 3);
+  } finally {
+    unlinkQuietly(tmp);
   }
-  closeSync(fd);
-  return true;
 }
 
 function busy(h: Holder): UserError {
@@ -99,7 +118,7 @@ export function acquireLock(dir: string): () => void {
       // Unreadable now: leave it; the next run reports it.
     }
   };
-  for (let attempt = 0; attempt < 5; attempt++) {
+  for (let attempt = 0; attempt < 20; attempt++) {
     if (createExclusive(file, mine)) return release;
     const text = readTrustedFile(file, 'the lock file');
     if (text === null) continue; // released meanwhile
@@ -114,7 +133,8 @@ export function acquireLock(dir: string): () => void {
 function takeOver(dir: string, file: string, staleText: string, mine: string): boolean {
   const guard = join(dir, 'lock.takeover');
   if (!createExclusive(guard, mine)) {
-    const text = readTrustedFile(guard, 'the lock file') ?? '';
+    const text = readTrustedFile(guard, 'the lock file');
+    if (text === null) return false; // that takeover just ended: look at the lock again
     const h = parseHolder(text);
     if (h && holderAlive(h)) throw busy(h);
     throw new UserError(
@@ -125,15 +145,14 @@ function takeOver(dir: string, file: string, staleText: string, mine: string): b
   try {
     // Under the guard nobody else replaces the lock; a live holder may only have released it.
     if (readTrustedFile(file, 'the lock file') !== staleText) return false;
-    const tmp = `${file}.${process.pid}.tmp`;
-    if (!createExclusive(tmp, mine)) {
-      unlinkQuietly(tmp); // left by an earlier process with our PID
-      createExclusive(tmp, mine);
-    }
+    // A new lock file renamed over the stale one: the name never disappears meanwhile.
+    const next = `${file}.${process.pid}.next`;
+    unlinkQuietly(next);
+    if (!createExclusive(next, mine)) throw new EnvironmentError(`cannot create ${next}.`, 3);
     try {
-      renameSync(tmp, file);
+      renameSync(next, file);
     } catch (e) {
-      unlinkQuietly(tmp);
+      unlinkQuietly(next);
       throw new EnvironmentError(`cannot replace the stale lock ${file} (${errnoOf(e)}).`, 3);
     }
     return readTrustedFile(file, 'the lock file') === mine;

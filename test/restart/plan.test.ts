@@ -5,7 +5,8 @@ import type { Owner } from '../../src/model.ts';
 import { suggestAction } from '../../src/report/action.ts';
 import type { Group } from '../../src/report/group.ts';
 import { ownerKey } from '../../src/report/group.ts';
-import { isActionable, makePlan, type PlanInput } from '../../src/restart/plan.ts';
+import { entryLabel } from '../../src/restart/apply.ts';
+import { isActionable, makePlan, type PlanEntry, type PlanInput } from '../../src/restart/plan.ts';
 import { builtinDenyReason } from '../../src/restart/safelist.ts';
 import { emptyState } from '../../src/restart/state.ts';
 import type { UnitProperties } from '../../src/systemd/properties.ts';
@@ -69,12 +70,41 @@ describe('restart planner', () => {
 
   it('re-executes PID 1 and user managers instead of restarting them', () => {
     const [init, mgr] = plan([
-      group({ type: 'init' }),
+      group({ type: 'init' }, 'code', [1]),
       group({ type: 'user-manager', uid: 1000, unit: 'user@1000.service' }),
     ]);
     assert.equal(init?.action, 'daemon-reexec');
+    assert.equal(init?.needsHuman, false);
+    assert.equal(entryLabel(init as PlanEntry), 'systemd (PID 1)');
     assert.equal(mgr?.action, 'reexec-user-manager');
     assert.deepEqual(mgr?.manager, { type: 'user', uid: 1000 });
+  });
+
+  it('does not call a process of init.scope other than PID 1 "systemd (PID 1)" nor pretend daemon-reexec renews it', () => {
+    const alone = one([group({ type: 'init' }, 'code', [345])]);
+    assert.equal(alone.action, 'advise');
+    assert.equal(alone.needsHuman, true);
+    assert.match(alone.reason, /not PID 1.*restart PID 345 by hand/);
+    assert.equal(entryLabel(alone), 'init.scope (PID 345)');
+    const both = one([group({ type: 'init' }, 'code', [1, 345])]);
+    assert.equal(both.action, 'daemon-reexec');
+    assert.equal(both.needsHuman, true);
+    assert.match(both.reason, /PID 345 in init.scope must be restarted by hand/);
+    assert.equal(entryLabel(both), 'init.scope (PID 1, 345)');
+  });
+
+  it('names the records it skips for in words (no "already undefineded")', () => {
+    const g = group(unit('a.service'));
+    const state = emptyState();
+    state.units[g.key] = {
+      time: '2026-11-30T00:00:00.000Z',
+      action: 'daemon-reexec',
+      outcome: 'unverified',
+      files: [`42:${LIB}`],
+    };
+    const e = one([g], { state });
+    assert.equal(e.action, 'skip');
+    assert.match(e.reason, /^already tried \(daemon-reexec\) at .* ended unverified: not again without --force$/);
   });
 
   it('restarts user units through their user manager', () => {
