@@ -41,7 +41,10 @@ export async function gatherHealth(o: HealthOptions = {}): Promise<Health> {
     ...(o.root === undefined ? {} : { root: o.root }),
     scan: report,
   });
-  const restartOutcomes = Object.fromEntries(OUTCOMES.map((x) => [x, 0])) as Record<Outcome, number>;
+  const restartOutcomes = Object.fromEntries(OUTCOMES.map((x) => [x, 0])) as Record<
+    Outcome,
+    number
+  >;
   try {
     for (const r of Object.values(readState(o.stateDir ?? DEFAULT_STATE_DIR).units))
       restartOutcomes[r.outcome]++;

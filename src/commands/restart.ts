@@ -70,7 +70,9 @@ export async function runRestart(o: RestartCliOptions): Promise<number> {
         3,
       );
     }
-    process.stdout.write(formatPlan(planned.plan, style, { ...planned.scan.summary, asRoot: planned.scan.asRoot }));
+    process.stdout.write(
+      formatPlan(planned.plan, style, { ...planned.scan.summary, asRoot: planned.scan.asRoot }),
+    );
     const rl = createInterface({ input: process.stdin, output: process.stdout });
     const answer = await rl.question(
       `\nRestart ${actionable} unit${actionable === 1 ? '' : 's'} as planned? [y/N] `,

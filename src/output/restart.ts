@@ -125,11 +125,7 @@ export function formatRestartText(r: RestartReport, s: Style): string {
   }
   const rows = r.results.map((x) => {
     const mark = x.outcome === 'verified' ? (t: string) => t : s.red;
-    return [
-      printable(resultName(x, r.plan)),
-      mark(x.outcome),
-      resultDetail(x),
-    ];
+    return [printable(resultName(x, r.plan)), mark(x.outcome), resultDetail(x)];
   });
   out.push('', table([['UNIT', 'RESULT', 'DETAIL'].map(s.bold), ...rows]));
   for (const x of r.results) {
@@ -143,7 +139,9 @@ export function formatRestartText(r: RestartReport, s: Style): string {
   );
   if (r.interrupted) {
     const left = sum.planned - r.results.length;
-    out.push(`Interrupted by ${r.interrupted}: ${left} planned unit${left === 1 ? ' was' : 's were'} not acted on.`);
+    out.push(
+      `Interrupted by ${r.interrupted}: ${left} planned unit${left === 1 ? ' was' : 's were'} not acted on.`,
+    );
   }
   return `${out.join('\n')}\n`;
 }

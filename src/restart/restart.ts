@@ -7,8 +7,8 @@ import { type ScanReport, scan } from '../scan/scan.ts';
 import { SystemctlClient, type SystemdClient } from '../systemd/client.ts';
 import type { UnitProperties } from '../systemd/properties.ts';
 import { applyPlan, type UnitResult } from './apply.ts';
-import { isActionable, makePlan, type PlanEntry } from './plan.ts';
 import { acquireLock } from './lock.ts';
+import { isActionable, makePlan, type PlanEntry } from './plan.ts';
 import { DEFAULT_STATE_DIR, readState, type UnitRecord, writeState } from './state.ts';
 
 export interface RestartOptions {

@@ -1,7 +1,16 @@
 // What earlier runs did, kept in /var/lib/afterpatch/state.json (written atomically) so that a
 // unit that stayed stale is not restarted again and again for the same files (needrestart #340).
 // The directory decides what root does next, so it is trusted only when nobody else can write it.
-import { closeSync, constants, fstatSync, mkdirSync, openSync, readSync, type Stats, statSync } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  fstatSync,
+  mkdirSync,
+  openSync,
+  readSync,
+  type Stats,
+  statSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import * as v from 'valibot';
 import { EnvironmentError, errnoOf, UserError } from '../errors.ts';
@@ -90,7 +99,8 @@ export function trustedDir(dir: string, create: boolean): boolean {
       throw new EnvironmentError(`cannot create the state directory ${dir} (${errnoOf(e2)}).`, 3);
     }
   }
-  if (!st.isDirectory()) throw new UserError(`refusing the state directory ${dir}: not a directory.`, 3);
+  if (!st.isDirectory())
+    throw new UserError(`refusing the state directory ${dir}: not a directory.`, 3);
   assertTrusted(dir, st, 'the state directory');
   return true;
 }
@@ -106,7 +116,8 @@ export function readTrustedFile(file: string, what: string): string | null {
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return null;
-    if (code === 'ELOOP') throw new UserError(`refusing ${what} ${file}: it is a symbolic link.`, 3);
+    if (code === 'ELOOP')
+      throw new UserError(`refusing ${what} ${file}: it is a symbolic link.`, 3);
     throw new EnvironmentError(`cannot read ${file} (${errnoOf(e)}).`, 3);
   }
   try {

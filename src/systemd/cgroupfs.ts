@@ -61,7 +61,8 @@ export function cgroupPids(mount: string, controlGroup: string): CgroupPids {
     for (const l of text.split('\n')) {
       const pid = Number(l);
       if (l === '') continue;
-      if (!Number.isInteger(pid) || pid <= 0) return `unexpected content in ${join(dir, 'cgroup.procs')}`;
+      if (!Number.isInteger(pid) || pid <= 0)
+        return `unexpected content in ${join(dir, 'cgroup.procs')}`;
       pids.push(pid);
     }
     for (const e of entries) {

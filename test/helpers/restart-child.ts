@@ -45,7 +45,14 @@ if (mode === 'lock') {
   const plan = [planEntry('a.service'), planEntry('b.service')];
   const report = await applyRestart(
     { scan: scanStub(), plan },
-    { config: defaultConfig(), client, log: silentLog(), jobs: 1, stateDir: dir, cgroupMount: null },
+    {
+      config: defaultConfig(),
+      client,
+      log: silentLog(),
+      jobs: 1,
+      stateDir: dir,
+      cgroupMount: null,
+    },
   );
   process.stdout.write(
     `${JSON.stringify({

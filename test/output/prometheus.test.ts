@@ -142,6 +142,7 @@ describe('Prometheus formatter', () => {
     assert.equal(value(text, 'afterpatch_restart_results', '{outcome="still-stale"}'), '1');
     assert.equal(value(text, 'afterpatch_restart_results', '{outcome="failed"}'), '0');
     assert.equal(value(text, 'afterpatch_restart_results', '{outcome="timeout"}'), '0');
+    assert.equal(value(text, 'afterpatch_restart_results', '{outcome="unverified"}'), '0');
     assert.equal(value(text, 'afterpatch_scan_errors_total'), '0');
     assert.equal(value(text, 'afterpatch_unreadable_processes'), '3');
     // Each family's HELP/TYPE appears once, and its samples follow it contiguously.

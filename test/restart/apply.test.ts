@@ -17,20 +17,18 @@ import { applyRestart, type RestartReport } from '../../src/restart/restart.ts';
 import { FakeSystemd } from '../helpers/fake-systemd.ts';
 import { FAKE_INIT, FAKE_STALE_SSHD, makeProcTree, mapsLine } from '../helpers/fakeproc.ts';
 import { planEntry, scanStub } from '../helpers/restart-plan.ts';
+import { scratchDirs } from '../helpers/scratch.ts';
 import { IS_ROOT, mountTinyTmpfs } from '../helpers/tmpfs.ts';
 
 const CHILD = fileURLToPath(new URL('../helpers/restart-child.ts', import.meta.url));
-const CLEAN = { name: 'svc', maps: mapsLine('/usr/sbin/svc'), cgroup: '0::/system.slice/a.service\n' };
+const CLEAN = {
+  name: 'svc',
+  maps: mapsLine('/usr/sbin/svc'),
+  cgroup: '0::/system.slice/a.service\n',
+};
 
 describe('restart: apply and verify', () => {
-  const root = mkdtempSync(join(tmpdir(), 'afterpatch-apply-'));
-  after(() => rmSync(root, { recursive: true, force: true }));
-  let n = 0;
-  const fresh = () => {
-    const d = join(root, `t${n++}`);
-    mkdirSync(d);
-    return d;
-  };
+  const fresh = scratchDirs('afterpatch-apply');
   /** A cgroup tree in a plain directory: one cgroup.procs per cgroup path. */
   const cgroups = (tree: Record<string, number[]>) => {
     const d = fresh();
@@ -71,9 +69,15 @@ describe('restart: apply and verify', () => {
   it('is unverified, with the reason, when the unit cgroup cannot be read (was: verified)', async () => {
     const fx = makeProcTree({ 1: FAKE_INIT });
     after(() => fx.cleanup());
-    const r = await apply([planEntry('a.service')], { procRoot: fx.root, cgroupMount: cgroups({}) });
+    const r = await apply([planEntry('a.service')], {
+      procRoot: fx.root,
+      cgroupMount: cgroups({}),
+    });
     assert.equal(r.results[0]?.outcome, 'unverified');
-    assert.match(r.results[0]?.message ?? '', /cannot read .*system\.slice\/a\.service\/cgroup\.procs \(ENOENT\)/);
+    assert.match(
+      r.results[0]?.message ?? '',
+      /cannot read .*system\.slice\/a\.service\/cgroup\.procs \(ENOENT\)/,
+    );
     assert.equal(restartExitCode(r), 2);
     const json = restartToJson(r) as { summary: Record<string, number> };
     assert.equal(json.summary.unverified, 1);
@@ -113,17 +117,25 @@ describe('restart: apply and verify', () => {
   });
 
   it('after daemon-reexec verifies every process of init.scope the plan named, not PID 1 only', async () => {
-    const fx = makeProcTree({ 1: FAKE_INIT, 345: { ...FAKE_STALE_SSHD, cgroup: '0::/init.scope\n' } });
+    const fx = makeProcTree({
+      1: FAKE_INIT,
+      345: { ...FAKE_STALE_SSHD, cgroup: '0::/init.scope\n' },
+    });
     after(() => fx.cleanup());
     const r = await apply([planEntry(null, [1, 345])], { procRoot: fx.root, cgroupMount: null });
     assert.equal(r.results[0]?.outcome, 'still-stale');
-    assert.deepEqual(r.results[0]?.stalePids.map((p) => p.pid), [345]);
+    assert.deepEqual(
+      r.results[0]?.stalePids.map((p) => p.pid),
+      [345],
+    );
     const clean = await apply([planEntry(null, [1])], { procRoot: fx.root, cgroupMount: null });
     assert.equal(clean.results[0]?.outcome, 'verified');
   });
 });
 
-describe('restart: outcomes are reported when the state cannot be saved', { skip: !IS_ROOT && 'needs root to mount a tmpfs' }, () => {
+describe('restart: outcomes are reported when the state cannot be saved', {
+  skip: !IS_ROOT && 'needs root to mount a tmpfs',
+}, () => {
   const root = mkdtempSync(join(tmpdir(), 'afterpatch-full-'));
   after(() => rmSync(root, { recursive: true, force: true }));
 
@@ -159,7 +171,10 @@ describe('restart: outcomes are reported when the state cannot be saved', { skip
           })(),
         },
       );
-      assert.deepEqual(r.results.map((x) => [x.unit, x.outcome]), [['a.service', 'verified']]);
+      assert.deepEqual(
+        r.results.map((x) => [x.unit, x.outcome]),
+        [['a.service', 'verified']],
+      );
       assert.match(r.stateError ?? '', /cannot write .*state\.json \(ENOSPC\)/);
       assert.equal(restartExitCode(r), 4);
       assert.equal(existsSync(join(dir, 'lock')), false, 'the lock is released');
@@ -234,7 +249,8 @@ describe('restart: signals and the lock', () => {
         const won = answers.filter((a) => a === 'acquired');
         assert.equal(won.length, 1, `round ${round}:\n${answers.join('\n')}`);
         for (const a of answers) {
-          if (a !== 'acquired') assert.match(a, /^busy another afterpatch restart \(PID \d+\) is running/);
+          if (a !== 'acquired')
+            assert.match(a, /^busy another afterpatch restart \(PID \d+\) is running/);
         }
         for (const k of kids) k.proc.stdin?.write('release\n');
         for (const k of kids) assert.equal(await k.next(), 'released');
@@ -244,7 +260,9 @@ describe('restart: signals and the lock', () => {
     } finally {
       for (const k of kids) k.proc.stdin?.write('exit\n');
       await Promise.all(
-        kids.map((k) => new Promise((r) => (k.proc.exitCode === null ? k.proc.once('exit', r) : r(null)))),
+        kids.map(
+          (k) => new Promise((r) => (k.proc.exitCode === null ? k.proc.once('exit', r) : r(null))),
+        ),
       );
     }
   });

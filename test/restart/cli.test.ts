@@ -3,33 +3,14 @@
 // errors that are not bugs.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { runCli } from '../helpers/cli.ts';
+import { NO_BUS, writeFakeSystemctl } from '../helpers/fake-systemctl.ts';
 import { FAKE_INIT, FAKE_STALE_SSHD, makeProcTree } from '../helpers/fakeproc.ts';
 import { IS_ROOT, mountTinyTmpfs } from '../helpers/tmpfs.ts';
-
-/** A systemctl that answers `show` and `is-active` like systemd for any unit, or fails `show`. */
-function fakeSystemctl(dir: string, failShow = false): void {
-  const f = join(dir, 'systemctl');
-  writeFileSync(
-    f,
-    failShow
-      ? `#!/bin/sh\necho 'Failed to connect to bus: No such file or directory' >&2\nexit 1\n`
-      : `#!/bin/sh
-case " $* " in
-*" show "*)
-  for a; do shift; [ "$a" = -- ] && break; done
-  for u; do printf 'Id=%s\\nLoadState=loaded\\nActiveState=active\\nSubState=running\\nCanReload=no\\n\\n' "$u"; done ;;
-*" is-active "*) echo active ;;
-esac
-exit 0
-`,
-  );
-  chmodSync(f, 0o755);
-}
 
 describe('afterpatch restart (CLI)', () => {
   let root: string;
@@ -38,8 +19,8 @@ describe('afterpatch restart (CLI)', () => {
     root = mkdtempSync(join(tmpdir(), 'afterpatch-restart-cli-'));
     fx = makeProcTree({ 1: FAKE_INIT, 10: FAKE_STALE_SSHD });
     for (const d of ['ok', 'broken']) mkdirSync(join(root, d));
-    fakeSystemctl(join(root, 'ok'));
-    fakeSystemctl(join(root, 'broken'), true);
+    writeFakeSystemctl(join(root, 'ok'));
+    writeFakeSystemctl(join(root, 'broken'), true);
   });
   after(() => {
     fx.cleanup();
@@ -48,10 +29,13 @@ describe('afterpatch restart (CLI)', () => {
   const env = (bin: string) => ({ ...process.env, PATH: `${join(root, bin)}:${process.env.PATH}` });
 
   it('without root, a dry run says how many processes it could not read, never "Nothing runs outdated code"', async () => {
-    const r = await runCli(['restart', '--dry-run', '--state-dir', '/nonexistent/afterpatch-state'], {
-      uid: 65534,
-      gid: 65534,
-    });
+    const r = await runCli(
+      ['restart', '--dry-run', '--state-dir', '/nonexistent/afterpatch-state'],
+      {
+        uid: 65534,
+        gid: 65534,
+      },
+    );
     assert.ok(r.code === 0 || r.code === 1, r.stderr);
     assert.doesNotMatch(r.stdout, /Nothing runs outdated code/);
     assert.match(r.stdout, /\d+ of \d+ processes could not be read: run as root to see all\./);
@@ -95,7 +79,7 @@ describe('afterpatch restart (CLI)', () => {
     assert.equal(r.code, 3);
     assert.equal(
       r.stderr,
-      'afterpatch: systemctl show failed (Failed to connect to bus: No such file or directory); is systemd running and reachable?\n',
+      `afterpatch: systemctl show failed (${NO_BUS}); is systemd running and reachable?\n`,
     );
   });
 
@@ -109,9 +93,19 @@ describe('afterpatch restart (CLI)', () => {
     execFileSync('mount', ['--bind', run, run]);
     try {
       execFileSync('mount', ['-o', 'remount,bind,ro', run]);
-      const r = await runCli(['reboot-required', '--sentinel', '--proc-root', fx.root, '--root', host]);
+      const r = await runCli([
+        'reboot-required',
+        '--sentinel',
+        '--proc-root',
+        fx.root,
+        '--root',
+        host,
+      ]);
       assert.equal(r.code, 2, r.stderr);
-      assert.match(r.stderr, /^afterpatch: cannot write the reboot sentinel in .*run \(EROFS\); free space or fix its permissions\.\n$/);
+      assert.match(
+        r.stderr,
+        /^afterpatch: cannot write the reboot sentinel in .*run \(EROFS\); free space or fix its permissions\.\n$/,
+      );
     } finally {
       execFileSync('umount', ['-l', run]);
     }

@@ -93,20 +93,6 @@ describe('restart planner', () => {
     assert.equal(entryLabel(both), 'init.scope (PID 1, 345)');
   });
 
-  it('names the records it skips for in words (no "already undefineded")', () => {
-    const g = group(unit('a.service'));
-    const state = emptyState();
-    state.units[g.key] = {
-      time: '2026-11-30T00:00:00.000Z',
-      action: 'daemon-reexec',
-      outcome: 'unverified',
-      files: [`42:${LIB}`],
-    };
-    const e = one([g], { state });
-    assert.equal(e.action, 'skip');
-    assert.match(e.reason, /^already tried \(daemon-reexec\) at .* ended unverified: not again without --force$/);
-  });
-
   it('restarts user units through their user manager', () => {
     const e = one([
       group({
@@ -249,7 +235,11 @@ describe('restart planner', () => {
     };
     const e = one([g], { state });
     assert.equal(e.action, 'skip');
-    assert.match(e.reason, /ended still-stale: not again without --force/);
+    // In words, whatever the action (was: "already daemon-reexeced", "already undefineded").
+    assert.match(
+      e.reason,
+      /^already tried \(restart\) at .* ended still-stale: not again without --force$/,
+    );
     assert.equal(one([g], { state, force: true }).action, 'restart');
     // A new upgrade (another inode) is a new reason to restart.
     assert.equal(one([g], { state, fileIds: new Map([[g.key, [`77:${LIB}`]]]) }).action, 'restart');
@@ -259,6 +249,16 @@ describe('restart planner', () => {
       outcome: 'verified',
     } as (typeof state.units)[string];
     assert.equal(one([g], { state }).action, 'restart');
+    // Unverified is not done: the same rule holds it back (docs/restart.md says why).
+    state.units[g.key] = {
+      ...state.units[g.key],
+      action: 'daemon-reexec',
+      outcome: 'unverified',
+    } as (typeof state.units)[string];
+    assert.match(
+      one([g], { state }).reason,
+      /^already tried \(daemon-reexec\) at .* ended unverified/,
+    );
   });
 
   it('skips a unit systemd did not describe', () => {

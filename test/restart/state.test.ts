@@ -1,16 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import {
-  chmodSync,
-  chownSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  symlinkSync,
-  writeFileSync,
-} from 'node:fs';
+import * as fs from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -18,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { UserError } from '../../src/errors.ts';
 import { acquireLock } from '../../src/restart/lock.ts';
 import { emptyState, readState, type UnitRecord, writeState } from '../../src/restart/state.ts';
+import { scratchDirs } from '../helpers/scratch.ts';
 
 describe('restart state', () => {
   const root = mkdtempSync(join(tmpdir(), 'afterpatch-state-'));
@@ -95,14 +87,7 @@ describe('restart state', () => {
 });
 
 describe('restart state: a directory others control is refused, records are validated', () => {
-  const root = mkdtempSync(join(tmpdir(), 'afterpatch-trust-'));
-  after(() => rmSync(root, { recursive: true, force: true }));
-  let n = 0;
-  const dir = () => {
-    const d = join(root, `d${n++}`);
-    mkdirSync(d, { mode: 0o755 });
-    return d;
-  };
+  const dir = scratchDirs('afterpatch-trust');
   const refused = (re: RegExp) => (e: unknown) =>
     e instanceof UserError && e.exitCode === 3 && re.test(e.message);
   const record = (over: object = {}) =>
@@ -118,34 +103,39 @@ describe('restart state: a directory others control is refused, records are vali
 
   it('refuses a state directory writable by others, for reading and for the lock', () => {
     const d = dir();
-    chmodSync(d, 0o777);
-    assert.throws(() => readState(d), refused(/refusing the state directory .*writable by group or others \(mode 0777\)/));
+    fs.chmodSync(d, 0o777);
+    assert.throws(
+      () => readState(d),
+      refused(/refusing the state directory .*writable by group or others \(mode 0777\)/),
+    );
     assert.throws(() => acquireLock(d), refused(/writable by group or others/));
     assert.throws(() => writeState(d, emptyState()), refused(/writable by group or others/));
   });
 
-  it('refuses a state directory or state file owned by another user', { skip: process.getuid?.() !== 0 && 'needs root' }, () => {
+  it('refuses a state directory or state file owned by another user', {
+    skip: process.getuid?.() !== 0 && 'needs root',
+  }, () => {
     const d = dir();
-    chownSync(d, 65534, 65534);
+    fs.chownSync(d, 65534, 65534);
     assert.throws(() => readState(d), refused(/state directory .* owned by uid 65534/));
     const e = dir();
     withUnits(e, {});
-    chownSync(join(e, 'state.json'), 65534, 65534);
+    fs.chownSync(join(e, 'state.json'), 65534, 65534);
     assert.throws(() => readState(e), refused(/state file .* owned by uid 65534/));
     const f = dir();
     writeFileSync(join(f, 'lock'), '1\n');
-    chownSync(join(f, 'lock'), 65534, 65534);
+    fs.chownSync(join(f, 'lock'), 65534, 65534);
     assert.throws(() => acquireLock(f), refused(/lock file .* owned by uid 65534/));
   });
 
   it('refuses a state file writable by others or reached through a symlink', () => {
     const d = dir();
     withUnits(d, {});
-    chmodSync(join(d, 'state.json'), 0o666);
+    fs.chmodSync(join(d, 'state.json'), 0o666);
     assert.throws(() => readState(d), refused(/state file .*writable by group or others/));
     const e = dir();
     withUnits(d, {});
-    symlinkSync(join(d, 'state.json'), join(e, 'state.json'));
+    fs.symlinkSync(join(d, 'state.json'), join(e, 'state.json'));
     assert.throws(() => readState(e), refused(/state file .* symbolic link/));
   });
 
@@ -172,11 +162,17 @@ describe('restart state: a directory others control is refused, records are vali
   it('validates every record, in words and without echoing the file', () => {
     const d = dir();
     withUnits(d, { 'system-unit:a.service': record({ action: undefined }) });
-    assert.throws(() => readState(d), refused(/not a state file of this version: move it away to start afresh \(invalid units\.record 1\.action\)/));
+    assert.throws(
+      () => readState(d),
+      refused(
+        /not a state file of this version: move it away to start afresh \(invalid units\.record 1\.action\)/,
+      ),
+    );
     withUnits(d, { a: record(), b: record({ outcome: 'hunter2' }) });
     assert.throws(
       () => readState(d),
-      (e: unknown) => refused(/invalid units\.record 2\.outcome/)(e) && !/hunter2/.test((e as Error).message),
+      (e: unknown) =>
+        refused(/invalid units\.record 2\.outcome/)(e) && !/hunter2/.test((e as Error).message),
     );
     withUnits(d, { a: record({ time: 'yesterday' }) });
     assert.throws(() => readState(d), refused(/record 1\.time/));
@@ -197,7 +193,9 @@ describe('restart state: a directory others control is refused, records are vali
     const s = readState(d, now);
     s.units.future = record({ time: '2036-01-01T00:00:00.000Z' });
     writeState(d, s, now);
-    assert.deepEqual(Object.keys(JSON.parse(readFileSync(join(d, 'state.json'), 'utf8')).units), ['tomorrow']);
+    assert.deepEqual(Object.keys(JSON.parse(readFileSync(join(d, 'state.json'), 'utf8')).units), [
+      'tomorrow',
+    ]);
   });
 });
 
