@@ -1,7 +1,7 @@
 // apply + verify + state, driven through FakeSystemd with real files: outcomes that need evidence,
 // outcomes that survive a state directory that cannot be written, signals, the lock race.
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,6 +9,7 @@ import { createInterface } from 'node:readline';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { defaultConfig } from '../../src/config/load.ts';
+import { EnvironmentError } from '../../src/errors.ts';
 import { restartExitCode } from '../../src/exit.ts';
 import { silentLog } from '../../src/log.ts';
 import { restartToJson } from '../../src/output/restart.ts';
@@ -139,50 +140,96 @@ describe('restart: outcomes are reported when the state cannot be saved', {
   const root = mkdtempSync(join(tmpdir(), 'afterpatch-full-'));
   after(() => rmSync(root, { recursive: true, force: true }));
 
-  it('a full disk after the restarts: results returned, stateError set, lock released (was: exit 3, nothing)', async () => {
-    const dir = join(root, 'full');
+  const fx = makeProcTree({ 1: FAKE_INIT, 200: CLEAN });
+  after(() => fx.cleanup());
+  const cg = join(root, 'cg');
+  mkdirSync(join(cg, 'system.slice/a.service'), { recursive: true });
+  writeFileSync(join(cg, 'system.slice/a.service/cgroup.procs'), '200\n');
+  /** Restarts a.service (verified) with the state in `dir`; `onAct` runs while systemd acts. */
+  const restartWith = (dir: string, onAct: () => void) => {
+    const client = new FakeSystemd().unit('a.service');
+    client.onAct = onAct;
+    const report = applyRestart(
+      { scan: scanStub(), plan: [planEntry('a.service')] },
+      {
+        config: defaultConfig(),
+        client,
+        log: silentLog(),
+        stateDir: dir,
+        procRoot: fx.root,
+        cgroupMount: cg,
+      },
+    );
+    return { client, report };
+  };
+  const mounted = async (
+    name: string,
+    mount: (dir: string) => () => void,
+    body: (dir: string) => Promise<void>,
+  ) => {
+    const dir = join(root, name);
     mkdirSync(dir);
-    const unmount = mountTinyTmpfs(dir, 8192);
+    const unmount = mount(dir);
     try {
-      const fx = makeProcTree({ 1: FAKE_INIT, 200: CLEAN });
-      after(() => fx.cleanup());
-      const client = new FakeSystemd().unit('a.service');
-      // The disk fills up while systemd restarts the unit.
-      client.onAct = () => {
-        try {
-          writeFileSync(join(dir, 'filler'), Buffer.alloc(64 * 1024));
-        } catch {
-          // ENOSPC: full now, as wanted.
-        }
-      };
-      const r = await applyRestart(
-        { scan: scanStub(), plan: [planEntry('a.service')] },
-        {
-          config: defaultConfig(),
-          client,
-          log: silentLog(),
-          stateDir: dir,
-          procRoot: fx.root,
-          cgroupMount: (() => {
-            const cg = join(root, 'cg/system.slice/a.service');
-            mkdirSync(cg, { recursive: true });
-            writeFileSync(join(cg, 'cgroup.procs'), '200\n');
-            return join(root, 'cg');
-          })(),
-        },
-      );
+      await body(dir);
+    } finally {
+      unmount();
+    }
+  };
+  const readOnlyBind = (dir: string) => {
+    execFileSync('mount', ['--bind', dir, dir]);
+    return () => execFileSync('umount', ['-l', dir]);
+  };
+  const remountRo = (dir: string) => execFileSync('mount', ['-o', 'remount,bind,ro', dir]);
+
+  it('a full disk after the restarts: results returned, stateError set, lock released (was: exit 3, nothing)', () =>
+    mounted(
+      'full',
+      (d) => mountTinyTmpfs(d, 8192),
+      async (dir) => {
+        // The disk fills up while systemd restarts the unit.
+        const { report } = restartWith(dir, () => {
+          try {
+            writeFileSync(join(dir, 'filler'), Buffer.alloc(64 * 1024));
+          } catch {
+            // ENOSPC: full now, as wanted.
+          }
+        });
+        const r = await report;
+        assert.deepEqual(
+          r.results.map((x) => [x.unit, x.outcome]),
+          [['a.service', 'verified']],
+        );
+        assert.match(r.stateError ?? '', /cannot write .*state\.json \(ENOSPC\)/);
+        assert.equal(restartExitCode(r), 4);
+        assert.equal(existsSync(join(dir, 'lock')), false, 'the lock is released');
+        assert.equal(existsSync(join(dir, 'state.json')), false, 'no half-written state');
+      },
+    ));
+
+  it('a state directory that turns read-only during the restarts: results returned, stateError EROFS', () =>
+    mounted('ro-after', readOnlyBind, async (dir) => {
+      const { report } = restartWith(dir, () => remountRo(dir));
+      const r = await report;
       assert.deepEqual(
         r.results.map((x) => [x.unit, x.outcome]),
         [['a.service', 'verified']],
       );
-      assert.match(r.stateError ?? '', /cannot write .*state\.json \(ENOSPC\)/);
+      assert.match(r.stateError ?? '', /cannot write .*state\.json \(EROFS\)/);
       assert.equal(restartExitCode(r), 4);
-      assert.equal(existsSync(join(dir, 'lock')), false, 'the lock is released');
-      assert.equal(existsSync(join(dir, 'state.json')), false, 'no half-written state');
-    } finally {
-      unmount();
-    }
-  });
+    }));
+
+  it('a read-only state directory before anything is done: one clear error, no action', () =>
+    mounted('ro-before', readOnlyBind, async (dir) => {
+      remountRo(dir);
+      const { client, report } = restartWith(dir, () => {});
+      await assert.rejects(
+        report,
+        (e: unknown) =>
+          e instanceof EnvironmentError && /cannot create .*lock.*\(EROFS\)/.test(e.message),
+      );
+      assert.equal(client.acts.length, 0);
+    }));
 });
 
 /** Spawns the child helper; resolves lines as they come. */
