@@ -91,7 +91,6 @@ export function entryLabel(e: Pick<PlanEntry, 'unit' | 'owner' | 'pids'>): strin
   const more = e.pids.length > 4 ? ` +${e.pids.length - 4}` : '';
   return `init.scope (PID ${e.pids.slice(0, 4).join(', ')}${more})`;
 }
-const label = entryLabel;
 
 async function applyBatch(batch: readonly PlanEntry[], o: ApplyOptions): Promise<UnitResult[]> {
   const t0 = performance.now();
@@ -99,7 +98,7 @@ async function applyBatch(batch: readonly PlanEntry[], o: ApplyOptions): Promise
   const manager = first.manager ?? SYSTEM;
   const verb = VERB[first.action as keyof typeof VERB];
   const who = manager.type === 'user' ? ` (uid ${manager.uid})` : '';
-  for (const e of batch) o.log.info(`${verb} ${label(e)}${who}: ${e.reason}`);
+  for (const e of batch) o.log.info(`${verb} ${entryLabel(e)}${who}: ${e.reason}`);
   const targets = verb === 'daemon-reexec' ? null : batch.map((e) => e.unit ?? '');
   const res = await o.client.act(manager, verb, targets, o.timeoutMs);
 
@@ -171,7 +170,9 @@ async function applyBatch(batch: readonly PlanEntry[], o: ApplyOptions): Promise
     const r = { ...(results.get(e) as UnitResult), durationMs };
     const pids = r.stalePids.length ? ` (PID ${r.stalePids.map((p) => p.pid).join(', ')})` : '';
     const why = r.outcome === 'unverified' ? `: ${r.message}` : '';
-    (r.outcome === 'verified' ? o.log.info : o.log.warn)(`${label(e)}: ${r.outcome}${pids}${why}`);
+    (r.outcome === 'verified' ? o.log.info : o.log.warn)(
+      `${entryLabel(e)}: ${r.outcome}${pids}${why}`,
+    );
     return r;
   });
 }
