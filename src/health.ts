@@ -6,7 +6,7 @@ import type { NoiseConfig } from './noise.ts';
 import { type RebootSettings, rebootSettingsFromConfig } from './reboot/detect.ts';
 import type { RebootReport } from './reboot/reboot.ts';
 import { rebootRequired } from './reboot/reboot.ts';
-import { DEFAULT_STATE_DIR, type Outcome, readState } from './restart/state.ts';
+import { DEFAULT_STATE_DIR, OUTCOMES, type Outcome, readState } from './restart/state.ts';
 import { type ScanReport, scan } from './scan/scan.ts';
 
 export interface Health {
@@ -44,12 +44,10 @@ export async function gatherHealth(o: HealthOptions = {}): Promise<Health> {
     scan: report,
     ...(o.reboot === undefined ? {} : { settings: o.reboot }),
   });
-  const restartOutcomes: Record<Outcome, number> = {
-    verified: 0,
-    'still-stale': 0,
-    failed: 0,
-    timeout: 0,
-  };
+  const restartOutcomes = Object.fromEntries(OUTCOMES.map((x) => [x, 0])) as Record<
+    Outcome,
+    number
+  >;
   try {
     for (const r of Object.values(readState(o.stateDir ?? DEFAULT_STATE_DIR).units))
       restartOutcomes[r.outcome]++;

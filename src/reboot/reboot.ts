@@ -8,7 +8,7 @@ import {
   type RebootSettings,
   type StaleCode,
 } from './detect.ts';
-import { writeSentinel } from './sentinel.ts';
+import { writeSentinelOrExplain } from './sentinel.ts';
 
 export interface RebootOptions {
   /** Root of the file system to inspect ("/"). */
@@ -59,7 +59,7 @@ export async function rebootRequired(o: RebootOptions = {}): Promise<RebootRepor
   if (o.sentinel && result.required) {
     const pkgs = sentinelPackages(result.reasons, input.packaging);
     const runDir = o.runDir ?? `${o.root && o.root !== '/' ? o.root : ''}/run`;
-    writeSentinel(runDir, pkgs);
+    writeSentinelOrExplain(runDir, pkgs);
     written = pkgs;
     file = `${runDir}/reboot-required`;
   }
