@@ -51,9 +51,10 @@ export function interpretedByEntry(
         paths.set(f.path, f.interpreted);
     }
   }
-  for (const [key, paths] of out) for (const path of paths.keys()) {
-    if (exact.has(`${key}\0${path}`)) paths.delete(path);
-  }
+  for (const [key, paths] of out)
+    for (const path of paths.keys()) {
+      if (exact.has(`${key}\0${path}`)) paths.delete(path);
+    }
   return out;
 }
 
@@ -128,4 +129,6 @@ export interface StaleProcess {
   owner: Owner;
   files: StaleFile[];
   ignored: IgnoredFile[];
+  /** Deleted mappings not examined (more distinct deleted files than kept per process). */
+  omittedMappings?: number;
 }

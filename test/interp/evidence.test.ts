@@ -71,13 +71,7 @@ describe('package evidence', () => {
     const files = new PackageFiles(root);
     const heuristic = packageFindings(proc(Date.now() - 60_000), owners, files, new Set(), none);
     assert.ok(heuristic.some((f) => f.finding.path === so));
-    const mapped = packageFindings(
-      proc(Date.now() - 60_000, [so]),
-      owners,
-      files,
-      new Set(),
-      none,
-    );
+    const mapped = packageFindings(proc(Date.now() - 60_000, [so]), owners, files, new Set(), none);
     assert.equal(mapped.length, MAX_PACKAGE_FILES);
     assert.ok(!mapped.some((f) => f.finding.path === so));
   });

@@ -3,6 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { scanExitCode } from '../../src/exit.ts';
 import type { ScanReport } from '../../src/scan/scan.ts';
 import { scan } from '../../src/scan/scan.ts';
+import { runCli } from '../helpers/cli.ts';
 import { makeProcTree, mapsLine } from '../helpers/fakeproc.ts';
 
 const libc = mapsLine('/usr/lib/x86_64-linux-gnu/libc.so.6', { addr: 0x7f1000 });
@@ -209,5 +210,66 @@ describe('scan on a fixture /proc', () => {
   it('gives the same result with worker threads', async () => {
     const threaded = await scan({ procRoot: fx.root, packages: false, threads: 2 });
     assert.deepEqual(threaded.processes, report.processes);
+  });
+
+  it('refuses a thread count far above the CPUs with a one-line error', async () => {
+    await assert.rejects(
+      scan({ procRoot: fx.root, packages: false, threads: 99999 }),
+      (e: Error) => e.name === 'UserError' && /at most \d+ threads/.test(e.message),
+    );
+    const cli = await runCli(['scan', '--threads', '99999', '--proc-root', fx.root]);
+    assert.equal(cli.code, 2);
+    assert.match(cli.stderr, /at most \d+ threads \(\d+ CPUs × 4\), not 99999/);
+    assert.equal(cli.stdout, '');
+  });
+});
+
+describe('a process mapping more distinct deleted files than are kept', () => {
+  const many = (n: number, dir: string, from: number) =>
+    Array.from({ length: n }, (_, i) =>
+      mapsLine(`${dir}/lib${i}.so`, { deleted: true, inode: from + i, addr: 0x7f0000 + 2 * i }),
+    );
+  let fx: ReturnType<typeof makeProcTree>;
+  before(() => {
+    fx = makeProcTree({
+      1: { name: 'systemd', maps: exe('/usr/lib/systemd/systemd'), cgroup: '0::/init.scope\n' },
+      // 300 distinct stale libraries, each mapped twice.
+      300: {
+        name: 'many',
+        maps: [...many(300, '/usr/lib', 1000), ...many(300, '/usr/lib', 1000)].join('\n'),
+      },
+      // Noise first (300 files under /tmp), then one real stale library.
+      301: {
+        name: 'hides',
+        maps: [...many(300, '/tmp', 5000), stale('/usr/lib/x86_64-linux-gnu/libssl.so.3')].join(
+          '\n',
+        ),
+      },
+    });
+  });
+  after(() => fx.cleanup());
+
+  it('keeps a bounded number, counts the rest, and says so', async () => {
+    const r = await scan({ procRoot: fx.root, packages: false });
+    const p = r.processes.find((x) => x.pid === 300);
+    assert.equal(p?.files.length, 256);
+    assert.equal(p?.omittedMappings, 300 * 2 - 256);
+    assert.ok(
+      r.warnings.some((w) =>
+        /2 processes map more than 256 .*388 deleted mappings .*\(PID 300, 301\)/.test(w),
+      ),
+      r.warnings.join(),
+    );
+    assert.equal(scanExitCode(r), 1);
+  });
+
+  it('never lets noise hide the stale code behind it', async () => {
+    const r = await scan({ procRoot: fx.root, packages: false });
+    const p = r.processes.find((x) => x.pid === 301);
+    assert.deepEqual(
+      p?.files.map((f) => f.path),
+      ['/usr/lib/x86_64-linux-gnu/libssl.so.3'],
+    );
+    assert.equal(p?.omittedMappings, 300 - 256);
   });
 });
