@@ -16,6 +16,19 @@ export interface HistoryEvent {
   version: string | null;
 }
 
+/** Date and time fields of a log line (month 1-12) to an instant. */
+export type LocalTime = (
+  y: number,
+  mo: number,
+  d: number,
+  h: number,
+  mi: number,
+  s: number,
+) => number;
+
+/** The logs write the host's local time without a zone (dpkg.log, yum.log). */
+const hostLocalTime: LocalTime = (y, mo, d, h, mi, s) => new Date(y, mo - 1, d, h, mi, s).getTime();
+
 /** Names to keep (binary names without arch); null keeps everything. */
 export type Wanted = ReadonlySet<string> | null;
 
@@ -32,14 +45,7 @@ function baseName(pkg: string): string {
 export function parseDpkgLog(
   text: string,
   wanted: Wanted,
-  localTime: (y: number, mo: number, d: number, h: number, mi: number, s: number) => number = (
-    y,
-    mo,
-    d,
-    h,
-    mi,
-    s,
-  ) => new Date(y, mo - 1, d, h, mi, s).getTime(),
+  localTime: LocalTime = hostLocalTime,
 ): HistoryEvent[] {
   const out: HistoryEvent[] = [];
   for (const line of text.split('\n')) {
@@ -155,14 +161,7 @@ export function parseYumLog(
   text: string,
   wanted: Wanted,
   lastYear: number,
-  localTime: (y: number, mo: number, d: number, h: number, mi: number, s: number) => number = (
-    y,
-    mo,
-    d,
-    h,
-    mi,
-    s,
-  ) => new Date(y, mo - 1, d, h, mi, s).getTime(),
+  localTime: LocalTime = hostLocalTime,
 ): HistoryEvent[] {
   const lines = text.split('\n');
   const out: HistoryEvent[] = [];

@@ -1,6 +1,7 @@
 // History parsers on real log lines (dpkg.log from Debian 12, dnf.rpm.log from RHEL 9, yum.log
 // from CentOS 7), rotations and gzip included, and the bounds on reading them.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -154,6 +155,9 @@ describe('reading the logs', () => {
     assert.equal(readLog(join(root, 'link.log')), null);
     assert.equal(readLog(root), null);
     assert.equal(readLog(join(root, 'absent.log')), null);
+    // A FIFO neither blocks nor counts as a log.
+    execFileSync('mkfifo', [join(root, 'fifo.log')]);
+    assert.equal(readLog(join(root, 'fifo.log')), null);
     // A gzip bomb stops at the bound instead of filling memory.
     const bomb = join(root, 'bomb.log.gz');
     writeFileSync(bomb, gzipSync(Buffer.alloc(10_000_000)));
