@@ -140,15 +140,18 @@ export function collect(reader: ProcReader, queue: PidQueue, opts: CollectOption
  * (map_files unreadable) counts as deleted: a stale file is never hidden by a doubt.
  */
 function suffixIsName(procRoot: string, pid: number, m: Mapping): boolean {
-  const named = statSync(`${procRoot}/${pid}/root${m.path} (deleted)`, {
-    bigint: true,
-    throwIfNoEntry: false,
-  });
-  if (!named?.isFile()) return false;
+  let named: BigIntStats | undefined;
   let mapped: BigIntStats;
   try {
+    // ENOENT (the common case) without the cost of an exception.
+    named = statSync(`${procRoot}/${pid}/root${m.path} (deleted)`, {
+      bigint: true,
+      throwIfNoEntry: false,
+    });
+    if (!named?.isFile()) return false;
     mapped = statSync(`${procRoot}/${pid}/map_files/${mapFilesName(m)}`, { bigint: true });
   } catch {
+    // EACCES, ENOTDIR, ELOOP, a process gone: cannot tell, so it stays deleted.
     return false;
   }
   return mapped.ino === named.ino && mapped.dev === named.dev;

@@ -273,3 +273,27 @@ describe('a process mapping more distinct deleted files than are kept', () => {
     assert.equal(p?.omittedMappings, 300 - 256);
   });
 });
+
+describe('the " (deleted)" name check when it cannot look', () => {
+  let fx: ReturnType<typeof makeProcTree>;
+  before(() => {
+    fx = makeProcTree({
+      1: { name: 'systemd', maps: exe('/usr/lib/systemd/systemd'), cgroup: '0::/init.scope\n' },
+      // Its root is a regular file: every lookup below it fails with ENOTDIR.
+      400: {
+        name: 'odd',
+        maps: stale('/usr/lib/x86_64-linux-gnu/libssl.so.3'),
+        root: process.execPath,
+      },
+    });
+  });
+  after(() => fx.cleanup());
+
+  it('keeps the file stale instead of failing the scan', async () => {
+    const r = await scan({ procRoot: fx.root, packages: false });
+    assert.deepEqual(
+      r.processes.find((p) => p.pid === 400)?.files.map((f) => f.path),
+      ['/usr/lib/x86_64-linux-gnu/libssl.so.3'],
+    );
+  });
+});
