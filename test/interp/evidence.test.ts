@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { MAX_PACKAGE_FILES, PackageFiles, packageFindings } from '../../src/interp/evidence.ts';
 import type { RawInterp } from '../../src/interp/read.ts';
+import { interpretedByEntry, type StaleFile, type StaleProcess } from '../../src/model.ts';
 
 describe('package evidence', () => {
   const root = mkdtempSync(join(tmpdir(), 'afterpatch-interp-root-'));
@@ -74,5 +75,49 @@ describe('package evidence', () => {
     const mapped = packageFindings(proc(Date.now() - 60_000, [so]), owners, files, new Set(), none);
     assert.equal(mapped.length, MAX_PACKAGE_FILES);
     assert.ok(!mapped.some((f) => f.finding.path === so));
+  });
+});
+
+describe('entry-level marks', () => {
+  it('yield to a process of the entry that maps the path (exact evidence wins)', () => {
+    const so = '/usr/lib/python3/dist-packages/foo/_x.so';
+    const file = (interpreted: boolean): StaleFile => ({
+      path: so,
+      hostPath: so,
+      kind: 'code',
+      inode: 1,
+      device: 'fe:00',
+      package: null,
+      ...(interpreted
+        ? {
+            interpreted: {
+              interpreter: 'python' as const,
+              confidence: 'package' as const,
+              reason: 'package-file' as const,
+              changedAt: '2025-01-01T00:00:00.000Z',
+              startedAt: '2024-12-31T00:00:00.000Z',
+            },
+          }
+        : {}),
+    });
+    const proc = (pid: number, interpreted: boolean): StaleProcess => ({
+      pid,
+      ppid: null,
+      uid: null,
+      name: 'python3',
+      cmdline: null,
+      root: '/',
+      foreignPidNs: false,
+      cgroup: null,
+      owner: { type: 'system-unit', unit: 'foo.service' },
+      files: [file(interpreted)],
+      ignored: [],
+    });
+    const key = () => 'foo.service';
+    assert.equal(interpretedByEntry([proc(1, true)], key).get('foo.service')?.size, 1);
+    assert.equal(
+      interpretedByEntry([proc(1, true), proc(2, false)], key).get('foo.service')?.size,
+      0,
+    );
   });
 });
