@@ -32,6 +32,27 @@ const hostLocalTime: LocalTime = (y, mo, d, h, mi, s) => new Date(y, mo - 1, d, 
 /** Names to keep (binary names without arch); null keeps everything. */
 export type Wanted = ReadonlySet<string> | null;
 
+/**
+ * The lines of a log that may concern the wanted packages: those containing one of `needles`
+ * (in file order), found by native substring search, so a big log costs in proportion to the
+ * advisory's lines, not to its size. Every line when nothing is filtered.
+ */
+export function candidateLines(text: string, needles: readonly string[] | null): string[] {
+  if (needles === null) return text.split('\n');
+  const starts = new Set<number>();
+  for (const needle of needles) {
+    for (let at = text.indexOf(needle); at !== -1; at = text.indexOf(needle, at + 1)) {
+      starts.add(text.lastIndexOf('\n', at) + 1);
+    }
+  }
+  return [...starts]
+    .sort((a, b) => a - b)
+    .map((start) => {
+      const end = text.indexOf('\n', start);
+      return text.slice(start, end === -1 ? text.length : end);
+    });
+}
+
 function baseName(pkg: string): string {
   const colon = pkg.indexOf(':');
   return colon === -1 ? pkg : pkg.slice(0, colon);
@@ -48,7 +69,8 @@ export function parseDpkgLog(
   localTime: LocalTime = hostLocalTime,
 ): HistoryEvent[] {
   const out: HistoryEvent[] = [];
-  for (const line of text.split('\n')) {
+  const needles = wanted === null ? null : [...wanted].flatMap((n) => [` ${n}:`, ` ${n} `]);
+  for (const line of candidateLines(text, needles)) {
     const m = /^(\d{4})-(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d) (.*)$/.exec(line);
     if (!m) continue;
     const f = (m[7] as string).split(' ');
@@ -113,7 +135,9 @@ export function parseNevra(nevra: string): { name: string; version: string; arch
 export function parseDnfRpmLog(text: string, wanted: Wanted): HistoryEvent[] {
   const out: HistoryEvent[] = [];
   const open = new Map<string, HistoryEvent>();
-  for (const line of text.split('\n')) {
+  // `: NAME-VERSION…` (yum also writes `: EPOCH:NAME-…`, handled by yum's parser).
+  const needles = wanted === null ? null : [...wanted].map((n) => `: ${n}-`);
+  for (const line of candidateLines(text, needles)) {
     const m =
       /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:([+-]\d\d):?(\d\d)|Z) \S+ (Upgrade|Upgraded|Install|Installed|Reinstall|Downgrade|Downgraded|Erase|Obsoleted): (\S+)$/.exec(
         line,
@@ -163,7 +187,10 @@ export function parseYumLog(
   lastYear: number,
   localTime: LocalTime = hostLocalTime,
 ): HistoryEvent[] {
-  const lines = text.split('\n');
+  // yum writes `Updated: 1:name-…` when the epoch is not 0: the name follows the epoch.
+  const needles =
+    wanted === null ? null : [...wanted].flatMap((n) => [`: ${n}-`, `: ${n}\n`, `:${n}-`]);
+  const lines = candidateLines(text.endsWith('\n') ? text : `${text}\n`, needles);
   const out: HistoryEvent[] = [];
   let year = lastYear;
   let laterMonth = 13;

@@ -89,8 +89,7 @@ describe('dnf.rpm.log and yum.log', () => {
     const YUM = `Dec 30 10:00:00 Updated: 1:openssl-libs-1.0.2k-25.el7_9.x86_64
 Jan 02 11:00:00 Updated: 1:openssl-libs-1.0.2k-26.el7_9.x86_64
 Jan 02 11:00:01 Installed: glibc-2.17-326.el7_9.x86_64
-Mar  5 08:00:00 Erased: openssl-libs
-`;
+Mar  5 08:00:00 Erased: openssl-libs`;
     const ev = parseYumLog(YUM, new Set(['openssl-libs']), 2024, utc);
     assert.deepEqual(
       ev.map((e) => [e.action, e.version, new Date(e.time).toISOString()]),
