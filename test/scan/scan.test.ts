@@ -5,6 +5,7 @@ import type { ScanReport } from '../../src/scan/scan.ts';
 import { scan } from '../../src/scan/scan.ts';
 import { runCli } from '../helpers/cli.ts';
 import { makeProcTree, mapsLine } from '../helpers/fakeproc.ts';
+import { validateScanJson } from '../helpers/schema.ts';
 
 const libc = mapsLine('/usr/lib/x86_64-linux-gnu/libc.so.6', { addr: 0x7f1000 });
 const exe = (p: string) => mapsLine(p, { addr: 0x55e000, inode: 99 });
@@ -261,6 +262,18 @@ describe('a process mapping more distinct deleted files than are kept', () => {
       r.warnings.join(),
     );
     assert.equal(scanExitCode(r), 1);
+  });
+
+  it('carries the count in the JSON document (schema) and a note in the text', async () => {
+    const json = await runCli(['scan', '--json', '--no-packages', '--proc-root', fx.root]);
+    assert.equal(json.code, 1, json.stderr);
+    const doc = JSON.parse(json.stdout) as {
+      processes: { pid: number; omittedMappings?: number }[];
+    };
+    validateScanJson(doc);
+    assert.equal(doc.processes.find((p) => p.pid === 300)?.omittedMappings, 344);
+    const text = await runCli(['scan', '--no-packages', '--proc-root', fx.root]);
+    assert.match(text.stdout, /warning: 2 processes map more than 256 distinct deleted files/);
   });
 
   it('never lets noise hide the stale code behind it', async () => {
