@@ -34,13 +34,14 @@ export function loadedFindings(
 ): InterpFinding[] {
   const out = new Map<string, InterpFinding>();
   const startedAt = iso(p.startMs);
+  const mapped = new Set(p.mapped);
   const add = (
     path: string,
     st: FileStat,
     reason: InterpretedEvidence['reason'],
     confidence: InterpretedEvidence['confidence'],
   ) => {
-    if (out.has(path) || isNoise(path) !== null) return;
+    if (out.has(path) || mapped.has(path) || isNoise(path) !== null) return;
     out.set(path, {
       path,
       inode: st.inode,
@@ -182,12 +183,14 @@ export function packageFindings(
     if (ref) pkgs.set(ref.name, ref);
   }
   const startedAt = iso(p.startMs);
+  // A file the process maps is judged by its mapping alone (deleted: stale; else current).
+  const mapped = new Set(p.mapped);
   const out: { finding: InterpFinding; pkg: PackageRef }[] = [];
   for (const pkg of pkgs.values()) {
     let n = 0;
     for (const path of files.codeFiles(pkg)) {
       if (n >= MAX_PACKAGE_FILES) break;
-      if (already.has(path) || isNoise(path) !== null) continue;
+      if (already.has(path) || mapped.has(path) || isNoise(path) !== null) continue;
       const st = files.stat(path);
       if (!st || !changedAfterStart(st.ctimeMs, p.startMs)) continue;
       n++;
