@@ -1,11 +1,12 @@
 // Does this machine need a reboot? `detectReboot` decides from collected facts (pure);
 // `gatherRebootInput` collects them from a root file system and a procfs. docs/reboot.md.
 
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { containerFromCgroup } from '../cgroup/container.ts';
 import { parseCgroupLine } from '../cgroup/parse.ts';
 import { globToRegExp } from '../glob.ts';
+import { readFileBounded } from '../procfs/reader.ts';
 import {
   bootableKernels,
   compareKernelReleases,
@@ -285,7 +286,8 @@ function errorCode(err: unknown): string {
 /** A file's text, null when it does not exist; other errors become a note and null. */
 function readText(path: string, notes: string[]): string | null {
   try {
-    return readFileSync(path, 'utf8');
+    // Bounded and non-blocking: these files are under --proc-root and --root.
+    return readFileBounded(path).toString('utf8');
   } catch (err) {
     const code = errorCode(err);
     if (code !== 'ENOENT' && code !== 'ENOTDIR') notes.push(`cannot read ${path}: ${code}`);

@@ -1,8 +1,9 @@
 // Installed kernels and the version string inside an x86 bzImage (Linux boot protocol, header at 0x1f1).
 
 import { Buffer } from 'node:buffer';
-import { closeSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
+import { closeSync, readdirSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { openRegularSync } from '../procfs/reader.ts';
 import { compareDebVersions, compareRpmVersions } from './version.ts';
 
 export type Packaging = 'deb' | 'rpm';
@@ -67,7 +68,8 @@ export function parseKernelVersionString(text: string): KernelVersionString {
 
 /** Reads the first bytes of a kernel image and returns its version string (null when not a bzImage). Throws on I/O errors. */
 export function readKernelImageVersion(path: string): string | null {
-  const fd = openSync(path, 'r');
+  // Never blocks on a FIFO planted under --root; refuses what is not a regular file.
+  const fd = openRegularSync(path);
   try {
     const buf = Buffer.alloc(IMAGE_HEADER_BYTES);
     let filled = 0;
