@@ -57,7 +57,9 @@ export function parseConfig(text: string, path: string): Config {
   const line = lineOf(text, keyPath);
   const where = line === null ? path : `${path}:${line}`;
   const key =
-    keyPath.reduce((k, p) => (/^\d+$/.test(p) ? `${k}[${p}]` : k ? `${k}.${p}` : p), '') ||
+    keyPath
+      .map((p) => (PLAIN_KEY.test(p) ? p : '(a key with unusual characters)'))
+      .reduce((k, p) => (/^\d+$/.test(p) ? `${k}[${p}]` : k ? `${k}.${p}` : p), '') ||
     '(top level)';
   // strict_object reports both a key it does not know (expected "never") and a value that is not
   // a table (`scan = 5`, expected "Object"): only the first is an unknown key.
@@ -67,8 +69,21 @@ export function parseConfig(text: string, path: string): Config {
       ? 'unknown key'
       : strict
         ? `must be a table ([${keyPath.join('.')}])`
-        : issue.message;
+        : withoutValue(issue.message, issue.expected);
   throw new UserError(`${where}: ${key}: ${message}; fix the file or pass --config.`);
+}
+
+/** Keys printed as they are; anything else (quoted keys can hold any text) is not echoed. */
+const PLAIN_KEY = /^[A-Za-z0-9_-]{1,64}$/;
+
+/**
+ * The schema's own messages never quote the value; valibot's defaults do ("… but received
+ * \"hunter2\""), and the file may be one the caller cannot read: never echo what was read.
+ */
+function withoutValue(message: string, expected: string | null): string {
+  if (!/\breceived\b/.test(message)) return message;
+  const what: Record<string, string> = { Array: 'a list', string: 'a string', Object: 'a table' };
+  return `must be ${(expected !== null && what[expected]) || 'of another type'}`;
 }
 
 /** Line number (1-based) where a dotted key is written, found from the table headers; null if unsure. */
