@@ -1,12 +1,14 @@
 // Loads and validates the configuration; every error names the file, the line and the key.
-import { readFileSync } from 'node:fs';
 import { parse, TomlError } from 'smol-toml';
 import * as v from 'valibot';
 import { UserError } from '../errors.ts';
 import type { NoiseConfig } from '../noise.ts';
+import { readFileBounded } from '../procfs/reader.ts';
 import { type Config, ConfigSchema } from './schema.ts';
 
 export const DEFAULT_CONFIG_PATH = '/etc/afterpatch/afterpatch.toml';
+/** Far above any real configuration. */
+const MAX_CONFIG_BYTES = 1024 * 1024;
 
 /** The defaults, as if an empty file had been read. */
 export function defaultConfig(): Config {
@@ -28,7 +30,8 @@ export function loadConfigFile(
 ): { config: Config; file: string | null } {
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    // Bounded, and a FIFO is refused rather than waited on.
+    text = readFileBounded(path, MAX_CONFIG_BYTES).toString('utf8');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' && !explicit) return { config: defaultConfig(), file: null };

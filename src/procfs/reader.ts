@@ -27,7 +27,12 @@ const OPEN_FLAGS = constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTT
 
 /** Thrown by openRegularSync and readFileBounded for a file that is refused. */
 export class RefusedFileError extends Error {
-  readonly code = 'EREFUSED';
+  /** EISDIR for a directory (as readFileSync says), EREFUSED for the rest. */
+  readonly code: 'EISDIR' | 'EREFUSED';
+  constructor(message: string, code: 'EISDIR' | 'EREFUSED' = 'EREFUSED') {
+    super(message);
+    this.code = code;
+  }
 }
 
 /**
@@ -37,14 +42,17 @@ export class RefusedFileError extends Error {
  */
 export function openRegularSync(path: string): number {
   const fd = openSync(path, OPEN_FLAGS);
-  let regular = false;
+  let dir = false;
   try {
-    regular = fstatSync(fd).isFile();
-  } finally {
-    if (!regular) closeSync(fd);
+    const st = fstatSync(fd);
+    if (st.isFile()) return fd;
+    dir = st.isDirectory();
+  } catch (e) {
+    closeSync(fd);
+    throw e;
   }
-  if (!regular) throw new RefusedFileError(`${path} is not a regular file`);
-  return fd;
+  closeSync(fd);
+  throw new RefusedFileError(`${path} is not a regular file`, dir ? 'EISDIR' : 'EREFUSED');
 }
 
 /** A growable read buffer (one per thread in the scan). */
@@ -54,16 +62,10 @@ interface Sink {
 
 /**
  * Reads all of a regular file into `sink.buf` (grown as needed, up to maxBytes): its length, or
- * 'refused' when the file is not regular or has more than maxBytes bytes. Throws open/read errors.
+ * 'refused' when it has more than maxBytes bytes. Throws open/read errors and RefusedFileError.
  */
 function readInto(path: string, sink: Sink, maxBytes: number): number | 'refused' {
-  let fd: number;
-  try {
-    fd = openRegularSync(path);
-  } catch (e) {
-    if (e instanceof RefusedFileError) return 'refused';
-    throw e;
-  }
+  const fd = openRegularSync(path);
   try {
     let len = 0;
     for (;;) {
@@ -92,8 +94,7 @@ function readInto(path: string, sink: Sink, maxBytes: number): number | 'refused
 export function readFileBounded(path: string, maxBytes = MAX_PROC_FILE_BYTES): Buffer {
   const sink: Sink = { buf: Buffer.allocUnsafe(Math.min(64 * 1024, maxBytes)) };
   const len = readInto(path, sink, maxBytes);
-  if (len === 'refused')
-    throw new RefusedFileError(`${path} is not a regular file or longer than ${maxBytes} bytes`);
+  if (len === 'refused') throw new RefusedFileError(`${path} is longer than ${maxBytes} bytes`);
   return sink.buf.subarray(0, len);
 }
 
@@ -158,6 +159,7 @@ export class ProcReader {
 }
 
 function failure(e: unknown): ReadFailure {
+  if (e instanceof RefusedFileError) return 'refused';
   const code = (e as NodeJS.ErrnoException).code;
   // EACCES/EPERM: another user's process without root; everything else means it is gone.
   return code === 'EACCES' || code === 'EPERM' ? 'denied' : 'gone';
