@@ -32,7 +32,7 @@ export function register(program: Command): void {
     )
     .option(
       '--timeout <seconds>',
-      'answer 503 when a scrape waits longer for a scan (default 30)',
+      'stop a scan running longer, answering 503 (default 30)',
       seconds,
       30,
     )
@@ -44,7 +44,7 @@ export function register(program: Command): void {
     .addOption(rootOption())
     .addHelpText(
       'after',
-      '\nRuns until SIGTERM or SIGINT (exit 0). Exit status 2: bad usage or the address cannot be bound.\nScan errors do not stop it: they are logged and exported (afterpatch_scan_errors_total). Metrics: docs/monitoring.md.',
+      '\nEach scan runs in a child process, so a stuck /proc read cannot freeze the server.\nRuns until SIGTERM or SIGINT (exit 0). Exit status 2: bad usage or the address cannot be bound.\nScan errors do not stop it: they are logged and exported (afterpatch_scan_errors_total). Metrics: docs/monitoring.md.',
     )
     .action(async (opts) => {
       const { runServe } = await import('../commands/serve.ts');
