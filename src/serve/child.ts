@@ -42,15 +42,13 @@ export interface ChildGathererOptions {
 /** Runs gatherings in child processes; kill() ends the one running, if any. */
 export class ChildGatherer {
   readonly #o: ChildGathererOptions;
+  /** The options as the child reads them (serialized once: they do not change). */
+  readonly #input: Buffer;
   #running = new Set<ChildProcess>();
 
   constructor(o: ChildGathererOptions) {
     this.#o = o;
-  }
-
-  /** PIDs of the children running now. */
-  get pids(): number[] {
-    return [...this.#running].flatMap((c) => (c.pid === undefined ? [] : [c.pid]));
+    this.#input = serialize(o.health);
   }
 
   gather(): Promise<Health> {
@@ -84,7 +82,7 @@ export class ChildGatherer {
         if (err.length < MAX_STDERR_BYTES) err += d.slice(0, MAX_STDERR_BYTES - err.length);
       });
       child.stdin?.on('error', () => {}); // a child that died early: reported on close
-      child.stdin?.end(serialize(this.#o.health));
+      child.stdin?.end(this.#input);
       child.once('error', (e) => {
         failure ??= `cannot start the gathering process (${e.message})`;
         // Never started: no 'close' is coming.
