@@ -32,9 +32,14 @@ export function register(program: Command): void {
     )
     .option(
       '--timeout <seconds>',
-      'stop a scan running longer, answering 503 (default 30)',
+      'answer 503 when a scrape waits longer for a scan (default 30)',
       seconds,
       30,
+    )
+    .option(
+      '--scan-timeout <seconds>',
+      'kill a scan still running after this long, at least --timeout (default: 10 times --timeout)',
+      seconds,
     )
     .addOption(maxUnitSeriesOption())
     .option('--no-node-reboot-required', 'do not export node_reboot_required')

@@ -13,6 +13,7 @@ export interface ServeCliOptions {
   listen: string;
   interval: number;
   timeout: number;
+  scanTimeout?: number;
   maxUnitSeries: number;
   nodeRebootRequired: boolean;
   config?: string;
@@ -70,10 +71,12 @@ export async function runServe(o: ServeCliOptions): Promise<number> {
   });
   const hopts: HealthOptions = healthOptions(o);
   const log = (line: string) => process.stderr.write(`${line}\n`);
-  // Health is gathered in a child process that is killed past --timeout: a read of /proc that
-  // blocks in the kernel cannot freeze the HTTP side or keep SIGTERM from ending serve.
-  // The scrape waiting for it gets its 503 first (the kill comes a moment later).
-  const gatherer = new ChildGatherer({ health: hopts, timeoutMs: o.timeout * 1000 + 100 });
+  // Health is gathered in a child process, killed past --scan-timeout: a read of /proc that
+  // blocks in the kernel cannot freeze the HTTP side or keep SIGTERM from ending serve. A scan
+  // slower than --timeout but within it goes on, and a later scrape gets its result. At equal
+  // values the waiting scrape gets its 503 first (the kill comes a moment later).
+  const scanTimeout = Math.max(o.scanTimeout ?? o.timeout * 10, o.timeout);
+  const gatherer = new ChildGatherer({ health: hopts, timeoutMs: scanTimeout * 1000 + 100 });
   const source = expositionSource({
     gather: () => gatherer.gather(),
     intervalMs: o.interval * 1000,

@@ -69,7 +69,10 @@ export class ChildGatherer {
           child.kill('SIGKILL');
       };
       const timer = setTimeout(
-        () => kill(`gathering took longer than ${this.#o.timeoutMs / 1000} s; killed it`),
+        () =>
+          kill(
+            `scan still running after ${Math.round(this.#o.timeoutMs / 1000)} s (--scan-timeout); killed it`,
+          ),
         this.#o.timeoutMs,
       );
       child.stdout?.on('data', (d: Buffer) => {

@@ -75,8 +75,8 @@ describe('serve gathers out of process', () => {
     writeFileSync(fifo, '');
   };
 
-  it('a blocked gathering: 503 past --timeout, the child killed, the next scrape works', async () => {
-    const s = await start(['--timeout', '1', '--interval', '0.2']);
+  it('a blocked gathering: 503 past --timeout, killed past --scan-timeout, the next scrape works', async () => {
+    const s = await start(['--timeout', '1', '--scan-timeout', '1', '--interval', '0.2']);
     const pid = s.child.pid ?? 0;
     const pending = scrape(s.url);
     await sleep(500);
@@ -100,11 +100,28 @@ describe('serve gathers out of process', () => {
       next.body,
       /^afterpatch_unit_needs_restart\{unit="ssh.service",type="system-unit"\} 1$/m,
     );
-    assert.match(s.stderr(), /scan failed: gathering took longer than/);
+    assert.match(
+      s.stderr(),
+      /scan failed: scan still running after 1 s \(--scan-timeout\); killed it/,
+    );
+  });
+
+  it('a scan slower than --timeout goes on until --scan-timeout; a later scrape gets its result', async () => {
+    const s = await start(['--timeout', '1', '--scan-timeout', '30', '--interval', '30']);
+    const pid = s.child.pid ?? 0;
+    assert.equal((await scrape(s.url)).status, 503);
+    const running = childrenOf(pid);
+    assert.equal(running.length, 1, 'still gathering after the 503');
+    writeFileSync(fifo, ''); // a writer opens and closes the FIFO: the child's read ends
+    for (let i = 0; i < 100 && running.some(alive); i++) await sleep(50);
+    const next = await scrape(s.url);
+    assert.equal(next.status, 200);
+    assert.match(next.body, /^afterpatch_last_scan_success 1$/m);
+    assert.match(next.body, /^afterpatch_scan_errors_total 0$/m, 'that same scan, not a new one');
   });
 
   it('concurrent scrapes share one gathering, blocked or not', async () => {
-    const s = await start(['--timeout', '1', '--interval', '30']);
+    const s = await start(['--timeout', '1', '--scan-timeout', '1', '--interval', '30']);
     const pid = s.child.pid ?? 0;
     const blockedScrapes = Array.from({ length: 20 }, () => scrape(s.url));
     await sleep(500);
