@@ -3,6 +3,7 @@
 
 import { loadConfig, noiseFromConfig } from './config/load.ts';
 import type { NoiseConfig } from './noise.ts';
+import { type RebootSettings, rebootSettingsFromConfig } from './reboot/detect.ts';
 import type { RebootReport } from './reboot/reboot.ts';
 import { rebootRequired } from './reboot/reboot.ts';
 import { DEFAULT_STATE_DIR, type Outcome, readState } from './restart/state.ts';
@@ -25,6 +26,7 @@ export interface HealthOptions {
   stateDir?: string;
   noise?: NoiseConfig;
   ignoreProcesses?: readonly string[];
+  reboot?: RebootSettings;
 }
 
 export async function gatherHealth(o: HealthOptions = {}): Promise<Health> {
@@ -40,6 +42,7 @@ export async function gatherHealth(o: HealthOptions = {}): Promise<Health> {
     ...(o.procRoot === undefined ? {} : { procRoot: o.procRoot }),
     ...(o.root === undefined ? {} : { root: o.root }),
     scan: report,
+    ...(o.reboot === undefined ? {} : { settings: o.reboot }),
   });
   const restartOutcomes: Record<Outcome, number> = {
     verified: 0,
@@ -76,5 +79,6 @@ export function healthOptions(o: {
     ...(o.stateDir === undefined ? {} : { stateDir: o.stateDir }),
     noise: noiseFromConfig(config),
     ignoreProcesses: config.scan.ignore_processes,
+    reboot: rebootSettingsFromConfig(config.reboot),
   };
 }

@@ -2,7 +2,7 @@
 // whose maps is a FIFO, a link to /dev/zero or a huge file is refused and counted unreadable.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
@@ -66,6 +66,9 @@ describe('scan of a tree with a FIFO and a /dev/zero maps', () => {
     execFileSync('mkfifo', [join(fx.root, '30/maps')]);
     rmSync(join(fx.root, '31/maps'));
     symlinkSync('/dev/zero', join(fx.root, '31/maps'));
+    // The reboot verdict reads these below --proc-root: a FIFO must not block it either.
+    mkdirSync(join(fx.root, 'sys/kernel'), { recursive: true });
+    execFileSync('mkfifo', [join(fx.root, 'sys/kernel/osrelease')]);
   });
   after(() => fx.cleanup());
 
@@ -81,5 +84,6 @@ describe('scan of a tree with a FIFO and a /dev/zero maps', () => {
   it('check (as root) notes them in its long output', async () => {
     const r = await runCli(['check', '--proc-root', fx.root, '--root', fx.root]);
     assert.match(r.stdout, /2 of 4 processes could not be read/);
+    assert.match(r.stdout, /osrelease: EREFUSED/, 'the FIFO osrelease refused, not waited on');
   });
 });
