@@ -1,8 +1,9 @@
 // Turns what the threads read about interpreter processes into findings (docs/interpreted.md).
 // `loaded` evidence needs nothing but the reads; `package` evidence needs the package database:
 // the owner of the program file, that package's file list, and a stat() of its code files.
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import type { InterpretedEvidence, PackageRef } from '../model.ts';
+import { readFileBounded } from '../procfs/reader.ts';
 import { changedAfterStart, hostPathOf, isPackageCodePath } from './detect.ts';
 import type { FileStat, RawInterp } from './read.ts';
 import { toFileStat } from './read.ts';
@@ -129,7 +130,7 @@ export class PackageFiles {
     for (const list of this.#listFilesOf(pkg.name)) {
       let text: string;
       try {
-        text = readFileSync(`${this.#infoDir}/${list}`, 'utf8');
+        text = readFileBounded(`${this.#infoDir}/${list}`).toString('utf8');
       } catch {
         continue;
       }

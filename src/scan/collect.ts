@@ -71,7 +71,8 @@ export function collect(reader: ProcReader, queue: PidQueue, opts: CollectOption
   for (let chunk = queue.next(); chunk; chunk = queue.next()) {
     for (const pid of chunk) {
       const len = reader.readRaw(`${pid}/maps`);
-      if (len === 'denied') res.denied++;
+      // Refused (a FIFO, a device or an endless file in a fixture tree): unreadable, not clean.
+      if (len === 'denied' || len === 'refused') res.denied++;
       if (isFailure(len)) continue;
       res.scanned++;
       const files = new Map<string, RawFile>();

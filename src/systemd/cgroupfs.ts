@@ -1,6 +1,7 @@
 // Processes of a unit, read from the cgroup file system (the unit's ControlGroup and below).
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { readFileBounded } from '../procfs/reader.ts';
 
 /**
  * Where systemd's hierarchy is mounted: the cgroup2 mount (unified or hybrid hosts) or, on
@@ -30,7 +31,7 @@ let cachedMount: string | null | undefined;
 export function hostCgroupMount(): string | null {
   if (cachedMount === undefined) {
     try {
-      cachedMount = systemdCgroupMount(readFileSync('/proc/self/mountinfo', 'utf8'));
+      cachedMount = systemdCgroupMount(readFileBounded('/proc/self/mountinfo').toString('utf8'));
     } catch {
       cachedMount = null;
     }
