@@ -1,8 +1,6 @@
 # @summary Writes afterpatch.toml from `afterpatch::config`, checked by `afterpatch config` first.
 # @api private
 class afterpatch::config {
-  assert_private()
-
   unless $afterpatch::config.empty {
     $dir = $afterpatch::config_file.regsubst(/\/[^\/]+\z/, '')
 

@@ -1,8 +1,6 @@
 # @summary Installs afterpatch the way `afterpatch::install_method` says.
 # @api private
 class afterpatch::install {
-  assert_private()
-
   case $afterpatch::install_method {
     'package': {
       package { 'afterpatch':

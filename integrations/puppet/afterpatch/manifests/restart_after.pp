@@ -34,4 +34,9 @@ define afterpatch::restart_after (
     timeout => $timeout,
     cli     => $_cli,
   }
+
+  # The configuration (restart.never, …) is in place before anything is restarted.
+  if defined(Class['afterpatch']) {
+    Class['afterpatch'] -> Afterpatch_restart[$title]
+  }
 }

@@ -1,8 +1,6 @@
 # @summary Enables and starts the units listed in `afterpatch::enable_units`.
 # @api private
 class afterpatch::service {
-  assert_private()
-
   $afterpatch::enable_units.each |Afterpatch::Unit $unit| {
     service { $unit:
       ensure   => running,

@@ -45,7 +45,9 @@ Puppet::Type.newtype(:afterpatch_restart) do
   newparam(:units, array_matching: :all) do
     desc 'Restart only these units (globs, `--unit`, repeatable).'
     defaultto []
-    validate { |v| raise ArgumentError, 'each unit must be a non-empty string' unless v.is_a?(String) && !v.empty? }
+    validate do |v|
+      Array(v).each { |u| raise ArgumentError, 'each unit must be a non-empty string' unless u.is_a?(String) && !u.empty? }
+    end
   end
 
   newparam(:timeout) do

@@ -38,6 +38,7 @@ Puppet::Type.type(:afterpatch_restart).provide(:cli) do
       entries.each { |e| resource.warning("#{what}: needs a human: #{e}") }
       resource.notice("#{what}: #{verified_summary(report)}") if report
     when 2
+      (report ? needs_human(report) : []).each { |e| resource.warning("#{what}: needs a human: #{e}") }
       failures = report ? failed(report) : []
       failures = [first_line(stderr) || 'a restart failed (the JSON report could not be read)'] if failures.empty?
       raise Puppet::Error, "#{what} failed: #{failures.join('; ')}"

@@ -1,0 +1,31 @@
+// Shared by the Puppet tests: where the module is, whether Puppet is installed, and what the
+// built CLI supports.
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { CLI } from './cli.ts';
+import { which } from './tools.ts';
+
+/** The modulepath holding the module `afterpatch`. */
+export const PUPPET_MODULEPATH = fileURLToPath(
+  new URL('../../integrations/puppet/', import.meta.url),
+);
+export const PUPPET_MODULE = `${PUPPET_MODULEPATH}afterpatch`;
+
+export function puppetSkipReason(): string | false {
+  for (const tool of ['puppet', 'puppet-lint', 'facter', 'ruby']) {
+    if (which(tool) === undefined) {
+      return `${tool} not installed: apt-get install --no-install-recommends puppet-agent puppet-lint (with a policy-rc.d that exits 101)`;
+    }
+  }
+  return false;
+}
+
+let packageOption: boolean | undefined;
+
+/** Whether the built CLI's `restart` takes `--package` (issue 8); tests fall back to `--lib`. */
+export function restartHasPackageOption(): boolean {
+  packageOption ??= execFileSync(process.execPath, [CLI, 'restart', '--help'], {
+    encoding: 'utf8',
+  }).includes('--package');
+  return packageOption;
+}
