@@ -1,6 +1,8 @@
 // Shared by the Puppet tests: where the module is, whether Puppet is installed, and what the
 // built CLI supports.
 import { execFileSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CLI } from './cli.ts';
 import { which } from './tools.ts';
@@ -10,6 +12,14 @@ export const PUPPET_MODULEPATH = fileURLToPath(
   new URL('../../integrations/puppet/', import.meta.url),
 );
 export const PUPPET_MODULE = `${PUPPET_MODULEPATH}afterpatch`;
+
+/** The module's files whose names end with `ext`, sorted, as absolute paths. */
+export function moduleFiles(ext: string): string[] {
+  return readdirSync(PUPPET_MODULE, { recursive: true, encoding: 'utf8' })
+    .filter((f) => f.endsWith(ext))
+    .map((f) => join(PUPPET_MODULE, f))
+    .sort();
+}
 
 export function puppetSkipReason(): string | false {
   for (const tool of ['puppet', 'puppet-lint', 'facter', 'ruby']) {

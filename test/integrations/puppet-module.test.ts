@@ -8,21 +8,18 @@
 // Needs puppet-agent, puppet-lint and `npm run build`; skips with the reason otherwise.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import {
-  chmodSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { CLI, cliForAnyUser } from '../helpers/cli.ts';
-import { FAKE_INIT, makeProcTree, mapsLine } from '../helpers/fakeproc.ts';
-import { PUPPET_MODULE, PUPPET_MODULEPATH, puppetSkipReason } from '../helpers/puppet.ts';
+import { FAKE_INIT, FAKE_STALE_SSHD, makeProcTree, mapsLine } from '../helpers/fakeproc.ts';
+import {
+  moduleFiles,
+  PUPPET_MODULE,
+  PUPPET_MODULEPATH,
+  puppetSkipReason,
+} from '../helpers/puppet.ts';
 
 const skip = puppetSkipReason();
 const isRoot = process.geteuid?.() === 0;
@@ -56,17 +53,9 @@ function run(
   });
 }
 
-/** Files below `dir` whose names end with `ext`. */
-function filesIn(dir: string, ext: string): string[] {
-  return readdirSync(dir, { recursive: true, encoding: 'utf8' })
-    .filter((f) => f.endsWith(ext))
-    .map((f) => join(dir, f))
-    .sort();
-}
-
 describe('Puppet module afterpatch: static checks', { skip }, () => {
   it('passes puppet parser validate and puppet-lint', async () => {
-    const pp = filesIn(PUPPET_MODULE, '.pp');
+    const pp = moduleFiles('.pp');
     assert.ok(pp.length >= 6, pp.join(' '));
     const parse = await run('puppet', ['parser', 'validate', ...pp]);
     assert.equal(parse.code, 0, parse.stdout + parse.stderr);
@@ -75,7 +64,7 @@ describe('Puppet module afterpatch: static checks', { skip }, () => {
   });
 
   it('has Ruby that parses, and metadata.json with the release version', async () => {
-    const rb = filesIn(PUPPET_MODULE, '.rb');
+    const rb = moduleFiles('.rb');
     assert.deepEqual(
       rb.map((f) => f.slice(PUPPET_MODULE.length + 1)),
       [
@@ -187,14 +176,7 @@ describe('fact afterpatch (facter with the module’s lib/facter, the real CLI)'
   before(() => {
     fx = makeProcTree({
       1: FAKE_INIT,
-      10: {
-        name: 'nginx',
-        maps: [
-          mapsLine('/usr/sbin/nginx'),
-          mapsLine('/usr/lib/x86_64-linux-gnu/libssl.so.3', { deleted: true, addr: 0x7f5000 }),
-        ].join('\n'),
-        cgroup: '0::/system.slice/nginx.service\n',
-      },
+      10: FAKE_STALE_SSHD,
       20: {
         name: 'bash',
         maps: [
@@ -235,11 +217,11 @@ describe('fact afterpatch (facter with the module’s lib/facter, the real CLI)'
     assert.equal(f.error, undefined, JSON.stringify(f));
     assert.equal(f.needs_restart, true);
     assert.equal(f.needs_reboot, true);
-    assert.deepEqual(f.units, ['nginx.service']);
+    assert.deepEqual(f.units, ['ssh.service']);
     assert.deepEqual(f.sessions, ['4']);
     assert.deepEqual(f.containers, []);
     // The packages that own the replaced files now (dpkg's database of this machine).
-    assert.deepEqual(f.packages, ['libc6', 'libssl3']);
+    assert.deepEqual(f.packages, ['libc6']);
     assert.equal(f.processes, 2);
     assert.equal((f.reboot_reasons as string[]).length, 1);
     assert.match(String(f.reboot_reasons), /\/run\/reboot-required linux-image-6\.1\.0-28-amd64$/);
