@@ -21,6 +21,23 @@ export function moduleFiles(ext: string): string[] {
     .sort();
 }
 
+/**
+ * Global options giving Puppet directories of its own below `base` and the module's modulepath,
+ * so that a test run leaves the machine's /etc/puppet and /var/cache/puppet alone.
+ */
+export function puppetArgs(base: string): string[] {
+  return [
+    '--modulepath',
+    PUPPET_MODULEPATH,
+    ...['confdir', 'codedir', 'vardir', 'logdir', 'publicdir'].flatMap((d) => [
+      `--${d}`,
+      join(base, d),
+    ]),
+    '--color',
+    'false',
+  ];
+}
+
 export function puppetSkipReason(): string | false {
   for (const tool of ['puppet', 'puppet-lint', 'facter', 'ruby']) {
     if (which(tool) === undefined) {

@@ -14,12 +14,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { CLI, cliForAnyUser } from '../helpers/cli.ts';
 import { FAKE_INIT, FAKE_STALE_SSHD, makeProcTree, mapsLine } from '../helpers/fakeproc.ts';
-import {
-  moduleFiles,
-  PUPPET_MODULE,
-  PUPPET_MODULEPATH,
-  puppetSkipReason,
-} from '../helpers/puppet.ts';
+import { moduleFiles, PUPPET_MODULE, puppetArgs, puppetSkipReason } from '../helpers/puppet.ts';
 
 const skip = puppetSkipReason();
 const isRoot = process.geteuid?.() === 0;
@@ -99,14 +94,7 @@ describe('afterpatch::to_toml (what the class writes)', { skip }, () => {
   const render = (hash: string) =>
     run('puppet', [
       'apply',
-      '--modulepath',
-      PUPPET_MODULEPATH,
-      ...['confdir', 'codedir', 'vardir', 'logdir', 'publicdir'].flatMap((d) => [
-        `--${d}`,
-        join(dir, d),
-      ]),
-      '--color',
-      'false',
+      ...puppetArgs(dir),
       '-e',
       `notice(String(Binary.new(afterpatch::to_toml(${hash}), '%r')))`,
     ]);
@@ -257,5 +245,185 @@ describe('fact afterpatch (facter with the module’s lib/facter, the real CLI)'
     const f = await fact(join(dir, 'fixture-cli'), NOBODY);
     assert.match(String(f.error), /without root: the scan is partial/);
     assert.equal(f.needs_restart, undefined);
+  });
+});
+
+// The exit-status mapping of afterpatch_restart (restart_after's type and provider) with every
+// status and report afterpatch can give. A real restart happens in puppet.sandbox.test.ts; here
+// the CLI is a stand-in script (restarting anything on this machine is not an option) that
+// records its argument vector and answers with a given status, standard output and error.
+describe('afterpatch_restart: exit status → Puppet outcome (puppet apply, stand-in CLIs)', {
+  skip,
+}, () => {
+  let dir: string;
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'afterpatch-puppet-restart-'));
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  const report = (plan: unknown[], results: unknown[]) =>
+    JSON.stringify({
+      format: 'afterpatch-restart',
+      formatVersion: 1,
+      dryRun: false,
+      plan,
+      results,
+    });
+  /** Applies `notify ~> afterpatch_restart` with a CLI that exits `code` printing `stdout`/`stderr`. */
+  const applyWith = async (
+    name: string,
+    code: number,
+    stdout: string,
+    stderr = '',
+    params = '',
+  ) => {
+    const cli = join(dir, `${name}-cli`);
+    writeFileSync(join(dir, `${name}.out`), stdout);
+    writeFileSync(join(dir, `${name}.err`), stderr);
+    writeFileSync(
+      cli,
+      `#!/bin/sh\nprintf '%s\\n' "$@" > ${dir}/${name}.args\ncat ${dir}/${name}.out\ncat ${dir}/${name}.err >&2\nexit ${code}\n`,
+    );
+    chmodSync(cli, 0o755);
+    const manifest = `notify { 'package changed': } ~> afterpatch_restart { 'libc6': cli => '${cli}', ${params} }`;
+    const r = await run('puppet', [
+      'apply',
+      '--detailed-exitcodes',
+      ...puppetArgs(join(dir, 'p')),
+      '-e',
+      manifest,
+    ]);
+    let args: string[] = [];
+    try {
+      args = readFileSync(join(dir, `${name}.args`), 'utf8')
+        .split('\n')
+        .slice(0, -1);
+    } catch {}
+    return { ...r, args };
+  };
+  const verified = report([], [{ unit: 'nginx.service', outcome: 'verified' }]);
+
+  it('runs restart --yes --json --package NAME as an argument vector, and 0 is a notice', async () => {
+    const r = await applyWith(
+      'ok',
+      0,
+      verified,
+      '',
+      `lib => 'a b;$(touch ${dir}/pwned)', units => ['x*.service']`,
+    );
+    assert.deepEqual(r.args, [
+      'restart',
+      '--yes',
+      '--json',
+      '--package',
+      'libc6',
+      '--lib',
+      `a b;$(touch ${dir}/pwned)`,
+      '--unit',
+      'x*.service',
+    ]);
+    assert.equal(r.code, 2, r.stdout + r.stderr); // changes, no failure
+    assert.throws(() => readFileSync(join(dir, 'pwned')), /ENOENT/, 'no shell ran the arguments');
+    assert.match(
+      r.stdout,
+      /Notice: .*afterpatch restart --package libc6: 1 restarted and verified \(nginx\.service\)/,
+    );
+    assert.match(r.stdout, /Triggered 'refresh' from 1 event/);
+  });
+
+  it('does nothing without an event', async () => {
+    const cli = join(dir, 'never-run');
+    const r = await run('puppet', [
+      'apply',
+      '--detailed-exitcodes',
+      ...puppetArgs(join(dir, 'p')),
+      '-e',
+      `afterpatch_restart { 'libc6': cli => '${cli}' }`,
+    ]);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+  });
+
+  it('1 (needs a human) is a warning per entry, escaped, and the run does not fail', async () => {
+    const plan = [
+      {
+        key: 'ssh.service',
+        unit: 'ssh.service',
+        action: 'skip',
+        reason: 'listed in restart.never',
+        needsHuman: true,
+      },
+      {
+        key: 'session-4',
+        unit: null,
+        action: 'advise',
+        reason: 'log out\u001b[2J',
+        needsHuman: true,
+      },
+      {
+        key: 'cron.service',
+        unit: 'cron.service',
+        action: 'restart',
+        reason: 'maps libc',
+        needsHuman: false,
+      },
+    ];
+    const r = await applyWith(
+      'human',
+      1,
+      report(plan, [{ unit: 'cron.service', outcome: 'verified' }]),
+    );
+    assert.equal(r.code, 2, r.stdout + r.stderr);
+    assert.match(
+      r.stderr,
+      /Warning: .*needs a human: ssh\.service \(skip: listed in restart\.never\)/,
+    );
+    assert.match(r.stderr, /Warning: .*needs a human: session-4 \(advise: log out\\x1b\[2J\)/);
+    assert.ok(!`${r.stdout}${r.stderr}`.includes('\u001b[2J'));
+    assert.match(r.stdout, /1 restarted and verified \(cron\.service\)/);
+  });
+
+  it('2 (failed, still stale, timeout) fails the resource with afterpatch’s message', async () => {
+    const results = [
+      {
+        unit: 'nginx.service',
+        outcome: 'failed',
+        message: 'Job for nginx.service failed',
+        stalePids: [],
+      },
+      { unit: 'php.service', outcome: 'still-stale', stalePids: [{ pid: 42, files: [] }] },
+      { unit: 'cron.service', outcome: 'verified' },
+    ];
+    const r = await applyWith('failed', 2, report([], results));
+    assert.equal(r.code & 4, 4, r.stdout + r.stderr);
+    assert.match(
+      r.stderr,
+      /Failed to call refresh: afterpatch restart --package libc6 failed: nginx\.service failed: Job for nginx\.service failed; php\.service still-stale \(PIDs 42\)/,
+    );
+  });
+
+  it('3, an unreadable report, a missing CLI: the resource fails, never a clean notice', async () => {
+    const usage = await applyWith(
+      'usage',
+      3,
+      '',
+      'afterpatch: another afterpatch restart holds /var/lib/afterpatch/lock (PID 7); try again later\n',
+    );
+    assert.equal(usage.code & 4, 4);
+    assert.match(
+      usage.stderr,
+      /afterpatch restart --package libc6: afterpatch: another afterpatch restart holds/,
+    );
+    const garbage = await applyWith('garbage', 0, 'not json');
+    assert.equal(garbage.code & 4, 4, garbage.stdout + garbage.stderr);
+    assert.match(garbage.stderr, /exit 0 but its JSON report could not be read/);
+    const missing = await run('puppet', [
+      'apply',
+      '--detailed-exitcodes',
+      ...puppetArgs(join(dir, 'p')),
+      '-e',
+      `notify { 'x': } ~> afterpatch_restart { 'libc6': cli => '${dir}/missing' }`,
+    ]);
+    assert.equal(missing.code & 4, 4);
+    assert.match(missing.stderr, /cannot run .*missing/);
   });
 });

@@ -41,7 +41,7 @@ import { type LocalAptRepo, localAptRepo } from '../helpers/apt-repo.ts';
 import { CLI } from '../helpers/cli.ts';
 import { buildTestDeb, dpkgInstall, dpkgPurge, testPackagePaths } from '../helpers/fixtures.ts';
 import { ensureMountPoint, removeMountPoints } from '../helpers/mount-points.ts';
-import { PUPPET_MODULEPATH, puppetSkipReason, restartHasPackageOption } from '../helpers/puppet.ts';
+import { puppetArgs, puppetSkipReason, restartHasPackageOption } from '../helpers/puppet.ts';
 import { bootSandbox, canBootSandbox, type ExecResult, type Sandbox } from '../helpers/sandbox.ts';
 import { escapeRegExp, mappingsOf } from '../helpers/stale-lib.ts';
 import { which } from '../helpers/tools.ts';
@@ -84,21 +84,10 @@ describe('Puppet module afterpatch, puppet apply in a systemd sandbox', { skip }
 
   /** Puppet with every directory of its own below the test's directory. */
   const puppet = (args: readonly string[], env: Record<string, string> = {}) =>
-    sb.exec(
-      [
-        'puppet',
-        ...args,
-        '--modulepath',
-        PUPPET_MODULEPATH,
-        ...['confdir', 'codedir', 'vardir', 'logdir', 'publicdir'].flatMap((d) => [
-          `--${d}`,
-          join(dir, 'puppet', d),
-        ]),
-        '--color',
-        'false',
-      ],
-      { timeoutMs: 240_000, env: { HOME: join(dir, 'home'), ...env } },
-    );
+    sb.exec(['puppet', ...args, ...puppetArgs(join(dir, 'puppet'))], {
+      timeoutMs: 240_000,
+      env: { HOME: join(dir, 'home'), ...env },
+    });
   const apply = (manifest: string, env: Record<string, string> = {}) =>
     puppet(['apply', '--detailed-exitcodes', '-e', manifest], env);
   const show = (r: ExecResult) => `exit ${r.code}\n${r.stdout}\n${r.stderr}`;
