@@ -8,7 +8,15 @@
 // Needs puppet-agent, puppet-lint and `npm run build`; skips with the reason otherwise.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -180,6 +188,9 @@ describe('fact afterpatch (facter with the module’s lib/facter, the real CLI)'
     chmodSync(fx.root, 0o755);
     const root = join(dir, 'root');
     mkdirSync(join(root, 'run'), { recursive: true });
+    // The machine's package database, for a CLI that reads it below --root (check --json).
+    mkdirSync(join(root, 'var', 'lib'), { recursive: true });
+    symlinkSync('/var/lib/dpkg', join(root, 'var', 'lib', 'dpkg'));
     writeFileSync(join(root, 'run', 'reboot-required'), '');
     writeFileSync(join(root, 'run', 'reboot-required.pkgs'), 'linux-image-6.1.0-28-amd64\n');
     mkdirSync(join(fx.root, 'sys/kernel'), { recursive: true });
@@ -188,7 +199,7 @@ describe('fact afterpatch (facter with the module’s lib/facter, the real CLI)'
     wrapper(
       'fixture-cli',
       [
-        `case "$1" in reboot-required) set -- "$@" --root ${root};; esac`,
+        `case "$1" in check|reboot-required) set -- "$@" --root ${root};; esac`,
         `exec ${process.execPath} ${cliForAnyUser()} "$@" --proc-root ${fx.root}`,
       ].join('\n'),
     );
@@ -231,7 +242,7 @@ describe('fact afterpatch (facter with the module’s lib/facter, the real CLI)'
     assert.deepEqual(failing, { error: 'afterpatch: /proc is not readable; run on Linux' });
 
     const old = await fact(wrapper('old-cli', `echo '{"format":"something-else"}'\nexit 0`));
-    assert.deepEqual(old, { error: 'unexpected output (not afterpatch-scan JSON)' });
+    assert.deepEqual(old, { error: 'unexpected output (not afterpatch-health JSON)' });
 
     const hostile = await fact(
       wrapper('hostile-cli', `printf 'afterpatch: \\033]52;c;AAAA\\007 bad\\n' >&2\nexit 2`),

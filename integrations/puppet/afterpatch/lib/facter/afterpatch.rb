@@ -28,8 +28,8 @@ module AfterpatchFact
     CANDIDATES.find { |p| File.file?(p) && File.executable?(p) }
   end
 
-  # Runs argv (no shell); [stdout, exit status] or raises with afterpatch's first stderr line.
-  def run(argv, ok_codes)
+  # Runs argv (no shell) under the timeout; [stdout, stderr, exit status].
+  def run(argv)
     out = err = ''
     status = nil
     Open3.popen3([argv[0], argv[0]], *argv[1..-1]) do |stdin, stdout, stderr, wait|
@@ -44,15 +44,21 @@ module AfterpatchFact
       end
       out, err = readers.map(&:value)
     end
+    [out, err, status]
   rescue SystemCallError => e
     raise "cannot run #{argv[0]}: #{e.message}"
-  else
+  end
+
+  # stdout of argv when it exits with one of ok_codes, else raises with afterpatch's message.
+  def output(argv, ok_codes)
+    out, err, status = run(argv)
     code = status.exitstatus
-    unless ok_codes.include?(code)
-      line = err.to_s.lines.map(&:strip).find { |l| !l.empty? }
-      raise(line || "#{argv[0]} #{argv[1]} exited #{code.nil? ? "on signal #{status.termsig}" : code}")
-    end
-    out
+    return out if ok_codes.include?(code)
+    raise(first_line(err) || "#{argv[0]} #{argv[1]} exited #{code.nil? ? "on signal #{status.termsig}" : code}")
+  end
+
+  def first_line(text)
+    text.to_s.lines.map(&:strip).find { |l| !l.empty? }
   end
 
   def json(text, format)
@@ -63,12 +69,22 @@ module AfterpatchFact
     raise "unexpected output (not #{format} JSON)"
   end
 
-  # The one place that asks the CLI for its health snapshot: the scan and the reboot verdict.
-  # Today that is `scan --json` plus `reboot-required --json`; `check --json` (one scan for
-  # both) replaces these two calls in this function alone.
+  # The one place that asks the CLI for its health snapshot (the scan and the reboot verdict):
+  # `check --json`, one scan for both. A CLI older than that (`unknown option`) is asked with
+  # `scan --json` and `reboot-required --json` instead.
   def snapshot(path)
-    scan = json(run([path, 'scan', '--json'], [0, 1]), 'afterpatch-scan')
-    reboot = json(run([path, 'reboot-required', '--json'], [0, 1]), 'afterpatch-reboot')
+    out, err, status = run([path, 'check', '--json'])
+    if err.include?("unknown option '--json'")
+      scan = json(output([path, 'scan', '--json'], [0, 1]), 'afterpatch-scan')
+      reboot = json(output([path, 'reboot-required', '--json'], [0, 1]), 'afterpatch-reboot')
+      return { scan: scan, reboot: reboot }
+    end
+    # On an error check --json prints nothing on standard output and exits 3.
+    raise(first_line(err) || "#{path} check exited #{status.exitstatus}") if out.strip.empty?
+    health = json(out, 'afterpatch-health')
+    scan = health['scan']
+    reboot = health['reboot']
+    raise 'unexpected output (afterpatch-health without scan or reboot)' unless scan.is_a?(Hash) && reboot.is_a?(Hash)
     { scan: scan, reboot: reboot }
   end
 
