@@ -1,7 +1,7 @@
 // The Puppet module (integrations/puppet/afterpatch) with Debian's real Puppet 7, `puppet apply`
 // inside a real systemd sandbox (docs/testing-systemd-sandbox.md):
-//   1. class afterpatch installs the single-file build to a path and writes afterpatch.toml from a
-//      hash; a second apply changes nothing; a configuration afterpatch rejects fails with
+//   1. class afterpatch installs the single-file build to a path, writes afterpatch.toml from a
+//      hash and enables the shipped metrics timer; a second apply changes nothing; a configuration afterpatch rejects fails with
 //      afterpatch's own message and leaves the working file as it was;
 //   2. a service maps a library of a test package 1.0 from a local apt repository; a manifest
 //      upgrading the package (`ensure => '2.0'`, Puppet's apt provider) notifies
@@ -70,6 +70,7 @@ const NEVER_UNIT = `pp-${ID}-never.service`;
 const LIB = testPackagePaths(PKG).lib;
 const HOLDER = testPackagePaths(PKG).holder;
 const PER_HOST = ['/etc/afterpatch', '/var/lib/afterpatch'] as const;
+const TIMER = 'afterpatch-metrics.timer';
 
 /** Puppet's exit statuses with --detailed-exitcodes: bit 2 changes, bit 4 failures. */
 const CHANGES = 2;
@@ -121,8 +122,8 @@ describe('Puppet module afterpatch, puppet apply in a systemd sandbox', { skip }
     restartHasPackageOption()
       ? `afterpatch::restart_after { '${PKG}': ${params} }`
       : `afterpatch::restart_after { '${PKG}': package => false, lib => '${escapeRegExp(LIB)}', ${params} }`;
-  const classWith = (config: string) =>
-    `class { 'afterpatch': install_method => 'binary', binary_source => '${CLI}', binary_path => '${join(dir, 'bin', 'afterpatch')}', config => ${config} }`;
+  const classWith = (config: string, extra = '') =>
+    `class { 'afterpatch': install_method => 'binary', binary_source => '${CLI}', binary_path => '${join(dir, 'bin', 'afterpatch')}', config => ${config}, ${extra} }`;
   /** The package at `version`, notifying restart_after (with `params`, e.g. its cli). */
   const upgradeTo = (version: string, params = '') =>
     `package { '${PKG}': ensure => '${version}', provider => 'apt' } ~> ${restartAfter(params)}`;
@@ -160,6 +161,16 @@ describe('Puppet module afterpatch, puppet apply in a systemd sandbox', { skip }
       ].join('\n');
     await sb.installUnit(UNIT, unitText('restarted'));
     await sb.installUnit(NEVER_UNIT, unitText('on restart.never'));
+    // The shipped timer as it is; its service is a stand-in (the shipped one runs
+    // /usr/bin/afterpatch and writes node_exporter's directory on the machine).
+    await sb.installUnit(
+      TIMER,
+      readFileSync(new URL(`../../integrations/systemd/${TIMER}`, import.meta.url), 'utf8'),
+    );
+    await sb.installUnit(
+      TIMER.replace(/\.timer$/, '.service'),
+      '[Service]\nType=oneshot\nExecStart=/bin/true\n',
+    );
   });
 
   after(async () => {
@@ -170,9 +181,10 @@ describe('Puppet module afterpatch, puppet apply in a systemd sandbox', { skip }
     removeMountPoints(sb ? dirname(sb.cgroupDir) : undefined);
   });
 
-  it('installs the single-file build, writes the configuration, then changes nothing; a rejected configuration fails with afterpatch’s message and keeps the file', async () => {
+  it('installs the single-file build, writes the configuration, enables the metrics timer, then changes nothing; a rejected configuration fails with afterpatch’s message and keeps the file', async () => {
     const manifest = classWith(
       "{ 'restart' => { 'jobs' => 8, 'never' => ['postgresql*.service'] }, 'hooks' => { 'apt' => 'restart' } }",
+      `enable_units => ['${TIMER}']`,
     );
     const first = await apply(manifest);
     assert.equal(first.code, CHANGES, show(first));
@@ -189,6 +201,8 @@ describe('Puppet module afterpatch, puppet apply in a systemd sandbox', { skip }
     const effective = execFileSync(process.execPath, [CLI, 'config', toml], { encoding: 'utf8' });
     assert.match(effective, /^jobs = 8$/m);
     assert.match(effective, /^apt = "restart"$/m);
+    assert.equal((await sb.systemctl('is-enabled', TIMER)).stdout.trim(), 'enabled');
+    assert.equal((await sb.systemctl('is-active', TIMER)).stdout.trim(), 'active');
 
     const second = await apply(manifest);
     assert.equal(second.code, 0, show(second));
