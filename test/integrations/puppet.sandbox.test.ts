@@ -1,8 +1,9 @@
 // The Puppet module (integrations/puppet/afterpatch) with Debian's real Puppet 7, `puppet apply`
 // inside a real systemd sandbox (docs/testing-systemd-sandbox.md):
 //   1. class afterpatch installs the single-file build to a path, writes afterpatch.toml from a
-//      hash and enables the shipped metrics timer; a second apply changes nothing; a configuration afterpatch rejects fails with
-//      afterpatch's own message and leaves the working file as it was;
+//      hash and enables the shipped metrics timer; a second apply changes nothing; a
+//      configuration afterpatch rejects fails with afterpatch's own message and leaves the
+//      working file as it was;
 //   2. a service maps a library of a test package 1.0 from a local apt repository; a manifest
 //      upgrading the package (`ensure => '2.0'`, Puppet's apt provider) notifies
 //      afterpatch::restart_after: the unit is restarted and verified (its new MainPID maps the
