@@ -354,6 +354,17 @@ describe('afterpatch_restart: exit status → Puppet outcome (puppet apply, stan
     assert.equal(r.code, 0, r.stdout + r.stderr);
   });
 
+  it('refuses a package name that would read as an option', async () => {
+    const r = await run('puppet', [
+      'apply',
+      ...puppetArgs(join(dir, 'p')),
+      '-e',
+      `afterpatch::restart_after { '--force': cli => '${dir}/never-run' }`,
+    ]);
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.match(r.stderr, /parameter 'package' expects .*Pattern/);
+  });
+
   it('1 (needs a human) is a warning per entry, escaped, and the run does not fail', async () => {
     const plan = [
       {

@@ -12,14 +12,15 @@
 #   ~> afterpatch::restart_after { 'libc6': }
 #
 # @param package Restart units mapping stale files of this package (`--package`, default: the
-#   title); `false` for any package (then narrow it with `lib` or `units`).
+#   title); `false` for any package (then narrow it with `lib` or `units`). A package name
+#   never starts with `-`, so it cannot be read as another option.
 # @param lib Only units mapping stale files whose path matches this regular expression (`--lib`).
 # @param units Only these units (globs, `--unit`).
 # @param timeout Seconds to wait for one batch of units (`--timeout`); default: afterpatch's configuration.
 # @param cli The afterpatch executable; default: the class afterpatch's `cli` when that class is
 #   declared before, else /usr/bin/afterpatch.
 define afterpatch::restart_after (
-  Variant[Pattern[/\A[a-z0-9][a-z0-9+.-]+\z/], Boolean[false]] $package = $title,
+  Variant[Pattern[/\A[A-Za-z0-9][A-Za-z0-9+._-]*\z/], Boolean[false]] $package = $title,
   Optional[String[1]] $lib = undef,
   Array[String[1]] $units = [],
   Optional[Integer[1]] $timeout = undef,

@@ -31,7 +31,7 @@ Puppet::Type.newtype(:afterpatch_restart) do
     munge { |v| [false, :false, 'false'].include?(v) ? false : v }
     validate do |v|
       next if [false, :false, 'false'].include?(v)
-      unless v.is_a?(String) && v.match?(%r{\A[a-z0-9][a-z0-9+.-]+\z})
+      unless v.is_a?(String) && v.match?(%r{\A[A-Za-z0-9][A-Za-z0-9+._-]*\z})
         raise ArgumentError, "package must be a Debian/RPM package name or false, not #{v.inspect}"
       end
     end
