@@ -150,6 +150,7 @@ describe('afterpatch::to_toml (what the class writes)', { skip }, () => {
 
 describe('fact afterpatch (facter with the module’s lib/facter, the real CLI)', { skip }, () => {
   let fx: ReturnType<typeof makeProcTree>;
+  let many: ReturnType<typeof makeProcTree>;
   let dir: string;
   const FACTERLIB = join(PUPPET_MODULE, 'lib', 'facter');
 
@@ -196,16 +197,33 @@ describe('fact afterpatch (facter with the module’s lib/facter, the real CLI)'
     mkdirSync(join(fx.root, 'sys/kernel'), { recursive: true });
     writeFileSync(join(fx.root, 'sys/kernel/osrelease'), '6.1.0-28-amd64\n');
     writeFileSync(join(fx.root, 'sys/kernel/version'), '#1 SMP PREEMPT_DYNAMIC Debian 6.1.119-1\n');
-    wrapper(
-      'fixture-cli',
-      [
-        `case "$1" in check|reboot-required) set -- "$@" --root ${root};; esac`,
-        `exec ${process.execPath} ${cliForAnyUser()} "$@" --proc-root ${fx.root}`,
-      ].join('\n'),
+    const cliOn = (name: string, procRoot: string) =>
+      wrapper(
+        name,
+        [
+          `case "$1" in check|reboot-required) set -- "$@" --root ${root};; esac`,
+          `exec ${process.execPath} ${cliForAnyUser()} "$@" --proc-root ${procRoot}`,
+        ].join('\n'),
+      );
+    cliOn('fixture-cli', fx.root);
+    // 60 stale units: more than the fact keeps in a list.
+    many = makeProcTree(
+      Object.fromEntries([
+        [1, FAKE_INIT],
+        ...Array.from({ length: 60 }, (_, i) => [
+          100 + i,
+          {
+            ...FAKE_STALE_SSHD,
+            cgroup: `0::/system.slice/svc${String(i).padStart(2, '0')}.service\n`,
+          },
+        ]),
+      ]),
     );
+    cliOn('many-cli', many.root);
   });
   after(() => {
     fx?.cleanup();
+    many?.cleanup();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
@@ -248,6 +266,17 @@ describe('fact afterpatch (facter with the module’s lib/facter, the real CLI)'
       wrapper('hostile-cli', `printf 'afterpatch: \\033]52;c;AAAA\\007 bad\\n' >&2\nexit 2`),
     );
     assert.equal(hostile.error, 'afterpatch: \\x1b]52;c;AAAA\\x07 bad');
+  });
+
+  it('keeps at most 50 entries a list, with the full count', {
+    skip: !isRoot && 'needs root',
+  }, async () => {
+    const f = await fact(join(dir, 'many-cli'));
+    assert.equal(f.error, undefined, JSON.stringify(f));
+    assert.equal((f.units as string[]).length, 50);
+    assert.equal((f.units as string[])[0], 'svc00.service');
+    assert.equal(f.units_count, 60);
+    assert.equal(f.truncated, true);
   });
 
   it('is an error when the scan ran without root (partial)', {
