@@ -175,11 +175,18 @@ describe('Puppet module afterpatch, puppet apply in a systemd sandbox', { skip }
   });
 
   after(async () => {
-    await sb?.stop();
-    await dpkgPurge(PKG);
-    repo?.remove();
-    if (dir) rmSync(dir, { recursive: true, force: true });
-    removeMountPoints(sb ? dirname(sb.cgroupDir) : undefined);
+    // Every step runs even when one before it fails; the first failure is reported.
+    try {
+      await sb?.stop();
+    } finally {
+      try {
+        await dpkgPurge(PKG);
+      } finally {
+        repo?.remove();
+        if (dir) rmSync(dir, { recursive: true, force: true });
+        removeMountPoints(sb ? dirname(sb.cgroupDir) : undefined);
+      }
+    }
   });
 
   it('installs the single-file build, writes the configuration, enables the metrics timer, then changes nothing; a rejected configuration fails with afterpatch’s message and keeps the file', async () => {
