@@ -77,7 +77,7 @@ function resultDetail(r: UnitResult): string {
       return `no process maps a stale file (${r.durationMs} ms)`;
     case 'still-stale':
       return r.stalePids
-        .map((p) => `PID ${p.pid}: ${p.files.map(printable).join(', ')}`)
+        .map((p) => `PID ${p.pid}: ${p.files.join(', ')}`)
         .join('; ');
     case 'failed':
       return [`state ${r.activeState ?? 'unknown'}`, r.message ?? ''].filter(Boolean).join(': ');
@@ -101,13 +101,13 @@ export function formatRestartText(r: RestartReport, s: Style): string {
     return [
       x.unit === null ? 'systemd (PID 1)' : printable(x.unit),
       mark(x.outcome),
-      resultDetail(x),
+      printable(resultDetail(x)),
     ];
   });
   out.push('', table([['UNIT', 'RESULT', 'DETAIL'].map(s.bold), ...rows]));
   for (const x of r.results) {
     if (x.journal.length === 0) continue;
-    out.push('', `Last journal lines of ${x.unit}:`, ...x.journal.map((l) => `  ${printable(l)}`));
+    out.push('', `Last journal lines of ${printable(x.unit ?? 'systemd (PID 1)')}:`, ...x.journal.map((l) => `  ${printable(l)}`));
   }
   const sum = summarize(r);
   out.push(
