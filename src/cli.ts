@@ -1,6 +1,5 @@
 // The `afterpatch` command line: a thin layer over the library API in index.ts.
 import { Command, CommanderError } from '@commander-js/extra-typings';
-import { runAnsibleModule, wantsModuleInterpreter } from './ansible-interpreter.ts';
 import { register as registerCheck } from './cli/check.ts';
 import { register as registerConfig } from './cli/config.ts';
 import { register as registerMetrics } from './cli/metrics.ts';
@@ -75,22 +74,3 @@ function reportError(e: unknown): number {
     );
   return errorExit;
 }
-
-/**
- * Inside a Node single executable (`npm run package:sea`) the bundle is the program whatever the
- * binary is called, and process.argv[1] is only the name it was started by. node:sea exists
- * from Node 20.12 (not in 18), `require` not in ES modules (tsx): both mean "not a SEA".
- */
-function isSea(): boolean {
-  try {
-    return (require('node:sea') as typeof import('node:sea')).isSea();
-  } catch {
-    return false;
-  }
-}
-
-// Run when executed (bundle, tsx or single executable), not when imported by tests.
-const entry = process.argv[1] ?? '';
-const sea = isSea();
-if (sea && wantsModuleInterpreter(process.argv)) runAnsibleModule(process.argv, require);
-else if (sea || /afterpatch(\.cjs)?$|cli\.ts$/.test(entry)) void main(process.argv);

@@ -27,7 +27,9 @@ export async function runRebootRequired(o: RebootCliOptions): Promise<number> {
     for (const n of r.notes) lines.push(`  note: ${printable(n)}`);
     if (r.sentinelFile)
       lines.push(
-        printable(`Wrote ${r.sentinelFile} (${r.sentinelWritten?.join(', ') || 'no new packages'}).`),
+        printable(
+          `Wrote ${r.sentinelFile} (${r.sentinelWritten?.join(', ') || 'no new packages'}).`,
+        ),
       );
     process.stdout.write(`${lines.join('\n')}\n`);
   }

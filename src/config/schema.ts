@@ -1,17 +1,15 @@
 // The shape of /etc/afterpatch/afterpatch.toml, validated with valibot (docs/configuration.md).
 import * as v from 'valibot';
 import { NOISE_RULES } from '../noise.ts';
+import { patternProblem } from '../regexp.ts';
 
 const regexSource = v.pipe(
   v.string(),
-  v.check((s) => {
-    try {
-      new RegExp(s);
-      return true;
-    } catch {
-      return false;
-    }
-  }, 'is not a valid regular expression'),
+  v.rawCheck(({ dataset, addIssue }) => {
+    if (!dataset.typed) return;
+    const problem = patternProblem(dataset.value);
+    if (problem !== null) addIssue({ message: problem });
+  }),
 );
 const unitGlob = v.pipe(v.string(), v.regex(/^[^\s/]+$/, 'is not a unit name or glob'));
 const noiseRule = v.picklist(

@@ -76,9 +76,7 @@ function resultDetail(r: UnitResult): string {
     case 'verified':
       return `no process maps a stale file (${r.durationMs} ms)`;
     case 'still-stale':
-      return r.stalePids
-        .map((p) => `PID ${p.pid}: ${p.files.join(', ')}`)
-        .join('; ');
+      return r.stalePids.map((p) => `PID ${p.pid}: ${p.files.join(', ')}`).join('; ');
     case 'failed':
       return [`state ${r.activeState ?? 'unknown'}`, r.message ?? ''].filter(Boolean).join(': ');
     case 'timeout':
@@ -107,7 +105,11 @@ export function formatRestartText(r: RestartReport, s: Style): string {
   out.push('', table([['UNIT', 'RESULT', 'DETAIL'].map(s.bold), ...rows]));
   for (const x of r.results) {
     if (x.journal.length === 0) continue;
-    out.push('', `Last journal lines of ${printable(x.unit ?? 'systemd (PID 1)')}:`, ...x.journal.map((l) => `  ${printable(l)}`));
+    out.push(
+      '',
+      `Last journal lines of ${printable(x.unit ?? 'systemd (PID 1)')}:`,
+      ...x.journal.map((l) => `  ${printable(l)}`),
+    );
   }
   const sum = summarize(r);
   out.push(

@@ -1,0 +1,31 @@
+// The program's entry (dist/afterpatch.cjs, the single executable, `node --import tsx src/main.ts`):
+// it runs whatever the file is called or however it is reached (a copy, a symlink, `node FILE`,
+// the .deb's /usr/bin link). Only require() of the bundle (scripts/cli-model.mjs reads
+// buildProgram from it) runs nothing; the library (src/index.ts) and src/cli.ts never run.
+import './regexp.ts'; // first: the linear-time fallback is on before any pattern compiles
+import { runAnsibleModule, wantsModuleInterpreter } from './ansible-interpreter.ts';
+import { main } from './cli.ts';
+
+export { buildProgram } from './cli.ts';
+
+/**
+ * Inside a Node single executable (`npm run package:sea`) the binary can also be the interpreter
+ * of afterpatch's Ansible module. node:sea exists from Node 20.12 (not in 18), `require` not in
+ * ES modules (tsx): both mean "not a SEA".
+ */
+function isSea(): boolean {
+  try {
+    return (require('node:sea') as typeof import('node:sea')).isSea();
+  } catch {
+    return false;
+  }
+}
+
+/** Loaded by another module's require() (CommonJS bundle only; in ES modules `module` is absent). */
+function required(): boolean {
+  return typeof module !== 'undefined' && typeof require !== 'undefined' && require.main !== module;
+}
+
+const sea = isSea();
+if (sea && wantsModuleInterpreter(process.argv)) runAnsibleModule(process.argv, require);
+else if (sea || !required()) void main(process.argv);

@@ -1,0 +1,34 @@
+// Patterns from the configuration and the command line (--lib, ignore_files, ignore_processes)
+// run against paths and names any local user controls, so none of them may backtrack for ever
+// (`^/(a+)+$` against "/aaa…a!" took more than 30 s). The bundle takes no native addon (no re2):
+// V8 falls back to its own linear-time engine when a match backtracks too much, and patterns
+// that engine cannot run (backreferences, lookaround) are refused. docs/security.md.
+import { setFlagsFromString } from 'node:v8';
+
+// Process-wide, worker threads included; it changes no result, only how a match is computed.
+// The second flag makes the `l` (linear) RegExp flag available, which tells which patterns the
+// linear engine can run.
+setFlagsFromString('--enable-experimental-regexp-engine-on-excessive-backtracks');
+setFlagsFromString('--enable-experimental-regexp-engine');
+
+/** Why a user-given pattern is refused, or null when it can be used. */
+export function patternProblem(src: string): string | null {
+  try {
+    new RegExp(src);
+  } catch (e) {
+    return `is not a valid regular expression (${(e as Error).message})`;
+  }
+  try {
+    new RegExp(src, 'l');
+  } catch {
+    return 'uses a backreference or lookaround, which can take exponential time on a hostile path: not allowed (docs/security.md)';
+  }
+  return null;
+}
+
+/** Compiles a user-given pattern; throws with patternProblem's reason when refused. */
+export function userRegExp(src: string): RegExp {
+  const problem = patternProblem(src);
+  if (problem !== null) throw new Error(`pattern "${src}" ${problem}`);
+  return new RegExp(src);
+}
