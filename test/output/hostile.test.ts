@@ -98,12 +98,12 @@ describe('printable: the one escaping function', () => {
 describe('advice for many PIDs is bounded (issue 11.2)', () => {
   it('names a few PIDs and counts the rest', () => {
     const pids = Array.from({ length: 10_000 }, (_, i) => 100_000 + i);
-    const a = suggestAction({ type: 'unmanaged' }, pids);
+    const a = suggestAction({ type: 'unmanaged', cgroup: null }, pids);
     assert.ok('advice' in a);
     assert.match(a.advice, / and 9992 more by hand$/);
     assert.ok(a.advice.length < 200, `${a.advice.length} characters`);
     assert.equal((a.advice.match(/\d{6}/g) ?? []).length, MAX_ADVICE_PIDS);
-    const few = suggestAction({ type: 'unmanaged' }, [7, 8]);
+    const few = suggestAction({ type: 'unmanaged', cgroup: null }, [7, 8]);
     assert.ok('advice' in few);
     assert.equal(few.advice, 'not in a systemd unit: restart PID 7, 8 by hand');
   });
