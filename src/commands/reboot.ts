@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { rebootExitCode } from '../exit.ts';
 import { printable } from '../output/style.ts';
 import { describeReason, rebootRequired } from '../reboot/reboot.ts';
@@ -18,7 +19,15 @@ export async function runRebootRequired(o: RebootCliOptions): Promise<number> {
     sentinel: o.sentinel === true,
   });
   if (o.json) {
-    const doc = { format: 'afterpatch-reboot', formatVersion: 1, afterpatch: VERSION, ...r };
+    // hostname and time as in the other documents, so `report` can merge it (issue 11.14).
+    const doc = {
+      format: 'afterpatch-reboot',
+      formatVersion: 1,
+      afterpatch: VERSION,
+      hostname: hostname(),
+      time: new Date().toISOString(),
+      ...r,
+    };
     process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
   } else if (!o.quiet) {
     const lines = r.required
