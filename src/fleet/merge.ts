@@ -1,6 +1,7 @@
 // Merges many hosts' JSON results (scan, restart, reboot-required or the Ansible module's combined
 // per-host object) into one fleet view. Pure: no I/O, so the rules are tested table-driven.
 import * as v from 'valibot';
+import { printable } from '../output/style.ts';
 
 /** Bad input; `source` is the file (or "-") and `line` the JSON Lines line when known. */
 export class FleetInputError extends Error {
@@ -9,7 +10,8 @@ export class FleetInputError extends Error {
     readonly line: number | null,
     detail: string,
   ) {
-    super(`${source}${line === null ? '' : `:${line}`}: ${detail}`);
+    // One line, escaped: the detail can quote the input (a host name, JSON.parse's excerpt).
+    super(printable(`${source}${line === null ? '' : `:${line}`}: ${detail}`));
     this.name = 'FleetInputError';
   }
 }
