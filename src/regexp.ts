@@ -11,19 +11,35 @@ import { setFlagsFromString } from 'node:v8';
 setFlagsFromString('--enable-experimental-regexp-engine-on-excessive-backtracks');
 setFlagsFromString('--enable-experimental-regexp-engine');
 
-/** Why a user-given pattern is refused, or null when it can be used. */
-export function patternProblem(src: string): string | null {
+/** Why a pattern the linear-time engine cannot run is refused. */
+export const NOT_LINEAR =
+  'uses a backreference or lookaround, which can take exponential time on a hostile path: not allowed (docs/security.md)';
+
+/** The pattern's syntax error, or null when it compiles. */
+export function syntaxError(src: string): string | null {
   try {
     new RegExp(src);
+    return null;
   } catch (e) {
-    return `is not a valid regular expression (${(e as Error).message})`;
+    return (e as Error).message;
   }
+}
+
+/** True when V8's linear-time engine can run the pattern (its `l` flag accepts it). */
+export function runsInLinearTime(src: string): boolean {
   try {
     new RegExp(src, 'l');
+    return true;
   } catch {
-    return 'uses a backreference or lookaround, which can take exponential time on a hostile path: not allowed (docs/security.md)';
+    return false;
   }
-  return null;
+}
+
+/** Why a user-given pattern is refused, or null when it can be used. */
+export function patternProblem(src: string): string | null {
+  const error = syntaxError(src);
+  if (error !== null) return `is not a valid regular expression (${error})`;
+  return runsInLinearTime(src) ? null : NOT_LINEAR;
 }
 
 /** Compiles a user-given pattern; throws with patternProblem's reason when refused. */

@@ -1,15 +1,12 @@
 // The shape of /etc/afterpatch/afterpatch.toml, validated with valibot (docs/configuration.md).
 import * as v from 'valibot';
 import { NOISE_RULES } from '../noise.ts';
-import { patternProblem } from '../regexp.ts';
+import { NOT_LINEAR, runsInLinearTime, syntaxError } from '../regexp.ts';
 
 const regexSource = v.pipe(
   v.string(),
-  v.rawCheck(({ dataset, addIssue }) => {
-    if (!dataset.typed) return;
-    const problem = patternProblem(dataset.value);
-    if (problem !== null) addIssue({ message: problem });
-  }),
+  v.check((s) => syntaxError(s) === null, 'is not a valid regular expression'),
+  v.check(runsInLinearTime, NOT_LINEAR),
 );
 const unitGlob = v.pipe(v.string(), v.regex(/^[^\s/]+$/, 'is not a unit name or glob'));
 const noiseRule = v.picklist(
