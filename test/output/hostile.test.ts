@@ -2,7 +2,19 @@
 // every text output. A table test of the escaping function, then the real CLI over a /proc
 // fixture whose names carry OSC/CSI sequences, C1 controls, bidi overrides and lone surrogates.
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmdirSync,
+  rmSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { formatRestartText } from '../../src/output/restart.ts';
@@ -11,6 +23,7 @@ import { MAX_ADVICE_PIDS, suggestAction } from '../../src/report/action.ts';
 import type { RestartReport } from '../../src/restart/restart.ts';
 import { runCli } from '../helpers/cli.ts';
 import { FAKE_INIT, makeProcTree, mapsLine } from '../helpers/fakeproc.ts';
+import { TEST_TMP } from '../helpers/stale-lib.ts';
 
 const ESC = '\x1b';
 /** OSC 0 (set the window title) and CSI 2J (clear the screen): the issue's repro. */
@@ -243,5 +256,100 @@ describe('text outputs over hostile names (real CLI, /proc fixture)', () => {
       ],
     } as unknown as RestartReport;
     assertTerminalSafe(formatRestartText(report, PLAIN), 'restart');
+  });
+});
+
+/** A writable cgroup2 mount (pure v2 or the hybrid "unified" one), or the reason there is none. */
+function cgroup2(): string | { skip: string } {
+  if (process.getuid?.() !== 0) return { skip: 'needs root to create cgroups' };
+  const line = readFileSync('/proc/self/mounts', 'utf8')
+    .split('\n')
+    .find((l) => l.split(' ')[2] === 'cgroup2');
+  const mount = line?.split(' ')[1];
+  if (mount === undefined) return { skip: 'no cgroup2 mount' };
+  const probe = join(mount, `afterpatch-probe-${randomBytes(4).toString('hex')}`);
+  try {
+    mkdirSync(probe);
+    rmdirSync(probe);
+  } catch (e) {
+    return { skip: `cgroup2 not writable (${(e as NodeJS.ErrnoException).code})` };
+  }
+  return mount;
+}
+
+const LIBM = [
+  '/usr/lib/x86_64-linux-gnu/libm.so.6',
+  '/lib64/libm.so.6',
+  '/usr/lib64/libm.so.6',
+].find((p) => existsSync(p));
+
+describe('a real cgroup named with OSC/CSI (root)', () => {
+  const cg = cgroup2();
+  const skip = typeof cg === 'string' ? (LIBM === undefined ? 'no libm to map' : false) : cg.skip;
+  let base = '';
+  let scratch = '';
+  const children: ChildProcess[] = [];
+  const made: string[] = [];
+
+  before(() => {
+    if (skip !== false || typeof cg !== 'string') return;
+    base = join(cg, `afterpatch-test-${randomBytes(4).toString('hex')}`);
+    mkdirSync(TEST_TMP, { recursive: true, mode: 0o755 });
+    scratch = mkdtempSync(join(TEST_TMP, 'hostile-'));
+  });
+  after(async () => {
+    for (const c of children) {
+      if (c.exitCode === null && c.signalCode === null) {
+        const gone = new Promise((r) => c.once('exit', r));
+        if (c.pid !== undefined) process.kill(c.pid, 'SIGKILL');
+        await gone;
+      }
+    }
+    // Innermost first: a cgroup is removed only when empty of processes and children.
+    for (const d of made.reverse()) rmdirSync(d);
+    if (scratch !== '') rmSync(scratch, { recursive: true, force: true });
+  });
+
+  /** A sleep that maps a deleted copy of libm, moved into `cgroup` (made under the test's base). */
+  async function staleIn(cgroup: string): Promise<number> {
+    const lib = join(scratch, `libhostile-${children.length}.so`);
+    copyFileSync(LIBM ?? '', lib);
+    const c = spawn('sleep', ['300'], { env: { LD_PRELOAD: lib }, stdio: 'ignore' });
+    children.push(c);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.ok(c.pid !== undefined && c.exitCode === null, 'the holder runs');
+    unlinkSync(lib);
+    let dir = base;
+    for (const part of ['', ...cgroup.split('/').filter(Boolean)]) {
+      dir = part === '' ? base : join(dir, part);
+      if (!existsSync(dir)) {
+        mkdirSync(dir);
+        made.push(dir);
+      }
+    }
+    writeFileSync(join(dir, 'cgroup.procs'), String(c.pid));
+    return c.pid;
+  }
+
+  it('reaches the terminal escaped, top-level and inside a delegated user subtree', {
+    skip,
+  }, async () => {
+    const top = await staleIn(`lxc.payload.${OSC_CSI}`);
+    // What an unprivileged user can create in their own delegated subtree, without root.
+    const delegated = await staleIn(
+      `user.slice/user-1000.slice/user@1000.service/app.slice/lxc.payload.u${OSC_CSI}`,
+    );
+    const r = await runCli([
+      'scan',
+      '--pid',
+      String(top),
+      '--pid',
+      String(delegated),
+      '--no-packages',
+    ]);
+    assert.equal(r.code, 1, `${r.stdout}${r.stderr}`);
+    assertTerminalSafe(r.stdout, 'scan');
+    assert.ok(r.stdout.includes('restart the lxc container \\x1b]0;PWN\\x07\\x1b[2J;'), r.stdout);
+    assert.ok(r.stdout.includes('restart the lxc container u\\x1b]0;PWN\\x07\\x1b[2J;'), r.stdout);
   });
 });
