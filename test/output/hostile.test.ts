@@ -72,18 +72,12 @@ describe('printable: the one escaping function', () => {
   });
 
   it('escapes bidi overrides, isolates, line separators and lone surrogates', () => {
-    const table: [string, string][] = [
-      ['\u202a', '\\u{202a}'],
-      ['\u202e', '\\u{202e}'],
-      ['\u2066', '\\u{2066}'],
-      ['\u2069', '\\u{2069}'],
-      ['\u2028', '\\u{2028}'],
-      ['\u2029', '\\u{2029}'],
-      ['\ud800', '\\u{d800}'],
-      ['\udfff', '\\u{dfff}'],
-      ['x\udc00y', 'x\\u{dc00}y'],
-    ];
-    for (const [input, want] of table) assert.equal(printable(input), want);
+    // Every bidi override and isolate, both separators, both ends of the surrogate range.
+    const points = [0x202a, 0x202b, 0x202c, 0x202d, 0x202e, 0x2066, 0x2067, 0x2068, 0x2069];
+    for (const c of [...points, 0x2028, 0x2029, 0xd800, 0xdbff, 0xdc00, 0xdfff]) {
+      assert.equal(printable(String.fromCharCode(c)), `\\u{${c.toString(16)}}`);
+    }
+    assert.equal(printable('x\udc00y'), 'x\\u{dc00}y');
   });
 
   it('keeps printable text, accents, CJK, emoji and U+FFFD (invalid UTF-8 once decoded)', () => {
@@ -186,15 +180,8 @@ describe('text outputs over hostile names (real CLI, /proc fixture)', () => {
   });
 
   it('check: the plugin output and its long text', async () => {
-    const r = await runCli([
-      'check',
-      '--proc-root',
-      fx.root,
-      '--root',
-      root,
-      '--state-dir',
-      join(fx.root, 'state'),
-    ]);
+    const where = { '--proc-root': fx.root, '--root': root, '--state-dir': join(fx.root, 'st') };
+    const r = await runCli(['check', ...Object.entries(where).flat()]);
     assert.ok(r.code >= 0 && r.code <= 3, r.stderr);
     assert.match(r.stdout, /^AFTERPATCH /);
     assertTerminalSafe(r.stdout, 'check');
