@@ -231,3 +231,46 @@ describe('writeSentinel with planted files (issue 12.3)', () => {
     assert.throws(() => writeSentinel(dir, ['a']), /is not a regular file/);
   });
 });
+
+describe('writeSentinel on a full or read-only file system (root: a small tmpfs)', () => {
+  const mounted: string[] = [];
+  after(() => {
+    for (const m of mounted.reverse()) spawnSync('umount', [m]);
+  });
+  /** A fresh tmpfs of `size`, or null when this machine cannot mount one. */
+  function tmpfs(size: string): string | null {
+    if (process.getuid?.() !== 0) return null;
+    const dir = runDir();
+    const r = spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${size},mode=0755`, 'tmpfs', dir]);
+    if (r.status !== 0) return null;
+    mounted.push(dir);
+    return dir;
+  }
+  const mountable = tmpfs('16k') !== null;
+  const skip = mountable ? false : 'needs root and permission to mount a tmpfs';
+
+  it('a full file system: an error, the old list intact, no temporary file left', { skip }, () => {
+    const dir = tmpfs('8k') ?? '';
+    writeFileSync(join(dir, 'reboot-required.pkgs'), 'libc6\n');
+    // Fill what is left with one file.
+    try {
+      writeFileSync(join(dir, 'fill'), Buffer.alloc(64 * 1024));
+    } catch {}
+    assert.throws(() => writeSentinel(dir, [`pkg-${'x'.repeat(5000)}`]), /ENOSPC/);
+    assert.equal(readFileSync(join(dir, 'reboot-required.pkgs'), 'utf8'), 'libc6\n');
+    assert.deepEqual(
+      readdirSync(dir).filter((n) => n.endsWith('.tmp')),
+      [],
+    );
+  });
+
+  it('a read-only file system: an error, nothing changed', { skip }, () => {
+    const dir = tmpfs('16k') ?? '';
+    writeFileSync(join(dir, 'reboot-required.pkgs'), 'libc6\n');
+    const r = spawnSync('mount', ['-o', 'remount,ro', dir]);
+    assert.equal(r.status, 0, String(r.stderr));
+    assert.throws(() => writeSentinel(dir, ['dbus']), /EROFS/);
+    assert.deepEqual(readdirSync(dir), ['reboot-required.pkgs']);
+    assert.equal(readFileSync(join(dir, 'reboot-required.pkgs'), 'utf8'), 'libc6\n');
+  });
+});
