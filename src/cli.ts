@@ -8,7 +8,7 @@ import { register as registerReport } from './cli/report.ts';
 import { register as registerRestart } from './cli/restart.ts';
 import { register as registerScan } from './cli/scan.ts';
 import { register as registerServe } from './cli/serve.ts';
-import { UserError } from './errors.ts';
+import { EnvironmentError, UserError } from './errors.ts';
 import { EXIT } from './exit.ts';
 import { VERSION } from './version.ts';
 
@@ -61,7 +61,9 @@ export async function main(argv: readonly string[]): Promise<void> {
 }
 
 function reportError(e: unknown): number {
-  if (e instanceof UserError) {
+  // EnvironmentError (a full disk, EACCES, systemctl failing) is a UserError: one line, the
+  // command's runtime-error status, never "this is a bug".
+  if (e instanceof UserError || e instanceof EnvironmentError) {
     process.stderr.write(`afterpatch: ${e.message}\n`);
     return Math.max(e.exitCode, errorExit);
   }

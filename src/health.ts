@@ -3,9 +3,10 @@
 
 import { loadConfig, noiseFromConfig } from './config/load.ts';
 import type { NoiseConfig } from './noise.ts';
+import { type RebootSettings, rebootSettingsFromConfig } from './reboot/detect.ts';
 import type { RebootReport } from './reboot/reboot.ts';
 import { rebootRequired } from './reboot/reboot.ts';
-import { DEFAULT_STATE_DIR, type Outcome, readState } from './restart/state.ts';
+import { DEFAULT_STATE_DIR, OUTCOMES, type Outcome, readState } from './restart/state.ts';
 import { type ScanReport, scan } from './scan/scan.ts';
 
 export interface Health {
@@ -25,6 +26,7 @@ export interface HealthOptions {
   stateDir?: string;
   noise?: NoiseConfig;
   ignoreProcesses?: readonly string[];
+  reboot?: RebootSettings;
 }
 
 export async function gatherHealth(o: HealthOptions = {}): Promise<Health> {
@@ -40,13 +42,12 @@ export async function gatherHealth(o: HealthOptions = {}): Promise<Health> {
     ...(o.procRoot === undefined ? {} : { procRoot: o.procRoot }),
     ...(o.root === undefined ? {} : { root: o.root }),
     scan: report,
+    ...(o.reboot === undefined ? {} : { settings: o.reboot }),
   });
-  const restartOutcomes: Record<Outcome, number> = {
-    verified: 0,
-    'still-stale': 0,
-    failed: 0,
-    timeout: 0,
-  };
+  const restartOutcomes = Object.fromEntries(OUTCOMES.map((x) => [x, 0])) as Record<
+    Outcome,
+    number
+  >;
   try {
     for (const r of Object.values(readState(o.stateDir ?? DEFAULT_STATE_DIR).units))
       restartOutcomes[r.outcome]++;
@@ -76,5 +77,6 @@ export function healthOptions(o: {
     ...(o.stateDir === undefined ? {} : { stateDir: o.stateDir }),
     noise: noiseFromConfig(config),
     ignoreProcesses: config.scan.ignore_processes,
+    reboot: rebootSettingsFromConfig(config.reboot),
   };
 }

@@ -1,12 +1,12 @@
 // `afterpatch reboot-required` options and help; the work is in src/commands (loaded on use).
 import type { Command } from '@commander-js/extra-typings';
-import { procRootOption, rootOption } from './options.ts';
+import { configOption, procRootOption, rootOption } from './options.ts';
 
 export function register(program: Command): void {
   program
     .command('reboot-required')
     .description(
-      'tell whether only a reboot helps (newer or rebuilt kernel, sentinel files, stale code nothing else can replace)',
+      'tell whether only a reboot helps (newer or rebuilt kernel, sentinel files, pending CPU microcode, stale code nothing else can replace)',
     )
     .option('-q, --quiet', 'print nothing; only the exit code tells')
     .option('--json', 'versioned JSON with every reason and its evidence')
@@ -14,6 +14,7 @@ export function register(program: Command): void {
       '--sentinel',
       'when a reboot is required, write /run/reboot-required and append to /run/reboot-required.pkgs',
     )
+    .addOption(configOption())
     .addOption(procRootOption())
     .addOption(rootOption())
     .addHelpText(

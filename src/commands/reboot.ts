@@ -1,6 +1,8 @@
 import { hostname } from 'node:os';
+import { loadConfig } from '../config/load.ts';
 import { rebootExitCode } from '../exit.ts';
 import { printable } from '../output/style.ts';
+import { rebootSettingsFromConfig } from '../reboot/detect.ts';
 import { describeReason, rebootRequired } from '../reboot/reboot.ts';
 import { VERSION } from '../version.ts';
 
@@ -8,15 +10,18 @@ export interface RebootCliOptions {
   quiet?: true;
   json?: true;
   sentinel?: true;
+  config?: string;
   procRoot: string;
   root: string;
 }
 
 export async function runRebootRequired(o: RebootCliOptions): Promise<number> {
+  const config = loadConfig(o.config, o.config !== undefined);
   const r = await rebootRequired({
     procRoot: o.procRoot,
     root: o.root,
     sentinel: o.sentinel === true,
+    settings: rebootSettingsFromConfig(config.reboot),
   });
   if (o.json) {
     // hostname and time as in the other documents, so `report` can merge it (issue 11.14).

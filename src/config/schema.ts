@@ -62,6 +62,15 @@ export const ConfigSchema = v.strictObject({
     }),
     {},
   ),
+  reboot: v.optional(
+    v.strictObject({
+      /** A pending CPU microcode update is a reboot reason; false: shown, not counted (docs/reboot.md). */
+      microcode: v.optional(v.boolean('must be true or false'), true),
+      /** Active kernel live patches stand in for the kernel reasons (docs/reboot.md: know the risk). */
+      trust_livepatch: v.optional(v.boolean('must be true or false'), false),
+    }),
+    {},
+  ),
 });
 
 export type Config = v.InferOutput<typeof ConfigSchema>;

@@ -2,7 +2,7 @@
 // Every metric is documented in docs/monitoring.md ("Prometheus").
 import type { Health } from '../health.ts';
 import type { Group } from '../report/group.ts';
-import type { Outcome } from '../restart/state.ts';
+import { OUTCOMES } from '../restart/state.ts';
 import { VERSION } from '../version.ts';
 
 export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
@@ -11,7 +11,6 @@ export const DEFAULT_MAX_UNIT_SERIES = 100;
 /** Owner types whose groups are units that `afterpatch restart` can restart. */
 // PID 1 counts: it needs an action (daemon-reexec) like a unit, not a reboot.
 const UNIT_TYPES = new Set(['init', 'system-unit', 'user-unit', 'user-manager']);
-const OUTCOMES: readonly Outcome[] = ['verified', 'still-stale', 'failed', 'timeout'];
 
 export interface PrometheusOptions {
   /** At most this many `afterpatch_unit_needs_restart` series with a unit name (default 100). */

@@ -212,6 +212,7 @@ describe('text outputs over hostile names (real CLI, /proc fixture)', () => {
     const owner = { type: 'system-unit' as const, unit: `a${ESC}.service` };
     const report = {
       dryRun: false,
+      scan: { summary: { scanned: 1, unreadable: 0 }, asRoot: true },
       plan: [
         {
           key: 'k',

@@ -85,7 +85,13 @@ function health(f: Fixture = {}): Health {
       notes: [],
       sentinelWritten: null,
     },
-    restartOutcomes: { verified: 0, 'still-stale': 0, failed: f.failedRestarts ?? 0, timeout: 0 },
+    restartOutcomes: {
+      verified: 0,
+      unverified: 0,
+      'still-stale': 0,
+      failed: f.failedRestarts ?? 0,
+      timeout: 0,
+    },
     durationMs: 2,
     timestamp: 0,
   };

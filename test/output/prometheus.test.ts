@@ -45,7 +45,7 @@ function health(groups: Group[], over: Partial<Health> = {}): Health {
       warnings: [],
     },
     reboot: { required: true, applicable: true, reasons: [], notes: [], sentinelWritten: null },
-    restartOutcomes: { verified: 2, 'still-stale': 1, failed: 0, timeout: 0 },
+    restartOutcomes: { verified: 2, unverified: 0, 'still-stale': 1, failed: 0, timeout: 0 },
     durationMs: 1234,
     timestamp: 1_700_000_000.5,
     ...over,
@@ -142,6 +142,7 @@ describe('Prometheus formatter', () => {
     assert.equal(value(text, 'afterpatch_restart_results', '{outcome="still-stale"}'), '1');
     assert.equal(value(text, 'afterpatch_restart_results', '{outcome="failed"}'), '0');
     assert.equal(value(text, 'afterpatch_restart_results', '{outcome="timeout"}'), '0');
+    assert.equal(value(text, 'afterpatch_restart_results', '{outcome="unverified"}'), '0');
     assert.equal(value(text, 'afterpatch_scan_errors_total'), '0');
     assert.equal(value(text, 'afterpatch_unreadable_processes'), '3');
     // Each family's HELP/TYPE appears once, and its samples follow it contiguously.

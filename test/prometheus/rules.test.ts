@@ -28,7 +28,7 @@ describe('integrations/prometheus/afterpatch.rules.yml', () => {
       ['AfterpatchRebootRequired', 'afterpatch_reboot_required == 1', '1h'],
       [
         'AfterpatchRestartFailed',
-        'afterpatch_restart_results{outcome=~"failed|still-stale|timeout"} > 0',
+        'afterpatch_restart_results{outcome=~"failed|unverified|still-stale|timeout"} > 0',
         null,
       ],
       ['AfterpatchScanStale', 'time() - afterpatch_last_scan_timestamp_seconds > 2 * 60', '5m'],

@@ -41,7 +41,7 @@ function fakeHealth(units: number): Health {
       warnings: [],
     },
     reboot: { required: false, applicable: true, reasons: [], notes: [], sentinelWritten: null },
-    restartOutcomes: { verified: 0, 'still-stale': 0, failed: 0, timeout: 0 },
+    restartOutcomes: { verified: 0, unverified: 0, 'still-stale': 0, failed: 0, timeout: 0 },
     durationMs: 1,
     timestamp: Date.now() / 1000,
   };
