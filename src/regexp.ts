@@ -4,6 +4,7 @@
 // V8 falls back to its own linear-time engine when a match backtracks too much, and patterns
 // that engine cannot run (backreferences, lookaround) are refused. docs/security.md.
 import { setFlagsFromString } from 'node:v8';
+import { UserError } from './errors.ts';
 
 // Process-wide, worker threads included; it changes no result, only how a match is computed.
 // The second flag makes the `l` (linear) RegExp flag available, which tells which patterns the
@@ -42,9 +43,12 @@ export function patternProblem(src: string): string | null {
   return runsInLinearTime(src) ? null : NOT_LINEAR;
 }
 
-/** Compiles a user-given pattern; throws with patternProblem's reason when refused. */
+/**
+ * Compiles a user-given pattern; a refused one is a UserError (one line, never "a bug"), so a
+ * command that forgets to check its pattern up front still fails cleanly.
+ */
 export function userRegExp(src: string): RegExp {
   const problem = patternProblem(src);
-  if (problem !== null) throw new Error(`pattern "${src}" ${problem}`);
+  if (problem !== null) throw new UserError(`pattern ${JSON.stringify(src)} ${problem}.`);
   return new RegExp(src);
 }

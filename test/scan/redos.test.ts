@@ -3,9 +3,11 @@
 // once, in the bundle and in its worker threads. Patterns the linear engine cannot run
 // (backreferences, lookaround) are refused with one clear line.
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { UserError } from '../../src/errors.ts';
 import { patternProblem, userRegExp } from '../../src/regexp.ts';
 import { runCli } from '../helpers/cli.ts';
 import { FAKE_INIT, makeProcTree, mapsLine } from '../helpers/fakeproc.ts';
@@ -61,6 +63,29 @@ describe('patterns from the configuration and --lib (ReDoS)', () => {
       if (args[0] === '--lib') assert.equal(doc.summary.processes, 0, r.stderr);
       else assert.equal(doc.summary.processes, 20, r.stderr);
     }
+  });
+
+  it('a refused pattern that reaches the matcher is a UserError, not a crash', () => {
+    assert.throws(
+      () => userRegExp('(?<=a)b'),
+      (e: Error) => e instanceof UserError && /lookaround/.test(e.message),
+    );
+    assert.throws(
+      () => userRegExp('(unclosed'),
+      (e: Error) => e instanceof UserError && /not a valid/.test(e.message),
+    );
+  });
+
+  it('loading the library turns the linear-time fallback on (the flag is process-wide)', async () => {
+    const lib = new URL('../../dist/index.cjs', import.meta.url).pathname;
+    // `l` exists only with the flags set; the evil pattern then answers at once.
+    const code = `require(${JSON.stringify(lib)}); new RegExp('a', 'l'); const t = Date.now(); /^\\/(a+)+$/.test('/' + 'a'.repeat(40) + '!'); process.stdout.write(String(Date.now() - t));`;
+    const out = await new Promise<string>((resolve, reject) =>
+      execFile(process.execPath, ['-e', code], { timeout: 30_000 }, (e, stdout, stderr) =>
+        e ? reject(new Error(`${e.message}: ${stderr}`)) : resolve(stdout),
+      ),
+    );
+    assert.ok(Number(out) < 2000, `${out} ms`);
   });
 
   it('the matcher itself answers in milliseconds', () => {
