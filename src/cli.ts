@@ -1,6 +1,5 @@
 // The `afterpatch` command line: a thin layer over the library API in index.ts.
 import { Command, CommanderError } from '@commander-js/extra-typings';
-import { runAnsibleModule, wantsModuleInterpreter } from './ansible-interpreter.ts';
 import { register as registerCheck } from './cli/check.ts';
 import { register as registerConfig } from './cli/config.ts';
 import { register as registerMetrics } from './cli/metrics.ts';
@@ -11,7 +10,6 @@ import { register as registerScan } from './cli/scan.ts';
 import { register as registerServe } from './cli/serve.ts';
 import { EnvironmentError, UserError } from './errors.ts';
 import { EXIT } from './exit.ts';
-import { isSea } from './sea.ts';
 import { VERSION } from './version.ts';
 
 export function buildProgram(): Command {
@@ -77,15 +75,4 @@ function reportError(e: unknown): number {
       'afterpatch: this is a bug; rerun with AFTERPATCH_DEBUG=1 and report the trace.\n',
     );
   return errorExit;
-}
-
-// Run when executed (bundle, tsx or single executable), not when imported by tests.
-const entry = process.argv[1] ?? '';
-const sea = isSea();
-if (sea && wantsModuleInterpreter(process.argv)) runAnsibleModule(process.argv, require);
-else if (sea || /afterpatch(\.cjs)?$|cli\.ts$/.test(entry)) {
-  // `serve` re-runs this program to gather health out of its own process (src/serve/child.ts).
-  if (process.env.AFTERPATCH_SERVE_GATHER === '1')
-    void import('./serve/child.ts').then((m) => m.runGatherChild());
-  else void main(process.argv);
 }

@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { loadConfig } from '../config/load.ts';
 import { rebootExitCode } from '../exit.ts';
 import { printable } from '../output/style.ts';
@@ -23,7 +24,15 @@ export async function runRebootRequired(o: RebootCliOptions): Promise<number> {
     settings: rebootSettingsFromConfig(config.reboot),
   });
   if (o.json) {
-    const doc = { format: 'afterpatch-reboot', formatVersion: 1, afterpatch: VERSION, ...r };
+    // hostname and time as in the other documents, so `report` can merge it (issue 11.14).
+    const doc = {
+      format: 'afterpatch-reboot',
+      formatVersion: 1,
+      afterpatch: VERSION,
+      hostname: hostname(),
+      time: new Date().toISOString(),
+      ...r,
+    };
     process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
   } else if (!o.quiet) {
     const lines = r.required
@@ -32,7 +41,9 @@ export async function runRebootRequired(o: RebootCliOptions): Promise<number> {
     for (const n of r.notes) lines.push(`  note: ${printable(n)}`);
     if (r.sentinelFile)
       lines.push(
-        `Wrote ${r.sentinelFile} (${r.sentinelWritten?.join(', ') || 'no new packages'}).`,
+        printable(
+          `Wrote ${r.sentinelFile} (${r.sentinelWritten?.join(', ') || 'no new packages'}).`,
+        ),
       );
     process.stdout.write(`${lines.join('\n')}\n`);
   }

@@ -26,6 +26,12 @@ const hostFromFile = (file: string) => basename(file).replace(/\.(json|jsonl|ndj
 
 export async function runReport(files: readonly string[], o: ReportCliOptions): Promise<number> {
   const inputs = files.length === 0 ? ['-'] : files;
+  if (files.length === 0 && process.stdin.isTTY === true) {
+    // Not a silent wait: someone typed `afterpatch report` expecting it to find results itself.
+    process.stderr.write(
+      'afterpatch: reading host documents from standard input (end with Ctrl-D); name files to read them instead.\n',
+    );
+  }
   const docs: (RawDocument & { fallbackHost: string | null })[] = [];
   try {
     for (const file of inputs) {

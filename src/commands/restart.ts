@@ -5,6 +5,7 @@ import { restartExitCode } from '../exit.ts';
 import { openActionLog } from '../log.ts';
 import { formatPlan, RESTART_FORMATS, type RestartFormat } from '../output/restart.ts';
 import { type Style, styleFor } from '../output/style.ts';
+import { patternProblem } from '../regexp.ts';
 import { isActionable } from '../restart/plan.ts';
 import {
   applyRestart,
@@ -30,16 +31,8 @@ export interface RestartCliOptions {
 }
 
 export async function runRestart(o: RestartCliOptions): Promise<number> {
-  if (o.lib !== undefined) {
-    try {
-      new RegExp(o.lib);
-    } catch (e) {
-      throw new UserError(
-        `--lib "${o.lib}" is not a valid regular expression (${(e as Error).message}).`,
-        3,
-      );
-    }
-  }
+  const libProblem = o.lib === undefined ? null : patternProblem(o.lib);
+  if (libProblem !== null) throw new UserError(`--lib ${JSON.stringify(o.lib)} ${libProblem}.`, 3);
   const config = loadConfig(o.config, o.config !== undefined);
   const format: RestartFormat = o.json ? 'json' : o.format;
   const style = styleFor(process.stdout, process.env);

@@ -4,6 +4,7 @@ import { scanExitCode } from '../exit.ts';
 import { NOISE_RULES, unknownRules } from '../noise.ts';
 import { SCAN_FORMATS, type ScanFormat } from '../output/formats.ts';
 import { styleFor } from '../output/style.ts';
+import { patternProblem } from '../regexp.ts';
 import { scan } from '../scan/scan.ts';
 
 export interface ScanCliOptions {
@@ -60,11 +61,6 @@ export async function runScan(o: ScanCliOptions): Promise<number> {
 }
 
 function checkRegExp(src: string): void {
-  try {
-    new RegExp(src);
-  } catch (e) {
-    throw new UserError(
-      `--lib "${src}" is not a valid regular expression (${(e as Error).message}).`,
-    );
-  }
+  const problem = patternProblem(src);
+  if (problem !== null) throw new UserError(`--lib ${JSON.stringify(src)} ${problem}.`);
 }

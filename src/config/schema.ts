@@ -1,17 +1,12 @@
 // The shape of /etc/afterpatch/afterpatch.toml, validated with valibot (docs/configuration.md).
 import * as v from 'valibot';
 import { NOISE_RULES } from '../noise.ts';
+import { NOT_LINEAR, runsInLinearTime, syntaxError } from '../regexp.ts';
 
 const regexSource = v.pipe(
   v.string('must be a string'),
-  v.check((s) => {
-    try {
-      new RegExp(s);
-      return true;
-    } catch {
-      return false;
-    }
-  }, 'is not a valid regular expression'),
+  v.check((s) => syntaxError(s) === null, 'is not a valid regular expression'),
+  v.check(runsInLinearTime, NOT_LINEAR),
 );
 const unitGlob = v.pipe(
   v.string('must be a string'),

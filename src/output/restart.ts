@@ -97,15 +97,13 @@ function resultDetail(r: UnitResult): string {
     case 'verified':
       return `no process maps a stale file (${r.durationMs} ms)`;
     case 'still-stale':
-      return r.stalePids
-        .map((p) => `PID ${p.pid}: ${p.files.map(printable).join(', ')}`)
-        .join('; ');
+      return r.stalePids.map((p) => `PID ${p.pid}: ${p.files.join(', ')}`).join('; ');
     case 'failed':
       return [`state ${r.activeState ?? 'unknown'}`, r.message ?? ''].filter(Boolean).join(': ');
     case 'timeout':
       return r.message ?? 'timed out';
     case 'unverified':
-      return `not verified: ${printable(r.message ?? 'no evidence')}`;
+      return `not verified: ${r.message ?? 'no evidence'}`;
   }
 }
 
@@ -125,12 +123,16 @@ export function formatRestartText(r: RestartReport, s: Style): string {
   }
   const rows = r.results.map((x) => {
     const mark = x.outcome === 'verified' ? (t: string) => t : s.red;
-    return [printable(resultName(x, r.plan)), mark(x.outcome), resultDetail(x)];
+    return [printable(resultName(x, r.plan)), mark(x.outcome), printable(resultDetail(x))];
   });
   out.push('', table([['UNIT', 'RESULT', 'DETAIL'].map(s.bold), ...rows]));
   for (const x of r.results) {
     if (x.journal.length === 0) continue;
-    out.push('', `Last journal lines of ${x.unit}:`, ...x.journal.map((l) => `  ${printable(l)}`));
+    out.push(
+      '',
+      `Last journal lines of ${printable(x.unit ?? 'systemd (PID 1)')}:`,
+      ...x.journal.map((l) => `  ${printable(l)}`),
+    );
   }
   const sum = summarize(r);
   out.push(

@@ -2,6 +2,7 @@
 import type { Config } from '../config/schema.ts';
 import { globToRegExp } from '../glob.ts';
 import type { Owner } from '../model.ts';
+import { pidsForAdvice } from '../report/action.ts';
 import type { Group } from '../report/group.ts';
 import type { Manager } from '../systemd/client.ts';
 import type { UnitProperties } from '../systemd/properties.ts';
@@ -128,7 +129,7 @@ function decide(
         `${o.runtime} container ${o.id}: restart the container (rebuild its image if the file comes from it); the host's units are not touched`,
       );
     case 'unmanaged':
-      return advise(`not in a systemd unit: restart PID ${g.pids.join(', ')} by hand`);
+      return advise(`not in a systemd unit: restart ${pidsForAdvice(g.pids)} by hand`);
     default:
       break;
   }

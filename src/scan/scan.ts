@@ -13,6 +13,7 @@ import type { NoiseConfig } from '../noise.ts';
 import { noiseMatcher } from '../noise.ts';
 import { openPackageDb } from '../packages/db.ts';
 import { isFailure, ProcReader } from '../procfs/reader.ts';
+import { userRegExp } from '../regexp.ts';
 import type { Group } from '../report/group.ts';
 import { groupProcesses, ownerKey } from '../report/group.ts';
 import { cgroupOf, cgroupsOf } from './cgroups.ts';
@@ -82,7 +83,7 @@ export async function scan(options: ScanOptions = {}): Promise<ScanReport> {
   // Which package manager there is is found out while the threads read /proc.
   const dbPromise = wantPackages ? openPackageDb({ root: hostRoot }) : Promise.resolve(null);
   dbPromise.catch(() => {});
-  const ignoredNames = (options.ignoreProcesses ?? []).map((src) => new RegExp(src));
+  const ignoredNames = (options.ignoreProcesses ?? []).map(userRegExp);
   const raw = await collectAll(
     procRoot,
     pids,

@@ -198,6 +198,30 @@ esac
     );
   });
 
+  it('every error is one msg line, never a stack trace (issue 12.10)', async () => {
+    const oneLine = (r: Record<string, unknown>, re: RegExp) => {
+      assert.equal(r.failed, true);
+      assert.equal(r.changed, false);
+      assert.match(String(r.msg), re);
+      assert.doesNotMatch(String(r.msg), /\n|\s+at /, 'no trace in msg');
+    };
+    // An exclude glob that is no valid pattern, as a list and as an ad-hoc string.
+    for (const exclude of [['[z-a].service'], 'ssh.service, [z-a]*']) {
+      const { result: r } = await runModule({ state: 'restarted', exclude, afterpatch: wrapper });
+      oneLine(r, /^exclude: "\[z-a\][^"]*" is not a valid unit glob \(/);
+    }
+    // A CLI whose output the module does not expect: a one-line msg, the trace under exception.
+    const odd = join(dir, 'afterpatch-odd');
+    writeFileSync(
+      odd,
+      '#!/bin/sh\n[ "$1" = --version ] && { echo 9.9.9; exit 0; }\necho \'{"entries": 5}\'\n',
+    );
+    chmodSync(odd, 0o755);
+    const { result: r } = await runModule({ afterpatch: odd });
+    oneLine(r, /^afterpatch module error: /);
+    assert.match(String(r.exception), /\n\s+at /, 'the trace is kept for -vvv');
+  });
+
   it('unreadable or non-JSON arguments: still one JSON object', async () => {
     const { result: r } = await runModule('state=scanned');
     assert.equal(r.failed, true);

@@ -126,6 +126,13 @@ describe('restart planner', () => {
     assert.match(entries[1]?.reason ?? '', /restart the container/);
   });
 
+  it('names a few PIDs of many outside units and counts the rest (issue 11.2)', () => {
+    const pids = Array.from({ length: 10_000 }, (_, i) => 1000 + i);
+    const e = one([group({ type: 'unmanaged', cgroup: '/' }, 'code', pids)]);
+    assert.match(e.reason, /restart PID 1000, 1001, .*, 1007 and 9992 more by hand$/);
+    assert.ok(e.reason.length < 200, `${e.reason.length} characters`);
+  });
+
   const denied = [
     'dbus.service',
     'dbus-broker.service',
