@@ -10,6 +10,7 @@ import { register as registerScan } from './cli/scan.ts';
 import { register as registerServe } from './cli/serve.ts';
 import { EnvironmentError, UserError } from './errors.ts';
 import { EXIT } from './exit.ts';
+import { printable } from './output/style.ts';
 import { VERSION } from './version.ts';
 
 export function buildProgram(): Command {
@@ -64,11 +65,12 @@ function reportError(e: unknown): number {
   // EnvironmentError (a full disk, EACCES, systemctl failing) is a UserError: one line, the
   // command's runtime-error status, never "this is a bug".
   if (e instanceof UserError || e instanceof EnvironmentError) {
-    process.stderr.write(`afterpatch: ${e.message}\n`);
+    process.stderr.write(`afterpatch: ${printable(e.message)}\n`);
     return Math.max(e.exitCode, errorExit);
   }
   const err = e as Error;
-  process.stderr.write(`afterpatch: ${err?.message ?? String(e)}\n`);
+  // Messages may quote paths, names or input: escaped like every other text output.
+  process.stderr.write(`afterpatch: ${printable(err?.message ?? String(e))}\n`);
   if (process.env.AFTERPATCH_DEBUG) process.stderr.write(`${err?.stack ?? ''}\n`);
   else
     process.stderr.write(

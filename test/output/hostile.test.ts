@@ -208,6 +208,22 @@ describe('text outputs over hostile names (real CLI, /proc fixture)', () => {
     assertTerminalSafe(r.stdout, 'report');
   });
 
+  it('error lines: a path or name quoted in an error is escaped on stderr', async () => {
+    const bad = join(fx.root, `no${OSC_CSI}`);
+    for (const args of [
+      ['scan', '--config', bad],
+      ['config', bad],
+      ['scan', '--proc-root', bad],
+      ['metrics', '--textfile', join(bad, 'x.prom')],
+    ]) {
+      const r = await runCli(args);
+      assert.ok(r.code !== 0, `${args[0]}: ${r.stderr}`);
+      assert.match(r.stderr, /^afterpatch: /, args.join(' '));
+      assert.ok(r.stderr.includes('\\x1b]0;PWN'), r.stderr);
+      assertTerminalSafe(r.stderr, `${args.join(' ')} stderr`);
+    }
+  });
+
   it('restart text: units, failure messages and journal lines', () => {
     const owner = { type: 'system-unit' as const, unit: `a${ESC}.service` };
     const report = {
