@@ -2,10 +2,13 @@
 import type { Command } from '@commander-js/extra-typings';
 import {
   configOption,
+  libOption,
   maxUnitSeriesOption,
+  packageOption,
   procRootOption,
   rootOption,
   stateDirOption,
+  unitOption,
 } from './options.ts';
 
 export function register(program: Command): void {
@@ -18,6 +21,9 @@ export function register(program: Command): void {
     )
     .addOption(maxUnitSeriesOption())
     .option('--no-node-reboot-required', 'do not export node_reboot_required')
+    .addOption(libOption())
+    .addOption(unitOption())
+    .addOption(packageOption())
     .addOption(configOption())
     .addOption(stateDirOption())
     .addOption(procRootOption())

@@ -1,6 +1,7 @@
 // Options that several commands share, made once so their names, help and defaults agree.
 import { InvalidArgumentError, Option } from '@commander-js/extra-typings';
 import { DEFAULT_MAX_UNIT_SERIES } from '../output/prometheus.ts';
+import { collectList } from './parse.ts';
 
 export const configOption = () =>
   new Option('--config <file>', 'configuration file (default: /etc/afterpatch/afterpatch.toml)');
@@ -31,3 +32,24 @@ export const maxUnitSeriesOption = () =>
   )
     .argParser(seriesLimit)
     .default(DEFAULT_MAX_UNIT_SERIES);
+
+// The scan filters, with one meaning wherever a scan runs (scan, restart, check, metrics, serve):
+// they narrow the stale code considered; reboot reasons are reported as before.
+export const libOption = () =>
+  new Option(
+    '--lib <regex>',
+    'only stale files whose path matches this regular expression (e.g. libssl)',
+  );
+
+export const unitOption = () =>
+  new Option('--unit <glob>', 'only processes of matching units (repeatable)')
+    .argParser(collectList)
+    .default([] as string[]);
+
+export const packageOption = () =>
+  new Option('--package <name>', 'only stale files owned by this package (repeatable)')
+    .argParser(collectList)
+    .default([] as string[]);
+
+/** `--json`, the same as `--format json` wherever a command has a JSON document. */
+export const jsonOption = () => new Option('--json', 'same as --format json');

@@ -1,6 +1,6 @@
 // `afterpatch reboot-required` options and help; the work is in src/commands (loaded on use).
 import type { Command } from '@commander-js/extra-typings';
-import { procRootOption, rootOption } from './options.ts';
+import { configOption, procRootOption, rootOption } from './options.ts';
 
 export function register(program: Command): void {
   program
@@ -14,6 +14,7 @@ export function register(program: Command): void {
       '--sentinel',
       'when a reboot is required, write /run/reboot-required and append to /run/reboot-required.pkgs',
     )
+    .addOption(configOption())
     .addOption(procRootOption())
     .addOption(rootOption())
     .addHelpText(

@@ -2,10 +2,13 @@
 import { type Command, InvalidArgumentError } from '@commander-js/extra-typings';
 import {
   configOption,
+  libOption,
   maxUnitSeriesOption,
+  packageOption,
   procRootOption,
   rootOption,
   stateDirOption,
+  unitOption,
 } from './options.ts';
 
 const seconds = (v: string) => {
@@ -26,18 +29,21 @@ export function register(program: Command): void {
     )
     .option(
       '--interval <seconds>',
-      'scan at most this often; scrapes in between get the last result (default 60)',
+      'scan at most this often; scrapes in between get the last result',
       seconds,
       60,
     )
     .option(
       '--timeout <seconds>',
-      'answer 503 when a scrape waits longer for a scan (default 30)',
+      'answer 503 when a scrape waits longer for a scan',
       seconds,
       30,
     )
     .addOption(maxUnitSeriesOption())
     .option('--no-node-reboot-required', 'do not export node_reboot_required')
+    .addOption(libOption())
+    .addOption(unitOption())
+    .addOption(packageOption())
     .addOption(configOption())
     .addOption(stateDirOption())
     .addOption(procRootOption())

@@ -5,10 +5,10 @@ import { join } from 'node:path';
 import { UserError } from '../errors.ts';
 import { EXIT } from '../exit.ts';
 import { writeFileAtomic } from '../fs-atomic.ts';
-import { gatherHealth, type Health, healthOptions } from '../health.ts';
+import { gatherHealth, type Health, type HealthCliOptions, healthOptions } from '../health.ts';
 import { formatPrometheus } from '../output/prometheus.ts';
 
-export interface MetricsCliOptions {
+export interface MetricsCliOptions extends HealthCliOptions {
   textfile?: string;
   maxUnitSeries: number;
   nodeRebootRequired: boolean;

@@ -1,3 +1,4 @@
+import { loadConfig } from '../config/load.ts';
 import { rebootExitCode } from '../exit.ts';
 import { printable } from '../output/style.ts';
 import { describeReason, rebootRequired } from '../reboot/reboot.ts';
@@ -7,6 +8,7 @@ export interface RebootCliOptions {
   quiet?: true;
   json?: true;
   sentinel?: true;
+  config?: string;
   procRoot: string;
   root: string;
 }
@@ -16,6 +18,7 @@ export async function runRebootRequired(o: RebootCliOptions): Promise<number> {
     procRoot: o.procRoot,
     root: o.root,
     sentinel: o.sentinel === true,
+    config: loadConfig(o.config, o.config !== undefined),
   });
   if (o.json) {
     const doc = { format: 'afterpatch-reboot', formatVersion: 1, afterpatch: VERSION, ...r };

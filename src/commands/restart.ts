@@ -17,6 +17,7 @@ export interface RestartCliOptions {
   includeData?: true;
   lib?: string;
   unit: string[];
+  package: string[];
   jobs?: number;
   timeout?: number;
   config?: string;
@@ -25,25 +26,13 @@ export interface RestartCliOptions {
 }
 
 export async function runRestart(o: RestartCliOptions): Promise<number> {
-  if (o.lib !== undefined) {
-    try {
-      new RegExp(o.lib);
-    } catch (e) {
-      throw new UserError(
-        `--lib "${o.lib}" is not a valid regular expression (${(e as Error).message}).`,
-        3,
-      );
-    }
-  }
   const config = loadConfig(o.config, o.config !== undefined);
   const format: RestartFormat = o.json ? 'json' : o.format;
   const style = styleFor(process.stdout, process.env);
   const opts: RestartOptions = {
     config,
-    filters: {
-      ...(o.lib === undefined ? {} : { lib: o.lib }),
-      ...(o.unit.length ? { units: o.unit } : {}),
-    },
+    // --lib is checked by the scan-options builder (a UserError, exit 3 here).
+    filters: { lib: o.lib, units: o.unit, packages: o.package },
     force: o.force === true,
     includeData: o.includeData === true,
     procRoot: o.procRoot,

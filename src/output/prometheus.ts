@@ -133,17 +133,24 @@ export function formatPrometheus(health: Health | null, o: PrometheusOptions = {
     'One series per unit running outdated code (1); beyond --max-unit-series the rest is one type="aggregated" series counting them.',
     series,
   );
+  const code = health.scan.groups.filter((g) => g.severity === 'code');
   e.one(
     'afterpatch_sessions_outdated',
     'gauge',
     'Login sessions with processes running outdated code (log out and back in).',
-    health.scan.groups.filter((g) => g.severity === 'code' && g.owner.type === 'session').length,
+    code.filter((g) => g.owner.type === 'session').length,
   );
   e.one(
     'afterpatch_containers_outdated',
     'gauge',
     'Containers with processes running outdated code (rebuild or restart them).',
-    health.scan.groups.filter((g) => g.severity === 'code' && g.owner.type === 'container').length,
+    code.filter((g) => g.owner.type === 'container').length,
+  );
+  e.one(
+    'afterpatch_unmanaged_processes_outdated',
+    'gauge',
+    'Processes outside any unit, session or container running outdated code (restart them by hand).',
+    code.filter((g) => g.owner.type === 'unmanaged').reduce((n, g) => n + g.pids.length, 0),
   );
   e.one(
     'afterpatch_reboot_required',
@@ -171,16 +178,40 @@ export function formatPrometheus(health: Health | null, o: PrometheusOptions = {
     'Wall time of the last successful scan (processes, packages, reboot verdict, restart state).',
     health.durationMs / 1000,
   );
-  e.family(
-    'afterpatch_restart_results',
+  const restart = health.restart;
+  e.one(
+    'afterpatch_restart_state_error',
     'gauge',
-    'Units by outcome of their latest afterpatch restart (from the restart state, kept 30 days).',
-    OUTCOMES.map((outcome) => [{ outcome }, health.restartOutcomes[outcome]]),
+    '1 if the restart state file could not be read or parsed (the restart metrics are then absent), else 0.',
+    restart.error === null ? 0 : 1,
   );
+  if (restart.error === null) {
+    e.family(
+      'afterpatch_restart_results',
+      'gauge',
+      'Units by outcome of their latest afterpatch restart (restart state; units systemd no longer knows are left out).',
+      OUTCOMES.map((outcome) => [{ outcome }, restart.outcomes[outcome]]),
+    );
+    e.family(
+      'afterpatch_restart_last_outcome_timestamp_seconds',
+      'gauge',
+      'Unix time of the newest restart with this outcome among afterpatch_restart_results (absent when none).',
+      OUTCOMES.flatMap((outcome) => {
+        const t = restart.latest[outcome];
+        return t === null ? [] : [[{ outcome }, t] as [Record<string, string>, number]];
+      }),
+    );
+    e.one(
+      'afterpatch_restart_records_aged_out',
+      'gauge',
+      'Restart state records left out of afterpatch_restart_results because their unit no longer exists.',
+      restart.agedOut,
+    );
+  }
   e.one(
     'afterpatch_unreadable_processes',
     'gauge',
-    'Processes whose memory maps could not be read (not running as root): the scan is partial.',
+    'Processes whose memory maps could not be read: without root the scan is partial; as root, access was denied (e.g. a sandboxed PID 1).',
     s.unreadable,
   );
   return e.text();
