@@ -286,7 +286,9 @@ function whereSummary(
 ): string {
   const of = (b: CheckBucket) => code.filter((g) => checkBucket(g) === b);
   const units = of('units');
-  const names = units.map((g) => clipName(entryLabel(g.owner).name));
+  const names = units.map((g) =>
+    g.owner.type === 'init' ? 'PID 1' : clipName(entryLabel(g.owner).name),
+  );
   const shown = names.slice(0, MAX_NAMES_IN_SUMMARY).join(', ');
   const more =
     names.length > MAX_NAMES_IN_SUMMARY ? ` +${names.length - MAX_NAMES_IN_SUMMARY}` : '';

@@ -45,7 +45,12 @@ function health(groups: Group[], over: Partial<Health> = {}): Health {
       warnings: [],
     },
     reboot: { required: true, applicable: true, reasons: [], notes: [], sentinelWritten: null },
-    restartOutcomes: { verified: 2, 'still-stale': 1, failed: 0, timeout: 0 },
+    restart: {
+      error: null,
+      outcomes: { verified: 2, 'still-stale': 1, failed: 0, timeout: 0 },
+      latest: { verified: 1700000000, 'still-stale': 1700000100, failed: null, timeout: null },
+      agedOut: 1,
+    },
     durationMs: 1234,
     timestamp: 1_700_000_000.5,
     ...over,
@@ -93,6 +98,7 @@ describe('Prometheus formatter', () => {
         }),
         group({ type: 'session', uid: 1000, session: '4', unit: 'session-4.scope' }),
         group({ type: 'container', runtime: 'docker', id: 'abc', cgroup: null }),
+        { ...group({ type: 'unmanaged', cgroup: null }), pids: [7, 8, 9] },
         group(sys('data-only.service'), 'data'),
       ]),
     );
@@ -103,11 +109,15 @@ describe('Prometheus formatter', () => {
       ['afterpatch_unit_needs_restart', 'gauge'],
       ['afterpatch_sessions_outdated', 'gauge'],
       ['afterpatch_containers_outdated', 'gauge'],
+      ['afterpatch_unmanaged_processes_outdated', 'gauge'],
       ['afterpatch_reboot_required', 'gauge'],
       ['node_reboot_required', 'gauge'],
       ['afterpatch_last_scan_timestamp_seconds', 'gauge'],
       ['afterpatch_scan_duration_seconds', 'gauge'],
       ['afterpatch_restart_results', 'gauge'],
+      ['afterpatch_restart_last_outcome_timestamp_seconds', 'gauge'],
+      ['afterpatch_restart_records_aged_out', 'gauge'],
+      ['afterpatch_restart_state_error', 'gauge'],
       ['afterpatch_scan_errors_total', 'counter'],
       ['afterpatch_unreadable_processes', 'gauge'],
       ['afterpatch_last_scan_success', 'gauge'],
@@ -118,7 +128,7 @@ describe('Prometheus formatter', () => {
       assert.match(text, new RegExp(`^# TYPE ${name} ${type}$`, 'm'), name);
       assert.ok(docs.includes(`# TYPE ${name} ${type}`), `docs/monitoring.md lacks ${name}`);
     }
-    assert.equal(value(text, 'afterpatch_outdated_processes'), '5');
+    assert.equal(value(text, 'afterpatch_outdated_processes'), '6');
     assert.equal(value(text, 'afterpatch_units_needing_restart'), '2');
     assert.equal(
       value(
@@ -134,6 +144,7 @@ describe('Prometheus formatter', () => {
     );
     assert.equal(value(text, 'afterpatch_sessions_outdated'), '1');
     assert.equal(value(text, 'afterpatch_containers_outdated'), '1');
+    assert.equal(value(text, 'afterpatch_unmanaged_processes_outdated'), '3');
     assert.equal(value(text, 'afterpatch_reboot_required'), '1');
     assert.equal(value(text, 'node_reboot_required'), '1');
     assert.equal(value(text, 'afterpatch_last_scan_timestamp_seconds'), '1700000000.5');
@@ -142,6 +153,17 @@ describe('Prometheus formatter', () => {
     assert.equal(value(text, 'afterpatch_restart_results', '{outcome="still-stale"}'), '1');
     assert.equal(value(text, 'afterpatch_restart_results', '{outcome="failed"}'), '0');
     assert.equal(value(text, 'afterpatch_restart_results', '{outcome="timeout"}'), '0');
+    // Each outcome carries the time of its newest record; none without a record.
+    assert.equal(
+      value(text, 'afterpatch_restart_last_outcome_timestamp_seconds', '{outcome="still-stale"}'),
+      '1700000100',
+    );
+    assert.equal(
+      value(text, 'afterpatch_restart_last_outcome_timestamp_seconds', '{outcome="failed"}'),
+      undefined,
+    );
+    assert.equal(value(text, 'afterpatch_restart_records_aged_out'), '1');
+    assert.equal(value(text, 'afterpatch_restart_state_error'), '0');
     assert.equal(value(text, 'afterpatch_scan_errors_total'), '0');
     assert.equal(value(text, 'afterpatch_unreadable_processes'), '3');
     // Each family's HELP/TYPE appears once, and its samples follow it contiguously.
@@ -155,6 +177,20 @@ describe('Prometheus formatter', () => {
         current = t[1];
       } else if (!line.startsWith('#')) assert.ok(line.startsWith(current), line);
     }
+  });
+
+  it('an unreadable restart state is its own metric, and no outcome counts are shown as 0', () => {
+    const h = health([]);
+    const text = formatPrometheus({
+      ...h,
+      restart: { ...h.restart, error: 'cannot read /x/state.json (EACCES).' },
+    });
+    assert.equal(value(text, 'afterpatch_restart_state_error'), '1');
+    assert.ok(!text.includes('afterpatch_restart_results{'), text);
+  });
+
+  it('the HELP of unreadable processes does not claim "not running as root"', () => {
+    assert.doesNotMatch(formatPrometheus(health([])), /not running as root/);
   });
 
   it('bounds the unit series and counts the rest in one aggregated series', () => {

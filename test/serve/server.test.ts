@@ -41,7 +41,12 @@ function fakeHealth(units: number): Health {
       warnings: [],
     },
     reboot: { required: false, applicable: true, reasons: [], notes: [], sentinelWritten: null },
-    restartOutcomes: { verified: 0, 'still-stale': 0, failed: 0, timeout: 0 },
+    restart: {
+      error: null,
+      outcomes: { verified: 0, 'still-stale': 0, failed: 0, timeout: 0 },
+      latest: { verified: null, 'still-stale': null, failed: null, timeout: null },
+      agedOut: 0,
+    },
     durationMs: 1,
     timestamp: Date.now() / 1000,
   };
