@@ -65,11 +65,20 @@ export async function gatherHealth(o: HealthOptions): Promise<Health> {
   };
 }
 
-const zeros = <T>(v: T) => Object.fromEntries(OUTCOME_NAMES.map((k) => [k, v])) as Record<Outcome, T>;
+const zeros = <T>(v: T) =>
+  Object.fromEntries(OUTCOME_NAMES.map((k) => [k, v])) as Record<Outcome, T>;
 
 /** The restart state as monitoring shows it: unreadable is its own answer, never "no outcomes". */
-export async function restartView(stateDir: string, goneUnits: GoneUnits): Promise<RestartStateView> {
-  const view: RestartStateView = { error: null, outcomes: zeros(0), latest: zeros(null), agedOut: 0 };
+export async function restartView(
+  stateDir: string,
+  goneUnits: GoneUnits,
+): Promise<RestartStateView> {
+  const view: RestartStateView = {
+    error: null,
+    outcomes: zeros(0),
+    latest: zeros(null),
+    agedOut: 0,
+  };
   let state: RestartState;
   try {
     state = readState(stateDir);
@@ -96,7 +105,8 @@ export function unitOfKey(key: string): { manager: Manager; unit: string } | nul
   const sys = /^system-unit:(.+)$/.exec(key);
   if (sys?.[1]) return { manager: { type: 'system' }, unit: sys[1] };
   const user = /^user-unit:(\d+):(.+)$/.exec(key);
-  if (user?.[1] && user[2]) return { manager: { type: 'user', uid: Number(user[1]) }, unit: user[2] };
+  if (user?.[1] && user[2])
+    return { manager: { type: 'user', uid: Number(user[1]) }, unit: user[2] };
   return null;
 }
 

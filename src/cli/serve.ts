@@ -33,12 +33,7 @@ export function register(program: Command): void {
       seconds,
       60,
     )
-    .option(
-      '--timeout <seconds>',
-      'answer 503 when a scrape waits longer for a scan',
-      seconds,
-      30,
-    )
+    .option('--timeout <seconds>', 'answer 503 when a scrape waits longer for a scan', seconds, 30)
     .addOption(maxUnitSeriesOption())
     .option('--no-node-reboot-required', 'do not export node_reboot_required')
     .addOption(libOption())

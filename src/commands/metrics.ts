@@ -47,6 +47,12 @@ export async function runMetrics(o: MetricsCliOptions): Promise<number> {
       throw new UserError(`cannot write ${path} (${code}); the previous file is unchanged.`);
     }
   }
+  if (health?.restart.error) {
+    // Exported as afterpatch_restart_state_error 1; said here too for the timer's journal.
+    process.stderr.write(
+      `afterpatch: ${health.restart.error.replace(/\s+/g, ' ')} (exported afterpatch_restart_state_error 1)\n`,
+    );
+  }
   if (error !== null) {
     // The exposition (with afterpatch_scan_errors_total 1) is out; the exit status still tells.
     process.stderr.write(`afterpatch: scan failed: ${error.replace(/\s+/g, ' ')}\n`);

@@ -130,7 +130,13 @@ export interface CheckCounts {
 /** The check bucket of an entry: PID 1 needs an action (daemon-reexec) like a unit does. */
 function checkBucket(g: Group): CheckBucket {
   const b = entryLabel(g.owner).bucket;
-  return b === 'unit' || b === 'init' ? 'units' : b === 'session' ? 'sessions' : b === 'container' ? 'containers' : 'unmanaged';
+  return b === 'unit' || b === 'init'
+    ? 'units'
+    : b === 'session'
+      ? 'sessions'
+      : b === 'container'
+        ? 'containers'
+        : 'unmanaged';
 }
 
 function codeGroups(h: Health): Group[] {
@@ -275,7 +281,11 @@ function entryLine(g: Group): string {
 }
 
 const BUCKET_NOTE = (t: CheckThresholds, b: CheckBucket, alerting: readonly CheckBucket[]) =>
-  t.ignore?.includes(b) ? ' (ignored)' : alerting.includes(b) || t.metric === 'processes' ? '' : ' (within thresholds)';
+  t.ignore?.includes(b)
+    ? ' (ignored)'
+    : alerting.includes(b) || t.metric === 'processes'
+      ? ''
+      : ' (within thresholds)';
 
 /** "2 units (ssh.service, …), 1 session": where the stale processes are and which counted. */
 function whereSummary(

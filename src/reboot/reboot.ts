@@ -36,7 +36,8 @@ export interface RebootReport extends RebootResult {
 export async function rebootRequired(o: RebootOptions = {}): Promise<RebootReport> {
   const procRoot = o.procRoot ?? '/proc';
   const report =
-    o.scan ?? (await scan(scanOptionsFrom(o.config ?? defaultConfig(), { procRoot, root: o.root })));
+    o.scan ??
+    (await scan(scanOptionsFrom(o.config ?? defaultConfig(), { procRoot, root: o.root })));
   const stale: StaleCode[] = report.processes.flatMap((p) =>
     p.files
       .filter((f) => f.kind === 'code')

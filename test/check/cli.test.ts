@@ -214,7 +214,10 @@ describe('afterpatch check', () => {
     assert.match(parse(ssl.stdout).summary, /^no process runs outdated code/);
     const crypto = await runCli(args('--lib', 'libcrypto', '--unit', 'ssh.service'));
     assert.equal(crypto.code, 1, crypto.stdout);
-    assert.match(parse(crypto.stdout).summary, /^outdated code in 1 process: 1 unit \(ssh\.service\)/);
+    assert.match(
+      parse(crypto.stdout).summary,
+      /^outdated code in 1 process: 1 unit \(ssh\.service\)/,
+    );
     // The fixture's files are not packaged: no package matches.
     const pkg = await runCli(args('--package', 'libssl3'));
     assert.equal(pkg.code, 0, pkg.stdout);
@@ -256,15 +259,17 @@ describe('afterpatch check', () => {
 describe('afterpatch check: every bucket counts', () => {
   let fx: ReturnType<typeof makeProcTree>;
   let root: string;
-  const stale = (pid: number) => ({
+  const stale: FakeProcess = {
     name: 'worker',
     maps: mapsLine('/usr/lib/libssl.so.3', { deleted: true }),
     // Outside any unit: a host without systemd, cron or supervisord children.
     cgroup: '0::/\n',
-  });
+  };
   before(() => {
-    const procs: Record<number, FakeProcess> = { 1: { name: 'init', maps: mapsLine('/sbin/init'), cgroup: '0::/\n' } };
-    for (let pid = 100; pid < 112; pid++) procs[pid] = stale(pid);
+    const procs: Record<number, FakeProcess> = {
+      1: { name: 'init', maps: mapsLine('/sbin/init'), cgroup: '0::/\n' },
+    };
+    for (let pid = 100; pid < 112; pid++) procs[pid] = stale;
     fx = makeProcTree(procs);
     root = join(fx.root, 'fsroot');
     mkdirSync(join(root, 'run'), { recursive: true });
@@ -335,7 +340,10 @@ describe('afterpatch check: bounded output', () => {
     assert.ok(Buffer.byteLength(first) <= 1024, `first line: ${Buffer.byteLength(first)} bytes`);
     assert.ok(Buffer.byteLength(r.stdout) <= 8192, `output: ${Buffer.byteLength(r.stdout)} bytes`);
     assert.match(first, FIRST_LINE);
-    assert.match(first, /outdated code in 10000 processes: 100 units \(u+…, u+…, u+… \+97\), 5000 processes outside any unit/);
+    assert.match(
+      first,
+      /outdated code in 10000 processes: 100 units \(u+…, u+…, u+… \+97\), 5000 processes outside any unit/,
+    );
     assert.match(r.stdout, /\n(… )?and \d+ more( lines)? \(afterpatch scan lists them all\)\n$/);
   });
 });

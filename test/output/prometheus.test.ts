@@ -1,9 +1,11 @@
 // The Prometheus formatter (src/output/prometheus.ts): escaping, the cardinality bound, and every
 // documented metric present with HELP and TYPE.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import type { Health } from '../../src/health.ts';
+import { type Health, restartView, unitOfKey } from '../../src/health.ts';
 import type { Owner } from '../../src/model.ts';
 import { escapeLabelValue, formatPrometheus } from '../../src/output/prometheus.ts';
 import type { Group } from '../../src/report/group.ts';
@@ -228,5 +230,67 @@ describe('Prometheus formatter', () => {
     assert.equal(value(failed, 'afterpatch_scan_errors_total'), '3');
     assert.equal(value(failed, 'afterpatch_last_scan_success'), '0');
     assert.ok(!failed.includes('afterpatch_last_scan_timestamp_seconds'));
+  });
+});
+
+describe('restart outcomes in the health view (restartView)', () => {
+  const withState = async (units: object, gone: string[]) => {
+    const dir = mkdtempSync(join(tmpdir(), 'afterpatch-view-'));
+    try {
+      writeFileSync(join(dir, 'state.json'), JSON.stringify({ version: 1, units }));
+      const asked: string[][] = [];
+      const view = await restartView(dir, async (keys) => {
+        asked.push([...keys]);
+        return new Set(gone);
+      });
+      return { view, asked };
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
+  const rec = (outcome: string, time: string) => ({ time, action: 'restart', outcome, files: [] });
+
+  it('leaves out records of units that no longer exist, and carries the time of each outcome', async () => {
+    const { view, asked } = await withState(
+      {
+        'system-unit:nginx.service': rec('verified', '2026-01-01T00:00:00.000Z'),
+        'system-unit:ssh.service': rec('verified', '2026-02-01T00:00:00.000Z'),
+        'user-unit:1000:pipewire.service': rec('failed', '2026-03-01T00:00:00.000Z'),
+      },
+      ['system-unit:nginx.service'],
+    );
+    assert.deepEqual(asked, [
+      ['system-unit:nginx.service', 'system-unit:ssh.service', 'user-unit:1000:pipewire.service'],
+    ]);
+    assert.equal(view.error, null);
+    assert.equal(view.agedOut, 1);
+    assert.deepEqual(view.outcomes, { verified: 1, 'still-stale': 0, failed: 1, timeout: 0 });
+    assert.equal(view.latest.verified, Date.parse('2026-02-01T00:00:00.000Z') / 1000);
+    assert.equal(view.latest.failed, Date.parse('2026-03-01T00:00:00.000Z') / 1000);
+    assert.equal(view.latest.timeout, null);
+  });
+
+  it('an unreadable state is an error, not zero outcomes', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'afterpatch-view-'));
+    try {
+      writeFileSync(join(dir, 'state.json'), '{"version":');
+      const view = await restartView(dir, async () => new Set());
+      assert.match(view.error ?? '', /is not a state file/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('knows which state keys are units of which manager', () => {
+    assert.deepEqual(unitOfKey('system-unit:a.service'), {
+      manager: { type: 'system' },
+      unit: 'a.service',
+    });
+    assert.deepEqual(unitOfKey('user-unit:1000:b.service'), {
+      manager: { type: 'user', uid: 1000 },
+      unit: 'b.service',
+    });
+    assert.equal(unitOfKey('init'), null);
+    assert.equal(unitOfKey('a.service'), null);
   });
 });

@@ -39,11 +39,7 @@ describe('integrations/prometheus/afterpatch.rules.yml', () => {
     );
     assert.deepEqual(alerts, [
       ['AfterpatchUnitsNeedRestart', 'afterpatch_units_needing_restart > 0', '30m'],
-      [
-        'AfterpatchUnmanagedProcessesOutdated',
-        'afterpatch_unmanaged_processes_outdated > 0',
-        '1h',
-      ],
+      ['AfterpatchUnmanagedProcessesOutdated', 'afterpatch_unmanaged_processes_outdated > 0', '1h'],
       ['AfterpatchSessionsOutdated', 'afterpatch_sessions_outdated > 0', '24h'],
       ['AfterpatchContainersOutdated', 'afterpatch_containers_outdated > 0', '6h'],
       ['AfterpatchRebootRequired', 'afterpatch_reboot_required == 1', '1h'],

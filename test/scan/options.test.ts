@@ -21,7 +21,12 @@ describe('scanOptionsFrom', () => {
       '[scan]\ninterpreted = false\nignore_processes = ["^cron$"]\ninclude_noise = ["tmp"]\nignore_files = ["^/opt/"]\n',
       'x.toml',
     );
-    const o = scanOptionsFrom(config, { procRoot: '/p', unit: [], package: ['libssl3'], include: ['run'] });
+    const o = scanOptionsFrom(config, {
+      procRoot: '/p',
+      unit: [],
+      package: ['libssl3'],
+      include: ['run'],
+    });
     assert.equal(o.interpreted, false);
     assert.equal(o.procRoot, '/p');
     assert.deepEqual(o.ignoreProcesses, ['^cron$']);
@@ -111,7 +116,9 @@ describe('scan.interpreted = false is honoured by every command', {
   it('scan sees the replaced script (the precondition), and not with the setting off', async () => {
     const on = await runCli(['scan', '--pid', String(pid), '--json']);
     assert.equal(on.code, 1, on.stdout + on.stderr);
-    assert.ok(JSON.parse(on.stdout).processes[0].files.some((f: { path: string }) => f.path === script));
+    assert.ok(
+      JSON.parse(on.stdout).processes[0].files.some((f: { path: string }) => f.path === script),
+    );
     const off = await runCli(['scan', '--pid', String(pid), '--config', cfgOff]);
     assert.equal(off.code, 0, off.stdout);
   });
@@ -120,7 +127,15 @@ describe('scan.interpreted = false is honoured by every command', {
     const on = await runCli(['check', ...lib(), ...state(), '--reboot-state', 'ok']);
     assert.equal(on.code, 1, on.stdout + on.stderr);
     assert.match(on.stdout, /^AFTERPATCH WARNING - outdated code in 1 process/);
-    const off = await runCli(['check', ...lib(), ...state(), '--reboot-state', 'ok', '--config', cfgOff]);
+    const off = await runCli([
+      'check',
+      ...lib(),
+      ...state(),
+      '--reboot-state',
+      'ok',
+      '--config',
+      cfgOff,
+    ]);
     assert.equal(off.code, 0, off.stdout + off.stderr);
   });
 
