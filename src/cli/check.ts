@@ -1,7 +1,7 @@
 // `afterpatch check` options and help; the work is in src/commands (loaded on use).
 import { type Command, InvalidArgumentError, Option } from '@commander-js/extra-typings';
+import { CHECK_BUCKETS, CHECK_METRICS, type CheckBucket } from '../check/buckets.ts';
 import { parseRange } from '../check/range.ts';
-import { CHECK_BUCKETS, CHECK_METRICS, type CheckBucket } from '../output/nagios.ts';
 import {
   configOption,
   jsonOption,
@@ -11,6 +11,7 @@ import {
   rootOption,
   stateDirOption,
   unitOption,
+  usageErrorLine,
 } from './options.ts';
 
 /** Validates a threshold range at parse time, so a typo is a usage error (UNKNOWN). */
@@ -79,11 +80,12 @@ export function register(program: Command): void {
       // Icinga and Sensu read stdout and stderr as one stream, in write order: the plugin line
       // goes first so it stays the first line of what they record.
       outputError: (s, write) => {
-        const first = s.split('\n')[0]?.replace(/^error: /, '') ?? 'usage error';
+        // Bounded (an option value may be long) to stay within NRPE 2's 1 KiB.
+        const first = (s.split('\n')[0]?.replace(/^error: /, '') ?? 'usage error').slice(0, 900);
         process.stdout.write(
           `AFTERPATCH UNKNOWN - usage error: ${first.replaceAll('|', '\\x7c')}\n`,
         );
-        write(s);
+        write(usageErrorLine(s));
       },
     })
     .addHelpText(

@@ -6,6 +6,7 @@ import {
   maxUnitSeriesOption,
   packageOption,
   procRootOption,
+  quietOption,
   rootOption,
   stateDirOption,
   unitOption,
@@ -20,6 +21,7 @@ export function register(program: Command): void {
       'write DIR/afterpatch.prom atomically (node_exporter textfile collector; Debian: /var/lib/prometheus/node-exporter)',
     )
     .addOption(maxUnitSeriesOption())
+    .addOption(quietOption())
     .option('--no-node-reboot-required', 'do not export node_reboot_required')
     .addOption(libOption())
     .addOption(unitOption())

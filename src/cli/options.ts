@@ -51,5 +51,22 @@ export const packageOption = () =>
     .argParser(collectList)
     .default([] as string[]);
 
+/** Commander's "error: …" as every other error of afterpatch: one line with our prefix. */
+export function usageErrorLine(s: string): string {
+  const first =
+    (s.split('\n')[0] ?? '').replace(/^error: /, '').replace(/\.$/, '') || 'usage error';
+  return `afterpatch: ${first}; run with --help for usage.\n`;
+}
+
 /** `--json`, the same as `--format json` wherever a command has a JSON document. */
 export const jsonOption = () => new Option('--json', 'same as --format json');
+
+/** `--format text|json` for commands whose other output is text. */
+export const formatOption = () =>
+  new Option('--format <format>', 'output format')
+    .choices(['text', 'json'] as const)
+    .default('text' as const);
+
+/** `-q`: every command with an exit status except `check` (a plugin always prints its line). */
+export const quietOption = () =>
+  new Option('-q, --quiet', 'print nothing on standard output; only the exit status tells');

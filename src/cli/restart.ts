@@ -6,6 +6,7 @@ import {
   libOption,
   packageOption,
   procRootOption,
+  quietOption,
   stateDirOption,
   unitOption,
 } from './options.ts';
@@ -22,6 +23,7 @@ export function register(program: Command): void {
         .default('text' as const),
     )
     .addOption(jsonOption())
+    .addOption(quietOption())
     .option('-y, --yes', 'do not ask (required when not on a terminal)')
     .addOption(libOption())
     .addOption(unitOption())

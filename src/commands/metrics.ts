@@ -10,6 +10,7 @@ import { formatPrometheus } from '../output/prometheus.ts';
 
 export interface MetricsCliOptions extends HealthCliOptions {
   textfile?: string;
+  quiet?: true;
   maxUnitSeries: number;
   nodeRebootRequired: boolean;
   config?: string;
@@ -37,8 +38,9 @@ export async function runMetrics(o: MetricsCliOptions): Promise<number> {
     scanErrors: error === null ? 0 : 1,
     lastScanSuccess: error === null,
   });
-  if (o.textfile === undefined) process.stdout.write(text);
-  else {
+  if (o.textfile === undefined) {
+    if (!o.quiet) process.stdout.write(text);
+  } else {
     const path = join(o.textfile, TEXTFILE_NAME);
     try {
       writeFileAtomic(path, text);

@@ -7,6 +7,7 @@ import { VERSION } from '../version.ts';
 export interface RebootCliOptions {
   quiet?: true;
   json?: true;
+  format?: 'text' | 'json';
   sentinel?: true;
   config?: string;
   procRoot: string;
@@ -20,7 +21,7 @@ export async function runRebootRequired(o: RebootCliOptions): Promise<number> {
     sentinel: o.sentinel === true,
     config: loadConfig(o.config, o.config !== undefined),
   });
-  if (o.json) {
+  if (o.json || o.format === 'json') {
     const doc = { format: 'afterpatch-reboot', formatVersion: 1, afterpatch: VERSION, ...r };
     process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
   } else if (!o.quiet) {

@@ -12,6 +12,7 @@ export interface RestartCliOptions {
   dryRun?: true;
   format: RestartFormat;
   json?: true;
+  quiet?: true;
   yes?: true;
   force?: true;
   includeData?: true;
@@ -29,6 +30,10 @@ export async function runRestart(o: RestartCliOptions): Promise<number> {
   const config = loadConfig(o.config, o.config !== undefined);
   const format: RestartFormat = o.json ? 'json' : o.format;
   const style = styleFor(process.stdout, process.env);
+  // -q: the report is not printed (the exit status tells); prompts and errors still are.
+  const print = (text: string) => {
+    if (!o.quiet) process.stdout.write(text);
+  };
   const opts: RestartOptions = {
     config,
     // --lib is checked by the scan-options builder (a UserError, exit 3 here).
@@ -44,7 +49,7 @@ export async function runRestart(o: RestartCliOptions): Promise<number> {
   const actionable = planned.plan.filter(isActionable).length;
   if (o.dryRun || actionable === 0) {
     const report = { ...planned, dryRun: o.dryRun === true, results: [] };
-    process.stdout.write(RESTART_FORMATS[format](report, style));
+    print(RESTART_FORMATS[format](report, style));
     return restartExitCode(report);
   }
   if (!o.yes) {
@@ -68,7 +73,7 @@ export async function runRestart(o: RestartCliOptions): Promise<number> {
   const log = openActionLog();
   try {
     const report = await applyRestart(planned, { ...opts, log });
-    process.stdout.write(RESTART_FORMATS[format](report, style));
+    print(RESTART_FORMATS[format](report, style));
     return restartExitCode(report);
   } finally {
     await log.close();

@@ -6,6 +6,7 @@
 //
 // Plugin output rules (Nagios plugin API): the first `|` starts performance data, so `|` never
 // appears in names or paths we print; control characters are escaped.
+import { CHECK_BUCKETS, type CheckBucket, type CheckMetric } from '../check/buckets.ts';
 import { alerts, parseRange, type ThresholdRange } from '../check/range.ts';
 import type { Health } from '../health.ts';
 import type { Owner } from '../model.ts';
@@ -23,12 +24,7 @@ export const NAGIOS_EXIT: Record<NagiosState, number> = {
   UNKNOWN: 3,
 };
 
-/** The groups of stale code `check` alerts on, each with its own count (docs/monitoring.md). */
-export const CHECK_BUCKETS = ['units', 'unmanaged', 'sessions', 'containers'] as const;
-export type CheckBucket = (typeof CHECK_BUCKETS)[number];
-/** `any`: each bucket on its own; `processes`: the number of stale processes. */
-export const CHECK_METRICS = ['any', 'processes', ...CHECK_BUCKETS] as const;
-export type CheckMetric = (typeof CHECK_METRICS)[number];
+export { CHECK_BUCKETS, type CheckBucket, type CheckMetric } from '../check/buckets.ts';
 export type RebootState = 'ok' | 'warning' | 'critical';
 
 export interface CheckThresholds {
