@@ -10,7 +10,7 @@ import { type ScanFlags, scanOptionsFrom } from './scan/options.ts';
 import { type ScanOptions, type ScanReport, scan } from './scan/scan.ts';
 import type { Manager } from './systemd/client.ts';
 
-/** What the restart state says, as monitoring shows it (docs/monitoring.md, "Restart outcomes"). */
+/** What the restart state says, as monitoring shows it (docs/monitoring.md, afterpatch_restart_results). */
 export interface RestartStateView {
   /** Why the state file could not be read or parsed; null when it was (a missing file is empty). */
   error: string | null;
