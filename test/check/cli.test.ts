@@ -14,6 +14,18 @@ import {
 import { ERROR_LINE, FIRST_LINE } from '../helpers/nagios.ts';
 
 const isRoot = process.geteuid?.() === 0;
+
+/** `check` against a fixture: its /proc, file system root and state directory. */
+const checkArgs = (procRoot: string, root: string, stateDir: string, ...a: string[]) => [
+  'check',
+  '--proc-root',
+  procRoot,
+  '--root',
+  root,
+  '--state-dir',
+  stateDir,
+  ...a,
+];
 const NOBODY = 65534;
 
 describe('afterpatch check', () => {
@@ -46,16 +58,7 @@ describe('afterpatch check', () => {
     chmodSync(join(fx.root, '20/maps'), 0o000);
   });
   after(() => fx.cleanup());
-  const args = (...a: string[]) => [
-    'check',
-    '--proc-root',
-    fx.root,
-    '--root',
-    root,
-    '--state-dir',
-    stateDir,
-    ...a,
-  ];
+  const args = (...a: string[]) => checkArgs(fx.root, root, stateDir, ...a);
   const parse = (stdout: string) => {
     const [first = '', ...long] = stdout.trimEnd().split('\n');
     const m = FIRST_LINE.exec(first);
@@ -275,16 +278,7 @@ describe('afterpatch check: every bucket counts', () => {
     mkdirSync(join(root, 'run'), { recursive: true });
   });
   after(() => fx.cleanup());
-  const args = (...a: string[]) => [
-    'check',
-    '--proc-root',
-    fx.root,
-    '--root',
-    root,
-    '--state-dir',
-    join(fx.root, 'state'),
-    ...a,
-  ];
+  const args = (...a: string[]) => checkArgs(fx.root, root, join(fx.root, 'state'), ...a);
 
   it('WARNING (exit 1) when the only stale processes are outside any unit; OK once they are gone', async () => {
     const r = await runCli(args());
@@ -326,15 +320,7 @@ describe('afterpatch check: bounded output', () => {
   after(() => fx.cleanup());
 
   it('keeps the first line within 1 KiB and everything within 8 KiB at 10,000 processes', async () => {
-    const r = await runCli([
-      'check',
-      '--proc-root',
-      fx.root,
-      '--root',
-      join(fx.root, 'none'),
-      '--state-dir',
-      join(fx.root, 'state'),
-    ]);
+    const r = await runCli(checkArgs(fx.root, join(fx.root, 'none'), join(fx.root, 'state')));
     assert.equal(r.code, 1, r.stderr);
     const first = r.stdout.split('\n')[0] ?? '';
     assert.ok(Buffer.byteLength(first) <= 1024, `first line: ${Buffer.byteLength(first)} bytes`);
