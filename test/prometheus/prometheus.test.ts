@@ -52,6 +52,23 @@ describe('Prometheus alerting on afterpatch serve', { skip }, () => {
         ].join('\n'),
         cgroup: '0::/system.slice/nginx.service\n',
       },
+      // Outside any unit, and in a login session: each bucket has an alert of its own.
+      20: {
+        name: 'worker',
+        maps: mapsLine('/usr/lib/x86_64-linux-gnu/libssl.so.3', { deleted: true }),
+        cgroup: '0::/\n',
+      },
+      21: {
+        name: 'bash',
+        uid: 1000,
+        maps: mapsLine('/usr/lib/x86_64-linux-gnu/libc.so.6', { deleted: true }),
+        cgroup: '0::/user.slice/user-1000.slice/session-4.scope\n',
+      },
+      22: {
+        name: 'app',
+        maps: mapsLine('/usr/lib/x86_64-linux-gnu/libz.so.1', { deleted: true }),
+        cgroup: `0::/system.slice/docker-${'ab'.repeat(32)}.scope\n`,
+      },
     });
     clean = makeProcTree({
       1: systemd,
@@ -108,18 +125,37 @@ describe('Prometheus alerting on afterpatch serve', { skip }, () => {
     );
   }
 
-  const firing = async () =>
+  const BUCKET_ALERTS = [
+    'AfterpatchUnitsNeedRestart',
+    'AfterpatchUnmanagedProcessesOutdated',
+    'AfterpatchSessionsOutdated',
+    'AfterpatchContainersOutdated',
+  ];
+  const firingAll = async () =>
     ((await get<{ alerts: Alert[] }>('/alerts'))?.alerts ?? []).filter(
-      (a) => a.labels.alertname === 'AfterpatchUnitsNeedRestart' && a.state === 'firing',
+      (a) => BUCKET_ALERTS.includes(a.labels.alertname ?? '') && a.state === 'firing',
     );
+  const firing = async () =>
+    (await firingAll()).filter((a) => a.labels.alertname === 'AfterpatchUnitsNeedRestart');
 
-  it('fires AfterpatchUnitsNeedRestart while a unit runs outdated code, then clears', async () => {
+  it('fires the unit, unmanaged, session and container alerts while they run outdated code, then clears', async () => {
     const fired = await waitFor('alert firing', 20_000, async () => {
       const a = await firing();
       return a.length ? a : undefined;
     });
     assert.equal(fired.value[0]?.labels.job, 'afterpatch');
     console.log(`# alert firing ${fired.ms} ms after Prometheus started`);
+    // Stale code outside units, in a session and in a container alerts too, with its severity.
+    const all = await waitFor('every bucket alert firing', 20_000, async () => {
+      const a = await firingAll();
+      return a.length === BUCKET_ALERTS.length ? a : undefined;
+    });
+    assert.deepEqual(all.value.map((a) => [a.labels.alertname, a.labels.severity]).sort(), [
+      ['AfterpatchContainersOutdated', 'warning'],
+      ['AfterpatchSessionsOutdated', 'info'],
+      ['AfterpatchUnitsNeedRestart', 'warning'],
+      ['AfterpatchUnmanagedProcessesOutdated', 'warning'],
+    ]);
 
     const series = await get<{
       result: { metric: Record<string, string>; value: [number, string] }[];
@@ -130,8 +166,8 @@ describe('Prometheus alerting on afterpatch serve', { skip }, () => {
     );
 
     pointProcAt(clean.root); // "nginx was restarted": it maps the current libssl
-    const cleared = await waitFor('alert cleared', 20_000, async () =>
-      (await firing()).length === 0 ? true : undefined,
+    const cleared = await waitFor('alerts cleared', 20_000, async () =>
+      (await firingAll()).length === 0 ? true : undefined,
     );
     console.log(`# alert cleared ${cleared.ms} ms after the /proc swap`);
     const after = await get<{ result: { value: [number, string] }[] }>(
