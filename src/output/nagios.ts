@@ -6,7 +6,13 @@
 //
 // Plugin output rules (Nagios plugin API): the first `|` starts performance data, so `|` never
 // appears in names or paths we print; control characters are escaped.
-import { CHECK_BUCKETS, type CheckBucket, type CheckMetric } from '../check/buckets.ts';
+import {
+  BUCKET_OF,
+  CHECK_BUCKETS,
+  type CheckBucket,
+  type CheckMetric,
+  countBuckets,
+} from '../check/buckets.ts';
 import { alerts, parseRange, type ThresholdRange } from '../check/range.ts';
 import type { Health } from '../health.ts';
 import type { Owner } from '../model.ts';
@@ -123,31 +129,14 @@ export interface CheckCounts {
   unreadable: number;
 }
 
-/** The check bucket of an entry: PID 1 needs an action (daemon-reexec) like a unit does. */
-function checkBucket(g: Group): CheckBucket {
-  const b = entryLabel(g.owner).bucket;
-  return b === 'unit' || b === 'init'
-    ? 'units'
-    : b === 'session'
-      ? 'sessions'
-      : b === 'container'
-        ? 'containers'
-        : 'unmanaged';
-}
-
 function codeGroups(h: Health): Group[] {
   return h.scan.groups.filter((g) => g.severity === 'code');
 }
 
 export function countHealth(h: Health): CheckCounts {
-  const code = codeGroups(h);
-  const groups = (b: CheckBucket) => code.filter((g) => checkBucket(g) === b);
   return {
-    units: groups('units').length,
+    ...countBuckets(h.scan.groups),
     processes: h.scan.processes.filter((p) => p.files.some((f) => f.kind === 'code')).length,
-    unmanaged: groups('unmanaged').reduce((n, g) => n + g.pids.length, 0),
-    sessions: groups('sessions').length,
-    containers: groups('containers').length,
     reboot: h.reboot.required ? 1 : 0,
     unreadable: h.scan.summary.unreadable,
   };
@@ -276,7 +265,7 @@ function entryLine(g: Group): string {
   );
 }
 
-const BUCKET_NOTE = (t: CheckThresholds, b: CheckBucket, alerting: readonly CheckBucket[]) =>
+const bucketNote = (t: CheckThresholds, b: CheckBucket, alerting: readonly CheckBucket[]) =>
   t.ignore?.includes(b)
     ? ' (ignored)'
     : alerting.includes(b) || t.metric === 'processes'
@@ -290,7 +279,7 @@ function whereSummary(
   t: CheckThresholds,
   alerting: readonly CheckBucket[],
 ): string {
-  const of = (b: CheckBucket) => code.filter((g) => checkBucket(g) === b);
+  const of = (b: CheckBucket) => code.filter((g) => BUCKET_OF[g.owner.type] === b);
   const units = of('units');
   const names = units.map((g) =>
     g.owner.type === 'init' ? 'PID 1' : clipName(entryLabel(g.owner).name),
@@ -305,7 +294,7 @@ function whereSummary(
     unmanaged: `${plural(c.unmanaged, 'process', 'processes')} outside any unit`,
   };
   return CHECK_BUCKETS.filter((b) => c[b] > 0)
-    .map((b) => `${text[b]}${BUCKET_NOTE(t, b, alerting)}`)
+    .map((b) => `${text[b]}${bucketNote(t, b, alerting)}`)
     .join(', ');
 }
 

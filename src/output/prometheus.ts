@@ -1,5 +1,6 @@
 // Prometheus text exposition (format 0.0.4) of one health snapshot: pure, no I/O.
 // Every metric is documented in docs/monitoring.md ("Prometheus").
+import { BUCKET_OF, countBuckets } from '../check/buckets.ts';
 import type { Health } from '../health.ts';
 import type { Group } from '../report/group.ts';
 import type { Outcome } from '../restart/state.ts';
@@ -8,9 +9,6 @@ import { VERSION } from '../version.ts';
 export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 export const DEFAULT_MAX_UNIT_SERIES = 100;
 
-/** Owner types whose groups are units that `afterpatch restart` can restart. */
-// PID 1 counts: it needs an action (daemon-reexec) like a unit, not a reboot.
-const UNIT_TYPES = new Set(['init', 'system-unit', 'user-unit', 'user-manager']);
 const OUTCOMES: readonly Outcome[] = ['verified', 'still-stale', 'failed', 'timeout'];
 
 export interface PrometheusOptions {
@@ -67,7 +65,8 @@ class Exposition {
 
 /** Groups of restartable units running stale code, in report order. */
 export function unitsNeedingRestart(h: Health): Group[] {
-  return h.scan.groups.filter((g) => g.severity === 'code' && UNIT_TYPES.has(g.owner.type));
+  // PID 1 counts: it needs an action (daemon-reexec) like a unit, not a reboot.
+  return h.scan.groups.filter((g) => g.severity === 'code' && BUCKET_OF[g.owner.type] === 'units');
 }
 
 function unitLabels(g: Group): Record<string, string> {
@@ -133,24 +132,24 @@ export function formatPrometheus(health: Health | null, o: PrometheusOptions = {
     'One series per unit running outdated code (1); beyond --max-unit-series the rest is one type="aggregated" series counting them.',
     series,
   );
-  const code = health.scan.groups.filter((g) => g.severity === 'code');
+  const buckets = countBuckets(health.scan.groups);
   e.one(
     'afterpatch_sessions_outdated',
     'gauge',
     'Login sessions with processes running outdated code (log out and back in).',
-    code.filter((g) => g.owner.type === 'session').length,
+    buckets.sessions,
   );
   e.one(
     'afterpatch_containers_outdated',
     'gauge',
     'Containers with processes running outdated code (rebuild or restart them).',
-    code.filter((g) => g.owner.type === 'container').length,
+    buckets.containers,
   );
   e.one(
     'afterpatch_unmanaged_processes_outdated',
     'gauge',
     'Processes outside any unit, session or container running outdated code (restart them by hand).',
-    code.filter((g) => g.owner.type === 'unmanaged').reduce((n, g) => n + g.pids.length, 0),
+    buckets.unmanaged,
   );
   e.one(
     'afterpatch_reboot_required',
