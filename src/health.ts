@@ -110,6 +110,9 @@ export function unitOfKey(key: string): { manager: Manager; unit: string } | nul
   return null;
 }
 
+/** How long monitoring waits for systemd's answer before keeping every record. */
+const SYSTEMD_TIMEOUT_MS = 10_000;
+
 /** Units systemd says are not-found; a manager that cannot be asked keeps all its records. */
 const systemdGone: GoneUnits = async (keys) => {
   const gone = new Set<string>();
@@ -123,15 +126,28 @@ const systemdGone: GoneUnits = async (keys) => {
     byManager.set(id, entry);
   }
   if (byManager.size === 0) return gone;
-  const { SystemctlClient } = await import('./systemd/client.ts');
-  const client = new SystemctlClient();
+  const [{ managerArgs }, { parseShow }, { run }] = await Promise.all([
+    import('./systemd/client.ts'),
+    import('./systemd/properties.ts'),
+    import('./systemd/run.ts'),
+  ]);
   for (const { manager, keys: units } of byManager.values()) {
-    try {
-      const props = await client.show(manager, [...units.keys()]);
-      for (const [unit, key] of units)
-        if (props.get(unit)?.LoadState === 'not-found') gone.add(key);
-    } catch {
-      // No systemd (a container, another init) or no user manager: nothing proves the unit gone.
+    // Bounded: a hung systemctl must not hang a monitoring check (the child is killed).
+    const argv = [
+      'systemctl',
+      ...managerArgs(manager),
+      'show',
+      '--no-pager',
+      '--property=Id,LoadState',
+    ];
+    const r = await run([...argv, '--', ...units.keys()], { timeoutMs: SYSTEMD_TIMEOUT_MS }).catch(
+      () => null,
+    );
+    // No systemd (a container, another init), no user manager, no answer: nothing proves a unit gone.
+    if (r === null || r.timedOut || r.code !== 0) continue;
+    for (const b of parseShow(r.stdout)) {
+      const key = b.Id === undefined ? undefined : units.get(b.Id);
+      if (key !== undefined && b.LoadState === 'not-found') gone.add(key);
     }
   }
   return gone;
