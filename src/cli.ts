@@ -10,8 +10,9 @@ import { register as registerReport } from './cli/report.ts';
 import { register as registerRestart } from './cli/restart.ts';
 import { register as registerScan } from './cli/scan.ts';
 import { register as registerServe } from './cli/serve.ts';
-import { UserError } from './errors.ts';
+import { EnvironmentError, UserError } from './errors.ts';
 import { EXIT } from './exit.ts';
+import { isSea } from './sea.ts';
 import { VERSION } from './version.ts';
 
 export function buildProgram(): Command {
@@ -62,7 +63,9 @@ export async function main(argv: readonly string[]): Promise<void> {
 }
 
 function reportError(e: unknown): number {
-  if (e instanceof UserError) {
+  // EnvironmentError (a full disk, EACCES, systemctl failing) is a UserError: one line, the
+  // command's runtime-error status, never "this is a bug".
+  if (e instanceof UserError || e instanceof EnvironmentError) {
     process.stderr.write(`afterpatch: ${e.message}\n`);
     return Math.max(e.exitCode, errorExit);
   }
@@ -76,21 +79,13 @@ function reportError(e: unknown): number {
   return errorExit;
 }
 
-/**
- * Inside a Node single executable (`npm run package:sea`) the bundle is the program whatever the
- * binary is called, and process.argv[1] is only the name it was started by. node:sea exists
- * from Node 20.12 (not in 18), `require` not in ES modules (tsx): both mean "not a SEA".
- */
-function isSea(): boolean {
-  try {
-    return (require('node:sea') as typeof import('node:sea')).isSea();
-  } catch {
-    return false;
-  }
-}
-
 // Run when executed (bundle, tsx or single executable), not when imported by tests.
 const entry = process.argv[1] ?? '';
 const sea = isSea();
 if (sea && wantsModuleInterpreter(process.argv)) runAnsibleModule(process.argv, require);
-else if (sea || /afterpatch(\.cjs)?$|cli\.ts$/.test(entry)) void main(process.argv);
+else if (sea || /afterpatch(\.cjs)?$|cli\.ts$/.test(entry)) {
+  // `serve` re-runs this program to gather health out of its own process (src/serve/child.ts).
+  if (process.env.AFTERPATCH_SERVE_GATHER === '1')
+    void import('./serve/child.ts').then((m) => m.runGatherChild());
+  else void main(process.argv);
+}

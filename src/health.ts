@@ -3,9 +3,16 @@
 
 import { loadConfig } from './config/load.ts';
 import type { Config } from './config/schema.ts';
+import { type RebootSettings, rebootSettingsFromConfig } from './reboot/detect.ts';
 import type { RebootReport } from './reboot/reboot.ts';
 import { rebootRequired } from './reboot/reboot.ts';
-import { DEFAULT_STATE_DIR, type Outcome, type RestartState, readState } from './restart/state.ts';
+import {
+  DEFAULT_STATE_DIR,
+  OUTCOMES,
+  type Outcome,
+  type RestartState,
+  readState,
+} from './restart/state.ts';
 import { type ScanFlags, scanOptionsFrom } from './scan/options.ts';
 import { type ScanOptions, type ScanReport, scan } from './scan/scan.ts';
 import type { Manager } from './systemd/client.ts';
@@ -42,9 +49,9 @@ export interface HealthOptions {
   stateDir?: string | undefined;
   /** Default: asks systemd (one `systemctl show` per manager); keeps every record when it cannot. */
   goneUnits?: GoneUnits | undefined;
+  /** The `[reboot]` configuration (default DEFAULT_REBOOT_SETTINGS). */
+  reboot?: RebootSettings | undefined;
 }
-
-const OUTCOME_NAMES: readonly Outcome[] = ['verified', 'still-stale', 'failed', 'timeout'];
 
 export async function gatherHealth(o: HealthOptions): Promise<Health> {
   const t0 = performance.now();
@@ -54,6 +61,7 @@ export async function gatherHealth(o: HealthOptions): Promise<Health> {
     procRoot: o.scan.procRoot,
     root: o.root,
     scan: report,
+    settings: o.reboot,
   });
   const restart = await restartView(o.stateDir ?? DEFAULT_STATE_DIR, o.goneUnits ?? systemdGone);
   return {
@@ -65,8 +73,7 @@ export async function gatherHealth(o: HealthOptions): Promise<Health> {
   };
 }
 
-const zeros = <T>(v: T) =>
-  Object.fromEntries(OUTCOME_NAMES.map((k) => [k, v])) as Record<Outcome, T>;
+const zeros = <T>(v: T) => Object.fromEntries(OUTCOMES.map((k) => [k, v])) as Record<Outcome, T>;
 
 /** The restart state as monitoring shows it: unreadable is its own answer, never "no outcomes". */
 export async function restartView(
@@ -162,5 +169,10 @@ export interface HealthCliOptions extends ScanFlags {
 /** Health options from the command line (--config, --state-dir, filters, hidden roots) and the configuration. */
 export function healthOptions(o: HealthCliOptions, config?: Config): HealthOptions {
   const c = config ?? loadConfig(o.config, o.config !== undefined);
-  return { scan: scanOptionsFrom(c, o), root: o.root, stateDir: o.stateDir };
+  return {
+    scan: scanOptionsFrom(c, o),
+    root: o.root,
+    stateDir: o.stateDir,
+    reboot: rebootSettingsFromConfig(c.reboot),
+  };
 }

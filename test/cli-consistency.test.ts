@@ -63,11 +63,13 @@ describe('one command line (docs/cli.md)', () => {
 
   it('--format json is --json on every command with a document', async () => {
     const common = ['--proc-root', fx.root];
+    const empty = join(fx.root, 'empty.toml');
+    writeFileSync(empty, '');
     const docs: [string[], string][] = [
       [['scan', ...common], 'afterpatch-scan'],
       [['reboot-required', '--root', root, ...common], 'afterpatch-reboot'],
       [['check', '--root', root, '--state-dir', state, ...common], 'afterpatch-health'],
-      [['config', '/dev/null'], 'afterpatch-config'],
+      [['config', empty], 'afterpatch-config'],
     ];
     for (const [argv, format] of docs) {
       for (const flag of [['--json'], ['--format', 'json']]) {

@@ -2,20 +2,35 @@
 import { InvalidArgumentError, Option } from '@commander-js/extra-typings';
 import { DEFAULT_MAX_UNIT_SERIES } from '../output/prometheus.ts';
 import { collectList } from './parse.ts';
+import { privilegedPath } from './privileged.ts';
 
+// Path options: as root only what nobody else can change, under sudo only what the caller could
+// read themselves (src/cli/privileged.ts, docs/security-privileged.md).
 export const configOption = () =>
-  new Option('--config <file>', 'configuration file (default: /etc/afterpatch/afterpatch.toml)');
+  new Option(
+    '--config <file>',
+    'configuration file (default: /etc/afterpatch/afterpatch.toml)',
+  ).argParser(privilegedPath('--config'));
 
 export const stateDirOption = () =>
-  new Option('--state-dir <dir>', 'where restart outcomes are kept (default: /var/lib/afterpatch)');
+  new Option(
+    '--state-dir <dir>',
+    'where restart outcomes are kept (default: /var/lib/afterpatch)',
+  ).argParser(privilegedPath('--state-dir'));
 
 /** Hidden: the procfs to read (a fixture tree in tests, another host's /proc in a chroot). */
 export const procRootOption = () =>
-  new Option('--proc-root <dir>', 'procfs to read').default('/proc').hideHelp();
+  new Option('--proc-root <dir>', 'procfs to read')
+    .argParser(privilegedPath('--proc-root'))
+    .default('/proc')
+    .hideHelp();
 
 /** Hidden: the file system root to inspect (kernels, sentinels, package database). */
 export const rootOption = () =>
-  new Option('--root <dir>', 'file system root to inspect').default('/').hideHelp();
+  new Option('--root <dir>', 'file system root to inspect')
+    .argParser(privilegedPath('--root'))
+    .default('/')
+    .hideHelp();
 
 const seriesLimit = (v: string) => {
   if (!/^\d+$/.test(v) || Number(v) > 100_000) {

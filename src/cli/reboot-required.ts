@@ -13,7 +13,7 @@ export function register(program: Command): void {
   program
     .command('reboot-required')
     .description(
-      'tell whether only a reboot helps (newer or rebuilt kernel, sentinel files, stale code nothing else can replace)',
+      'tell whether only a reboot helps (newer or rebuilt kernel, sentinel files, pending CPU microcode, stale code nothing else can replace)',
     )
     .addOption(quietOption())
     .addOption(formatOption())

@@ -45,7 +45,7 @@ export function register(program: Command): void {
     .addOption(procRootOption())
     .addHelpText(
       'after',
-      '\nExit status: 0 all verified or nothing to do, 1 something skipped that needs a human,\n2 a restart failed, timed out or left stale processes, 3 usage or runtime error.',
+      '\nExit status: 0 all verified or nothing to do, 1 something skipped that needs a human,\n2 a restart failed, timed out, was not verified or left stale processes, 3 usage or\nruntime error (nothing done), 4 units were acted on (reported) but their outcomes could not\nbe saved, 5 stopped by SIGTERM/SIGINT after the batch in flight (reported and saved).',
     )
     .action(async (opts) => {
       const { runRestart } = await import('../commands/restart.ts');

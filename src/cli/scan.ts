@@ -9,7 +9,7 @@ import {
   procRootOption,
   unitOption,
 } from './options.ts';
-import { collectList, collectPid, positiveInt } from './parse.ts';
+import { collectList, collectPid, threadCount } from './parse.ts';
 
 export function register(program: Command): void {
   program
@@ -41,7 +41,11 @@ export function register(program: Command): void {
       'do not look for outdated Python/Perl/Ruby/Node.js/Java code (docs/interpreted.md)',
     )
     .addOption(configOption())
-    .option('--threads <n>', 'threads reading /proc (default: CPUs, at most 4)', positiveInt)
+    .option(
+      '--threads <n>',
+      'threads reading /proc (default: CPUs, at most 4; at most 4 per CPU)',
+      threadCount,
+    )
     .addOption(procRootOption())
     .addHelpText(
       'after',

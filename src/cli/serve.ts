@@ -34,6 +34,11 @@ export function register(program: Command): void {
       60,
     )
     .option('--timeout <seconds>', 'answer 503 when a scrape waits longer for a scan', seconds, 30)
+    .option(
+      '--scan-timeout <seconds>',
+      'kill a scan still running after this long, at least --timeout (default: 10 times --timeout)',
+      seconds,
+    )
     .addOption(maxUnitSeriesOption())
     .option('--no-node-reboot-required', 'do not export node_reboot_required')
     .addOption(libOption())
@@ -45,7 +50,7 @@ export function register(program: Command): void {
     .addOption(rootOption())
     .addHelpText(
       'after',
-      '\nRuns until SIGTERM or SIGINT (exit 0). Exit status 2: bad usage or the address cannot be bound.\nScan errors do not stop it: they are logged and exported (afterpatch_scan_errors_total). Metrics: docs/monitoring.md.',
+      '\nEach scan runs in a child process, so a stuck /proc read cannot freeze the server.\nRuns until SIGTERM or SIGINT (exit 0). Exit status 2: bad usage or the address cannot be bound.\nScan errors do not stop it: they are logged and exported (afterpatch_scan_errors_total). Metrics: docs/monitoring.md.',
     )
     .action(async (opts) => {
       const { runServe } = await import('../commands/serve.ts');

@@ -1,6 +1,7 @@
 import { loadConfig } from '../config/load.ts';
 import { rebootExitCode } from '../exit.ts';
 import { printable } from '../output/style.ts';
+import { rebootSettingsFromConfig } from '../reboot/detect.ts';
 import { describeReason, rebootRequired } from '../reboot/reboot.ts';
 import { VERSION } from '../version.ts';
 
@@ -15,11 +16,13 @@ export interface RebootCliOptions {
 }
 
 export async function runRebootRequired(o: RebootCliOptions): Promise<number> {
+  const config = loadConfig(o.config, o.config !== undefined);
   const r = await rebootRequired({
     procRoot: o.procRoot,
     root: o.root,
     sentinel: o.sentinel === true,
-    config: loadConfig(o.config, o.config !== undefined),
+    config,
+    settings: rebootSettingsFromConfig(config.reboot),
   });
   if (o.json || o.format === 'json') {
     const doc = { format: 'afterpatch-reboot', formatVersion: 1, afterpatch: VERSION, ...r };

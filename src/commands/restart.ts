@@ -4,9 +4,14 @@ import { UserError } from '../errors.ts';
 import { restartExitCode } from '../exit.ts';
 import { openActionLog } from '../log.ts';
 import { formatPlan, RESTART_FORMATS, type RestartFormat } from '../output/restart.ts';
-import { styleFor } from '../output/style.ts';
+import { type Style, styleFor } from '../output/style.ts';
 import { isActionable } from '../restart/plan.ts';
-import { applyRestart, planRestart, type RestartOptions } from '../restart/restart.ts';
+import {
+  applyRestart,
+  planRestart,
+  type RestartOptions,
+  type RestartReport,
+} from '../restart/restart.ts';
 
 export interface RestartCliOptions {
   dryRun?: true;
@@ -59,7 +64,9 @@ export async function runRestart(o: RestartCliOptions): Promise<number> {
         3,
       );
     }
-    process.stdout.write(formatPlan(planned.plan, style));
+    process.stdout.write(
+      formatPlan(planned.plan, style, { ...planned.scan.summary, asRoot: planned.scan.asRoot }),
+    );
     const rl = createInterface({ input: process.stdin, output: process.stdout });
     const answer = await rl.question(
       `\nRestart ${actionable} unit${actionable === 1 ? '' : 's'} as planned? [y/N] `,
@@ -73,9 +80,34 @@ export async function runRestart(o: RestartCliOptions): Promise<number> {
   const log = openActionLog();
   try {
     const report = await applyRestart(planned, { ...opts, log });
-    print(RESTART_FORMATS[format](report, style));
+    const { stdout, stderr } = restartOutput(report, format, style);
+    print(stdout);
+    process.stderr.write(stderr);
     return restartExitCode(report);
   } finally {
     await log.close();
   }
+}
+
+/** What was done goes to stdout first; a lost state or a signal then on stderr, one line each. */
+export function restartOutput(
+  report: RestartReport,
+  format: RestartFormat,
+  style: Style,
+): { stdout: string; stderr: string } {
+  const err: string[] = [];
+  if (report.stateError) {
+    err.push(
+      `afterpatch: the units above were acted on, but their outcomes were not saved: ${report.stateError} Fix it before the next restart, or it may act on them again.`,
+    );
+  }
+  if (report.interrupted) {
+    err.push(
+      `afterpatch: interrupted by ${report.interrupted} after the batch in flight; run afterpatch restart again for the rest.`,
+    );
+  }
+  return {
+    stdout: RESTART_FORMATS[format](report, style),
+    stderr: err.map((l) => `${l}\n`).join(''),
+  };
 }

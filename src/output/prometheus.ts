@@ -3,13 +3,11 @@
 import { BUCKET_OF, countBuckets } from '../check/buckets.ts';
 import type { Health } from '../health.ts';
 import type { Group } from '../report/group.ts';
-import type { Outcome } from '../restart/state.ts';
+import { OUTCOMES } from '../restart/state.ts';
 import { VERSION } from '../version.ts';
 
 export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 export const DEFAULT_MAX_UNIT_SERIES = 100;
-
-const OUTCOMES: readonly Outcome[] = ['verified', 'still-stale', 'failed', 'timeout'];
 
 export interface PrometheusOptions {
   /** At most this many `afterpatch_unit_needs_restart` series with a unit name (default 100). */

@@ -1,7 +1,7 @@
 // Does this machine need a reboot? `detectReboot` decides from collected facts (pure);
 // `gatherRebootInput` collects them from a root file system and a procfs. docs/reboot.md.
 
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { containerFromCgroup } from '../cgroup/container.ts';
 import { parseCgroupLine } from '../cgroup/parse.ts';
@@ -17,12 +17,31 @@ import {
   parseKernelVersionString,
   readKernelImageVersion,
 } from './kernel.ts';
+import { activeLivepatches, type Livepatch, readLivepatches } from './livepatch.ts';
+import { checkMicrocode, type MicrocodeCheck } from './microcode.ts';
+import { errorCode, readSmallText } from './read.ts';
 
 export type RebootReason =
-  /** A newer kernel release is installed than the one running. */
-  | { type: 'kernel-newer'; running: string; newest: string }
+  /** A newer kernel release is installed than the one running (`livepatches`: active on the running one). */
+  | { type: 'kernel-newer'; running: string; newest: string; livepatches?: string[] }
   /** The running release's image was replaced by a different build (its `uname -v` differs). */
-  | { type: 'kernel-rebuilt'; release: string; running: string; installed: string }
+  | {
+      type: 'kernel-rebuilt';
+      release: string;
+      running: string;
+      installed: string;
+      livepatches?: string[];
+    }
+  /** A newer CPU microcode revision is installed than the CPUs run (loaded at the next boot). */
+  | {
+      type: 'microcode';
+      cpu: string;
+      running: string;
+      available: string;
+      file: string;
+      date: string;
+      mixed?: string[];
+    }
   /** `/run/reboot-required` (with the packages from `.pkgs`) or SUSE's `/run/reboot-needed`. */
   | { type: 'sentinel'; file: string; packages: string[] }
   /** Stale code from a package that only a reboot can replace in these processes. */
@@ -34,6 +53,31 @@ export interface RebootResult {
   applicable: boolean;
   reasons: RebootReason[];
   notes: string[];
+  // Optional only so that hand-made results (tests, older callers) stay valid; assessReboot sets them.
+  /** The microcode check's finding, also when it is no reason (docs/reboot.md#cpu-microcode). */
+  microcode?: MicrocodeCheck;
+  /** Live patches loaded into the running kernel (empty in a container). */
+  livepatches?: Livepatch[];
+  /** Reasons the configuration says not to count (`by` names the key), kept as evidence. */
+  waived?: { reason: RebootReason; by: string }[];
+}
+
+/** The `[reboot]` configuration keys (docs/configuration.md). */
+export interface RebootSettings {
+  /** A pending microcode update is a reboot reason (true) or only shown as waived (false). */
+  microcode: boolean;
+  /** Active live patches make kernel reasons waived instead of required. */
+  trustLivepatch: boolean;
+}
+
+export const DEFAULT_REBOOT_SETTINGS: RebootSettings = { microcode: true, trustLivepatch: false };
+
+/** The configuration's `[reboot]` table as settings. */
+export function rebootSettingsFromConfig(c: {
+  microcode: boolean;
+  trust_livepatch: boolean;
+}): RebootSettings {
+  return { microcode: c.microcode, trustLivepatch: c.trust_livepatch };
 }
 
 /** One stale file held by one process, as the scan found it. */
@@ -60,11 +104,8 @@ export interface RebootPolicy {
   pinnedPackages: readonly string[];
 }
 
-/**
- * Packages whose code runs in the kernel or the CPU, never in a process that could be restarted.
- * Processes do not map their files, so in practice they only matter when a caller feeds such files.
- */
-export const KERNEL_PACKAGES: readonly string[] = [
+/** The kernel image and its modules (RPM and Debian names). */
+const KERNEL_IMAGE_PACKAGES: readonly string[] = [
   'kernel',
   'kernel-core',
   'kernel-modules*',
@@ -73,6 +114,14 @@ export const KERNEL_PACKAGES: readonly string[] = [
   'kernel-azure*',
   'linux-image-*',
   'linux-modules-*',
+];
+
+/**
+ * Packages whose code runs in the kernel or the CPU, never in a process that could be restarted.
+ * Processes do not map their files, so in practice they only matter when a caller feeds such files.
+ */
+export const KERNEL_PACKAGES: readonly string[] = [
+  ...KERNEL_IMAGE_PACKAGES,
   'linux-firmware*',
   'firmware-*',
   'microcode_ctl',
@@ -80,6 +129,12 @@ export const KERNEL_PACKAGES: readonly string[] = [
   'amd64-microcode',
   'ucode-*',
 ];
+
+/**
+ * Packages whose update a live patch stands in for: the kernel image and its modules (Ubuntu's
+ * kernel hooks also list linux-base in /run/reboot-required.pkgs). Not firmware or microcode.
+ */
+export const LIVEPATCHABLE_PACKAGES: readonly string[] = [...KERNEL_IMAGE_PACKAGES, 'linux-base'];
 
 /** The system message bus: restarting it breaks logind, NetworkManager and every login. */
 export const BUS_UNITS: readonly string[] = [
@@ -134,6 +189,12 @@ export interface RebootInput {
   policy?: RebootPolicy;
   /** Observations made while gathering (unreadable files, …), passed through to the result. */
   notes?: readonly string[];
+  /** Default: not checked. */
+  microcode?: MicrocodeCheck;
+  /** Default: none. */
+  livepatches?: readonly Livepatch[];
+  /** Default: DEFAULT_REBOOT_SETTINGS. */
+  settings?: Partial<RebootSettings>;
 }
 
 function matcher(globs: readonly string[]): (name: string) => boolean {
@@ -141,13 +202,15 @@ function matcher(globs: readonly string[]): (name: string) => boolean {
   return (name) => res.some((re) => re.test(name));
 }
 
-function kernelReasons(input: RebootInput, notes: string[]): RebootReason[] {
+type KernelReason = Extract<RebootReason, { type: 'kernel-newer' | 'kernel-rebuilt' }>;
+
+function kernelReasons(input: RebootInput, notes: string[]): KernelReason[] {
   const { running } = input;
   if (running === null) {
     notes.push('the running kernel release is unknown (/proc/sys/kernel/osrelease unreadable)');
     return [];
   }
-  const reasons: RebootReason[] = [];
+  const reasons: KernelReason[] = [];
   const bootable = bootableKernels(input.kernels);
   for (const k of input.kernels) {
     if (k.image === null) {
@@ -241,13 +304,40 @@ function stalePackageReasons(input: RebootInput, notes: string[]): RebootReason[
     }));
 }
 
+function microcodeReason(check: MicrocodeCheck): RebootReason | null {
+  if (check.status !== 'pending' || check.available === null) return null;
+  return {
+    type: 'microcode',
+    cpu: check.cpu,
+    running: check.running,
+    available: check.available.revision,
+    file: check.available.file,
+    date: check.available.date,
+    ...(check.mixed === null ? {} : { mixed: check.mixed }),
+  };
+}
+
+/** A reason a live patch stands in for: the kernel's own, or a sentinel only kernel packages set. */
+function livepatchable(r: RebootReason): boolean {
+  if (r.type === 'kernel-newer' || r.type === 'kernel-rebuilt') return true;
+  return r.type === 'sentinel' && r.packages.length > 0 && r.packages.every(livepatchablePackage);
+}
+
+const livepatchablePackage = matcher(LIVEPATCHABLE_PACKAGES);
+
 /** Everything `detectReboot` decides, with the notes explaining what was not checked and why. */
 export function assessReboot(input: RebootInput): RebootResult {
   const notes = [...(input.notes ?? [])];
+  const settings = { ...DEFAULT_REBOOT_SETTINGS, ...input.settings };
   const applicable = input.container === null;
+  const livepatches = applicable ? [...(input.livepatches ?? [])] : [];
+  const active = activeLivepatches(livepatches).map((p) => p.name);
   const reasons: RebootReason[] = [];
-  if (applicable) reasons.push(...kernelReasons(input, notes));
-  else {
+  if (applicable) {
+    for (const r of kernelReasons(input, notes)) {
+      reasons.push(active.length > 0 ? { ...r, livepatches: active } : r);
+    }
+  } else {
     notes.push(
       `running in a container (${input.container}): the kernel is the host's, kernel checks do not apply`,
     );
@@ -256,7 +346,41 @@ export function assessReboot(input: RebootInput): RebootResult {
     reasons.push({ type: 'sentinel', file: s.file, packages: [...s.packages] });
   }
   reasons.push(...stalePackageReasons(input, notes));
-  return { required: reasons.length > 0, applicable, reasons, notes };
+  const microcode: MicrocodeCheck = input.microcode ?? {
+    status: 'not-applicable',
+    why: 'not checked',
+  };
+  if (microcode.status === 'unknown') notes.push(`microcode not checked: ${microcode.why}`);
+  else if (microcode.status === 'current' && microcode.mixed !== null) {
+    notes.push(`CPUs run different microcode revisions: ${microcode.mixed.join(', ')}`);
+  }
+  const mc = microcodeReason(microcode);
+
+  const waived: { reason: RebootReason; by: string }[] = [];
+  if (mc !== null) {
+    if (settings.microcode) reasons.push(mc);
+    else waived.push({ reason: mc, by: 'reboot.microcode = false' });
+  }
+  let counted = reasons;
+  if (settings.trustLivepatch && active.length > 0) {
+    counted = reasons.filter((r) => !livepatchable(r));
+    for (const r of reasons) {
+      if (livepatchable(r)) waived.push({ reason: r, by: 'reboot.trust_livepatch = true' });
+    }
+  } else if (settings.trustLivepatch && livepatches.length > 0) {
+    notes.push(
+      `reboot.trust_livepatch: no live patch is enabled and complete (${livepatches.map((p) => p.name).join(', ')}): kernel reasons still count`,
+    );
+  }
+  return {
+    required: counted.length > 0,
+    applicable,
+    reasons: counted,
+    notes,
+    microcode,
+    livepatches,
+    waived,
+  };
 }
 
 /** The reasons this machine (or container) needs a reboot; empty when it does not. Pure. */
@@ -276,21 +400,15 @@ export interface GatherOptions {
   packaging?: Packaging;
   stale?: readonly StaleCode[];
   policy?: RebootPolicy;
+  settings?: Partial<RebootSettings>;
 }
 
-function errorCode(err: unknown): string {
-  return (err as NodeJS.ErrnoException).code ?? String(err);
-}
+/** Every text file gathered here is small (sysfs/procfs values, package lists): 1 MiB is plenty. */
+const MAX_TEXT_BYTES = 1024 * 1024;
 
 /** A file's text, null when it does not exist; other errors become a note and null. */
 function readText(path: string, notes: string[]): string | null {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch (err) {
-    const code = errorCode(err);
-    if (code !== 'ENOENT' && code !== 'ENOTDIR') notes.push(`cannot read ${path}: ${code}`);
-    return null;
-  }
+  return readSmallText(path, MAX_TEXT_BYTES, notes);
 }
 
 /** Package names listed one a line, blank lines dropped, duplicates removed, first-seen order. */
@@ -400,15 +518,19 @@ export function gatherRebootInput(opts: GatherOptions = {}): RebootInput {
     packaging = 'deb';
   }
 
+  const container = detectContainer(root, procRoot, notes);
   return {
     packaging,
     running,
     kernels,
     runningImageVersion,
     sentinels,
-    container: detectContainer(root, procRoot, notes),
+    container,
     stale: opts.stale ?? [],
     ...(opts.policy === undefined ? {} : { policy: opts.policy }),
+    ...(opts.settings === undefined ? {} : { settings: opts.settings }),
     notes,
+    microcode: checkMicrocode({ root, procRoot, container }),
+    livepatches: container === null ? readLivepatches(root, notes) : [],
   };
 }

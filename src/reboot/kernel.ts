@@ -1,8 +1,9 @@
 // Installed kernels and the version string inside an x86 bzImage (Linux boot protocol, header at 0x1f1).
 
-import { Buffer } from 'node:buffer';
-import { closeSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
+import type { Buffer } from 'node:buffer';
+import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { readBounded } from './read.ts';
 import { compareDebVersions, compareRpmVersions } from './version.ts';
 
 export type Packaging = 'deb' | 'rpm';
@@ -67,19 +68,7 @@ export function parseKernelVersionString(text: string): KernelVersionString {
 
 /** Reads the first bytes of a kernel image and returns its version string (null when not a bzImage). Throws on I/O errors. */
 export function readKernelImageVersion(path: string): string | null {
-  const fd = openSync(path, 'r');
-  try {
-    const buf = Buffer.alloc(IMAGE_HEADER_BYTES);
-    let filled = 0;
-    while (filled < buf.length) {
-      const n = readSync(fd, buf, filled, buf.length - filled, filled);
-      if (n === 0) break;
-      filled += n;
-    }
-    return kernelImageVersion(buf.subarray(0, filled));
-  } finally {
-    closeSync(fd);
-  }
+  return kernelImageVersion(readBounded(path, IMAGE_HEADER_BYTES).data);
 }
 
 export interface InstalledKernel {

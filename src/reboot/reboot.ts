@@ -8,9 +8,10 @@ import {
   gatherRebootInput,
   type RebootReason,
   type RebootResult,
+  type RebootSettings,
   type StaleCode,
 } from './detect.ts';
-import { writeSentinel } from './sentinel.ts';
+import { writeSentinelOrExplain } from './sentinel.ts';
 
 export interface RebootOptions {
   /** Root of the file system to inspect ("/"). */
@@ -24,6 +25,8 @@ export interface RebootOptions {
   scan?: ScanReport | undefined;
   /** The configuration the scan honours (ignore lists, noise, scan.interpreted); default: none. */
   config?: Config | undefined;
+  /** The `[reboot]` configuration (default DEFAULT_REBOOT_SETTINGS). */
+  settings?: RebootSettings | undefined;
 }
 
 export interface RebootReport extends RebootResult {
@@ -49,14 +52,21 @@ export async function rebootRequired(o: RebootOptions = {}): Promise<RebootRepor
         unit: p.owner.type === 'system-unit' ? p.owner.unit : null,
       })),
   );
-  const input = gatherRebootInput({ root: o.root ?? '/', procRoot, stale });
+  const input = gatherRebootInput({
+    root: o.root ?? '/',
+    procRoot,
+    stale,
+    ...(o.settings === undefined ? {} : { settings: o.settings }),
+  });
   const result = assessReboot(input);
+  for (const w of result.waived ?? [])
+    result.notes.push(`not counted (${w.by}): ${describeReason(w.reason)}`);
   let written: string[] | null = null;
   let file: string | null = null;
   if (o.sentinel && result.required) {
     const pkgs = sentinelPackages(result.reasons, input.packaging);
     const runDir = o.runDir ?? `${o.root && o.root !== '/' ? o.root : ''}/run`;
-    writeSentinel(runDir, pkgs);
+    writeSentinelOrExplain(runDir, pkgs);
     written = pkgs;
     file = `${runDir}/reboot-required`;
   }
@@ -79,12 +89,18 @@ export function sentinelPackages(reasons: readonly RebootReason[], packaging: st
 export function describeReason(r: RebootReason): string {
   switch (r.type) {
     case 'kernel-newer':
-      return `kernel ${r.newest} is installed, ${r.running} is running`;
+      return `kernel ${r.newest} is installed, ${r.running} is running${livepatched(r.livepatches)}`;
     case 'kernel-rebuilt':
-      return `kernel ${r.release} was rebuilt: the image says "${r.installed}", the running kernel "${r.running}"`;
+      return `kernel ${r.release} was rebuilt: the image says "${r.installed}", the running kernel "${r.running}"${livepatched(r.livepatches)}`;
+    case 'microcode':
+      return `microcode update pending: running ${r.running}, available ${r.available} (${r.file}, ${r.date})${r.mixed ? `; CPUs disagree: ${r.mixed.join(', ')}` : ''}`;
     case 'sentinel':
       return `${r.file} exists${r.packages.length ? ` (packages: ${r.packages.join(', ')})` : ''}`;
     case 'stale-package':
       return `PID ${r.pids.join(', ')} run stale code from ${r.package} (${r.files.join(', ')}) that only a reboot replaces`;
   }
+}
+
+function livepatched(names: readonly string[] | undefined): string {
+  return names?.length ? `; running kernel live-patched by ${names.join(', ')}` : '';
 }

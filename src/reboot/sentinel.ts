@@ -1,5 +1,6 @@
 import { readFileSync, statSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
+import { EnvironmentError, errnoOf } from '../errors.ts';
 import { writeFileAtomic } from '../fs-atomic.ts';
 
 /** Text of a newly created `reboot-required`; motd scripts on Ubuntu print it at login. */
@@ -69,4 +70,19 @@ export function writeSentinel(runDir: string, packages: readonly string[]): Sent
     created = true;
   }
   return { created, added };
+}
+
+/**
+ * writeSentinel for commands: a file system that refuses the write (ENOSPC, EACCES, EROFS) is
+ * the host's problem, reported in one line, not a bug.
+ */
+export function writeSentinelOrExplain(runDir: string, packages: readonly string[]): SentinelWrite {
+  try {
+    return writeSentinel(runDir, packages);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === undefined) throw e;
+    throw new EnvironmentError(
+      `cannot write the reboot sentinel in ${runDir} (${errnoOf(e)}); free space or fix its permissions.`,
+    );
+  }
 }

@@ -16,7 +16,7 @@ import { isFailure, ProcReader } from '../procfs/reader.ts';
 import type { Group } from '../report/group.ts';
 import { groupProcesses, ownerKey } from '../report/group.ts';
 import { cgroupOf, cgroupsOf } from './cgroups.ts';
-import type { RawProcess } from './collect.ts';
+import { MAX_FILES_PER_PROCESS, type RawProcess } from './collect.ts';
 import { detailSelection, readDetails } from './details.ts';
 import { applyFilters, type ScanFilters } from './filters.ts';
 import { collectAll } from './parallel.ts';
@@ -132,6 +132,8 @@ export async function scan(options: ScanOptions = {}): Promise<ScanReport> {
   if (interp.length > 0) {
     addInterpreted(reader, processes, interp, owners, files, isNoise, ignoredNames, ctx);
   }
+  const truncated = truncationWarning(processes);
+  if (truncated !== null) warnings.push(truncated);
   const kept = applyFilters(processes, options.filters ?? {});
   attachDetails(reader, kept);
   const groups = groupProcesses(kept);
@@ -211,6 +213,7 @@ function toStaleProcess(p: RawProcess, cgroup: string | null, ctx: ReferenceCont
     owner,
     files,
     ignored: p.ignored,
+    ...(p.omittedMappings === undefined ? {} : { omittedMappings: p.omittedMappings }),
   };
 }
 
@@ -312,6 +315,19 @@ function addInterpreted(
     for (const { finding, pkg } of fromPackages) sp.files.push(toFile(finding, pkg));
   }
   if (added) processes.sort((a, b) => a.pid - b.pid);
+}
+
+/** One warning for every process whose deleted mappings were not all examined (bounded). */
+function truncationWarning(processes: readonly StaleProcess[]): string | null {
+  const cut = processes.filter((p) => p.omittedMappings !== undefined);
+  if (cut.length === 0) return null;
+  const mappings = cut.reduce((n, p) => n + (p.omittedMappings ?? 0), 0);
+  const shown = cut
+    .slice(0, 8)
+    .map((p) => p.pid)
+    .join(', ');
+  const more = cut.length > 8 ? ` and ${cut.length - 8} more` : '';
+  return `${cut.length} process${cut.length === 1 ? ' maps' : 'es map'} more than ${MAX_FILES_PER_PROCESS} distinct deleted files; ${mappings} deleted mapping${mappings === 1 ? ' was' : 's were'} not examined (PID ${shown}${more})`;
 }
 
 function summarize(

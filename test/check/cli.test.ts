@@ -248,7 +248,7 @@ describe('afterpatch check', () => {
   it('UNKNOWN (exit 3) when the restart state is corrupt, never "0 failed restarts"', async () => {
     const bad = join(fx.root, 'bad-state');
     mkdirSync(bad, { recursive: true });
-    writeFileSync(join(bad, 'state.json'), '{"version": 1, "units": ');
+    writeFileSync(join(bad, 'state.json'), '{"version": 2, "units": {}}');
     const r = await runCli([...args('--state-dir', bad)]);
     assert.equal(r.code, 3, r.stdout + r.stderr);
     const out = parse(r.stdout);

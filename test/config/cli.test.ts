@@ -77,6 +77,10 @@ describe('afterpatch config', () => {
         'apt = "restart"',
         'dnf = "list"',
         '',
+        '[reboot]',
+        'microcode = true',
+        'trust_livepatch = false',
+        '',
       ].join('\n'),
     );
     // The output is itself a valid configuration, meaning the same.
@@ -110,6 +114,7 @@ describe('afterpatch config', () => {
       },
       restart: { never: ['mysql.service'], reload: [], only: [], jobs: 8, timeout: 90 },
       hooks: { apt: 'restart', dnf: 'list' },
+      reboot: { microcode: true, trust_livepatch: false },
     });
   });
 

@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { CLI } from '../helpers/cli.ts';
+import { writeFakeSystemctl } from '../helpers/fake-systemctl.ts';
 import { FAKE_INIT, FAKE_STALE_SSHD, makeProcTree } from '../helpers/fakeproc.ts';
 
 const MODULE = fileURLToPath(
@@ -63,20 +64,7 @@ esac
     writeFileSync(oldWrapper, '#!/bin/sh\necho 0.0.1\n');
     chmodSync(oldWrapper, 0o755);
     // restart asks systemd about the units: a fake systemctl (loaded, active, no reload).
-    const systemctl = join(dir, 'bin', 'systemctl');
-    writeFileSync(
-      systemctl,
-      `#!/bin/sh
-case " $* " in
-*" show "*)
-  for a; do shift; [ "$a" = -- ] && break; done
-  for u; do printf 'Id=%s\\nLoadState=loaded\\nActiveState=active\\nSubState=running\\nCanReload=no\\n\\n' "$u"; done ;;
-*" is-active "*) echo active ;;
-esac
-exit 0
-`,
-    );
-    chmodSync(systemctl, 0o755);
+    writeFakeSystemctl(join(dir, 'bin'));
     PATH = `${join(dir, 'bin')}:${process.env.PATH ?? '/usr/bin:/bin'}`;
   });
   after(() => {
@@ -146,12 +134,13 @@ exit 0
     assert.match(String(r.msg), /would restart 1 unit/);
   });
 
-  it('state restarted: changed, and failed when the verification scan still finds the unit', async () => {
-    // The fake systemctl "restarts" nothing: the fake /proc still has sshd on the old library.
+  it('state restarted: changed, and failed when the restart could not be verified', async () => {
+    // The fake systemctl "restarts" nothing, and under --proc-root the unit's cgroup is not the
+    // fixture's: restart says unverified (never verified without evidence), a failure here.
     const { result: r } = await runModule({ afterpatch: wrapper, state: 'restarted' });
     assert.equal(r.changed, true);
     assert.equal(r.failed, true);
-    assert.match(String(r.msg), /ssh\.service: still stale in the verification scan/);
+    assert.match(String(r.msg), /ssh\.service: unverified/);
     const restart = r.restart as { dryRun: boolean; results: { unit: string; action: string }[] };
     assert.equal(restart.dryRun, false);
     assert.deepEqual(

@@ -90,8 +90,20 @@ function health(f: Fixture = {}): Health {
     },
     restart: {
       error: f.stateError ?? null,
-      outcomes: { verified: 0, 'still-stale': 0, failed: f.failedRestarts ?? 0, timeout: 0 },
-      latest: { verified: null, 'still-stale': null, failed: null, timeout: null },
+      outcomes: {
+        verified: 0,
+        unverified: 0,
+        'still-stale': 0,
+        failed: f.failedRestarts ?? 0,
+        timeout: 0,
+      },
+      latest: {
+        verified: null,
+        unverified: null,
+        'still-stale': null,
+        failed: null,
+        timeout: null,
+      },
       agedOut: 0,
     },
     durationMs: 2,

@@ -49,8 +49,14 @@ function health(groups: Group[], over: Partial<Health> = {}): Health {
     reboot: { required: true, applicable: true, reasons: [], notes: [], sentinelWritten: null },
     restart: {
       error: null,
-      outcomes: { verified: 2, 'still-stale': 1, failed: 0, timeout: 0 },
-      latest: { verified: 1700000000, 'still-stale': 1700000100, failed: null, timeout: null },
+      outcomes: { verified: 2, unverified: 0, 'still-stale': 1, failed: 0, timeout: 0 },
+      latest: {
+        verified: 1700000000,
+        unverified: null,
+        'still-stale': 1700000100,
+        failed: null,
+        timeout: null,
+      },
       agedOut: 1,
     },
     durationMs: 1234,
@@ -155,6 +161,7 @@ describe('Prometheus formatter', () => {
     assert.equal(value(text, 'afterpatch_restart_results', '{outcome="still-stale"}'), '1');
     assert.equal(value(text, 'afterpatch_restart_results', '{outcome="failed"}'), '0');
     assert.equal(value(text, 'afterpatch_restart_results', '{outcome="timeout"}'), '0');
+    assert.equal(value(text, 'afterpatch_restart_results', '{outcome="unverified"}'), '0');
     // Each outcome carries the time of its newest record; none without a record.
     assert.equal(
       value(text, 'afterpatch_restart_last_outcome_timestamp_seconds', '{outcome="still-stale"}'),
@@ -249,13 +256,16 @@ describe('restart outcomes in the health view (restartView)', () => {
     }
   };
   const rec = (outcome: string, time: string) => ({ time, action: 'restart', outcome, files: [] });
+  // Within the state's 30 days; whole seconds so the comparison is exact.
+  const now = Math.floor(Date.now() / 1000) * 1000;
+  const daysAgo = (d: number) => new Date(now - d * 86_400_000).toISOString();
 
   it('leaves out records of units that no longer exist, and carries the time of each outcome', async () => {
     const { view, asked } = await withState(
       {
-        'system-unit:nginx.service': rec('verified', '2026-01-01T00:00:00.000Z'),
-        'system-unit:ssh.service': rec('verified', '2026-02-01T00:00:00.000Z'),
-        'user-unit:1000:pipewire.service': rec('failed', '2026-03-01T00:00:00.000Z'),
+        'system-unit:nginx.service': rec('verified', daysAgo(3)),
+        'system-unit:ssh.service': rec('verified', daysAgo(2)),
+        'user-unit:1000:pipewire.service': rec('failed', daysAgo(1)),
       },
       ['system-unit:nginx.service'],
     );
@@ -264,9 +274,15 @@ describe('restart outcomes in the health view (restartView)', () => {
     ]);
     assert.equal(view.error, null);
     assert.equal(view.agedOut, 1);
-    assert.deepEqual(view.outcomes, { verified: 1, 'still-stale': 0, failed: 1, timeout: 0 });
-    assert.equal(view.latest.verified, Date.parse('2026-02-01T00:00:00.000Z') / 1000);
-    assert.equal(view.latest.failed, Date.parse('2026-03-01T00:00:00.000Z') / 1000);
+    assert.deepEqual(view.outcomes, {
+      verified: 1,
+      unverified: 0,
+      'still-stale': 0,
+      failed: 1,
+      timeout: 0,
+    });
+    assert.equal(view.latest.verified, Date.parse(daysAgo(2)) / 1000);
+    assert.equal(view.latest.failed, Date.parse(daysAgo(1)) / 1000);
     assert.equal(view.latest.timeout, null);
   });
 
@@ -275,7 +291,7 @@ describe('restart outcomes in the health view (restartView)', () => {
     try {
       writeFileSync(join(dir, 'state.json'), '{"version":');
       const view = await restartView(dir, async () => new Set());
-      assert.match(view.error ?? '', /is not a state file/);
+      assert.match(view.error ?? '', /state\.json is not valid JSON/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -76,7 +76,7 @@ describe('afterpatch metrics / serve (CLI)', () => {
   it('a corrupt restart state is exported as afterpatch_restart_state_error 1, not as 0 outcomes', async () => {
     const bad = join(work, 'bad-state');
     mkdirSync(bad, { recursive: true });
-    writeFileSync(join(bad, 'state.json'), 'not json');
+    writeFileSync(join(bad, 'state.json'), '{"version": 2, "units": {}}');
     const r = await runCli(['metrics', ...common().slice(0, 4), '--state-dir', bad]);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(metric(r.stdout, 'afterpatch_restart_state_error'), '1');

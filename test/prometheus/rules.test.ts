@@ -45,7 +45,7 @@ describe('integrations/prometheus/afterpatch.rules.yml', () => {
       ['AfterpatchRebootRequired', 'afterpatch_reboot_required == 1', '1h'],
       [
         'AfterpatchRestartFailed',
-        'afterpatch_restart_results{outcome=~"failed|still-stale|timeout"} > 0',
+        'afterpatch_restart_results{outcome=~"failed|unverified|still-stale|timeout"} > 0',
         null,
       ],
       ['AfterpatchRestartStateUnreadable', 'afterpatch_restart_state_error == 1', '15m'],

@@ -43,8 +43,14 @@ function fakeHealth(units: number): Health {
     reboot: { required: false, applicable: true, reasons: [], notes: [], sentinelWritten: null },
     restart: {
       error: null,
-      outcomes: { verified: 0, 'still-stale': 0, failed: 0, timeout: 0 },
-      latest: { verified: null, 'still-stale': null, failed: null, timeout: null },
+      outcomes: { verified: 0, unverified: 0, 'still-stale': 0, failed: 0, timeout: 0 },
+      latest: {
+        verified: null,
+        unverified: null,
+        'still-stale': null,
+        failed: null,
+        timeout: null,
+      },
       agedOut: 0,
     },
     durationMs: 1,
