@@ -75,17 +75,17 @@ export async function gatherHealth(o: HealthOptions): Promise<Health> {
 
 const zeros = <T>(v: T) => Object.fromEntries(OUTCOMES.map((k) => [k, v])) as Record<Outcome, T>;
 
+/** No records: every outcome 0, no times. */
+export function emptyRestartView(): RestartStateView {
+  return { error: null, outcomes: zeros(0), latest: zeros(null), agedOut: 0 };
+}
+
 /** The restart state as monitoring shows it: unreadable is its own answer, never "no outcomes". */
 export async function restartView(
   stateDir: string,
   goneUnits: GoneUnits,
 ): Promise<RestartStateView> {
-  const view: RestartStateView = {
-    error: null,
-    outcomes: zeros(0),
-    latest: zeros(null),
-    agedOut: 0,
-  };
+  const view = emptyRestartView();
   let state: RestartState;
   try {
     state = readState(stateDir);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseRange } from '../../src/check/range.ts';
-import type { Health } from '../../src/health.ts';
+import { emptyRestartView, type Health } from '../../src/health.ts';
 import type { Owner, StaleProcess } from '../../src/model.ts';
 import {
   type CheckThresholds,
@@ -89,22 +89,9 @@ function health(f: Fixture = {}): Health {
       sentinelWritten: null,
     },
     restart: {
+      ...emptyRestartView(),
       error: f.stateError ?? null,
-      outcomes: {
-        verified: 0,
-        unverified: 0,
-        'still-stale': 0,
-        failed: f.failedRestarts ?? 0,
-        timeout: 0,
-      },
-      latest: {
-        verified: null,
-        unverified: null,
-        'still-stale': null,
-        failed: null,
-        timeout: null,
-      },
-      agedOut: 0,
+      outcomes: { ...emptyRestartView().outcomes, failed: f.failedRestarts ?? 0 },
     },
     durationMs: 2,
     timestamp: 0,
