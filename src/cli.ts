@@ -3,6 +3,7 @@ import { Command, CommanderError } from '@commander-js/extra-typings';
 import { register as registerCheck } from './cli/check.ts';
 import { register as registerConfig } from './cli/config.ts';
 import { register as registerMetrics } from './cli/metrics.ts';
+import { usageErrorLine } from './cli/options.ts';
 import { register as registerRebootRequired } from './cli/reboot-required.ts';
 import { register as registerReport } from './cli/report.ts';
 import { register as registerRestart } from './cli/restart.ts';
@@ -18,9 +19,8 @@ export function buildProgram(): Command {
     .name('afterpatch')
     .description('Find and restart every process still running outdated code after a patch.')
     .version(VERSION, '-V, --version')
-    .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
-    .configureOutput({ outputError: (s, write) => write(s) })
+    .configureOutput({ outputError: (s, write) => write(usageErrorLine(s)) })
     .hook('preSubcommand', (_cmd, sub) => {
       errorExit = ERROR_EXIT[sub.name()] ?? EXIT.error;
     });

@@ -1,5 +1,6 @@
 // `afterpatch config` options and help; the work is in src/commands (loaded on use).
 import { type Command, Option } from '@commander-js/extra-typings';
+import { formatOption, jsonOption } from './options.ts';
 import { privilegedPath } from './privileged.ts';
 
 export function register(program: Command): void {
@@ -13,7 +14,8 @@ export function register(program: Command): void {
       'configuration file to check (default: /etc/afterpatch/afterpatch.toml)',
       privilegedPath('the file argument'),
     )
-    .option('--json', 'versioned JSON (format afterpatch-config) instead of key = value lines')
+    .addOption(formatOption())
+    .addOption(jsonOption())
     .option('-q, --quiet', 'print nothing; only the exit status tells (0 valid, 2 invalid)')
     .addOption(
       new Option(

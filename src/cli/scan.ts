@@ -1,7 +1,14 @@
 // `afterpatch scan` options and help; the work is in src/commands (loaded on use).
 import { type Command, Option } from '@commander-js/extra-typings';
 import { NOISE_RULES } from '../noise.ts';
-import { configOption, procRootOption } from './options.ts';
+import {
+  configOption,
+  jsonOption,
+  libOption,
+  packageOption,
+  procRootOption,
+  unitOption,
+} from './options.ts';
 import { collectList, collectPid, threadCount } from './parse.ts';
 
 export function register(program: Command): void {
@@ -15,26 +22,13 @@ export function register(program: Command): void {
         .choices(['text', 'json'] as const)
         .default('text' as const),
     )
-    .option('--json', 'same as --format json')
+    .addOption(jsonOption())
     .option('-q, --quiet', 'print nothing; only the exit code tells (0 clean, 1 stale)')
     .option('-a, --all', 'also show deleted files filtered as noise, and why')
-    .option(
-      '--lib <regex>',
-      'only stale files whose path matches this regular expression (e.g. libssl)',
-    )
-    .option(
-      '--unit <glob>',
-      'only processes of matching units (repeatable)',
-      collectList,
-      [] as string[],
-    )
+    .addOption(libOption())
+    .addOption(unitOption())
     .option('--pid <pid>', 'only this process (repeatable)', collectPid, [] as number[])
-    .option(
-      '--package <name>',
-      'only files owned by this package (repeatable)',
-      collectList,
-      [] as string[],
-    )
+    .addOption(packageOption())
     .option(
       '--include <rule>',
       'report deleted files that this noise rule would filter (repeatable)',

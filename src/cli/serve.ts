@@ -2,10 +2,13 @@
 import { type Command, InvalidArgumentError } from '@commander-js/extra-typings';
 import {
   configOption,
+  libOption,
   maxUnitSeriesOption,
+  packageOption,
   procRootOption,
   rootOption,
   stateDirOption,
+  unitOption,
 } from './options.ts';
 
 const seconds = (v: string) => {
@@ -26,16 +29,11 @@ export function register(program: Command): void {
     )
     .option(
       '--interval <seconds>',
-      'scan at most this often; scrapes in between get the last result (default 60)',
+      'scan at most this often; scrapes in between get the last result',
       seconds,
       60,
     )
-    .option(
-      '--timeout <seconds>',
-      'answer 503 when a scrape waits longer for a scan (default 30)',
-      seconds,
-      30,
-    )
+    .option('--timeout <seconds>', 'answer 503 when a scrape waits longer for a scan', seconds, 30)
     .option(
       '--scan-timeout <seconds>',
       'kill a scan still running after this long, at least --timeout (default: 10 times --timeout)',
@@ -43,6 +41,9 @@ export function register(program: Command): void {
     )
     .addOption(maxUnitSeriesOption())
     .option('--no-node-reboot-required', 'do not export node_reboot_required')
+    .addOption(libOption())
+    .addOption(unitOption())
+    .addOption(packageOption())
     .addOption(configOption())
     .addOption(stateDirOption())
     .addOption(procRootOption())

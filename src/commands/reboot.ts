@@ -9,6 +9,7 @@ import { VERSION } from '../version.ts';
 export interface RebootCliOptions {
   quiet?: true;
   json?: true;
+  format?: 'text' | 'json';
   sentinel?: true;
   config?: string;
   procRoot: string;
@@ -21,9 +22,10 @@ export async function runRebootRequired(o: RebootCliOptions): Promise<number> {
     procRoot: o.procRoot,
     root: o.root,
     sentinel: o.sentinel === true,
+    config,
     settings: rebootSettingsFromConfig(config.reboot),
   });
-  if (o.json) {
+  if (o.json || o.format === 'json') {
     // hostname and time as in the other documents, so `report` can merge it (issue 11.14).
     const doc = {
       format: 'afterpatch-reboot',

@@ -13,6 +13,8 @@ import { styleFor } from '../output/style.ts';
 
 export interface ReportCliOptions {
   json?: true;
+  format?: 'text' | 'json';
+  quiet?: true;
 }
 
 async function readStdin(): Promise<string> {
@@ -50,11 +52,12 @@ export async function runReport(files: readonly string[], o: ReportCliOptions): 
         docs.push({ ...d, fallbackHost });
     }
     const view = mergeFleet(docs);
-    process.stdout.write(
-      o.json
-        ? `${JSON.stringify(fleetToJson(view), null, 2)}\n`
-        : formatFleet(view, styleFor(process.stdout, process.env)),
-    );
+    if (!o.quiet)
+      process.stdout.write(
+        o.json || o.format === 'json'
+          ? `${JSON.stringify(fleetToJson(view), null, 2)}\n`
+          : formatFleet(view, styleFor(process.stdout, process.env)),
+      );
     return fleetExitCode(view);
   } catch (e) {
     if (e instanceof FleetInputError) throw new UserError(e.message.replaceAll('\n', ' '), 2);

@@ -18,11 +18,13 @@ export interface RestartCliOptions {
   dryRun?: true;
   format: RestartFormat;
   json?: true;
+  quiet?: true;
   yes?: true;
   force?: true;
   includeData?: true;
   lib?: string;
   unit: string[];
+  package: string[];
   jobs?: number;
   timeout?: number;
   config?: string;
@@ -31,17 +33,17 @@ export interface RestartCliOptions {
 }
 
 export async function runRestart(o: RestartCliOptions): Promise<number> {
-  const libProblem = o.lib === undefined ? null : patternProblem(o.lib);
-  if (libProblem !== null) throw new UserError(`--lib ${JSON.stringify(o.lib)} ${libProblem}.`, 3);
   const config = loadConfig(o.config, o.config !== undefined);
   const format: RestartFormat = o.json ? 'json' : o.format;
   const style = styleFor(process.stdout, process.env);
+  // -q: the report is not printed (the exit status tells); prompts and errors still are.
+  const print = (text: string) => {
+    if (!o.quiet) process.stdout.write(text);
+  };
   const opts: RestartOptions = {
     config,
-    filters: {
-      ...(o.lib === undefined ? {} : { lib: o.lib }),
-      ...(o.unit.length ? { units: o.unit } : {}),
-    },
+    // --lib is checked by the scan-options builder (a UserError, exit 3 here).
+    filters: { lib: o.lib, units: o.unit, packages: o.package },
     force: o.force === true,
     includeData: o.includeData === true,
     procRoot: o.procRoot,
@@ -53,7 +55,7 @@ export async function runRestart(o: RestartCliOptions): Promise<number> {
   const actionable = planned.plan.filter(isActionable).length;
   if (o.dryRun || actionable === 0) {
     const report = { ...planned, dryRun: o.dryRun === true, results: [] };
-    process.stdout.write(RESTART_FORMATS[format](report, style));
+    print(RESTART_FORMATS[format](report, style));
     return restartExitCode(report);
   }
   if (!o.yes) {
@@ -80,7 +82,7 @@ export async function runRestart(o: RestartCliOptions): Promise<number> {
   try {
     const report = await applyRestart(planned, { ...opts, log });
     const { stdout, stderr } = restartOutput(report, format, style);
-    process.stdout.write(stdout);
+    print(stdout);
     process.stderr.write(stderr);
     return restartExitCode(report);
   } finally {

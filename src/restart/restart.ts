@@ -3,6 +3,7 @@ import { noiseFromConfig } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
 import type { ActionLog } from '../log.ts';
 import type { ScanFilters } from '../scan/filters.ts';
+import { scanOptionsFrom } from '../scan/options.ts';
 import { type ScanReport, scan } from '../scan/scan.ts';
 import { SystemctlClient, type SystemdClient } from '../systemd/client.ts';
 import type { UnitProperties } from '../systemd/properties.ts';
@@ -41,12 +42,15 @@ export interface RestartReport extends PlannedRestart {
 
 export async function planRestart(o: RestartOptions): Promise<PlannedRestart> {
   const client = o.client ?? new SystemctlClient();
-  const report = await scan({
-    ...(o.procRoot === undefined ? {} : { procRoot: o.procRoot }),
-    noise: noiseFromConfig(o.config),
-    ignoreProcesses: o.config.scan.ignore_processes,
-    filters: o.filters ?? {},
-  });
+  const report = await scan(
+    scanOptionsFrom(o.config, {
+      procRoot: o.procRoot,
+      lib: o.filters?.lib,
+      unit: o.filters?.units,
+      pid: o.filters?.pids,
+      package: o.filters?.packages,
+    }),
+  );
   const properties = await unitProperties(report, client);
   const fileIds = new Map<string, string[]>();
   const byPid = new Map(report.processes.map((p) => [p.pid, p]));

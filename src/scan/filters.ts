@@ -5,12 +5,12 @@ import { userRegExp } from '../regexp.ts';
 
 export interface ScanFilters {
   /** Regular expression matched against stale file paths (e.g. "libssl"). */
-  lib?: string;
+  lib?: string | undefined;
   /** Unit name globs (system or user units, scopes, session scopes). */
-  units?: readonly string[];
-  pids?: readonly number[];
+  units?: readonly string[] | undefined;
+  pids?: readonly number[] | undefined;
   /** Package names owning the stale files. */
-  packages?: readonly string[];
+  packages?: readonly string[] | undefined;
 }
 
 export function ownerUnit(o: Owner): string | null {

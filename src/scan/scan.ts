@@ -24,21 +24,21 @@ import { collectAll } from './parallel.ts';
 
 export interface ScanOptions {
   /** procfs to read; "/proc" by default (a fixture tree in tests). */
-  procRoot?: string;
+  procRoot?: string | undefined;
   /** Root of the file system whose package database owns the files; "/" by default. */
-  hostRoot?: string;
-  noise?: NoiseConfig;
+  hostRoot?: string | undefined;
+  noise?: NoiseConfig | undefined;
   /** Regular expressions on command names (comm) of processes never reported. */
-  ignoreProcesses?: readonly string[];
+  ignoreProcesses?: readonly string[] | undefined;
   /** Also return processes whose deleted files were all filtered as noise. */
-  includeIgnored?: boolean;
-  filters?: ScanFilters;
+  includeIgnored?: boolean | undefined;
+  filters?: ScanFilters | undefined;
   /** Look up the owning package of each stale file (default true). */
-  packages?: boolean;
+  packages?: boolean | undefined;
   /** Threads reading /proc (default: the CPUs available, at most 4). */
-  threads?: number;
+  threads?: number | undefined;
   /** Look for outdated interpreted code (Python, Perl, Ruby, Node.js, Java; default true). */
-  interpreted?: boolean;
+  interpreted?: boolean | undefined;
 }
 
 export interface ScanSummary {
