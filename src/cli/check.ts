@@ -7,6 +7,8 @@ import {
   jsonOption,
   libOption,
   packageOption,
+  fixedOption,
+  advisoryOption,
   procRootOption,
   rootOption,
   stateDirOption,
@@ -71,6 +73,8 @@ export function register(program: Command): void {
     .addOption(libOption())
     .addOption(unitOption())
     .addOption(packageOption())
+    .addOption(fixedOption())
+    .addOption(advisoryOption())
     .addOption(configOption())
     .addOption(stateDirOption())
     .addOption(procRootOption())

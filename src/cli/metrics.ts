@@ -5,6 +5,8 @@ import {
   libOption,
   maxUnitSeriesOption,
   packageOption,
+  fixedOption,
+  advisoryOption,
   procRootOption,
   quietOption,
   rootOption,
@@ -26,6 +28,8 @@ export function register(program: Command): void {
     .addOption(libOption())
     .addOption(unitOption())
     .addOption(packageOption())
+    .addOption(fixedOption())
+    .addOption(advisoryOption())
     .addOption(configOption())
     .addOption(stateDirOption())
     .addOption(procRootOption())

@@ -85,3 +85,20 @@ export const formatOption = () =>
 /** `-q`: every command with an exit status except `check` (a plugin always prints its line). */
 export const quietOption = () =>
   new Option('-q, --quiet', 'print nothing on standard output; only the exit status tells');
+
+// Advisories (docs/advisories.md), wherever a scan runs: checked by the scan-options builder.
+export const fixedOption = () =>
+  new Option(
+    '--fixed <package=version>',
+    'advisory: PACKAGE (binary or source) is fixed in VERSION; processes running older code are vulnerable (repeatable)',
+  )
+    .argParser(collectList)
+    .default([] as string[]);
+
+export const advisoryOption = () =>
+  new Option(
+    '--advisory <file>',
+    'advisory file (TOML or JSON: id, packages and fixed versions per distribution; repeatable)',
+  )
+    .argParser((v: string, prev: string[]) => [...prev, privilegedPath('--advisory')(v)])
+    .default([] as string[]);

@@ -5,6 +5,8 @@ import {
   jsonOption,
   libOption,
   packageOption,
+  fixedOption,
+  advisoryOption,
   procRootOption,
   quietOption,
   stateDirOption,
@@ -28,6 +30,8 @@ export function register(program: Command): void {
     .addOption(libOption())
     .addOption(unitOption())
     .addOption(packageOption())
+    .addOption(fixedOption())
+    .addOption(advisoryOption())
     .option('--force', 'restart units again even if an earlier restart left them stale or failed')
     .option('--include-data', 'also restart units whose only stale files are data (no code)')
     .option(

@@ -6,6 +6,8 @@ import {
   jsonOption,
   libOption,
   packageOption,
+  fixedOption,
+  advisoryOption,
   procRootOption,
   unitOption,
 } from './options.ts';
@@ -29,6 +31,8 @@ export function register(program: Command): void {
     .addOption(unitOption())
     .option('--pid <pid>', 'only this process (repeatable)', collectPid, [] as number[])
     .addOption(packageOption())
+    .addOption(fixedOption())
+    .addOption(advisoryOption())
     .option(
       '--include <rule>',
       'report deleted files that this noise rule would filter (repeatable)',

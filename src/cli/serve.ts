@@ -5,6 +5,8 @@ import {
   libOption,
   maxUnitSeriesOption,
   packageOption,
+  fixedOption,
+  advisoryOption,
   procRootOption,
   rootOption,
   stateDirOption,
@@ -44,6 +46,8 @@ export function register(program: Command): void {
     .addOption(libOption())
     .addOption(unitOption())
     .addOption(packageOption())
+    .addOption(fixedOption())
+    .addOption(advisoryOption())
     .addOption(configOption())
     .addOption(stateDirOption())
     .addOption(procRootOption())

@@ -25,6 +25,8 @@ export interface RestartCliOptions {
   lib?: string;
   unit: string[];
   package: string[];
+  fixed?: string[];
+  advisory?: string[];
   jobs?: number;
   timeout?: number;
   config?: string;
@@ -44,6 +46,8 @@ export async function runRestart(o: RestartCliOptions): Promise<number> {
     config,
     // --lib is checked by the scan-options builder (a UserError, exit 3 here).
     filters: { lib: o.lib, units: o.unit, packages: o.package },
+    ...(o.fixed === undefined ? {} : { fixed: o.fixed }),
+    ...(o.advisory === undefined ? {} : { advisory: o.advisory }),
     force: o.force === true,
     includeData: o.includeData === true,
     procRoot: o.procRoot,

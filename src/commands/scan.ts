@@ -14,6 +14,8 @@ export interface ScanCliOptions {
   unit: string[];
   pid: number[];
   package: string[];
+  fixed?: string[];
+  advisory?: string[];
   include: string[];
   packages: boolean;
   interpreted: boolean;

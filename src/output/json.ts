@@ -4,6 +4,7 @@ import { interpretedByEntry } from '../model.ts';
 import { ownerKey } from '../report/group.ts';
 import type { ScanReport } from '../scan/scan.ts';
 import { VERSION } from '../version.ts';
+import { advisoryDocument, advisoryMark } from './advisory.ts';
 
 /** Bumped on any incompatible change; additions of fields keep the version. */
 export const SCAN_FORMAT_VERSION = 1;
@@ -34,13 +35,15 @@ export function scanToJson(r: ScanReport): object {
           : f;
       }),
       action: g.action,
+      ...advisoryMark(r.advisories, g.pids),
     })),
-    processes: r.processes.map(processToJson),
+    processes: r.processes.map((p) => processToJson(p, r)),
     warnings: r.warnings,
+    ...advisoryDocument(r.advisories),
   };
 }
 
-function processToJson(p: ScanReport['processes'][number]): object {
+function processToJson(p: ScanReport['processes'][number], r: ScanReport): object {
   return {
     type: 'process',
     pid: p.pid,
@@ -55,6 +58,7 @@ function processToJson(p: ScanReport['processes'][number]): object {
     files: p.files,
     ignored: p.ignored,
     ...(p.omittedMappings === undefined ? {} : { omittedMappings: p.omittedMappings }),
+    ...advisoryMark(r.advisories, [p.pid]),
   };
 }
 
@@ -75,7 +79,7 @@ export function* scanJsonChunks(r: ScanReport): Generator<string> {
     yield '[\n';
     for (let i = 0; i < r.processes.length; i++) {
       const entry = JSON.stringify(
-        processToJson(r.processes[i] as ScanReport['processes'][number]),
+        processToJson(r.processes[i] as ScanReport['processes'][number], r),
         null,
         2,
       );

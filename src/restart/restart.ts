@@ -3,6 +3,7 @@ import { noiseFromConfig } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
 import type { ActionLog } from '../log.ts';
 import type { ScanFilters } from '../scan/filters.ts';
+import { groupVulnerable } from '../advisory/assess.ts';
 import { scanOptionsFrom } from '../scan/options.ts';
 import { type ScanReport, scan } from '../scan/scan.ts';
 import { SystemctlClient, type SystemdClient } from '../systemd/client.ts';
@@ -15,6 +16,9 @@ import { DEFAULT_STATE_DIR, readState, type UnitRecord, writeState } from './sta
 export interface RestartOptions {
   config: Config;
   filters?: ScanFilters;
+  /** `--fixed` and `--advisory`: restart only units running a version below a fix. */
+  fixed?: readonly string[];
+  advisory?: readonly string[];
   force?: boolean;
   includeData?: boolean;
   jobs?: number;
@@ -49,8 +53,15 @@ export async function planRestart(o: RestartOptions): Promise<PlannedRestart> {
       unit: o.filters?.units,
       pid: o.filters?.pids,
       package: o.filters?.packages,
+      fixed: o.fixed,
+      advisory: o.advisory,
     }),
   );
+  // With advisories, only the units that run a vulnerable version (or one that cannot be told:
+  // never left alone on a doubt) are planned; the others are stale but safe for them.
+  const groups = report.advisories
+    ? report.groups.filter((g) => groupVulnerable(report.advisories, g.pids) !== false)
+    : report.groups;
   const properties = await unitProperties(report, client);
   const fileIds = new Map<string, string[]>();
   const byPid = new Map(report.processes.map((p) => [p.pid, p]));
@@ -61,7 +72,7 @@ export async function planRestart(o: RestartOptions): Promise<PlannedRestart> {
     fileIds.set(g.key, [...ids].sort());
   }
   const plan = makePlan({
-    groups: report.groups,
+    groups,
     properties,
     config: o.config.restart,
     state: readState(o.stateDir ?? DEFAULT_STATE_DIR),

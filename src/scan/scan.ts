@@ -1,5 +1,7 @@
 // `scan`: find every process still running deleted or replaced code, and say whose it is.
 import { hostname } from 'node:os';
+import type { Advisory } from '../advisory/advisory.ts';
+import type { AdvisoryAssessment } from '../advisory/assess.ts';
 import { attributeCgroup, rootPrefixFromInit } from '../cgroup/attribute.ts';
 import { containerFromCgroup } from '../cgroup/container.ts';
 import { parseCgroupFile } from '../cgroup/parse.ts';
@@ -39,6 +41,8 @@ export interface ScanOptions {
   threads?: number | undefined;
   /** Look for outdated interpreted code (Python, Perl, Ruby, Node.js, Java; default true). */
   interpreted?: boolean | undefined;
+  /** Advisories to assess (docs/advisories.md); none by default. */
+  advisories?: readonly Advisory[] | undefined;
 }
 
 export interface ScanSummary {
@@ -69,6 +73,8 @@ export interface ScanReport {
   processes: StaleProcess[];
   /** Problems that did not stop the scan (e.g. the package database could not be read). */
   warnings: string[];
+  /** The advisory assessment, present when advisories were given. */
+  advisories?: AdvisoryAssessment;
 }
 
 export async function scan(options: ScanOptions = {}): Promise<ScanReport> {
@@ -138,6 +144,14 @@ export async function scan(options: ScanOptions = {}): Promise<ScanReport> {
   const kept = applyFilters(processes, options.filters ?? {});
   attachDetails(reader, kept);
   const groups = groupProcesses(kept);
+  const advisories =
+    options.advisories && options.advisories.length > 0
+      ? await (await import('../advisory/run.ts')).assessRun(options.advisories, kept, {
+          manager,
+          root: hostRoot,
+          procRoot,
+        })
+      : undefined;
   return {
     hostname: hostname(),
     asRoot: process.geteuid?.() === 0,
@@ -148,6 +162,7 @@ export async function scan(options: ScanOptions = {}): Promise<ScanReport> {
     groups,
     processes: kept,
     warnings,
+    ...(advisories === undefined ? {} : { advisories }),
   };
 }
 

@@ -1,0 +1,16 @@
+// The advisory assessment of one scan: host facts read once, then the pure assessment. Loaded
+// only when advisories are given (the scan without them never pays for it).
+import type { StaleProcess } from '../model.ts';
+import type { Advisory } from './advisory.ts';
+import { type AdvisoryAssessment, assessAdvisories } from './assess.ts';
+import { procProcessIo } from './facts.ts';
+import { readAdvisoryHost } from './host.ts';
+
+export async function assessRun(
+  advisories: readonly Advisory[],
+  processes: readonly StaleProcess[],
+  o: { manager: 'dpkg' | 'rpm' | null; root: string; procRoot: string },
+): Promise<AdvisoryAssessment> {
+  const host = await readAdvisoryHost(advisories, o.manager, o.root, o.procRoot);
+  return assessAdvisories(advisories, host, processes, procProcessIo(o.procRoot));
+}

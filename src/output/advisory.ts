@@ -1,0 +1,76 @@
+// The advisory parts of the scan outputs (docs/advisories.md, docs/json.md): one typed function
+// per place in the document, so the JSON schemas of src/formats/ can adopt them as they are.
+import {
+  type AdvisoryAssessment,
+  type AdvisoryVerdict,
+  type ContainerVersion,
+  groupVulnerable,
+  type ProcessVersion,
+} from '../advisory/assess.ts';
+import type { Verdict, Vulnerable } from '../advisory/running.ts';
+
+/** Top level of `scan --json` with advisories: the host's verdict and each advisory's. */
+export interface AdvisoryDocument {
+  /** The worst verdict over the advisories. */
+  advisoryVerdict: Verdict;
+  advisories: AdvisoryVerdict[];
+  /** Per container and advisory: the version its own package database ships. */
+  containerVersions: ContainerVersion[];
+}
+
+/** Per process and per entry (unit): what it runs of the advisories' packages. */
+export interface AdvisoryMark {
+  /** true: runs a version below a fix; "unknown": cannot be told; false: every version ≥ fix. */
+  vulnerable: Vulnerable;
+  versions: ProcessVersion[];
+}
+
+export function advisoryDocument(a: AdvisoryAssessment | undefined): AdvisoryDocument | object {
+  if (a === undefined) return {};
+  return { advisoryVerdict: a.verdict, advisories: a.advisories, containerVersions: a.containers };
+}
+
+/** The mark of a set of PIDs (one process, or a unit's); nothing when no advisory was given. */
+export function advisoryMark(
+  a: AdvisoryAssessment | undefined,
+  pids: readonly number[],
+): AdvisoryMark | object {
+  if (a === undefined) return {};
+  const seen = new Set<string>();
+  const versions: ProcessVersion[] = [];
+  for (const pid of pids)
+    for (const v of a.processes.get(pid) ?? []) {
+      // A unit lists each (advisory, package, version, evidence) once.
+      const key = `${v.advisory}\0${v.package}\0${v.runningVersion}\0${v.evidence}\0${v.vulnerable}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      versions.push(v);
+    }
+  return { vulnerable: groupVulnerable(a, pids), versions };
+}
+
+/** The text line of a process or unit: ` VULNERABLE (CVE-…: libssl3 3.0.11-1 < 3.0.13-1)`. */
+export function advisoryText(a: AdvisoryAssessment | undefined, pids: readonly number[]): string {
+  if (a === undefined) return '';
+  const v = groupVulnerable(a, pids);
+  const list = pids.flatMap((pid) => a.processes.get(pid) ?? []);
+  if (list.length === 0) return '';
+  const worst = list.find((x) => x.vulnerable === v);
+  if (worst === undefined) return '';
+  const running = worst.runningVersion ?? (worst.olderThan ? `< ${worst.olderThan.version}` : '?');
+  const what = `${worst.advisory}: ${worst.package} ${running}${worst.lowerBound ? '+' : ''}, fixed ${worst.fixed ?? '?'}`;
+  if (v === true) return ` VULNERABLE (${what})`;
+  if (v === 'unknown') return ` vulnerable? (${what})`;
+  return ` not vulnerable (${what})`;
+}
+
+/** The summary lines of the text output: one per advisory, with its reasons. */
+export function advisorySummaryText(a: AdvisoryAssessment | undefined): string[] {
+  if (a === undefined) return [];
+  const out: string[] = [];
+  for (const adv of a.advisories) {
+    out.push(`Advisory ${adv.id}: ${adv.verdict}`);
+    for (const r of adv.reasons) out.push(`  ${r.verdict}: ${r.why}`);
+  }
+  return out;
+}
