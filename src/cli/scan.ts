@@ -9,6 +9,7 @@ import {
   fixedOption,
   advisoryOption,
   procRootOption,
+  rootOption,
   unitOption,
 } from './options.ts';
 import { collectList, collectPid, threadCount } from './parse.ts';
@@ -51,6 +52,7 @@ export function register(program: Command): void {
       threadCount,
     )
     .addOption(procRootOption())
+    .addOption(rootOption())
     .addHelpText(
       'after',
       `\nExit status: 0 nothing stale, 1 stale code found, 2 error.\nNoise rules: ${NOISE_RULES.map((r) => r.id).join(' ')} (see docs/noise.md).`,

@@ -22,6 +22,7 @@ export interface ScanCliOptions {
   threads?: number;
   config?: string;
   procRoot: string;
+  root?: string;
 }
 
 export async function runScan(o: ScanCliOptions): Promise<number> {
