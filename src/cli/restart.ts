@@ -8,6 +8,7 @@ import {
   fixedOption,
   advisoryOption,
   procRootOption,
+  rootOption,
   quietOption,
   stateDirOption,
   unitOption,
@@ -47,6 +48,7 @@ export function register(program: Command): void {
     .addOption(configOption())
     .addOption(stateDirOption())
     .addOption(procRootOption())
+    .addOption(rootOption())
     .addHelpText(
       'after',
       '\nExit status: 0 all verified or nothing to do, 1 something skipped that needs a human,\n2 a restart failed, timed out, was not verified or left stale processes, 3 usage or\nruntime error (nothing done), 4 units were acted on (reported) but their outcomes could not\nbe saved, 5 stopped by SIGTERM/SIGINT after the batch in flight (reported and saved).',

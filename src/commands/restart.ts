@@ -32,6 +32,7 @@ export interface RestartCliOptions {
   config?: string;
   stateDir?: string;
   procRoot: string;
+  root?: string;
 }
 
 export async function runRestart(o: RestartCliOptions): Promise<number> {
@@ -51,6 +52,7 @@ export async function runRestart(o: RestartCliOptions): Promise<number> {
     force: o.force === true,
     includeData: o.includeData === true,
     procRoot: o.procRoot,
+    ...(o.root === undefined ? {} : { root: o.root }),
     ...(o.jobs === undefined ? {} : { jobs: o.jobs }),
     ...(o.timeout === undefined ? {} : { timeoutSeconds: o.timeout }),
     ...(o.stateDir === undefined ? {} : { stateDir: o.stateDir }),

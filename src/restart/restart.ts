@@ -25,6 +25,8 @@ export interface RestartOptions {
   timeoutSeconds?: number;
   stateDir?: string;
   procRoot?: string;
+  /** File system root owning the packages (hidden --root). */
+  root?: string;
   client?: SystemdClient;
   /** Where unit cgroups are read (tests; default: see ApplyOptions.cgroupMount). */
   cgroupMount?: string | null;
@@ -49,6 +51,7 @@ export async function planRestart(o: RestartOptions): Promise<PlannedRestart> {
   const report = await scan(
     scanOptionsFrom(o.config, {
       procRoot: o.procRoot,
+      root: o.root,
       lib: o.filters?.lib,
       unit: o.filters?.units,
       pid: o.filters?.pids,
