@@ -7,7 +7,7 @@ import {
   groupVulnerable,
   type ProcessVersion,
 } from '../advisory/assess.ts';
-import type { Verdict, Vulnerable } from '../advisory/running.ts';
+import { type Verdict, VERDICTS, type Vulnerable } from '../advisory/running.ts';
 
 /** Top level of `scan --json` with advisories: the host's verdict and each advisory's. */
 export interface AdvisoryDocument {
@@ -73,4 +73,28 @@ export function advisorySummaryText(a: AdvisoryAssessment | undefined): string[]
     for (const r of adv.reasons) out.push(`  ${r.verdict}: ${r.why}`);
   }
   return out;
+}
+
+/**
+ * The Prometheus series of the advisories: a 0/1 gauge per advisory and verdict, and the counts
+ * of vulnerable processes. Bounded: at most MAX_RUN_ADVISORIES advisories (ids of at most 64
+ * characters, checked on input) times the six verdicts.
+ */
+export function advisorySeries(a: AdvisoryAssessment | undefined): {
+  verdicts: [Record<string, string>, number][];
+  processes: [Record<string, string>, number][];
+} | null {
+  if (a === undefined) return null;
+  return {
+    verdicts: a.advisories.flatMap((adv) =>
+      VERDICTS.map((verdict): [Record<string, string>, number] => [
+        { advisory: adv.id, verdict },
+        adv.verdict === verdict ? 1 : 0,
+      ]),
+    ),
+    processes: a.advisories.flatMap((adv): [Record<string, string>, number][] => [
+      [{ advisory: adv.id, vulnerable: 'true' }, adv.vulnerableProcesses],
+      [{ advisory: adv.id, vulnerable: 'unknown' }, adv.unknownProcesses],
+    ]),
+  };
 }

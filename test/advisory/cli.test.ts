@@ -121,4 +121,78 @@ describe('advisories in restart, check and metrics (fixture /proc, real dpkg dat
     const safe = JSON.parse((await runCli([...args, '--fixed', 'libc6=0.1-1'], { env })).stdout);
     assert.deepEqual(units(safe), []);
   });
+
+  const check = (...args: string[]) =>
+    runCli(['check', ...common(), '--state-dir', join(dir, 'none'), ...args], { env });
+
+  it('check --fixed: CRITICAL when restart-needed, WARNING when unknown, overridable per verdict', async () => {
+    const crit = await check('--fixed', `libc6=${installed}`);
+    assert.equal(crit.code, 2, crit.stdout);
+    assert.match(crit.stdout, /^AFTERPATCH CRITICAL - .*advisories: CLI-fixed restart-needed/);
+    assert.match(
+      crit.stdout,
+      /^advisory CLI-fixed: restart-needed: 1 process\(es\) run a version below the fix/m,
+    );
+    const warn = await check(
+      '--fixed',
+      `libc6=${installed}`,
+      '--advisory-state',
+      'restart-needed=warning',
+    );
+    assert.equal(warn.code, 1, warn.stdout);
+    const unknown = await check('--fixed', 'libc6=0.3-1');
+    assert.equal(unknown.code, 1, unknown.stdout);
+    assert.match(unknown.stdout, /advisories: CLI-fixed unknown/);
+    const strict = await check('--fixed', 'libc6=0.3-1', '--advisory-state', 'unknown=critical');
+    assert.equal(strict.code, 2, strict.stdout);
+    // Both safe for an old fix: the advisory is clean; the stale code still warns as before.
+    const clean = await check('--fixed', 'libc6=0.1-1');
+    assert.equal(clean.code, 1, clean.stdout);
+    assert.match(clean.stdout, /advisory clean/);
+    const bad = await check('--advisory-state', 'fine=ok');
+    assert.equal(bad.code, 3);
+    assert.match(bad.stdout, /^AFTERPATCH UNKNOWN - usage error: .*--advisory-state/);
+  });
+
+  it('check --fixed with an unreadable package database: unknown (WARNING), never OK', async () => {
+    const nodb = join(dir, 'nodb');
+    mkdirSync(join(nodb, 'var/lib/dpkg/status'), { recursive: true });
+    const r = await runCli(
+      [
+        'check',
+        '--proc-root',
+        fx.root,
+        '--root',
+        nodb,
+        '--state-dir',
+        join(dir, 'none'),
+        '--ignore',
+        'units',
+        '--fixed',
+        'libc6=0.1-1',
+      ],
+      { env },
+    );
+    assert.equal(r.code, 1, r.stdout);
+    assert.match(r.stdout, /advisories: CLI-fixed unknown/);
+  });
+
+  it('metrics --fixed: one gauge per advisory and verdict, and the vulnerable processes', async () => {
+    const r = await runCli(
+      ['metrics', ...common(), '--state-dir', join(dir, 'none'), '--fixed', `libc6=${installed}`],
+      { env },
+    );
+    assert.equal(r.code, 0, r.stderr);
+    const series = r.stdout.split('\n').filter((l) => l.startsWith('afterpatch_advisory_'));
+    assert.deepEqual(series, [
+      'afterpatch_advisory_verdict{advisory="CLI-fixed",verdict="unpatched"} 0',
+      'afterpatch_advisory_verdict{advisory="CLI-fixed",verdict="reboot-needed"} 0',
+      'afterpatch_advisory_verdict{advisory="CLI-fixed",verdict="restart-needed"} 1',
+      'afterpatch_advisory_verdict{advisory="CLI-fixed",verdict="image-vulnerable"} 0',
+      'afterpatch_advisory_verdict{advisory="CLI-fixed",verdict="unknown"} 0',
+      'afterpatch_advisory_verdict{advisory="CLI-fixed",verdict="clean"} 0',
+      'afterpatch_advisory_vulnerable_processes{advisory="CLI-fixed",vulnerable="true"} 1',
+      'afterpatch_advisory_vulnerable_processes{advisory="CLI-fixed",vulnerable="unknown"} 0',
+    ]);
+  });
 });
