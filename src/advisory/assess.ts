@@ -12,8 +12,8 @@ import {
   type HostFacts,
   hostVerdict,
   isVulnerable,
-  runningVersion,
   type RunningVersion,
+  runningVersion,
   TOLERANCE_MS,
   type Verdict,
   type Vulnerable,
@@ -56,7 +56,11 @@ export interface AdvisoryVerdict {
   /** Every reason found, worst first. */
   reasons: { verdict: Verdict; why: string }[];
   /** Per package of the advisory: the fix for this host and the installed binaries it covers. */
-  packages: { name: string; fixed: string | null; installed: { name: string; version: string }[] }[];
+  packages: {
+    name: string;
+    fixed: string | null;
+    installed: { name: string; version: string }[];
+  }[];
   /** Stale processes that run a version below the fix / one that cannot be told. */
   vulnerableProcesses: number;
   unknownProcesses: number;
@@ -78,7 +82,9 @@ export interface ProcessIo {
   startMs(pid: number): number | null;
 }
 
-export function comparatorFor(manager: AdvisoryHost['manager']): (a: string, b: string) => Ordering {
+export function comparatorFor(
+  manager: AdvisoryHost['manager'],
+): (a: string, b: string) => Ordering {
   return manager === 'rpm' ? compareRpmVersions : compareDebVersions;
 }
 
@@ -184,7 +190,8 @@ export function assessAdvisories(
       const found = new Map<string, ProcessVersion>();
       for (const f of p.files) {
         // Host files only (a container's files are not the host's packages); mapped code only.
-        if (f.kind !== 'code' || f.interpreted || f.hostPath === null || f.package === null) continue;
+        if (f.kind !== 'code' || f.interpreted || f.hostPath === null || f.package === null)
+          continue;
         const bin = baseName(f.package.name);
         if (!fixedOf.has(bin) || found.has(bin)) continue;
         const fixed = fixedOf.get(bin) ?? null;
@@ -255,5 +262,7 @@ export function groupVulnerable(
   pids: readonly number[],
 ): Vulnerable {
   if (a === undefined) return false;
-  return worstVulnerable(pids.flatMap((pid) => (a.processes.get(pid) ?? []).map((v) => v.vulnerable)));
+  return worstVulnerable(
+    pids.flatMap((pid) => (a.processes.get(pid) ?? []).map((v) => v.vulnerable)),
+  );
 }

@@ -134,7 +134,10 @@ export function isKernelPackage(name: string, manager: 'dpkg' | 'rpm' | null): b
  * 6.1.76-1 (2024-02-01)`), Ubuntu's /proc/version_signature (`Ubuntu 5.15.0-101.111-generic …`),
  * on rpm systems `uname -r` is VERSION-RELEASE.ARCH. Null when none applies.
  */
-export function runningKernelPackage(procRoot: string, manager: 'dpkg' | 'rpm' | null): string | null {
+export function runningKernelPackage(
+  procRoot: string,
+  manager: 'dpkg' | 'rpm' | null,
+): string | null {
   const read = (rel: string) => {
     try {
       return readFileSync(`${procRoot}/${rel}`, 'utf8').trim();
@@ -158,7 +161,10 @@ export function kernelPackageVersion(
   manager: 'dpkg' | 'rpm' | null,
 ): string | null {
   if (manager === 'rpm') {
-    const m = release === null ? null : /^(.+)\.(x86_64|aarch64|ppc64le|s390x|i686|noarch)(?:\+\S+)?$/.exec(release);
+    const m =
+      release === null
+        ? null
+        : /^(.+)\.(x86_64|aarch64|ppc64le|s390x|i686|noarch)(?:\+\S+)?$/.exec(release);
     return m ? (m[1] as string) : null;
   }
   const deb = version === null ? null : /\bDebian (\d[A-Za-z0-9.+~:-]*)/.exec(version);

@@ -1,15 +1,15 @@
 // `afterpatch check` options and help; the work is in src/commands (loaded on use).
 import { type Command, InvalidArgumentError, Option } from '@commander-js/extra-typings';
-import { CHECK_BUCKETS, CHECK_METRICS, type CheckBucket } from '../check/buckets.ts';
 import { parseAdvisoryState } from '../check/advisory.ts';
+import { CHECK_BUCKETS, CHECK_METRICS, type CheckBucket } from '../check/buckets.ts';
 import { parseRange } from '../check/range.ts';
 import {
+  advisoryOption,
   configOption,
+  fixedOption,
   jsonOption,
   libOption,
   packageOption,
-  fixedOption,
-  advisoryOption,
   procRootOption,
   rootOption,
   stateDirOption,

@@ -1,12 +1,12 @@
 // `afterpatch metrics` options and help; the work is in src/commands (loaded on use).
 import type { Command } from '@commander-js/extra-typings';
 import {
+  advisoryOption,
   configOption,
+  fixedOption,
   libOption,
   maxUnitSeriesOption,
   packageOption,
-  fixedOption,
-  advisoryOption,
   procRootOption,
   quietOption,
   rootOption,

@@ -1,15 +1,15 @@
 // `afterpatch restart` options and help; the work is in src/commands (loaded on use).
 import { type Command, Option } from '@commander-js/extra-typings';
 import {
+  advisoryOption,
   configOption,
+  fixedOption,
   jsonOption,
   libOption,
   packageOption,
-  fixedOption,
-  advisoryOption,
   procRootOption,
-  rootOption,
   quietOption,
+  rootOption,
   stateDirOption,
   unitOption,
 } from './options.ts';

@@ -2,12 +2,12 @@
 import { type Command, Option } from '@commander-js/extra-typings';
 import { NOISE_RULES } from '../noise.ts';
 import {
+  advisoryOption,
   configOption,
+  fixedOption,
   jsonOption,
   libOption,
   packageOption,
-  fixedOption,
-  advisoryOption,
   procRootOption,
   rootOption,
   unitOption,

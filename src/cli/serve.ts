@@ -1,12 +1,12 @@
 // `afterpatch serve` options and help; the work is in src/commands (loaded on use).
 import { type Command, InvalidArgumentError } from '@commander-js/extra-typings';
 import {
+  advisoryOption,
   configOption,
+  fixedOption,
   libOption,
   maxUnitSeriesOption,
   packageOption,
-  fixedOption,
-  advisoryOption,
   procRootOption,
   rootOption,
   stateDirOption,

@@ -7,7 +7,7 @@ import {
   groupVulnerable,
   type ProcessVersion,
 } from '../advisory/assess.ts';
-import { type Verdict, VERDICTS, type Vulnerable } from '../advisory/running.ts';
+import { VERDICTS, type Verdict, type Vulnerable } from '../advisory/running.ts';
 
 /** Top level of `scan --json` with advisories: the host's verdict and each advisory's. */
 export interface AdvisoryDocument {

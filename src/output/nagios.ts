@@ -6,6 +6,9 @@
 //
 // Plugin output rules (Nagios plugin API): the first `|` starts performance data, so `|` never
 // appears in names or paths we print; control characters are escaped.
+
+import type { Verdict } from '../advisory/running.ts';
+import { type AdvisoryCheckState, advisoryCheck } from '../check/advisory.ts';
 import {
   BUCKET_OF,
   CHECK_BUCKETS,
@@ -13,8 +16,6 @@ import {
   type CheckMetric,
   countBuckets,
 } from '../check/buckets.ts';
-import type { Verdict } from '../advisory/running.ts';
-import { type AdvisoryCheckState, advisoryCheck } from '../check/advisory.ts';
 import { alerts, parseRange, type ThresholdRange } from '../check/range.ts';
 import type { Health } from '../health.ts';
 import type { Owner } from '../model.ts';

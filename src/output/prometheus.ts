@@ -4,8 +4,8 @@ import { BUCKET_OF, countBuckets } from '../check/buckets.ts';
 import type { Health } from '../health.ts';
 import type { Group } from '../report/group.ts';
 import { OUTCOMES } from '../restart/state.ts';
-import { advisorySeries } from './advisory.ts';
 import { VERSION } from '../version.ts';
+import { advisorySeries } from './advisory.ts';
 
 export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 export const DEFAULT_MAX_UNIT_SERIES = 100;
@@ -217,7 +217,7 @@ export function formatPrometheus(health: Health | null, o: PrometheusOptions = {
     e.family(
       'afterpatch_advisory_verdict',
       'gauge',
-      'One series per advisory and verdict: 1 for the advisory\'s verdict on this host, 0 for the others (docs/advisories.md).',
+      "One series per advisory and verdict: 1 for the advisory's verdict on this host, 0 for the others (docs/advisories.md).",
       adv.verdicts,
     );
     e.family(

@@ -1,9 +1,10 @@
 // `restart`: scan, plan, (confirm,) apply, verify, remember — the library API behind the command.
+
+import { groupVulnerable } from '../advisory/assess.ts';
 import { noiseFromConfig } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
 import type { ActionLog } from '../log.ts';
 import type { ScanFilters } from '../scan/filters.ts';
-import { groupVulnerable } from '../advisory/assess.ts';
 import { scanOptionsFrom } from '../scan/options.ts';
 import { type ScanReport, scan } from '../scan/scan.ts';
 import { SystemctlClient, type SystemdClient } from '../systemd/client.ts';

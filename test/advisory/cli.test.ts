@@ -45,9 +45,11 @@ describe('advisories in restart, check and metrics (fixture /proc, real dpkg dat
   let env: NodeJS.ProcessEnv = {};
   before(() => {
     dir = mkdtempSync(join(tmpdir(), 'afterpatch-advcli-'));
-    installed = execFileSync('dpkg-query', ['-W', '-f', '${Version}', 'libc6'], {
-      encoding: 'utf8',
-    });
+    installed = (
+      execFileSync('dpkg-query', ['-W', 'libc6'], { encoding: 'utf8' }).split('\n')[0] ?? ''
+    )
+      .split('\t')[1]
+      ?.trim() as string;
     const lib = libcPath();
     const stale = (addr: number) =>
       [mapsLine('/usr/sbin/daemon'), mapsLine(lib, { deleted: true, addr })].join('\n');

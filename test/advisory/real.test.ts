@@ -4,14 +4,7 @@
 // but not vulnerable, a version-3 one runs the installed file. The same answer from a rotated log
 // (.1 and .gz); without any log, `unknown` with its bound.
 import assert from 'node:assert/strict';
-import {
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  rmSync,
-  symlinkSync,
-  writeFileSync,
-} from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -172,7 +165,8 @@ describe('advisories through the CLI, on real dpkg upgrades', {
 }, () => {
   const on: Record<1 | 2 | 3, number[]> = { 1: [], 2: [], 3: [] };
   let scratch = '';
-  const pidArgs = () => Object.values(on).flatMap((pids) => pids.flatMap((p) => ['--pid', String(p)]));
+  const pidArgs = () =>
+    Object.values(on).flatMap((pids) => pids.flatMap((p) => ['--pid', String(p)]));
   const scanJson = async (...args: string[]) => {
     const r = await runCli(['scan', '--json', ...pidArgs(), ...args]);
     assert.ok(r.code === 0 || r.code === 1, r.stderr);
@@ -257,6 +251,9 @@ describe('advisories through the CLI, on real dpkg upgrades', {
     mkdirSync(join(nodb, 'var/lib/dpkg/status'), { recursive: true });
     const e = await scanJson('--root', nodb, '--fixed', `${PKG}=${FIX}`);
     assert.equal(e.advisoryVerdict, 'unknown');
-    assert.ok(e.advisories[0]?.reasons.some((r) => r.verdict === 'unknown'), JSON.stringify(e));
+    assert.ok(
+      e.advisories[0]?.reasons.some((r) => r.verdict === 'unknown'),
+      JSON.stringify(e),
+    );
   });
 });
