@@ -2,6 +2,12 @@
 // per-host object) into one fleet view. Pure: no I/O, so the rules are tested table-driven.
 import * as v from 'valibot';
 import { printable } from '../output/style.ts';
+import {
+  type FleetAdvisory,
+  fleetAdvisoryTable,
+  type HostAdvisory,
+  scanAdvisories,
+} from './advisories.ts';
 
 /** Bad input; `source` is the file (or "-") and `line` the JSON Lines line when known. */
 export class FleetInputError extends Error {
@@ -221,6 +227,8 @@ export interface FleetHost {
   rebootReasons: string[];
   /** Which kinds of results the view was built from. */
   sources: string[];
+  /** The advisories of the latest scan (docs/advisories.md); absent when it assessed none. */
+  advisories?: HostAdvisory[];
 }
 
 export interface FleetCount {
@@ -240,6 +248,8 @@ export interface FleetView {
   hosts: FleetHost[];
   units: FleetCount[];
   packages: FleetCount[];
+  /** The fleet-wide CVE table; absent when no scan assessed an advisory. */
+  advisories?: FleetAdvisory[];
 }
 
 const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
@@ -342,6 +352,7 @@ export function hostView(host: string, parts: readonly HostPart[]): FleetHost {
   const times = used.map((p) => p.time).filter((t): t is string => t !== null);
   const time = times.sort((a, b) => Date.parse(a) - Date.parse(b)).at(-1) ?? null;
   const needsRestart = units.size > 0;
+  const advisories = scan === undefined ? null : scanAdvisories(scan.data);
   return {
     host,
     time,
@@ -356,6 +367,7 @@ export function hostView(host: string, parts: readonly HostPart[]): FleetHost {
     restartFailed: restartFailed.sort(),
     rebootReasons,
     sources: used.map((p) => p.kind),
+    ...(advisories === null ? {} : { advisories }),
   };
 }
 
@@ -391,10 +403,13 @@ export function mergeFleet(
     hosts,
     units: counts(hosts, (h) => h.units),
     packages: counts(hosts, (h) => h.packages),
+    ...(hosts.some((h) => h.advisories) ? { advisories: fleetAdvisoryTable(hosts) } : {}),
   };
 }
 
 /** 0 all clean, 1 some host needs a restart or a reboot (or failed). */
 export function fleetExitCode(v: FleetView): number {
-  return v.hosts.every((h) => h.clean) ? 0 : 1;
+  // An advisory not clean on some host (or not assessed there) is not a clean fleet either.
+  const advisories = (v.advisories ?? []).every((a) => a.verdict === 'clean');
+  return v.hosts.every((h) => h.clean) && advisories ? 0 : 1;
 }

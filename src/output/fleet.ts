@@ -1,4 +1,6 @@
 // The fleet view (`afterpatch report`): a readable table and the versioned JSON.
+import { VERDICTS } from '../advisory/running.ts';
+import type { FleetAdvisory } from '../fleet/advisories.ts';
 import type { FleetCount, FleetHost, FleetView } from '../fleet/merge.ts';
 import { VERSION } from '../version.ts';
 import { printable, type Style, table } from './style.ts';
@@ -71,5 +73,24 @@ export function formatFleet(v: FleetView, s: Style): string {
   );
   lines.push(...countTable('Units by hosts', v.units, s));
   lines.push(...countTable('Packages by hosts', v.packages, s));
+  lines.push(...advisoryTable(v.advisories, s));
   return `${lines.map((l) => l.replace(/\s+$/gm, '')).join('\n')}\n`;
+}
+
+/** The fleet-wide CVE table: per advisory, the hosts by verdict with counts (worst first). */
+function advisoryTable(rows: readonly FleetAdvisory[] | undefined, s: Style): string[] {
+  if (rows === undefined || rows.length === 0) return [];
+  const out = ['', s.bold('Advisories')];
+  for (const a of rows) {
+    out.push(`  ${printable(a.id)}: ${a.verdict}`);
+    const lines = VERDICTS.filter((k) => a.counts[k] > 0).map((k) => [
+      `    ${k}`,
+      String(a.counts[k]),
+      s.dim(list(a.hosts[k])),
+    ]);
+    if (a.notAssessed.length > 0)
+      lines.push(['    not assessed', String(a.notAssessed.length), s.dim(list(a.notAssessed))]);
+    out.push(table(lines));
+  }
+  return out;
 }

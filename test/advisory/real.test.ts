@@ -257,3 +257,82 @@ describe('advisories through the CLI, on real dpkg upgrades', {
     );
   });
 });
+
+describe('the fleet CVE table from three real scans: before the upgrade, after it, after the restart', {
+  skip: isRoot ? false : 'needs root (dpkg -i, map_files)',
+}, () => {
+  let scratch = '';
+  const started: number[] = [];
+  before(() => {
+    scratch = mkdtempSync(join(tmpdir(), 'afterpatch-advfleet-'));
+  });
+  after(async () => {
+    await stopProcesses(started);
+    await dpkgPurge(PKG);
+    if (scratch) rmSync(scratch, { recursive: true, force: true });
+  });
+
+  it('report: one host unpatched, one restart-needed, one clean, with counts', async () => {
+    const debs = await Promise.all(
+      ([1, 2] as const).map((v) => buildTestDeb({ name: PKG, version: `${v}.0-1`, libValue: v })),
+    );
+    await dpkgPurge(PKG);
+    const holder = testPackagePaths(PKG).holder;
+    const stage = async (host: string, pids: readonly number[]) => {
+      const r = await runCli([
+        'scan',
+        '--json',
+        ...pids.flatMap((p) => ['--pid', String(p)]),
+        '--fixed',
+        `${PKG}=${FIX}`,
+      ]);
+      assert.ok(r.code === 0 || r.code === 1, r.stderr);
+      const file = join(scratch, `${host}.json`);
+      writeFileSync(file, JSON.stringify({ host, scan: JSON.parse(r.stdout) }));
+      return file;
+    };
+    await dpkgInstall(debs[0] as string);
+    const old = await spawnHolders(holder, 1, { maxLifetimeS: 120 });
+    started.push(...old);
+    const a = await stage('before-upgrade', old);
+    await sleep(GAP_MS);
+    await dpkgInstall(debs[1] as string);
+    const b = await stage('after-upgrade', old);
+    // The restart: the old process ends, a new one starts on the fixed version.
+    await stopProcesses(old);
+    const fresh = await spawnHolders(holder, 1, { maxLifetimeS: 120 });
+    started.push(...fresh);
+    const c = await stage('after-restart', fresh);
+
+    const r = await runCli(['report', '--json', a, b, c]);
+    assert.equal(r.code, 1, r.stderr);
+    const table = JSON.parse(r.stdout).advisories as {
+      id: string;
+      verdict: string;
+      hosts: Record<string, string[]>;
+      counts: Record<string, number>;
+      notAssessed: string[];
+    }[];
+    assert.equal(table.length, 1);
+    const row = table[0];
+    assert.deepEqual(
+      [row?.id, row?.verdict, row?.hosts.unpatched, row?.hosts['restart-needed'], row?.hosts.clean],
+      ['CLI-fixed', 'unpatched', ['before-upgrade'], ['after-upgrade'], ['after-restart']],
+    );
+    assert.deepEqual(row?.counts, {
+      unpatched: 1,
+      'reboot-needed': 0,
+      'restart-needed': 1,
+      'image-vulnerable': 0,
+      unknown: 0,
+      clean: 1,
+    });
+    const text = await runCli(['report', a, b, c]);
+    assert.match(
+      text.stdout,
+      /Advisories\n {2}CLI-fixed: unpatched\n {4}unpatched +1 +before-upgrade/,
+    );
+    // Only the restarted host: the fleet is clean for the advisory (exit 0).
+    assert.equal((await runCli(['report', c])).code, 0);
+  });
+});
