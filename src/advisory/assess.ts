@@ -219,7 +219,16 @@ export function assessAdvisories(
       facts.processes.push({ pid: p.pid, vulnerable: v });
     }
     const mine = containers.filter((c) => c.advisory === a.id);
-    facts.containers = mine.map((c) => ({ id: `${c.runtime}:${c.id}`, vulnerable: c.vulnerable }));
+    // One reason per container: the worst of its packages.
+    const perContainer = new Map<string, Vulnerable[]>();
+    for (const c of mine) {
+      const key = `${c.runtime}:${c.id}`;
+      perContainer.set(key, [...(perContainer.get(key) ?? []), c.vulnerable]);
+    }
+    facts.containers = [...perContainer].map(([id, vs]) => ({
+      id,
+      vulnerable: worstVulnerable(vs),
+    }));
     const v = hostVerdict(facts, compare);
     for (const problem of host.problems) v.reasons.push({ verdict: 'unknown', why: problem });
     v.verdict = worstVerdict(v.reasons.map((x) => x.verdict));

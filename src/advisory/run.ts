@@ -3,14 +3,22 @@
 import type { StaleProcess } from '../model.ts';
 import type { Advisory } from './advisory.ts';
 import { type AdvisoryAssessment, assessAdvisories } from './assess.ts';
+import { containerVersions, findContainers } from './container.ts';
 import { procProcessIo } from './facts.ts';
 import { readAdvisoryHost } from './host.ts';
 
 export async function assessRun(
   advisories: readonly Advisory[],
   processes: readonly StaleProcess[],
-  o: { manager: 'dpkg' | 'rpm' | null; root: string; procRoot: string },
+  o: {
+    manager: 'dpkg' | 'rpm' | null;
+    root: string;
+    procRoot: string;
+    /** --pid: only the containers of these processes. */
+    pids?: readonly number[] | undefined;
+  },
 ): Promise<AdvisoryAssessment> {
   const host = await readAdvisoryHost(advisories, o.manager, o.root, o.procRoot);
-  return assessAdvisories(advisories, host, processes, procProcessIo(o.procRoot));
+  const containers = containerVersions(advisories, findContainers(o.procRoot, o.pids), o.procRoot);
+  return assessAdvisories(advisories, host, processes, procProcessIo(o.procRoot), containers);
 }

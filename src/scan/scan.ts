@@ -150,6 +150,7 @@ export async function scan(options: ScanOptions = {}): Promise<ScanReport> {
           manager,
           root: hostRoot,
           procRoot,
+          pids: options.filters?.pids,
         })
       : undefined;
   return {
