@@ -1,90 +1,28 @@
-// Advisories through restart, check and metrics, on a fixture /proc whose processes map the
-// host's real libc.so.6 (owned by libc6 in the real dpkg database) as a deleted file, with a
-// crafted dpkg.log under a scratch --root: a process started before the fixed libc6 was installed
-// (vulnerable), one started after it (stale but safe). Start times come from the fixture's
-// /proc/stat and /proc/PID/stat; map_files is absent, so the start time decides (a lower bound).
+// Advisories through restart, check and metrics, on the libc fixture (libc-fixture.ts): a
+// process started before the fixed libc6 was installed (vulnerable), one started after it (stale
+// but safe).
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { runCli } from '../helpers/cli.ts';
-import { writeFakeSystemctl } from '../helpers/fake-systemctl.ts';
-import { FAKE_INIT, makeProcTree, mapsLine } from '../helpers/fakeproc.ts';
-
-const hasDpkg = (() => {
-  try {
-    execFileSync('dpkg-query', ['-W', 'libc6'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
-
-/** libc.so.6 as libc6 installs it on this machine. */
-function libcPath(): string {
-  const out = execFileSync('dpkg', ['-L', 'libc6'], { encoding: 'utf8' });
-  const p = out.split('\n').find((l) => /\/libc\.so\.6$/.test(l));
-  assert.ok(p, 'libc6 ships no libc.so.6');
-  return p;
-}
-
-const BTIME = Date.UTC(2020, 0, 1) / 1000;
-const ticksAt = (iso: string) => Math.round((Date.parse(iso) / 1000 - BTIME) * 100);
-const statLine = (pid: number, ticks: number) =>
-  `${pid} (proc) S 1 ${pid} ${pid} 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 ${ticks} 0 0\n`;
+import { hasDpkg, type LibcFixture, makeLibcFixture } from './libc-fixture.ts';
 
 describe('advisories in restart, check and metrics (fixture /proc, real dpkg database)', {
   skip: hasDpkg ? false : 'needs dpkg with libc6',
 }, () => {
+  let f: LibcFixture;
   let dir = '';
-  let fx: ReturnType<typeof makeProcTree>;
-  let root = '';
   let installed = '';
   let env: NodeJS.ProcessEnv = {};
+  let fx: { root: string };
+  let root = '';
   before(() => {
-    dir = mkdtempSync(join(tmpdir(), 'afterpatch-advcli-'));
-    installed = (
-      execFileSync('dpkg-query', ['-W', 'libc6'], { encoding: 'utf8' }).split('\n')[0] ?? ''
-    )
-      .split('\t')[1]
-      ?.trim() as string;
-    const lib = libcPath();
-    const stale = (addr: number) =>
-      [mapsLine('/usr/sbin/daemon'), mapsLine(lib, { deleted: true, addr })].join('\n');
-    fx = makeProcTree({
-      1: FAKE_INIT,
-      10: { name: 'old', maps: stale(0x7f5000), cgroup: '0::/system.slice/old.service\n' },
-      20: { name: 'new', maps: stale(0x7f6000), cgroup: '0::/system.slice/new.service\n' },
-    });
-    writeFileSync(join(fx.root, 'stat'), `cpu 0 0 0 0\nbtime ${BTIME}\n`);
-    writeFileSync(join(fx.root, '1', 'stat'), statLine(1, 0));
-    writeFileSync(join(fx.root, '10', 'stat'), statLine(10, ticksAt('2020-06-01T00:00:00Z')));
-    writeFileSync(join(fx.root, '20', 'stat'), statLine(20, ticksAt('2023-06-01T00:00:00Z')));
-    // The host's package database, a history of our own: 1 → FIX-1 → FIX+1 → installed.
-    root = join(dir, 'root');
-    mkdirSync(join(root, 'var/lib'), { recursive: true });
-    mkdirSync(join(root, 'var/log'), { recursive: true });
-    symlinkSync('/var/lib/dpkg', join(root, 'var/lib/dpkg'));
-    writeFileSync(
-      join(root, 'var/log/dpkg.log'),
-      [
-        '2020-01-02 12:00:00 install libc6:amd64 <none> 0.1-1',
-        '2021-01-02 12:00:00 upgrade libc6:amd64 0.1-1 0.2-1',
-        `2022-01-02 12:00:00 upgrade libc6:amd64 0.2-1 0.3-1`,
-        `2023-01-02 12:00:00 upgrade libc6:amd64 0.3-1 ${installed}`,
-        '',
-      ].join('\n'),
-    );
-    mkdirSync(join(dir, 'bin'));
-    writeFakeSystemctl(join(dir, 'bin'));
-    env = { ...process.env, PATH: `${join(dir, 'bin')}:${process.env.PATH}`, TZ: 'UTC' };
+    f = makeLibcFixture();
+    ({ dir, installed, env, root } = f);
+    fx = { root: f.procRoot };
   });
-  after(() => {
-    fx.cleanup();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  after(() => f.cleanup());
   const common = () => ['--proc-root', fx.root, '--root', root];
 
   it('scan: old.service started on 0.1-1 (vulnerable for a fix at the installed version; unknown for one at 0.3-1, which it may have loaded later), new.service runs a fixed version', async () => {
