@@ -154,7 +154,8 @@ export function assessAdvisories(
     const fixedOf = new Map<string, string | null>();
     for (const pkg of a.packages) {
       const fixed = fixedVersionFor(pkg, host.families);
-      const bins = host.binaries?.get(baseName(pkg.name)) ?? null;
+      // null: the package database could not be read; a name it does not list covers nothing.
+      const bins = host.binaries === null ? null : (host.binaries.get(baseName(pkg.name)) ?? []);
       packages.push({
         name: pkg.name,
         fixed,

@@ -1,0 +1,180 @@
+// The assessment over stubbed host facts: the kernel decided by the running kernel's package
+// version, a source package covering its binaries, the family's fixed version, containers never
+// the host's, and every unreadable input `unknown`, never clean.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { Advisory } from '../../src/advisory/advisory.ts';
+import { assessAdvisories, type ContainerVersion } from '../../src/advisory/assess.ts';
+import { parseApkInstalled } from '../../src/advisory/container.ts';
+import { type AdvisoryHost, kernelPackageVersion } from '../../src/advisory/host.ts';
+import type { StaleProcess } from '../../src/model.ts';
+
+const host = (o: Partial<AdvisoryHost> = {}): AdvisoryHost => ({
+  manager: 'dpkg',
+  families: ['debian'],
+  binaries: new Map(),
+  installed: new Map(),
+  history: [],
+  runningKernel: null,
+  problems: [],
+  ...o,
+});
+const noIo = { replacedAtMs: () => null, startMs: () => null };
+const adv = (name: string, fixed: Record<string, string>, id = 'CVE-2099-1'): Advisory => ({
+  id,
+  packages: [{ name, fixed }],
+});
+const staleProc = (pid: number, pkg: string, version: string): StaleProcess => ({
+  pid,
+  ppid: null,
+  uid: null,
+  name: null,
+  cmdline: null,
+  root: '/',
+  foreignPidNs: false,
+  cgroup: null,
+  owner: { type: 'system-unit', unit: `u${pid}.service` },
+  files: [
+    {
+      path: '/usr/lib/x.so',
+      hostPath: '/usr/lib/x.so',
+      kind: 'code',
+      inode: 1,
+      device: 'fe:00',
+      package: { name: pkg, version, manager: 'dpkg' },
+    },
+  ],
+  ignored: [],
+});
+
+describe('assessAdvisories', () => {
+  it('kernel: patched when the newest image is at the fix; the running kernel decides the reboot', () => {
+    const h = host({
+      binaries: new Map([['linux', ['linux-image-6.1.0-18-amd64', 'linux-image-6.1.0-20-amd64']]]),
+      installed: new Map([
+        ['linux-image-6.1.0-18-amd64', '6.1.76-1'],
+        ['linux-image-6.1.0-20-amd64', '6.1.85-1'],
+      ]),
+      runningKernel: '6.1.76-1',
+    });
+    const a = assessAdvisories([adv('linux', { debian: '6.1.85-1' })], h, [], noIo);
+    assert.equal(a.advisories[0]?.verdict, 'reboot-needed');
+    // The old image still installed is not "unpatched": kernels install side by side.
+    assert.ok(!a.advisories[0]?.reasons.some((r) => r.verdict === 'unpatched'));
+    const booted = assessAdvisories(
+      [adv('linux', { debian: '6.1.85-1' })],
+      { ...h, runningKernel: '6.1.85-1' },
+      [],
+      noIo,
+    );
+    assert.equal(booted.advisories[0]?.verdict, 'clean');
+    // The running kernel's package version cannot be told: unknown, never clean.
+    const blind = assessAdvisories(
+      [adv('linux', { debian: '6.1.85-1' })],
+      { ...h, runningKernel: null },
+      [],
+      noIo,
+    );
+    assert.equal(blind.advisories[0]?.verdict, 'unknown');
+  });
+
+  it('a source package covers its binaries; the host family picks the fix; no fix for it → unknown', () => {
+    const h = host({
+      binaries: new Map([['openssl', ['libssl3', 'openssl']]]),
+      installed: new Map([
+        ['libssl3', '3.0.11-1'],
+        ['openssl', '3.0.11-1'],
+      ]),
+    });
+    const a = assessAdvisories(
+      [adv('openssl', { debian: '3.0.13-1', ubuntu: '3.0.2-0ubuntu1.15' })],
+      h,
+      // No history: it runs something older than the installed 3.0.11-1, below the fix.
+      [staleProc(7, 'libssl3', '3.0.13-1')],
+      noIo,
+    );
+    assert.equal(a.advisories[0]?.verdict, 'unpatched');
+    assert.deepEqual(
+      a.advisories[0]?.reasons.map((r) => r.why),
+      [
+        'libssl3 3.0.11-1 is below 3.0.13-1',
+        'openssl 3.0.11-1 is below 3.0.13-1',
+        '1 process(es) run a version below the fix',
+      ],
+    );
+    const other = assessAdvisories([adv('openssl', { rhel: '1:3.0.7-28.el9' })], h, [], noIo);
+    assert.equal(other.advisories[0]?.verdict, 'unknown');
+  });
+
+  it('package database unreadable → unknown; containers add image-vulnerable, never unpatched', () => {
+    const blind = assessAdvisories(
+      [adv('libc6', { any: '2.36-9' })],
+      host({ binaries: null, problems: ['cannot read the dpkg status file (EACCES)'] }),
+      [],
+      noIo,
+    );
+    assert.equal(blind.advisories[0]?.verdict, 'unknown');
+    const c: ContainerVersion = {
+      advisory: 'CVE-2099-1',
+      runtime: 'docker',
+      id: 'abc',
+      package: 'libc6',
+      version: '2.31-13',
+      fixed: '2.36-9',
+      vulnerable: true,
+      note: '',
+    };
+    const a = assessAdvisories([adv('libc6', { any: '2.36-9' })], host(), [], noIo, [c]);
+    assert.equal(a.advisories[0]?.verdict, 'image-vulnerable');
+    assert.deepEqual(a.advisories[0]?.reasons, [
+      {
+        verdict: 'image-vulnerable',
+        why: 'container docker:abc: its image ships a version below the fix',
+      },
+    ]);
+  });
+});
+
+describe('kernelPackageVersion', () => {
+  it('Debian uname -v, Ubuntu version_signature, rpm uname -r; null otherwise', () => {
+    assert.equal(
+      kernelPackageVersion(
+        '6.1.0-18-amd64',
+        '#1 SMP PREEMPT_DYNAMIC Debian 6.1.76-1 (2024-02-01)',
+        null,
+        'dpkg',
+      ),
+      '6.1.76-1',
+    );
+    assert.equal(
+      kernelPackageVersion(
+        '5.15.0-101-generic',
+        '#111-Ubuntu SMP Tue Mar 5 20:16:58 UTC 2024',
+        'Ubuntu 5.15.0-101.111-generic 5.15.143',
+        'dpkg',
+      ),
+      '5.15.0-101.111',
+    );
+    assert.equal(
+      kernelPackageVersion('5.14.0-427.13.1.el9_4.x86_64', '#1 SMP', null, 'rpm'),
+      '5.14.0-427.13.1.el9_4',
+    );
+    assert.equal(kernelPackageVersion('6.8.0', '#1 SMP PREEMPT', null, 'dpkg'), null);
+  });
+});
+
+describe('parseApkInstalled', () => {
+  it('name, version and origin per stanza', () => {
+    const r = parseApkInstalled(
+      'C:Q1x\nP:libssl3\nV:3.1.4-r5\no:openssl\n\nP:musl\nV:1.2.4-r2\n\n',
+    );
+    assert.deepEqual(
+      [...r.installed],
+      [
+        ['libssl3', '3.1.4-r5'],
+        ['musl', '1.2.4-r2'],
+      ],
+    );
+    assert.deepEqual([...r.origin], [['libssl3', 'openssl']]);
+  });
+});
