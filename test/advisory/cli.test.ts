@@ -6,6 +6,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { runCli } from '../helpers/cli.ts';
+import { startServe } from '../helpers/serve.ts';
 import { hasDpkg, type LibcFixture, makeLibcFixture } from './libc-fixture.ts';
 
 describe('advisories in restart, check and metrics (fixture /proc, real dpkg database)', {
@@ -134,5 +135,22 @@ describe('advisories in restart, check and metrics (fixture /proc, real dpkg dat
       'afterpatch_advisory_vulnerable_processes{advisory="CLI-fixed",vulnerable="true"} 1',
       'afterpatch_advisory_vulnerable_processes{advisory="CLI-fixed",vulnerable="unknown"} 0',
     ]);
+  });
+
+  it('serve --fixed: the advisory gauges through the gathering child', async () => {
+    const served = await startServe(
+      [...common(), '--state-dir', join(dir, 'none'), '--fixed', `libc6=${installed}`],
+      env,
+    );
+    try {
+      const text = await (await fetch(served.url)).text();
+      assert.match(
+        text,
+        /^afterpatch_advisory_verdict\{advisory="CLI-fixed",verdict="restart-needed"\} 1$/m,
+        served.stderr(),
+      );
+    } finally {
+      await served.stop();
+    }
   });
 });
