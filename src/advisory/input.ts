@@ -1,7 +1,7 @@
 // The advisories of one run: `--fixed PACKAGE=VERSION` (repeatable) and `--advisory FILE`
 // (repeatable), checked and read once by the scan-options builder (src/scan/options.ts).
-import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { UserError } from '../errors.ts';
+import { RefusedFileError, readFileBounded } from '../procfs/reader.ts';
 import {
   type Advisory,
   type AdvisoryPackage,
@@ -40,36 +40,16 @@ export function advisoriesFrom(
 
 /** The text of an advisory file: a regular file (the path was checked by --advisory's parser), bounded. */
 function readAdvisoryText(path: string): string {
-  let fd: number;
   try {
-    // O_NONBLOCK: a FIFO put in its place must not hang the run.
-    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+    // Non-blocking: a FIFO put in its place must not hang the run; anything but a file is refused.
+    return readFileBounded(path, MAX_ADVISORY_FILE_BYTES).toString('utf8');
   } catch (e) {
-    throw new UserError(
-      `--advisory ${path}: cannot read it (${(e as NodeJS.ErrnoException).code ?? 'error'}).`,
-    );
-  }
-  try {
-    const st = fstatSync(fd);
-    if (!st.isFile()) throw new UserError(`--advisory ${path}: not a regular file.`);
-    if (st.size > MAX_ADVISORY_FILE_BYTES)
-      throw new UserError(
-        `--advisory ${path}: larger than ${MAX_ADVISORY_FILE_BYTES} bytes; is it an advisory file?`,
-      );
-    const buf = Buffer.alloc(st.size);
-    let got = 0;
-    while (got < st.size) {
-      const n = readSync(fd, buf, got, st.size - got, got);
-      if (n === 0) break;
-      got += n;
-    }
-    return buf.subarray(0, got).toString('utf8');
-  } catch (e) {
-    if (e instanceof UserError) throw e;
-    throw new UserError(
-      `--advisory ${path}: cannot read it (${(e as NodeJS.ErrnoException).code ?? 'error'}).`,
-    );
-  } finally {
-    closeSync(fd);
+    const why =
+      e instanceof RefusedFileError
+        ? e.code === 'EISDIR'
+          ? 'a directory'
+          : `not a regular file of at most ${MAX_ADVISORY_FILE_BYTES} bytes`
+        : `cannot read it (${(e as NodeJS.ErrnoException).code ?? 'error'})`;
+    throw new UserError(`--advisory ${path}: ${why}.`);
   }
 }

@@ -2,7 +2,8 @@
 // process started before the fixed libc6 was installed (vulnerable), one started after it (stale
 // but safe).
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { runCli } from '../helpers/cli.ts';
@@ -151,6 +152,41 @@ describe('advisories in restart, check and metrics (fixture /proc, real dpkg dat
       );
     } finally {
       await served.stop();
+    }
+  });
+
+  it('bad advisory input: one line on stderr, exit 2, never a hang on a FIFO', async () => {
+    const fifo = join(dir, 'fifo.toml');
+    execFileSync('mkfifo', [fifo]);
+    const bad = join(dir, 'bad.toml');
+    writeFileSync(
+      bad,
+      'id = "CVE-2099-1"\n[[packages]]\nname = "libc6"\nfixed = { debian = "x1" }\n',
+    );
+    const cases: [string[], RegExp][] = [
+      [
+        ['--advisory', join(dir, 'missing.toml')],
+        /^afterpatch: --advisory .*missing\.toml: cannot read it \(ENOENT\)\.$/,
+      ],
+      [
+        ['--advisory', fifo],
+        /^afterpatch: --advisory .*fifo\.toml: not a regular file of at most 1048576 bytes\.$/,
+      ],
+      [
+        ['--advisory', bad],
+        /^afterpatch: .*bad\.toml:4: packages\[0\]\.fixed\.debian: is not a package version/,
+      ],
+      [['--fixed', 'libc6'], /^afterpatch: --fixed "libc6": expected PACKAGE=VERSION/],
+      [
+        ['--fixed', 'libc6=1', '--no-packages'],
+        /^afterpatch: --fixed and --advisory need the packages/,
+      ],
+    ];
+    for (const [args, re] of cases) {
+      const r = await runCli(['scan', ...common(), ...args], { env });
+      assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr.trimEnd(), re);
+      assert.equal(r.stderr.trimEnd().split('\n').length, 1);
     }
   });
 });

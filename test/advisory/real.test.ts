@@ -51,6 +51,26 @@ function facts(pid: number, history: readonly HistoryEvent[], withCtime = true) 
   };
 }
 
+/**
+ * Installs the test package at 1.0-1, 2.0-1, 3.0-1 in turn (dpkg -i), starting processes on each
+ * (`onFirst` on version 1, one on the others), more than the tolerance apart.
+ */
+async function installThreeVersions(onFirst: number): Promise<Record<1 | 2 | 3, number[]>> {
+  const debs = await Promise.all(
+    ([1, 2, 3] as const).map((v) => buildTestDeb({ name: PKG, version: `${v}.0-1`, libValue: v })),
+  );
+  await dpkgPurge(PKG);
+  const holder = testPackagePaths(PKG).holder;
+  const on: Record<1 | 2 | 3, number[]> = { 1: [], 2: [], 3: [] };
+  for (const v of [1, 2, 3] as const) {
+    await dpkgInstall(debs[v - 1] as string);
+    await sleep(GAP_MS);
+    on[v] = await spawnHolders(holder, v === 1 ? onFirst : 1, { maxLifetimeS: 120 });
+    await sleep(GAP_MS);
+  }
+  return on;
+}
+
 describe('running versions from real dpkg upgrades', {
   skip: isRoot ? false : 'needs root (dpkg -i, map_files)',
 }, () => {
@@ -58,19 +78,7 @@ describe('running versions from real dpkg upgrades', {
   let scratch = '';
 
   before(async () => {
-    const debs = await Promise.all(
-      ([1, 2, 3] as const).map((v) =>
-        buildTestDeb({ name: PKG, version: `${v}.0-1`, libValue: v }),
-      ),
-    );
-    await dpkgPurge(PKG);
-    const holder = testPackagePaths(PKG).holder;
-    for (const v of [1, 2, 3] as const) {
-      await dpkgInstall(debs[v - 1] as string);
-      await sleep(GAP_MS);
-      on[v] = await spawnHolders(holder, v === 1 ? 2 : 1, { maxLifetimeS: 120 });
-      await sleep(GAP_MS);
-    }
+    Object.assign(on, await installThreeVersions(2));
     scratch = mkdtempSync(join(tmpdir(), 'afterpatch-advtest-'));
   });
   after(async () => {
@@ -183,19 +191,7 @@ describe('advisories through the CLI, on real dpkg upgrades', {
   };
 
   before(async () => {
-    const debs = await Promise.all(
-      ([1, 2, 3] as const).map((v) =>
-        buildTestDeb({ name: PKG, version: `${v}.0-1`, libValue: v }),
-      ),
-    );
-    await dpkgPurge(PKG);
-    const holder = testPackagePaths(PKG).holder;
-    for (const v of [1, 2, 3] as const) {
-      await dpkgInstall(debs[v - 1] as string);
-      await sleep(GAP_MS);
-      on[v] = await spawnHolders(holder, 1, { maxLifetimeS: 120 });
-      await sleep(GAP_MS);
-    }
+    Object.assign(on, await installThreeVersions(1));
     scratch = mkdtempSync(join(tmpdir(), 'afterpatch-advcli-'));
   });
   after(async () => {
