@@ -7,6 +7,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { runCli } from '../helpers/cli.ts';
+import { validateScanJson } from '../helpers/schema.ts';
 import { startServe } from '../helpers/serve.ts';
 import { hasDpkg, type LibcFixture, makeLibcFixture } from './libc-fixture.ts';
 
@@ -32,6 +33,8 @@ describe('advisories in restart, check and metrics (fixture /proc, real dpkg dat
       const r = await runCli(['scan', '--json', ...common(), '--fixed', `libc6=${fix}`], { env });
       assert.equal(r.code, 1, r.stderr);
       const d = JSON.parse(r.stdout);
+      // The advisory additions are in the documented schema (docs/scan.schema.json).
+      validateScanJson(d);
       const v = Object.fromEntries(
         d.entries.map((e: { key: string; vulnerable: unknown }) => [e.key, e.vulnerable]),
       );
