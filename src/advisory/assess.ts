@@ -124,15 +124,20 @@ export function assessAdvisories(
     let hit = memo.get(key);
     if (!hit) {
       const history = historyOf.get(bin) ?? [];
-      const startMs = io.startMs(p.pid);
-      const r = runningVersion({
+      const facts = {
         deleted: true,
         replacedAtMs: io.replacedAtMs(p.pid, file),
-        startMs,
+        startMs: null as number | null,
         installed: host.installed.get(bin) ?? null,
         history,
-      });
-      hit = { r, newest: newestReplaced(history, startMs, r, compare) };
+      };
+      // The start time is read only when the replaced inode's ctime did not tell.
+      let r = runningVersion(facts);
+      if (r.evidence !== 'history') {
+        facts.startMs = io.startMs(p.pid);
+        if (facts.startMs !== null) r = runningVersion(facts);
+      }
+      hit = { r, newest: newestReplaced(history, facts.startMs, r, compare) };
       memo.set(key, hit);
     }
     return hit;

@@ -34,17 +34,28 @@ export function processStartMs(procRoot: string, pid: number): number | null {
 }
 
 /**
- * The per-process reads of the assessment from a procfs: the mapping of a stale file is found
- * again in /proc/PID/maps (read once per process, bounded, only for processes that map an
- * advisory's package) for its map_files entry.
+ * The per-process reads of the assessment from a procfs. The mapping of a stale file is the one
+ * the scan saw (`rangeOf`, no second read); only without it is /proc/PID/maps read again
+ * (once per process, bounded).
  */
-export function procProcessIo(procRoot: string): {
+export function procProcessIo(
+  procRoot: string,
+  rangeOf: (pid: number, file: { path: string; inode: number }) => string | null = () => null,
+): {
   replacedAtMs(pid: number, file: { path: string; inode: number }): number | null;
   startMs(pid: number): number | null;
 } {
   const maps = new Map<number, Mapping[] | null>();
   return {
     replacedAtMs(pid, file) {
+      const range = rangeOf(pid, file);
+      if (range !== null) {
+        const dash = range.indexOf('-');
+        return mappedFileCtimeMs(procRoot, pid, {
+          start: range.slice(0, dash),
+          end: range.slice(dash + 1),
+        });
+      }
       let list = maps.get(pid);
       if (list === undefined) {
         try {

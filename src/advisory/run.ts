@@ -16,9 +16,17 @@ export async function assessRun(
     procRoot: string;
     /** --pid: only the containers of these processes. */
     pids?: readonly number[] | undefined;
+    /** The map_files name of a stale file's mapping, as the scan read it. */
+    rangeOf?: (pid: number, file: { path: string; inode: number }) => string | null;
   },
 ): Promise<AdvisoryAssessment> {
   const host = await readAdvisoryHost(advisories, o.manager, o.root, o.procRoot);
   const containers = containerVersions(advisories, findContainers(o.procRoot, o.pids), o.procRoot);
-  return assessAdvisories(advisories, host, processes, procProcessIo(o.procRoot), containers);
+  return assessAdvisories(
+    advisories,
+    host,
+    processes,
+    procProcessIo(o.procRoot, o.rangeOf),
+    containers,
+  );
 }

@@ -151,6 +151,7 @@ export async function scan(options: ScanOptions = {}): Promise<ScanReport> {
           root: hostRoot,
           procRoot,
           pids: options.filters?.pids,
+          rangeOf: rangesOf(raw.processes),
         })
       : undefined;
   return {
@@ -332,6 +333,15 @@ function addInterpreted(
     for (const { finding, pkg } of fromPackages) sp.files.push(toFile(finding, pkg));
   }
   if (added) processes.sort((a, b) => a.pid - b.pid);
+}
+
+/** The map_files name of each stale file's mapping, by PID, inode and path (for the advisories). */
+function rangesOf(
+  raw: readonly RawProcess[],
+): (pid: number, file: { path: string; inode: number }) => string | null {
+  const byPid = new Map(raw.map((p) => [p.pid, p.files]));
+  return (pid, file) =>
+    byPid.get(pid)?.find((f) => f.inode === file.inode && f.path === file.path)?.range ?? null;
 }
 
 /** One warning for every process whose deleted mappings were not all examined (bounded). */

@@ -184,7 +184,13 @@ describe('advisories through the CLI, on real dpkg upgrades', {
       processes: {
         pid: number;
         vulnerable: boolean | 'unknown';
-        versions: { runningVersion: string | null; evidence: string; olderThan?: unknown }[];
+        versions: {
+          runningVersion: string | null;
+          evidence: string;
+          lowerBound?: true;
+          olderThan?: unknown;
+          note: string;
+        }[];
       }[];
       entries: { vulnerable: boolean | 'unknown' }[];
     };
@@ -206,10 +212,12 @@ describe('advisories through the CLI, on real dpkg upgrades', {
     const byPid = new Map(d.processes.map((p) => [p.pid, p]));
     const one = byPid.get(on[1][0] as number);
     assert.equal(one?.vulnerable, true);
+    // From the replaced inode's ctime (the mapping the scan saw), not the start time's bound.
     assert.deepEqual(
-      [one?.versions[0]?.runningVersion, one?.versions[0]?.evidence],
-      ['1.0-1', 'history'],
+      [one?.versions[0]?.runningVersion, one?.versions[0]?.evidence, one?.versions[0]?.lowerBound],
+      ['1.0-1', 'history', undefined],
     );
+    assert.match(String(one?.versions[0]?.note), /^replaced at .* by the upgrade 1\.0-1 → 2\.0-1$/);
     assert.equal(byPid.get(on[2][0] as number)?.vulnerable, false);
     // The version-3 process maps the installed file: not stale, not listed.
     assert.equal(byPid.has(on[3][0] as number), false);
