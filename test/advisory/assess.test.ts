@@ -2,11 +2,18 @@
 // version, a source package covering its binaries, the family's fixed version, containers never
 // the host's, and every unreadable input `unknown`, never clean.
 import assert from 'node:assert/strict';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { Advisory } from '../../src/advisory/advisory.ts';
 import { assessAdvisories, type ContainerVersion } from '../../src/advisory/assess.ts';
 import { parseApkInstalled } from '../../src/advisory/container.ts';
-import { type AdvisoryHost, kernelPackageVersion } from '../../src/advisory/host.ts';
+import {
+  type AdvisoryHost,
+  kernelPackageVersion,
+  readAdvisoryHost,
+} from '../../src/advisory/host.ts';
 import type { StaleProcess } from '../../src/model.ts';
 
 const host = (o: Partial<AdvisoryHost> = {}): AdvisoryHost => ({
@@ -176,5 +183,62 @@ describe('parseApkInstalled', () => {
       ],
     );
     assert.deepEqual([...r.origin], [['libssl3', 'openssl']]);
+  });
+});
+
+describe('readAdvisoryHost on an rpm system (a stand-in rpm on PATH, real dnf.rpm.log lines)', () => {
+  it('installed versions without epoch 0, SOURCERPM expansion, history of the covered binaries only', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'afterpatch-rpmhost-'));
+    const oldPath = process.env.PATH;
+    try {
+      mkdirSync(join(dir, 'bin'));
+      writeFileSync(
+        join(dir, 'bin', 'rpm'),
+        `#!/bin/sh\nprintf 'openssl-libs\\topenssl-3.0.7-27.el9.src.rpm\\t1:3.0.7-27.el9\\nbash\\tbash-5.1.8-6.el9.src.rpm\\t0:5.1.8-6.el9\\n'\n`,
+      );
+      chmodSync(join(dir, 'bin', 'rpm'), 0o755);
+      mkdirSync(join(dir, 'root/var/log'), { recursive: true });
+      writeFileSync(
+        join(dir, 'root/var/log/dnf.rpm.log'),
+        [
+          '2024-07-10T12:34:56+0000 SUBDEBUG Upgrade: openssl-libs-1:3.0.7-27.el9.x86_64',
+          '2024-07-10T12:34:57+0000 SUBDEBUG Upgraded: openssl-libs-1:3.0.7-25.el9.x86_64',
+          '2024-07-10T12:35:00+0000 SUBDEBUG Upgrade: bash-5.1.8-6.el9.x86_64',
+          '',
+        ].join('\n'),
+      );
+      process.env.PATH = `${join(dir, 'bin')}:${oldPath}`;
+      const h = await readAdvisoryHost(
+        [adv('openssl', { rhel: '1:3.0.7-28.el9' })],
+        'rpm',
+        join(dir, 'root'),
+        join(dir, 'noproc'),
+      );
+      assert.deepEqual([...(h.binaries ?? [])], [['openssl', ['openssl-libs']]]);
+      assert.equal(h.installed.get('openssl-libs'), '1:3.0.7-27.el9');
+      assert.equal(h.installed.get('bash'), '5.1.8-6.el9');
+      assert.deepEqual(
+        h.history.map((e) => [e.name, e.from, e.version]),
+        [['openssl-libs', '1:3.0.7-25.el9', '1:3.0.7-27.el9']],
+      );
+      const a = assessAdvisories(
+        [adv('openssl', { rhel: '1:3.0.7-28.el9' })],
+        { ...h, families: ['rhel'] },
+        [],
+        noIo,
+      );
+      assert.equal(a.advisories[0]?.verdict, 'unpatched');
+      // rpm cannot be run: the database is unreadable → unknown, never clean.
+      process.env.PATH = join(dir, 'none');
+      const blind = await readAdvisoryHost([adv('openssl', { any: '1' })], 'rpm', '/', dir);
+      assert.equal(blind.binaries, null);
+      assert.equal(
+        assessAdvisories([adv('openssl', { any: '1' })], blind, [], noIo).advisories[0]?.verdict,
+        'unknown',
+      );
+    } finally {
+      process.env.PATH = oldPath;
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
