@@ -5,7 +5,7 @@
 import type { StaleFile, StaleProcess } from '../model.ts';
 import { compareDebVersions, compareRpmVersions, type Ordering } from '../reboot/version.ts';
 import { type Advisory, fixedVersionFor } from './advisory.ts';
-import type { HistoryEvent } from './history.ts';
+import { baseName, type HistoryEvent } from './history.ts';
 import { type AdvisoryHost, isKernelPackage } from './host.ts';
 import {
   type Evidence,
@@ -96,11 +96,6 @@ export function worstVulnerable(vs: Iterable<Vulnerable>): Vulnerable {
     if (v === 'unknown') w = 'unknown';
   }
   return w;
-}
-
-function baseName(pkg: string): string {
-  const colon = pkg.indexOf(':');
-  return colon === -1 ? pkg : pkg.slice(0, colon);
 }
 
 export function assessAdvisories(

@@ -11,6 +11,7 @@ import { readFileBounded } from '../procfs/reader.ts';
 import { compareDebVersions } from '../reboot/version.ts';
 import { type Advisory, familiesFromOsRelease, fixedVersionFor } from './advisory.ts';
 import type { ContainerVersion } from './assess.ts';
+import { baseName } from './history.ts';
 import { readInRoot } from './in-root.ts';
 import { dpkgBinariesOf } from './source.ts';
 
@@ -186,11 +187,11 @@ export function containerVersions(
         });
         continue;
       }
-      const names = a.packages.map((p) => p.name.split(':')[0] as string);
+      const names = a.packages.map((p) => baseName(p.name));
       const bins = db.binariesOf(names);
       for (const pkg of a.packages) {
         const fixed = fixedVersionFor(pkg, db.families);
-        for (const b of bins.get(pkg.name.split(':')[0] as string) ?? []) {
+        for (const b of bins.get(baseName(pkg.name)) ?? []) {
           const version = db.installed.get(b) ?? null;
           const vulnerable =
             fixed === null || version === null ? 'unknown' : compareDebVersions(version, fixed) < 0;

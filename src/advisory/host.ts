@@ -8,8 +8,9 @@ import { readFileSync } from 'node:fs';
 import { findOnPath } from '../packages/db.ts';
 import { parseStatus } from '../packages/dpkg.ts';
 import { readFileBounded } from '../procfs/reader.ts';
+import { errorCode } from '../reboot/read.ts';
 import { type Advisory, familiesFromOsRelease } from './advisory.ts';
-import type { HistoryEvent } from './history.ts';
+import { baseName, type HistoryEvent } from './history.ts';
 import { dpkgHistory, rpmHistory } from './history-files.ts';
 import { dpkgBinariesOf, rpmBinariesOf } from './source.ts';
 
@@ -91,11 +92,6 @@ export async function readAdvisoryHost(
   return host;
 }
 
-function baseName(pkg: string): string {
-  const colon = pkg.indexOf(':');
-  return colon === -1 ? pkg : pkg.slice(0, colon);
-}
-
 function readFamilies(root: string): string[] {
   for (const f of ['/etc/os-release', '/usr/lib/os-release']) {
     try {
@@ -171,8 +167,4 @@ export function kernelPackageVersion(
   if (deb) return deb[1] as string;
   const ubuntu = signature === null ? null : /^Ubuntu (\d+\.\d+\.\d+-\d+\.\d+)/.exec(signature);
   return ubuntu ? (ubuntu[1] as string) : null;
-}
-
-function errorCode(e: unknown): string {
-  return (e as NodeJS.ErrnoException).code ?? (e as Error).message;
 }
