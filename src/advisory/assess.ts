@@ -191,8 +191,23 @@ export function assessAdvisories(
       const found = new Map<string, ProcessVersion>();
       for (const f of p.files) {
         // Host files only (a container's files are not the host's packages); mapped code only.
-        if (f.kind !== 'code' || f.interpreted || f.hostPath === null || f.package === null)
+        if (f.kind !== 'code' || f.interpreted || f.hostPath === null) continue;
+        if (host.binaries === null) {
+          // Without the package database nothing says whose code this is: it may be the
+          // advisory's, so the process is `unknown` (restart --fixed does not leave it alone).
+          if (!found.has('*'))
+            found.set('*', {
+              advisory: a.id,
+              package: '*',
+              fixed: null,
+              runningVersion: null,
+              evidence: 'unknown',
+              vulnerable: 'unknown',
+              note: 'the package database could not be read',
+            });
           continue;
+        }
+        if (f.package === null) continue;
         const bin = baseName(f.package.name);
         if (!fixedOf.has(bin) || found.has(bin)) continue;
         const fixed = fixedOf.get(bin) ?? null;

@@ -99,7 +99,7 @@ describe('advisories in restart, check and metrics (fixture /proc, real dpkg dat
     assert.match(bad.stdout, /^AFTERPATCH UNKNOWN - usage error: .*--advisory-state/);
   });
 
-  it('check --fixed with an unreadable package database: unknown (WARNING), never OK', async () => {
+  it('an unreadable package database: check unknown (WARNING, never OK), metrics unknown, restart --fixed plans every stale unit', async () => {
     const nodb = join(dir, 'nodb');
     mkdirSync(join(nodb, 'var/lib/dpkg/status'), { recursive: true });
     const r = await runCli(
@@ -120,6 +120,51 @@ describe('advisories in restart, check and metrics (fixture /proc, real dpkg dat
     );
     assert.equal(r.code, 1, r.stdout);
     assert.match(r.stdout, /advisories: CLI-fixed unknown/);
+    // metrics says unknown too; restart --fixed leaves no stale unit alone on that doubt.
+    const m = await runCli(
+      [
+        'metrics',
+        '--proc-root',
+        fx.root,
+        '--root',
+        nodb,
+        '--state-dir',
+        join(dir, 'none'),
+        '--fixed',
+        'libc6=0.1-1',
+      ],
+      { env },
+    );
+    assert.match(
+      m.stdout,
+      /^afterpatch_advisory_verdict\{advisory="CLI-fixed",verdict="unknown"\} 1$/m,
+    );
+    assert.match(
+      m.stdout,
+      /^afterpatch_advisory_verdict\{advisory="CLI-fixed",verdict="clean"\} 0$/m,
+    );
+    const plan = await runCli(
+      [
+        'restart',
+        '--dry-run',
+        '--json',
+        '--proc-root',
+        fx.root,
+        '--root',
+        nodb,
+        '--state-dir',
+        join(dir, 's2'),
+        '--fixed',
+        'libc6=0.1-1',
+      ],
+      { env },
+    );
+    assert.deepEqual(
+      JSON.parse(plan.stdout)
+        .plan.map((e: { unit: string }) => e.unit)
+        .sort(),
+      ['new.service', 'old.service'],
+    );
   });
 
   it('metrics --fixed: one gauge per advisory and verdict, and the vulnerable processes', async () => {
