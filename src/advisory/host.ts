@@ -58,6 +58,15 @@ export async function readAdvisoryHost(
     try {
       const text = readFileBounded(`${r}/var/lib/dpkg/status`, MAX_STATUS_BYTES).toString('utf8');
       host.binaries = dpkgBinariesOf(text, names);
+      // Debian's advisories name the kernel by its source `linux`; the installed images are
+      // built from `linux-signed-ARCH`: `linux` covers every linux-image-* package too.
+      const linux = host.binaries.get('linux');
+      if (linux) {
+        const images = [...text.matchAll(/^Package: (linux-image-\S+)$/gm)].map(
+          (m) => m[1] as string,
+        );
+        host.binaries.set('linux', [...new Set([...linux, ...images])].sort());
+      }
       const status = parseStatus(text);
       for (const bins of host.binaries.values())
         for (const b of bins) {

@@ -242,3 +242,41 @@ describe('readAdvisoryHost on an rpm system (a stand-in rpm on PATH, real dnf.rp
     }
   });
 });
+
+describe('readAdvisoryHost on a dpkg system: the kernel named by its source `linux`', () => {
+  it('covers the signed images (Source: linux-signed-amd64); the running kernel from uname -v', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'afterpatch-dpkghost-'));
+    try {
+      mkdirSync(join(dir, 'root/var/lib/dpkg'), { recursive: true });
+      const stanza = (pkg: string, source: string, version: string) =>
+        `Package: ${pkg}\nStatus: install ok installed\nArchitecture: amd64\nSource: ${source}\nVersion: ${version}\n\n`;
+      writeFileSync(
+        join(dir, 'root/var/lib/dpkg/status'),
+        stanza('linux-image-6.1.0-18-amd64', 'linux-signed-amd64 (6.1.76+1)', '6.1.76-1') +
+          stanza('linux-image-6.1.0-20-amd64', 'linux-signed-amd64 (6.1.85+1)', '6.1.85-1') +
+          stanza('linux-libc-dev', 'linux', '6.1.85-1'),
+      );
+      mkdirSync(join(dir, 'root/etc'));
+      writeFileSync(join(dir, 'root/etc/os-release'), 'ID=debian\nVERSION_ID="12"\n');
+      mkdirSync(join(dir, 'proc/sys/kernel'), { recursive: true });
+      writeFileSync(join(dir, 'proc/sys/kernel/osrelease'), '6.1.0-18-amd64\n');
+      writeFileSync(
+        join(dir, 'proc/sys/kernel/version'),
+        '#1 SMP PREEMPT_DYNAMIC Debian 6.1.76-1 (2024-02-01)\n',
+      );
+      const advisories = [adv('linux', { debian: '6.1.85-1' })];
+      const h = await readAdvisoryHost(advisories, 'dpkg', join(dir, 'root'), join(dir, 'proc'));
+      assert.deepEqual(h.binaries?.get('linux'), [
+        'linux-image-6.1.0-18-amd64',
+        'linux-image-6.1.0-20-amd64',
+        'linux-libc-dev',
+      ]);
+      assert.equal(h.runningKernel, '6.1.76-1');
+      assert.deepEqual(h.families, ['debian']);
+      const a = assessAdvisories(advisories, h, [], noIo);
+      assert.equal(a.advisories[0]?.verdict, 'reboot-needed');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
