@@ -67,7 +67,8 @@ export async function readAdvisoryHost(
         );
         host.binaries.set('linux', [...new Set([...linux, ...images])].sort());
       }
-      const status = parseStatus(text);
+      // Only the covered packages' stanzas are parsed (found by substring search), not all.
+      const status = parseStatus(stanzasOf(text, [...host.binaries.values()].flat()));
       for (const bins of host.binaries.values())
         for (const b of bins) {
           const ref = status.resolve(b);
@@ -99,6 +100,20 @@ export async function readAdvisoryHost(
       host.history = manager === 'rpm' ? rpmHistory(r, wanted) : dpkgHistory(r, wanted);
   }
   return host;
+}
+
+/** The status file's stanzas of these packages (every architecture), as one status text. */
+export function stanzasOf(text: string, names: readonly string[]): string {
+  const out: string[] = [];
+  for (const name of new Set(names)) {
+    const needle = `Package: ${name}\n`;
+    for (let at = text.indexOf(needle); at !== -1; at = text.indexOf(needle, at + 1)) {
+      if (at > 0 && text[at - 1] !== '\n') continue;
+      const end = text.indexOf('\n\n', at);
+      out.push(text.slice(at, end === -1 ? text.length : end));
+    }
+  }
+  return out.join('\n\n');
 }
 
 function readFamilies(root: string): string[] {
