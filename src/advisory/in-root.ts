@@ -8,6 +8,8 @@ import { closeSync, constants, fstatSync, openSync, readlinkSync, readSync } fro
 
 /** Symlinks followed in one resolution, as the kernel's own limit. */
 const MAX_HOPS = 40;
+/** Path components walked in one resolution: a hostile tree of deep links stays cheap. */
+const MAX_STEPS = 1024;
 
 /**
  * The bytes of `path` inside the root directory `rootDir` (e.g. /proc/PID/root), at most
@@ -27,7 +29,9 @@ export function readInRoot(rootDir: string, path: string, maxBytes: number): Buf
   try {
     const queue = path.split('/').filter((c) => c !== '' && c !== '.');
     let hops = 0;
+    let steps = 0;
     while (queue.length > 0) {
+      if (++steps > MAX_STEPS) return null;
       const comp = queue.shift() as string;
       if (comp === '..') {
         if (stack.length > 1) closeAbove(stack.length - 1);

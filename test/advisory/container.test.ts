@@ -175,6 +175,15 @@ describe('readInRoot: symlinks resolved inside the root', () => {
       assert.equal(read('/fifo'), null);
       assert.equal(read('/etc/passwd'.padEnd(20, '/')), 'inside\n');
       assert.equal(readInRoot(root, '/etc/passwd', 3), null, 'larger than the bound');
+      // Deep chains of links are cut off, not walked without end.
+      let prev = 'etc';
+      for (let i = 0; i < 30; i++) {
+        const name = `d${i}`;
+        symlinkSync(`${'x/../'.repeat(20)}${prev}`, join(root, name));
+        prev = name;
+      }
+      mkdirSync(join(root, 'x'));
+      assert.equal(read(`/${prev}/passwd`), null);
     } finally {
       rmSync(root, { recursive: true, force: true });
     }
