@@ -102,39 +102,15 @@ describe('advisories in restart, check and metrics (fixture /proc, real dpkg dat
   it('an unreadable package database: check unknown (WARNING, never OK), metrics unknown, restart --fixed plans every stale unit', async () => {
     const nodb = join(dir, 'nodb');
     mkdirSync(join(nodb, 'var/lib/dpkg/status'), { recursive: true });
-    const r = await runCli(
-      [
-        'check',
-        '--proc-root',
-        fx.root,
-        '--root',
-        nodb,
-        '--state-dir',
-        join(dir, 'none'),
-        '--ignore',
-        'units',
-        '--fixed',
-        'libc6=0.1-1',
-      ],
-      { env },
-    );
+    const blind = (command: string, ...args: string[]) =>
+      runCli([command, '--proc-root', fx.root, '--root', nodb, '--fixed', 'libc6=0.1-1', ...args], {
+        env,
+      });
+    const r = await blind('check', '--state-dir', join(dir, 'none'), '--ignore', 'units');
     assert.equal(r.code, 1, r.stdout);
     assert.match(r.stdout, /advisories: CLI-fixed unknown/);
     // metrics says unknown too; restart --fixed leaves no stale unit alone on that doubt.
-    const m = await runCli(
-      [
-        'metrics',
-        '--proc-root',
-        fx.root,
-        '--root',
-        nodb,
-        '--state-dir',
-        join(dir, 'none'),
-        '--fixed',
-        'libc6=0.1-1',
-      ],
-      { env },
-    );
+    const m = await blind('metrics', '--state-dir', join(dir, 'none'));
     assert.match(
       m.stdout,
       /^afterpatch_advisory_verdict\{advisory="CLI-fixed",verdict="unknown"\} 1$/m,
@@ -143,22 +119,7 @@ describe('advisories in restart, check and metrics (fixture /proc, real dpkg dat
       m.stdout,
       /^afterpatch_advisory_verdict\{advisory="CLI-fixed",verdict="clean"\} 0$/m,
     );
-    const plan = await runCli(
-      [
-        'restart',
-        '--dry-run',
-        '--json',
-        '--proc-root',
-        fx.root,
-        '--root',
-        nodb,
-        '--state-dir',
-        join(dir, 's2'),
-        '--fixed',
-        'libc6=0.1-1',
-      ],
-      { env },
-    );
+    const plan = await blind('restart', '--dry-run', '--json', '--state-dir', join(dir, 's2'));
     assert.deepEqual(
       JSON.parse(plan.stdout)
         .plan.map((e: { unit: string }) => e.unit)
