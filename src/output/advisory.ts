@@ -98,3 +98,18 @@ export function advisorySeries(a: AdvisoryAssessment | undefined): {
     ]),
   };
 }
+
+/**
+ * With advisories, the stale entries `restart` left out of its plan because every version they
+ * run is at or above the fixes (src/restart/restart.ts): their keys, for the restart report.
+ */
+export function advisoryLeftAlone(scan: {
+  advisories?: AdvisoryAssessment;
+  groups: readonly { key: string; severity: 'code' | 'data'; pids: number[] }[];
+}): string[] | null {
+  if (scan.advisories === undefined) return null;
+  const a = scan.advisories;
+  return scan.groups
+    .filter((g) => g.severity === 'code' && groupVulnerable(a, g.pids) === false)
+    .map((g) => g.key);
+}

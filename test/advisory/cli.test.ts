@@ -65,6 +65,28 @@ describe('advisories in restart, check and metrics (fixture /proc, real dpkg dat
     // Both stale but both safe for an old fix: nothing to restart for it.
     const safe = JSON.parse((await runCli([...args, '--fixed', 'libc6=0.1-1'], { env })).stdout);
     assert.deepEqual(units(safe), []);
+    assert.deepEqual(safe.advisoryLeftAlone, [
+      'system-unit:new.service',
+      'system-unit:old.service',
+    ]);
+    // Never "nothing runs outdated code" when stale units were left alone as safe.
+    const text = await runCli(
+      [
+        'restart',
+        '--dry-run',
+        ...common(),
+        '--state-dir',
+        join(dir, 's'),
+        '--fixed',
+        'libc6=0.1-1',
+      ],
+      { env },
+    );
+    assert.doesNotMatch(text.stdout, /Nothing runs outdated code/);
+    assert.match(
+      text.stdout,
+      /^No unit runs a version below the advisories' fixes: nothing to restart\.\nLeft alone: 2 stale entries run only fixed versions \(system-unit:new\.service, system-unit:old\.service\)\.$/m,
+    );
   });
 
   const check = (...args: string[]) =>
