@@ -12,6 +12,7 @@ import { compareDebVersions } from '../reboot/version.ts';
 import { type Advisory, familiesFromOsRelease, fixedVersionFor } from './advisory.ts';
 import type { ContainerVersion } from './assess.ts';
 import { baseName } from './history.ts';
+import { relevantStanzas } from './host.ts';
 import { readInRoot } from './in-root.ts';
 import { dpkgBinariesOf } from './source.ts';
 
@@ -83,22 +84,38 @@ interface ContainerDb {
   binariesOf(names: readonly string[]): Map<string, string[]>;
 }
 
-export function readContainerDb(rootDir: string): ContainerDb | null {
+/** A shared database file is decoded once (the cache of readInRoot returns the same Buffer). */
+const texts = new WeakMap<Buffer, string>();
+function decoded(b: Buffer): string {
+  let t = texts.get(b);
+  if (t === undefined) {
+    t = b.toString('utf8');
+    texts.set(b, t);
+  }
+  return t;
+}
+
+export function readContainerDb(
+  rootDir: string,
+  cache: Map<string, Buffer> = new Map(),
+): ContainerDb | null {
   const osr =
-    readInRoot(rootDir, '/etc/os-release', 64 * 1024) ??
-    readInRoot(rootDir, '/usr/lib/os-release', 64 * 1024);
+    readInRoot(rootDir, '/etc/os-release', 64 * 1024, cache) ??
+    readInRoot(rootDir, '/usr/lib/os-release', 64 * 1024, cache);
   const families = osr === null ? [] : familiesFromOsRelease(osr.toString('utf8'));
-  const dpkg = readInRoot(rootDir, '/var/lib/dpkg/status', MAX_DB_BYTES);
+  const dpkg = readInRoot(rootDir, '/var/lib/dpkg/status', MAX_DB_BYTES, cache);
   if (dpkg !== null) {
-    const text = dpkg.toString('utf8');
-    const status = parseStatus(text);
+    const text = decoded(dpkg);
     const installed = new Map<string, string>();
     return {
       kind: 'dpkg',
       families,
       installed,
       binariesOf(names) {
-        const m = dpkgBinariesOf(text, names);
+        // Only the stanzas that may concern the names are parsed (as on the host).
+        const relevant = relevantStanzas(text, names);
+        const status = parseStatus(relevant);
+        const m = dpkgBinariesOf(relevant, names);
         for (const [k, bins] of m) {
           const present = bins.filter((b) => {
             const v = status.resolve(b)?.version;
@@ -111,7 +128,7 @@ export function readContainerDb(rootDir: string): ContainerDb | null {
       },
     };
   }
-  const apk = readInRoot(rootDir, '/lib/apk/db/installed', MAX_DB_BYTES);
+  const apk = readInRoot(rootDir, '/lib/apk/db/installed', MAX_DB_BYTES, cache);
   if (apk !== null) {
     const { installed, origin } = parseApkInstalled(apk.toString('utf8'));
     return {
@@ -171,8 +188,10 @@ export function containerVersions(
   procRoot: string,
 ): ContainerVersion[] {
   const out: ContainerVersion[] = [];
+  // Containers of one image share their database file: read and parsed once.
+  const cache = new Map<string, Buffer>();
   for (const c of containers) {
-    const db = readContainerDb(`${procRoot}/${c.pid}/root`);
+    const db = readContainerDb(`${procRoot}/${c.pid}/root`, cache);
     for (const a of advisories) {
       if (db === null) {
         out.push({

@@ -57,7 +57,7 @@ export async function readAdvisoryHost(
   if (manager === 'dpkg') {
     try {
       const text = readFileBounded(`${r}/var/lib/dpkg/status`, MAX_STATUS_BYTES).toString('utf8');
-      host.binaries = dpkgBinariesOf(text, names);
+      host.binaries = dpkgBinariesOf(relevantStanzas(text, names), names);
       // Debian's advisories name the kernel by its source `linux`; the installed images are
       // built from `linux-signed-ARCH`: `linux` covers every linux-image-* package too.
       const linux = host.binaries.get('linux');
@@ -100,6 +100,29 @@ export async function readAdvisoryHost(
       host.history = manager === 'rpm' ? rpmHistory(r, wanted) : dpkgHistory(r, wanted);
   }
   return host;
+}
+
+/**
+ * The stanzas that may concern these names — as the package (`Package: N`) or as its source
+ * (`Source: N`, `Source: N (version)`) — found by substring search: a status file of thousands
+ * of packages costs in proportion to the advisory's, not to its size.
+ */
+export function relevantStanzas(text: string, names: readonly string[]): string {
+  const starts = new Set<number>();
+  for (const n of new Set(names))
+    for (const needle of [`Package: ${n}\n`, `Source: ${n}\n`, `Source: ${n} (`])
+      for (let at = text.indexOf(needle); at !== -1; at = text.indexOf(needle, at + 1)) {
+        if (at > 0 && text[at - 1] !== '\n') continue;
+        const start = text.lastIndexOf('\n\n', at);
+        starts.add(start === -1 ? 0 : start + 2);
+      }
+  return [...starts]
+    .sort((a, b) => a - b)
+    .map((start) => {
+      const end = text.indexOf('\n\n', start);
+      return text.slice(start, end === -1 ? text.length : end);
+    })
+    .join('\n\n');
 }
 
 /** The status file's stanzas of these packages (every architecture), as one status text. */

@@ -15,7 +15,13 @@ const MAX_STEPS = 1024;
  * The bytes of `path` inside the root directory `rootDir` (e.g. /proc/PID/root), at most
  * `maxBytes`; null when absent, not a regular file, larger, or unreadable.
  */
-export function readInRoot(rootDir: string, path: string, maxBytes: number): Buffer | null {
+export function readInRoot(
+  rootDir: string,
+  path: string,
+  maxBytes: number,
+  /** Files already read, by device, inode, size and mtime: containers of one image share them. */
+  cache?: Map<string, Buffer>,
+): Buffer | null {
   let rootFd: number;
   try {
     rootFd = openSync(rootDir, constants.O_RDONLY | constants.O_DIRECTORY);
@@ -69,6 +75,9 @@ export function readInRoot(rootDir: string, path: string, maxBytes: number): Buf
       try {
         const st = fstatSync(fd);
         if (!st.isFile() || st.size > maxBytes) return null;
+        const key = `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}`;
+        const hit = cache?.get(key);
+        if (hit) return hit;
         const buf = Buffer.alloc(st.size);
         let got = 0;
         while (got < st.size) {
@@ -76,7 +85,9 @@ export function readInRoot(rootDir: string, path: string, maxBytes: number): Buf
           if (n === 0) break;
           got += n;
         }
-        return buf.subarray(0, got);
+        const out = buf.subarray(0, got);
+        cache?.set(key, out);
+        return out;
       } finally {
         closeSync(fd);
       }
