@@ -34,6 +34,7 @@ export interface ContainerRef {
  */
 export function findContainers(
   procRoot: string,
+  /** The PIDs to look at (the scan's list, or --pid's); all of procRoot when undefined. */
   onlyPids: readonly number[] | undefined = undefined,
 ): ContainerRef[] {
   const link = (rel: string) => {
@@ -47,16 +48,15 @@ export function findContainers(
   const hostPidNs = link('1/ns/pid') ?? link('self/ns/pid');
   if (hostPidNs === null) return [];
   const byMnt = new Map<string, number>();
+  // The PIDs the scan listed (no second readdir of /proc), or --pid's, which narrow it.
   let names: string[];
   try {
-    names = readdirSync(procRoot);
+    names = onlyPids === undefined ? readdirSync(procRoot) : onlyPids.map(String);
   } catch {
     return [];
   }
-  // --pid narrows the containers too: only those of the PIDs asked for.
-  const only = onlyPids === undefined ? null : new Set(onlyPids.map(String));
   for (const n of names) {
-    if (!/^[1-9]\d*$/.test(n) || (only !== null && !only.has(n))) continue;
+    if (!/^[1-9]\d*$/.test(n)) continue;
     const ns = link(`${n}/ns/pid`);
     if (ns === null || ns === hostPidNs) continue;
     const mnt = link(`${n}/ns/mnt`);

@@ -14,7 +14,7 @@ export async function assessRun(
     manager: 'dpkg' | 'rpm' | null;
     root: string;
     procRoot: string;
-    /** --pid: only the containers of these processes. */
+    /** The processes to look for containers among (the scan's PIDs, narrowed by --pid). */
     pids?: readonly number[] | undefined;
     /** The map_files name of a stale file's mapping, as the scan read it. */
     rangeOf?: (pid: number, file: { path: string; inode: number }) => string | null;

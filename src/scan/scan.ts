@@ -150,7 +150,8 @@ export async function scan(options: ScanOptions = {}): Promise<ScanReport> {
           manager,
           root: hostRoot,
           procRoot,
-          pids: options.filters?.pids,
+          // The PIDs already listed (--pid narrows them): containers are looked for among them.
+          pids,
           rangeOf: rangesOf(raw.processes),
         })
       : undefined;
