@@ -289,7 +289,7 @@ describe('fact afterpatch (facter with the module’s lib/facter, the real CLI)'
 });
 
 // The exit-status mapping of afterpatch_restart (restart_after's type and provider) with every
-// status and report afterpatch can give. A real restart happens in puppet.sandbox.test.ts; here
+// status and report afterpatch can give. A real restart happens in puppet.integration.test.ts; here
 // the CLI is a stand-in script (restarting anything on this machine is not an option) that
 // records its argument vector and answers with a given status, standard output and error.
 describe('afterpatch_restart: exit status → Puppet outcome (puppet apply, stand-in CLIs)', {
