@@ -129,6 +129,66 @@ describe('restart: apply and verify', () => {
     const clean = await apply([planEntry(null, [1])], { procRoot: fx.root, cgroupMount: null });
     assert.equal(clean.results[0]?.outcome, 'verified');
   });
+  describe('what is asked of systemd after the action (FakeSystemd)', () => {
+    const both = () => {
+      const fx = makeProcTree({
+        1: FAKE_INIT,
+        200: CLEAN,
+        201: { ...CLEAN, cgroup: '0::/system.slice/b.service\n' },
+      });
+      after(() => fx.cleanup());
+      return {
+        procRoot: fx.root,
+        cgroupMount: cgroups({ 'system.slice/a.service': [200], 'system.slice/b.service': [201] }),
+      };
+    };
+    const failure = 'Job for b.service failed because the control process exited with error code.';
+
+    it('after a success: one is-active for the batch, show and journal only for the unit that is not active', async () => {
+      const client = new FakeSystemd()
+        .unit('a.service')
+        .unit('b.service', { ActiveState: 'failed' });
+      client.journals.set('b.service', ['b: exit 1']);
+      const r = await apply([planEntry('a.service'), planEntry('b.service')], {
+        ...both(),
+        client,
+      });
+      assert.deepEqual(client.queries, [
+        'is-active a.service b.service',
+        'show b.service',
+        'journal b.service',
+      ]);
+      assert.deepEqual(outcome(r), [
+        ['a.service', 'verified', null],
+        ['b.service', 'failed', null],
+      ]);
+      assert.deepEqual(r.results[1]?.journal, ['b: exit 1']);
+    });
+
+    it('after a failed call: every unit shown, the failure (and journal) to the unit systemctl names', async () => {
+      const client = new FakeSystemd()
+        .unit('a.service')
+        .unit('b.service', { ActiveState: 'failed' });
+      client.result = () => ({ ok: false, timedOut: false, messages: [failure] });
+      const r = await apply([planEntry('a.service'), planEntry('b.service')], {
+        ...both(),
+        client,
+      });
+      assert.deepEqual(client.queries, ['show a.service b.service', 'journal b.service']);
+      assert.deepEqual(outcome(r), [
+        ['a.service', 'verified', null],
+        ['b.service', 'failed', failure],
+      ]);
+    });
+
+    it('no answer in time while the unit is still activating: timeout, its processes not judged', async () => {
+      const client = new FakeSystemd().unit('a.service', { ActiveState: 'activating' });
+      client.result = () => ({ ok: false, timedOut: true, messages: [] });
+      const r = await apply([planEntry('a.service')], { ...both(), client });
+      assert.deepEqual(outcome(r), [['a.service', 'timeout', 'no answer within 90 s']]);
+      assert.deepEqual(client.queries, ['show a.service']);
+    });
+  });
 });
 
 describe('restart: outcomes are reported when the state cannot be saved', {
