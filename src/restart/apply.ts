@@ -33,13 +33,13 @@ export interface ApplyOptions {
   timeoutMs: number;
   noise: NoiseConfig;
   includeData: boolean;
-  procRoot?: string;
+  procRoot?: string | undefined;
   /**
    * Where the unit cgroups are read. Default: the host's mounted systemd hierarchy, or none under
    * a --proc-root other than /proc (those processes are not the host's: unit results are then
    * `unverified`).
    */
-  cgroupMount?: string | null;
+  cgroupMount?: string | null | undefined;
   /** Asked before each batch: a reason (e.g. "SIGTERM") stops before the next batch starts. */
   stopRequested?: () => string | null;
 }
