@@ -331,9 +331,10 @@ export function hostView(host: string, parts: readonly HostPart[]): FleetHost {
     }
   }
   const used = [scan, restart, reboot, status].filter((p): p is HostPart => p !== undefined);
-  // A failure counts only when it is the host's latest word.
+  // A failure counts only when it is the host's latest word: a later *document* clears it, but
+  // the results inside the failed object itself (which carry their own, later times) do not.
   const lastData = used
-    .filter((p) => p !== status)
+    .filter((p) => p !== status && p.seq !== status?.seq)
     .reduce<HostPart | undefined>((a, p) => (a === undefined || newer(p, a) ? p : a), undefined);
   const failed =
     status !== undefined &&

@@ -164,6 +164,28 @@ describe('mergeFleet', () => {
       want: { a: { restart: false, reboot: false, clean: false, failed: true } },
       exit: 1,
     },
+    {
+      // The module's own results carry their own (later) times: they must not hide its failure.
+      name: 'a failed module run whose own scan and reboot results are newer than its object',
+      docs: [
+        {
+          host: 'a',
+          time: T1,
+          failed: true,
+          msg: 'fleet-app.service: failed',
+          scan: scanDoc('a', T2),
+          reboot: { ...rebootDoc(false), time: T2 },
+        },
+      ],
+      want: { a: { restart: false, reboot: false, clean: false, failed: true } },
+      exit: 1,
+    },
+    {
+      name: 'a later document still clears an earlier failure',
+      docs: [{ host: 'a', time: T1, failed: true, msg: 'unreachable' }, scanDoc('a', T2)],
+      want: { a: { restart: false, reboot: false, clean: true } },
+      exit: 0,
+    },
   ];
   for (const c of cases) {
     it(c.name, () => {
