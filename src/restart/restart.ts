@@ -9,13 +9,7 @@ import { SystemctlClient, type SystemdClient } from '../systemd/client.ts';
 import { SOCKET_PROPERTIES, type UnitProperties } from '../systemd/properties.ts';
 import { applyPlan, type UnitResult } from './apply.ts';
 import { acquireLock } from './lock.ts';
-import {
-  isActionable,
-  makePlan,
-  type PlanEntry,
-  socketKey,
-  triggeringSockets,
-} from './plan.ts';
+import { isActionable, makePlan, type PlanEntry, socketKey, triggeringSockets } from './plan.ts';
 import { DEFAULT_STATE_DIR, readState, type UnitRecord, writeState } from './state.ts';
 
 export interface RestartOptions {

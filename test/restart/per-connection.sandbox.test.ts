@@ -108,7 +108,17 @@ describe('per-connection instances of an Accept=yes socket in a systemd sandbox'
   ): Promise<{ code: number; json: RestartJson; text: string }> {
     assert.ok(sb);
     const r = await sb.exec(
-      [process.execPath, CLI, 'restart', '--json', '--timeout', '20', ...args, '--state-dir', state],
+      [
+        process.execPath,
+        CLI,
+        'restart',
+        '--json',
+        '--timeout',
+        '20',
+        ...args,
+        '--state-dir',
+        state,
+      ],
       { timeoutMs: 60_000 },
     );
     const text = `exit ${r.code}\n--- stdout ---\n${r.stdout}\n--- stderr ---\n${r.stderr}`;
