@@ -4,6 +4,7 @@ import { globToRegExp } from '../glob.ts';
 import type { Owner } from '../model.ts';
 import { pidsForAdvice } from '../report/action.ts';
 import type { Group } from '../report/group.ts';
+import { perConnectionAdvice } from '../systemd/accept-instance.ts';
 import type { Manager } from '../systemd/client.ts';
 import type { UnitProperties } from '../systemd/properties.ts';
 import { builtinDenyReason } from './safelist.ts';
@@ -269,7 +270,7 @@ function perConnection(
       unit,
       manager,
       action: 'advise',
-      reason: `per-connection instance of ${accepting.n}: ends when the connection closes`,
+      reason: perConnectionAdvice(accepting.n),
       needsHuman: true,
     };
   }

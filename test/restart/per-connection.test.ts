@@ -7,8 +7,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { countBuckets } from '../../src/check/buckets.ts';
 import { defaultConfig } from '../../src/config/load.ts';
+import type { Owner } from '../../src/model.ts';
+import { suggestAction } from '../../src/report/action.ts';
+import { type Group, ownerKey } from '../../src/report/group.ts';
 import { planRestart } from '../../src/restart/restart.ts';
+import { acceptSocketByName } from '../../src/systemd/accept-instance.ts';
 import type { Manager } from '../../src/systemd/client.ts';
 import { SOCKET_PROPERTIES, type UnitProperties } from '../../src/systemd/properties.ts';
 import { FakeSystemd } from '../helpers/fake-systemd.ts';
@@ -91,5 +96,68 @@ describe('planRestart and per-connection instances', () => {
     assert.equal(plan.get(INSTANCE)?.needsHuman, true);
     assert.match(plan.get(INSTANCE)?.reason ?? '', /could not read Accept= of sshd\.socket/);
     assert.equal(plan.get('ssh.service')?.action, 'restart');
+  });
+});
+
+describe('per-connection instances recognised by name (scan, check, metrics ask no systemd)', () => {
+  // Names as systemd 252 gives them (seen in the sandbox: IPv6 and AF_UNIX instances).
+  const instances: [string, string][] = [
+    [INSTANCE, 'sshd.socket'],
+    ['nm6@0-::1:47123-::1:33844.service', 'nm6.socket'],
+    ['rsync@12-192.168.1.2:873-192.168.1.77:40112.service', 'rsync.socket'],
+    ['nmu@0-36-0.service', 'nmu.socket'],
+    ['echo@4-unknown.service', 'echo.socket'],
+    ['vs@1-2:1024-3:5000.service', 'vs.socket'],
+  ];
+  for (const [unit, socket] of instances) {
+    it(`${unit} serves a connection of ${socket}`, () => {
+      assert.equal(acceptSocketByName(unit), socket);
+    });
+  }
+  for (const unit of [
+    'ssh.service',
+    'getty@tty1.service',
+    'openvpn@client.service',
+    'foo@1-bar.service',
+    'sshd@3-10.0.0.1:22-10.0.0.9:5512.socket',
+    'sshd@-10.0.0.1:22-10.0.0.9:5512.service',
+    'session-3.scope',
+  ]) {
+    it(`${unit} is not a per-connection instance`, () => {
+      assert.equal(acceptSocketByName(unit), null);
+    });
+  }
+
+  const group = (owner: Owner): Group => ({
+    owner,
+    key: ownerKey(owner),
+    severity: 'code',
+    pids: [200],
+    names: ['sshd'],
+    files: [{ path: '/usr/lib/libcrypto.so.3', kind: 'code', package: null }],
+    action: suggestAction(owner, [200]),
+  });
+
+  it('scan advises instead of suggesting `systemctl restart` for it', () => {
+    assert.deepEqual(suggestAction({ type: 'system-unit', unit: INSTANCE }, [200]), {
+      kind: 'manual',
+      advice:
+        'per-connection instance of sshd.socket: ends when the connection closes; restarting it would cut that connection',
+    });
+    const user: Owner = { type: 'user-unit', uid: 1000, unit: 'nmu@0-36-0.service', manager: '' };
+    assert.equal(suggestAction(user, [200]).kind, 'manual');
+    assert.equal(
+      suggestAction({ type: 'system-unit', unit: 'ssh.service' }, [300]).kind,
+      'restart',
+    );
+  });
+
+  it('check and metrics count it with the sessions, not the units needing a restart', () => {
+    const n = countBuckets([
+      group({ type: 'system-unit', unit: INSTANCE }),
+      group({ type: 'system-unit', unit: 'ssh.service' }),
+      group({ type: 'session', uid: 0, session: '3', unit: 'session-3.scope' }),
+    ]);
+    assert.deepEqual(n, { units: 1, unmanaged: 0, sessions: 2, containers: 0 });
   });
 });
