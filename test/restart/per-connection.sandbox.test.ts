@@ -174,6 +174,28 @@ describe('per-connection instances of an Accept=yes socket in a systemd sandbox'
         'the instance maps the replaced library',
       );
 
+      // scan asks no systemd: it knows the instance by the name systemd gave it.
+      const scanned = await sb.exec([
+        process.execPath,
+        CLI,
+        'scan',
+        '--json',
+        '--lib',
+        tree.libRegex,
+      ]);
+      const entries = (
+        JSON.parse(scanned.stdout) as { entries: { unit?: string; action: unknown }[] }
+      ).entries;
+      assert.deepEqual(
+        entries.find((e) => e.unit === instance)?.action,
+        {
+          kind: 'manual',
+          advice:
+            'per-connection instance of svc-conn.socket: ends when the connection closes; restarting it would cut that connection',
+        },
+        scanned.stdout,
+      );
+
       const run = await restart(state, ['--yes', '--lib', tree.libRegex]);
       // Advice needs a human, as a session does: exit 1, and nothing failed.
       assert.equal(run.code, 1, run.text);
