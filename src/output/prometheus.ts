@@ -134,7 +134,7 @@ export function formatPrometheus(health: Health | null, o: PrometheusOptions = {
   e.one(
     'afterpatch_sessions_outdated',
     'gauge',
-    'Login sessions with processes running outdated code (log out and back in).',
+    'Login sessions (log out and back in) and per-connection units (end with their connection) running outdated code.',
     buckets.sessions,
   );
   e.one(
