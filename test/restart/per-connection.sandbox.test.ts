@@ -5,16 +5,15 @@
 //
 // Needs root and a bootable sandbox (skips with the reason otherwise), gcc, and `npm run build`.
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { type AddressInfo, connect, createServer, type Socket } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
-import { CLI } from '../helpers/cli.ts';
-import { bootSandbox, canBootSandbox, type Sandbox } from '../helpers/sandbox.ts';
-import { alive, buildSvc, mappingsOf, type SvcBuild } from '../helpers/stale-lib.ts';
+import { after, describe, it } from 'node:test';
+import { freePort } from '../helpers/prometheus.ts';
+import { bootSandbox, type Sandbox } from '../helpers/sandbox.ts';
+import * as inSandbox from '../helpers/sandbox-cli.ts';
+import { alive, mappingsOf } from '../helpers/stale-lib.ts';
 
-const can = canBootSandbox();
-const skip = can.ok ? false : `systemd sandbox unavailable: ${can.reason}`;
+const skip = inSandbox.sandboxSkip();
 
 interface PlanJson {
   unit: string | null;
@@ -22,18 +21,17 @@ interface PlanJson {
   reason: string;
   needsHuman: boolean;
 }
+interface ScanJson {
+  format: string;
+  formatVersion: number;
+  entries: { unit?: string; action: unknown }[];
+}
 interface RestartJson {
+  format: string;
+  formatVersion: number;
   plan: PlanJson[];
   results: { unit: string | null; outcome: string }[];
   summary: Record<string, number>;
-}
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
-  const { port } = srv.address() as AddressInfo;
-  await new Promise<void>((resolve) => srv.close(() => resolve()));
-  return port;
 }
 
 /** A connected client that reads lines; `closed` resolves when the server ends the connection. */
@@ -87,76 +85,43 @@ class Client {
 }
 
 describe('per-connection instances of an Accept=yes socket in a systemd sandbox', { skip }, () => {
-  let build: SvcBuild | undefined;
-  let sb: Sandbox | undefined;
+  const build = inSandbox.svcFixtures();
   const clients: Client[] = [];
 
-  before(async () => {
-    assert.ok(existsSync(CLI), `${CLI} is missing: run "npm run build" first`);
-    build = await buildSvc();
-  });
-
-  after(async () => {
+  after(() => {
     for (const c of clients) c.destroy();
-    await sb?.stop().catch(() => {});
-    build?.remove();
   });
 
-  async function restart(
-    state: string,
-    args: readonly string[],
-  ): Promise<{ code: number; json: RestartJson; text: string }> {
-    assert.ok(sb);
-    const r = await sb.exec(
-      [
-        process.execPath,
-        CLI,
-        'restart',
-        '--json',
-        '--timeout',
-        '20',
-        ...args,
-        '--state-dir',
-        state,
-      ],
-      { timeoutMs: 60_000 },
-    );
-    const text = `exit ${r.code}\n--- stdout ---\n${r.stdout}\n--- stderr ---\n${r.stderr}`;
-    try {
-      return { code: r.code, json: JSON.parse(r.stdout) as RestartJson, text };
-    } catch {
-      throw new Error(`afterpatch printed no JSON:\n${text}`);
-    }
-  }
+  const restart = (box: Sandbox, state: string, args: readonly string[]) =>
+    inSandbox.restartJson<RestartJson>(box, state, args);
 
   it('advises instead of restarting the instance, and its client survives `afterpatch restart`', async () => {
-    assert.ok(build);
-    const tree = build.tree('conn');
+    const tree = build().tree('conn');
     const state = join(tree.root, 'state');
     const port = await freePort();
-    sb = await bootSandbox();
-    try {
-      await sb.installUnit(
+    const box = await bootSandbox();
+    await inSandbox.withJournalOnFailure(box, async () => {
+      await box.installUnit(
         'svc-conn.socket',
         `[Unit]\nDescription=afterpatch per-connection test\n\n[Socket]\nListenStream=127.0.0.1:${port}\nAccept=yes\n`,
       );
-      await sb.installUnit(
+      await box.installUnit(
         'svc-conn@.service',
         `[Unit]\nDescription=afterpatch per-connection test instance\n\n[Service]\nExecStart=${tree.daemon} inetd\nStandardInput=socket\n`,
       );
       const plain = 'svc-plain.service';
-      await sb.installUnit(
+      await box.installUnit(
         plain,
         `[Unit]\nDescription=afterpatch per-connection test, plain\n\n[Service]\nType=notify\nExecStart=${tree.daemon} notify\n`,
       );
-      assert.equal((await sb.systemctl('start', 'svc-conn.socket', plain)).code, 0);
+      assert.equal((await box.systemctl('start', 'svc-conn.socket', plain)).code, 0);
 
       const client = new Client(port);
       clients.push(client);
       const hello = await client.line();
       const m = /^svc value=1 pid=(\d+)$/.exec(hello);
       assert.ok(m, hello);
-      const listed = await sb.systemctl(
+      const listed = await box.systemctl(
         'list-units',
         '--type=service',
         '--plain',
@@ -165,7 +130,7 @@ describe('per-connection instances of an Accept=yes socket in a systemd sandbox'
       );
       const instance = listed.stdout.trim().split(/\s+/)[0] ?? '';
       assert.match(instance, /^svc-conn@\d+-127\.0\.0\.1:\d+-127\.0\.0\.1:\d+\.service$/);
-      const [host] = await sb.unitPids(instance);
+      const [host] = await box.unitPids(instance);
       assert.ok(host !== undefined, `no process in ${instance}`);
 
       tree.upgrade(2);
@@ -175,17 +140,13 @@ describe('per-connection instances of an Accept=yes socket in a systemd sandbox'
       );
 
       // scan asks no systemd: it knows the instance by the name systemd gave it.
-      const scanned = await sb.exec([
-        process.execPath,
-        CLI,
+      const scanned = await inSandbox.afterpatchJson<ScanJson>(box, 'afterpatch-scan', [
         'scan',
         '--json',
         '--lib',
         tree.libRegex,
       ]);
-      const entries = (
-        JSON.parse(scanned.stdout) as { entries: { unit?: string; action: unknown }[] }
-      ).entries;
+      const entries = scanned.json.entries;
       assert.deepEqual(
         entries.find((e) => e.unit === instance)?.action,
         {
@@ -193,10 +154,10 @@ describe('per-connection instances of an Accept=yes socket in a systemd sandbox'
           advice:
             'per-connection instance of svc-conn.socket: ends when the connection closes; restarting it would cut that connection',
         },
-        scanned.stdout,
+        scanned.text,
       );
 
-      const run = await restart(state, ['--yes', '--lib', tree.libRegex]);
+      const run = await restart(box, state, ['--yes', '--lib', tree.libRegex]);
       // Advice needs a human, as a session does: exit 1, and nothing failed.
       assert.equal(run.code, 1, run.text);
       const entry = run.json.plan.find((e) => e.unit === instance);
@@ -221,7 +182,7 @@ describe('per-connection instances of an Accept=yes socket in a systemd sandbox'
       assert.equal(await client.line(), 'still here');
 
       // Never a loop: the next run advises again and acts on nothing.
-      const again = await restart(state, ['--yes', '--lib', tree.libRegex]);
+      const again = await restart(box, state, ['--yes', '--lib', tree.libRegex]);
       assert.equal(again.code, 1, again.text);
       assert.deepEqual(
         again.json.plan.map((e) => [e.unit, e.action]),
@@ -235,15 +196,9 @@ describe('per-connection instances of an Accept=yes socket in a systemd sandbox'
       await client.closed;
       for (let i = 0; i < 50 && alive(host); i++) await new Promise((r) => setTimeout(r, 100));
       assert.equal(alive(host), false, 'the instance ended with its connection');
-      const done = await restart(state, ['--yes', '--lib', tree.libRegex]);
+      const done = await restart(box, state, ['--yes', '--lib', tree.libRegex]);
       assert.equal(done.code, 0, done.text);
       assert.deepEqual(done.json.plan, [], done.text);
-    } catch (e) {
-      const journal = (await sb.journal()).trimEnd().split('\n').slice(-60).join('\n');
-      if (e instanceof Error) e.message += `\n--- sandbox journal (last lines) ---\n${journal}`;
-      throw e;
-    } finally {
-      await sb.stop();
-    }
+    });
   });
 });
