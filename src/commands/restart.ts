@@ -62,7 +62,6 @@ export async function runRestart(o: RestartCliOptions): Promise<number> {
     if (!process.stdin.isTTY || !process.stdout.isTTY || format === 'json') {
       throw new UserError(
         'refusing to restart without --yes when not asked on a terminal; review the plan with --dry-run.',
-        3,
       );
     }
     process.stdout.write(

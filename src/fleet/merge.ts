@@ -1,10 +1,11 @@
 // Merges many hosts' JSON results (scan, restart, reboot-required or the Ansible module's combined
 // per-host object) into one fleet view. Pure: no I/O, so the rules are tested table-driven.
 import * as v from 'valibot';
+import { UserError } from '../errors.ts';
 import { printable } from '../output/style.ts';
 
 /** Bad input; `source` is the file (or "-") and `line` the JSON Lines line when known. */
-export class FleetInputError extends Error {
+export class FleetInputError extends UserError {
   constructor(
     readonly source: string,
     readonly line: number | null,
