@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import { attributeCgroup, rootPrefixFromInit } from '../cgroup/attribute.ts';
 import { containerFromCgroup } from '../cgroup/container.ts';
 import { parseCgroupFile } from '../cgroup/parse.ts';
-import { errnoCode, errnoOf, UserError } from '../errors.ts';
+import { errnoOf, UserError } from '../errors.ts';
 import { hostPathOf } from '../interp/detect.ts';
 import type { InterpFinding } from '../interp/evidence.ts';
 import { loadedFindings, ownerQueries, PackageFiles, packageFindings } from '../interp/evidence.ts';
