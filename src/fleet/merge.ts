@@ -319,9 +319,7 @@ export function hostView(host: string, parts: readonly HostPart[]): FleetHost {
     .filter((p) => p !== status)
     .reduce<HostPart | undefined>((a, p) => (a === undefined || newer(p, a) ? p : a), undefined);
   const failed =
-    status !== undefined &&
-    status.data.failed &&
-    (lastData === undefined || !newer(lastData, status));
+    status?.data.failed === true && (lastData === undefined || !newer(lastData, status));
   const times = used.map((p) => p.time).filter((t): t is string => t !== null);
   const time = times.sort((a, b) => Date.parse(a) - Date.parse(b)).at(-1) ?? null;
   const needsRestart = units.size > 0;

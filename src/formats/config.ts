@@ -1,7 +1,8 @@
 // `afterpatch config --json` (format afterpatch-config, docs/configuration.md): the effective
 // configuration, every key present (defaults filled in).
 import * as v from 'valibot';
-import { ConfigSchema } from '../config/schema.ts';
+import { type Config, ConfigSchema } from '../config/schema.ts';
+import { VERSION } from '../version.ts';
 import { envelope } from './common.ts';
 
 export const ConfigDocumentSchema = v.object({
@@ -12,3 +13,7 @@ export const ConfigDocumentSchema = v.object({
 });
 
 export type ConfigDocument = v.InferOutput<typeof ConfigDocumentSchema>;
+
+export function configDocument(file: string | null, config: Config): ConfigDocument {
+  return { format: 'afterpatch-config', formatVersion: 1, afterpatch: VERSION, file, config };
+}

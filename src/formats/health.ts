@@ -18,7 +18,7 @@ export const HealthDocumentSchema = v.object({
   time: IsoTime,
   /** The plugin's verdict and its exit status. */
   state: v.picklist(['OK', 'WARNING', 'CRITICAL', 'UNKNOWN']),
-  exitCode: v.picklist([0, 1, 2, 3]),
+  exitCode: v.pipe(Count, v.maxValue(3)),
   summary: v.string(),
   alerting: v.array(v.picklist(CHECK_BUCKETS)),
   /** The perfdata values. */
@@ -28,7 +28,7 @@ export const HealthDocumentSchema = v.object({
     unmanaged: Count,
     sessions: Count,
     containers: Count,
-    reboot: v.picklist([0, 1]),
+    reboot: v.pipe(Count, v.maxValue(1)),
     unreadable: Count,
   }),
   scan: ScanDocumentSchema,

@@ -1,5 +1,7 @@
 // `afterpatch reboot-required --json` (format afterpatch-reboot, docs/reboot.md).
 import * as v from 'valibot';
+import type { RebootReport } from '../reboot/reboot.ts';
+import { VERSION } from '../version.ts';
 import { envelope, IsoTime, Pid } from './common.ts';
 
 const livepatches = v.optional(v.array(v.string()));
@@ -82,3 +84,26 @@ export const RebootDocumentSchema = v.object({
 
 export type RebootDocument = v.InferOutput<typeof RebootDocumentSchema>;
 export type RebootReasonDoc = v.InferOutput<typeof RebootReasonSchema>;
+
+/**
+ * The verdict as the published document, field by field (hostname and time as in the other
+ * documents, so `report` can merge it). Optional fields left undefined are not written.
+ */
+export function rebootDocument(r: RebootReport, hostname: string, time: string): RebootDocument {
+  return {
+    format: 'afterpatch-reboot',
+    formatVersion: 1,
+    afterpatch: VERSION,
+    hostname,
+    time,
+    required: r.required,
+    applicable: r.applicable,
+    reasons: r.reasons,
+    notes: r.notes,
+    microcode: r.microcode,
+    livepatches: r.livepatches,
+    waived: r.waived,
+    sentinelWritten: r.sentinelWritten,
+    sentinelFile: r.sentinelFile,
+  };
+}

@@ -6,6 +6,7 @@ import { ScanSummarySchema } from './scan.ts';
 /** What a restart of a unit ended as; only `verified` means done. */
 export const OUTCOMES = ['verified', 'unverified', 'still-stale', 'failed', 'timeout'] as const;
 export const OutcomeSchema = v.picklist(OUTCOMES);
+export type Outcome = (typeof OUTCOMES)[number];
 
 /** The plan's actions that act on the host (the others leave the entry to a human). */
 export const RESTART_ACTIONS = [

@@ -14,30 +14,13 @@ import {
 import { join } from 'node:path';
 import * as v from 'valibot';
 import { EnvironmentError, errnoCode, errnoOf, UserError } from '../errors.ts';
+import { type RestartState, RestartStateSchema } from '../formats/state.ts';
 import { writeFileAtomic } from '../fs-atomic.ts';
 
 export const DEFAULT_STATE_DIR = '/var/lib/afterpatch';
 
-export const OUTCOMES = ['verified', 'unverified', 'still-stale', 'failed', 'timeout'] as const;
-export type Outcome = (typeof OUTCOMES)[number];
-
-const ACTIONS = ['restart', 'reload', 'daemon-reexec', 'reexec-user-manager'] as const;
-
-const RecordSchema = v.strictObject({
-  time: v.pipe(v.string(), v.isoTimestamp()),
-  action: v.picklist(ACTIONS),
-  outcome: v.picklist(OUTCOMES),
-  /** Identity of the stale files that motivated the action: "inode:path". */
-  files: v.array(v.string()),
-});
-
-const StateSchema = v.strictObject({
-  version: v.literal(1),
-  units: v.record(v.string(), RecordSchema),
-});
-
-export type UnitRecord = v.InferOutput<typeof RecordSchema>;
-export type RestartState = v.InferOutput<typeof StateSchema>;
+export { OUTCOMES, type Outcome } from '../formats/restart.ts';
+export type { RestartState, UnitRecord } from '../formats/state.ts';
 
 const KEEP_DAYS = 30;
 /** Clocks get corrected; a record dated further ahead than this is not believed. */
@@ -152,7 +135,7 @@ export function readState(dir: string, now = new Date()): RestartState {
   } catch {
     throw new UserError(`${file} is not valid JSON: move it away to start afresh.`);
   }
-  const r = v.safeParse(StateSchema, data);
+  const r = v.safeParse(RestartStateSchema, data);
   if (!r.success) {
     // Where, not what: the file's content is not echoed.
     const where = (r.issues[0].path ?? [])
