@@ -13,6 +13,10 @@ export function envelope<const F extends string>(format: F) {
 
 /** A count, a duration or a size: a whole number, never negative. */
 export const Count = v.pipe(v.number(), v.integer(), v.minValue(0));
+/** An object of counts, in this key order. */
+export const counts = <const K extends string>(...keys: K[]) =>
+  v.object(Object.fromEntries(keys.map((k) => [k, Count])) as Record<K, typeof Count>);
+
 /** A process ID. */
 export const Pid = v.pipe(v.number(), v.integer(), v.minValue(1));
 export const Integer = v.pipe(v.number(), v.integer());

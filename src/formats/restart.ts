@@ -1,6 +1,6 @@
 // `afterpatch restart --json` (format afterpatch-restart, docs/json.md and docs/restart.md).
 import * as v from 'valibot';
-import { Count, envelope, Integer, IsoTime, KindSchema, Pid } from './common.ts';
+import { Count, counts, envelope, Integer, IsoTime, KindSchema, Pid } from './common.ts';
 import { ScanSummarySchema } from './scan.ts';
 
 /** What a restart of a unit ended as; only `verified` means done. */
@@ -43,15 +43,15 @@ export const UnitResultDocSchema = v.object({
   journal: v.array(v.string()),
 });
 
-export const RestartSummarySchema = v.object({
-  planned: Count,
-  verified: Count,
-  unverified: Count,
-  stillStale: Count,
-  failed: Count,
-  timeout: Count,
-  needsHuman: Count,
-});
+export const RestartSummarySchema = counts(
+  'planned',
+  'verified',
+  'unverified',
+  'stillStale',
+  'failed',
+  'timeout',
+  'needsHuman',
+);
 
 export const RestartDocumentSchema = v.object({
   ...envelope('afterpatch-restart'),

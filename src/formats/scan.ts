@@ -1,7 +1,16 @@
 // `afterpatch scan --json` (format afterpatch-scan, docs/json.md), and the slim scan the Ansible
 // module carries in its combined per-host object (integrations/ansible/library/afterpatch).
 import * as v from 'valibot';
-import { Count, envelope, Integer, IsoTime, KindSchema, PackageRefSchema, Pid } from './common.ts';
+import {
+  Count,
+  counts,
+  envelope,
+  Integer,
+  IsoTime,
+  KindSchema,
+  PackageRefSchema,
+  Pid,
+} from './common.ts';
 
 export const InterpreterSchema = v.picklist(['python', 'perl', 'ruby', 'node', 'java']);
 export const ConfidenceSchema = v.picklist(['loaded', 'package']);
@@ -132,16 +141,16 @@ export const ScanProcessSchema = v.object({
   omittedMappings: v.optional(v.pipe(Integer, v.minValue(1))),
 });
 
-export const ScanSummarySchema = v.object({
-  scanned: Count,
-  unreadable: Count,
-  processes: Count,
-  units: Count,
-  userUnits: Count,
-  sessions: Count,
-  containers: Count,
-  dataOnly: Count,
-});
+export const ScanSummarySchema = counts(
+  'scanned',
+  'unreadable',
+  'processes',
+  'units',
+  'userUnits',
+  'sessions',
+  'containers',
+  'dataOnly',
+);
 
 export const ScanDocumentSchema = v.object({
   ...envelope('afterpatch-scan'),
