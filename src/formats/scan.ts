@@ -120,7 +120,12 @@ export const ProcessFileSchema = v.object({
   inode: Pid,
   device: v.string(),
   package: PackageRefSchema,
-  interpreted: v.optional(InterpretedSchema),
+  interpreted: v.optional(
+    v.pipe(
+      InterpretedSchema,
+      v.description('present only on findings of interpreted code (docs/interpreted.md)'),
+    ),
+  ),
 });
 
 export const ScanProcessSchema = v.object({
@@ -133,12 +138,18 @@ export const ScanProcessSchema = v.object({
   root: v.string(),
   foreignPidNs: v.boolean(),
   cgroup: v.nullable(v.string()),
-  /** The `key` of the entry this process belongs to. */
-  owner: v.string(),
+  owner: v.pipe(v.string(), v.description('the key of the entry this process belongs to')),
   files: v.array(ProcessFileSchema),
   ignored: v.array(v.object({ path: v.string(), kind: KindSchema, rule: v.string() })),
-  /** Deleted mappings not examined: more distinct deleted files than are kept per process. */
-  omittedMappings: v.optional(v.pipe(Integer, v.minValue(1))),
+  omittedMappings: v.optional(
+    v.pipe(
+      Integer,
+      v.minValue(1),
+      v.description(
+        'deleted mappings not examined: the process maps more distinct deleted files than are kept per process (256)',
+      ),
+    ),
+  ),
 });
 
 export const ScanSummarySchema = counts(
@@ -163,8 +174,12 @@ export const ScanDocumentSchema = v.object({
   entries: v.array(ScanEntrySchema),
   processes: v.array(ScanProcessSchema),
   warnings: v.array(v.string()),
-  /** Security advisories of the stale packages (src/advisory/; shape defined there). */
-  advisories: v.optional(v.unknown()),
+  advisories: v.optional(
+    v.pipe(
+      v.unknown(),
+      v.description('security advisories of the stale packages (docs/advisories.md)'),
+    ),
+  ),
 });
 
 export type ScanDocument = v.InferOutput<typeof ScanDocumentSchema>;
