@@ -5,7 +5,6 @@ import { restartExitCode } from '../exit.ts';
 import { openActionLog } from '../log.ts';
 import { formatPlan, RESTART_FORMATS, type RestartFormat } from '../output/restart.ts';
 import { type Style, styleFor } from '../output/style.ts';
-import { patternProblem } from '../regexp.ts';
 import { isActionable } from '../restart/plan.ts';
 import {
   applyRestart,
@@ -62,7 +61,6 @@ export async function runRestart(o: RestartCliOptions): Promise<number> {
     if (!process.stdin.isTTY || !process.stdout.isTTY || format === 'json') {
       throw new UserError(
         'refusing to restart without --yes when not asked on a terminal; review the plan with --dry-run.',
-        3,
       );
     }
     process.stdout.write(
