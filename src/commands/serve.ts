@@ -2,29 +2,19 @@
 import type { AddressInfo } from 'node:net';
 import { UserError } from '../errors.ts';
 import { EXIT } from '../exit.ts';
-import {
-  type Health,
-  type HealthCliOptions,
-  type HealthOptions,
-  healthOptions,
-} from '../health.ts';
+import { type Health, type HealthOptions, healthOptions } from '../health.ts';
 import { formatPrometheus } from '../output/prometheus.ts';
 import { ScanCache } from '../serve/cache.ts';
 import { ChildGatherer } from '../serve/child.ts';
 import { parseListen, urlHost } from '../serve/listen.ts';
 import { createMetricsServer } from '../serve/server.ts';
+import type { ExpositionCliOptions } from './metrics.ts';
 
-export interface ServeCliOptions extends HealthCliOptions {
+export interface ServeCliOptions extends ExpositionCliOptions {
   listen: string;
   interval: number;
   timeout: number;
   scanTimeout?: number;
-  maxUnitSeries: number;
-  nodeRebootRequired: boolean;
-  config?: string;
-  stateDir?: string;
-  procRoot: string;
-  root: string;
 }
 
 export interface ExpositionSourceOptions {
