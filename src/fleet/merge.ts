@@ -2,6 +2,7 @@
 // per-host object) into one fleet view. Pure: no I/O, so the rules are tested table-driven.
 import * as v from 'valibot';
 import { printable } from '../output/style.ts';
+import { isActing } from '../owner.ts';
 
 /** Bad input; `source` is the file (or "-") and `line` the JSON Lines line when known. */
 export class FleetInputError extends Error {
@@ -243,7 +244,6 @@ export interface FleetView {
 }
 
 const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
-const ACTIONS = new Set(['restart', 'reload', 'daemon-reexec', 'reexec-user-manager']);
 const entryName = (e: Json): string => str(e.unit) ?? str(e.key) ?? '?';
 
 function scanFindings(s: Json): { units: string[]; packages: string[] } {
@@ -312,7 +312,7 @@ export function hostView(host: string, parts: readonly HostPart[]): FleetHost {
       // for a dry run everything it plans.
       for (const u of restartFailed) units.add(u);
       for (const e of arr(r.plan).filter(isObj)) {
-        if (r.dryRun === true || !ACTIONS.has(String(e.action))) units.add(entryName(e));
+        if (r.dryRun === true || !isActing(String(e.action))) units.add(entryName(e));
       }
       if (scan !== undefined) {
         for (const p of scanFindings(scan.data).packages) packages.add(p);

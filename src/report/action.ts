@@ -7,6 +7,7 @@ export type SuggestedAction =
   | { kind: 'reexec-user-manager'; argv: string[] }
   | { kind: 'logout'; advice: string }
   | { kind: 'container'; advice: string }
+  | { kind: 'vm'; advice: string }
   | { kind: 'manual'; advice: string };
 
 /** PIDs named in an advice; the rest are counted (10,000 PIDs made a 66 KB line). */
@@ -51,10 +52,24 @@ export function suggestAction(owner: Owner, pids: readonly number[]): SuggestedA
         kind: 'container',
         advice: `restart the ${owner.runtime} container ${owner.id}; rebuild its image if the file comes from it`,
       };
+    case 'vm':
+      return { kind: 'vm', advice: vmAdvice(owner, pids) };
     case 'unmanaged':
       return {
         kind: 'manual',
         advice: `not in a systemd unit: restart ${pidsForAdvice(pids)} by hand`,
       };
   }
+}
+
+/**
+ * A guest keeps the qemu process it was started with: a reboot inside the guest does not renew
+ * it, and restarting the process kills the guest. Only a new qemu process helps.
+ */
+export function vmAdvice(o: Extract<Owner, { type: 'vm' }>, pids: readonly number[]): string {
+  const how =
+    o.hypervisor === 'libvirt'
+      ? `live-migrate it (virsh migrate), or shut it down and start it again (virsh shutdown ${o.name}, then virsh start ${o.name})`
+      : `live-migrate it, or shut the guest down and start it again through what started it (qemu ${pidsForAdvice(pids)})`;
+  return `virtual machine ${o.name}: ${how}; a reboot inside the guest keeps the same qemu process`;
 }

@@ -1,6 +1,7 @@
 // --lib, --unit, --pid, --package: narrow a scan to what the operator asked about.
 import { globToRegExp } from '../glob.ts';
-import type { Owner, StaleProcess } from '../model.ts';
+import type { StaleProcess } from '../model.ts';
+import { ownerUnit } from '../owner.ts';
 import { userRegExp } from '../regexp.ts';
 
 export interface ScanFilters {
@@ -11,20 +12,6 @@ export interface ScanFilters {
   pids?: readonly number[] | undefined;
   /** Package names owning the stale files. */
   packages?: readonly string[] | undefined;
-}
-
-export function ownerUnit(o: Owner): string | null {
-  switch (o.type) {
-    case 'system-unit':
-    case 'user-unit':
-    case 'user-manager':
-    case 'session':
-      return o.unit;
-    case 'init':
-      return 'init.scope';
-    default:
-      return null;
-  }
 }
 
 export function applyFilters(processes: StaleProcess[], f: ScanFilters): StaleProcess[] {

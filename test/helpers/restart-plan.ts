@@ -35,6 +35,7 @@ export function scanStub(over: Partial<ScanReport['summary']> = {}): ScanReport 
       userUnits: 0,
       sessions: 0,
       containers: 0,
+      vms: 0,
       dataOnly: 0,
       ...over,
     },

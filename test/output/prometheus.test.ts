@@ -40,6 +40,7 @@ function health(groups: Group[], over: Partial<Health> = {}): Health {
         userUnits: count('user-unit'),
         sessions: count('session'),
         containers: count('container'),
+        vms: count('vm'),
         dataOnly: 1,
       },
       groups,

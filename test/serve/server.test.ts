@@ -26,6 +26,7 @@ function fakeHealth(units: number): Health {
         userUnits: 0,
         sessions: 0,
         containers: 0,
+        vms: 0,
         dataOnly: 0,
       },
       groups: Array.from({ length: units }, (_, i) => ({
