@@ -8,6 +8,7 @@ export { EXIT, rebootExitCode, restartExitCode, scanExitCode } from './exit.ts';
 export { type ActionLog, openActionLog, silentLog, stderrLog } from './log.ts';
 export type {
   ContainerRuntime,
+  Hypervisor,
   IgnoredFile,
   Owner,
   OwnerType,
@@ -18,6 +19,17 @@ export type {
 export { NOISE_RULES, type NoiseConfig, type NoiseRule } from './noise.ts';
 export { SCAN_FORMAT_VERSION, scanToJson } from './output/json.ts';
 export { RESTART_FORMAT_VERSION, restartToJson } from './output/restart.ts';
+export {
+  ACTING_ACTIONS,
+  CHECK_BUCKETS,
+  type CheckBucket,
+  isActing,
+  OWNER_KINDS,
+  type OwnerKind,
+  type OwnerLabel,
+  ownerKey,
+  ownerLabel,
+} from './owner.ts';
 export { type Mapping, parseMaps, parseMapsLine } from './procfs/maps.ts';
 export type { RebootReason } from './reboot/detect.ts';
 export { type RebootOptions, type RebootReport, rebootRequired } from './reboot/reboot.ts';
