@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { containerFromCgroup } from '../cgroup/container.ts';
 import { parseCgroupLine } from '../cgroup/parse.ts';
 import { globToRegExp } from '../glob.ts';
+import { BUS_UNITS } from '../systemd/bus.ts';
 import {
   bootableKernels,
   compareKernelReleases,
@@ -136,13 +137,7 @@ export const KERNEL_PACKAGES: readonly string[] = [
  */
 export const LIVEPATCHABLE_PACKAGES: readonly string[] = [...KERNEL_IMAGE_PACKAGES, 'linux-base'];
 
-/** The system message bus: restarting it breaks logind, NetworkManager and every login. */
-export const BUS_UNITS: readonly string[] = [
-  'dbus.service',
-  'dbus-broker.service',
-  'dbus-daemon.service',
-  'messagebus.service',
-];
+export { BUS_UNITS };
 
 /** Packages shipping the bus daemon's own executable (Debian, Fedora/RHEL, SUSE, Arch). */
 export const BUS_PACKAGES: readonly string[] = ['dbus', 'dbus-daemon', 'dbus-broker', 'dbus-1'];
