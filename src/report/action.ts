@@ -67,9 +67,15 @@ export function suggestAction(owner: Owner, pids: readonly number[]): SuggestedA
  * it, and restarting the process kills the guest. Only a new qemu process helps.
  */
 export function vmAdvice(o: Extract<Owner, { type: 'vm' }>, pids: readonly number[]): string {
+  const name = shellWord(o.name);
   const how =
     o.hypervisor === 'libvirt'
-      ? `live-migrate it (virsh migrate), or shut it down and start it again (virsh shutdown ${o.name}, then virsh start ${o.name})`
+      ? `live-migrate it (virsh migrate), or shut it down and start it again (virsh shutdown ${name}, then virsh start ${name})`
       : `live-migrate it, or shut the guest down and start it again through what started it (qemu ${pidsForAdvice(pids)})`;
   return `virtual machine ${o.name}: ${how}; a reboot inside the guest keeps the same qemu process`;
+}
+
+/** The guest name comes from qemu's argv: quoted for a shell where people may paste the advice. */
+function shellWord(text: string): string {
+  return /^[A-Za-z0-9._+:@-]+$/.test(text) ? text : `'${text.replaceAll("'", "'\\''")}'`;
 }

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { guestOwner, qemuGuestName } from '../../src/cgroup/vm.ts';
+import { suggestAction } from '../../src/report/action.ts';
 import { scan } from '../../src/scan/scan.ts';
 import { runCli } from '../helpers/cli.ts';
 import { writeFakeSystemctl } from '../helpers/fake-systemctl.ts';
@@ -186,6 +187,18 @@ describe('qemuGuestName and guestOwner', () => {
     assert.equal(qemuGuestName(['qemu', '-name']), null);
     assert.equal(qemuGuestName(['qemu', 'disk.img']), null);
     assert.equal(qemuGuestName(['qemu', '-name', 'x'.repeat(5000)])?.length, 255);
+  });
+
+  it('quotes a guest name from argv in the virsh advice, as a shell would need it', () => {
+    const advice = (name: string) => {
+      const a = suggestAction({ type: 'vm', hypervisor: 'libvirt', name, cgroup: null }, [5]);
+      return 'advice' in a ? a.advice : '';
+    };
+    assert.match(advice('web-01.example'), /virsh shutdown web-01\.example,/);
+    assert.match(
+      advice("x;rm -rf / 'y'"),
+      /virsh shutdown 'x;rm -rf \/ '\\''y'\\''', then virsh start 'x;rm/,
+    );
   });
 
   it('reads comm and argv only when it must, and never for another runtime’s container', () => {
