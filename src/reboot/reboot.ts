@@ -5,12 +5,12 @@ import { scanOptionsFrom } from '../scan/options.ts';
 import { type ScanReport, scan } from '../scan/scan.ts';
 import {
   assessReboot,
-  gatherRebootInput,
   type RebootReason,
   type RebootResult,
   type RebootSettings,
   type StaleCode,
 } from './detect.ts';
+import { gatherRebootInput } from './gather.ts';
 import { writeSentinelOrExplain } from './sentinel.ts';
 
 export interface RebootOptions {
