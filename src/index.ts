@@ -5,6 +5,19 @@ export { parseCgroupFile } from './cgroup/parse.ts';
 export { defaultConfig, loadConfig, parseConfig } from './config/load.ts';
 export type { Config } from './config/schema.ts';
 export { EXIT, rebootExitCode, restartExitCode, scanExitCode } from './exit.ts';
+export type { SuggestedAction } from './grouping/action.ts';
+export type { Group, GroupFile } from './grouping/group.ts';
+export {
+  ACTING_ACTIONS,
+  CHECK_BUCKETS,
+  type CheckBucket,
+  isActing,
+  OWNER_KINDS,
+  type OwnerKind,
+  type OwnerLabel,
+  ownerKey,
+  ownerLabel,
+} from './grouping/owner.ts';
 export { type ActionLog, openActionLog, silentLog, stderrLog } from './log.ts';
 export type {
   ContainerRuntime,
@@ -19,22 +32,9 @@ export type {
 export { NOISE_RULES, type NoiseConfig, type NoiseRule } from './noise.ts';
 export { SCAN_FORMAT_VERSION, scanToJson } from './output/json.ts';
 export { RESTART_FORMAT_VERSION, restartToJson } from './output/restart.ts';
-export {
-  ACTING_ACTIONS,
-  CHECK_BUCKETS,
-  type CheckBucket,
-  isActing,
-  OWNER_KINDS,
-  type OwnerKind,
-  type OwnerLabel,
-  ownerKey,
-  ownerLabel,
-} from './owner.ts';
 export { type Mapping, parseMaps, parseMapsLine } from './procfs/maps.ts';
 export type { RebootReason } from './reboot/detect.ts';
 export { type RebootOptions, type RebootReport, rebootRequired } from './reboot/reboot.ts';
-export type { SuggestedAction } from './report/action.ts';
-export type { Group, GroupFile } from './report/group.ts';
 export type { UnitResult } from './restart/apply.ts';
 export type { PlanAction, PlanEntry } from './restart/plan.ts';
 export {

@@ -1,8 +1,9 @@
 // The groups of stale code `check` alerts on (docs/monitoring.md, "Thresholds and states"): kept
 // apart from the formatter so the command line can name them without loading it. Which owner
-// counts in which bucket is src/owner.ts's table.
-import { CHECK_BUCKETS, type CheckBucket, OWNER_KINDS } from '../owner.ts';
-import type { Group } from '../report/group.ts';
+// counts in which bucket is src/grouping/owner.ts's table.
+
+import type { Group } from '../grouping/group.ts';
+import { CHECK_BUCKETS, type CheckBucket, OWNER_KINDS } from '../grouping/owner.ts';
 
 export { CHECK_BUCKETS, type CheckBucket };
 /** `any`: each bucket on its own; `processes`: the number of stale processes. */

@@ -1,8 +1,8 @@
 // Merges many hosts' JSON results (scan, restart, reboot-required or the Ansible module's combined
 // per-host object) into one fleet view. Pure: no I/O, so the rules are tested table-driven.
 import * as v from 'valibot';
+import { isActing } from '../grouping/owner.ts';
 import { printable } from '../output/style.ts';
-import { isActing } from '../owner.ts';
 
 /** Bad input; `source` is the file (or "-") and `line` the JSON Lines line when known. */
 export class FleetInputError extends Error {

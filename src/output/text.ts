@@ -1,9 +1,10 @@
 // The human table of `scan`: one block of rows per thing to restart.
+
+import type { SuggestedAction } from '../grouping/action.ts';
+import type { Group } from '../grouping/group.ts';
+import { ownerKey, ownerLabel } from '../grouping/owner.ts';
 import type { InterpretedEvidence, Owner } from '../model.ts';
 import { interpretedByEntry } from '../model.ts';
-import { ownerKey, ownerLabel } from '../owner.ts';
-import type { SuggestedAction } from '../report/action.ts';
-import type { Group } from '../report/group.ts';
 import type { ScanReport } from '../scan/scan.ts';
 import type { Style } from './style.ts';
 import { printable, table } from './style.ts';

@@ -1,10 +1,10 @@
 // The pure planner: scan findings + unit properties + configuration + earlier outcomes → a plan.
 import type { Config } from '../config/schema.ts';
 import { globToRegExp } from '../glob.ts';
+import { pidsForAdvice, vmAdvice } from '../grouping/action.ts';
+import type { Group } from '../grouping/group.ts';
+import { isActing } from '../grouping/owner.ts';
 import type { Owner } from '../model.ts';
-import { isActing } from '../owner.ts';
-import { pidsForAdvice, vmAdvice } from '../report/action.ts';
-import type { Group } from '../report/group.ts';
 import type { Manager } from '../systemd/client.ts';
 import type { UnitProperties } from '../systemd/properties.ts';
 import { builtinDenyReason } from './safelist.ts';
@@ -54,7 +54,7 @@ export interface PlanInput {
   includeData: boolean;
 }
 
-/** An entry afterpatch acts on itself (src/owner.ts's ACTING_ACTIONS). */
+/** An entry afterpatch acts on itself (src/grouping/owner.ts's ACTING_ACTIONS). */
 export function isActionable(e: PlanEntry): boolean {
   return isActing(e.action);
 }

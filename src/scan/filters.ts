@@ -1,7 +1,7 @@
 // --lib, --unit, --pid, --package: narrow a scan to what the operator asked about.
 import { globToRegExp } from '../glob.ts';
+import { ownerUnit } from '../grouping/owner.ts';
 import type { StaleProcess } from '../model.ts';
-import { ownerUnit } from '../owner.ts';
 import { userRegExp } from '../regexp.ts';
 
 export interface ScanFilters {

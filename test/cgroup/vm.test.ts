@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { guestOwner, qemuGuestName } from '../../src/cgroup/vm.ts';
-import { suggestAction } from '../../src/report/action.ts';
+import { suggestAction } from '../../src/grouping/action.ts';
 import { scan } from '../../src/scan/scan.ts';
 import { runCli } from '../helpers/cli.ts';
 import { writeFakeSystemctl } from '../helpers/fake-systemctl.ts';

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseRange } from '../../src/check/range.ts';
+import { groupProcesses } from '../../src/grouping/group.ts';
+import { OWNER_KINDS } from '../../src/grouping/owner.ts';
 import { emptyRestartView, type Health } from '../../src/health.ts';
 import type { Owner, StaleProcess } from '../../src/model.ts';
 import {
@@ -13,9 +15,7 @@ import {
   NAGIOS_EXIT,
   type NagiosState,
 } from '../../src/output/nagios.ts';
-import { OWNER_KINDS } from '../../src/owner.ts';
 import type { RebootReason } from '../../src/reboot/detect.ts';
-import { groupProcesses } from '../../src/report/group.ts';
 import { FIRST_LINE } from '../helpers/nagios.ts';
 
 function proc(pid: number, owner: Owner, files: [string, 'code' | 'data'][]): StaleProcess {
@@ -398,7 +398,7 @@ describe('Nagios plugin output', () => {
     assert.match(r.text, /\nnote: last restarts not verified: 2 failed \(see afterpatch restart/);
   });
 
-  it('labels every entry type, and counts it in the bucket of src/owner.ts', () => {
+  it('labels every entry type, and counts it in the bucket of src/grouping/owner.ts', () => {
     const owners: Owner[] = [
       NGINX,
       { type: 'system-unit', unit: 'session-x.scope' },

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { defaultConfig } from '../../src/config/load.ts';
+import { suggestAction } from '../../src/grouping/action.ts';
+import type { Group } from '../../src/grouping/group.ts';
+import { ownerKey } from '../../src/grouping/group.ts';
 import type { Owner } from '../../src/model.ts';
 import { DEFAULT_REBOOT_POLICY } from '../../src/reboot/detect.ts';
-import { suggestAction } from '../../src/report/action.ts';
-import type { Group } from '../../src/report/group.ts';
-import { ownerKey } from '../../src/report/group.ts';
 import { entryLabel } from '../../src/restart/apply.ts';
 import { isActionable, makePlan, type PlanEntry, type PlanInput } from '../../src/restart/plan.ts';
 import { builtinDenyReason } from '../../src/restart/safelist.ts';

@@ -6,7 +6,6 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import type { Owner } from '../src/model.ts';
 import {
   ACTING_ACTIONS,
   CHECK_BUCKETS,
@@ -14,10 +13,11 @@ import {
   OWNER_KINDS,
   ownerKey,
   ownerLabel,
-} from '../src/owner.ts';
-import type { ScanSummary } from '../src/scan/scan.ts';
+} from '../../src/grouping/owner.ts';
+import type { Owner } from '../../src/model.ts';
+import type { ScanSummary } from '../../src/scan/scan.ts';
 
-const LIBRARY = fileURLToPath(new URL('../integrations/ansible/library/', import.meta.url));
+const LIBRARY = fileURLToPath(new URL('../../integrations/ansible/library/', import.meta.url));
 
 const ONE_OF_EACH: Owner[] = [
   { type: 'init' },
