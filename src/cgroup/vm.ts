@@ -1,6 +1,6 @@
 // Virtual machine guests: a qemu process is a whole guest, not a service. Restarting it kills the
 // guest, and a reboot inside the guest keeps the same process; so it is an owner of its own kind.
-import type { Owner } from '../model.ts';
+import type { Owner } from '../scan/model.ts';
 
 /** `comm` of qemu: `qemu-system-x86` (cut to 15 bytes), RHEL's `qemu-kvm`, Debian's old `kvm`. */
 const QEMU_COMM = /^(?:qemu-system-|qemu-kvm$|kvm$)/;

@@ -2,10 +2,10 @@ import { createInterface } from 'node:readline/promises';
 import { loadConfig } from '../config/load.ts';
 import { UserError } from '../errors.ts';
 import { restartExitCode } from '../exit.ts';
-import { openActionLog } from '../log.ts';
+import { patternProblem } from '../match/regexp.ts';
 import { formatPlan, RESTART_FORMATS, type RestartFormat } from '../output/restart.ts';
 import { type Style, styleFor } from '../output/style.ts';
-import { patternProblem } from '../regexp.ts';
+import { openActionLog } from '../restart/log.ts';
 import { isActionable } from '../restart/plan.ts';
 import {
   applyRestart,

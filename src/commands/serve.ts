@@ -1,13 +1,13 @@
 // `afterpatch serve`: Prometheus metrics over HTTP until SIGTERM/SIGINT.
 import type { AddressInfo } from 'node:net';
-import { UserError } from '../errors.ts';
-import { EXIT } from '../exit.ts';
 import {
   type Health,
   type HealthCliOptions,
   type HealthOptions,
   healthOptions,
-} from '../health.ts';
+} from '../check/health.ts';
+import { UserError } from '../errors.ts';
+import { EXIT } from '../exit.ts';
 import { formatPrometheus } from '../output/prometheus.ts';
 import { ScanCache } from '../serve/cache.ts';
 import { ChildGatherer } from '../serve/child.ts';

@@ -1,5 +1,5 @@
 // What a human (or `afterpatch restart`) should do about each owner.
-import type { Owner } from '../model.ts';
+import type { Owner } from '../scan/model.ts';
 
 export type SuggestedAction =
   | { kind: 'restart'; argv: string[] }

@@ -1,5 +1,5 @@
 // Groups stale processes by what has to be restarted, in a stable order.
-import type { Owner, PackageRef, StaleProcess } from '../model.ts';
+import type { Owner, PackageRef, StaleProcess } from '../scan/model.ts';
 import type { SuggestedAction } from './action.ts';
 import { suggestAction } from './action.ts';
 import { OWNER_KINDS, ownerKey } from './owner.ts';

@@ -2,8 +2,9 @@
 // user manager, session, PID 1, container, virtual machine, no unit) its key, its label, where
 // its entries sort, the `check` bucket its stale code counts in and the scan summary count it
 // adds to. Outputs, the planner and the fleet report read these; none spells them out again.
-import type { Owner, OwnerType } from '../model.ts';
+
 import type { PlanAction } from '../restart/plan.ts';
+import type { Owner, OwnerType } from '../scan/model.ts';
 
 /**
  * `check`'s buckets (docs/monitoring.md) and the Prometheus gauges beside them. `units` is every

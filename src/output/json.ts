@@ -1,7 +1,7 @@
 // The versioned JSON format of `scan --json`, documented in docs/json.md and docs/scan.schema.json.
 
 import { ownerKey } from '../grouping/group.ts';
-import { interpretedByEntry } from '../model.ts';
+import { interpretedByEntry } from '../scan/model.ts';
 import type { ScanReport } from '../scan/scan.ts';
 import { VERSION } from '../version.ts';
 

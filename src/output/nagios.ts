@@ -7,12 +7,12 @@
 // Plugin output rules (Nagios plugin API): the first `|` starts performance data, so `|` never
 // appears in names or paths we print; control characters are escaped.
 import { type CheckMetric, countBuckets } from '../check/buckets.ts';
+import type { Health } from '../check/health.ts';
 import { alerts, parseRange, type ThresholdRange } from '../check/range.ts';
 import type { Group } from '../grouping/group.ts';
 import { CHECK_BUCKETS, type CheckBucket, OWNER_KINDS, ownerLabel } from '../grouping/owner.ts';
-import type { Health } from '../health.ts';
-import type { Owner } from '../model.ts';
 import { describeReason } from '../reboot/reboot.ts';
+import type { Owner } from '../scan/model.ts';
 import { printable } from './style.ts';
 import { actionText } from './text.ts';
 

@@ -1,9 +1,9 @@
 // Prometheus text exposition (format 0.0.4) of one health snapshot: pure, no I/O.
 // Every metric is documented in docs/monitoring.md ("Prometheus").
 import { countBuckets } from '../check/buckets.ts';
+import type { Health } from '../check/health.ts';
 import type { Group } from '../grouping/group.ts';
 import { OWNER_KINDS } from '../grouping/owner.ts';
-import type { Health } from '../health.ts';
 import { OUTCOMES } from '../restart/state.ts';
 import { VERSION } from '../version.ts';
 

@@ -3,8 +3,8 @@
 import type { SuggestedAction } from '../grouping/action.ts';
 import type { Group } from '../grouping/group.ts';
 import { ownerKey, ownerLabel } from '../grouping/owner.ts';
-import type { InterpretedEvidence, Owner } from '../model.ts';
-import { interpretedByEntry } from '../model.ts';
+import type { InterpretedEvidence, Owner } from '../scan/model.ts';
+import { interpretedByEntry } from '../scan/model.ts';
 import type { ScanReport } from '../scan/scan.ts';
 import type { Style } from './style.ts';
 import { printable, table } from './style.ts';

@@ -5,7 +5,7 @@ import { Buffer } from 'node:buffer';
 import { readFileSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { setImmediate } from 'node:timers/promises';
-import type { PackageRef } from '../model.ts';
+import type { PackageRef } from '../scan/model.ts';
 import type { PackageDb } from './db.ts';
 import { candidatePaths } from './usrmerge.ts';
 

@@ -2,7 +2,7 @@
 // (pure); gather.ts's `gatherRebootInput` collects them from a root file system and a procfs.
 // docs/reboot.md.
 
-import { globToRegExp } from '../glob.ts';
+import { globToRegExp } from '../match/glob.ts';
 import { BUS_UNITS } from '../systemd/bus.ts';
 import {
   bootableKernels,

@@ -1,10 +1,10 @@
 // The pure planner: scan findings + unit properties + configuration + earlier outcomes → a plan.
 import type { Config } from '../config/schema.ts';
-import { globToRegExp } from '../glob.ts';
 import { pidsForAdvice, vmAdvice } from '../grouping/action.ts';
 import type { Group } from '../grouping/group.ts';
 import { isActing } from '../grouping/owner.ts';
-import type { Owner } from '../model.ts';
+import { globToRegExp } from '../match/glob.ts';
+import type { Owner } from '../scan/model.ts';
 import type { Manager } from '../systemd/client.ts';
 import type { UnitProperties } from '../systemd/properties.ts';
 import { builtinDenyReason } from './safelist.ts';

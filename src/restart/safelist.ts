@@ -1,5 +1,5 @@
 // Units never restarted by default, each with the reason shown in the plan (docs/restart.md).
-import { globToRegExp } from '../glob.ts';
+import { globToRegExp } from '../match/glob.ts';
 import { BUS_UNITS } from '../systemd/bus.ts';
 
 const RULES: readonly [readonly string[], string][] = [

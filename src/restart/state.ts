@@ -14,7 +14,7 @@ import {
 import { join } from 'node:path';
 import * as v from 'valibot';
 import { EnvironmentError, errnoOf, UserError } from '../errors.ts';
-import { writeFileAtomic } from '../fs-atomic.ts';
+import { writeFileAtomic } from '../io/fs-atomic.ts';
 
 export const DEFAULT_STATE_DIR = '/var/lib/afterpatch';
 

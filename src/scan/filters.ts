@@ -1,8 +1,9 @@
 // --lib, --unit, --pid, --package: narrow a scan to what the operator asked about.
-import { globToRegExp } from '../glob.ts';
+
 import { ownerUnit } from '../grouping/owner.ts';
-import type { StaleProcess } from '../model.ts';
-import { userRegExp } from '../regexp.ts';
+import { globToRegExp } from '../match/glob.ts';
+import { userRegExp } from '../match/regexp.ts';
+import type { StaleProcess } from './model.ts';
 
 export interface ScanFilters {
   /** Regular expression matched against stale file paths (e.g. "libssl"). */

@@ -12,17 +12,17 @@ import { hostPathOf } from '../interp/detect.ts';
 import type { InterpFinding } from '../interp/evidence.ts';
 import { loadedFindings, ownerQueries, PackageFiles, packageFindings } from '../interp/evidence.ts';
 import type { RawInterp } from '../interp/read.ts';
-import type { Owner, PackageRef, StaleFile, StaleProcess } from '../model.ts';
-import type { NoiseConfig } from '../noise.ts';
-import { noiseMatcher } from '../noise.ts';
+import { userRegExp } from '../match/regexp.ts';
 import { openPackageDb } from '../packages/db.ts';
 import { isFailure, ProcReader } from '../procfs/reader.ts';
 import { parseCmdline } from '../procfs/status.ts';
-import { userRegExp } from '../regexp.ts';
 import { cgroupOf, cgroupsOf } from './cgroups.ts';
 import { MAX_FILES_PER_PROCESS, type RawProcess } from './collect.ts';
 import { detailSelection, readDetails } from './details.ts';
 import { applyFilters, type ScanFilters } from './filters.ts';
+import type { Owner, PackageRef, StaleFile, StaleProcess } from './model.ts';
+import type { NoiseConfig } from './noise.ts';
+import { noiseMatcher } from './noise.ts';
 import { collectAll } from './parallel.ts';
 
 export interface ScanOptions {

@@ -14,7 +14,7 @@ import {
   ownerKey,
   ownerLabel,
 } from '../../src/grouping/owner.ts';
-import type { Owner } from '../../src/model.ts';
+import type { Owner } from '../../src/scan/model.ts';
 import type { ScanSummary } from '../../src/scan/scan.ts';
 
 const LIBRARY = fileURLToPath(new URL('../../integrations/ansible/library/', import.meta.url));

@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { emptyRestartView, type Health } from '../../src/check/health.ts';
 import { parseRange } from '../../src/check/range.ts';
 import { groupProcesses } from '../../src/grouping/group.ts';
 import { OWNER_KINDS } from '../../src/grouping/owner.ts';
-import { emptyRestartView, type Health } from '../../src/health.ts';
-import type { Owner, StaleProcess } from '../../src/model.ts';
 import {
   type CheckThresholds,
   entryLabel,
@@ -16,6 +15,7 @@ import {
   type NagiosState,
 } from '../../src/output/nagios.ts';
 import type { RebootReason } from '../../src/reboot/detect.ts';
+import type { Owner, StaleProcess } from '../../src/scan/model.ts';
 import { FIRST_LINE } from '../helpers/nagios.ts';
 
 function proc(pid: number, owner: Owner, files: [string, 'code' | 'data'][]): StaleProcess {

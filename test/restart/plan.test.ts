@@ -4,12 +4,12 @@ import { defaultConfig } from '../../src/config/load.ts';
 import { suggestAction } from '../../src/grouping/action.ts';
 import type { Group } from '../../src/grouping/group.ts';
 import { ownerKey } from '../../src/grouping/group.ts';
-import type { Owner } from '../../src/model.ts';
 import { DEFAULT_REBOOT_POLICY } from '../../src/reboot/detect.ts';
 import { entryLabel } from '../../src/restart/apply.ts';
 import { isActionable, makePlan, type PlanEntry, type PlanInput } from '../../src/restart/plan.ts';
 import { builtinDenyReason } from '../../src/restart/safelist.ts';
 import { emptyState } from '../../src/restart/state.ts';
+import type { Owner } from '../../src/scan/model.ts';
 import { BUS_UNITS } from '../../src/systemd/bus.ts';
 import type { UnitProperties } from '../../src/systemd/properties.ts';
 
