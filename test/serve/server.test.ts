@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { emptyRestartView, type Health } from '../../src/check/health.ts';
-import { expositionSource } from '../../src/commands/serve.ts';
+import { expositionSource } from '../../src/serve/exposition.ts';
 import { parseListen } from '../../src/serve/listen.ts';
 import { createMetricsServer } from '../../src/serve/server.ts';
 
