@@ -2,6 +2,7 @@
 // The one walk behind the scan's bulk attribution and restart's verification.
 import { type Dirent, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { errnoCode } from '../errors.ts';
 import { readFileBounded } from '../procfs/reader.ts';
 
 /**
@@ -24,7 +25,7 @@ export function walkCgroupTree(
   const walk = (dir: string, path: string): string | null => {
     const file = join(dir, 'cgroup.procs');
     const failed = (e: unknown): string | null => {
-      const code = (e as NodeJS.ErrnoException).code ?? 'error';
+      const code = errnoCode(e) ?? 'error';
       return mode === 'strict' && (path === '/' || code !== 'ENOENT')
         ? `cannot read ${file} (${code})`
         : null;

@@ -1,11 +1,10 @@
 // The groups of stale code `check` alerts on (docs/monitoring.md, "Thresholds and states"): kept
 // apart from the formatter so the command line can name them without loading it. Which owner
-// counts in which bucket is src/grouping/owner.ts's table.
-
+// counts in which bucket is src/grouping/owner.ts's (bucketOf).
 import type { Group } from '../grouping/group.ts';
-import { CHECK_BUCKETS, type CheckBucket, OWNER_KINDS } from '../grouping/owner.ts';
+import { bucketOf, CHECK_BUCKETS, type CheckBucket } from '../grouping/owner.ts';
 
-export { CHECK_BUCKETS, type CheckBucket };
+export { bucketOf, CHECK_BUCKETS, type CheckBucket };
 /** `any`: each bucket on its own; `processes`: the number of stale processes. */
 export const CHECK_METRICS = ['any', 'processes', ...CHECK_BUCKETS] as const;
 export type CheckMetric = (typeof CHECK_METRICS)[number];
@@ -15,7 +14,7 @@ export function countBuckets(groups: readonly Group[]): Record<CheckBucket, numb
   const n = Object.fromEntries(CHECK_BUCKETS.map((b) => [b, 0])) as Record<CheckBucket, number>;
   for (const g of groups) {
     if (g.severity !== 'code') continue;
-    const b = OWNER_KINDS[g.owner.type].bucket;
+    const b = bucketOf(g.owner);
     n[b] += b === 'unmanaged' ? g.pids.length : 1;
   }
   return n;

@@ -8,7 +8,7 @@ import {
   type HealthCliOptions,
   healthOptions,
 } from '../check/health.ts';
-import { UserError } from '../errors.ts';
+import { errnoCode, errnoOf, UserError } from '../errors.ts';
 import { EXIT } from '../exit.ts';
 import { writeFileAtomic } from '../io/fs-atomic.ts';
 import { formatPrometheus } from '../output/prometheus.ts';
@@ -50,7 +50,7 @@ export async function runMetrics(o: MetricsCliOptions): Promise<number> {
     try {
       writeFileAtomic(path, text);
     } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+      const code = errnoOf(e);
       throw new UserError(`cannot write ${path} (${code}); the previous file is unchanged.`);
     }
   }
@@ -73,7 +73,7 @@ function checkDir(dir: string): void {
   try {
     st = statSync(dir);
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
+    const code = errnoCode(e);
     throw new UserError(
       code === 'ENOENT'
         ? `--textfile ${dir}: no such directory (create it, or use node_exporter's --collector.textfile.directory).`

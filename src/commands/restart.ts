@@ -2,7 +2,6 @@ import { createInterface } from 'node:readline/promises';
 import { loadConfig } from '../config/load.ts';
 import { UserError } from '../errors.ts';
 import { restartExitCode } from '../exit.ts';
-import { patternProblem } from '../match/regexp.ts';
 import { formatPlan, RESTART_FORMATS, type RestartFormat } from '../output/restart.ts';
 import { type Style, styleFor } from '../output/style.ts';
 import { openActionLog } from '../restart/log.ts';
@@ -62,7 +61,6 @@ export async function runRestart(o: RestartCliOptions): Promise<number> {
     if (!process.stdin.isTTY || !process.stdout.isTTY || format === 'json') {
       throw new UserError(
         'refusing to restart without --yes when not asked on a terminal; review the plan with --dry-run.',
-        3,
       );
     }
     process.stdout.write(

@@ -3,8 +3,9 @@
 // its entries sort, the `check` bucket its stale code counts in and the scan summary count it
 // adds to. Outputs, the planner and the fleet report read these; none spells them out again.
 
-import type { PlanAction } from '../restart/plan.ts';
+import { RESTART_ACTIONS } from '../formats/restart.ts';
 import type { Owner, OwnerType } from '../scan/model.ts';
+import { acceptSocketByName } from '../systemd/accept-instance.ts';
 
 /**
  * `check`'s buckets (docs/monitoring.md) and the Prometheus gauges beside them. `units` is every
@@ -41,6 +42,13 @@ export const OWNER_KINDS: Readonly<Record<OwnerType, OwnerKind>> = {
   vm: { order: 6, bucket: 'vms', summary: 'vms' },
   unmanaged: { order: 7, bucket: 'unmanaged', summary: null },
 };
+
+/** The bucket of an entry: a per-connection instance (Accept=yes) ends by itself like a session. */
+export function bucketOf(o: Owner): CheckBucket {
+  if ((o.type === 'system-unit' || o.type === 'user-unit') && acceptSocketByName(o.unit) !== null)
+    return 'sessions';
+  return OWNER_KINDS[o.type].bucket;
+}
 
 /** Stable identity of an entry, e.g. "system-unit:nginx.service" (the state file's keys). */
 export function ownerKey(o: Owner): string {
@@ -115,17 +123,11 @@ export function ownerLabel(o: Owner): OwnerLabel {
 }
 
 /**
- * The plan actions afterpatch carries out itself: what counts as planned, "changed" and
- * "restarted" in the restart summary, the fleet report and the Ansible module (whose own copy a
- * test pins to this one). Every other action leaves the work to a human.
+ * Whether a plan action is one afterpatch carries out itself (RESTART_ACTIONS, the restart
+ * document's list): what counts as planned, "changed" and "restarted" in the restart summary,
+ * the fleet report and the Ansible module (whose own copy a test pins to the list). Every other
+ * action leaves the work to a human.
  */
-export const ACTING_ACTIONS = [
-  'restart',
-  'reload',
-  'daemon-reexec',
-  'reexec-user-manager',
-] as const satisfies readonly PlanAction[];
-
 export function isActing(action: string): boolean {
-  return (ACTING_ACTIONS as readonly string[]).includes(action);
+  return (RESTART_ACTIONS as readonly string[]).includes(action);
 }

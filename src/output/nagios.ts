@@ -6,11 +6,17 @@
 //
 // Plugin output rules (Nagios plugin API): the first `|` starts performance data, so `|` never
 // appears in names or paths we print; control characters are escaped.
-import { type CheckMetric, countBuckets } from '../check/buckets.ts';
+import {
+  bucketOf,
+  CHECK_BUCKETS,
+  type CheckBucket,
+  type CheckMetric,
+  countBuckets,
+} from '../check/buckets.ts';
 import type { Health } from '../check/health.ts';
 import { alerts, parseRange, type ThresholdRange } from '../check/range.ts';
 import type { Group } from '../grouping/group.ts';
-import { CHECK_BUCKETS, type CheckBucket, OWNER_KINDS, ownerLabel } from '../grouping/owner.ts';
+import { ownerLabel } from '../grouping/owner.ts';
 import { describeReason } from '../reboot/reboot.ts';
 import type { Owner } from '../scan/model.ts';
 import { printable } from './style.ts';
@@ -242,7 +248,7 @@ function whereSummary(
   t: CheckThresholds,
   alerting: readonly CheckBucket[],
 ): string {
-  const of = (b: CheckBucket) => code.filter((g) => OWNER_KINDS[g.owner.type].bucket === b);
+  const of = (b: CheckBucket) => code.filter((g) => bucketOf(g.owner) === b);
   const units = of('units');
   const names = units.map((g) =>
     g.owner.type === 'init' ? 'PID 1' : clipName(entryLabel(g.owner).name),

@@ -4,7 +4,7 @@ import { attributeCgroup, rootPrefixFromInit } from '../cgroup/attribute.ts';
 import { containerFromCgroup } from '../cgroup/container.ts';
 import { parseCgroupFile } from '../cgroup/parse.ts';
 import { guestOwner } from '../cgroup/vm.ts';
-import { UserError } from '../errors.ts';
+import { errnoOf, UserError } from '../errors.ts';
 import type { Group } from '../grouping/group.ts';
 import { groupProcesses, ownerKey } from '../grouping/group.ts';
 import { OWNER_KINDS, type SummaryCount } from '../grouping/owner.ts';
@@ -163,7 +163,7 @@ function listPids(reader: ProcReader): number[] {
     return reader.listPids();
   } catch (e) {
     throw new UserError(
-      `cannot list processes in ${reader.root} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}): is procfs mounted there?`,
+      `cannot list processes in ${reader.root} (${errnoOf(e)}): is procfs mounted there?`,
     );
   }
 }
