@@ -46,9 +46,9 @@ export async function runRestart(o: RestartCliOptions): Promise<number> {
     force: o.force === true,
     includeData: o.includeData === true,
     procRoot: o.procRoot,
-    ...(o.jobs === undefined ? {} : { jobs: o.jobs }),
-    ...(o.timeout === undefined ? {} : { timeoutSeconds: o.timeout }),
-    ...(o.stateDir === undefined ? {} : { stateDir: o.stateDir }),
+    jobs: o.jobs,
+    timeoutSeconds: o.timeout,
+    stateDir: o.stateDir,
   };
   const planned = await planRestart(opts);
   const actionable = planned.plan.filter(isActionable).length;

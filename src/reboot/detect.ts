@@ -175,7 +175,7 @@ export interface RebootInput {
   container: string | null;
   stale: readonly StaleCode[];
   /** Default: DEFAULT_REBOOT_POLICY. */
-  policy?: RebootPolicy;
+  policy?: RebootPolicy | undefined;
   /** Observations made while gathering (unreadable files, …), passed through to the result. */
   notes?: readonly string[];
   /** Default: not checked. */
@@ -183,7 +183,7 @@ export interface RebootInput {
   /** Default: none. */
   livepatches?: readonly Livepatch[];
   /** Default: DEFAULT_REBOOT_SETTINGS. */
-  settings?: Partial<RebootSettings>;
+  settings?: Partial<RebootSettings> | undefined;
 }
 
 function matcher(globs: readonly string[]): (name: string) => boolean {

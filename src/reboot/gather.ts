@@ -23,8 +23,8 @@ export interface GatherOptions {
   /** Overrides the package manager guessed from the root's databases. */
   packaging?: Packaging;
   stale?: readonly StaleCode[];
-  policy?: RebootPolicy;
-  settings?: Partial<RebootSettings>;
+  policy?: RebootPolicy | undefined;
+  settings?: Partial<RebootSettings> | undefined;
 }
 
 /** Every text file gathered here is small (sysfs/procfs values, package lists): 1 MiB is plenty. */
@@ -151,8 +151,8 @@ export function gatherRebootInput(opts: GatherOptions = {}): RebootInput {
     sentinels,
     container,
     stale: opts.stale ?? [],
-    ...(opts.policy === undefined ? {} : { policy: opts.policy }),
-    ...(opts.settings === undefined ? {} : { settings: opts.settings }),
+    policy: opts.policy,
+    settings: opts.settings,
     notes,
     microcode: checkMicrocode({ root, procRoot, container }),
     livepatches: container === null ? readLivepatches(root, notes) : [],

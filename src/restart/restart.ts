@@ -17,13 +17,13 @@ export interface RestartOptions {
   filters?: ScanFilters;
   force?: boolean;
   includeData?: boolean;
-  jobs?: number;
-  timeoutSeconds?: number;
-  stateDir?: string;
-  procRoot?: string;
+  jobs?: number | undefined;
+  timeoutSeconds?: number | undefined;
+  stateDir?: string | undefined;
+  procRoot?: string | undefined;
   client?: SystemdClient;
   /** Where unit cgroups are read (tests; default: see ApplyOptions.cgroupMount). */
-  cgroupMount?: string | null;
+  cgroupMount?: string | null | undefined;
 }
 
 export interface PlannedRestart {
@@ -140,8 +140,8 @@ export async function applyRestart(
       noise: noiseFromConfig(o.config),
       includeData: o.includeData === true,
       stopRequested: signals.received,
-      ...(o.procRoot === undefined ? {} : { procRoot: o.procRoot }),
-      ...(o.cgroupMount === undefined ? {} : { cgroupMount: o.cgroupMount }),
+      procRoot: o.procRoot,
+      cgroupMount: o.cgroupMount,
     });
     let stateError: string | null = null;
     try {

@@ -1,7 +1,7 @@
 // planRestart over a fake /proc with a fake systemd: which `systemctl show` calls the planner
 // makes for per-connection instances (issue 15), and what it does when the sockets' Accept=
 // cannot be read. The decision itself is covered by plan.test.ts; the real socket by
-// per-connection.sandbox.test.ts.
+// per-connection.integration.test.ts.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
