@@ -11,8 +11,10 @@ import {
   type RestartPart,
   type ScanPart,
 } from '../formats/fleet-input.ts';
+import { RebootReasonSchema } from '../formats/reboot.ts';
 import { isActing } from '../grouping/owner.ts';
 import { printable } from '../output/style.ts';
+import { describeReason } from '../reboot/reboot.ts';
 
 /** Bad input; `source` is the file (or "-") and `line` the JSON Lines line when known. */
 export class FleetInputError extends UserError {
@@ -239,21 +241,9 @@ function scanFindings(s: ScanPart): { units: string[]; packages: string[] } {
   return { units, packages: [...packages] };
 }
 
-function describeReason(r: RebootPart['reasons'][number]): string {
-  switch (r.type) {
-    case 'kernel-newer':
-      return 'newest' in r ? `kernel ${r.newest} installed, ${r.running} running` : r.type;
-    case 'kernel-rebuilt':
-      return 'release' in r ? `kernel ${r.release} rebuilt` : r.type;
-    case 'sentinel':
-      return 'file' in r && Array.isArray(r.packages)
-        ? `${r.file}${r.packages.length ? ` (${r.packages.join(', ')})` : ''}`
-        : r.type;
-    case 'stale-package':
-      return 'package' in r ? `stale ${String(r.package)} only a reboot replaces` : r.type;
-    default:
-      return r.type;
-  }
+/** reboot-required's own sentence for a reason it knows; a newer afterpatch's reason by its type. */
+function reasonText(r: RebootPart['reasons'][number]): string {
+  return v.is(RebootReasonSchema, r) ? describeReason(r) : r.type;
 }
 
 function latestOf<K extends HostPart['kind']>(
@@ -306,7 +296,7 @@ export function hostView(host: string, parts: readonly HostPart[]): FleetHost {
   if (reboot !== undefined) {
     needsReboot = reboot.data.required;
     for (const r of reboot.data.reasons) {
-      rebootReasons.push(describeReason(r));
+      rebootReasons.push(reasonText(r));
       if (r.type === 'stale-package' && 'package' in r && typeof r.package === 'string') {
         packages.add(r.package);
       }
