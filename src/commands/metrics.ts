@@ -2,10 +2,15 @@
 // textfile collector directory (DIR/afterpatch.prom, replaced atomically).
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
+import {
+  gatherHealth,
+  type Health,
+  type HealthCliOptions,
+  healthOptions,
+} from '../check/health.ts';
 import { errnoCode, errnoOf, UserError } from '../errors.ts';
 import { EXIT } from '../exit.ts';
-import { writeFileAtomic } from '../fs-atomic.ts';
-import { gatherHealth, type Health, type HealthCliOptions, healthOptions } from '../health.ts';
+import { writeFileAtomic } from '../io/fs-atomic.ts';
 import { formatPrometheus } from '../output/prometheus.ts';
 
 /** What `metrics` and `serve` share: the health flags and the exposition's own. */

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { after, describe, test } from 'node:test';
-import { noiseMatcher } from '../../src/noise.ts';
+import { noiseMatcher } from '../../src/scan/noise.ts';
 import {
   buildNoiseHolders,
   buildTestDeb,

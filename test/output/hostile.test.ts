@@ -17,9 +17,9 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { MAX_ADVICE_PIDS, suggestAction } from '../../src/grouping/action.ts';
 import { formatRestartText } from '../../src/output/restart.ts';
 import { PLAIN, printable } from '../../src/output/style.ts';
-import { MAX_ADVICE_PIDS, suggestAction } from '../../src/report/action.ts';
 import type { RestartReport } from '../../src/restart/restart.ts';
 import { runCli } from '../helpers/cli.ts';
 import { FAKE_INIT, makeProcTree, mapsLine } from '../helpers/fakeproc.ts';
