@@ -2,13 +2,18 @@
 // with every reason, and for every stale process mapping code of an advisory's package the
 // version it runs. Pure over what host.ts and the scan read, plus a small per-process I/O
 // interface (ctime of the mapped inode, start time) so the logic is tested without /proc.
-import type { StaleFile, StaleProcess } from '../model.ts';
+
+import type {
+  AdvisoryVerdictDoc,
+  ContainerVersionDoc,
+  ProcessVersionDoc,
+} from '../formats/advisory.ts';
 import { compareDebVersions, compareRpmVersions, type Ordering } from '../reboot/version.ts';
+import type { StaleFile, StaleProcess } from '../scan/model.ts';
 import { type Advisory, fixedVersionFor } from './advisory.ts';
 import { baseName, type HistoryEvent } from './history.ts';
 import { type AdvisoryHost, isKernelPackage } from './host.ts';
 import {
-  type Evidence,
   type HostFacts,
   hostVerdict,
   isVulnerable,
@@ -21,50 +26,13 @@ import {
 } from './running.ts';
 
 /** The version one process runs of one package of one advisory. */
-export interface ProcessVersion {
-  advisory: string;
-  package: string;
-  /** The first fixed version for this host's distribution; null when the advisory has none. */
-  fixed: string | null;
-  runningVersion: string | null;
-  evidence: Evidence;
-  /** The running version is the one installed at the process start: a lower bound. */
-  lowerBound?: true;
-  /** With `unknown`: older than this version (installed at `at`). */
-  olderThan?: { version: string; at: string | null };
-  vulnerable: Vulnerable;
-  note: string;
-}
+export type ProcessVersion = ProcessVersionDoc;
 
 /** What a container's own package database says (src/advisory/container.ts). */
-export interface ContainerVersion {
-  advisory: string;
-  runtime: string;
-  id: string;
-  package: string;
-  /** Version in the container's database; null when it cannot be read. */
-  version: string | null;
-  fixed: string | null;
-  vulnerable: Vulnerable;
-  note: string;
-}
+export type ContainerVersion = ContainerVersionDoc;
 
-export interface AdvisoryVerdict {
-  id: string;
-  title?: string;
-  verdict: Verdict;
-  /** Every reason found, worst first. */
-  reasons: { verdict: Verdict; why: string }[];
-  /** Per package of the advisory: the fix for this host and the installed binaries it covers. */
-  packages: {
-    name: string;
-    fixed: string | null;
-    installed: { name: string; version: string }[];
-  }[];
-  /** Stale processes that run a version below the fix / one that cannot be told. */
-  vulnerableProcesses: number;
-  unknownProcesses: number;
-}
+/** One advisory on this host: its verdict, every reason, its packages. */
+export type AdvisoryVerdict = AdvisoryVerdictDoc;
 
 export interface AdvisoryAssessment {
   /** The host's overall verdict: the worst over its advisories. */

@@ -1,6 +1,6 @@
 // The advisory assessment of one scan: host facts read once, then the pure assessment. Loaded
 // only when advisories are given (the scan without them never pays for it).
-import type { StaleProcess } from '../model.ts';
+import type { StaleProcess } from '../scan/model.ts';
 import type { Advisory } from './advisory.ts';
 import { type AdvisoryAssessment, assessAdvisories } from './assess.ts';
 import { containerVersions, findContainers } from './container.ts';

@@ -1,5 +1,10 @@
 // Options that several commands share, made once so their names, help and defaults agree.
-import { InvalidArgumentError, Option } from '@commander-js/extra-typings';
+import {
+  type Command,
+  InvalidArgumentError,
+  Option,
+  type OptionValues,
+} from '@commander-js/extra-typings';
 import { DEFAULT_MAX_UNIT_SERIES } from '../output/prometheus.ts';
 import { collectList } from './parse.ts';
 import { privilegedPath } from './privileged.ts';
@@ -102,3 +107,24 @@ export const advisoryOption = () =>
   )
     .argParser((v: string, prev: string[]) => [...prev, privilegedPath('--advisory')(v)])
     .default([] as string[]);
+
+/**
+ * The options of every command that reports health from one scan (check, metrics, serve): the
+ * scan filters, the advisories, the configuration, the restart state and the hidden roots, in one order.
+ */
+export function addHealthOptions<
+  Args extends unknown[],
+  Opts extends OptionValues,
+  Globals extends OptionValues,
+>(cmd: Command<Args, Opts, Globals>) {
+  return cmd
+    .addOption(libOption())
+    .addOption(unitOption())
+    .addOption(packageOption())
+    .addOption(fixedOption())
+    .addOption(advisoryOption())
+    .addOption(configOption())
+    .addOption(stateDirOption())
+    .addOption(procRootOption())
+    .addOption(rootOption());
+}

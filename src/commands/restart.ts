@@ -2,10 +2,9 @@ import { createInterface } from 'node:readline/promises';
 import { loadConfig } from '../config/load.ts';
 import { UserError } from '../errors.ts';
 import { restartExitCode } from '../exit.ts';
-import { openActionLog } from '../log.ts';
 import { formatPlan, RESTART_FORMATS, type RestartFormat } from '../output/restart.ts';
 import { type Style, styleFor } from '../output/style.ts';
-import { patternProblem } from '../regexp.ts';
+import { openActionLog } from '../restart/log.ts';
 import { isActionable } from '../restart/plan.ts';
 import {
   applyRestart,
@@ -47,15 +46,15 @@ export async function runRestart(o: RestartCliOptions): Promise<number> {
     config,
     // --lib is checked by the scan-options builder (a UserError, exit 3 here).
     filters: { lib: o.lib, units: o.unit, packages: o.package },
-    ...(o.fixed === undefined ? {} : { fixed: o.fixed }),
-    ...(o.advisory === undefined ? {} : { advisory: o.advisory }),
+    fixed: o.fixed,
+    advisory: o.advisory,
     force: o.force === true,
     includeData: o.includeData === true,
     procRoot: o.procRoot,
-    ...(o.root === undefined ? {} : { root: o.root }),
-    ...(o.jobs === undefined ? {} : { jobs: o.jobs }),
-    ...(o.timeout === undefined ? {} : { timeoutSeconds: o.timeout }),
-    ...(o.stateDir === undefined ? {} : { stateDir: o.stateDir }),
+    root: o.root,
+    jobs: o.jobs,
+    timeoutSeconds: o.timeout,
+    stateDir: o.stateDir,
   };
   const planned = await planRestart(opts);
   const actionable = planned.plan.filter(isActionable).length;
@@ -68,7 +67,6 @@ export async function runRestart(o: RestartCliOptions): Promise<number> {
     if (!process.stdin.isTTY || !process.stdout.isTTY || format === 'json') {
       throw new UserError(
         'refusing to restart without --yes when not asked on a terminal; review the plan with --dry-run.',
-        3,
       );
     }
     process.stdout.write(

@@ -3,33 +3,8 @@
 // from the `advisories` of each host's latest scan. Kept apart from merge.ts's document parsing.
 import * as v from 'valibot';
 import { VERDICTS, type Verdict, worstVerdict } from '../advisory/running.ts';
-
-/** One advisory's verdict on one host, as its scan document says. */
-export interface HostAdvisory {
-  id: string;
-  verdict: Verdict;
-  reasons: string[];
-}
-
-export interface FleetAdvisory {
-  id: string;
-  /** The worst verdict over the hosts that assessed it. */
-  verdict: Verdict;
-  /** Hosts per verdict (every verdict present, worst first). */
-  hosts: Record<Verdict, string[]>;
-  counts: Record<Verdict, number>;
-  /** Hosts whose latest scan did not assess this advisory: not clean, not vulnerable — unknown. */
-  notAssessed: string[];
-}
-
-const Reason = v.looseObject({ verdict: v.picklist(VERDICTS), why: v.string() });
-const Advisories = v.array(
-  v.looseObject({
-    id: v.pipe(v.string(), v.maxLength(64)),
-    verdict: v.picklist(VERDICTS),
-    reasons: v.array(Reason),
-  }),
-);
+import type { FleetAdvisory, HostAdvisory } from '../formats/fleet.ts';
+import { ScanAdvisoriesReadSchema } from '../formats/fleet-input.ts';
 
 /**
  * The advisories of a scan document; null when it assessed none. A malformed list is one
@@ -37,7 +12,7 @@ const Advisories = v.array(
  */
 export function scanAdvisories(scan: Record<string, unknown>): HostAdvisory[] | null {
   if (scan.advisories === undefined) return null;
-  const r = v.safeParse(Advisories, scan.advisories);
+  const r = v.safeParse(ScanAdvisoriesReadSchema, scan.advisories);
   if (!r.success)
     return [{ id: '(unreadable)', verdict: 'unknown', reasons: ['advisories not readable'] }];
   return r.output.map((a) => ({
@@ -52,7 +27,7 @@ const empty = <T>(f: () => T) =>
 
 /** The table over hosts (in their order); empty when no scan assessed an advisory. */
 export function fleetAdvisoryTable(
-  hosts: readonly { host: string; advisories?: HostAdvisory[] | null }[],
+  hosts: readonly { host: string; advisories?: HostAdvisory[] | null | undefined }[],
 ): FleetAdvisory[] {
   const byId = new Map<string, FleetAdvisory>();
   for (const h of hosts)

@@ -1,8 +1,8 @@
 // Prometheus text exposition (format 0.0.4) of one health snapshot: pure, no I/O.
 // Every metric is documented in docs/monitoring.md ("Prometheus").
-import { BUCKET_OF, countBuckets } from '../check/buckets.ts';
-import type { Health } from '../health.ts';
-import type { Group } from '../report/group.ts';
+import { bucketOf, countBuckets } from '../check/buckets.ts';
+import type { Health } from '../check/health.ts';
+import type { Group } from '../grouping/group.ts';
 import { OUTCOMES } from '../restart/state.ts';
 import { VERSION } from '../version.ts';
 import { advisorySeries } from './advisory.ts';
@@ -65,7 +65,7 @@ class Exposition {
 /** Groups of restartable units running stale code, in report order. */
 export function unitsNeedingRestart(h: Health): Group[] {
   // PID 1 counts: it needs an action (daemon-reexec) like a unit, not a reboot.
-  return h.scan.groups.filter((g) => g.severity === 'code' && BUCKET_OF[g.owner.type] === 'units');
+  return h.scan.groups.filter((g) => g.severity === 'code' && bucketOf(g.owner) === 'units');
 }
 
 function unitLabels(g: Group): Record<string, string> {
@@ -118,7 +118,7 @@ export function formatPrometheus(health: Health | null, o: PrometheusOptions = {
   e.one(
     'afterpatch_units_needing_restart',
     'gauge',
-    'System units, user units and user managers running outdated code.',
+    'System units, user units, user managers and PID 1 running outdated code.',
     units.length,
   );
   const listed = units.slice(0, Math.max(0, max));
@@ -135,7 +135,7 @@ export function formatPrometheus(health: Health | null, o: PrometheusOptions = {
   e.one(
     'afterpatch_sessions_outdated',
     'gauge',
-    'Login sessions with processes running outdated code (log out and back in).',
+    'Login sessions (log out and back in) and per-connection units (end with their connection) running outdated code.',
     buckets.sessions,
   );
   e.one(
@@ -143,6 +143,12 @@ export function formatPrometheus(health: Health | null, o: PrometheusOptions = {
     'gauge',
     'Containers with processes running outdated code (rebuild or restart them).',
     buckets.containers,
+  );
+  e.one(
+    'afterpatch_vms_outdated',
+    'gauge',
+    'Virtual machine guests whose qemu process runs outdated code (live-migrate them, or shut them down and start them again).',
+    buckets.vms,
   );
   e.one(
     'afterpatch_unmanaged_processes_outdated',

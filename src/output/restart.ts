@@ -1,18 +1,20 @@
 // Output of `restart`: the plan and the results, as a table or as versioned JSON (docs/restart.md).
+import type { RestartDocument, UnitResultDoc } from '../formats/restart.ts';
 import { entryLabel, type UnitResult } from '../restart/apply.ts';
-import type { PlanEntry } from '../restart/plan.ts';
+import { isActionable, type PlanEntry } from '../restart/plan.ts';
 import type { RestartReport } from '../restart/restart.ts';
 import { VERSION } from '../version.ts';
 import { advisoryLeftAlone } from './advisory.ts';
 import type { Style } from './style.ts';
 import { printable, table } from './style.ts';
-import { ownerLabel } from './text.ts';
+import { ownerCells } from './text.ts';
 
 export const RESTART_FORMAT_VERSION = 1;
 
 export type RestartFormat = 'text' | 'json';
 
-export function restartToJson(r: RestartReport): object {
+/** The internal restart report as the published document (src/formats/restart.ts). */
+export function restartToJson(r: RestartReport): RestartDocument {
   return {
     format: 'afterpatch-restart',
     formatVersion: RESTART_FORMAT_VERSION,
@@ -20,7 +22,7 @@ export function restartToJson(r: RestartReport): object {
     hostname: r.scan.hostname,
     time: r.scan.time,
     dryRun: r.dryRun,
-    scan: r.scan.summary,
+    scan: { ...r.scan.summary },
     plan: r.plan.map((e) => ({
       key: e.key,
       type: e.owner.type,
@@ -32,7 +34,7 @@ export function restartToJson(r: RestartReport): object {
       pids: e.pids,
       files: e.files.map((f) => ({ path: f.path, kind: f.kind })),
     })),
-    results: r.results,
+    results: r.results.map(resultToJson),
     summary: summarize(r),
     interrupted: r.interrupted ?? null,
     stateError: r.stateError ?? null,
@@ -41,12 +43,25 @@ export function restartToJson(r: RestartReport): object {
   };
 }
 
-export function summarize(r: RestartReport) {
+/** One unit's result, field by field: internal additions to UnitResult stay internal. */
+function resultToJson(x: UnitResult): UnitResultDoc {
+  return {
+    key: x.key,
+    unit: x.unit,
+    action: x.action,
+    outcome: x.outcome,
+    durationMs: x.durationMs,
+    stalePids: x.stalePids.map((p) => ({ pid: p.pid, files: p.files })),
+    activeState: x.activeState,
+    message: x.message,
+    journal: x.journal,
+  };
+}
+
+export function summarize(r: RestartReport): RestartDocument['summary'] {
   const count = (o: string) => r.results.filter((x) => x.outcome === o).length;
   return {
-    planned: r.plan.filter((e) =>
-      ['restart', 'reload', 'daemon-reexec', 'reexec-user-manager'].includes(e.action),
-    ).length,
+    planned: r.plan.filter(isActionable).length,
     verified: count('verified'),
     unverified: count('unverified'),
     stillStale: count('still-stale'),
@@ -57,7 +72,7 @@ export function summarize(r: RestartReport) {
 }
 
 function planName(e: PlanEntry): string {
-  return e.owner.type === 'init' ? entryLabel(e) : printable(e.unit ?? ownerLabel(e.owner).name);
+  return e.owner.type === 'init' ? entryLabel(e) : printable(e.unit ?? ownerCells(e.owner).name);
 }
 
 /** Processes the scan could not read: the plan covers only the others, and says so. */
@@ -114,7 +129,7 @@ function coverageOf(r: RestartReport): ScanCoverage {
   return { ...r.scan.summary, asRoot: r.scan.asRoot };
 }
 
-function advisoryLeftAloneField(r: RestartReport): { advisoryLeftAlone?: string[] } {
+function advisoryLeftAloneField(r: RestartReport): Pick<RestartDocument, 'advisoryLeftAlone'> {
   const left = advisoryLeftAlone(r.scan);
   return left === null ? {} : { advisoryLeftAlone: left };
 }

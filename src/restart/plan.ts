@@ -1,9 +1,11 @@
 // The pure planner: scan findings + unit properties + configuration + earlier outcomes → a plan.
 import type { Config } from '../config/schema.ts';
-import { globToRegExp } from '../glob.ts';
-import type { Owner } from '../model.ts';
-import { pidsForAdvice } from '../report/action.ts';
-import type { Group } from '../report/group.ts';
+import { pidsForAdvice, vmAdvice } from '../grouping/action.ts';
+import type { Group } from '../grouping/group.ts';
+import { isActing } from '../grouping/owner.ts';
+import { globToRegExp } from '../match/glob.ts';
+import type { Owner } from '../scan/model.ts';
+import { perConnectionAdvice } from '../systemd/accept-instance.ts';
 import type { Manager } from '../systemd/client.ts';
 import type { UnitProperties } from '../systemd/properties.ts';
 import { builtinDenyReason } from './safelist.ts';
@@ -27,7 +29,7 @@ export interface PlanFile {
 export interface PlanEntry {
   key: string;
   owner: Owner;
-  /** The unit acted on (null for sessions without action, containers, unmanaged processes). */
+  /** The unit acted on (null for sessions without action, containers, VMs, unmanaged processes). */
   unit: string | null;
   manager: Manager | null;
   /** The unit's cgroup as systemd reported it when planning (stays the same across a restart). */
@@ -51,17 +53,16 @@ export interface PlanInput {
   force: boolean;
   /** Also act on units whose only stale files are data. */
   includeData: boolean;
+  /**
+   * Properties (`Accept`) of the sockets named in the candidate instances' `TriggeredBy`, by
+   * socketKey(). A socket missing here counts as unreadable: its instance is not restarted.
+   */
+  sockets?: ReadonlyMap<string, UnitProperties>;
 }
 
-const ACTIONABLE: ReadonlySet<PlanAction> = new Set([
-  'daemon-reexec',
-  'restart',
-  'reload',
-  'reexec-user-manager',
-]);
-
+/** An entry afterpatch acts on itself (isActing, src/grouping/owner.ts). */
 export function isActionable(e: PlanEntry): boolean {
-  return ACTIONABLE.has(e.action);
+  return isActing(e.action);
 }
 
 export function makePlan(input: PlanInput): PlanEntry[] {
@@ -128,6 +129,9 @@ function decide(
       return advise(
         `${o.runtime} container ${o.id}: restart the container (rebuild its image if the file comes from it); the host's units are not touched`,
       );
+    case 'vm':
+      // Never restarted: that would kill the guest; a human moves or cycles it.
+      return advise(vmAdvice(o, g.pids));
     case 'unmanaged':
       return advise(`not in a systemd unit: restart ${pidsForAdvice(g.pids)} by hand`);
     default:
@@ -144,6 +148,10 @@ function decide(
       'only deleted data files are mapped, no code (use --include-data to act anyway)',
       false,
     );
+  }
+  if (o.type === 'system-unit' || o.type === 'user-unit') {
+    const conn = perConnection(unit, manager, input.properties.get(g.key), input.sockets);
+    if (conn) return conn;
   }
   const previous = input.state.units[g.key];
   if (
@@ -225,6 +233,54 @@ function decide(
     action: 'restart',
     reason: `maps ${describeFiles(g)}`,
     needsHuman: false,
+  };
+}
+
+/**
+ * The sockets in a unit's `TriggeredBy`, for template instances only: an `Accept=yes` socket
+ * spawns `PREFIX@N-LOCAL-PEER.service` instances, never a plain unit, so only those need asking.
+ */
+export function triggeringSockets(unit: string, p: UnitProperties | undefined): string[] {
+  if (!unit.includes('@') || !p?.TriggeredBy) return [];
+  return p.TriggeredBy.split(/\s+/).filter((u) => u.endsWith('.socket'));
+}
+
+/** Where PlanInput.sockets holds a socket of a manager (user managers have their own sockets). */
+export function socketKey(manager: Manager, socket: string): string {
+  return manager.type === 'system' ? socket : `${manager.uid}:${socket}`;
+}
+
+/**
+ * An instance spawned by an `Accept=yes` socket serves one connection (sshd@3-…:22-…:5512): a
+ * restart would cut it, possibly the admin's own SSH. It ends by itself, like a login session.
+ */
+function perConnection(
+  unit: string,
+  manager: Manager,
+  props: UnitProperties | undefined,
+  sockets: ReadonlyMap<string, UnitProperties> | undefined,
+): Decision | null {
+  const names = triggeringSockets(unit, props);
+  const accept = names.map((n) => ({ n, v: sockets?.get(socketKey(manager, n))?.Accept }));
+  const accepting = accept.find((a) => a.v === 'yes');
+  if (accepting) {
+    return {
+      unit,
+      manager,
+      action: 'advise',
+      reason: perConnectionAdvice(accepting.n),
+      needsHuman: true,
+    };
+  }
+  const unread = accept.filter((a) => a.v !== 'no').map((a) => a.n);
+  if (unread.length === 0) return null;
+  // Fail closed: without Accept= we cannot tell a one-connection instance from a daemon.
+  return {
+    unit,
+    manager,
+    action: 'skip',
+    reason: `could not read Accept= of ${unread.join(', ')}: not restarted, it may serve one connection`,
+    needsHuman: true,
   };
 }
 

@@ -8,14 +8,14 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { deserialize, serialize } from 'node:v8';
-import type { Health, HealthOptions } from '../health.ts';
-import { isSea } from '../sea.ts';
+import type { Health, HealthOptions } from '../check/health.ts';
+import { isSea } from '../cli/sea.ts';
 
 /** Set (to "1") in the child's environment: run one gathering, print it, exit. */
 export const CHILD_ENV = 'AFTERPATCH_SERVE_GATHER';
 /**
  * Test hook, honoured only in the child: a path read (blocking) before gathering. A FIFO without
- * a writer blocks the child in read(2), as a stuck /proc read would (test/serve/child.test.ts).
+ * a writer blocks the child in read(2), as a stuck /proc read would (test/serve/child.integration.test.ts).
  */
 export const TEST_BLOCK_ENV = 'AFTERPATCH_TEST_GATHER_BLOCK';
 /** Bound on what the child may send back (a Health of 100,000 stale processes is ~50 MB). */
@@ -128,7 +128,7 @@ export async function runGatherChild(): Promise<void> {
   try {
     const options = deserialize(readFileSync(0)) as HealthOptions;
     if (block) readFileSync(block);
-    const { gatherHealth } = await import('../health.ts');
+    const { gatherHealth } = await import('../check/health.ts');
     reply = { ok: true, health: await gatherHealth(options) };
   } catch (e) {
     reply = { ok: false, message: String((e as Error)?.message ?? e).replace(/\s+/g, ' ') };

@@ -14,7 +14,7 @@ import {
   kernelPackageVersion,
   readAdvisoryHost,
 } from '../../src/advisory/host.ts';
-import type { StaleProcess } from '../../src/model.ts';
+import type { StaleProcess } from '../../src/scan/model.ts';
 
 const host = (o: Partial<AdvisoryHost> = {}): AdvisoryHost => ({
   manager: 'dpkg',

@@ -2,8 +2,11 @@
 // latest scan did not assess an advisory is "not assessed" and keeps the fleet from being clean.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import * as v from 'valibot';
 import { fleetAdvisoryTable, scanAdvisories } from '../../src/fleet/advisories.ts';
 import { fleetExitCode, mergeFleet } from '../../src/fleet/merge.ts';
+import { FleetDocumentSchema } from '../../src/formats/fleet.ts';
+import { fleetToJson } from '../../src/output/fleet.ts';
 
 const scan = (hostname: string, advisories?: unknown) => ({
   doc: {
@@ -38,5 +41,18 @@ describe('fleet advisories', () => {
     assert.equal(all.advisories?.[0]?.verdict, 'clean');
     assert.equal(fleetExitCode(all), 0);
     assert.deepEqual(fleetAdvisoryTable([]), []);
+  });
+
+  it("report --json carries the table and the hosts' advisories, valid for the fleet schema", () => {
+    const doc = fleetToJson(mergeFleet([scan('a', clean), scan('b')]));
+    assert.deepEqual(
+      doc.advisories?.map((x) => [x.id, x.verdict, x.counts.clean, x.notAssessed]),
+      [['CVE-2099-1', 'unknown', 1, ['b']]],
+    );
+    assert.deepEqual(doc.hosts[0]?.advisories, [
+      { id: 'CVE-2099-1', verdict: 'clean', reasons: [] },
+    ]);
+    const r = v.safeParse(FleetDocumentSchema, JSON.parse(JSON.stringify(doc)));
+    assert.ok(r.success, JSON.stringify(r.issues));
   });
 });

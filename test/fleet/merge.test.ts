@@ -68,7 +68,10 @@ describe('mergeFleet', () => {
   const cases: {
     name: string;
     docs: unknown[];
-    want: Record<string, { restart: boolean; reboot: boolean; clean: boolean; failed?: boolean }>;
+    want: Record<
+      string,
+      { restart: boolean; reboot: boolean; clean: boolean; failed?: boolean; unknown?: boolean }
+    >;
     exit: number;
   }[] = [
     {
@@ -159,10 +162,50 @@ describe('mergeFleet', () => {
       exit: 1,
     },
     {
+      name: 'a reboot verdict alone is no scan: unknown, never clean (issue 16: was clean)',
+      docs: [rebootDoc(false, { hostname: 'a', time: T1 })],
+      want: { a: { restart: false, reboot: false, clean: false, unknown: true } },
+      exit: 1,
+    },
+    {
+      name: 'a combined object with only a reboot result: unknown too',
+      docs: [{ host: 'a', reboot: rebootDoc(false), scan: null, restart: null }],
+      want: { a: { restart: false, reboot: false, clean: false, unknown: true } },
+      exit: 1,
+    },
+    {
+      name: 'a reboot verdict with a scan: clean',
+      docs: [rebootDoc(false, { hostname: 'a', time: T1 }), scanDoc('a', T1)],
+      want: { a: { restart: false, reboot: false, clean: true } },
+      exit: 0,
+    },
+    {
       name: 'a failed module run',
       docs: [{ host: 'a', failed: true, msg: 'afterpatch is not installed on a' }],
       want: { a: { restart: false, reboot: false, clean: false, failed: true } },
       exit: 1,
+    },
+    {
+      // The module's own results carry their own (later) times: they must not hide its failure.
+      name: 'a failed module run whose own scan and reboot results are newer than its object',
+      docs: [
+        {
+          host: 'a',
+          time: T1,
+          failed: true,
+          msg: 'fleet-app.service: failed',
+          scan: scanDoc('a', T2),
+          reboot: { ...rebootDoc(false), time: T2 },
+        },
+      ],
+      want: { a: { restart: false, reboot: false, clean: false, failed: true } },
+      exit: 1,
+    },
+    {
+      name: 'a later document still clears an earlier failure',
+      docs: [{ host: 'a', time: T1, failed: true, msg: 'unreachable' }, scanDoc('a', T2)],
+      want: { a: { restart: false, reboot: false, clean: true } },
+      exit: 0,
     },
   ];
   for (const c of cases) {
@@ -176,6 +219,7 @@ describe('mergeFleet', () => {
             reboot: h.needsReboot,
             clean: h.clean,
             ...(h.failed ? { failed: true } : {}),
+            ...(h.unknown ? { unknown: true } : {}),
           },
         ]),
       );
@@ -184,13 +228,50 @@ describe('mergeFleet', () => {
     });
   }
 
+  it('says each reboot reason as reboot-required does (one describeReason); a reason it does not know by its type', () => {
+    const microcode = {
+      type: 'microcode',
+      cpu: 'GenuineIntel 06-8c-01',
+      running: '0xa4',
+      available: '0xb8',
+      file: '/lib/firmware/intel-ucode/06-8c-01',
+      date: '2024-02-05',
+    };
+    const v = mergeFleet(
+      raw(
+        [
+          rebootDoc(true, {
+            reasons: [
+              { type: 'kernel-newer', running: '6.1.0-1', newest: '6.1.0-2' },
+              microcode,
+              { type: 'from-the-future', detail: 1 },
+            ],
+          }),
+        ],
+        'a',
+      ),
+    );
+    assert.deepEqual(v.hosts[0]?.rebootReasons, [
+      'kernel 6.1.0-2 is installed, 6.1.0-1 is running',
+      'microcode update pending: running 0xa4, available 0xb8 (/lib/firmware/intel-ucode/06-8c-01, 2024-02-05)',
+      'from-the-future',
+    ]);
+  });
+
   it('counts units and packages across hosts', () => {
     const v = mergeFleet(
       raw([scanDoc('a', T1, [sshEntry]), scanDoc('b', T1, [sshEntry]), scanDoc('c', T1)]),
     );
     assert.deepEqual(v.units, [{ name: 'ssh.service', hosts: 2, hostnames: ['a', 'b'] }]);
     assert.deepEqual(v.packages, [{ name: 'libssl3', hosts: 2, hostnames: ['a', 'b'] }]);
-    assert.deepEqual(v.summary, { hosts: 3, needRestart: 2, needReboot: 0, failed: 0, clean: 1 });
+    assert.deepEqual(v.summary, {
+      hosts: 3,
+      needRestart: 2,
+      needReboot: 0,
+      failed: 0,
+      unknown: 0,
+      clean: 1,
+    });
     assert.deepEqual(v.hosts.find((h) => h.host === 'a')?.units, ['ssh.service']);
   });
 

@@ -5,7 +5,8 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { assessReboot, gatherRebootInput, type RebootResult } from '../../src/reboot/detect.ts';
+import { assessReboot, type RebootResult } from '../../src/reboot/detect.ts';
+import { gatherRebootInput } from '../../src/reboot/gather.ts';
 import {
   bcdDate,
   checkMicrocode,

@@ -8,7 +8,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { UserError } from '../../src/errors.ts';
-import { patternProblem, userRegExp } from '../../src/regexp.ts';
+import { patternProblem, userRegExp } from '../../src/match/regexp.ts';
 import { runCli } from '../helpers/cli.ts';
 import { FAKE_INIT, makeProcTree, mapsLine } from '../helpers/fakeproc.ts';
 
