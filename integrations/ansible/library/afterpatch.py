@@ -382,7 +382,9 @@ def main():
             "reboot_sentinel": p["reboot_sentinel"],
             "force": p["force"],
             # Run by the standalone binary as its interpreter (docs/fleet.md): that binary.
-            "afterpatch": p["afterpatch"] or os.environ.get("AFTERPATCH_ANSIBLE_CLI") or "afterpatch",
+            "afterpatch": p["afterpatch"]
+            or os.environ.get("AFTERPATCH_ANSIBLE_CLI")
+            or "afterpatch",
             "check_mode": check_mode,
         }
         for g in o["exclude"]:
