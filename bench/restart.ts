@@ -28,28 +28,15 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CLI } from '../test/helpers/cli.ts';
-import { bootSandbox, canBootSandbox, type Sandbox } from '../test/helpers/sandbox.ts';
-import {
-  FIXTURES_C,
-  installByRename,
-  LIB_NAME,
-  mappingsOf,
-  svcLibGccArgs,
-} from '../test/helpers/stale-lib.ts';
 import {
   childEnv,
   cleanupStep,
-  cmdline,
   die,
-  type HyperfineResult,
-  hyperfine,
   intEnv,
   log,
   makeWorkDir,
   mustRun,
   OUT,
-  readHyperfine,
   removeWorkOnExit,
   requireSafePaths,
   requireTools,
@@ -57,9 +44,20 @@ import {
   runHost,
   sleep,
   waitForDist,
-  writeInSandboxScript,
-  writeScript,
-} from './common.ts';
+} from './harness/bench.ts';
+import { cmdline, type HyperfineResult, hyperfine, readHyperfine } from './harness/hyperfine.ts';
+import {
+  bootSandbox,
+  CLI,
+  canBootSandbox,
+  FIXTURES_C,
+  installByRename,
+  LIB_NAME,
+  mappingsOf,
+  type Sandbox,
+  svcLibGccArgs,
+} from './harness/machine.ts';
+import { writeInSandboxScript, writeScript } from './harness/scripts.ts';
 
 // The work directory goes last on exit; again once the sandbox is up (after the harness's).
 removeWorkOnExit();
