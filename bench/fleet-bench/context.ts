@@ -308,7 +308,7 @@ export function varsFile(ctx: Ctx, label: string, vars: Record<string, unknown>)
   return p;
 }
 
-/** rolling-restart.yml with the bench's variables (+ extra): argv and its report directory. */
+/** rolling-restart.yml with the bench's variables (+ extra; null removes one): argv, report dir. */
 export function rolling(
   ctx: Ctx,
   label: string,
@@ -318,7 +318,7 @@ export function rolling(
 ): { argv: string[]; reportDir: string } {
   const reportDir = join(ctx.dir, `report-${label}`);
   mkdirSync(reportDir, { recursive: true });
-  const vars = varsFile(ctx, label, {
+  const all: Record<string, unknown> = {
     afterpatch_cli: HOST_CLI,
     afterpatch_report_cli: ctx.cli,
     afterpatch_report_dir: reportDir,
@@ -327,7 +327,13 @@ export function rolling(
     afterpatch_health_command: ['systemctl', 'is-active', UNIT],
     afterpatch_health_delay: 1,
     ...extra,
-  });
+  };
+  // null in `extra`: leave the variable undefined (no health command, …).
+  const vars = varsFile(
+    ctx,
+    label,
+    Object.fromEntries(Object.entries(all).filter(([, v]) => v !== null)),
+  );
   return {
     argv: ctx.withEvents(label, ['ansible-playbook', ...flags, playbook, '-e', `@${vars}`]),
     reportDir,

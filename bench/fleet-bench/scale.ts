@@ -102,7 +102,7 @@ function legacyPlaybook(ctx: Ctx): string {
   const p = join(copy, 'rolling-restart.yml');
   const text = readFileSync(p, 'utf8');
   const re =
-    /(- name: Write the fleet report when a host failed\n\s+ansible\.builtin\.include_tasks: tasks\/fleet-report\.yml\n)\s+when: >-\n(?:\s{12}.*\n){2}/;
+    /(- name: Write the fleet report when a host failed\n\s+ansible\.builtin\.import_tasks: tasks\/fleet-report\.yml\n)\s+when: >-\n(?:\s{12}.*\n){2}/;
   if (!re.test(text)) die(`${p}: the conditional report task moved; update legacyPlaybook()`);
   writeFileSync(p, text.replace(re, '$1'));
   return p;
@@ -206,10 +206,13 @@ export async function scaleLegs(ctx: Ctx, o: ScaleOptions): Promise<string[]> {
   for (const n of sizes) {
     const hs = ctx.hosts.slice(0, n);
     const runs = n <= 10 ? o.runsSmall : o.runsLarge;
+    // No health command: the bare playbook checks nothing either (rolling-restart.yml's own
+    // restart, verification and report are what is compared).
+    const noHealth = { afterpatch_health_command: null };
     const roll = rolling(
       ctx,
       `scale-rolling-${n}`,
-      { afterpatch_hosts: pattern(n), afterpatch_serial: serialTen },
+      { afterpatch_hosts: pattern(n), afterpatch_serial: serialTen, ...noHealth },
       undefined,
       ['-f', String(n)],
     );
@@ -218,7 +221,7 @@ export async function scaleLegs(ctx: Ctx, o: ScaleOptions): Promise<string[]> {
         ? rolling(
             ctx,
             `scale-legacy-${n}`,
-            { afterpatch_hosts: pattern(n), afterpatch_serial: serialTen },
+            { afterpatch_hosts: pattern(n), afterpatch_serial: serialTen, ...noHealth },
             legacyPlaybook(ctx),
             ['-f', String(n)],
           )
@@ -311,7 +314,20 @@ export async function scaleLegs(ctx: Ctx, o: ScaleOptions): Promise<string[]> {
   }
   say();
 
-  // Per-batch controller work at the largest size: must not grow with the hosts already done.
+  // Where a run's time goes, task by task (median over the runs and, in the restart play, over
+  // the batches), at the smallest and the largest size.
+  for (const n of [...new Set([Math.min(...o.sizes), maxN])]) {
+    for (const play of ['Gather', 'Restart', 'Verify']) {
+      const st = ctx.stats(`scale-rolling-${n}`, play);
+      const tasks = [...st.tasks].filter(([, v]) => v >= 0.05);
+      say(
+        `${n} hosts, ${play} tasks (median, ≥ 50 ms): ${tasks.map(([t, v]) => `${t} ${f2(v)} s`).join('; ')}`,
+      );
+    }
+  }
+  say();
+
+  // Per-batch controller work at the largest size: must not grow with the number of hosts already done.
   const work = /^(Save the results|Merge the host results|Write fleet\.json|Show the fleet)/;
   for (const [label, name] of [
     [`scale-rolling-${maxN}`, 'now'],

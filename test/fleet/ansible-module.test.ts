@@ -220,6 +220,19 @@ exit 0
         );
       });
 
+      it('state restarted with nothing to restart: not changed, not failed', async () => {
+        const { result: r } = await run({
+          afterpatch: wrapper,
+          state: 'restarted',
+          lib: 'nothing-matches-this',
+        });
+        assert.equal(r.failed, false, String(r.msg));
+        assert.equal(r.changed, false);
+        assert.equal(r.needs_restart, false);
+        assert.deepEqual((r.restart as { results: unknown[] }).results, []);
+        assert.match(String(r.msg), /^0 units restarted and verified; nothing runs outdated code/);
+      });
+
       it('ad-hoc string arguments: booleans and comma-separated lists', async () => {
         const { result: r } = await run({
           afterpatch: wrapper,

@@ -132,17 +132,39 @@ def glob_to_regexp(glob):
     return re.compile("^" + out + r"\Z")
 
 
-def run(argv):
-    """Runs argv (never a shell): (code, stdout, stderr), or (None, error, "") when it cannot."""
+def run_all(argvs):
+    """Runs the argvs at once (never a shell); for each (code, stdout, stderr), or (None, error,
+    "") when it could not start. At once: each is a Node.js start-up and a scan, and the hosts
+    have cores to spare while the module waits."""
     env = dict(os.environ, NO_COLOR="1")
-    try:
-        p = subprocess.run(
-            argv, stdin=subprocess.DEVNULL, capture_output=True, env=env, check=False
+    procs = []
+    for argv in argvs:
+        try:
+            procs.append(
+                subprocess.Popen(
+                    argv,
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    env=env,
+                )
+            )
+        except OSError as e:
+            procs.append(e)
+    out = []
+    for p in procs:
+        if isinstance(p, OSError):
+            out.append((None, p, ""))
+            continue
+        stdout, stderr = p.communicate()
+        out.append(
+            (p.returncode, stdout.decode("utf-8", "replace"), stderr.decode("utf-8", "replace"))
         )
-    except OSError as e:
-        return None, e, ""
-    text = lambda b: b.decode("utf-8", "replace")  # noqa: E731
-    return p.returncode, text(p.stdout), text(p.stderr)
+    return out
+
+
+def run(argv):
+    return run_all([argv])[0]
 
 
 def last_line(s):
@@ -150,9 +172,9 @@ def last_line(s):
     return lines[-1].strip() if lines else ""
 
 
-def run_json(bin_, args, ok_codes, what):
-    """Runs `afterpatch ARGS --json`, accepting the exit codes that mean findings, not errors."""
-    code, out, err = run([bin_] + args)
+def json_of(ran, bin_, ok_codes, what):
+    """The JSON document of a `--json` run that exited with a code meaning findings, not errors."""
+    code, out, err = ran
     if code is None:
         raise ModuleError("cannot run %s %s: %s" % (bin_, what, out))
     try:
@@ -163,6 +185,11 @@ def run_json(bin_, args, ok_codes, what):
         why = last_line(err) or last_line(out) or "exit status %d" % code
         raise ModuleError("afterpatch %s failed (exit status %d): %s" % (what, code, why))
     return doc
+
+
+def run_json(bin_, args, ok_codes, what):
+    """Runs `afterpatch ARGS --json`, accepting the exit codes that mean findings, not errors."""
+    return json_of(run([bin_] + args), bin_, ok_codes, what)
 
 
 def version_key(v):
@@ -213,14 +240,28 @@ def plural(n, word, many=None):
     return "%d %s" % (n, word if n == 1 else (many or word + "s"))
 
 
-def afterpatch(o, host, base):
-    """Everything after the version check; the combined per-host result (failed or not)."""
-    bin_ = o["afterpatch"]
+def filters_of(o):
     filters = []
     if o["lib"] is not None:
         filters += ["--lib", o["lib"]]
     for u in o["units"]:
         filters += ["--unit", u]
+    return filters
+
+
+def reads_of(o):
+    """The scan and the reboot question: argv lists, run at once."""
+    reboot = ["reboot-required", "--json"]
+    if o["reboot_sentinel"] and not o["check_mode"]:
+        reboot.append("--sentinel")
+    return [[o["afterpatch"], "scan", "--json"] + filters_of(o), [o["afterpatch"]] + reboot]
+
+
+def afterpatch(o, host, base, reads=None):
+    """Everything after the version check; the combined per-host result (failed or not).
+    `reads`: the scan and reboot-required runs when they already ran (a read-only call)."""
+    bin_ = o["afterpatch"]
+    filters = filters_of(o)
     excluded = [glob_to_regexp(g) for g in o["exclude"]]
 
     def is_excluded(e):
@@ -233,16 +274,22 @@ def afterpatch(o, host, base):
         # Plan first (a dry run changes nothing), drop the excluded units, then restart exactly
         # the remaining units by name: restart has no --exclude, and a temporary config would
         # replace the host's own /etc/afterpatch/afterpatch.toml.
-        dry = ["restart", "--dry-run", "--json"] + filters + (["--force"] if o["force"] else [])
-        planned = run_json(bin_, dry, (0, 1, 2), "restart --dry-run")
-        plan = planned.get("plan") or []
-        keep = [e for e in plan if not is_excluded(e)]
-        skipped = [e.get("unit") for e in plan if is_excluded(e)]
-        targets = []
-        for e in keep:
-            if e.get("action") in ACTIONS and e.get("unit") and e["unit"] not in targets:
-                targets.append(e["unit"])
-        if o["check_mode"] or not targets:
+        # Without exclude the plan is restart's own: no dry run first (a Node.js start-up and a
+        # scan less); a host with nothing to restart then returns restart's empty real run.
+        targets = None
+        skipped = []
+        if o["exclude"] or o["check_mode"]:
+            dry = ["restart", "--dry-run", "--json"] + filters
+            dry += ["--force"] if o["force"] else []
+            planned = run_json(bin_, dry, (0, 1, 2), "restart --dry-run")
+            plan = planned.get("plan") or []
+            keep = [e for e in plan if not is_excluded(e)]
+            skipped = [e.get("unit") for e in plan if is_excluded(e)]
+            targets = []
+            for e in keep:
+                if e.get("action") in ACTIONS and e.get("unit") and e["unit"] not in targets:
+                    targets.append(e["unit"])
+        if targets is not None and (o["check_mode"] or not targets):
             restart = dict(planned, plan=keep, results=[], excluded=skipped)
         else:
             args = ["restart", "--yes", "--json"]
@@ -251,7 +298,7 @@ def afterpatch(o, host, base):
             if o["force"]:
                 args.append("--force")
             # Exact unit names; a name is its own glob (systemd escapes \x2d and the like literally).
-            for u in targets if o["exclude"] else o["units"]:
+            for u in targets if targets is not None else o["units"]:
                 args += ["--unit", u]
             # 4: acted but the outcomes were not saved; 5: stopped by a signal. Both still print
             # what was done, so changed stays true; any outcome but verified is a failure.
@@ -267,12 +314,10 @@ def afterpatch(o, host, base):
             if done.get("interrupted"):
                 problems.append("interrupted by %s" % done["interrupted"])
 
-    # The scan (after a restart: the verification), then the reboot question.
-    scan_doc = run_json(bin_, ["scan", "--json"] + filters, (0, 1), "scan")
-    reboot_args = ["reboot-required", "--json"]
-    if o["reboot_sentinel"] and not o["check_mode"]:
-        reboot_args.append("--sentinel")
-    reboot = run_json(bin_, reboot_args, (0, 1), "reboot-required")
+    # The scan (after a restart: the verification) and the reboot question.
+    scan_ran, reboot_ran = reads if reads is not None else run_all(reads_of(o))
+    scan_doc = json_of(scan_ran, bin_, (0, 1), "scan")
+    reboot = json_of(reboot_ran, bin_, (0, 1), "reboot-required")
 
     scan = slim_scan(scan_doc)
     stale = [e for e in scan["entries"] if e["severity"] == "code"]
@@ -316,9 +361,10 @@ def afterpatch(o, host, base):
     )
 
 
-def check_cli(bin_, host, base):
-    """The CLI's version, or ModuleError with the message for a missing, broken or old CLI."""
-    code, out, err = run([bin_, "--version"])
+def check_cli(bin_, host, base, ran):
+    """The CLI's version from `ran` (its --version run), or ModuleError with the message for a
+    missing, broken or old CLI."""
+    code, out, err = ran
     if code is None:
         errno_ = getattr(out, "errno", None)
         if isinstance(out, FileNotFoundError) or errno_ == 2:
@@ -398,8 +444,17 @@ def main():
         module.fail_json(msg=str(e), changed=False)
         return
     try:
-        base["afterpatch_version"] = check_cli(o["afterpatch"], host, base)
-        result = afterpatch(o, host, base)
+        version = [o["afterpatch"], "--version"]
+        reads = None
+        if o["state"] == "scanned" and not (o["reboot_sentinel"] and not o["check_mode"]):
+            # Read-only: the version, the scan and the reboot question at once (the answers
+            # of a CLI that turns out missing or too old are thrown away).
+            ran = run_all([version] + reads_of(o))
+            reads = ran[1:]
+        else:
+            ran = [run(version)]
+        base["afterpatch_version"] = check_cli(o["afterpatch"], host, base, ran[0])
+        result = afterpatch(o, host, base, reads)
     except ModuleError as e:
         fail(str(e))
         return
