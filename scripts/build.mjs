@@ -33,7 +33,7 @@ await Promise.all([
   build({
     ...common,
     define,
-    entryPoints: ['src/cli.ts'],
+    entryPoints: ['src/main.ts'],
     outfile: 'dist/afterpatch.cjs',
     banner: { js: '#!/usr/bin/env node' },
   }),

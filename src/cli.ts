@@ -1,16 +1,17 @@
 // The `afterpatch` command line: a thin layer over the library API in index.ts.
 import { Command, CommanderError } from '@commander-js/extra-typings';
-import { runAnsibleModule, wantsModuleInterpreter } from './ansible-interpreter.ts';
 import { register as registerCheck } from './cli/check.ts';
 import { register as registerConfig } from './cli/config.ts';
 import { register as registerMetrics } from './cli/metrics.ts';
+import { usageErrorLine } from './cli/options.ts';
 import { register as registerRebootRequired } from './cli/reboot-required.ts';
 import { register as registerReport } from './cli/report.ts';
 import { register as registerRestart } from './cli/restart.ts';
 import { register as registerScan } from './cli/scan.ts';
 import { register as registerServe } from './cli/serve.ts';
-import { UserError } from './errors.ts';
+import { EnvironmentError, UserError } from './errors.ts';
 import { EXIT } from './exit.ts';
+import { printable } from './output/style.ts';
 import { VERSION } from './version.ts';
 
 export function buildProgram(): Command {
@@ -18,9 +19,8 @@ export function buildProgram(): Command {
     .name('afterpatch')
     .description('Find and restart every process still running outdated code after a patch.')
     .version(VERSION, '-V, --version')
-    .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
-    .configureOutput({ outputError: (s, write) => write(s) })
+    .configureOutput({ outputError: (s, write) => write(usageErrorLine(s)) })
     .hook('preSubcommand', (_cmd, sub) => {
       errorExit = ERROR_EXIT[sub.name()] ?? EXIT.error;
     });
@@ -62,12 +62,15 @@ export async function main(argv: readonly string[]): Promise<void> {
 }
 
 function reportError(e: unknown): number {
-  if (e instanceof UserError) {
-    process.stderr.write(`afterpatch: ${e.message}\n`);
+  // EnvironmentError (a full disk, EACCES, systemctl failing) is a UserError: one line, the
+  // command's runtime-error status, never "this is a bug".
+  if (e instanceof UserError || e instanceof EnvironmentError) {
+    process.stderr.write(`afterpatch: ${printable(e.message)}\n`);
     return Math.max(e.exitCode, errorExit);
   }
   const err = e as Error;
-  process.stderr.write(`afterpatch: ${err?.message ?? String(e)}\n`);
+  // Messages may quote paths, names or input: escaped like every other text output.
+  process.stderr.write(`afterpatch: ${printable(err?.message ?? String(e))}\n`);
   if (process.env.AFTERPATCH_DEBUG) process.stderr.write(`${err?.stack ?? ''}\n`);
   else
     process.stderr.write(
@@ -75,22 +78,3 @@ function reportError(e: unknown): number {
     );
   return errorExit;
 }
-
-/**
- * Inside a Node single executable (`npm run package:sea`) the bundle is the program whatever the
- * binary is called, and process.argv[1] is only the name it was started by. node:sea exists
- * from Node 20.12 (not in 18), `require` not in ES modules (tsx): both mean "not a SEA".
- */
-function isSea(): boolean {
-  try {
-    return (require('node:sea') as typeof import('node:sea')).isSea();
-  } catch {
-    return false;
-  }
-}
-
-// Run when executed (bundle, tsx or single executable), not when imported by tests.
-const entry = process.argv[1] ?? '';
-const sea = isSea();
-if (sea && wantsModuleInterpreter(process.argv)) runAnsibleModule(process.argv, require);
-else if (sea || /afterpatch(\.cjs)?$|cli\.ts$/.test(entry)) void main(process.argv);

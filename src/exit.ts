@@ -15,13 +15,29 @@ export function scanExitCode(r: ScanReport): number {
   return r.groups.some((g) => g.severity === 'code') ? EXIT.stale : EXIT.ok;
 }
 
-/** `restart` exit codes (docs/restart.md): 0 all verified or nothing to do, 1 a human must act, 2 an action failed. */
-export const RESTART_EXIT = { ok: 0, needsHuman: 1, failed: 2, error: 3 } as const;
+/**
+ * `restart` exit codes (docs/restart.md): 0 all verified or nothing to do, 1 a human must act,
+ * 2 an action failed or was not verified, 3 usage or runtime error (nothing done), 4 actions were
+ * taken and reported but their outcomes could not be saved, 5 stopped by a signal after the
+ * batch in flight (what was done is reported and saved).
+ */
+export const RESTART_EXIT = {
+  ok: 0,
+  needsHuman: 1,
+  failed: 2,
+  error: 3,
+  stateNotSaved: 4,
+  interrupted: 5,
+} as const;
 
 export function restartExitCode(r: {
   plan: readonly { needsHuman: boolean }[];
   results: readonly { outcome: string }[];
+  interrupted?: string | null;
+  stateError?: string | null;
 }): number {
+  if (r.stateError) return RESTART_EXIT.stateNotSaved;
+  if (r.interrupted) return RESTART_EXIT.interrupted;
   if (r.results.some((x) => x.outcome !== 'verified')) return RESTART_EXIT.failed;
   if (r.plan.some((e) => e.needsHuman)) return RESTART_EXIT.needsHuman;
   return RESTART_EXIT.ok;

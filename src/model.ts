@@ -26,16 +26,21 @@ export interface StaleFile {
 /**
  * For each entry key and path, the strongest interpreted evidence any of its processes has
  * (`loaded` beats `package`): what the entry-level outputs show, since groups list paths only.
+ * A path some process of the entry maps (exact evidence, no `interpreted`) gets no mark.
  */
 export function interpretedByEntry(
   processes: readonly StaleProcess[],
   keyOf: (p: StaleProcess) => string,
 ): Map<string, Map<string, InterpretedEvidence>> {
   const out = new Map<string, Map<string, InterpretedEvidence>>();
+  const exact = new Set<string>();
   for (const p of processes) {
+    const key = keyOf(p);
     for (const f of p.files) {
-      if (!f.interpreted) continue;
-      const key = keyOf(p);
+      if (!f.interpreted) {
+        exact.add(`${key}\0${f.path}`);
+        continue;
+      }
       let paths = out.get(key);
       if (!paths) {
         paths = new Map();
@@ -46,6 +51,10 @@ export function interpretedByEntry(
         paths.set(f.path, f.interpreted);
     }
   }
+  for (const [key, paths] of out)
+    for (const path of paths.keys()) {
+      if (exact.has(`${key}\0${path}`)) paths.delete(path);
+    }
   return out;
 }
 
@@ -120,4 +129,6 @@ export interface StaleProcess {
   owner: Owner;
   files: StaleFile[];
   ignored: IgnoredFile[];
+  /** Deleted mappings not examined (more distinct deleted files than kept per process). */
+  omittedMappings?: number;
 }

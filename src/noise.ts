@@ -1,6 +1,8 @@
 // Deleted mappings that are not outdated package files (each rule learnt from a real false alarm;
 // see docs/noise.md). A rule can be switched off by id.
 
+import { userRegExp } from './regexp.ts';
+
 export interface NoiseRule {
   id: string;
   description: string;
@@ -63,7 +65,7 @@ export function noiseMatcher(config: NoiseConfig = {}): NoiseMatcher {
   const rules = NOISE_RULES.filter((r) => !off.has(r.id));
   const extra = (config.extra ?? []).map((src, i) => ({
     id: `config:${i + 1}`,
-    re: new RegExp(src),
+    re: userRegExp(src),
   }));
   // The same few paths recur in thousands of processes: decide each once.
   const seen = new Map<string, string | null>();

@@ -1,7 +1,18 @@
 // `afterpatch check` options and help; the work is in src/commands (loaded on use).
 import { type Command, InvalidArgumentError, Option } from '@commander-js/extra-typings';
+import { CHECK_BUCKETS, CHECK_METRICS, type CheckBucket } from '../check/buckets.ts';
 import { parseRange } from '../check/range.ts';
-import { configOption, procRootOption, rootOption, stateDirOption } from './options.ts';
+import {
+  configOption,
+  jsonOption,
+  libOption,
+  packageOption,
+  procRootOption,
+  rootOption,
+  stateDirOption,
+  unitOption,
+  usageErrorLine,
+} from './options.ts';
 
 /** Validates a threshold range at parse time, so a typo is a usage error (UNKNOWN). */
 const range = (v: string) => {
@@ -13,6 +24,13 @@ const range = (v: string) => {
   return v;
 };
 
+const bucket = (v: string): CheckBucket => {
+  if (!(CHECK_BUCKETS as readonly string[]).includes(v)) {
+    throw new InvalidArgumentError(`Allowed choices are ${CHECK_BUCKETS.join(', ')}.`);
+  }
+  return v as CheckBucket;
+};
+
 export function register(program: Command): void {
   program
     .command('check')
@@ -21,20 +39,38 @@ export function register(program: Command): void {
     )
     .option(
       '-w, --warning <range>',
-      'WARNING when the metric is outside this range (default 0: any unit needing action)',
+      'WARNING when the metric is outside this range (default 0: anything needing action)',
       range,
     )
     .option('-c, --critical <range>', 'CRITICAL when the metric is outside this range', range)
     .addOption(
-      new Option('--metric <metric>', 'what --warning and --critical apply to')
-        .choices(['units', 'processes'] as const)
-        .default('units' as const),
+      new Option(
+        '--metric <metric>',
+        'what --warning and --critical apply to: any (each bucket), processes, or one bucket; the other buckets still warn above 0',
+      )
+        .choices(CHECK_METRICS)
+        .default('any' as const),
+    )
+    .addOption(
+      new Option('--ignore <bucket>', 'never alert on this bucket (repeatable; still listed)')
+        .choices(CHECK_BUCKETS)
+        .argParser((v, prev: CheckBucket[]) => [...prev, bucket(v)])
+        .default([] as CheckBucket[]),
     )
     .addOption(
       new Option('--reboot-state <state>', 'state when a reboot is required')
         .choices(['ok', 'warning', 'critical'] as const)
         .default('warning' as const),
     )
+    .addOption(
+      new Option('--format <format>', 'output format: plugin text, or the health snapshot as JSON')
+        .choices(['nagios', 'json'] as const)
+        .default('nagios' as const),
+    )
+    .addOption(jsonOption())
+    .addOption(libOption())
+    .addOption(unitOption())
+    .addOption(packageOption())
     .addOption(configOption())
     .addOption(stateDirOption())
     .addOption(procRootOption())
@@ -44,16 +80,17 @@ export function register(program: Command): void {
       // Icinga and Sensu read stdout and stderr as one stream, in write order: the plugin line
       // goes first so it stays the first line of what they record.
       outputError: (s, write) => {
-        const first = s.split('\n')[0]?.replace(/^error: /, '') ?? 'usage error';
+        // Bounded (an option value may be long) to stay within NRPE 2's 1 KiB.
+        const first = (s.split('\n')[0]?.replace(/^error: /, '') ?? 'usage error').slice(0, 900);
         process.stdout.write(
           `AFTERPATCH UNKNOWN - usage error: ${first.replaceAll('|', '\\x7c')}\n`,
         );
-        write(s);
+        write(usageErrorLine(s));
       },
     })
     .addHelpText(
       'after',
-      '\nRanges (Nagios plugin guidelines): N alerts outside 0..N, N: below N, ~:N above N, N:M outside N..M, @N:M inside.\nUNKNOWN when not root and some processes are unreadable. docs/monitoring.md has examples.\nExit status: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (any error).',
+      '\nBuckets: units (system and user units, PID 1), unmanaged (processes outside any unit),\nsessions, containers. Ranges (Nagios plugin guidelines): N alerts outside 0..N, N: below N,\n~:N above N, N:M outside N..M, @N:M inside. UNKNOWN when not root and some processes are\nunreadable, or the restart state is unreadable. docs/monitoring.md has examples.\nExit status: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (any error, usage errors included).',
     )
     .action(async (opts) => {
       const { runCheck } = await import('../commands/check.ts');

@@ -1,5 +1,7 @@
 // `afterpatch config` options and help; the work is in src/commands (loaded on use).
 import { type Command, Option } from '@commander-js/extra-typings';
+import { formatOption, jsonOption } from './options.ts';
+import { privilegedPath } from './privileged.ts';
 
 export function register(program: Command): void {
   program
@@ -7,14 +9,19 @@ export function register(program: Command): void {
     .description(
       'check a configuration file and print the effective settings (defaults filled in); scans nothing',
     )
-    .argument('[file]', 'configuration file to check (default: /etc/afterpatch/afterpatch.toml)')
-    .option('--json', 'versioned JSON (format afterpatch-config) instead of key = value lines')
+    .argument(
+      '[file]',
+      'configuration file to check (default: /etc/afterpatch/afterpatch.toml)',
+      privilegedPath('the file argument'),
+    )
+    .addOption(formatOption())
+    .addOption(jsonOption())
     .option('-q, --quiet', 'print nothing; only the exit status tells (0 valid, 2 invalid)')
     .addOption(
       new Option(
         '--config <file>',
         'the file to check, as the other commands take it (with a file argument too, both must name the same file)',
-      ),
+      ).argParser(privilegedPath('--config')),
     )
     .addHelpText(
       'after',

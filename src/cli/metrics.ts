@@ -2,10 +2,14 @@
 import type { Command } from '@commander-js/extra-typings';
 import {
   configOption,
+  libOption,
   maxUnitSeriesOption,
+  packageOption,
   procRootOption,
+  quietOption,
   rootOption,
   stateDirOption,
+  unitOption,
 } from './options.ts';
 
 export function register(program: Command): void {
@@ -17,7 +21,11 @@ export function register(program: Command): void {
       'write DIR/afterpatch.prom atomically (node_exporter textfile collector; Debian: /var/lib/prometheus/node-exporter)',
     )
     .addOption(maxUnitSeriesOption())
+    .addOption(quietOption())
     .option('--no-node-reboot-required', 'do not export node_reboot_required')
+    .addOption(libOption())
+    .addOption(unitOption())
+    .addOption(packageOption())
     .addOption(configOption())
     .addOption(stateDirOption())
     .addOption(procRootOption())

@@ -1,20 +1,36 @@
 // Options that several commands share, made once so their names, help and defaults agree.
 import { InvalidArgumentError, Option } from '@commander-js/extra-typings';
 import { DEFAULT_MAX_UNIT_SERIES } from '../output/prometheus.ts';
+import { collectList } from './parse.ts';
+import { privilegedPath } from './privileged.ts';
 
+// Path options: as root only what nobody else can change, under sudo only what the caller could
+// read themselves (src/cli/privileged.ts, docs/security-privileged.md).
 export const configOption = () =>
-  new Option('--config <file>', 'configuration file (default: /etc/afterpatch/afterpatch.toml)');
+  new Option(
+    '--config <file>',
+    'configuration file (default: /etc/afterpatch/afterpatch.toml)',
+  ).argParser(privilegedPath('--config'));
 
 export const stateDirOption = () =>
-  new Option('--state-dir <dir>', 'where restart outcomes are kept (default: /var/lib/afterpatch)');
+  new Option(
+    '--state-dir <dir>',
+    'where restart outcomes are kept (default: /var/lib/afterpatch)',
+  ).argParser(privilegedPath('--state-dir'));
 
 /** Hidden: the procfs to read (a fixture tree in tests, another host's /proc in a chroot). */
 export const procRootOption = () =>
-  new Option('--proc-root <dir>', 'procfs to read').default('/proc').hideHelp();
+  new Option('--proc-root <dir>', 'procfs to read')
+    .argParser(privilegedPath('--proc-root'))
+    .default('/proc')
+    .hideHelp();
 
 /** Hidden: the file system root to inspect (kernels, sentinels, package database). */
 export const rootOption = () =>
-  new Option('--root <dir>', 'file system root to inspect').default('/').hideHelp();
+  new Option('--root <dir>', 'file system root to inspect')
+    .argParser(privilegedPath('--root'))
+    .default('/')
+    .hideHelp();
 
 const seriesLimit = (v: string) => {
   if (!/^\d+$/.test(v) || Number(v) > 100_000) {
@@ -31,3 +47,41 @@ export const maxUnitSeriesOption = () =>
   )
     .argParser(seriesLimit)
     .default(DEFAULT_MAX_UNIT_SERIES);
+
+// The scan filters, with one meaning wherever a scan runs (scan, restart, check, metrics, serve):
+// they narrow the stale code considered; reboot reasons are reported as before.
+export const libOption = () =>
+  new Option(
+    '--lib <regex>',
+    'only stale files whose path matches this regular expression (e.g. libssl)',
+  );
+
+export const unitOption = () =>
+  new Option('--unit <glob>', 'only processes of matching units (repeatable)')
+    .argParser(collectList)
+    .default([] as string[]);
+
+export const packageOption = () =>
+  new Option('--package <name>', 'only stale files owned by this package (repeatable)')
+    .argParser(collectList)
+    .default([] as string[]);
+
+/** Commander's "error: …" as every other error of afterpatch: one line with our prefix. */
+export function usageErrorLine(s: string): string {
+  const first =
+    (s.split('\n')[0] ?? '').replace(/^error: /, '').replace(/\.$/, '') || 'usage error';
+  return `afterpatch: ${first}; run with --help for usage.\n`;
+}
+
+/** `--json`, the same as `--format json` wherever a command has a JSON document. */
+export const jsonOption = () => new Option('--json', 'same as --format json');
+
+/** `--format text|json` for commands whose other output is text. */
+export const formatOption = () =>
+  new Option('--format <format>', 'output format')
+    .choices(['text', 'json'] as const)
+    .default('text' as const);
+
+/** `-q`: every command with an exit status except `check` (a plugin always prints its line). */
+export const quietOption = () =>
+  new Option('-q, --quiet', 'print nothing on standard output; only the exit status tells');

@@ -1,6 +1,13 @@
 // `afterpatch reboot-required` options and help; the work is in src/commands (loaded on use).
 import type { Command } from '@commander-js/extra-typings';
-import { configOption, procRootOption, rootOption } from './options.ts';
+import {
+  configOption,
+  formatOption,
+  jsonOption,
+  procRootOption,
+  quietOption,
+  rootOption,
+} from './options.ts';
 
 export function register(program: Command): void {
   program
@@ -8,8 +15,9 @@ export function register(program: Command): void {
     .description(
       'tell whether only a reboot helps (newer or rebuilt kernel, sentinel files, pending CPU microcode, stale code nothing else can replace)',
     )
-    .option('-q, --quiet', 'print nothing; only the exit code tells')
-    .option('--json', 'versioned JSON with every reason and its evidence')
+    .addOption(quietOption())
+    .addOption(formatOption())
+    .addOption(jsonOption())
     .option(
       '--sentinel',
       'when a reboot is required, write /run/reboot-required and append to /run/reboot-required.pkgs',

@@ -1,5 +1,6 @@
 // `afterpatch report` options and help; the work is in src/commands (loaded on use).
 import type { Command } from '@commander-js/extra-typings';
+import { formatOption, jsonOption, quietOption } from './options.ts';
 
 export function register(program: Command): void {
   program
@@ -8,7 +9,9 @@ export function register(program: Command): void {
       "merge many hosts' JSON results (scan, restart, reboot-required, the Ansible module) into one fleet view",
     )
     .argument('[files...]', 'JSON, JSON array or JSON Lines files (standard input when none or -)')
-    .option('--json', 'versioned JSON (format afterpatch-fleet) instead of the table')
+    .addOption(formatOption())
+    .addOption(jsonOption())
+    .addOption(quietOption())
     .addHelpText(
       'after',
       '\nExit status: 0 every host clean, 1 some host needs a restart or a reboot (or failed), 2 error.\nSee docs/fleet.md.',

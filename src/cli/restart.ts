@@ -1,7 +1,16 @@
 // `afterpatch restart` options and help; the work is in src/commands (loaded on use).
 import { type Command, Option } from '@commander-js/extra-typings';
-import { configOption, procRootOption, stateDirOption } from './options.ts';
-import { collectList, positiveInt } from './parse.ts';
+import {
+  configOption,
+  jsonOption,
+  libOption,
+  packageOption,
+  procRootOption,
+  quietOption,
+  stateDirOption,
+  unitOption,
+} from './options.ts';
+import { positiveInt } from './parse.ts';
 
 export function register(program: Command): void {
   program
@@ -13,10 +22,12 @@ export function register(program: Command): void {
         .choices(['text', 'json'] as const)
         .default('text' as const),
     )
-    .option('--json', 'same as --format json')
+    .addOption(jsonOption())
+    .addOption(quietOption())
     .option('-y, --yes', 'do not ask (required when not on a terminal)')
-    .option('--lib <regex>', 'only units mapping stale files whose path matches (e.g. libssl)')
-    .option('--unit <glob>', 'only these units (repeatable)', collectList, [] as string[])
+    .addOption(libOption())
+    .addOption(unitOption())
+    .addOption(packageOption())
     .option('--force', 'restart units again even if an earlier restart left them stale or failed')
     .option('--include-data', 'also restart units whose only stale files are data (no code)')
     .option(
@@ -34,7 +45,7 @@ export function register(program: Command): void {
     .addOption(procRootOption())
     .addHelpText(
       'after',
-      '\nExit status: 0 all verified or nothing to do, 1 something skipped that needs a human,\n2 a restart failed, timed out or left stale processes, 3 usage or runtime error.',
+      '\nExit status: 0 all verified or nothing to do, 1 something skipped that needs a human,\n2 a restart failed, timed out, was not verified or left stale processes, 3 usage or\nruntime error (nothing done), 4 units were acted on (reported) but their outcomes could not\nbe saved, 5 stopped by SIGTERM/SIGINT after the batch in flight (reported and saved).',
     )
     .action(async (opts) => {
       const { runRestart } = await import('../commands/restart.ts');

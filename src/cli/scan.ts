@@ -1,8 +1,15 @@
 // `afterpatch scan` options and help; the work is in src/commands (loaded on use).
 import { type Command, Option } from '@commander-js/extra-typings';
 import { NOISE_RULES } from '../noise.ts';
-import { configOption, procRootOption } from './options.ts';
-import { collectList, collectPid, positiveInt } from './parse.ts';
+import {
+  configOption,
+  jsonOption,
+  libOption,
+  packageOption,
+  procRootOption,
+  unitOption,
+} from './options.ts';
+import { collectList, collectPid, threadCount } from './parse.ts';
 
 export function register(program: Command): void {
   program
@@ -15,26 +22,13 @@ export function register(program: Command): void {
         .choices(['text', 'json'] as const)
         .default('text' as const),
     )
-    .option('--json', 'same as --format json')
+    .addOption(jsonOption())
     .option('-q, --quiet', 'print nothing; only the exit code tells (0 clean, 1 stale)')
     .option('-a, --all', 'also show deleted files filtered as noise, and why')
-    .option(
-      '--lib <regex>',
-      'only stale files whose path matches this regular expression (e.g. libssl)',
-    )
-    .option(
-      '--unit <glob>',
-      'only processes of matching units (repeatable)',
-      collectList,
-      [] as string[],
-    )
+    .addOption(libOption())
+    .addOption(unitOption())
     .option('--pid <pid>', 'only this process (repeatable)', collectPid, [] as number[])
-    .option(
-      '--package <name>',
-      'only files owned by this package (repeatable)',
-      collectList,
-      [] as string[],
-    )
+    .addOption(packageOption())
     .option(
       '--include <rule>',
       'report deleted files that this noise rule would filter (repeatable)',
@@ -47,7 +41,11 @@ export function register(program: Command): void {
       'do not look for outdated Python/Perl/Ruby/Node.js/Java code (docs/interpreted.md)',
     )
     .addOption(configOption())
-    .option('--threads <n>', 'threads reading /proc (default: CPUs, at most 4)', positiveInt)
+    .option(
+      '--threads <n>',
+      'threads reading /proc (default: CPUs, at most 4; at most 4 per CPU)',
+      threadCount,
+    )
     .addOption(procRootOption())
     .addHelpText(
       'after',

@@ -2,10 +2,13 @@
 import { type Command, InvalidArgumentError } from '@commander-js/extra-typings';
 import {
   configOption,
+  libOption,
   maxUnitSeriesOption,
+  packageOption,
   procRootOption,
   rootOption,
   stateDirOption,
+  unitOption,
 } from './options.ts';
 
 const seconds = (v: string) => {
@@ -26,25 +29,28 @@ export function register(program: Command): void {
     )
     .option(
       '--interval <seconds>',
-      'scan at most this often; scrapes in between get the last result (default 60)',
+      'scan at most this often; scrapes in between get the last result',
       seconds,
       60,
     )
+    .option('--timeout <seconds>', 'answer 503 when a scrape waits longer for a scan', seconds, 30)
     .option(
-      '--timeout <seconds>',
-      'answer 503 when a scrape waits longer for a scan (default 30)',
+      '--scan-timeout <seconds>',
+      'kill a scan still running after this long, at least --timeout (default: 10 times --timeout)',
       seconds,
-      30,
     )
     .addOption(maxUnitSeriesOption())
     .option('--no-node-reboot-required', 'do not export node_reboot_required')
+    .addOption(libOption())
+    .addOption(unitOption())
+    .addOption(packageOption())
     .addOption(configOption())
     .addOption(stateDirOption())
     .addOption(procRootOption())
     .addOption(rootOption())
     .addHelpText(
       'after',
-      '\nRuns until SIGTERM or SIGINT (exit 0). Exit status 2: bad usage or the address cannot be bound.\nScan errors do not stop it: they are logged and exported (afterpatch_scan_errors_total). Metrics: docs/monitoring.md.',
+      '\nEach scan runs in a child process, so a stuck /proc read cannot freeze the server.\nRuns until SIGTERM or SIGINT (exit 0). Exit status 2: bad usage or the address cannot be bound.\nScan errors do not stop it: they are logged and exported (afterpatch_scan_errors_total). Metrics: docs/monitoring.md.',
     )
     .action(async (opts) => {
       const { runServe } = await import('../commands/serve.ts');

@@ -1,8 +1,9 @@
 // `check`: the Nagios / Icinga / Sensu plugin. Every error is UNKNOWN (exit 3) with a plugin line
 // on stdout, so the monitoring system shows why instead of "(No output on stdout)".
 import { parseRange } from '../check/range.ts';
-import { gatherHealth, healthOptions } from '../health.ts';
+import { gatherHealth, type HealthCliOptions, healthOptions } from '../health.ts';
 import {
+  type CheckBucket,
   type CheckMetric,
   type CheckThresholds,
   formatNagios,
@@ -10,36 +11,42 @@ import {
   type RebootState,
 } from '../output/nagios.ts';
 
-export interface CheckCliOptions {
+export interface CheckCliOptions extends HealthCliOptions {
   warning?: string;
   critical?: string;
   metric: CheckMetric;
+  ignore: CheckBucket[];
   rebootState: RebootState;
-  config?: string;
-  stateDir?: string;
+  json?: true;
+  format?: 'nagios' | 'json';
   procRoot: string;
   root: string;
 }
 
-/** Default warning range: any unit needing action (more than 0) is WARNING. */
+/** Default warning range: anything needing action (more than 0) is WARNING. */
 export const DEFAULT_WARNING = '0';
 
 export async function runCheck(o: CheckCliOptions): Promise<number> {
+  const json = o.json === true || o.format === 'json';
   try {
     const thresholds: CheckThresholds = {
       metric: o.metric,
       warning: parseRange(o.warning ?? DEFAULT_WARNING),
       critical: o.critical === undefined ? null : parseRange(o.critical),
+      ignore: o.ignore,
       rebootState: o.rebootState,
     };
     const health = await gatherHealth(healthOptions(o));
     const result = formatNagios(health, thresholds);
-    process.stdout.write(result.text);
+    if (json) {
+      const { healthToJson } = await import('../output/health-json.ts');
+      process.stdout.write(`${JSON.stringify(healthToJson(health, result), null, 2)}\n`);
+    } else process.stdout.write(result.text);
     return result.exitCode;
   } catch (e) {
     // The plugin line for the monitoring system; the CLI's error handler then writes the message
     // (and, for a bug, how to get the trace) to stderr and exits 3 (ERROR_EXIT in cli.ts).
-    process.stdout.write(formatNagiosError((e as Error)?.message ?? String(e)).text);
+    if (!json) process.stdout.write(formatNagiosError((e as Error)?.message ?? String(e)).text);
     throw e;
   }
 }

@@ -11,6 +11,7 @@ import { VERSION } from '../version.ts';
 
 export interface ConfigCliOptions {
   json?: true;
+  format?: 'text' | 'json';
   quiet?: true;
   config?: string;
 }
@@ -32,7 +33,7 @@ export function runConfig(file: string | undefined, o: ConfigCliOptions): number
   // A missing file is an error only when it was named (FILE or --config), as for every command.
   const loaded = loadConfigFile(path ?? DEFAULT_CONFIG_PATH, path !== undefined);
   if (o.quiet) return EXIT.ok;
-  if (o.json) {
+  if (o.json || o.format === 'json') {
     const doc: ConfigDocument = {
       format: CONFIG_FORMAT,
       formatVersion: 1,

@@ -5,11 +5,12 @@ import { join } from 'node:path';
 import { UserError } from '../errors.ts';
 import { EXIT } from '../exit.ts';
 import { writeFileAtomic } from '../fs-atomic.ts';
-import { gatherHealth, type Health, healthOptions } from '../health.ts';
+import { gatherHealth, type Health, type HealthCliOptions, healthOptions } from '../health.ts';
 import { formatPrometheus } from '../output/prometheus.ts';
 
-export interface MetricsCliOptions {
+export interface MetricsCliOptions extends HealthCliOptions {
   textfile?: string;
+  quiet?: true;
   maxUnitSeries: number;
   nodeRebootRequired: boolean;
   config?: string;
@@ -37,8 +38,9 @@ export async function runMetrics(o: MetricsCliOptions): Promise<number> {
     scanErrors: error === null ? 0 : 1,
     lastScanSuccess: error === null,
   });
-  if (o.textfile === undefined) process.stdout.write(text);
-  else {
+  if (o.textfile === undefined) {
+    if (!o.quiet) process.stdout.write(text);
+  } else {
     const path = join(o.textfile, TEXTFILE_NAME);
     try {
       writeFileAtomic(path, text);
@@ -46,6 +48,12 @@ export async function runMetrics(o: MetricsCliOptions): Promise<number> {
       const code = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
       throw new UserError(`cannot write ${path} (${code}); the previous file is unchanged.`);
     }
+  }
+  if (health?.restart.error) {
+    // Exported as afterpatch_restart_state_error 1; said here too for the timer's journal.
+    process.stderr.write(
+      `afterpatch: ${health.restart.error.replace(/\s+/g, ' ')} (exported afterpatch_restart_state_error 1)\n`,
+    );
   }
   if (error !== null) {
     // The exposition (with afterpatch_scan_errors_total 1) is out; the exit status still tells.

@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { loadConfig } from '../config/load.ts';
 import { rebootExitCode } from '../exit.ts';
 import { printable } from '../output/style.ts';
@@ -8,6 +9,7 @@ import { VERSION } from '../version.ts';
 export interface RebootCliOptions {
   quiet?: true;
   json?: true;
+  format?: 'text' | 'json';
   sentinel?: true;
   config?: string;
   procRoot: string;
@@ -20,10 +22,19 @@ export async function runRebootRequired(o: RebootCliOptions): Promise<number> {
     procRoot: o.procRoot,
     root: o.root,
     sentinel: o.sentinel === true,
+    config,
     settings: rebootSettingsFromConfig(config.reboot),
   });
-  if (o.json) {
-    const doc = { format: 'afterpatch-reboot', formatVersion: 1, afterpatch: VERSION, ...r };
+  if (o.json || o.format === 'json') {
+    // hostname and time as in the other documents, so `report` can merge it (issue 11.14).
+    const doc = {
+      format: 'afterpatch-reboot',
+      formatVersion: 1,
+      afterpatch: VERSION,
+      hostname: hostname(),
+      time: new Date().toISOString(),
+      ...r,
+    };
     process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
   } else if (!o.quiet) {
     const lines = r.required
@@ -32,7 +43,9 @@ export async function runRebootRequired(o: RebootCliOptions): Promise<number> {
     for (const n of r.notes) lines.push(`  note: ${printable(n)}`);
     if (r.sentinelFile)
       lines.push(
-        `Wrote ${r.sentinelFile} (${r.sentinelWritten?.join(', ') || 'no new packages'}).`,
+        printable(
+          `Wrote ${r.sentinelFile} (${r.sentinelWritten?.join(', ') || 'no new packages'}).`,
+        ),
       );
     process.stdout.write(`${lines.join('\n')}\n`);
   }

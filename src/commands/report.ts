@@ -13,6 +13,8 @@ import { styleFor } from '../output/style.ts';
 
 export interface ReportCliOptions {
   json?: true;
+  format?: 'text' | 'json';
+  quiet?: true;
 }
 
 async function readStdin(): Promise<string> {
@@ -26,6 +28,12 @@ const hostFromFile = (file: string) => basename(file).replace(/\.(json|jsonl|ndj
 
 export async function runReport(files: readonly string[], o: ReportCliOptions): Promise<number> {
   const inputs = files.length === 0 ? ['-'] : files;
+  if (files.length === 0 && process.stdin.isTTY === true) {
+    // Not a silent wait: someone typed `afterpatch report` expecting it to find results itself.
+    process.stderr.write(
+      'afterpatch: reading host documents from standard input (end with Ctrl-D); name files to read them instead.\n',
+    );
+  }
   const docs: (RawDocument & { fallbackHost: string | null })[] = [];
   try {
     for (const file of inputs) {
@@ -44,11 +52,12 @@ export async function runReport(files: readonly string[], o: ReportCliOptions): 
         docs.push({ ...d, fallbackHost });
     }
     const view = mergeFleet(docs);
-    process.stdout.write(
-      o.json
-        ? `${JSON.stringify(fleetToJson(view), null, 2)}\n`
-        : formatFleet(view, styleFor(process.stdout, process.env)),
-    );
+    if (!o.quiet)
+      process.stdout.write(
+        o.json || o.format === 'json'
+          ? `${JSON.stringify(fleetToJson(view), null, 2)}\n`
+          : formatFleet(view, styleFor(process.stdout, process.env)),
+      );
     return fleetExitCode(view);
   } catch (e) {
     if (e instanceof FleetInputError) throw new UserError(e.message.replaceAll('\n', ' '), 2);

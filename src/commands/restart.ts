@@ -4,19 +4,27 @@ import { UserError } from '../errors.ts';
 import { restartExitCode } from '../exit.ts';
 import { openActionLog } from '../log.ts';
 import { formatPlan, RESTART_FORMATS, type RestartFormat } from '../output/restart.ts';
-import { styleFor } from '../output/style.ts';
+import { type Style, styleFor } from '../output/style.ts';
+import { patternProblem } from '../regexp.ts';
 import { isActionable } from '../restart/plan.ts';
-import { applyRestart, planRestart, type RestartOptions } from '../restart/restart.ts';
+import {
+  applyRestart,
+  planRestart,
+  type RestartOptions,
+  type RestartReport,
+} from '../restart/restart.ts';
 
 export interface RestartCliOptions {
   dryRun?: true;
   format: RestartFormat;
   json?: true;
+  quiet?: true;
   yes?: true;
   force?: true;
   includeData?: true;
   lib?: string;
   unit: string[];
+  package: string[];
   jobs?: number;
   timeout?: number;
   config?: string;
@@ -25,25 +33,17 @@ export interface RestartCliOptions {
 }
 
 export async function runRestart(o: RestartCliOptions): Promise<number> {
-  if (o.lib !== undefined) {
-    try {
-      new RegExp(o.lib);
-    } catch (e) {
-      throw new UserError(
-        `--lib "${o.lib}" is not a valid regular expression (${(e as Error).message}).`,
-        3,
-      );
-    }
-  }
   const config = loadConfig(o.config, o.config !== undefined);
   const format: RestartFormat = o.json ? 'json' : o.format;
   const style = styleFor(process.stdout, process.env);
+  // -q: the report is not printed (the exit status tells); prompts and errors still are.
+  const print = (text: string) => {
+    if (!o.quiet) process.stdout.write(text);
+  };
   const opts: RestartOptions = {
     config,
-    filters: {
-      ...(o.lib === undefined ? {} : { lib: o.lib }),
-      ...(o.unit.length ? { units: o.unit } : {}),
-    },
+    // --lib is checked by the scan-options builder (a UserError, exit 3 here).
+    filters: { lib: o.lib, units: o.unit, packages: o.package },
     force: o.force === true,
     includeData: o.includeData === true,
     procRoot: o.procRoot,
@@ -55,7 +55,7 @@ export async function runRestart(o: RestartCliOptions): Promise<number> {
   const actionable = planned.plan.filter(isActionable).length;
   if (o.dryRun || actionable === 0) {
     const report = { ...planned, dryRun: o.dryRun === true, results: [] };
-    process.stdout.write(RESTART_FORMATS[format](report, style));
+    print(RESTART_FORMATS[format](report, style));
     return restartExitCode(report);
   }
   if (!o.yes) {
@@ -65,7 +65,9 @@ export async function runRestart(o: RestartCliOptions): Promise<number> {
         3,
       );
     }
-    process.stdout.write(formatPlan(planned.plan, style));
+    process.stdout.write(
+      formatPlan(planned.plan, style, { ...planned.scan.summary, asRoot: planned.scan.asRoot }),
+    );
     const rl = createInterface({ input: process.stdin, output: process.stdout });
     const answer = await rl.question(
       `\nRestart ${actionable} unit${actionable === 1 ? '' : 's'} as planned? [y/N] `,
@@ -79,9 +81,34 @@ export async function runRestart(o: RestartCliOptions): Promise<number> {
   const log = openActionLog();
   try {
     const report = await applyRestart(planned, { ...opts, log });
-    process.stdout.write(RESTART_FORMATS[format](report, style));
+    const { stdout, stderr } = restartOutput(report, format, style);
+    print(stdout);
+    process.stderr.write(stderr);
     return restartExitCode(report);
   } finally {
     await log.close();
   }
+}
+
+/** What was done goes to stdout first; a lost state or a signal then on stderr, one line each. */
+export function restartOutput(
+  report: RestartReport,
+  format: RestartFormat,
+  style: Style,
+): { stdout: string; stderr: string } {
+  const err: string[] = [];
+  if (report.stateError) {
+    err.push(
+      `afterpatch: the units above were acted on, but their outcomes were not saved: ${report.stateError} Fix it before the next restart, or it may act on them again.`,
+    );
+  }
+  if (report.interrupted) {
+    err.push(
+      `afterpatch: interrupted by ${report.interrupted} after the batch in flight; run afterpatch restart again for the rest.`,
+    );
+  }
+  return {
+    stdout: RESTART_FORMATS[format](report, style),
+    stderr: err.map((l) => `${l}\n`).join(''),
+  };
 }

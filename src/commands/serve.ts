@@ -2,16 +2,23 @@
 import type { AddressInfo } from 'node:net';
 import { UserError } from '../errors.ts';
 import { EXIT } from '../exit.ts';
-import { gatherHealth, type Health, type HealthOptions, healthOptions } from '../health.ts';
+import {
+  type Health,
+  type HealthCliOptions,
+  type HealthOptions,
+  healthOptions,
+} from '../health.ts';
 import { formatPrometheus } from '../output/prometheus.ts';
 import { ScanCache } from '../serve/cache.ts';
+import { ChildGatherer } from '../serve/child.ts';
 import { parseListen, urlHost } from '../serve/listen.ts';
 import { createMetricsServer } from '../serve/server.ts';
 
-export interface ServeCliOptions {
+export interface ServeCliOptions extends HealthCliOptions {
   listen: string;
   interval: number;
   timeout: number;
+  scanTimeout?: number;
   maxUnitSeries: number;
   nodeRebootRequired: boolean;
   config?: string;
@@ -69,8 +76,14 @@ export async function runServe(o: ServeCliOptions): Promise<number> {
   });
   const hopts: HealthOptions = healthOptions(o);
   const log = (line: string) => process.stderr.write(`${line}\n`);
+  // Health is gathered in a child process, killed past --scan-timeout: a read of /proc that
+  // blocks in the kernel cannot freeze the HTTP side or keep SIGTERM from ending serve. A scan
+  // slower than --timeout but within it goes on, and a later scrape gets its result. At equal
+  // values the waiting scrape gets its 503 first (the kill comes a moment later).
+  const scanTimeout = Math.max(o.scanTimeout ?? o.timeout * 10, o.timeout);
+  const gatherer = new ChildGatherer({ health: hopts, timeoutMs: scanTimeout * 1000 + 100 });
   const source = expositionSource({
-    gather: () => gatherHealth(hopts),
+    gather: () => gatherer.gather(),
     intervalMs: o.interval * 1000,
     maxUnitSeries: o.maxUnitSeries,
     nodeRebootRequired: o.nodeRebootRequired,
@@ -90,11 +103,12 @@ export async function runServe(o: ServeCliOptions): Promise<number> {
   log(`afterpatch: serving http://${urlHost(addr.host ?? bound.address)}:${bound.port}/metrics`);
   const signal = await stopped;
   log(`afterpatch: ${signal}, stopping`);
+  gatherer.kill();
   await new Promise<void>((resolve) => {
     server.close(() => resolve());
     server.closeAllConnections();
   });
-  // A scan in flight (worker threads) would keep the process alive: let it finish, bounded.
-  await Promise.race([source.idle(), new Promise((r) => setTimeout(r, 5000).unref())]);
+  // The killed child's pipes close at once; bounded all the same.
+  await Promise.race([source.idle(), new Promise((r) => setTimeout(r, 2000).unref())]);
   return EXIT.ok;
 }

@@ -1,12 +1,14 @@
 // Loads and validates the configuration; every error names the file, the line and the key.
-import { readFileSync } from 'node:fs';
 import { parse, TomlError } from 'smol-toml';
 import * as v from 'valibot';
 import { UserError } from '../errors.ts';
 import type { NoiseConfig } from '../noise.ts';
+import { readFileBounded } from '../procfs/reader.ts';
 import { type Config, ConfigSchema } from './schema.ts';
 
 export const DEFAULT_CONFIG_PATH = '/etc/afterpatch/afterpatch.toml';
+/** Far above any real configuration. */
+const MAX_CONFIG_BYTES = 1024 * 1024;
 
 /** The defaults, as if an empty file had been read. */
 export function defaultConfig(): Config {
@@ -28,7 +30,8 @@ export function loadConfigFile(
 ): { config: Config; file: string | null } {
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    // Bounded, and a FIFO is refused rather than waited on.
+    text = readFileBounded(path, MAX_CONFIG_BYTES).toString('utf8');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' && !explicit) return { config: defaultConfig(), file: null };
@@ -57,7 +60,9 @@ export function parseConfig(text: string, path: string): Config {
   const line = lineOf(text, keyPath);
   const where = line === null ? path : `${path}:${line}`;
   const key =
-    keyPath.reduce((k, p) => (/^\d+$/.test(p) ? `${k}[${p}]` : k ? `${k}.${p}` : p), '') ||
+    keyPath
+      .map((p) => (PLAIN_KEY.test(p) ? p : '(a key with unusual characters)'))
+      .reduce((k, p) => (/^\d+$/.test(p) ? `${k}[${p}]` : k ? `${k}.${p}` : p), '') ||
     '(top level)';
   // strict_object reports both a key it does not know (expected "never") and a value that is not
   // a table (`scan = 5`, expected "Object"): only the first is an unknown key.
@@ -67,8 +72,21 @@ export function parseConfig(text: string, path: string): Config {
       ? 'unknown key'
       : strict
         ? `must be a table ([${keyPath.join('.')}])`
-        : issue.message;
+        : withoutValue(issue.message, issue.expected);
   throw new UserError(`${where}: ${key}: ${message}; fix the file or pass --config.`);
+}
+
+/** Keys printed as they are; anything else (quoted keys can hold any text) is not echoed. */
+const PLAIN_KEY = /^[A-Za-z0-9_-]{1,64}$/;
+
+/**
+ * The schema's own messages never quote the value; valibot's defaults do ("… but received
+ * \"hunter2\""), and the file may be one the caller cannot read: never echo what was read.
+ */
+function withoutValue(message: string, expected: string | null): string {
+  if (!/\breceived\b/.test(message)) return message;
+  const what: Record<string, string> = { Array: 'a list', string: 'a string', Object: 'a table' };
+  return `must be ${(expected !== null && what[expected]) || 'of another type'}`;
 }
 
 /** Line number (1-based) where a dotted key is written, found from the table headers; null if unsure. */

@@ -1,19 +1,17 @@
 // The shape of /etc/afterpatch/afterpatch.toml, validated with valibot (docs/configuration.md).
 import * as v from 'valibot';
 import { NOISE_RULES } from '../noise.ts';
+import { NOT_LINEAR, runsInLinearTime, syntaxError } from '../regexp.ts';
 
 const regexSource = v.pipe(
-  v.string(),
-  v.check((s) => {
-    try {
-      new RegExp(s);
-      return true;
-    } catch {
-      return false;
-    }
-  }, 'is not a valid regular expression'),
+  v.string('must be a string'),
+  v.check((s) => syntaxError(s) === null, 'is not a valid regular expression'),
+  v.check(runsInLinearTime, NOT_LINEAR),
 );
-const unitGlob = v.pipe(v.string(), v.regex(/^[^\s/]+$/, 'is not a unit name or glob'));
+const unitGlob = v.pipe(
+  v.string('must be a string'),
+  v.regex(/^[^\s/]+$/, 'is not a unit name or glob'),
+);
 const noiseRule = v.picklist(
   NOISE_RULES.map((r) => r.id),
   `is not a noise rule (${NOISE_RULES.map((r) => r.id).join(', ')})`,
@@ -26,6 +24,9 @@ const positiveInt = (max: number) =>
     v.maxValue(max, `must be at most ${max}`),
   );
 
+// Every message names what was expected, never the value read (docs/security-privileged.md).
+const LIST = 'must be a list (["…"])';
+
 /** Package-manager hooks (docs/running-unattended.md): what to do after packages changed. */
 const hookMode = v.picklist(['list', 'restart', 'off'], 'must be "list", "restart" or "off"');
 
@@ -33,11 +34,11 @@ export const ConfigSchema = v.strictObject({
   scan: v.optional(
     v.strictObject({
       /** Regular expressions for deleted files that are never reported. */
-      ignore_files: v.optional(v.array(regexSource), []),
+      ignore_files: v.optional(v.array(regexSource, LIST), []),
       /** Regular expressions for process names (comm) that are never reported. */
-      ignore_processes: v.optional(v.array(regexSource), []),
+      ignore_processes: v.optional(v.array(regexSource, LIST), []),
       /** Built-in noise rules to switch off. */
-      include_noise: v.optional(v.array(noiseRule), []),
+      include_noise: v.optional(v.array(noiseRule, LIST), []),
       /** Look for outdated interpreted code: Python, Perl, Ruby, Node.js, Java (docs/interpreted.md). */
       interpreted: v.optional(v.boolean('must be true or false'), true),
     }),
@@ -46,11 +47,11 @@ export const ConfigSchema = v.strictObject({
   restart: v.optional(
     v.strictObject({
       /** Units never restarted, on top of the built-in safe list. */
-      never: v.optional(v.array(unitGlob), []),
+      never: v.optional(v.array(unitGlob, LIST), []),
       /** Units reloaded (systemctl reload) instead of restarted. */
-      reload: v.optional(v.array(unitGlob), []),
+      reload: v.optional(v.array(unitGlob, LIST), []),
       /** Allow-only mode: when not empty, nothing outside these globs is restarted. */
-      only: v.optional(v.array(unitGlob), []),
+      only: v.optional(v.array(unitGlob, LIST), []),
       /** Units restarted in one systemctl call (their jobs run in parallel); batches run one after another. */
       jobs: v.optional(positiveInt(1024), 64),
       /** Seconds to wait for one unit's restart. */

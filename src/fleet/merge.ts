@@ -1,5 +1,7 @@
 // Merges many hosts' JSON results (scan, restart, reboot-required or the Ansible module's combined
 // per-host object) into one fleet view. Pure: no I/O, so the rules are tested table-driven.
+import * as v from 'valibot';
+import { printable } from '../output/style.ts';
 
 /** Bad input; `source` is the file (or "-") and `line` the JSON Lines line when known. */
 export class FleetInputError extends Error {
@@ -8,7 +10,8 @@ export class FleetInputError extends Error {
     readonly line: number | null,
     detail: string,
   ) {
-    super(`${source}${line === null ? '' : `:${line}`}: ${detail}`);
+    // One line, escaped: the detail can quote the input (a host name, JSON.parse's excerpt).
+    super(printable(`${source}${line === null ? '' : `:${line}`}: ${detail}`));
     this.name = 'FleetInputError';
   }
 }
@@ -101,6 +104,27 @@ function checkVersion(d: Json, where: RawDocument): void {
   }
 }
 
+// What each kind of result must carry to be read as one (extra fields are allowed). A part
+// without them is an input error, never a clean host (issue 11.5).
+const named = v.looseObject({});
+const PART_SCHEMAS = {
+  scan: v.looseObject({ entries: v.array(named) }),
+  restart: v.looseObject({
+    plan: v.array(named),
+    results: v.array(v.looseObject({ outcome: v.string() })),
+  }),
+  reboot: v.looseObject({ required: v.boolean(), reasons: v.array(v.unknown()) }),
+} as const;
+
+/** Null when `data` is a usable result of its kind, else what is wrong with it. */
+export function partProblem(kind: keyof typeof PART_SCHEMAS, data: unknown): string | null {
+  const r = v.safeParse(PART_SCHEMAS[kind], data);
+  if (r.success) return null;
+  const issue = r.issues[0];
+  const path = v.getDotPath(issue);
+  return `${path === null ? '' : `"${path}": `}${issue.message}`;
+}
+
 /**
  * The parts of one document. `fallbackHost` names documents that carry no host name
  * (`reboot-required --json`): the file's base name, as `ansible --tree DIR` names its files.
@@ -115,7 +139,9 @@ export function documentParts(
   if (!isObj(d)) throw bad('not a JSON object');
   const format = d.format;
   if (typeof format === 'string') {
-    const kind = KNOWN[format as keyof typeof KNOWN] as HostPart['kind'] | undefined;
+    const kind = KNOWN[format as keyof typeof KNOWN] as
+      | (typeof KNOWN)[keyof typeof KNOWN]
+      | undefined;
     if (kind === undefined) throw bad(`unknown format "${format}"`);
     checkVersion(d, where);
     const host = str(d.hostname) ?? fallbackHost;
@@ -124,6 +150,9 @@ export function documentParts(
         `${format} document without a host name: give it in a file named after the host, or wrap it as {"host": ..., "${kind}": ...}`,
       );
     }
+    const problem = partProblem(kind, d);
+    if (problem !== null)
+      throw bad(`${format} document of host ${host} is not usable (${problem})`);
     return [{ host, time: str(d.time), seq, kind, data: d }];
   }
   const host = str(d.host);
@@ -139,9 +168,17 @@ export function documentParts(
     if (p === undefined || p === null) continue;
     if (!isObj(p)) throw bad(`"${kind}" of host ${host} is not an object`);
     if (typeof p.formatVersion === 'number') checkVersion(p, where);
+    const problem = partProblem(kind, p);
+    if (problem !== null)
+      throw bad(`"${kind}" of host ${host} is not a usable result (${problem})`);
     parts.push({ host, time: str(p.time) ?? time, seq, kind, data: p });
   }
-  if (d.failed === true || parts.length === 0) {
+  if (d.failed !== true && parts.length === 0) {
+    throw bad(
+      `host ${host} has no scan, restart or reboot result and did not fail: nothing to judge`,
+    );
+  }
+  if (d.failed === true) {
     parts.push({
       host,
       time,

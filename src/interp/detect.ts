@@ -56,6 +56,32 @@ export function firstMappedPath(buf: Buffer, len: number): string | null {
   return null;
 }
 
+/** At most this many distinct mapped code paths are kept per interpreter process. */
+export const MAX_MAPPED_PATHS = 4096;
+
+/**
+ * The distinct paths of an interpreter's file mappings that are package code (`.so` extension
+ * modules and libraries), deleted or not, as the process sees them. A mapping is exact evidence
+ * (the process runs that very file), so the `package` heuristic never speaks for these paths.
+ */
+export function mappedCodePaths(buf: Buffer, len: number): string[] {
+  const out = new Set<string>();
+  let start = 0;
+  while (start < len && out.size < MAX_MAPPED_PATHS) {
+    let end = buf.indexOf(10, start);
+    if (end === -1 || end > len) end = len;
+    // No field before the path holds a '/'.
+    const slash = buf.indexOf(47, start);
+    if (slash !== -1 && slash < end) {
+      let path = buf.toString('utf8', slash, end);
+      if (path.endsWith(' (deleted)')) path = path.slice(0, -' (deleted)'.length);
+      if (isPackageCodePath(path)) out.add(path.replaceAll('\\012', '\n'));
+    }
+    start = end + 1;
+  }
+  return [...out];
+}
+
 // Options that take a value in the next argument when none is attached ("-W x" or "-Wx").
 const PY_VALUE = new Set(['W', 'X', 'Q']);
 const PY_LONG_VALUE = new Set(['--check-hash-based-pycs']);

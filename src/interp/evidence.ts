@@ -1,8 +1,9 @@
 // Turns what the threads read about interpreter processes into findings (docs/interpreted.md).
 // `loaded` evidence needs nothing but the reads; `package` evidence needs the package database:
 // the owner of the program file, that package's file list, and a stat() of its code files.
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import type { InterpretedEvidence, PackageRef } from '../model.ts';
+import { readFileBounded } from '../procfs/reader.ts';
 import { changedAfterStart, hostPathOf, isPackageCodePath } from './detect.ts';
 import type { FileStat, RawInterp } from './read.ts';
 import { toFileStat } from './read.ts';
@@ -34,13 +35,14 @@ export function loadedFindings(
 ): InterpFinding[] {
   const out = new Map<string, InterpFinding>();
   const startedAt = iso(p.startMs);
+  const mapped = new Set(p.mapped);
   const add = (
     path: string,
     st: FileStat,
     reason: InterpretedEvidence['reason'],
     confidence: InterpretedEvidence['confidence'],
   ) => {
-    if (out.has(path) || isNoise(path) !== null) return;
+    if (out.has(path) || mapped.has(path) || isNoise(path) !== null) return;
     out.set(path, {
       path,
       inode: st.inode,
@@ -128,7 +130,7 @@ export class PackageFiles {
     for (const list of this.#listFilesOf(pkg.name)) {
       let text: string;
       try {
-        text = readFileSync(`${this.#infoDir}/${list}`, 'utf8');
+        text = readFileBounded(`${this.#infoDir}/${list}`).toString('utf8');
       } catch {
         continue;
       }
@@ -182,12 +184,14 @@ export function packageFindings(
     if (ref) pkgs.set(ref.name, ref);
   }
   const startedAt = iso(p.startMs);
+  // A file the process maps is judged by its mapping alone (deleted: stale; else current).
+  const mapped = new Set(p.mapped);
   const out: { finding: InterpFinding; pkg: PackageRef }[] = [];
   for (const pkg of pkgs.values()) {
     let n = 0;
     for (const path of files.codeFiles(pkg)) {
       if (n >= MAX_PACKAGE_FILES) break;
-      if (already.has(path) || isNoise(path) !== null) continue;
+      if (already.has(path) || mapped.has(path) || isNoise(path) !== null) continue;
       const st = files.stat(path);
       if (!st || !changedAfterStart(st.ctimeMs, p.startMs)) continue;
       n++;

@@ -49,6 +49,8 @@ export interface RawInterp {
   programPath: string | null;
   programStat: FileStat | null;
   openFiles: RawOpenFile[];
+  /** Code files the process maps (mappedCodePaths): exact evidence the heuristics defer to. */
+  mapped: string[];
 }
 
 export function toFileStat(s: Stats): FileStat {
@@ -85,6 +87,7 @@ export function readInterp(
   reader: ProcReader,
   pid: number,
   interpreter: Interpreter,
+  mapped: string[] = [],
 ): RawInterp | null {
   const cmdline = reader.read(`${pid}/cmdline`);
   if (isFailure(cmdline)) return null;
@@ -133,6 +136,7 @@ export function readInterp(
     programPath,
     programStat,
     openFiles,
+    mapped,
   };
 }
 

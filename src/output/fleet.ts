@@ -60,7 +60,7 @@ export function formatFleet(v: FleetView, s: Style): string {
     ),
   ];
   const failed = v.hosts.filter((h) => h.failed);
-  if (failed.length > 0) lines.push(...section('Failed', failed, (h) => h.msg ?? '', s));
+  if (failed.length > 0) lines.push(...section('Failed', failed, (h) => printable(h.msg ?? ''), s));
   lines.push(
     ...section(
       'Clean',

@@ -54,6 +54,7 @@ function processToJson(p: ScanReport['processes'][number]): object {
     owner: ownerKey(p.owner),
     files: p.files,
     ignored: p.ignored,
+    ...(p.omittedMappings === undefined ? {} : { omittedMappings: p.omittedMappings }),
   };
 }
 

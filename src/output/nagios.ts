@@ -6,7 +6,14 @@
 //
 // Plugin output rules (Nagios plugin API): the first `|` starts performance data, so `|` never
 // appears in names or paths we print; control characters are escaped.
-import { alerts, type ThresholdRange } from '../check/range.ts';
+import {
+  BUCKET_OF,
+  CHECK_BUCKETS,
+  type CheckBucket,
+  type CheckMetric,
+  countBuckets,
+} from '../check/buckets.ts';
+import { alerts, parseRange, type ThresholdRange } from '../check/range.ts';
 import type { Health } from '../health.ts';
 import type { Owner } from '../model.ts';
 import { describeReason } from '../reboot/reboot.ts';
@@ -23,14 +30,16 @@ export const NAGIOS_EXIT: Record<NagiosState, number> = {
   UNKNOWN: 3,
 };
 
-export type CheckMetric = 'units' | 'processes';
+export { CHECK_BUCKETS, type CheckBucket, type CheckMetric } from '../check/buckets.ts';
 export type RebootState = 'ok' | 'warning' | 'critical';
 
 export interface CheckThresholds {
-  /** The perfdata metric that warning and critical apply to. */
+  /** What warning and critical apply to; every other bucket not ignored warns above 0. */
   metric: CheckMetric;
   warning: ThresholdRange | null;
   critical: ThresholdRange | null;
+  /** Buckets the operator chose to never alert on (--ignore); still listed and in perfdata. */
+  ignore?: readonly CheckBucket[] | undefined;
   /** State when a reboot is required. */
   rebootState: RebootState;
 }
@@ -40,14 +49,26 @@ export interface NagiosResult {
   exitCode: number;
   /** Everything to print on stdout, ending with a newline. */
   text: string;
+  /** The summary of the first line (without the state and the perfdata). */
+  summary: string;
+  /** The buckets that raised the state above OK. */
+  alerting: CheckBucket[];
 }
 
 export const PLUGIN_NAME = 'AFTERPATCH';
 const MAX_NAMES_IN_SUMMARY = 3;
 const MAX_PIDS = 8;
 const MAX_FILES = 4;
-/** Nagios core keeps only the first 8 KiB of a plugin's output: list this many entries at most. */
+/** At most this many entry lines, whatever their length. */
 const MAX_ENTRY_LINES = 30;
+/** NRPE 2 keeps 1 KiB: the first line (state, summary, perfdata) never exceeds it. */
+export const MAX_FIRST_LINE_BYTES = 1024;
+/** Nagios core keeps 8 KiB of a plugin's output: the whole output never exceeds it. */
+export const MAX_OUTPUT_BYTES = 8192;
+/** One line of the long output (a unit name may have 255 characters, a path 4096). */
+const MAX_LINE_BYTES = 512;
+/** A name (unit, container) in the summary. */
+const MAX_NAME_CHARS = 64;
 
 /**
  * Which count an entry adds to: `unit` (system units, user units, user managers: what the
@@ -100,24 +121,42 @@ export interface CheckCounts {
   units: number;
   /** Processes running stale code (processes keeping only deleted data files do not count). */
   processes: number;
+  /** Processes running stale code outside any unit, session or container. */
+  unmanaged: number;
   sessions: number;
   containers: number;
   reboot: 0 | 1;
   unreadable: number;
 }
 
+function codeGroups(h: Health): Group[] {
+  return h.scan.groups.filter((g) => g.severity === 'code');
+}
+
 export function countHealth(h: Health): CheckCounts {
-  const code = h.scan.groups.filter((g) => g.severity === 'code');
-  const bucket = (b: Bucket) => code.filter((g) => entryLabel(g.owner).bucket === b).length;
   return {
-    // PID 1 needs an action (daemon-reexec) like a unit does, so it counts as one.
-    units: bucket('unit') + bucket('init'),
+    ...countBuckets(h.scan.groups),
     processes: h.scan.processes.filter((p) => p.files.some((f) => f.kind === 'code')).length,
-    sessions: bucket('session'),
-    containers: bucket('container'),
     reboot: h.reboot.required ? 1 : 0,
     unreadable: h.scan.summary.unreadable,
   };
+}
+
+const DEFAULT_RANGE: ThresholdRange = parseRange('0');
+
+/** The warning and critical ranges that apply to a count; null when it never alerts. */
+function rangesFor(
+  t: CheckThresholds,
+  m: CheckBucket | 'processes',
+): { warning: ThresholdRange | null; critical: ThresholdRange | null } | null {
+  if (m !== 'processes' && t.ignore?.includes(m)) return null;
+  if (t.metric === m || (t.metric === 'any' && m !== 'processes')) {
+    return { warning: t.warning, critical: t.critical };
+  }
+  // --metric processes counts every bucket already; otherwise a bucket that -w/-c do not apply
+  // to still warns above 0, so an explicit `--metric units` never hides sessions or containers.
+  if (t.metric === 'processes' || m === 'processes') return null;
+  return { warning: DEFAULT_RANGE, critical: null };
 }
 
 function thresholdField(r: ThresholdRange | null): string {
@@ -126,13 +165,17 @@ function thresholdField(r: ThresholdRange | null): string {
 
 /** `'label'=value;warn;crit;min[;max]` per the plugin guidelines, in a fixed order. */
 export function perfdata(c: CheckCounts, t: CheckThresholds): string {
-  const th = (m: CheckMetric) =>
-    t.metric === m ? `${thresholdField(t.warning)};${thresholdField(t.critical)}` : ';';
+  const item = (m: CheckBucket | 'processes') => {
+    const r = rangesFor(t, m);
+    const th = r === null ? ';' : `${thresholdField(r.warning)};${thresholdField(r.critical)}`;
+    return `'${m}'=${c[m]};${th};0`;
+  };
   return [
-    `'processes'=${c.processes};${th('processes')};0`,
-    `'units'=${c.units};${th('units')};0`,
-    `'sessions'=${c.sessions};;;0`,
-    `'containers'=${c.containers};;;0`,
+    item('processes'),
+    item('units'),
+    item('sessions'),
+    item('containers'),
+    item('unmanaged'),
     `'reboot'=${c.reboot};;;0;1`,
     `'unreadable'=${c.unreadable};;;0`,
   ].join(' ');
@@ -147,6 +190,37 @@ const REBOOT_STATE: Record<RebootState, NagiosState> = {
   critical: 'CRITICAL',
 };
 
+function stateOf(
+  value: number,
+  r: { warning: ThresholdRange | null; critical: ThresholdRange | null },
+): NagiosState {
+  if (r.critical !== null && alerts(r.critical, value)) return 'CRITICAL';
+  if (r.warning !== null && alerts(r.warning, value)) return 'WARNING';
+  return 'OK';
+}
+
+/** The state from the stale code, and the buckets that raised it. */
+export function evaluate(
+  c: CheckCounts,
+  t: CheckThresholds,
+): { state: NagiosState; alerting: CheckBucket[] } {
+  let state: NagiosState = 'OK';
+  const alerting: CheckBucket[] = [];
+  const total = rangesFor(t, 'processes');
+  if (total !== null) {
+    state = stateOf(c.processes, total);
+    if (state !== 'OK') alerting.push(...CHECK_BUCKETS.filter((b) => c[b] > 0));
+  }
+  for (const b of CHECK_BUCKETS) {
+    const r = rangesFor(t, b);
+    if (r === null) continue;
+    const s = stateOf(c[b], r);
+    if (s !== 'OK') alerting.push(b);
+    state = worst(state, s);
+  }
+  return { state, alerting };
+}
+
 function plural(n: number, one: string, many = `${one}s`): string {
   return `${n} ${n === 1 ? one : many}`;
 }
@@ -154,6 +228,26 @@ function plural(n: number, one: string, many = `${one}s`): string {
 function pidList(pids: readonly number[]): string {
   const shown = pids.slice(0, MAX_PIDS).join(',');
   return pids.length > MAX_PIDS ? `${shown} (+${pids.length - MAX_PIDS})` : shown;
+}
+
+/** At most `max` UTF-8 bytes, cut on a character boundary and marked with "…". */
+export function clipBytes(s: string, max: number): string {
+  if (Buffer.byteLength(s) <= max) return s;
+  let out = '';
+  let bytes = 0;
+  const budget = max - 3; // "…" is 3 bytes
+  for (const ch of s) {
+    const n = Buffer.byteLength(ch);
+    if (bytes + n > budget) break;
+    out += ch;
+    bytes += n;
+  }
+  return `${out}…`;
+}
+
+function clipName(s: string): string {
+  const chars = [...s];
+  return chars.length > MAX_NAME_CHARS ? `${chars.slice(0, MAX_NAME_CHARS - 1).join('')}…` : s;
 }
 
 function entryLine(g: Group): string {
@@ -165,38 +259,50 @@ function entryLine(g: Group): string {
     );
   const shown = files.slice(0, MAX_FILES).join(', ');
   const more = files.length > MAX_FILES ? ` and ${files.length - MAX_FILES} more` : '';
-  const names = g.names.length ? ` ${g.names.join(',')}` : '';
+  const names = g.names.length ? ` ${g.names.slice(0, MAX_PIDS).join(',')}` : '';
   return safe(
     `${name} (${kind}): PID ${pidList(g.pids)}${names}: ${shown}${more}; action: ${actionText(g.action)}`,
   );
 }
 
-/** "1 unit (ssh.service), 1 session, PID 1": where the stale processes are. */
-function whereSummary(code: readonly Group[]): string {
-  const of = (b: Bucket) => code.filter((g) => entryLabel(g.owner).bucket === b);
-  const units = of('unit');
-  const names = units.map((g) => entryLabel(g.owner).name);
+const bucketNote = (t: CheckThresholds, b: CheckBucket, alerting: readonly CheckBucket[]) =>
+  t.ignore?.includes(b)
+    ? ' (ignored)'
+    : alerting.includes(b) || t.metric === 'processes'
+      ? ''
+      : ' (within thresholds)';
+
+/** "2 units (ssh.service, …), 1 session": where the stale processes are and which counted. */
+function whereSummary(
+  code: readonly Group[],
+  c: CheckCounts,
+  t: CheckThresholds,
+  alerting: readonly CheckBucket[],
+): string {
+  const of = (b: CheckBucket) => code.filter((g) => BUCKET_OF[g.owner.type] === b);
+  const units = of('units');
+  const names = units.map((g) =>
+    g.owner.type === 'init' ? 'PID 1' : clipName(entryLabel(g.owner).name),
+  );
   const shown = names.slice(0, MAX_NAMES_IN_SUMMARY).join(', ');
   const more =
     names.length > MAX_NAMES_IN_SUMMARY ? ` +${names.length - MAX_NAMES_IN_SUMMARY}` : '';
-  const parts = [
-    units.length ? `${plural(units.length, 'unit')} (${shown}${more})` : '',
-    of('session').length ? plural(of('session').length, 'session') : '',
-    of('container').length ? plural(of('container').length, 'container') : '',
-    of('init').length ? 'PID 1' : '',
-    of('unmanaged').length ? 'processes outside any unit' : '',
-  ];
-  return parts.filter(Boolean).join(', ');
+  const text: Record<CheckBucket, string> = {
+    units: `${plural(c.units, 'unit')} (${shown}${more})`,
+    sessions: plural(c.sessions, 'session'),
+    containers: plural(c.containers, 'container'),
+    unmanaged: `${plural(c.unmanaged, 'process', 'processes')} outside any unit`,
+  };
+  return CHECK_BUCKETS.filter((b) => c[b] > 0)
+    .map((b) => `${text[b]}${bucketNote(t, b, alerting)}`)
+    .join(', ');
 }
 
 export function formatNagios(h: Health, t: CheckThresholds): NagiosResult {
   const c = countHealth(h);
-  const code = h.scan.groups.filter((g) => g.severity === 'code');
-  const value = t.metric === 'units' ? c.units : c.processes;
-
-  let state: NagiosState = 'OK';
-  if (t.critical !== null && alerts(t.critical, value)) state = 'CRITICAL';
-  else if (t.warning !== null && alerts(t.warning, value)) state = 'WARNING';
+  const code = codeGroups(h);
+  const verdict = evaluate(c, t);
+  let state = verdict.state;
   if (h.reboot.required) state = worst(state, REBOOT_STATE[t.rebootState]);
 
   const parts: string[] = [];
@@ -204,7 +310,7 @@ export function formatNagios(h: Health, t: CheckThresholds): NagiosResult {
     parts.push(`no process runs outdated code (${h.scan.summary.scanned} scanned)`);
   } else {
     parts.push(
-      `outdated code in ${plural(c.processes, 'process', 'processes')}: ${whereSummary(code)}`,
+      `outdated code in ${plural(c.processes, 'process', 'processes')}: ${whereSummary(code, c, t, verdict.alerting)}`,
     );
   }
   parts.push(h.reboot.required ? 'reboot required' : 'no reboot required');
@@ -213,6 +319,10 @@ export function formatNagios(h: Health, t: CheckThresholds): NagiosResult {
   const partial = h.scan.summary.unreadable > 0 && !h.scan.asRoot;
   const total = h.scan.summary.scanned + h.scan.summary.unreadable;
   let summary = parts.join('; ');
+  if (h.restart.error !== null) {
+    state = 'UNKNOWN';
+    summary = `cannot read the restart state (${h.restart.error}); found so far: ${summary}`;
+  }
   if (partial) {
     state = 'UNKNOWN';
     summary = `cannot read ${h.scan.summary.unreadable} of ${total} processes: run as root to see all; found so far: ${summary}`;
@@ -229,24 +339,57 @@ export function formatNagios(h: Health, t: CheckThresholds): NagiosResult {
       `note: ${h.scan.summary.unreadable} of ${total} processes could not be read (access denied even to root)`,
     );
   }
-  const failed =
-    h.restartOutcomes.failed + h.restartOutcomes['still-stale'] + h.restartOutcomes.timeout;
-  if (failed > 0) {
+  const notDone = Object.entries(h.restart.outcomes).filter(([o, n]) => o !== 'verified' && n > 0);
+  if (notDone.length > 0) {
     long.push(
-      `note: last restarts: ${h.restartOutcomes.failed} failed, ${h.restartOutcomes['still-stale']} still stale, ${h.restartOutcomes.timeout} timed out (see afterpatch restart)`,
+      `note: last restarts not verified: ${notDone.map(([o, n]) => `${n} ${o}`).join(', ')} (see afterpatch restart --dry-run)`,
     );
   }
   for (const w of h.scan.warnings) long.push(safe(`warning: ${w}`));
 
-  const first = `${PLUGIN_NAME} ${state} - ${safe(summary)} | ${perfdata(c, t)}`;
-  return { state, exitCode: NAGIOS_EXIT[state], text: `${[first, ...long].join('\n')}\n` };
+  const perf = ` | ${perfdata(c, t)}`;
+  const head = `${PLUGIN_NAME} ${state} - `;
+  const text = safe(summary);
+  const first = `${head}${clipBytes(text, MAX_FIRST_LINE_BYTES - Buffer.byteLength(head + perf))}${perf}`;
+  return {
+    state,
+    exitCode: NAGIOS_EXIT[state],
+    text: boundOutput(first, long),
+    summary: text,
+    alerting: verdict.alerting,
+  };
+}
+
+/** The first line, then as many long-output lines as fit in MAX_OUTPUT_BYTES, then "… and N more". */
+function boundOutput(first: string, long: readonly string[]): string {
+  const RESERVE = 80; // room for the "… and N more" line
+  const out = [first];
+  let bytes = Buffer.byteLength(first) + 1;
+  for (let i = 0; i < long.length; i++) {
+    const line = clipBytes(long[i] ?? '', MAX_LINE_BYTES);
+    const n = Buffer.byteLength(line) + 1;
+    const last = i === long.length - 1;
+    if (bytes + n + (last ? 0 : RESERVE) > MAX_OUTPUT_BYTES) {
+      out.push(`… and ${long.length - i} more lines (afterpatch scan lists them all)`);
+      break;
+    }
+    out.push(line);
+    bytes += n;
+  }
+  return `${out.join('\n')}\n`;
 }
 
 /** The output for an error: UNKNOWN, one line, no perfdata. */
 export function formatNagiosError(message: string): NagiosResult {
+  const line = clipBytes(
+    `${PLUGIN_NAME} UNKNOWN - ${safe(message.split('\n')[0] ?? message)}`,
+    MAX_FIRST_LINE_BYTES,
+  );
   return {
     state: 'UNKNOWN',
     exitCode: NAGIOS_EXIT.UNKNOWN,
-    text: `${PLUGIN_NAME} UNKNOWN - ${safe(message.split('\n')[0] ?? message)}\n`,
+    text: `${line}\n`,
+    summary: line.slice(`${PLUGIN_NAME} UNKNOWN - `.length),
+    alerting: [],
   };
 }

@@ -1,17 +1,13 @@
 // Prometheus text exposition (format 0.0.4) of one health snapshot: pure, no I/O.
 // Every metric is documented in docs/monitoring.md ("Prometheus").
+import { BUCKET_OF, countBuckets } from '../check/buckets.ts';
 import type { Health } from '../health.ts';
 import type { Group } from '../report/group.ts';
-import type { Outcome } from '../restart/state.ts';
+import { OUTCOMES } from '../restart/state.ts';
 import { VERSION } from '../version.ts';
 
 export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 export const DEFAULT_MAX_UNIT_SERIES = 100;
-
-/** Owner types whose groups are units that `afterpatch restart` can restart. */
-// PID 1 counts: it needs an action (daemon-reexec) like a unit, not a reboot.
-const UNIT_TYPES = new Set(['init', 'system-unit', 'user-unit', 'user-manager']);
-const OUTCOMES: readonly Outcome[] = ['verified', 'still-stale', 'failed', 'timeout'];
 
 export interface PrometheusOptions {
   /** At most this many `afterpatch_unit_needs_restart` series with a unit name (default 100). */
@@ -67,7 +63,8 @@ class Exposition {
 
 /** Groups of restartable units running stale code, in report order. */
 export function unitsNeedingRestart(h: Health): Group[] {
-  return h.scan.groups.filter((g) => g.severity === 'code' && UNIT_TYPES.has(g.owner.type));
+  // PID 1 counts: it needs an action (daemon-reexec) like a unit, not a reboot.
+  return h.scan.groups.filter((g) => g.severity === 'code' && BUCKET_OF[g.owner.type] === 'units');
 }
 
 function unitLabels(g: Group): Record<string, string> {
@@ -133,17 +130,24 @@ export function formatPrometheus(health: Health | null, o: PrometheusOptions = {
     'One series per unit running outdated code (1); beyond --max-unit-series the rest is one type="aggregated" series counting them.',
     series,
   );
+  const buckets = countBuckets(health.scan.groups);
   e.one(
     'afterpatch_sessions_outdated',
     'gauge',
     'Login sessions with processes running outdated code (log out and back in).',
-    health.scan.groups.filter((g) => g.severity === 'code' && g.owner.type === 'session').length,
+    buckets.sessions,
   );
   e.one(
     'afterpatch_containers_outdated',
     'gauge',
     'Containers with processes running outdated code (rebuild or restart them).',
-    health.scan.groups.filter((g) => g.severity === 'code' && g.owner.type === 'container').length,
+    buckets.containers,
+  );
+  e.one(
+    'afterpatch_unmanaged_processes_outdated',
+    'gauge',
+    'Processes outside any unit, session or container running outdated code (restart them by hand).',
+    buckets.unmanaged,
   );
   e.one(
     'afterpatch_reboot_required',
@@ -171,16 +175,40 @@ export function formatPrometheus(health: Health | null, o: PrometheusOptions = {
     'Wall time of the last successful scan (processes, packages, reboot verdict, restart state).',
     health.durationMs / 1000,
   );
-  e.family(
-    'afterpatch_restart_results',
+  const restart = health.restart;
+  e.one(
+    'afterpatch_restart_state_error',
     'gauge',
-    'Units by outcome of their latest afterpatch restart (from the restart state, kept 30 days).',
-    OUTCOMES.map((outcome) => [{ outcome }, health.restartOutcomes[outcome]]),
+    '1 if the restart state file could not be read or parsed (the restart metrics are then absent), else 0.',
+    restart.error === null ? 0 : 1,
   );
+  if (restart.error === null) {
+    e.family(
+      'afterpatch_restart_results',
+      'gauge',
+      'Units by outcome of their latest afterpatch restart (restart state; units systemd no longer knows are left out).',
+      OUTCOMES.map((outcome) => [{ outcome }, restart.outcomes[outcome]]),
+    );
+    e.family(
+      'afterpatch_restart_last_outcome_timestamp_seconds',
+      'gauge',
+      'Unix time of the newest restart with this outcome among afterpatch_restart_results (absent when none).',
+      OUTCOMES.flatMap((outcome) => {
+        const t = restart.latest[outcome];
+        return t === null ? [] : [[{ outcome }, t] as [Record<string, string>, number]];
+      }),
+    );
+    e.one(
+      'afterpatch_restart_records_aged_out',
+      'gauge',
+      'Restart state records left out of afterpatch_restart_results because their unit no longer exists.',
+      restart.agedOut,
+    );
+  }
   e.one(
     'afterpatch_unreadable_processes',
     'gauge',
-    'Processes whose memory maps could not be read (not running as root): the scan is partial.',
+    'Processes whose memory maps could not be read: without root the scan is partial; as root, access was denied (e.g. a sandboxed PID 1).',
     s.unreadable,
   );
   return e.text();

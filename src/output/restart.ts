@@ -1,5 +1,5 @@
 // Output of `restart`: the plan and the results, as a table or as versioned JSON (docs/restart.md).
-import type { UnitResult } from '../restart/apply.ts';
+import { entryLabel, type UnitResult } from '../restart/apply.ts';
 import type { PlanEntry } from '../restart/plan.ts';
 import type { RestartReport } from '../restart/restart.ts';
 import { VERSION } from '../version.ts';
@@ -33,16 +33,19 @@ export function restartToJson(r: RestartReport): object {
     })),
     results: r.results,
     summary: summarize(r),
+    interrupted: r.interrupted ?? null,
+    stateError: r.stateError ?? null,
   };
 }
 
-export function summarize(r: RestartReport): Record<string, number> {
+export function summarize(r: RestartReport) {
   const count = (o: string) => r.results.filter((x) => x.outcome === o).length;
   return {
     planned: r.plan.filter((e) =>
       ['restart', 'reload', 'daemon-reexec', 'reexec-user-manager'].includes(e.action),
     ).length,
     verified: count('verified'),
+    unverified: count('unverified'),
     stillStale: count('still-stale'),
     failed: count('failed'),
     timeout: count('timeout'),
@@ -51,13 +54,30 @@ export function summarize(r: RestartReport): Record<string, number> {
 }
 
 function planName(e: PlanEntry): string {
-  return e.owner.type === 'init'
-    ? 'systemd (PID 1)'
-    : printable(e.unit ?? ownerLabel(e.owner).name);
+  return e.owner.type === 'init' ? entryLabel(e) : printable(e.unit ?? ownerLabel(e.owner).name);
 }
 
-export function formatPlan(plan: readonly PlanEntry[], s: Style): string {
-  if (plan.length === 0) return 'Nothing runs outdated code: nothing to restart.\n';
+/** Processes the scan could not read: the plan covers only the others, and says so. */
+export interface ScanCoverage {
+  unreadable: number;
+  scanned: number;
+  asRoot: boolean;
+}
+
+function coverageNote(c: ScanCoverage | undefined): string | null {
+  if (!c || c.unreadable === 0) return null;
+  const of = `${c.unreadable} of ${c.scanned + c.unreadable} processes could not be read`;
+  return c.asRoot ? `${of} (access denied even to root).` : `${of}: run as root to see all.`;
+}
+
+export function formatPlan(plan: readonly PlanEntry[], s: Style, coverage?: ScanCoverage): string {
+  const note = coverageNote(coverage);
+  if (plan.length === 0) {
+    // Never the all-clear sentence when part of the host was not seen.
+    return note
+      ? `No outdated code found in the processes that could be read; ${note}\n`
+      : 'Nothing runs outdated code: nothing to restart.\n';
+  }
   const rows = plan.map((e) => {
     const act =
       e.action === 'skip' || e.action === 'advise' ? s.yellow(e.action) : s.bold(e.action);
@@ -68,7 +88,8 @@ export function formatPlan(plan: readonly PlanEntry[], s: Style): string {
       printable(e.reason),
     ];
   });
-  return `${table([['UNIT', 'ACTION', 'PIDS', 'WHY'].map(s.bold), ...rows])}\n`;
+  const t = table([['UNIT', 'ACTION', 'PIDS', 'WHY'].map(s.bold), ...rows]);
+  return note ? `${t}\n\n${note}\n` : `${t}\n`;
 }
 
 function resultDetail(r: UnitResult): string {
@@ -76,45 +97,60 @@ function resultDetail(r: UnitResult): string {
     case 'verified':
       return `no process maps a stale file (${r.durationMs} ms)`;
     case 'still-stale':
-      return r.stalePids
-        .map((p) => `PID ${p.pid}: ${p.files.map(printable).join(', ')}`)
-        .join('; ');
+      return r.stalePids.map((p) => `PID ${p.pid}: ${p.files.join(', ')}`).join('; ');
     case 'failed':
       return [`state ${r.activeState ?? 'unknown'}`, r.message ?? ''].filter(Boolean).join(': ');
     case 'timeout':
       return r.message ?? 'timed out';
+    case 'unverified':
+      return `not verified: ${r.message ?? 'no evidence'}`;
   }
 }
 
+function coverageOf(r: RestartReport): ScanCoverage {
+  return { ...r.scan.summary, asRoot: r.scan.asRoot };
+}
+
 export function formatRestartText(r: RestartReport, s: Style): string {
-  const out: string[] = [formatPlan(r.plan, s).trimEnd()];
+  const out: string[] = [formatPlan(r.plan, s, coverageOf(r)).trimEnd()];
   if (r.dryRun) {
     out.push('', 'Dry run: nothing was changed.');
     return `${out.join('\n')}\n`;
   }
-  if (r.results.length === 0) {
+  if (r.results.length === 0 && !r.interrupted) {
     out.push('', r.plan.length === 0 ? '' : 'Nothing to restart automatically.');
     return `${out.join('\n').trimEnd()}\n`;
   }
   const rows = r.results.map((x) => {
     const mark = x.outcome === 'verified' ? (t: string) => t : s.red;
-    return [
-      x.unit === null ? 'systemd (PID 1)' : printable(x.unit),
-      mark(x.outcome),
-      resultDetail(x),
-    ];
+    return [printable(resultName(x, r.plan)), mark(x.outcome), printable(resultDetail(x))];
   });
   out.push('', table([['UNIT', 'RESULT', 'DETAIL'].map(s.bold), ...rows]));
   for (const x of r.results) {
     if (x.journal.length === 0) continue;
-    out.push('', `Last journal lines of ${x.unit}:`, ...x.journal.map((l) => `  ${printable(l)}`));
+    out.push(
+      '',
+      `Last journal lines of ${printable(x.unit ?? 'systemd (PID 1)')}:`,
+      ...x.journal.map((l) => `  ${printable(l)}`),
+    );
   }
   const sum = summarize(r);
   out.push(
     '',
-    `${sum.verified} verified, ${sum.stillStale} still stale, ${sum.failed} failed, ${sum.timeout} timed out; ${sum.needsHuman} need a human.`,
+    `${sum.verified} verified, ${sum.unverified} unverified, ${sum.stillStale} still stale, ${sum.failed} failed, ${sum.timeout} timed out; ${sum.needsHuman} need a human.`,
   );
+  if (r.interrupted) {
+    const left = sum.planned - r.results.length;
+    out.push(
+      `Interrupted by ${r.interrupted}: ${left} planned unit${left === 1 ? ' was' : 's were'} not acted on.`,
+    );
+  }
   return `${out.join('\n')}\n`;
+}
+
+function resultName(x: UnitResult, plan: readonly PlanEntry[]): string {
+  const e = plan.find((p) => p.key === x.key);
+  return e ? entryLabel(e) : (x.unit ?? 'systemd (PID 1)');
 }
 
 export const RESTART_FORMATS: Record<RestartFormat, (r: RestartReport, s: Style) => string> = {

@@ -47,12 +47,35 @@ export function table(rows: readonly (readonly string[])[]): string {
     .join('\n');
 }
 
-/** Makes names printable: control characters (a newline in a path) are shown escaped. */
+/**
+ * True for a code point a terminal may act on or that can hide text: C0 controls, DEL, C1 controls
+ * (U+0080–U+009F: 8-bit CSI/OSC on some terminals), line/paragraph separators and the bidi
+ * overrides/isolates that reorder what is shown (Trojan Source), and lone surrogates (invalid
+ * UTF-16, i.e. no character; UTF-8 that was invalid is already U+FFFD once decoded).
+ */
+function unsafe(c: number): boolean {
+  return (
+    c < 0x20 ||
+    (c >= 0x7f && c <= 0x9f) ||
+    c === 0x2028 ||
+    c === 0x2029 ||
+    (c >= 0x202a && c <= 0x202e) ||
+    (c >= 0x2066 && c <= 0x2069) ||
+    (c >= 0xd800 && c <= 0xdfff)
+  );
+}
+
+/**
+ * Makes a string from the system (unit, container id, command, argv, path, a message from another
+ * host) safe for a terminal: every unsafe code point is shown escaped (`\x1b`, `\u{202e}`).
+ * The one escaping function of every text output (docs/security.md).
+ */
 export function printable(s: string): string {
   let out = '';
   for (const ch of s) {
-    const c = ch.charCodeAt(0);
-    out += c < 0x20 || c === 0x7f ? `\\x${c.toString(16).padStart(2, '0')}` : ch;
+    const c = ch.codePointAt(0) ?? 0;
+    if (!unsafe(c)) out += ch;
+    else out += c < 0x100 ? `\\x${c.toString(16).padStart(2, '0')}` : `\\u{${c.toString(16)}}`;
   }
   return out;
 }

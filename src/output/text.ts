@@ -29,8 +29,9 @@ export function ownerLabel(o: Owner): { name: string; kind: string } {
   }
 }
 
+/** The action as one printable line: units and container ids come from the system. */
 export function actionText(a: SuggestedAction): string {
-  return 'argv' in a ? a.argv.join(' ') : a.advice;
+  return printable('argv' in a ? a.argv.join(' ') : a.advice);
 }
 
 function pidList(pids: readonly number[]): string {
@@ -50,11 +51,11 @@ function groupRows(
     // Interpreted code is marked with its interpreter and confidence (docs/interpreted.md).
     const note = e ? ` (${e.interpreter}, ${e.confidence})` : f.kind === 'data' ? ' (data)' : '';
     const file = printable(f.path) + note;
-    const pkg = f.package ? `${f.package.name} ${f.package.version}` : 'not packaged';
+    const pkg = f.package ? printable(`${f.package.name} ${f.package.version}`) : 'not packaged';
     return i === 0
       ? [
           mark(printable(name)),
-          kind,
+          printable(kind),
           pidList(g.pids),
           printable(g.names.join(',')),
           file,
@@ -83,7 +84,7 @@ export function formatText(r: ScanReport, s: Style, opts: { all?: boolean } = {}
     const of = `${sum.unreadable} of ${sum.scanned + sum.unreadable} processes could not be read`;
     out.push(r.asRoot ? `${of} (access denied even to root).` : `${of}: run as root to see all.`);
   }
-  for (const w of r.warnings) out.push(`warning: ${w}`);
+  for (const w of r.warnings) out.push(`warning: ${printable(w)}`);
   if (opts.all) out.push(...ignoredSection(r));
   return `${out.join('\n')}\n`;
 }
@@ -107,7 +108,7 @@ function ignoredSection(r: ScanReport): string[] {
       printable(p.name ?? '?'),
       printable(f.path),
       f.kind,
-      f.rule,
+      printable(f.rule),
     ]),
   );
   if (rows.length === 0) return ['', 'No deleted file was filtered as noise.'];

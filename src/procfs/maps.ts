@@ -73,20 +73,53 @@ export function parseMaps(text: string): Mapping[] {
  */
 export function deletedMappings(buffer: Buffer, len: number): Mapping[] {
   const out: Mapping[] = [];
+  forEachDeleted(buffer, len, (m) => {
+    out.push(m);
+    return true;
+  });
+  return out;
+}
+
+/**
+ * Calls `visit` for each line of a maps buffer that ends in " (deleted)", in order, without
+ * collecting them: a hostile maps file may hold a million such lines, so the caller decides what
+ * to keep. When `visit` returns false the rest is only counted (a substring search per line, no
+ * parsing): the number of deleted lines left unvisited is returned.
+ */
+export function forEachDeleted(
+  buffer: Buffer,
+  len: number,
+  visit: (m: Mapping) => boolean | undefined,
+): number {
   // A view bounded to this file: the shared buffer holds stale bytes beyond it.
   const buf = buffer.subarray(0, len);
   let from = 0;
+  let stopped = false;
+  let left = 0;
   for (;;) {
     const hit = buf.indexOf(DELETED_BYTES, from);
-    if (hit === -1) return out;
+    if (hit === -1) return left;
     const after = hit + DELETED.length;
     from = after;
     // Only a suffix counts: " (deleted)" inside a path is not the kernel's marker.
     if (after < len && buf[after] !== 10) continue;
+    if (stopped) {
+      left++;
+      continue;
+    }
     const start = hit === 0 ? 0 : buf.lastIndexOf(10, hit - 1) + 1;
     const m = parseMapsLine(buf.toString('utf8', start, after));
-    if (m?.deleted && m.inode !== 0 && m.path.startsWith('/')) out.push(m);
+    if (m?.deleted && m.inode !== 0 && m.path.startsWith('/')) stopped = visit(m) === false;
   }
+}
+
+/**
+ * The name of a mapping's entry in /proc/PID/map_files: the range as `%lx-%lx`, i.e. the maps
+ * field without the zero padding maps prints (`00400000-00452000` → `400000-452000`).
+ */
+export function mapFilesName(m: Pick<Mapping, 'start' | 'end'>): string {
+  const trim = (h: string) => h.replace(/^0+(?=[0-9a-f])/, '');
+  return `${trim(m.start)}-${trim(m.end)}`;
 }
 
 /** A mapping with `x` permission runs code; anything else is data. */

@@ -1,19 +1,123 @@
-import { closeSync, openSync, readdirSync, readlinkSync, readSync } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  fstatSync,
+  openSync,
+  readdirSync,
+  readlinkSync,
+  readSync,
+} from 'node:fs';
 
-/** Why a read failed: `gone` (the process exited; skip silently) or `denied` (not ours to read). */
-export type ReadFailure = 'gone' | 'denied';
+/**
+ * Why a read failed: `gone` (the process exited; skip silently), `denied` (not ours to read) or
+ * `refused` (not a regular file, or longer than the bound: a planted FIFO, device or endless file
+ * in a fixture tree; counted as unreadable, never as clean).
+ */
+export type ReadFailure = 'gone' | 'denied' | 'refused';
+
+/**
+ * The most bytes read from one file. A real maps file stays far below (65,530 mappings of a
+ * 4 KiB path each would be 270 MiB, a host with 65,530 mappings of typical paths writes ~8 MiB).
+ */
+export const MAX_PROC_FILE_BYTES = 64 * 1024 * 1024;
+
+// O_NONBLOCK: opening a FIFO must not wait for a writer; O_NOCTTY: a terminal device must not
+// become our controlling terminal. Both are no-ops for procfs and regular files.
+const OPEN_FLAGS = constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY;
+
+/** Thrown by openRegularSync and readFileBounded for a file that is refused. */
+export class RefusedFileError extends Error {
+  /** EISDIR for a directory (as readFileSync says), EREFUSED for the rest. */
+  readonly code: 'EISDIR' | 'EREFUSED';
+  constructor(message: string, code: 'EISDIR' | 'EREFUSED' = 'EREFUSED') {
+    super(message);
+    this.code = code;
+  }
+}
+
+/**
+ * Opens `path` for reading without ever blocking and returns the descriptor only when it is a
+ * regular file (procfs files are regular files of size 0). Throws the open error, or
+ * RefusedFileError for a FIFO, socket, device or directory.
+ */
+export function openRegularSync(path: string): number {
+  const fd = openSync(path, OPEN_FLAGS);
+  let dir = false;
+  try {
+    const st = fstatSync(fd);
+    if (st.isFile()) return fd;
+    dir = st.isDirectory();
+  } catch (e) {
+    closeSync(fd);
+    throw e;
+  }
+  closeSync(fd);
+  throw new RefusedFileError(`${path} is not a regular file`, dir ? 'EISDIR' : 'EREFUSED');
+}
+
+/** A growable read buffer (one per thread in the scan). */
+interface Sink {
+  buf: Buffer;
+}
+
+/**
+ * Reads all of a regular file into `sink.buf` (grown as needed, up to maxBytes): its length, or
+ * 'refused' when it has more than maxBytes bytes. Throws open/read errors and RefusedFileError.
+ */
+function readInto(path: string, sink: Sink, maxBytes: number): number | 'refused' {
+  const fd = openRegularSync(path);
+  try {
+    let len = 0;
+    for (;;) {
+      if (len === sink.buf.length) {
+        if (len >= maxBytes) {
+          // Full at the bound: one more byte means the file is longer than we accept.
+          return readSync(fd, Buffer.alloc(1), 0, 1, null) === 0 ? len : 'refused';
+        }
+        const next = Buffer.allocUnsafe(Math.min(sink.buf.length * 2, maxBytes));
+        sink.buf.copy(next);
+        sink.buf = next;
+      }
+      const n = readSync(fd, sink.buf, len, sink.buf.length - len, null);
+      if (n === 0) return len;
+      len += n;
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * A whole file, read without blocking and at most maxBytes long: for files under --proc-root or
+ * --root outside the scan's reader. Throws the open/read error or RefusedFileError.
+ */
+export function readFileBounded(path: string, maxBytes = MAX_PROC_FILE_BYTES): Buffer {
+  const sink: Sink = { buf: Buffer.allocUnsafe(Math.min(64 * 1024, maxBytes)) };
+  const len = readInto(path, sink, maxBytes);
+  if (len === 'refused') throw new RefusedFileError(`${path} is longer than ${maxBytes} bytes`);
+  return sink.buf.subarray(0, len);
+}
+
+export interface ProcReaderOptions {
+  /** The most bytes read from one file (default MAX_PROC_FILE_BYTES). */
+  maxBytes?: number;
+}
 
 /**
  * Synchronous reader of a procfs tree under an injectable root ("/proc" on a host, a fixture
- * directory in tests). Synchronous on purpose: procfs reads never block on I/O, and one reader
- * runs per thread, so a shared buffer avoids an allocation per file.
+ * directory in tests). Synchronous on purpose: procfs reads do not wait for disk, and one reader
+ * runs per thread, so a shared buffer avoids an allocation per file. Every read is bounded and
+ * refuses what is not a regular file, so a fixture tree cannot make it block or exhaust memory.
  */
 export class ProcReader {
   readonly root: string;
-  #buf: Buffer = Buffer.allocUnsafe(256 * 1024);
+  readonly maxBytes: number;
+  #sink: Sink;
 
-  constructor(root = '/proc') {
+  constructor(root = '/proc', o: ProcReaderOptions = {}) {
     this.root = root.endsWith('/') ? root.slice(0, -1) : root;
+    this.maxBytes = o.maxBytes ?? MAX_PROC_FILE_BYTES;
+    this.#sink = { buf: Buffer.allocUnsafe(Math.min(256 * 1024, this.maxBytes)) };
   }
 
   /** Numeric entries of the root, ascending. */
@@ -28,35 +132,21 @@ export class ProcReader {
 
   /** Reads a whole file into the shared buffer; returns its length or a failure. */
   readRaw(rel: string): number | ReadFailure {
-    let fd: number;
     try {
-      fd = openSync(`${this.root}/${rel}`, 'r');
+      return readInto(`${this.root}/${rel}`, this.#sink, this.maxBytes);
     } catch (e) {
       return failure(e);
-    }
-    try {
-      let len = 0;
-      for (;;) {
-        if (len === this.#buf.length) this.#grow();
-        const n = readSync(fd, this.#buf, len, this.#buf.length - len, null);
-        if (n === 0) return len;
-        len += n;
-      }
-    } catch (e) {
-      return failure(e);
-    } finally {
-      closeSync(fd);
     }
   }
 
   /** The buffer filled by the last readRaw (valid until the next read). */
   get buffer(): Buffer {
-    return this.#buf;
+    return this.#sink.buf;
   }
 
   read(rel: string): string | ReadFailure {
     const n = this.readRaw(rel);
-    return typeof n === 'number' ? this.#buf.toString('utf8', 0, n) : n;
+    return typeof n === 'number' ? this.#sink.buf.toString('utf8', 0, n) : n;
   }
 
   readlink(rel: string): string | ReadFailure {
@@ -66,20 +156,15 @@ export class ProcReader {
       return failure(e);
     }
   }
-
-  #grow(): void {
-    const next = Buffer.allocUnsafe(this.#buf.length * 2);
-    this.#buf.copy(next);
-    this.#buf = next;
-  }
 }
 
 function failure(e: unknown): ReadFailure {
+  if (e instanceof RefusedFileError) return 'refused';
   const code = (e as NodeJS.ErrnoException).code;
   // EACCES/EPERM: another user's process without root; everything else means it is gone.
   return code === 'EACCES' || code === 'EPERM' ? 'denied' : 'gone';
 }
 
 export function isFailure(v: unknown): v is ReadFailure {
-  return v === 'gone' || v === 'denied';
+  return v === 'gone' || v === 'denied' || v === 'refused';
 }

@@ -2,11 +2,15 @@
 // up to a limit, so a huge or endless file can neither exhaust memory nor block the verdict.
 
 import { Buffer } from 'node:buffer';
-import { closeSync, openSync, readSync } from 'node:fs';
+import { closeSync, readSync } from 'node:fs';
+import { openRegularSync } from '../procfs/reader.ts';
 
-/** The first `max` bytes of a file, and whether there was more. Throws on I/O errors. */
+/**
+ * The first `max` bytes of a file, and whether there was more. Throws on I/O errors, and on
+ * what is not a regular file (a FIFO planted under --root would otherwise block the open).
+ */
 export function readBounded(path: string, max: number): { data: Buffer; truncated: boolean } {
-  const fd = openSync(path, 'r');
+  const fd = openRegularSync(path);
   try {
     // One byte more than allowed tells "exactly max bytes" from "longer than max".
     const buf = Buffer.alloc(max + 1);

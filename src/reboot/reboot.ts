@@ -1,4 +1,7 @@
 // `reboot-required`: scan, then decide whether only a reboot helps, with the evidence.
+import { defaultConfig } from '../config/load.ts';
+import type { Config } from '../config/schema.ts';
+import { scanOptionsFrom } from '../scan/options.ts';
 import { type ScanReport, scan } from '../scan/scan.ts';
 import {
   assessReboot,
@@ -8,20 +11,22 @@ import {
   type RebootSettings,
   type StaleCode,
 } from './detect.ts';
-import { writeSentinel } from './sentinel.ts';
+import { writeSentinelOrExplain } from './sentinel.ts';
 
 export interface RebootOptions {
   /** Root of the file system to inspect ("/"). */
-  root?: string;
-  procRoot?: string;
+  root?: string | undefined;
+  procRoot?: string | undefined;
   /** Where the sentinel files live ("/run"). */
-  runDir?: string;
+  runDir?: string | undefined;
   /** Write /run/reboot-required (+ .pkgs) when a reboot is required. */
-  sentinel?: boolean;
+  sentinel?: boolean | undefined;
   /** A scan already made (with package lookups), so callers that report both scan only once. */
-  scan?: ScanReport;
+  scan?: ScanReport | undefined;
+  /** The configuration the scan honours (ignore lists, noise, scan.interpreted); default: none. */
+  config?: Config | undefined;
   /** The `[reboot]` configuration (default DEFAULT_REBOOT_SETTINGS). */
-  settings?: RebootSettings;
+  settings?: RebootSettings | undefined;
 }
 
 export interface RebootReport extends RebootResult {
@@ -33,7 +38,9 @@ export interface RebootReport extends RebootResult {
 
 export async function rebootRequired(o: RebootOptions = {}): Promise<RebootReport> {
   const procRoot = o.procRoot ?? '/proc';
-  const report = o.scan ?? (await scan({ procRoot, hostRoot: o.root ?? '/' }));
+  const report =
+    o.scan ??
+    (await scan(scanOptionsFrom(o.config ?? defaultConfig(), { procRoot, root: o.root })));
   const stale: StaleCode[] = report.processes.flatMap((p) =>
     p.files
       .filter((f) => f.kind === 'code')
@@ -59,7 +66,7 @@ export async function rebootRequired(o: RebootOptions = {}): Promise<RebootRepor
   if (o.sentinel && result.required) {
     const pkgs = sentinelPackages(result.reasons, input.packaging);
     const runDir = o.runDir ?? `${o.root && o.root !== '/' ? o.root : ''}/run`;
-    writeSentinel(runDir, pkgs);
+    writeSentinelOrExplain(runDir, pkgs);
     written = pkgs;
     file = `${runDir}/reboot-required`;
   }

@@ -1,9 +1,16 @@
-import { readFileSync, statSync, utimesSync } from 'node:fs';
+import { closeSync, constants, fstatSync, futimesSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
+import { EnvironmentError, errnoOf } from '../errors.ts';
 import { writeFileAtomic } from '../fs-atomic.ts';
 
 /** Text of a newly created `reboot-required`; motd scripts on Ubuntu print it at login. */
 export const SENTINEL_TEXT = '*** System restart required (afterpatch) ***\n';
+
+/** Mode of both files, whatever an existing file had (a planted 6755 must not carry over). */
+export const SENTINEL_MODE = 0o644;
+
+/** A package list longer than this is not read (it is a few lines on a real host). */
+const MAX_PKGS_BYTES = 1024 * 1024;
 
 export interface SentinelWrite {
   /** `reboot-required` did not exist before. */
@@ -12,21 +19,61 @@ export interface SentinelWrite {
   added: string[];
 }
 
-function readIfExists(path: string): string | null {
+/**
+ * Opens an existing sentinel file without following a symlink and without blocking on a FIFO;
+ * null when it does not exist. Anything but a regular file is refused: its content is not read
+ * (a link to a root-only file would be copied into the world-readable list) nor replaced.
+ */
+function openExisting(path: string): number | null {
+  let fd: number;
   try {
-    return readFileSync(path, 'utf8');
+    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return null;
+    if (code === 'ELOOP')
+      throw new Error(`${path} is a symbolic link: refusing to follow it; remove it`);
     throw err;
+  }
+  if (!fstatSync(fd).isFile()) {
+    closeSync(fd);
+    throw new Error(`${path} is not a regular file: refusing to read or replace it; remove it`);
+  }
+  return fd;
+}
+
+function readIfExists(path: string): string | null {
+  const fd = openExisting(path);
+  if (fd === null) return null;
+  try {
+    const size = fstatSync(fd).size;
+    if (size > MAX_PKGS_BYTES) {
+      throw new Error(`${path} is larger than ${MAX_PKGS_BYTES} bytes: not a package list`);
+    }
+    const buf = Buffer.alloc(size);
+    let n = 0;
+    while (n < size) {
+      const got = readSync(fd, buf, n, size - n, n);
+      if (got === 0) break;
+      n += got;
+    }
+    return buf.toString('utf8', 0, n);
+  } finally {
+    closeSync(fd);
   }
 }
 
-function modeOf(path: string): number | null {
+/** Sets an existing flag file's times to now (through the file, never a link); false when missing. */
+function touchIfExists(path: string): boolean {
+  const fd = openExisting(path);
+  if (fd === null) return false;
   try {
-    return statSync(path).mode & 0o7777;
-  } catch {
-    return null;
+    const now = new Date();
+    futimesSync(fd, now, now);
+  } finally {
+    closeSync(fd);
   }
+  return true;
 }
 
 /**
@@ -56,17 +103,26 @@ export function writeSentinel(runDir: string, packages: readonly string[]): Sent
     let text = existing ?? '';
     if (text !== '' && !text.endsWith('\n')) text += '\n';
     text += added.map((p) => `${p}\n`).join('');
-    writeFileAtomic(pkgsPath, text, modeOf(pkgsPath) ?? 0o644);
+    writeFileAtomic(pkgsPath, text, SENTINEL_MODE);
   }
   const flagPath = join(runDir, 'reboot-required');
-  let created = false;
-  try {
-    const now = new Date();
-    utimesSync(flagPath, now, now); // touch: keep the content, record the latest request
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    writeFileAtomic(flagPath, SENTINEL_TEXT);
-    created = true;
-  }
+  // touch: keep the content, record the latest request
+  const created = !touchIfExists(flagPath);
+  if (created) writeFileAtomic(flagPath, SENTINEL_TEXT, SENTINEL_MODE);
   return { created, added };
+}
+
+/**
+ * writeSentinel for commands: a file system that refuses the write (ENOSPC, EACCES, EROFS) is
+ * the host's problem, reported in one line, not a bug.
+ */
+export function writeSentinelOrExplain(runDir: string, packages: readonly string[]): SentinelWrite {
+  try {
+    return writeSentinel(runDir, packages);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === undefined) throw e;
+    throw new EnvironmentError(
+      `cannot write the reboot sentinel in ${runDir} (${errnoOf(e)}); free space or fix its permissions.`,
+    );
+  }
 }

@@ -9,13 +9,23 @@ export type SuggestedAction =
   | { kind: 'container'; advice: string }
   | { kind: 'manual'; advice: string };
 
+/** PIDs named in an advice; the rest are counted (10,000 PIDs made a 66 KB line). */
+export const MAX_ADVICE_PIDS = 8;
+
+/** "PID 1, 2, 3" or "PID 1, …, 8 and 9992 more". */
+export function pidsForAdvice(pids: readonly number[]): string {
+  const shown = pids.slice(0, MAX_ADVICE_PIDS).join(', ');
+  const more = pids.length - MAX_ADVICE_PIDS;
+  return `PID ${shown}${more > 0 ? ` and ${more} more` : ''}`;
+}
+
 export function suggestAction(owner: Owner, pids: readonly number[]): SuggestedAction {
   switch (owner.type) {
     case 'system-unit':
       if (owner.unit.endsWith('.scope')) {
         return {
           kind: 'manual',
-          advice: `${owner.unit} is a scope: systemd cannot restart it; restart its programs (PID ${pids.join(', ')}) by hand`,
+          advice: `${owner.unit} is a scope: systemd cannot restart it; restart its programs (${pidsForAdvice(pids)}) by hand`,
         };
       }
       return { kind: 'restart', argv: ['systemctl', 'restart', owner.unit] };
@@ -44,7 +54,7 @@ export function suggestAction(owner: Owner, pids: readonly number[]): SuggestedA
     case 'unmanaged':
       return {
         kind: 'manual',
-        advice: `not in a systemd unit: restart PID ${pids.join(', ')} by hand`,
+        advice: `not in a systemd unit: restart ${pidsForAdvice(pids)} by hand`,
       };
   }
 }

@@ -33,8 +33,14 @@ export interface ApplyOptions {
   noise: NoiseConfig;
   includeData: boolean;
   procRoot?: string;
-  /** Where the unit cgroups are read (default: the mounted systemd hierarchy). */
+  /**
+   * Where the unit cgroups are read. Default: the host's mounted systemd hierarchy, or none under
+   * a --proc-root other than /proc (those processes are not the host's: unit results are then
+   * `unverified`).
+   */
   cgroupMount?: string | null;
+  /** Asked before each batch: a reason (e.g. "SIGTERM") stops before the next batch starts. */
+  stopRequested?: () => string | null;
 }
 
 const SYSTEM: Manager = { type: 'system' };
@@ -71,12 +77,19 @@ export async function applyPlan(
     for (let i = 0; i < list.length; i += size) batches.push(list.slice(i, i + size));
   }
   const results: UnitResult[] = [];
-  for (const batch of batches) results.push(...(await applyBatch(batch, o)));
+  for (const batch of batches) {
+    if (o.stopRequested?.()) break;
+    results.push(...(await applyBatch(batch, o)));
+  }
   return results;
 }
 
-function label(e: PlanEntry): string {
-  return e.unit ?? 'systemd (PID 1)';
+/** "systemd (PID 1)" only for PID 1 itself; other processes of init.scope are named by PID. */
+export function entryLabel(e: Pick<PlanEntry, 'unit' | 'owner' | 'pids'>): string {
+  if (e.owner.type !== 'init') return e.unit ?? 'systemd (PID 1)';
+  if (e.pids.every((p) => p === 1)) return 'systemd (PID 1)';
+  const more = e.pids.length > 4 ? ` +${e.pids.length - 4}` : '';
+  return `init.scope (PID ${e.pids.slice(0, 4).join(', ')}${more})`;
 }
 
 async function applyBatch(batch: readonly PlanEntry[], o: ApplyOptions): Promise<UnitResult[]> {
@@ -85,7 +98,7 @@ async function applyBatch(batch: readonly PlanEntry[], o: ApplyOptions): Promise
   const manager = first.manager ?? SYSTEM;
   const verb = VERB[first.action as keyof typeof VERB];
   const who = manager.type === 'user' ? ` (uid ${manager.uid})` : '';
-  for (const e of batch) o.log.info(`${verb} ${label(e)}${who}: ${e.reason}`);
+  for (const e of batch) o.log.info(`${verb} ${entryLabel(e)}${who}: ${e.reason}`);
   const targets = verb === 'daemon-reexec' ? null : batch.map((e) => e.unit ?? '');
   const res = await o.client.act(manager, verb, targets, o.timeoutMs);
 
@@ -136,18 +149,19 @@ async function applyBatch(batch: readonly PlanEntry[], o: ApplyOptions): Promise
       toVerify.push({ e, controlGroup: p?.ControlGroup || e.controlGroup, active });
     }
   }
-  const stale = await verifyUnits(toVerify, manager, o);
+  const verdicts = await verifyUnits(toVerify, manager, o);
   for (const { e, active } of toVerify) {
-    const pids = stale.get(e) ?? [];
+    const v = verdicts.get(e) ?? { stale: [] };
+    const pids = 'stale' in v ? v.stale : [];
     results.set(e, {
       key: e.key,
       unit: e.unit,
       action: e.action,
-      outcome: pids.length > 0 ? 'still-stale' : 'verified',
+      outcome: 'unverified' in v ? 'unverified' : pids.length > 0 ? 'still-stale' : 'verified',
       durationMs: 0,
       stalePids: pids,
       activeState: active,
-      message: null,
+      message: 'unverified' in v ? v.unverified : null,
       journal: [],
     });
   }
@@ -155,46 +169,71 @@ async function applyBatch(batch: readonly PlanEntry[], o: ApplyOptions): Promise
   return batch.map((e) => {
     const r = { ...(results.get(e) as UnitResult), durationMs };
     const pids = r.stalePids.length ? ` (PID ${r.stalePids.map((p) => p.pid).join(', ')})` : '';
-    (r.outcome === 'verified' ? o.log.info : o.log.warn)(`${label(e)}: ${r.outcome}${pids}`);
+    const why = r.outcome === 'unverified' ? `: ${r.message}` : '';
+    (r.outcome === 'verified' ? o.log.info : o.log.warn)(
+      `${entryLabel(e)}: ${r.outcome}${pids}${why}`,
+    );
     return r;
   });
 }
 
 type StalePids = { pid: number; files: string[] }[];
+/** What verification found: the stale PIDs (none: verified), or why there is no evidence. */
+type Verdict = { stale: StalePids } | { unverified: string };
 
 /**
- * Re-reads each unit's processes (its cgroup) and their maps; retries the stale ones for up to a
- * second, as a just-forked child may not have exec'd its new program yet.
+ * Re-reads the processes the action was meant to renew — a unit's cgroup; for daemon-reexec PID 1
+ * and every other process of init.scope the plan named — and their maps; retries the stale ones
+ * for up to a second, as a just-forked child may not have exec'd its new program yet.
  */
 async function verifyUnits(
   units: readonly { e: PlanEntry; controlGroup: string | null }[],
   manager: Manager,
   o: ApplyOptions,
-): Promise<Map<PlanEntry, StalePids>> {
-  const reader = new ProcReader(o.procRoot ?? '/proc');
-  const mount = o.cgroupMount === undefined ? hostCgroupMount() : o.cgroupMount;
-  const pidsOf = (e: PlanEntry, controlGroup: string | null): number[] => {
-    if (e.action === 'daemon-reexec') return [1];
+): Promise<Map<PlanEntry, Verdict>> {
+  const procRoot = o.procRoot ?? '/proc';
+  const reader = new ProcReader(procRoot);
+  const mount =
+    o.cgroupMount !== undefined ? o.cgroupMount : procRoot === '/proc' ? hostCgroupMount() : null;
+  const pidsOf = (e: PlanEntry, controlGroup: string | null): number[] | string => {
+    if (e.action === 'daemon-reexec') return [...new Set([1, ...e.pids])].sort((a, b) => a - b);
     const cg =
       e.action === 'reexec-user-manager' && manager.type === 'user' && controlGroup
         ? `${controlGroup}/init.scope`
         : controlGroup;
-    return mount && cg ? cgroupPids(mount, cg) : [];
+    if (!cg) return 'systemd named no control group for the unit';
+    if (!mount) {
+      return procRoot === '/proc'
+        ? "systemd's cgroup hierarchy is not mounted"
+        : `the unit's processes are in the host's cgroups, not under --proc-root ${procRoot}`;
+    }
+    const r = cgroupPids(mount, cg);
+    return r.pids ?? r.error;
   };
   const check = (list: typeof units) => {
-    const out = new Map<PlanEntry, StalePids>();
+    const out = new Map<PlanEntry, Verdict>();
     for (const { e, controlGroup } of list) {
-      const s = staleAmong(reader, pidsOf(e, controlGroup), o.noise, o.includeData).stale;
-      if (s.length > 0) out.set(e, s);
+      const pids = pidsOf(e, controlGroup);
+      if (typeof pids === 'string') {
+        out.set(e, { unverified: pids });
+        continue;
+      }
+      const s = staleAmong(reader, pids, o.noise, o.includeData);
+      if (s.stale.length > 0) out.set(e, { stale: s.stale });
+      else if (s.unreadable.length > 0)
+        out.set(e, { unverified: `cannot read the maps of PID ${s.unreadable.join(', ')}` });
     }
     return out;
   };
-  let stale = check(units);
-  for (let i = 0; i < 5 && stale.size > 0; i++) {
+  let found = check(units);
+  const retry = () => [...found].filter(([, v]) => 'stale' in v).map(([e]) => e);
+  for (let i = 0; i < 5 && retry().length > 0; i++) {
     await new Promise((r) => setTimeout(r, 200));
-    stale = check(units.filter((u) => stale.has(u.e)));
+    const again = retry();
+    for (const e of again) found.delete(e);
+    found = new Map([...found, ...check(units.filter((u) => again.includes(u.e)))]);
   }
-  return stale;
+  return found;
 }
 
 /**

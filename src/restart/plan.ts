@@ -2,6 +2,7 @@
 import type { Config } from '../config/schema.ts';
 import { globToRegExp } from '../glob.ts';
 import type { Owner } from '../model.ts';
+import { pidsForAdvice } from '../report/action.ts';
 import type { Group } from '../report/group.ts';
 import type { Manager } from '../systemd/client.ts';
 import type { UnitProperties } from '../systemd/properties.ts';
@@ -128,7 +129,7 @@ function decide(
         `${o.runtime} container ${o.id}: restart the container (rebuild its image if the file comes from it); the host's units are not touched`,
       );
     case 'unmanaged':
-      return advise(`not in a systemd unit: restart PID ${g.pids.join(', ')} by hand`);
+      return advise(`not in a systemd unit: restart ${pidsForAdvice(g.pids)} by hand`);
     default:
       break;
   }
@@ -154,16 +155,28 @@ function decide(
     return skip(
       unit,
       manager,
-      `already ${previous.action}ed at ${previous.time} for the same files and it ended ${previous.outcome}: not again without --force`,
+      `already tried (${previous.action}) at ${previous.time} for the same files and it ended ${previous.outcome}: not again without --force`,
     );
+  }
+  if (o.type === 'init' && !g.pids.includes(1)) {
+    // daemon-reexec renews PID 1 only: another process in init.scope keeps its old code.
+    return {
+      ...advise(
+        `in init.scope but not PID 1, so daemon-reexec does not renew it: restart PID ${g.pids.join(', ')} by hand`,
+      ),
+      unit: 'init.scope',
+    };
   }
   if (o.type === 'init') {
     return {
       unit: null,
       manager: SYSTEM,
       action: 'daemon-reexec',
-      reason: 'PID 1 re-executes itself: no reboot needed',
-      needsHuman: false,
+      reason:
+        g.pids.length === 1
+          ? 'PID 1 re-executes itself: no reboot needed'
+          : `PID 1 re-executes itself: no reboot needed; PID ${g.pids.filter((p) => p !== 1).join(', ')} in init.scope must be restarted by hand`,
+      needsHuman: g.pids.length > 1,
     };
   }
   if (o.type === 'user-manager') {

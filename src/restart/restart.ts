@@ -3,12 +3,14 @@ import { noiseFromConfig } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
 import type { ActionLog } from '../log.ts';
 import type { ScanFilters } from '../scan/filters.ts';
+import { scanOptionsFrom } from '../scan/options.ts';
 import { type ScanReport, scan } from '../scan/scan.ts';
 import { SystemctlClient, type SystemdClient } from '../systemd/client.ts';
 import type { UnitProperties } from '../systemd/properties.ts';
 import { applyPlan, type UnitResult } from './apply.ts';
+import { acquireLock } from './lock.ts';
 import { isActionable, makePlan, type PlanEntry } from './plan.ts';
-import { acquireLock, DEFAULT_STATE_DIR, readState, writeState } from './state.ts';
+import { DEFAULT_STATE_DIR, readState, type UnitRecord, writeState } from './state.ts';
 
 export interface RestartOptions {
   config: Config;
@@ -20,6 +22,8 @@ export interface RestartOptions {
   stateDir?: string;
   procRoot?: string;
   client?: SystemdClient;
+  /** Where unit cgroups are read (tests; default: see ApplyOptions.cgroupMount). */
+  cgroupMount?: string | null;
 }
 
 export interface PlannedRestart {
@@ -30,16 +34,23 @@ export interface PlannedRestart {
 export interface RestartReport extends PlannedRestart {
   dryRun: boolean;
   results: UnitResult[];
+  /** The signal that stopped the run before every batch was acted on. */
+  interrupted?: string | null;
+  /** Why the outcomes could not be saved in the state directory (they are reported anyway). */
+  stateError?: string | null;
 }
 
 export async function planRestart(o: RestartOptions): Promise<PlannedRestart> {
   const client = o.client ?? new SystemctlClient();
-  const report = await scan({
-    ...(o.procRoot === undefined ? {} : { procRoot: o.procRoot }),
-    noise: noiseFromConfig(o.config),
-    ignoreProcesses: o.config.scan.ignore_processes,
-    filters: o.filters ?? {},
-  });
+  const report = await scan(
+    scanOptionsFrom(o.config, {
+      procRoot: o.procRoot,
+      lib: o.filters?.lib,
+      unit: o.filters?.units,
+      pid: o.filters?.pids,
+      package: o.filters?.packages,
+    }),
+  );
   const properties = await unitProperties(report, client);
   const fileIds = new Map<string, string[]>();
   const byPid = new Map(report.processes.map((p) => [p.pid, p]));
@@ -96,6 +107,11 @@ async function unitProperties(
   return out;
 }
 
+/**
+ * Acts on the plan under the state lock. Outcomes of actions taken are always returned, even
+ * when the state cannot be saved afterwards (stateError). SIGTERM/SIGINT let the batch in
+ * flight finish, skip the others, and still record what was done and release the lock.
+ */
 export async function applyRestart(
   planned: PlannedRestart,
   o: RestartOptions & { log: ActionLog },
@@ -103,6 +119,7 @@ export async function applyRestart(
   if (!planned.plan.some(isActionable)) return { ...planned, dryRun: false, results: [] };
   const stateDir = o.stateDir ?? DEFAULT_STATE_DIR;
   const unlock = acquireLock(stateDir);
+  const signals = trapSignals(o.log);
   try {
     const results = await applyPlan(planned.plan, {
       client: o.client ?? new SystemctlClient(),
@@ -111,24 +128,58 @@ export async function applyRestart(
       timeoutMs: (o.timeoutSeconds ?? o.config.restart.timeout) * 1000,
       noise: noiseFromConfig(o.config),
       includeData: o.includeData === true,
+      stopRequested: signals.received,
       ...(o.procRoot === undefined ? {} : { procRoot: o.procRoot }),
+      ...(o.cgroupMount === undefined ? {} : { cgroupMount: o.cgroupMount }),
     });
-    // Re-read under the lock: another run may have written since we planned.
-    const state = readState(stateDir);
-    const byKey = new Map(planned.plan.map((e) => [e.key, e]));
-    const now = new Date().toISOString();
-    for (const r of results) {
-      const e = byKey.get(r.key);
-      state.units[r.key] = {
-        time: now,
-        action: r.action,
-        outcome: r.outcome,
-        files: e ? e.files.flatMap((f) => f.ids) : [],
-      };
+    let stateError: string | null = null;
+    try {
+      recordOutcomes(stateDir, planned.plan, results);
+    } catch (e) {
+      stateError = (e as Error).message;
     }
-    writeState(stateDir, state);
-    return { ...planned, dryRun: false, results };
+    return { ...planned, dryRun: false, results, interrupted: signals.received(), stateError };
   } finally {
+    signals.dispose();
     unlock();
   }
+}
+
+function recordOutcomes(
+  stateDir: string,
+  plan: readonly PlanEntry[],
+  results: readonly UnitResult[],
+): void {
+  // Re-read under the lock: another run may have written since we planned.
+  const state = readState(stateDir);
+  const byKey = new Map(plan.map((e) => [e.key, e]));
+  const now = new Date().toISOString();
+  for (const r of results) {
+    const e = byKey.get(r.key);
+    state.units[r.key] = {
+      time: now,
+      action: r.action as UnitRecord['action'], // results exist for actionable entries only
+      outcome: r.outcome,
+      files: e ? e.files.flatMap((f) => f.ids) : [],
+    };
+  }
+  writeState(stateDir, state);
+}
+
+/** Notes SIGTERM/SIGINT instead of dying mid-batch; dispose() restores the default handling. */
+function trapSignals(log: ActionLog): { received: () => string | null; dispose: () => void } {
+  let got: string | null = null;
+  const on = (sig: NodeJS.Signals) => {
+    if (got === null) log.warn(`${sig}: finishing the batch in flight, then stopping`);
+    got ??= sig;
+  };
+  process.on('SIGTERM', on);
+  process.on('SIGINT', on);
+  return {
+    received: () => got,
+    dispose: () => {
+      process.off('SIGTERM', on);
+      process.off('SIGINT', on);
+    },
+  };
 }

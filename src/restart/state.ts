@@ -1,115 +1,186 @@
 // What earlier runs did, kept in /var/lib/afterpatch/state.json (written atomically) so that a
 // unit that stayed stale is not restarted again and again for the same files (needrestart #340).
-import { closeSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { UserError } from '../errors.ts';
+// The directory decides what root does next, so it is trusted only when nobody else can write it.
+import {
+  closeSync,
+  constants,
+  fstatSync,
+  mkdirSync,
+  openSync,
+  readSync,
+  type Stats,
+  statSync,
+} from 'node:fs';
+import { join } from 'node:path';
+import * as v from 'valibot';
+import { EnvironmentError, errnoOf, UserError } from '../errors.ts';
 import { writeFileAtomic } from '../fs-atomic.ts';
 
 export const DEFAULT_STATE_DIR = '/var/lib/afterpatch';
 
-export type Outcome = 'verified' | 'still-stale' | 'failed' | 'timeout';
+export const OUTCOMES = ['verified', 'unverified', 'still-stale', 'failed', 'timeout'] as const;
+export type Outcome = (typeof OUTCOMES)[number];
 
-export interface UnitRecord {
-  time: string;
-  action: string;
-  outcome: Outcome;
+const ACTIONS = ['restart', 'reload', 'daemon-reexec', 'reexec-user-manager'] as const;
+
+const RecordSchema = v.strictObject({
+  time: v.pipe(v.string(), v.isoTimestamp()),
+  action: v.picklist(ACTIONS),
+  outcome: v.picklist(OUTCOMES),
   /** Identity of the stale files that motivated the action: "inode:path". */
-  files: string[];
-}
+  files: v.array(v.string()),
+});
 
-export interface RestartState {
-  version: 1;
-  units: Record<string, UnitRecord>;
-}
+const StateSchema = v.strictObject({
+  version: v.literal(1),
+  units: v.record(v.string(), RecordSchema),
+});
+
+export type UnitRecord = v.InferOutput<typeof RecordSchema>;
+export type RestartState = v.InferOutput<typeof StateSchema>;
 
 const KEEP_DAYS = 30;
+/** Clocks get corrected; a record dated further ahead than this is not believed. */
+const FUTURE_SLACK_MS = 86_400_000;
+const MAX_STATE_BYTES = 16 * 1024 * 1024;
 
 export function emptyState(): RestartState {
   return { version: 1, units: {} };
 }
 
-export function readState(dir: string): RestartState {
-  const file = join(dir, 'state.json');
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return emptyState();
-    throw new UserError(`cannot read ${file} (${(e as NodeJS.ErrnoException).code}).`, 3);
+/** Records that still count at `now`: not older than 30 days, not dated in the future. */
+function current(units: RestartState['units'], now: Date): RestartState['units'] {
+  const cutoff = now.getTime() - KEEP_DAYS * 86_400_000;
+  const limit = now.getTime() + FUTURE_SLACK_MS;
+  return Object.fromEntries(
+    Object.entries(units).filter(([, r]) => {
+      const t = Date.parse(r.time);
+      return t >= cutoff && t <= limit;
+    }),
+  );
+}
+
+/**
+ * Refuses a path that someone other than us (or root) owns or that others may write: a planted
+ * record would silently skip a unit, a planted lock would block restarts forever.
+ */
+export function assertTrusted(path: string, st: Stats, what: string): void {
+  const uid = process.getuid?.() ?? 0;
+  const fix = `make it owned by ${uid === 0 ? 'root' : `uid ${uid}`} and writable only by its owner`;
+  if (st.uid !== uid && st.uid !== 0) {
+    throw new UserError(`refusing ${what} ${path}: owned by uid ${st.uid}; ${fix}.`, 3);
   }
-  try {
-    const data = JSON.parse(text) as RestartState;
-    if (data.version !== 1 || typeof data.units !== 'object' || data.units === null)
-      throw new Error();
-    return data;
-  } catch {
+  if (uid === 0 && st.uid !== 0) {
+    throw new UserError(`refusing ${what} ${path}: not owned by root; ${fix}.`, 3);
+  }
+  if ((st.mode & 0o022) !== 0) {
+    const mode = (st.mode & 0o7777).toString(8).padStart(4, '0');
     throw new UserError(
-      `${file} is not a state file of this version: move it away to start afresh.`,
+      `refusing ${what} ${path}: writable by group or others (mode ${mode}); ${fix}.`,
       3,
     );
   }
+}
+
+/** The state directory, checked (and created when `create`); false when missing and not created. */
+export function trustedDir(dir: string, create: boolean): boolean {
+  let st: Stats;
+  try {
+    st = statSync(dir);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') {
+      throw new EnvironmentError(`cannot read the state directory ${dir} (${errnoOf(e)}).`, 3);
+    }
+    if (!create) return false;
+    try {
+      mkdirSync(dir, { recursive: true, mode: 0o755 });
+      st = statSync(dir);
+    } catch (e2) {
+      throw new EnvironmentError(`cannot create the state directory ${dir} (${errnoOf(e2)}).`, 3);
+    }
+  }
+  if (!st.isDirectory())
+    throw new UserError(`refusing the state directory ${dir}: not a directory.`, 3);
+  assertTrusted(dir, st, 'the state directory');
+  return true;
+}
+
+/**
+ * Reads a small file of the state directory without following a symlink and without blocking
+ * (a FIFO planted there would hang a plain open): null when it does not exist.
+ */
+export function readTrustedFile(file: string, what: string): string | null {
+  let fd: number;
+  try {
+    fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return null;
+    if (code === 'ELOOP')
+      throw new UserError(`refusing ${what} ${file}: it is a symbolic link.`, 3);
+    throw new EnvironmentError(`cannot read ${file} (${errnoOf(e)}).`, 3);
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw new UserError(`refusing ${what} ${file}: not a regular file.`, 3);
+    assertTrusted(file, st, what);
+    if (st.size > MAX_STATE_BYTES) {
+      throw new UserError(`refusing ${what} ${file}: larger than ${MAX_STATE_BYTES} bytes.`, 3);
+    }
+    const buf = Buffer.alloc(st.size);
+    let len = 0;
+    while (len < buf.length) {
+      const n = readSync(fd, buf, len, buf.length - len, null);
+      if (n === 0) break;
+      len += n;
+    }
+    return buf.toString('utf8', 0, len);
+  } catch (e) {
+    if (e instanceof UserError) throw e;
+    throw new EnvironmentError(`cannot read ${file} (${errnoOf(e)}).`, 3);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+export function readState(dir: string, now = new Date()): RestartState {
+  if (!trustedDir(dir, false)) return emptyState();
+  const file = join(dir, 'state.json');
+  const text = readTrustedFile(file, 'the state file');
+  if (text === null) return emptyState();
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch {
+    throw new UserError(`${file} is not valid JSON: move it away to start afresh.`, 3);
+  }
+  const r = v.safeParse(StateSchema, data);
+  if (!r.success) {
+    // Where, not what: the file's content is not echoed.
+    const where = (r.issues[0].path ?? [])
+      .map((p, i) => (i === 1 ? `record ${recordIndex(data, p.key)}` : String(p.key)))
+      .join('.');
+    throw new UserError(
+      `${file} is not a state file of this version: move it away to start afresh${where ? ` (invalid ${where})` : ''}.`,
+      3,
+    );
+  }
+  return { version: 1, units: current(r.output.units, now) };
+}
+
+function recordIndex(data: unknown, key: unknown): number {
+  const units = (data as { units?: object }).units ?? {};
+  return Object.keys(units).indexOf(String(key)) + 1;
 }
 
 /** Writes to a temporary file in the same directory, syncs it, then renames it into place. */
 export function writeState(dir: string, state: RestartState, now = new Date()): void {
-  const cutoff = now.getTime() - KEEP_DAYS * 86_400_000;
-  const units = Object.fromEntries(
-    Object.entries(state.units).filter(([, r]) => Date.parse(r.time) >= cutoff),
-  );
-  writeStateFile(join(dir, 'state.json'), `${JSON.stringify({ version: 1, units }, null, 2)}\n`);
-}
-
-function writeStateFile(file: string, text: string): void {
+  const units = current(state.units, now);
+  const file = join(dir, 'state.json');
+  trustedDir(dir, true);
   try {
-    mkdirSync(dirname(file), { recursive: true, mode: 0o755 });
-    writeFileAtomic(file, text);
+    writeFileAtomic(file, `${JSON.stringify({ version: 1, units }, null, 2)}\n`);
   } catch (e) {
-    throw new UserError(
-      `cannot write ${file} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}).`,
-      3,
-    );
-  }
-}
-
-/**
- * One afterpatch restart at a time: a lock file created exclusively, holding our PID; a lock
- * left by a process that no longer exists is taken over.
- */
-export function acquireLock(dir: string): () => void {
-  mkdirSync(dir, { recursive: true, mode: 0o755 });
-  const file = join(dir, 'lock');
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      const fd = openSync(file, 'wx', 0o644);
-      writeSync(fd, `${process.pid}\n`);
-      closeSync(fd);
-      return () => {
-        try {
-          unlinkSync(file);
-        } catch {}
-      };
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') {
-        throw new UserError(`cannot create ${file} (${(e as NodeJS.ErrnoException).code}).`, 3);
-      }
-      const holder = Number(readFileSync(file, 'utf8').trim());
-      if (Number.isInteger(holder) && holder > 0 && isRunning(holder)) {
-        throw new UserError(
-          `another afterpatch restart (PID ${holder}) is running; wait for it to finish.`,
-          3,
-        );
-      }
-      unlinkSync(file);
-    }
-  }
-  throw new UserError(`cannot take the lock ${file}; remove it if no afterpatch is running.`, 3);
-}
-
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
+    throw new EnvironmentError(`cannot write ${file} (${errnoOf(e)}).`, 3);
   }
 }

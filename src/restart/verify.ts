@@ -2,11 +2,12 @@
 import { type NoiseConfig, noiseMatcher } from '../noise.ts';
 import { deletedMappings, isCode } from '../procfs/maps.ts';
 import type { ProcReader } from '../procfs/reader.ts';
-import { isFailure } from '../procfs/reader.ts';
 
 export interface StaleCheck {
   /** PIDs that still map a stale file, each with the files. */
   stale: { pid: number; files: string[] }[];
+  /** PIDs whose maps could not be read (not gone: denied): no evidence either way. */
+  unreadable: number[];
 }
 
 export function staleAmong(
@@ -17,14 +18,17 @@ export function staleAmong(
 ): StaleCheck {
   const isNoise = noiseMatcher(noise);
   const stale: StaleCheck['stale'] = [];
+  const unreadable: number[] = [];
   for (const pid of pids) {
     const len = reader.readRaw(`${pid}/maps`);
-    if (isFailure(len)) continue;
+    if (len === 'denied') unreadable.push(pid);
+    // 'gone': the process exited, so it keeps no old code.
+    if (typeof len !== 'number') continue;
     const files = new Set<string>();
     for (const m of deletedMappings(reader.buffer, len)) {
       if ((includeData || isCode(m)) && isNoise(m.path) === null) files.add(m.path);
     }
     if (files.size > 0) stale.push({ pid, files: [...files] });
   }
-  return { stale };
+  return { stale, unreadable };
 }

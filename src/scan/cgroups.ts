@@ -1,10 +1,10 @@
 // Each stale process's cgroup path: from /proc/PID/cgroup, or — when there are many — from one
 // walk of the cgroup file system, which costs per cgroup instead of per process.
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseCgroupFile } from '../cgroup/parse.ts';
 import type { ProcReader } from '../procfs/reader.ts';
-import { isFailure } from '../procfs/reader.ts';
+import { isFailure, readFileBounded } from '../procfs/reader.ts';
 import { systemdCgroupMount } from '../systemd/cgroupfs.ts';
 
 /** Above this many processes one walk of the hierarchy is cheaper than a file per process. */
@@ -21,7 +21,7 @@ export function walkCgroups(mount: string, wanted: ReadonlySet<number>): Map<num
   const walk = (dir: string, path: string) => {
     let procs: string;
     try {
-      procs = readFileSync(join(dir, 'cgroup.procs'), 'latin1');
+      procs = readFileBounded(join(dir, 'cgroup.procs')).toString('latin1');
     } catch {
       return;
     }

@@ -1,15 +1,16 @@
 // --lib, --unit, --pid, --package: narrow a scan to what the operator asked about.
 import { globToRegExp } from '../glob.ts';
 import type { Owner, StaleProcess } from '../model.ts';
+import { userRegExp } from '../regexp.ts';
 
 export interface ScanFilters {
   /** Regular expression matched against stale file paths (e.g. "libssl"). */
-  lib?: string;
+  lib?: string | undefined;
   /** Unit name globs (system or user units, scopes, session scopes). */
-  units?: readonly string[];
-  pids?: readonly number[];
+  units?: readonly string[] | undefined;
+  pids?: readonly number[] | undefined;
   /** Package names owning the stale files. */
-  packages?: readonly string[];
+  packages?: readonly string[] | undefined;
 }
 
 export function ownerUnit(o: Owner): string | null {
@@ -27,7 +28,7 @@ export function ownerUnit(o: Owner): string | null {
 }
 
 export function applyFilters(processes: StaleProcess[], f: ScanFilters): StaleProcess[] {
-  const lib = f.lib === undefined ? null : new RegExp(f.lib);
+  const lib = f.lib === undefined ? null : userRegExp(f.lib);
   const units = f.units?.map(globToRegExp) ?? null;
   const pkgs = f.packages ? new Set(f.packages) : null;
   const out: StaleProcess[] = [];

@@ -2,10 +2,12 @@
 // dominant cost and runs in parallel when several threads read (docs/performance.md).
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
+import { UserError } from '../errors.ts';
 import { ProcReader } from '../procfs/reader.ts';
 import type { CollectOptions, CollectResult } from './collect.ts';
 import { collect } from './collect.ts';
 import { sharedQueue } from './queue.ts';
+import { threadCountError } from './threads.ts';
 import type { WorkerInput } from './worker.ts';
 
 declare const __SCAN_WORKER_SOURCE__: string;
@@ -19,6 +21,8 @@ export async function collectAll(
   options: CollectOptions,
   threads?: number,
 ): Promise<CollectResult> {
+  const bad = threads === undefined ? null : threadCountError(threads);
+  if (bad !== null) throw new UserError(`--threads: ${bad}; give a smaller number`);
   const shared = new Int32Array(new SharedArrayBuffer(4 * pids.length));
   shared.set(pids);
   const counter = new Int32Array(new SharedArrayBuffer(4));

@@ -13,31 +13,32 @@ import type { NoiseConfig } from '../noise.ts';
 import { noiseMatcher } from '../noise.ts';
 import { openPackageDb } from '../packages/db.ts';
 import { isFailure, ProcReader } from '../procfs/reader.ts';
+import { userRegExp } from '../regexp.ts';
 import type { Group } from '../report/group.ts';
 import { groupProcesses, ownerKey } from '../report/group.ts';
 import { cgroupOf, cgroupsOf } from './cgroups.ts';
-import type { RawProcess } from './collect.ts';
+import { MAX_FILES_PER_PROCESS, type RawProcess } from './collect.ts';
 import { detailSelection, readDetails } from './details.ts';
 import { applyFilters, type ScanFilters } from './filters.ts';
 import { collectAll } from './parallel.ts';
 
 export interface ScanOptions {
   /** procfs to read; "/proc" by default (a fixture tree in tests). */
-  procRoot?: string;
+  procRoot?: string | undefined;
   /** Root of the file system whose package database owns the files; "/" by default. */
-  hostRoot?: string;
-  noise?: NoiseConfig;
+  hostRoot?: string | undefined;
+  noise?: NoiseConfig | undefined;
   /** Regular expressions on command names (comm) of processes never reported. */
-  ignoreProcesses?: readonly string[];
+  ignoreProcesses?: readonly string[] | undefined;
   /** Also return processes whose deleted files were all filtered as noise. */
-  includeIgnored?: boolean;
-  filters?: ScanFilters;
+  includeIgnored?: boolean | undefined;
+  filters?: ScanFilters | undefined;
   /** Look up the owning package of each stale file (default true). */
-  packages?: boolean;
+  packages?: boolean | undefined;
   /** Threads reading /proc (default: the CPUs available, at most 4). */
-  threads?: number;
+  threads?: number | undefined;
   /** Look for outdated interpreted code (Python, Perl, Ruby, Node.js, Java; default true). */
-  interpreted?: boolean;
+  interpreted?: boolean | undefined;
 }
 
 export interface ScanSummary {
@@ -82,7 +83,7 @@ export async function scan(options: ScanOptions = {}): Promise<ScanReport> {
   // Which package manager there is is found out while the threads read /proc.
   const dbPromise = wantPackages ? openPackageDb({ root: hostRoot }) : Promise.resolve(null);
   dbPromise.catch(() => {});
-  const ignoredNames = (options.ignoreProcesses ?? []).map((src) => new RegExp(src));
+  const ignoredNames = (options.ignoreProcesses ?? []).map(userRegExp);
   const raw = await collectAll(
     procRoot,
     pids,
@@ -132,6 +133,8 @@ export async function scan(options: ScanOptions = {}): Promise<ScanReport> {
   if (interp.length > 0) {
     addInterpreted(reader, processes, interp, owners, files, isNoise, ignoredNames, ctx);
   }
+  const truncated = truncationWarning(processes);
+  if (truncated !== null) warnings.push(truncated);
   const kept = applyFilters(processes, options.filters ?? {});
   attachDetails(reader, kept);
   const groups = groupProcesses(kept);
@@ -211,6 +214,7 @@ function toStaleProcess(p: RawProcess, cgroup: string | null, ctx: ReferenceCont
     owner,
     files,
     ignored: p.ignored,
+    ...(p.omittedMappings === undefined ? {} : { omittedMappings: p.omittedMappings }),
   };
 }
 
@@ -312,6 +316,19 @@ function addInterpreted(
     for (const { finding, pkg } of fromPackages) sp.files.push(toFile(finding, pkg));
   }
   if (added) processes.sort((a, b) => a.pid - b.pid);
+}
+
+/** One warning for every process whose deleted mappings were not all examined (bounded). */
+function truncationWarning(processes: readonly StaleProcess[]): string | null {
+  const cut = processes.filter((p) => p.omittedMappings !== undefined);
+  if (cut.length === 0) return null;
+  const mappings = cut.reduce((n, p) => n + (p.omittedMappings ?? 0), 0);
+  const shown = cut
+    .slice(0, 8)
+    .map((p) => p.pid)
+    .join(', ');
+  const more = cut.length > 8 ? ` and ${cut.length - 8} more` : '';
+  return `${cut.length} process${cut.length === 1 ? ' maps' : 'es map'} more than ${MAX_FILES_PER_PROCESS} distinct deleted files; ${mappings} deleted mapping${mappings === 1 ? ' was' : 's were'} not examined (PID ${shown}${more})`;
 }
 
 function summarize(

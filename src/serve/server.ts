@@ -1,5 +1,6 @@
 // The HTTP side of `afterpatch serve`: GET /metrics from the scan cache, 404 elsewhere, 405 for
-// other methods, 503 when a scrape waits longer than the timeout (the scan goes on).
+// other methods, 503 when a scrape waits longer than the timeout (the scan goes on, up to
+// --scan-timeout: src/serve/child.ts).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { PROMETHEUS_CONTENT_TYPE } from '../output/prometheus.ts';
 

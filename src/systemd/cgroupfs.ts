@@ -1,6 +1,7 @@
 // Processes of a unit, read from the cgroup file system (the unit's ControlGroup and below).
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { readFileBounded } from '../procfs/reader.ts';
 
 /**
  * Where systemd's hierarchy is mounted: the cgroup2 mount (unified or hybrid hosts) or, on
@@ -30,7 +31,7 @@ let cachedMount: string | null | undefined;
 export function hostCgroupMount(): string | null {
   if (cachedMount === undefined) {
     try {
-      cachedMount = systemdCgroupMount(readFileSync('/proc/self/mountinfo', 'utf8'));
+      cachedMount = systemdCgroupMount(readFileBounded('/proc/self/mountinfo').toString('utf8'));
     } catch {
       cachedMount = null;
     }
@@ -38,25 +39,40 @@ export function hostCgroupMount(): string | null {
   return cachedMount;
 }
 
-/** Every PID in a cgroup and its descendants; [] when the cgroup is gone. */
-export function cgroupPids(mount: string, controlGroup: string): number[] {
+/** The PIDs of a cgroup and its descendants, or why they could not be read. */
+export type CgroupPids = { pids: number[]; error: null } | { pids: null; error: string };
+
+/**
+ * Every PID in a cgroup and its descendants. A unit's own cgroup that cannot be read (missing,
+ * EACCES, not a cgroup file system) is an error, never "no processes": verification must not say
+ * `verified` without evidence. A child cgroup removed during the walk is simply gone.
+ */
+export function cgroupPids(mount: string, controlGroup: string): CgroupPids {
   const pids: number[] = [];
-  const walk = (dir: string) => {
+  const walk = (dir: string, top: boolean): string | null => {
     let text: string;
-    try {
-      text = readFileSync(join(dir, 'cgroup.procs'), 'utf8');
-    } catch {
-      return;
-    }
-    for (const l of text.split('\n')) if (l !== '') pids.push(Number(l));
     let entries: import('node:fs').Dirent[];
     try {
+      text = readFileSync(join(dir, 'cgroup.procs'), 'utf8');
       entries = readdirSync(dir, { withFileTypes: true });
-    } catch {
-      return;
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code ?? 'error';
+      return top || code !== 'ENOENT' ? `cannot read ${join(dir, 'cgroup.procs')} (${code})` : null;
     }
-    for (const e of entries) if (e.isDirectory()) walk(join(dir, e.name));
+    for (const l of text.split('\n')) {
+      const pid = Number(l);
+      if (l === '') continue;
+      if (!Number.isInteger(pid) || pid <= 0)
+        return `unexpected content in ${join(dir, 'cgroup.procs')}`;
+      pids.push(pid);
+    }
+    for (const e of entries) {
+      if (!e.isDirectory()) continue;
+      const err = walk(join(dir, e.name), false);
+      if (err) return err;
+    }
+    return null;
   };
-  walk(join(mount, controlGroup));
-  return pids.sort((a, b) => a - b);
+  const error = walk(join(mount, controlGroup), true);
+  return error === null ? { pids: pids.sort((a, b) => a - b), error: null } : { pids: null, error };
 }

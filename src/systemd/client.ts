@@ -1,4 +1,5 @@
 // The only way afterpatch talks to systemd: `systemctl` with argument arrays.
+import { EnvironmentError } from '../errors.ts';
 import { PLAN_PROPERTIES, parseShow, type UnitProperties } from './properties.ts';
 import { run } from './run.ts';
 
@@ -53,7 +54,9 @@ export class SystemctlClient implements SystemdClient {
       ...units,
     ]);
     if (r.code !== 0 && r.stdout === '') {
-      throw new Error(`systemctl show failed: ${firstLine(r.stderr) || `exit status ${r.code}`}`);
+      throw new EnvironmentError(
+        `systemctl show failed (${firstLine(r.stderr) || `exit status ${r.code}`}); is systemd running and reachable?`,
+      );
     }
     // Blocks come back in the order the units were given (an unknown unit still gets one).
     const blocks = parseShow(r.stdout);

@@ -1,13 +1,31 @@
 // `afterpatch check` run as a real child process against fake /proc trees.
 import assert from 'node:assert/strict';
-import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { runCli } from '../helpers/cli.ts';
-import { FAKE_INIT, FAKE_STALE_SSHD, makeProcTree, mapsLine } from '../helpers/fakeproc.ts';
+import {
+  FAKE_INIT,
+  FAKE_STALE_SSHD,
+  type FakeProcess,
+  makeProcTree,
+  mapsLine,
+} from '../helpers/fakeproc.ts';
 import { ERROR_LINE, FIRST_LINE } from '../helpers/nagios.ts';
 
 const isRoot = process.geteuid?.() === 0;
+
+/** `check` against a fixture: its /proc, file system root and state directory. */
+const checkArgs = (procRoot: string, root: string, stateDir: string, ...a: string[]) => [
+  'check',
+  '--proc-root',
+  procRoot,
+  '--root',
+  root,
+  '--state-dir',
+  stateDir,
+  ...a,
+];
 const NOBODY = 65534;
 
 describe('afterpatch check', () => {
@@ -40,16 +58,7 @@ describe('afterpatch check', () => {
     chmodSync(join(fx.root, '20/maps'), 0o000);
   });
   after(() => fx.cleanup());
-  const args = (...a: string[]) => [
-    'check',
-    '--proc-root',
-    fx.root,
-    '--root',
-    root,
-    '--state-dir',
-    stateDir,
-    ...a,
-  ];
+  const args = (...a: string[]) => checkArgs(fx.root, root, stateDir, ...a);
   const parse = (stdout: string) => {
     const [first = '', ...long] = stdout.trimEnd().split('\n');
     const m = FIRST_LINE.exec(first);
@@ -76,7 +85,7 @@ describe('afterpatch check', () => {
     );
     assert.equal(
       out.perf,
-      "'processes'=2;;;0 'units'=2;0;;0 'sessions'=0;;;0 'containers'=0;;;0 'reboot'=0;;;0;1 'unreadable'=0;;;0",
+      "'processes'=2;;;0 'units'=2;0;;0 'sessions'=0;0;;0 'containers'=0;0;;0 'unmanaged'=0;0;;0 'reboot'=0;;;0;1 'unreadable'=0;;;0",
     );
     assert.ok(
       out.long.includes(
@@ -163,7 +172,13 @@ describe('afterpatch check', () => {
   const bad: [string, string[], RegExp][] = [
     ['a bad range', ['-w', '5:2'], /start 5 is greater than end 2/],
     ['a range that is not a number', ['-c', 'lots'], /"lots" is not a number/],
-    ['a bad metric', ['--metric', 'files'], /Allowed choices are units, processes/],
+    [
+      'a bad metric',
+      ['--metric', 'files'],
+      /Allowed choices are any, processes, units, unmanaged, sessions, containers/,
+    ],
+    ['a bad bucket to ignore', ['--ignore', 'files'], /Allowed choices are units, unmanaged/],
+    ['a bad --lib', ['--lib', '(['], /--lib "\(\[" is not a valid regular expression/],
     [
       'a bad reboot state',
       ['--reboot-state', 'panic'],
@@ -194,5 +209,127 @@ describe('afterpatch check', () => {
       r.stdout,
       /^AFTERPATCH UNKNOWN - cannot list processes in .*no-such-dir \(ENOENT\)/,
     );
+  });
+
+  it('--lib and --package narrow the stale code like on scan; reboot reasons stay', async () => {
+    const ssl = await runCli(args('--lib', 'libssl'));
+    assert.equal(ssl.code, 0, ssl.stdout + ssl.stderr);
+    assert.match(parse(ssl.stdout).summary, /^no process runs outdated code/);
+    const crypto = await runCli(args('--lib', 'libcrypto', '--unit', 'ssh.service'));
+    assert.equal(crypto.code, 1, crypto.stdout);
+    assert.match(
+      parse(crypto.stdout).summary,
+      /^outdated code in 1 process: 1 unit \(ssh\.service\)/,
+    );
+    // The fixture's files are not packaged: no package matches.
+    const pkg = await runCli(args('--package', 'libssl3'));
+    assert.equal(pkg.code, 0, pkg.stdout);
+  });
+
+  it('--json gives the whole health snapshot of one scan, with the plugin exit status', async () => {
+    const r = await runCli(args('--json'));
+    assert.equal(r.code, 1, r.stderr);
+    const doc = JSON.parse(r.stdout);
+    assert.equal(doc.format, 'afterpatch-health');
+    assert.equal(doc.formatVersion, 1);
+    assert.equal(doc.state, 'WARNING');
+    assert.equal(doc.exitCode, 1);
+    assert.deepEqual(doc.alerting, ['units']);
+    assert.equal(doc.counts.units, 2);
+    assert.equal(doc.scan.format, 'afterpatch-scan');
+    assert.equal(doc.scan.entries.length, 2);
+    assert.equal(doc.reboot.required, false);
+    assert.equal(doc.restart.error, null);
+    assert.equal(typeof doc.hostname, 'string');
+    const same = await runCli(args('--format', 'json'));
+    assert.equal(JSON.parse(same.stdout).format, 'afterpatch-health');
+  });
+
+  it('UNKNOWN (exit 3) when the restart state is corrupt, never "0 failed restarts"', async () => {
+    const bad = join(fx.root, 'bad-state');
+    mkdirSync(bad, { recursive: true });
+    writeFileSync(join(bad, 'state.json'), '{"version": 2, "units": {}}');
+    const r = await runCli([...args('--state-dir', bad)]);
+    assert.equal(r.code, 3, r.stdout + r.stderr);
+    const out = parse(r.stdout);
+    assert.equal(out.state, 'UNKNOWN');
+    assert.match(out.summary, /^cannot read the restart state \(.*state\.json is not a state file/);
+    const json = JSON.parse((await runCli([...args('--state-dir', bad, '--json')])).stdout);
+    assert.match(json.restart.error, /is not a state file/);
+  });
+});
+
+describe('afterpatch check: every bucket counts', () => {
+  let fx: ReturnType<typeof makeProcTree>;
+  let root: string;
+  const stale: FakeProcess = {
+    name: 'worker',
+    maps: mapsLine('/usr/lib/libssl.so.3', { deleted: true }),
+    // Outside any unit: a host without systemd, cron or supervisord children.
+    cgroup: '0::/\n',
+  };
+  before(() => {
+    const procs: Record<number, FakeProcess> = {
+      1: { name: 'init', maps: mapsLine('/sbin/init'), cgroup: '0::/\n' },
+    };
+    for (let pid = 100; pid < 112; pid++) procs[pid] = stale;
+    fx = makeProcTree(procs);
+    root = join(fx.root, 'fsroot');
+    mkdirSync(join(root, 'run'), { recursive: true });
+  });
+  after(() => fx.cleanup());
+  const args = (...a: string[]) => checkArgs(fx.root, root, join(fx.root, 'state'), ...a);
+
+  it('WARNING (exit 1) when the only stale processes are outside any unit; OK once they are gone', async () => {
+    const r = await runCli(args());
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.match(
+      r.stdout,
+      /^AFTERPATCH WARNING - outdated code in 12 processes: 12 processes outside any unit; no reboot required \| .*'unmanaged'=12;0;;0/,
+    );
+    // An explicit --metric units (an old Icinga/Sensu configuration) does not hide them ...
+    const units = await runCli(args('--metric', 'units', '-w', '0'));
+    assert.equal(units.code, 1, units.stdout);
+    // ... unless the operator opts out of the bucket explicitly.
+    const ignored = await runCli(args('--metric', 'units', '--ignore', 'unmanaged'));
+    assert.equal(ignored.code, 0, ignored.stdout);
+    assert.match(ignored.stdout, /12 processes outside any unit \(ignored\)/);
+    for (let pid = 100; pid < 112; pid++) rmSync(join(fx.root, String(pid)), { recursive: true });
+    const gone = await runCli(args());
+    assert.equal(gone.code, 0, gone.stdout);
+    assert.match(gone.stdout, /^AFTERPATCH OK - no process runs outdated code/);
+  });
+});
+
+describe('afterpatch check: bounded output', () => {
+  let fx: ReturnType<typeof makeProcTree>;
+  before(() => {
+    // 10,000 stale processes in 200 units with 255-character names, plus the same outside units.
+    const procs: Record<number, FakeProcess> = { 1: FAKE_INIT };
+    for (let i = 0; i < 10_000; i++) {
+      const unit = `${'u'.repeat(241)}-${String(i % 200).padStart(5, '0')}.service`;
+      procs[100 + i] = {
+        name: 'svc',
+        maps: mapsLine('/usr/lib/libssl.so.3', { deleted: true }),
+        cgroup: i % 2 ? '0::/\n' : `0::/system.slice/${unit}\n`,
+      };
+    }
+    // 110,000 files: on tmpfs when there is one (a loaded disk takes minutes).
+    fx = makeProcTree(procs, existsSync('/dev/shm') ? { dir: '/dev/shm' } : {});
+  });
+  after(() => fx.cleanup());
+
+  it('keeps the first line within 1 KiB and everything within 8 KiB at 10,000 processes', async () => {
+    const r = await runCli(checkArgs(fx.root, join(fx.root, 'none'), join(fx.root, 'state')));
+    assert.equal(r.code, 1, r.stderr);
+    const first = r.stdout.split('\n')[0] ?? '';
+    assert.ok(Buffer.byteLength(first) <= 1024, `first line: ${Buffer.byteLength(first)} bytes`);
+    assert.ok(Buffer.byteLength(r.stdout) <= 8192, `output: ${Buffer.byteLength(r.stdout)} bytes`);
+    assert.match(first, FIRST_LINE);
+    assert.match(
+      first,
+      /outdated code in 10000 processes: 100 units \(u+…, u+…, u+… \+97\), 5000 processes outside any unit/,
+    );
+    assert.match(r.stdout, /\n(… )?and \d+ more( lines)? \(afterpatch scan lists them all\)\n$/);
   });
 });

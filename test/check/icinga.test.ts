@@ -273,7 +273,7 @@ ${services.join('\n')}
     });
   }
 
-  it('splits the output and perfdata like the plugin says (long output kept, six metrics)', () => {
+  it('splits the output and perfdata like the plugin says (long output kept, seven metrics)', () => {
     const cr = results.get('warning');
     assert.ok(cr);
     assert.match(
@@ -287,8 +287,9 @@ ${services.join('\n')}
     assert.deepEqual(cr.performance_data, [
       'processes=1;;;0',
       'units=1;0;;0',
-      'sessions=0;;;0',
-      'containers=0;;;0',
+      'sessions=0;0;;0',
+      'containers=0;0;;0',
+      'unmanaged=0;0;;0',
       'reboot=0;;;0;1',
       'unreadable=0;;;0',
     ]);
@@ -299,17 +300,17 @@ ${services.join('\n')}
 
   it("icinga2's own perfdata parser accepts every metric", async () => {
     const all = [...results.values()].flatMap((r) => r.performance_data);
-    assert.ok(all.length >= 6);
+    assert.ok(all.length >= 7);
     const expr = `[${all.map((p) => `parse_performance_data(${JSON.stringify(p)})`).join(', ')}]`;
     const out = await run(ICINGA2, ['console', '-e', expr]);
     const parsed = JSON.parse(out.trim()) as { label: string; value: number; min: number | null }[];
     assert.equal(parsed.length, all.length, out);
     assert.deepEqual(
       parsed
-        .slice(0, 6)
+        .slice(0, 7)
         .map((p) => p.label)
         .sort(),
-      ['containers', 'processes', 'reboot', 'sessions', 'units', 'unreadable'],
+      ['containers', 'processes', 'reboot', 'sessions', 'units', 'unmanaged', 'unreadable'],
     );
     for (const p of parsed) assert.equal(p.min, 0);
   });

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { defaultConfig, lineOf, loadConfig } from '../../src/config/load.ts';
+import { defaultConfig, lineOf, loadConfig, parseConfig } from '../../src/config/load.ts';
 import { assertConfigRefused } from '../helpers/config.ts';
 
 const EXAMPLE = new URL('../../examples/afterpatch.toml', import.meta.url).pathname;
@@ -69,5 +69,55 @@ describe('configuration', () => {
     const f = join(dir, 'ok.toml');
     writeFileSync(f, '[restart]\nonly = ["nginx.service"]\n');
     assert.deepEqual(loadConfig(f, true).restart.only, ['nginx.service']);
+  });
+});
+
+// A file the caller could not read themselves (`check --config /root/secret` under sudo before
+// the refusal existed) must not leak through the error: no value, no excerpt of the file.
+describe('configuration errors never echo what was read', () => {
+  const SECRET = 'hunter2';
+  const texts = [
+    SECRET,
+    `password = ${SECRET}`,
+    `"${SECRET}"`,
+    `[scan]\nignore_files = "${SECRET}"`,
+    `[scan]\nignore_files = ["ok", 5, "${SECRET}"]`,
+    `[scan]\nignore_processes = { a = "${SECRET}" }`,
+    `[scan]\ninterpreted = "${SECRET}"`,
+    `[scan]\ninclude_noise = ["${SECRET}"]`,
+    `[restart]\njobs = "${SECRET}"`,
+    `[restart]\nonly = ["${SECRET} x"]`,
+    `[restart]\nnever = "${SECRET}"`,
+    `[hooks]\napt = "${SECRET}"`,
+    `scan = "${SECRET}"`,
+    `[scan]\nignore_files = ["(${SECRET}"]`,
+    `k = """${SECRET}`,
+    `k = 0x${SECRET}`,
+    `a = "${SECRET}\n`,
+    `"\\u001b]0;${SECRET}\\u0007" = 1`,
+  ];
+  for (const text of texts) {
+    it(`refuses ${JSON.stringify(text)} without quoting it`, () => {
+      assert.throws(
+        () => parseConfig(text, '/etc/x.toml'),
+        (e: unknown) => {
+          const m = (e as Error).message;
+          assert.ok(!m.includes(SECRET), m);
+          assert.ok(!m.includes('received'), m);
+          assert.ok(![...m].some((c) => c < ' ' || c === '\x7f'), m);
+          assert.match(m, /^\/etc\/x\.toml(:\d+)?: /);
+          return true;
+        },
+      );
+    });
+  }
+
+  it('names what a wrong type should have been', () => {
+    assert.throws(() => parseConfig('[scan]\nignore_files = "x"\n', 'f.toml'), {
+      message: /^f\.toml:2: scan\.ignore_files: must be a list/,
+    });
+    assert.throws(() => parseConfig('[scan]\nignore_files = [5]\n', 'f.toml'), {
+      message: /^f\.toml:2: scan\.ignore_files\[0\]: must be a string;/,
+    });
   });
 });

@@ -20,6 +20,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { CLI } from '../helpers/cli.ts';
+import { writeFakeSystemctl } from '../helpers/fake-systemctl.ts';
 import { FAKE_INIT, FAKE_STALE_SSHD, makeProcTree } from '../helpers/fakeproc.ts';
 
 const LIBRARY = fileURLToPath(new URL('../../integrations/ansible/library/', import.meta.url));
@@ -115,20 +116,7 @@ esac
     writeFileSync(oldWrapper, '#!/bin/sh\necho 0.0.1\n');
     chmodSync(oldWrapper, 0o755);
     // restart asks systemd about the units: a fake systemctl (loaded, active, no reload).
-    const systemctl = join(dir, 'bin', 'systemctl');
-    writeFileSync(
-      systemctl,
-      `#!/bin/sh
-case " $* " in
-*" show "*)
-  for a; do shift; [ "$a" = -- ] && break; done
-  for u; do printf 'Id=%s\\nLoadState=loaded\\nActiveState=active\\nSubState=running\\nCanReload=no\\n\\n' "$u"; done ;;
-*" is-active "*) echo active ;;
-esac
-exit 0
-`,
-    );
-    chmodSync(systemctl, 0o755);
+    writeFakeSystemctl(join(dir, 'bin'));
     PATH = `${join(dir, 'bin')}:${process.env.PATH ?? '/usr/bin:/bin'}`;
   });
   after(() => {

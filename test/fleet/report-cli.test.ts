@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { CLI, type RunResult, runCli } from '../helpers/cli.ts';
+import { which } from '../helpers/tools.ts';
 
 const T1 = '2026-01-01T00:00:00.000Z';
 const scan = (host: string, stale: boolean) => ({
@@ -117,5 +118,92 @@ describe('afterpatch report', () => {
     );
     assert.equal(s.code, 2);
     assert.match(s.stderr, /\(stdin\): afterpatch-reboot document without a host name/);
+  });
+
+  it('a host without a usable result is an input error, never clean (issue 11.5)', async () => {
+    const cases: [unknown, RegExp][] = [
+      [{ host: 'a', scan: {} }, /"scan" of host a is not a usable result \("entries": /],
+      [{ host: 'a' }, /host a has no scan, restart or reboot result/],
+      [{ host: 'a', scan: { entries: 'none' } }, /"entries": /],
+      [{ host: 'a', restart: { plan: [] } }, /"restart" of host a .*"results"/],
+      [{ host: 'a', restart: { plan: [], results: [{}] } }, /"results\.0\.outcome"/],
+      [{ host: 'a', reboot: { reasons: [] } }, /"reboot" of host a .*"required"/],
+      [
+        { format: 'afterpatch-scan', formatVersion: 1, hostname: 'a' },
+        /afterpatch-scan document of host a is not usable/,
+      ],
+      [
+        {
+          format: 'afterpatch-reboot',
+          formatVersion: 1,
+          hostname: 'a',
+          required: 'no',
+          reasons: [],
+        },
+        /"required"/,
+      ],
+    ];
+    for (const [doc, re] of cases) {
+      const r = await withStdin(['report'], `${JSON.stringify(doc)}\n`);
+      assert.equal(r.code, 2, `${JSON.stringify(doc)}: ${r.stdout}`);
+      assert.equal(r.stdout, '');
+      assert.match(r.stderr, /^afterpatch: \(stdin\): /);
+      assert.match(r.stderr, re);
+      assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    }
+    // In JSON Lines the line is named.
+    const lines = `${JSON.stringify(scan('x', false))}\n${JSON.stringify({ host: 'a', scan: {} })}\n`;
+    const r = await withStdin(['report'], lines);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /^afterpatch: \(stdin\):2: /);
+  });
+
+  it('merges reboot-required --json by its hostname (issue 11.14)', async () => {
+    const root = f('reboot-root');
+    mkdirSync(join(root, 'run'), { recursive: true });
+    writeFileSync(join(root, 'run', 'reboot-required'), 'x\n');
+    const rb = await runCli(['reboot-required', '--json', '--root', root]);
+    assert.equal(rb.code, 1, rb.stderr);
+    const doc = JSON.parse(rb.stdout);
+    assert.equal(doc.hostname, hostname());
+    assert.ok(Math.abs(Date.parse(doc.time) - Date.now()) < 60_000, doc.time);
+    const r = await withStdin(['report', '--json'], rb.stdout);
+    assert.equal(r.code, 1, r.stderr);
+    const view = JSON.parse(r.stdout);
+    assert.equal(view.hosts[0].host, hostname());
+    assert.equal(view.hosts[0].needsReboot, true);
+  });
+
+  it('says it reads standard input when that is a terminal (issue 11.14)', {
+    skip: which('python3') === undefined ? 'no python3 for a pty' : false,
+  }, async () => {
+    // A pty as stdin: the program must say what it waits for; Ctrl-D ends the input.
+    const py = [
+      'import os, pty, sys, time',
+      'pid, fd = pty.fork()',
+      'if pid == 0: os.execv(sys.argv[1], sys.argv[1:])',
+      'time.sleep(1)',
+      "os.write(fd, b'\\x04')",
+      "out = b''",
+      'while True:',
+      '    try: d = os.read(fd, 4096)',
+      '    except OSError: break',
+      '    if not d: break',
+      '    out += d',
+      'sys.stdout.write(out.decode())',
+    ].join('\n');
+    const r = await new Promise<RunResult>((resolve) => {
+      execFile(
+        'python3',
+        ['-c', py, process.execPath, CLI, 'report'],
+        { timeout: 30_000 },
+        (err, stdout, stderr) => resolve({ code: err ? 1 : 0, stdout, stderr }),
+      );
+    });
+    assert.match(
+      r.stdout,
+      /^afterpatch: reading host documents from standard input \(end with Ctrl-D\)/,
+      r.stdout + r.stderr,
+    );
   });
 });

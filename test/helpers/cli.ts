@@ -1,6 +1,6 @@
 // Runs the built CLI (dist/afterpatch.cjs) as a real child process.
 import { execFile } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,16 +16,21 @@ export interface RunResult {
 let sharedCopy: string | null = null;
 
 /**
- * The bundle, readable by every user: another uid cannot reach the checkout when it lives below
- * a private directory (a clone under /root). The bundle is self-contained, so a copy runs alike.
+ * The bundle as the CLI tests run it: a copy under another name (`ap-copy`), reached through a
+ * symlink under a third name (`ap-link`), so every CLI test also proves that the program runs
+ * whatever its file is called and however it is reached (issue 11.4). Readable by every user:
+ * another uid cannot reach the checkout when it lives below a private directory (a clone under
+ * /root). The bundle is self-contained, so a copy runs alike.
  */
 export function cliForAnyUser(): string {
   if (sharedCopy === null) {
     const dir = mkdtempSync(join(tmpdir(), 'afterpatch-cli-'));
     chmodSync(dir, 0o755);
-    sharedCopy = join(dir, 'afterpatch.cjs');
-    copyFileSync(CLI, sharedCopy);
-    chmodSync(sharedCopy, 0o755);
+    const copy = join(dir, 'ap-copy');
+    copyFileSync(CLI, copy);
+    chmodSync(copy, 0o755);
+    sharedCopy = join(dir, 'ap-link');
+    symlinkSync('ap-copy', sharedCopy);
     process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
   }
   return sharedCopy;
@@ -39,7 +44,7 @@ export function runCli(
   return new Promise((resolve) => {
     execFile(
       process.execPath,
-      [opts.uid === undefined ? CLI : cliForAnyUser(), ...args],
+      [cliForAnyUser(), ...args],
       {
         env: opts.env ?? { PATH: process.env.PATH ?? '/usr/bin:/bin' },
         maxBuffer: 64 * 1024 * 1024,

@@ -31,11 +31,15 @@ export function mapsLine(
   return `${a}000-${b}000 ${opts.perms ?? 'r-xp'} 00000000 fe:00 ${opts.inode ?? 1234}${PAD}${escaped}${opts.deleted ? ' (deleted)' : ''}`;
 }
 
-export function makeProcTree(procs: Record<number, FakeProcess>): {
+/** `opts.dir`: where to make the tree (default the temporary directory; tmpfs for big trees). */
+export function makeProcTree(
+  procs: Record<number, FakeProcess>,
+  opts: { dir?: string } = {},
+): {
   root: string;
   cleanup(): void;
 } {
-  const root = mkdtempSync(join(tmpdir(), 'afterpatch-fakeproc-'));
+  const root = mkdtempSync(join(opts.dir ?? tmpdir(), 'afterpatch-fakeproc-'));
   for (const [pidText, p] of Object.entries(procs)) {
     const pid = Number(pidText);
     const dir = join(root, pidText);

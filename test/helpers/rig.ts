@@ -19,13 +19,13 @@ import {
   mkdtempSync,
   readdirSync,
   readFileSync,
-  rmdirSync,
   rmSync,
   writeFileSync,
 } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { ensureMountPoint, removeMountPoints } from './mount-points.ts';
 import { bootSandbox, canBootSandbox, type ExecResult, type Sandbox } from './sandbox.ts';
 
 /** Paths that hold per-host state: bound over by a directory of each host's own. */
@@ -180,33 +180,6 @@ export interface RigOptions {
   count?: number;
   /** Extra ansible.cfg [defaults] lines. */
   defaults?: Record<string, string>;
-}
-
-/** Directories this process created on the machine as bind-mount points (removed when empty). */
-const createdMountPoints = new Set<string>();
-
-function ensureMountPoint(path: string): void {
-  if (existsSync(path)) return;
-  mkdirSync(path, { recursive: true, mode: 0o755 });
-  createdMountPoints.add(path);
-}
-
-/**
- * Removes the mount points this process created, unless another rig is running: removing a
- * directory detaches the mounts on it in every other mount namespace too.
- */
-function removeMountPoints(cgroupParent: string | undefined): void {
-  if (cgroupParent !== undefined) {
-    try {
-      if (readdirSync(cgroupParent).some((n) => n.startsWith('afterpatch-rig-'))) return;
-    } catch {}
-  }
-  for (const p of createdMountPoints) {
-    try {
-      rmdirSync(p); // only when empty: never removes anything but the directory we made
-      createdMountPoints.delete(p);
-    } catch {}
-  }
 }
 
 const INOTIFY_INSTANCES = '/proc/sys/fs/inotify/max_user_instances';

@@ -21,9 +21,12 @@ export interface Served {
   stop(): Promise<number | string>;
 }
 
-export async function startServe(args: readonly string[]): Promise<Served> {
+export async function startServe(
+  args: readonly string[],
+  env: NodeJS.ProcessEnv = {},
+): Promise<Served> {
   const child = spawn(process.execPath, [CLI, 'serve', '--listen', '127.0.0.1:0', ...args], {
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let err = '';

@@ -112,6 +112,16 @@ function runPlain(file: string, args: readonly string[]): Promise<Result> {
 const show = (r: Result) =>
   `exit ${r.code}\n--- stdout ---\n${r.stdout}\n--- stderr ---\n${r.stderr}`;
 
+/**
+ * A pattern matching every path not under `prefix`, without lookahead (patterns must run on the
+ * linear-time engine, docs/security.md): the path ends or differs at some character of it.
+ */
+function notUnder(prefix: string): string {
+  const esc = (t: string) => t.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&');
+  const alts = [...prefix].map((c, i) => `${esc(prefix.slice(0, i))}(?:[^${esc(c)}]|$)`);
+  return `^(?:${alts.join('|')})`;
+}
+
 /** The running kernel release and a newer one of the same flavour (null when unusual). */
 function kernels(): { running: string; newer: string } | null {
   const running = readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim();
@@ -205,7 +215,7 @@ describe('apt/dpkg hook through real package operations', { skip }, () => {
     // Other jobs on this machine may hold stale files of their own: the listing (20 lines at
     // most) shows only this test's library, so the assertions do not depend on them.
     if (!existsSync(config)) {
-      writeFileSync(config, `[scan]\nignore_files = ['^(?!/usr/lib/${PKG}/)']\n`);
+      writeFileSync(config, `[scan]\nignore_files = ['${notUnder(`/usr/lib/${PKG}/`)}']\n`);
     }
     return {
       PATH: PATH_ENV,
@@ -457,6 +467,46 @@ describe('apt/dpkg hook through real package operations', { skip }, () => {
     );
     assert.equal(failing.code, 0);
     assert.match(failing.stderr, /^afterpatch-dnf-hook: afterpatch restart failed \(exit 70\)/);
+  });
+
+  it('suggests afterpatch restart only for restartable entries, and passes no controls (11.14, 12.1)', async () => {
+    const row = (action: string) =>
+      `printf 'UNIT  KIND  PIDS  COMMAND  STALE FILE  PACKAGE  ACTION\\n%s\\n' '${action}'`;
+    const scanStub = (name: string, action: string) =>
+      stub(name, `case "$1" in scan) ${row(action)}; exit 1 ;; esac\nexit 0`);
+    const cases: [string, string, RegExp][] = [
+      [
+        'only a container',
+        'c  lxc container  5  x  /usr/lib/l.so  not packaged  restart the lxc container \x1b]0;PWN\x07\x1b[2J\xc2\x9b; rebuild',
+        /afterpatch restart cannot restart these: follow the ACTION column/,
+      ],
+      [
+        'processes outside units',
+        '-  no unit  5  x  /usr/lib/l.so  not packaged  not in a systemd unit: restart PID 5 by hand',
+        /afterpatch restart cannot restart these/,
+      ],
+      [
+        'a unit',
+        'ssh.service  unit  5  sshd  /usr/lib/l.so  libssl3 3.0  systemctl restart ssh.service',
+        /restart them with "afterpatch restart"/,
+      ],
+      [
+        'a user unit',
+        'a.service  user unit (uid 1000)  5  a  /usr/lib/l.so  x 1  systemctl --user -M 1000@ restart a.service',
+        /restart them with "afterpatch restart"/,
+      ],
+    ];
+    for (const [what, action, re] of cases) {
+      const bin = scanStub(`scan-${what.replace(/[^a-z]+/g, '-')}`, action);
+      const r = await runOpenStdin(
+        [hook],
+        hookEnv({ AFTERPATCH_BIN: bin, AFTERPATCH_HOOK_FORCE: '1' }),
+      );
+      assert.equal(r.code, 0, `${what}: ${show(r)}`);
+      assert.match(r.stdout, re, `${what}: ${show(r)}`);
+      const controls = [...r.stdout].filter((c) => (c < ' ' && c !== '\n') || c === '\x7f');
+      assert.deepEqual(controls, [], `${what}: no control reaches apt's output`);
+    }
   });
 
   it('passes sh -n, dash -n and shellcheck', async () => {

@@ -14,7 +14,7 @@ process.once('exit', () => {
 export async function buildFilesDeb(
   name: string,
   version: string,
-  files: Record<string, readonly [string, number]>,
+  files: Record<string, readonly [string | Buffer, number]>,
 ): Promise<string> {
   if (!/^[a-z0-9][a-z0-9+.-]+$/.test(name)) throw new Error(`bad package name ${name}`);
   const dir = mkdtempSync(join(tmpdir(), `afterpatch-interp-${name}-`));

@@ -189,6 +189,7 @@ describe('paths and times', () => {
         { fd: 4, path: '/srv/same.py', stat: st(11_000) },
         { fd: 5, path: '/tmp/x.py', stat: st(20_000) },
       ],
+      mapped: [],
     };
     const tmp = (path: string) => (path.startsWith('/tmp/') ? 'tmp' : null);
     const found = loadedFindings(p, tmp).map((f) => [

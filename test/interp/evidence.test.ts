@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { MAX_PACKAGE_FILES, PackageFiles, packageFindings } from '../../src/interp/evidence.ts';
 import type { RawInterp } from '../../src/interp/read.ts';
+import { interpretedByEntry, type StaleFile, type StaleProcess } from '../../src/model.ts';
 
 describe('package evidence', () => {
   const root = mkdtempSync(join(tmpdir(), 'afterpatch-interp-root-'));
@@ -14,8 +15,9 @@ describe('package evidence', () => {
   mkdirSync(info, { recursive: true });
   mkdirSync(join(root, 'usr/lib/python3/dist-packages/foo'), { recursive: true });
   mkdirSync(join(root, 'usr/bin'), { recursive: true });
+  const so = '/usr/lib/python3/dist-packages/foo/_speedups.cpython-311-x86_64-linux-gnu.so';
   const code = Array.from({ length: 12 }, (_, i) => `/usr/lib/python3/dist-packages/foo/m${i}.py`);
-  for (const f of [...code, '/usr/bin/foo']) writeFileSync(join(root, f), 'x');
+  for (const f of [...code, so, '/usr/bin/foo']) writeFileSync(join(root, f), 'x');
   writeFileSync(join(root, 'usr/lib/python3/dist-packages/foo/README'), 'x');
   writeFileSync(
     join(info, 'foo.list'),
@@ -23,12 +25,13 @@ describe('package evidence', () => {
       '/.',
       '/usr/bin/foo',
       '/usr/lib/python3/dist-packages/foo',
+      so,
       ...code,
       '/usr/lib/python3/dist-packages/foo/README',
       '',
     ].join('\n'),
   );
-  const proc = (startMs: number): RawInterp => ({
+  const proc = (startMs: number, mapped: string[] = []): RawInterp => ({
     pid: 9,
     interpreter: 'python',
     pidNs: null,
@@ -39,6 +42,7 @@ describe('package evidence', () => {
     programPath: '/usr/bin/foo',
     programStat: null,
     openFiles: [],
+    mapped,
   });
   const owners = new Map([
     ['/usr/bin/foo', { name: 'foo', version: '2', manager: 'dpkg' as const }],
@@ -52,7 +56,7 @@ describe('package evidence', () => {
     assert.equal(found.length, MAX_PACKAGE_FILES);
     for (const { finding, pkg } of found) {
       assert.equal(pkg.name, 'foo');
-      assert.match(finding.path, /\/foo\/m\d+\.py$/);
+      assert.match(finding.path, /\/foo\/(?:m\d+\.py|_speedups.*\.so)$/);
       assert.equal(finding.evidence.confidence, 'package');
       assert.equal(finding.evidence.reason, 'package-file');
     }
@@ -62,5 +66,58 @@ describe('package evidence', () => {
     const files = new PackageFiles(root);
     assert.equal(files.changedAfter(Date.now() + 1000), false);
     assert.deepEqual(packageFindings(proc(Date.now() + 1000), owners, files, new Set(), none), []);
+  });
+
+  it('leaves a file the process maps to its mapping (exact evidence wins)', () => {
+    const files = new PackageFiles(root);
+    const heuristic = packageFindings(proc(Date.now() - 60_000), owners, files, new Set(), none);
+    assert.ok(heuristic.some((f) => f.finding.path === so));
+    const mapped = packageFindings(proc(Date.now() - 60_000, [so]), owners, files, new Set(), none);
+    assert.equal(mapped.length, MAX_PACKAGE_FILES);
+    assert.ok(!mapped.some((f) => f.finding.path === so));
+  });
+});
+
+describe('entry-level marks', () => {
+  it('yield to a process of the entry that maps the path (exact evidence wins)', () => {
+    const so = '/usr/lib/python3/dist-packages/foo/_x.so';
+    const file = (interpreted: boolean): StaleFile => ({
+      path: so,
+      hostPath: so,
+      kind: 'code',
+      inode: 1,
+      device: 'fe:00',
+      package: null,
+      ...(interpreted
+        ? {
+            interpreted: {
+              interpreter: 'python' as const,
+              confidence: 'package' as const,
+              reason: 'package-file' as const,
+              changedAt: '2025-01-01T00:00:00.000Z',
+              startedAt: '2024-12-31T00:00:00.000Z',
+            },
+          }
+        : {}),
+    });
+    const proc = (pid: number, interpreted: boolean): StaleProcess => ({
+      pid,
+      ppid: null,
+      uid: null,
+      name: 'python3',
+      cmdline: null,
+      root: '/',
+      foreignPidNs: false,
+      cgroup: null,
+      owner: { type: 'system-unit', unit: 'foo.service' },
+      files: [file(interpreted)],
+      ignored: [],
+    });
+    const key = () => 'foo.service';
+    assert.equal(interpretedByEntry([proc(1, true)], key).get('foo.service')?.size, 1);
+    assert.equal(
+      interpretedByEntry([proc(1, true), proc(2, false)], key).get('foo.service')?.size,
+      0,
+    );
   });
 });

@@ -169,6 +169,84 @@ describe('interpreted programs whose package is upgraded', {
   });
 });
 
+describe('a Python process that maps a library of its package (exact evidence wins)', {
+  skip: isRoot ? false : 'needs root (dpkg -i)',
+}, () => {
+  const pkg = 'afterpatch-pyso';
+  const so = '/usr/lib/python3/dist-packages/afterpatch_pyso/_native.so';
+  const script = '/usr/bin/afterpatch-pyso-svc';
+  const debs: string[] = [];
+  const pids: number[] = [];
+  // Loads the library at start (`now`) or only on SIGUSR1 (`later`), then waits.
+  const program = [
+    '#!/usr/bin/python3',
+    'import ctypes, signal, sys, time',
+    `SO = ${JSON.stringify(so)}`,
+    'held = []',
+    'signal.signal(signal.SIGUSR1, lambda *a: held.append(ctypes.CDLL(SO)))',
+    "if sys.argv[3] == 'now': held.append(ctypes.CDLL(SO))",
+    'print("ready", flush=True)',
+    'end = time.time() + int(sys.argv[1])',
+    'while time.time() < end: time.sleep(0.1)',
+    '',
+  ].join('\n');
+
+  before(async () => {
+    const dir = mkdtempSync('/var/lib/afterpatch-pyso-');
+    try {
+      for (const v of ['1', '2']) {
+        const out = join(dir, `native${v}.so`);
+        const src = join(dir, `native${v}.c`);
+        writeFileSync(src, `int afterpatch_native(void) { return ${v}; }\n`);
+        await new Promise<void>((resolve, reject) =>
+          execFile('gcc', ['-shared', '-fPIC', '-o', out, src], (e) => (e ? reject(e) : resolve())),
+        );
+        debs.push(
+          await buildFilesDeb(pkg, `${v}.0`, {
+            [so]: [readFileSync(out), 0o644],
+            [script]: [program, 0o755],
+          }),
+        );
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    await dpkgPurge(pkg);
+    await dpkgInstall(debs[0] as string);
+    pids.push(...(await spawnHolders(script, 1, { maxLifetimeS: 120, args: ['now'] })));
+    pids.push(...(await spawnHolders(script, 1, { maxLifetimeS: 120, args: ['later'] })));
+    await sleep(SETTLE_MS);
+  });
+  after(async () => {
+    await stopProcesses(pids);
+    await dpkgPurge(pkg);
+  });
+
+  it('shows a mapped deleted library as the mapping says, a current one not at all', async () => {
+    await dpkgInstall(debs[1] as string);
+    const [now, later] = pids as [number, number];
+    // The second process maps the library only now: the new file, current.
+    process.kill(later, 'SIGUSR1');
+    await sleep(500);
+    const doc = await scanPids(pids);
+    const first = doc.processes.find((p) => p.pid === now);
+    const lib = first?.files.filter((f) => f.path === so) ?? [];
+    assert.equal(lib.length, 1, JSON.stringify(first?.files));
+    assert.equal(lib[0]?.interpreted, undefined, 'a mapping is not a heuristic finding');
+    assert.deepEqual(lib[0]?.package, { name: pkg, version: '2.0', manager: 'dpkg' });
+    for (const f of doc.entries.flatMap((e) => e.files).filter((x) => x.path === so)) {
+      assert.equal(f.interpreted, undefined);
+    }
+    const second = doc.processes.find((p) => p.pid === later);
+    assert.ok(second, 'the upgraded script is still reported');
+    assert.ok(!second.files.some((f) => f.path === so), JSON.stringify(second.files));
+    const text = await runCli(['scan', '--pid', String(now)]);
+    assert.equal(text.code, 1);
+    assert.match(text.stdout, /_native\.so(?! \(python)/);
+    assert.doesNotMatch(text.stdout, /_native\.so \(python/);
+  });
+});
+
 /** PIDs now in /proc. */
 function allPids(): Set<number> {
   return new Set(

@@ -84,7 +84,14 @@ describe('shell completion', () => {
     // bash splits "--format=j" at "=" (COMP_WORDBREAKS).
     assert.deepEqual(await complete('afterpatch', 'scan', '--format', '=', 'j'), ['json']);
     assert.deepEqual(await complete('afterpatch', 'scan', '--format', '='), ['text', 'json']);
-    assert.deepEqual(await complete('afterpatch', 'check', '--metric', ''), ['units', 'processes']);
+    assert.deepEqual(await complete('afterpatch', 'check', '--metric', ''), [
+      'any',
+      'processes',
+      'units',
+      'unmanaged',
+      'sessions',
+      'containers',
+    ]);
   });
 
   it('completes noise rules, files and process IDs for option arguments', async () => {
@@ -108,6 +115,7 @@ describe('shell completion', () => {
     assert.deepEqual(await complete('afterpatch', 'report', '--json', join(ROOT, 'package.')), pkg);
     assert.deepEqual((await complete('afterpatch', 'config', '-')).sort(), [
       '--config',
+      '--format',
       '--help',
       '--json',
       '--quiet',

@@ -1,13 +1,15 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseRange } from '../../src/check/range.ts';
-import type { Health } from '../../src/health.ts';
+import { emptyRestartView, type Health } from '../../src/health.ts';
 import type { Owner, StaleProcess } from '../../src/model.ts';
 import {
   type CheckThresholds,
   entryLabel,
   formatNagios,
   formatNagiosError,
+  MAX_FIRST_LINE_BYTES,
+  MAX_OUTPUT_BYTES,
   NAGIOS_EXIT,
   type NagiosState,
 } from '../../src/output/nagios.ts';
@@ -52,6 +54,7 @@ interface Fixture {
   asRoot?: boolean;
   reasons?: RebootReason[];
   failedRestarts?: number;
+  stateError?: string;
 }
 
 function health(f: Fixture = {}): Health {
@@ -85,14 +88,18 @@ function health(f: Fixture = {}): Health {
       notes: [],
       sentinelWritten: null,
     },
-    restartOutcomes: { verified: 0, 'still-stale': 0, failed: f.failedRestarts ?? 0, timeout: 0 },
+    restart: {
+      ...emptyRestartView(),
+      error: f.stateError ?? null,
+      outcomes: { ...emptyRestartView().outcomes, failed: f.failedRestarts ?? 0 },
+    },
     durationMs: 2,
     timestamp: 0,
   };
 }
 
 const defaults: CheckThresholds = {
-  metric: 'units',
+  metric: 'any',
   warning: parseRange('0'),
   critical: null,
   rebootState: 'warning',
@@ -120,6 +127,18 @@ const twoUnits = [
 
 describe('Nagios plugin output', () => {
   // [what, fixture, thresholds, state, summary regex, perfdata]
+  // perfdata in its fixed order; `t` gives the warn;crit fields of the four buckets.
+  const perf = (
+    [p, u, s, c, m]: number[],
+    o: { r?: number; x?: number; t?: string; pt?: string; ut?: string } = {},
+  ) => {
+    const t = o.t ?? '0;';
+    return `'processes'=${p};${o.pt ?? ';'};0 'units'=${u};${o.ut ?? t};0 'sessions'=${s};${t};0 'containers'=${c};${t};0 'unmanaged'=${m};${t};0 'reboot'=${o.r ?? 0};;;0;1 'unreadable'=${o.x ?? 0};;;0`;
+  };
+  const unmanaged12 = Array.from({ length: 12 }, (_, i) =>
+    proc(200 + i, { type: 'unmanaged', cgroup: null }, [[SSL, 'code']]),
+  );
+  // [what, fixture, thresholds, state, summary regex, perfdata]
   const table: [string, Fixture, CheckThresholds, NagiosState, RegExp, string][] = [
     [
       'nothing stale',
@@ -127,7 +146,7 @@ describe('Nagios plugin output', () => {
       defaults,
       'OK',
       /^no process runs outdated code \(100 scanned\); no reboot required$/,
-      "'processes'=0;;;0 'units'=0;0;;0 'sessions'=0;;;0 'containers'=0;;;0 'reboot'=0;;;0;1 'unreadable'=0;;;0",
+      perf([0, 0, 0, 0, 0]),
     ],
     [
       'a unit needs a restart (default warning 0)',
@@ -135,15 +154,43 @@ describe('Nagios plugin output', () => {
       defaults,
       'WARNING',
       /^outdated code in 3 processes: 2 units \(nginx\.service, ssh\.service\); no reboot required$/,
-      "'processes'=3;;;0 'units'=2;0;;0 'sessions'=0;;;0 'containers'=0;;;0 'reboot'=0;;;0;1 'unreadable'=0;;;0",
+      perf([3, 2, 0, 0, 0]),
     ],
     [
-      'critical above 1 unit',
+      'only processes outside any unit (no systemd, cron, supervisord): WARNING, not OK',
+      { processes: unmanaged12 },
+      defaults,
+      'WARNING',
+      /^outdated code in 12 processes: 12 processes outside any unit; no reboot required$/,
+      perf([12, 0, 0, 0, 12]),
+    ],
+    [
+      'critical above 1 in any bucket',
       { processes: twoUnits },
       th({ critical: parseRange('1') }),
       'CRITICAL',
       /^outdated code in 3 processes: 2 units/,
-      "'processes'=3;;;0 'units'=2;0;1;0 'sessions'=0;;;0 'containers'=0;;;0 'reboot'=0;;;0;1 'unreadable'=0;;;0",
+      perf([3, 2, 0, 0, 0], { t: '0;1' }),
+    ],
+    [
+      'an explicit --metric units still warns on the other buckets',
+      { processes: [...others, ...twoUnits] },
+      th({ metric: 'units', warning: parseRange('5') }),
+      'WARNING',
+      /^outdated code in 7 processes: 3 units \(PID 1, nginx\.service, ssh\.service\) \(within thresholds\), 1 process outside any unit, 1 session, 1 container; no reboot required$/,
+      perf([7, 3, 1, 1, 1], { ut: '5;' }),
+    ],
+    [
+      '--metric units with the other buckets ignored explicitly',
+      { processes: [...others, ...twoUnits] },
+      th({
+        metric: 'units',
+        warning: parseRange('5'),
+        ignore: ['unmanaged', 'sessions', 'containers'],
+      }),
+      'OK',
+      /^outdated code in 7 processes: 3 units \(.*\) \(within thresholds\), 1 process outside any unit \(ignored\), 1 session \(ignored\), 1 container \(ignored\); no reboot required$/,
+      "'processes'=7;;;0 'units'=3;5;;0 'sessions'=1;;;0 'containers'=1;;;0 'unmanaged'=1;;;0 'reboot'=0;;;0;1 'unreadable'=0;;;0",
     ],
     [
       'thresholds on processes',
@@ -151,7 +198,7 @@ describe('Nagios plugin output', () => {
       th({ metric: 'processes', warning: parseRange('5'), critical: parseRange('10') }),
       'OK',
       /^outdated code in 3 processes: 2 units/,
-      "'processes'=3;5;10;0 'units'=2;;;0 'sessions'=0;;;0 'containers'=0;;;0 'reboot'=0;;;0;1 'unreadable'=0;;;0",
+      perf([3, 2, 0, 0, 0], { pt: '5;10', t: ';' }),
     ],
     [
       'inside range @2:3 on processes',
@@ -159,7 +206,7 @@ describe('Nagios plugin output', () => {
       th({ metric: 'processes', warning: null, critical: parseRange('@2:3') }),
       'CRITICAL',
       /^outdated code in 3 processes: 2 units/,
-      "'processes'=3;;@2:3;0 'units'=2;;;0 'sessions'=0;;;0 'containers'=0;;;0 'reboot'=0;;;0;1 'unreadable'=0;;;0",
+      perf([3, 2, 0, 0, 0], { pt: ';@2:3', t: ';' }),
     ],
     [
       'reboot required (default: warning)',
@@ -167,7 +214,7 @@ describe('Nagios plugin output', () => {
       defaults,
       'WARNING',
       /^no process runs outdated code \(100 scanned\); reboot required$/,
-      "'processes'=0;;;0 'units'=0;0;;0 'sessions'=0;;;0 'containers'=0;;;0 'reboot'=1;;;0;1 'unreadable'=0;;;0",
+      perf([0, 0, 0, 0, 0], { r: 1 }),
     ],
     [
       'reboot required with --reboot-state critical',
@@ -175,7 +222,7 @@ describe('Nagios plugin output', () => {
       th({ rebootState: 'critical' }),
       'CRITICAL',
       /reboot required$/,
-      "'processes'=0;;;0 'units'=0;0;;0 'sessions'=0;;;0 'containers'=0;;;0 'reboot'=1;;;0;1 'unreadable'=0;;;0",
+      perf([0, 0, 0, 0, 0], { r: 1 }),
     ],
     [
       'reboot required with --reboot-state ok',
@@ -183,7 +230,7 @@ describe('Nagios plugin output', () => {
       th({ rebootState: 'ok' }),
       'OK',
       /reboot required$/,
-      "'processes'=0;;;0 'units'=0;0;;0 'sessions'=0;;;0 'containers'=0;;;0 'reboot'=1;;;0;1 'unreadable'=0;;;0",
+      perf([0, 0, 0, 0, 0], { r: 1 }),
     ],
     [
       'not root and some processes unreadable: UNKNOWN, with what was found',
@@ -191,7 +238,15 @@ describe('Nagios plugin output', () => {
       defaults,
       'UNKNOWN',
       /^cannot read 7 of 107 processes: run as root to see all; found so far: outdated code in 3 processes: 2 units \(nginx\.service, ssh\.service\)/,
-      "'processes'=3;;;0 'units'=2;0;;0 'sessions'=0;;;0 'containers'=0;;;0 'reboot'=0;;;0;1 'unreadable'=7;;;0",
+      perf([3, 2, 0, 0, 0], { x: 7 }),
+    ],
+    [
+      'the restart state cannot be read: UNKNOWN, never "0 failed restarts"',
+      { stateError: 'cannot read /var/lib/afterpatch/state.json (EACCES).' },
+      defaults,
+      'UNKNOWN',
+      /^cannot read the restart state \(cannot read \/var\/lib\/afterpatch\/state\.json \(EACCES\)\.\); found so far: no process runs outdated code/,
+      perf([0, 0, 0, 0, 0]),
     ],
     [
       'root but PID 1 unreadable (sandbox): not UNKNOWN',
@@ -199,15 +254,15 @@ describe('Nagios plugin output', () => {
       defaults,
       'OK',
       /^no process runs outdated code/,
-      "'processes'=0;;;0 'units'=0;0;;0 'sessions'=0;;;0 'containers'=0;;;0 'reboot'=0;;;0;1 'unreadable'=1;;;0",
+      perf([0, 0, 0, 0, 0], { x: 1 }),
     ],
     [
-      'PID 1 counts as a unit (it needs daemon-reexec); sessions, containers and unit-less processes do not; data-only files do not count',
+      'PID 1 counts as a unit (it needs daemon-reexec); sessions, containers and unit-less processes count too; data-only files do not',
       { processes: others },
       defaults,
       'WARNING',
-      /^outdated code in 4 processes: 1 session, 1 container, PID 1, processes outside any unit; no reboot required$/,
-      "'processes'=4;;;0 'units'=1;0;;0 'sessions'=1;;;0 'containers'=1;;;0 'reboot'=0;;;0;1 'unreadable'=0;;;0",
+      /^outdated code in 4 processes: 1 unit \(PID 1\), 1 process outside any unit, 1 session, 1 container; no reboot required$/,
+      perf([4, 1, 1, 1, 1]),
     ],
     [
       'the same with --metric processes',
@@ -215,7 +270,7 @@ describe('Nagios plugin output', () => {
       th({ metric: 'processes' }),
       'WARNING',
       /^outdated code in 4 processes: /,
-      "'processes'=4;0;;0 'units'=1;;;0 'sessions'=1;;;0 'containers'=1;;;0 'reboot'=0;;;0;1 'unreadable'=0;;;0",
+      perf([4, 1, 1, 1, 1], { pt: '0;', t: ';' }),
     ],
     [
       'user units and user managers are units',
@@ -237,7 +292,7 @@ describe('Nagios plugin output', () => {
       th({ critical: parseRange('1') }),
       'CRITICAL',
       /^outdated code in 2 processes: 2 units \(user@1000\.service, pipewire\.service\); no reboot required$/,
-      "'processes'=2;;;0 'units'=2;0;1;0 'sessions'=0;;;0 'containers'=0;;;0 'reboot'=0;;;0;1 'unreadable'=0;;;0",
+      perf([2, 2, 0, 0, 0], { t: '0;1' }),
     ],
   ];
   for (const [what, fixture, thresholds, state, summary, perf] of table) {
@@ -293,13 +348,38 @@ describe('Nagios plugin output', () => {
     );
   });
 
+  it('bounds the output: first line <= 1 KiB, all <= 8 KiB, at 10,000 processes and 255-character names', () => {
+    const long = (i: number) => `${'x'.repeat(241)}-${String(i).padStart(5, '0')}.service`;
+    const many = Array.from({ length: 10_000 }, (_, i) =>
+      proc(1000 + i, { type: 'system-unit', unit: long(i % 500) }, [
+        [`/usr/lib/${'d'.repeat(200)}/libssl.so.3`, 'code'],
+      ]),
+    );
+    const reason: RebootReason = {
+      type: 'stale-package',
+      package: 'dbus',
+      files: ['/usr/bin/dbus-daemon'],
+      pids: many.map((p) => p.pid),
+    };
+    const r = formatNagios(health({ processes: many, reasons: [reason] }), defaults);
+    const [first = '', ...rest] = r.text.trimEnd().split('\n');
+    assert.equal(long(0).length, 255);
+    assert.ok(Buffer.byteLength(first) <= MAX_FIRST_LINE_BYTES, `${Buffer.byteLength(first)}`);
+    assert.ok(Buffer.byteLength(r.text) <= MAX_OUTPUT_BYTES, `${Buffer.byteLength(r.text)}`);
+    assert.match(first, FIRST_LINE);
+    assert.match(first, /outdated code in 10000 processes: 500 units \(x+…, x+…, x+… \+497\)/);
+    assert.match(rest[0] ?? '', /^reboot required: PID 1000, 1001, .*…$/);
+    assert.match(rest.at(-1) ?? '', /^… and \d+ more lines \(afterpatch scan lists them all\)$/);
+    assert.equal(r.state, 'WARNING');
+  });
+
   it('mentions restarts that failed earlier and unreadable processes as root', () => {
     const r = formatNagios(health({ failedRestarts: 2, unreadable: 1 }), defaults);
     assert.match(
       r.text,
       /\nnote: 1 of 101 processes could not be read \(access denied even to root\)\n/,
     );
-    assert.match(r.text, /\nnote: last restarts: 2 failed, 0 still stale, 0 timed out/);
+    assert.match(r.text, /\nnote: last restarts not verified: 2 failed \(see afterpatch restart/);
   });
 
   it('labels every entry type', () => {
@@ -339,6 +419,8 @@ describe('Nagios plugin output', () => {
       state: 'UNKNOWN',
       exitCode: 3,
       text: 'AFTERPATCH UNKNOWN - cannot list processes in /x (ENOENT)\n',
+      summary: 'cannot list processes in /x (ENOENT)',
+      alerting: [],
     });
   });
 });

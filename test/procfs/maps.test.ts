@@ -1,6 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { deletedMappings, isCode, parseMaps, parseMapsLine } from '../../src/procfs/maps.ts';
+import {
+  deletedMappings,
+  forEachDeleted,
+  isCode,
+  mapFilesName,
+  parseMaps,
+  parseMapsLine,
+} from '../../src/procfs/maps.ts';
 
 const PAD = ' '.repeat(19);
 
@@ -85,5 +92,37 @@ describe('deletedMappings', () => {
     const buf = Buffer.from(text);
     const viaParse = parseMaps(text).filter((m) => m.deleted && m.inode !== 0);
     assert.deepEqual(deletedMappings(buf, buf.length), viaParse);
+  });
+});
+
+describe('forEachDeleted and mapFilesName', () => {
+  const lines = Array.from(
+    { length: 10 },
+    (_, i) => `7f${i}000-7f${i}100 r-xp 00000000 fe:00 ${100 + i}${PAD}/usr/lib/l${i}.so (deleted)`,
+  );
+  const text = `${lines.join('\n')}\n00400000-00452000 r-xp 00000000 fe:00 7${PAD}/usr/bin/x\n`;
+  const buf = Buffer.from(text);
+
+  it('visits deleted lines in order and only counts them once told to stop', () => {
+    const seen: string[] = [];
+    const left = forEachDeleted(buf, buf.length, (m) => {
+      seen.push(m.path);
+      return seen.length < 3;
+    });
+    assert.deepEqual(seen, ['/usr/lib/l0.so', '/usr/lib/l1.so', '/usr/lib/l2.so']);
+    assert.equal(left, 7);
+    assert.equal(
+      forEachDeleted(buf, buf.length, () => true),
+      0,
+    );
+  });
+
+  it('names the map_files entry without the padding maps prints', () => {
+    assert.equal(mapFilesName({ start: '00400000', end: '00452000' }), '400000-452000');
+    assert.equal(
+      mapFilesName({ start: '7f0314ef0000', end: '7f0314ef1000' }),
+      '7f0314ef0000-7f0314ef1000',
+    );
+    assert.equal(mapFilesName({ start: '00000000', end: '00001000' }), '0-1000');
   });
 });

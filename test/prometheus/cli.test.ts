@@ -73,6 +73,34 @@ describe('afterpatch metrics / serve (CLI)', () => {
   });
   const common = () => ['--proc-root', fx.root, '--root', fsroot, '--state-dir', stateDir];
 
+  it('a corrupt restart state is exported as afterpatch_restart_state_error 1, not as 0 outcomes', async () => {
+    const bad = join(work, 'bad-state');
+    mkdirSync(bad, { recursive: true });
+    writeFileSync(join(bad, 'state.json'), '{"version": 2, "units": {}}');
+    const r = await runCli(['metrics', ...common().slice(0, 4), '--state-dir', bad]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(metric(r.stdout, 'afterpatch_restart_state_error'), '1');
+    assert.equal(metric(r.stdout, 'afterpatch_restart_results{outcome="verified"}'), undefined);
+    assert.match(
+      r.stderr,
+      /^afterpatch: .*state\.json is not a state file.*afterpatch_restart_state_error 1\)\n$/,
+    );
+  });
+
+  it('--lib and --unit narrow the counts like on scan; --help says each default once', async () => {
+    const r = await runCli(['metrics', ...common(), '--lib', 'libc\\.so']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(metric(r.stdout, 'afterpatch_outdated_processes'), '1');
+    assert.equal(metric(r.stdout, 'afterpatch_units_needing_restart'), '0');
+    assert.equal(metric(r.stdout, 'afterpatch_sessions_outdated'), '1');
+    const unit = await runCli(['metrics', ...common(), '--unit', 'nginx.service']);
+    assert.equal(metric(unit.stdout, 'afterpatch_outdated_processes'), '1');
+    assert.equal(metric(unit.stdout, 'afterpatch_sessions_outdated'), '0');
+    const help = await runCli(['serve', '--help']);
+    assert.doesNotMatch(help.stdout, /\(default 60\)[\s\S]*\(default: 60\)/);
+    assert.equal(help.stdout.match(/default:? 60/g)?.length, 1, help.stdout);
+  });
+
   it('prints the exposition on stdout with the scan, reboot and restart numbers', async () => {
     const r = await runCli(['metrics', ...common()]);
     assert.equal(r.code, 0, r.stderr);

@@ -3,11 +3,11 @@
 // through Prometheus's HTTP API that AfterpatchUnitsNeedRestart fires while the scanned /proc
 // shows a unit running outdated code and clears once it no longer does.
 //
-// The /proc seen by afterpatch is a fixture tree behind a symlink that the test swaps between
-// scrapes (stale nginx.service → clean), not a sandboxed systemd service: see the report.
+// The /proc seen by afterpatch is a fixture tree that the test changes in place between scrapes
+// (stale → clean), not a sandboxed systemd service (end-to-end.sandbox.test.ts does that).
 // Prometheus runs as this test's own child (killed by PID), listening on 127.0.0.1 only.
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -28,15 +28,22 @@ interface Alert {
 describe('Prometheus alerting on afterpatch serve', { skip }, () => {
   let work: string;
   let stale: ReturnType<typeof makeProcTree>;
-  let clean: ReturnType<typeof makeProcTree>;
-  let procLink: string;
   let served: Served | undefined;
   let prom: Prometheus | undefined;
 
-  const pointProcAt = (dir: string) => {
-    const tmp = `${procLink}.new`;
-    symlinkSync(dir, tmp);
-    renameSync(tmp, procLink); // atomic: a scan sees one tree or the other
+  /**
+   * "Everything was restarted": nginx maps the current libssl, the other processes are gone. The
+   * tree is changed in place: serve resolves --proc-root once (a symlink swap would not be seen).
+   */
+  const restartAll = () => {
+    writeFileSync(
+      join(stale.root, '10', 'maps'),
+      [
+        mapsLine('/usr/sbin/nginx'),
+        mapsLine('/usr/lib/x86_64-linux-gnu/libssl.so.3', { addr: 0x7f5000 }),
+      ].join('\n'),
+    );
+    for (const pid of ['20', '21', '22']) rmSync(join(stale.root, pid), { recursive: true });
   };
 
   before(async () => {
@@ -52,27 +59,31 @@ describe('Prometheus alerting on afterpatch serve', { skip }, () => {
         ].join('\n'),
         cgroup: '0::/system.slice/nginx.service\n',
       },
-    });
-    clean = makeProcTree({
-      1: systemd,
-      12: {
-        name: 'nginx',
-        maps: [
-          mapsLine('/usr/sbin/nginx'),
-          mapsLine('/usr/lib/x86_64-linux-gnu/libssl.so.3', { addr: 0x7f5000 }),
-        ].join('\n'),
-        cgroup: '0::/system.slice/nginx.service\n',
+      // Outside any unit, and in a login session: each bucket has an alert of its own.
+      20: {
+        name: 'worker',
+        maps: mapsLine('/usr/lib/x86_64-linux-gnu/libssl.so.3', { deleted: true }),
+        cgroup: '0::/\n',
+      },
+      21: {
+        name: 'bash',
+        uid: 1000,
+        maps: mapsLine('/usr/lib/x86_64-linux-gnu/libc.so.6', { deleted: true }),
+        cgroup: '0::/user.slice/user-1000.slice/session-4.scope\n',
+      },
+      22: {
+        name: 'app',
+        maps: mapsLine('/usr/lib/x86_64-linux-gnu/libz.so.1', { deleted: true }),
+        cgroup: `0::/system.slice/docker-${'ab'.repeat(32)}.scope\n`,
       },
     });
-    procLink = join(work, 'proc');
-    pointProcAt(stale.root);
     const fsroot = join(work, 'fsroot');
     mkdirSync(join(fsroot, 'run'), { recursive: true });
     mkdirSync(join(work, 'state'));
 
     served = await startServe([
       '--proc-root',
-      procLink,
+      stale.root,
       '--root',
       fsroot,
       '--state-dir',
@@ -90,7 +101,6 @@ describe('Prometheus alerting on afterpatch serve', { skip }, () => {
     await prom?.stop();
     if (served) assert.equal(await served.stop(), 0, served.stderr());
     stale?.cleanup();
-    clean?.cleanup();
     if (work) rmSync(work, { recursive: true, force: true });
   });
 
@@ -108,18 +118,37 @@ describe('Prometheus alerting on afterpatch serve', { skip }, () => {
     );
   }
 
-  const firing = async () =>
+  const BUCKET_ALERTS = [
+    'AfterpatchUnitsNeedRestart',
+    'AfterpatchUnmanagedProcessesOutdated',
+    'AfterpatchSessionsOutdated',
+    'AfterpatchContainersOutdated',
+  ];
+  const firingAll = async () =>
     ((await get<{ alerts: Alert[] }>('/alerts'))?.alerts ?? []).filter(
-      (a) => a.labels.alertname === 'AfterpatchUnitsNeedRestart' && a.state === 'firing',
+      (a) => BUCKET_ALERTS.includes(a.labels.alertname ?? '') && a.state === 'firing',
     );
+  const firing = async () =>
+    (await firingAll()).filter((a) => a.labels.alertname === 'AfterpatchUnitsNeedRestart');
 
-  it('fires AfterpatchUnitsNeedRestart while a unit runs outdated code, then clears', async () => {
+  it('fires the unit, unmanaged, session and container alerts while they run outdated code, then clears', async () => {
     const fired = await waitFor('alert firing', 20_000, async () => {
       const a = await firing();
       return a.length ? a : undefined;
     });
     assert.equal(fired.value[0]?.labels.job, 'afterpatch');
     console.log(`# alert firing ${fired.ms} ms after Prometheus started`);
+    // Stale code outside units, in a session and in a container alerts too, with its severity.
+    const all = await waitFor('every bucket alert firing', 20_000, async () => {
+      const a = await firingAll();
+      return a.length === BUCKET_ALERTS.length ? a : undefined;
+    });
+    assert.deepEqual(all.value.map((a) => [a.labels.alertname, a.labels.severity]).sort(), [
+      ['AfterpatchContainersOutdated', 'warning'],
+      ['AfterpatchSessionsOutdated', 'info'],
+      ['AfterpatchUnitsNeedRestart', 'warning'],
+      ['AfterpatchUnmanagedProcessesOutdated', 'warning'],
+    ]);
 
     const series = await get<{
       result: { metric: Record<string, string>; value: [number, string] }[];
@@ -129,11 +158,11 @@ describe('Prometheus alerting on afterpatch serve', { skip }, () => {
       [['nginx.service', 'system-unit', '1']],
     );
 
-    pointProcAt(clean.root); // "nginx was restarted": it maps the current libssl
-    const cleared = await waitFor('alert cleared', 20_000, async () =>
-      (await firing()).length === 0 ? true : undefined,
+    restartAll();
+    const cleared = await waitFor('alerts cleared', 20_000, async () =>
+      (await firingAll()).length === 0 ? true : undefined,
     );
-    console.log(`# alert cleared ${cleared.ms} ms after the /proc swap`);
+    console.log(`# alert cleared ${cleared.ms} ms after the processes were "restarted"`);
     const after = await get<{ result: { value: [number, string] }[] }>(
       `/query?query=${encodeURIComponent('afterpatch_units_needing_restart')}`,
     );

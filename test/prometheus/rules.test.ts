@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { promtool, RULES } from '../helpers/serve.ts';
 
 const tool = promtool();
@@ -15,7 +16,20 @@ describe('integrations/prometheus/afterpatch.rules.yml', () => {
       ),
     );
     assert.equal(out.code, 0, out.text);
-    assert.match(out.text, /SUCCESS: 5 rules found/);
+    assert.match(out.text, /SUCCESS: 9 rules found/);
+  });
+
+  it('passes promtool test rules: outside units, sessions, containers and state errors alert on their own', {
+    skip: tool ? false : 'promtool not installed',
+  }, async () => {
+    const tests = fileURLToPath(new URL('./afterpatch.rules.test.yml', import.meta.url));
+    const out = await new Promise<{ code: number; text: string }>((resolve) =>
+      execFile(tool ?? 'promtool', ['test', 'rules', tests], (e, stdout, stderr) =>
+        resolve({ code: e ? Number(e.code) : 0, text: stdout + stderr }),
+      ),
+    );
+    assert.equal(out.code, 0, out.text);
+    assert.match(out.text, /SUCCESS/);
   });
 
   it('has the documented alerts with their durations', () => {
@@ -25,12 +39,16 @@ describe('integrations/prometheus/afterpatch.rules.yml', () => {
     );
     assert.deepEqual(alerts, [
       ['AfterpatchUnitsNeedRestart', 'afterpatch_units_needing_restart > 0', '30m'],
+      ['AfterpatchUnmanagedProcessesOutdated', 'afterpatch_unmanaged_processes_outdated > 0', '1h'],
+      ['AfterpatchSessionsOutdated', 'afterpatch_sessions_outdated > 0', '24h'],
+      ['AfterpatchContainersOutdated', 'afterpatch_containers_outdated > 0', '6h'],
       ['AfterpatchRebootRequired', 'afterpatch_reboot_required == 1', '1h'],
       [
         'AfterpatchRestartFailed',
-        'afterpatch_restart_results{outcome=~"failed|still-stale|timeout"} > 0',
+        'afterpatch_restart_results{outcome=~"failed|unverified|still-stale|timeout"} > 0',
         null,
       ],
+      ['AfterpatchRestartStateUnreadable', 'afterpatch_restart_state_error == 1', '15m'],
       ['AfterpatchScanStale', 'time() - afterpatch_last_scan_timestamp_seconds > 2 * 60', '5m'],
       ['AfterpatchScanAbsent', 'absent(afterpatch_last_scan_timestamp_seconds)', '10m'],
     ]);

@@ -1,12 +1,16 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import {
   chmodSync,
+  lstatSync,
   mkdirSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
+  readlinkSync,
   rmSync,
   statSync,
+  symlinkSync,
   utimesSync,
   writeFileSync,
 } from 'node:fs';
@@ -83,15 +87,15 @@ describe('writeSentinel', () => {
     assert.equal(statSync(join(dir, 'reboot-required.pkgs')).ino, inode);
   });
 
-  it('replaces the list by rename (a new inode, never the old one written in place), keeping its mode', () => {
+  it('replaces the list by rename (a new inode, never the old one written in place), mode 0644', () => {
     const dir = runDir();
     const pkgs = join(dir, 'reboot-required.pkgs');
     writeFileSync(pkgs, 'libc6\n');
-    chmodSync(pkgs, 0o640);
+    chmodSync(pkgs, 0o6755); // a mode is never copied from an existing file (issue 12.3)
     const before = statSync(pkgs).ino;
     writeSentinel(dir, ['dbus']);
     assert.notEqual(statSync(pkgs).ino, before);
-    assert.equal(statSync(pkgs).mode & 0o777, 0o640);
+    assert.equal(statSync(pkgs).mode & 0o7777, 0o644);
     assert.deepEqual(
       readdirSync(dir).filter((n) => n.endsWith('.tmp')),
       [],
@@ -157,5 +161,116 @@ describe('writeFileAtomic', () => {
     assert.throws(() => writeFileAtomic(join(dir, 'occupied'), 'new'));
     assert.deepEqual(readdirSync(dir), ['occupied']);
     assert.equal(readFileSync(join(dir, 'occupied', 'x'), 'utf8'), 'old');
+  });
+});
+
+describe('writeSentinel with planted files (issue 12.3)', () => {
+  const secretFile = () => {
+    const d = runDir();
+    const f = join(d, 'shadow');
+    writeFileSync(f, 'root:hunter2:19000::::::\n', { mode: 0o600 });
+    return f;
+  };
+
+  it('never reads a list that is a symlink (a root-only file is not copied), nor replaces it', () => {
+    const dir = runDir();
+    const secret = secretFile();
+    symlinkSync(secret, join(dir, 'reboot-required.pkgs'));
+    assert.throws(() => writeSentinel(dir, ['libc6']), /reboot-required\.pkgs is a symbolic link/);
+    assert.equal(readlinkSync(join(dir, 'reboot-required.pkgs')), secret, 'the link is left alone');
+    assert.equal(readFileSync(secret, 'utf8'), 'root:hunter2:19000::::::\n');
+    assert.equal(statSync(secret).mode & 0o7777, 0o600);
+    for (const name of readdirSync(dir)) {
+      if (lstatSync(join(dir, name)).isFile()) {
+        assert.doesNotMatch(readFileSync(join(dir, name), 'utf8'), /hunter2/, name);
+      }
+    }
+  });
+
+  it('a symlink to a setuid file gives no file of mode 6755', () => {
+    const dir = runDir();
+    const target = join(runDir(), 'suid');
+    writeFileSync(target, 'x\n');
+    chmodSync(target, 0o6755);
+    symlinkSync(target, join(dir, 'reboot-required.pkgs'));
+    assert.throws(() => writeSentinel(dir, ['libc6']), /symbolic link/);
+    for (const name of readdirSync(dir)) {
+      const st = lstatSync(join(dir, name));
+      if (st.isFile()) assert.equal(st.mode & 0o7000, 0, name);
+    }
+  });
+
+  it('never touches the target of a symlinked flag', () => {
+    const dir = runDir();
+    const target = join(runDir(), 'target');
+    writeFileSync(target, 'x\n');
+    const old = new Date('2020-01-01T00:00:00Z');
+    utimesSync(target, old, old);
+    writeFileSync(join(dir, 'reboot-required.pkgs'), 'libc6\n');
+    symlinkSync(target, join(dir, 'reboot-required'));
+    assert.throws(() => writeSentinel(dir, ['libc6']), /reboot-required is a symbolic link/);
+    assert.equal(statSync(target).mtimeMs, old.getTime(), "the target's time is unchanged");
+  });
+
+  it('refuses a FIFO at once instead of blocking on it', () => {
+    for (const name of ['reboot-required.pkgs', 'reboot-required']) {
+      const dir = runDir();
+      if (name === 'reboot-required') writeFileSync(join(dir, 'reboot-required.pkgs'), 'a\n');
+      const r = spawnSync('mkfifo', [join(dir, name)]);
+      assert.equal(r.status, 0, String(r.stderr));
+      const t0 = Date.now();
+      assert.throws(() => writeSentinel(dir, ['a']), /is not a regular file/);
+      assert.ok(Date.now() - t0 < 2000);
+      assert.ok(lstatSync(join(dir, name)).isFIFO(), 'left in place');
+    }
+  });
+
+  it('refuses a directory in place of the list', () => {
+    const dir = runDir();
+    mkdirSync(join(dir, 'reboot-required.pkgs'));
+    assert.throws(() => writeSentinel(dir, ['a']), /is not a regular file/);
+  });
+});
+
+describe('writeSentinel on a full or read-only file system (root: a small tmpfs)', () => {
+  const mounted: string[] = [];
+  after(() => {
+    for (const m of mounted.reverse()) spawnSync('umount', [m]);
+  });
+  /** A fresh tmpfs of `size`, or null when this machine cannot mount one. */
+  function tmpfs(size: string): string | null {
+    if (process.getuid?.() !== 0) return null;
+    const dir = runDir();
+    const r = spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${size},mode=0755`, 'tmpfs', dir]);
+    if (r.status !== 0) return null;
+    mounted.push(dir);
+    return dir;
+  }
+  const mountable = tmpfs('16k') !== null;
+  const skip = mountable ? false : 'needs root and permission to mount a tmpfs';
+
+  it('a full file system: an error, the old list intact, no temporary file left', { skip }, () => {
+    const dir = tmpfs('8k') ?? '';
+    writeFileSync(join(dir, 'reboot-required.pkgs'), 'libc6\n');
+    // Fill what is left with one file.
+    try {
+      writeFileSync(join(dir, 'fill'), Buffer.alloc(64 * 1024));
+    } catch {}
+    assert.throws(() => writeSentinel(dir, [`pkg-${'x'.repeat(5000)}`]), /ENOSPC/);
+    assert.equal(readFileSync(join(dir, 'reboot-required.pkgs'), 'utf8'), 'libc6\n');
+    assert.deepEqual(
+      readdirSync(dir).filter((n) => n.endsWith('.tmp')),
+      [],
+    );
+  });
+
+  it('a read-only file system: an error, nothing changed', { skip }, () => {
+    const dir = tmpfs('16k') ?? '';
+    writeFileSync(join(dir, 'reboot-required.pkgs'), 'libc6\n');
+    const r = spawnSync('mount', ['-o', 'remount,ro', dir]);
+    assert.equal(r.status, 0, String(r.stderr));
+    assert.throws(() => writeSentinel(dir, ['dbus']), /EROFS/);
+    assert.deepEqual(readdirSync(dir), ['reboot-required.pkgs']);
+    assert.equal(readFileSync(join(dir, 'reboot-required.pkgs'), 'utf8'), 'libc6\n');
   });
 });

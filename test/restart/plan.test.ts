@@ -5,7 +5,8 @@ import type { Owner } from '../../src/model.ts';
 import { suggestAction } from '../../src/report/action.ts';
 import type { Group } from '../../src/report/group.ts';
 import { ownerKey } from '../../src/report/group.ts';
-import { isActionable, makePlan, type PlanInput } from '../../src/restart/plan.ts';
+import { entryLabel } from '../../src/restart/apply.ts';
+import { isActionable, makePlan, type PlanEntry, type PlanInput } from '../../src/restart/plan.ts';
 import { builtinDenyReason } from '../../src/restart/safelist.ts';
 import { emptyState } from '../../src/restart/state.ts';
 import type { UnitProperties } from '../../src/systemd/properties.ts';
@@ -69,12 +70,27 @@ describe('restart planner', () => {
 
   it('re-executes PID 1 and user managers instead of restarting them', () => {
     const [init, mgr] = plan([
-      group({ type: 'init' }),
+      group({ type: 'init' }, 'code', [1]),
       group({ type: 'user-manager', uid: 1000, unit: 'user@1000.service' }),
     ]);
     assert.equal(init?.action, 'daemon-reexec');
+    assert.equal(init?.needsHuman, false);
+    assert.equal(entryLabel(init as PlanEntry), 'systemd (PID 1)');
     assert.equal(mgr?.action, 'reexec-user-manager');
     assert.deepEqual(mgr?.manager, { type: 'user', uid: 1000 });
+  });
+
+  it('does not call a process of init.scope other than PID 1 "systemd (PID 1)" nor pretend daemon-reexec renews it', () => {
+    const alone = one([group({ type: 'init' }, 'code', [345])]);
+    assert.equal(alone.action, 'advise');
+    assert.equal(alone.needsHuman, true);
+    assert.match(alone.reason, /not PID 1.*restart PID 345 by hand/);
+    assert.equal(entryLabel(alone), 'init.scope (PID 345)');
+    const both = one([group({ type: 'init' }, 'code', [1, 345])]);
+    assert.equal(both.action, 'daemon-reexec');
+    assert.equal(both.needsHuman, true);
+    assert.match(both.reason, /PID 345 in init.scope must be restarted by hand/);
+    assert.equal(entryLabel(both), 'init.scope (PID 1, 345)');
   });
 
   it('restarts user units through their user manager', () => {
@@ -108,6 +124,13 @@ describe('restart planner', () => {
     }
     assert.match(entries[0]?.reason ?? '', /logs out/);
     assert.match(entries[1]?.reason ?? '', /restart the container/);
+  });
+
+  it('names a few PIDs of many outside units and counts the rest (issue 11.2)', () => {
+    const pids = Array.from({ length: 10_000 }, (_, i) => 1000 + i);
+    const e = one([group({ type: 'unmanaged', cgroup: '/' }, 'code', pids)]);
+    assert.match(e.reason, /restart PID 1000, 1001, .*, 1007 and 9992 more by hand$/);
+    assert.ok(e.reason.length < 200, `${e.reason.length} characters`);
   });
 
   const denied = [
@@ -219,7 +242,11 @@ describe('restart planner', () => {
     };
     const e = one([g], { state });
     assert.equal(e.action, 'skip');
-    assert.match(e.reason, /ended still-stale: not again without --force/);
+    // In words, whatever the action (was: "already daemon-reexeced", "already undefineded").
+    assert.match(
+      e.reason,
+      /^already tried \(restart\) at .* ended still-stale: not again without --force$/,
+    );
     assert.equal(one([g], { state, force: true }).action, 'restart');
     // A new upgrade (another inode) is a new reason to restart.
     assert.equal(one([g], { state, fileIds: new Map([[g.key, [`77:${LIB}`]]]) }).action, 'restart');
@@ -229,6 +256,16 @@ describe('restart planner', () => {
       outcome: 'verified',
     } as (typeof state.units)[string];
     assert.equal(one([g], { state }).action, 'restart');
+    // Unverified is not done: the same rule holds it back (docs/restart.md says why).
+    state.units[g.key] = {
+      ...state.units[g.key],
+      action: 'daemon-reexec',
+      outcome: 'unverified',
+    } as (typeof state.units)[string];
+    assert.match(
+      one([g], { state }).reason,
+      /^already tried \(daemon-reexec\) at .* ended unverified/,
+    );
   });
 
   it('skips a unit systemd did not describe', () => {

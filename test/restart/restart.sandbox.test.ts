@@ -651,6 +651,39 @@ describe('afterpatch restart in a systemd sandbox', { skip }, () => {
   // and a re-executed systemd loads the new inode from the same path. So `daemon-reexec` is
   // driven and verified for real (same PID 1, new mappings), and the host's files and mounts are
   // never touched (asserted at the end).
+  it('advises a stale process of init.scope that is not PID 1, and never calls it "systemd (PID 1)"', () =>
+    scenario('initscope', async (sb, tree, state) => {
+      // A program started in the sandbox and moved into init.scope, beside systemd itself.
+      const bg = await sb.exec([tree.daemon, 'bg']);
+      const inner = Number(/started (\d+)/.exec(bg.stdout)?.[1]);
+      assert.ok(inner > 1, bg.stdout + bg.stderr);
+      const host = hostPidInSandbox(sb, inner);
+      writeFileSync(join(sb.cgroupDir, 'init.scope', 'cgroup.procs'), `${host}\n`);
+      tree.upgrade(2);
+      assertMapsDeleted(host, tree.lib);
+
+      const run = await afterpatch(sb, state, ['--yes']);
+      const e = planFor(run, 'init.scope', 'init');
+      assert.equal(e.action, 'advise', run.text);
+      assert.equal(e.needsHuman, true);
+      assert.deepEqual(e.pids, [inner]);
+      assert.match(e.reason, new RegExp(`not PID 1.*restart PID ${inner} by hand`));
+      assert.deepEqual(run.json.results, [], 'daemon-reexec would not renew it: nothing is done');
+      assert.equal(run.code, 1, run.text);
+      assert.ok(alive(host));
+
+      const text = await sb.exec([
+        process.execPath,
+        CLI,
+        'restart',
+        '--dry-run',
+        '--state-dir',
+        state,
+      ]);
+      assert.match(text.stdout, new RegExp(`^init\\.scope \\(PID ${inner}\\) +advise`, 'm'));
+      assert.doesNotMatch(text.stdout, /systemd \(PID 1\)/);
+    }));
+
   const sdLibDir = systemdPrivateLibDir();
   it('re-executes a stale PID 1 with daemon-reexec', {
     skip: sdLibDir === undefined ? 'no libsystemd-shared-*.so below /usr/lib/*/systemd' : false,
@@ -712,6 +745,21 @@ describe('afterpatch restart in a systemd sandbox', { skip }, () => {
     });
   });
 });
+
+/** The host PID of the process that has PID `inner` in the sandbox's PID namespace. */
+function hostPidInSandbox(sb: Sandbox, inner: number): number {
+  const ns = readlinkSync(`/proc/${sb.pid1}/ns/pid`);
+  for (const name of readdirSync('/proc')) {
+    const pid = Number(name);
+    if (!Number.isInteger(pid) || pid <= 0 || nsPid(pid) !== inner) continue;
+    try {
+      if (readlinkSync(`/proc/${pid}/ns/pid`) === ns) return pid;
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  throw new Error(`no process with PID ${inner} in sandbox ${sb.name}`);
+}
 
 /** Where systemd keeps libsystemd-shared-NNN.so (Debian: /usr/lib/<triplet>/systemd). */
 function systemdPrivateLibDir(): string | undefined {

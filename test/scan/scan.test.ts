@@ -3,7 +3,9 @@ import { after, before, describe, it } from 'node:test';
 import { scanExitCode } from '../../src/exit.ts';
 import type { ScanReport } from '../../src/scan/scan.ts';
 import { scan } from '../../src/scan/scan.ts';
+import { runCli } from '../helpers/cli.ts';
 import { makeProcTree, mapsLine } from '../helpers/fakeproc.ts';
+import { validateScanJson } from '../helpers/schema.ts';
 
 const libc = mapsLine('/usr/lib/x86_64-linux-gnu/libc.so.6', { addr: 0x7f1000 });
 const exe = (p: string) => mapsLine(p, { addr: 0x55e000, inode: 99 });
@@ -209,5 +211,102 @@ describe('scan on a fixture /proc', () => {
   it('gives the same result with worker threads', async () => {
     const threaded = await scan({ procRoot: fx.root, packages: false, threads: 2 });
     assert.deepEqual(threaded.processes, report.processes);
+  });
+
+  it('refuses a thread count far above the CPUs with a one-line error', async () => {
+    await assert.rejects(
+      scan({ procRoot: fx.root, packages: false, threads: 99999 }),
+      (e: Error) => e.name === 'UserError' && /at most \d+ threads/.test(e.message),
+    );
+    const cli = await runCli(['scan', '--threads', '99999', '--proc-root', fx.root]);
+    assert.equal(cli.code, 2);
+    assert.match(cli.stderr, /at most \d+ threads \(\d+ CPUs × 4\), not 99999/);
+    assert.equal(cli.stdout, '');
+  });
+});
+
+describe('a process mapping more distinct deleted files than are kept', () => {
+  const many = (n: number, dir: string, from: number) =>
+    Array.from({ length: n }, (_, i) =>
+      mapsLine(`${dir}/lib${i}.so`, { deleted: true, inode: from + i, addr: 0x7f0000 + 2 * i }),
+    );
+  let fx: ReturnType<typeof makeProcTree>;
+  before(() => {
+    fx = makeProcTree({
+      1: { name: 'systemd', maps: exe('/usr/lib/systemd/systemd'), cgroup: '0::/init.scope\n' },
+      // 300 distinct stale libraries, each mapped twice.
+      300: {
+        name: 'many',
+        maps: [...many(300, '/usr/lib', 1000), ...many(300, '/usr/lib', 1000)].join('\n'),
+      },
+      // Noise first (300 files under /tmp), then one real stale library.
+      301: {
+        name: 'hides',
+        maps: [...many(300, '/tmp', 5000), stale('/usr/lib/x86_64-linux-gnu/libssl.so.3')].join(
+          '\n',
+        ),
+      },
+    });
+  });
+  after(() => fx.cleanup());
+
+  it('keeps a bounded number, counts the rest, and says so', async () => {
+    const r = await scan({ procRoot: fx.root, packages: false });
+    const p = r.processes.find((x) => x.pid === 300);
+    assert.equal(p?.files.length, 256);
+    assert.equal(p?.omittedMappings, 300 * 2 - 256);
+    assert.ok(
+      r.warnings.some((w) =>
+        /2 processes map more than 256 .*388 deleted mappings .*\(PID 300, 301\)/.test(w),
+      ),
+      r.warnings.join(),
+    );
+    assert.equal(scanExitCode(r), 1);
+  });
+
+  it('carries the count in the JSON document (schema) and a note in the text', async () => {
+    const json = await runCli(['scan', '--json', '--no-packages', '--proc-root', fx.root]);
+    assert.equal(json.code, 1, json.stderr);
+    const doc = JSON.parse(json.stdout) as {
+      processes: { pid: number; omittedMappings?: number }[];
+    };
+    validateScanJson(doc);
+    assert.equal(doc.processes.find((p) => p.pid === 300)?.omittedMappings, 344);
+    const text = await runCli(['scan', '--no-packages', '--proc-root', fx.root]);
+    assert.match(text.stdout, /warning: 2 processes map more than 256 distinct deleted files/);
+  });
+
+  it('never lets noise hide the stale code behind it', async () => {
+    const r = await scan({ procRoot: fx.root, packages: false });
+    const p = r.processes.find((x) => x.pid === 301);
+    assert.deepEqual(
+      p?.files.map((f) => f.path),
+      ['/usr/lib/x86_64-linux-gnu/libssl.so.3'],
+    );
+    assert.equal(p?.omittedMappings, 300 - 256);
+  });
+});
+
+describe('the " (deleted)" name check when it cannot look', () => {
+  let fx: ReturnType<typeof makeProcTree>;
+  before(() => {
+    fx = makeProcTree({
+      1: { name: 'systemd', maps: exe('/usr/lib/systemd/systemd'), cgroup: '0::/init.scope\n' },
+      // Its root is a regular file: every lookup below it fails with ENOTDIR.
+      400: {
+        name: 'odd',
+        maps: stale('/usr/lib/x86_64-linux-gnu/libssl.so.3'),
+        root: process.execPath,
+      },
+    });
+  });
+  after(() => fx.cleanup());
+
+  it('keeps the file stale instead of failing the scan', async () => {
+    const r = await scan({ procRoot: fx.root, packages: false });
+    assert.deepEqual(
+      r.processes.find((p) => p.pid === 400)?.files.map((f) => f.path),
+      ['/usr/lib/x86_64-linux-gnu/libssl.so.3'],
+    );
   });
 });

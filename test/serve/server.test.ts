@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { expositionSource } from '../../src/commands/serve.ts';
-import type { Health } from '../../src/health.ts';
+import { emptyRestartView, type Health } from '../../src/health.ts';
 import { parseListen } from '../../src/serve/listen.ts';
 import { createMetricsServer } from '../../src/serve/server.ts';
 
@@ -41,7 +41,7 @@ function fakeHealth(units: number): Health {
       warnings: [],
     },
     reboot: { required: false, applicable: true, reasons: [], notes: [], sentinelWritten: null },
-    restartOutcomes: { verified: 0, 'still-stale': 0, failed: 0, timeout: 0 },
+    restart: emptyRestartView(),
     durationMs: 1,
     timestamp: Date.now() / 1000,
   };

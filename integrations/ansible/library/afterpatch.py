@@ -87,6 +87,26 @@ class ModuleError(Exception):
     pass
 
 
+CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
+def one_line(msg):
+    """msg without control characters (\\xNN instead): it may quote input, even Ansible's own."""
+    return CONTROLS.sub(lambda m: "\\x%02x" % ord(m.group(0)), str(msg))
+
+
+class Module(AnsibleModule):
+    """AnsibleModule whose msg is always one line without controls, also in its own errors."""
+
+    def fail_json(self, msg, **kwargs):
+        super().fail_json(msg=one_line(msg), **kwargs)
+
+    def exit_json(self, **kwargs):
+        if "msg" in kwargs:
+            kwargs["msg"] = one_line(kwargs["msg"])
+        super().exit_json(**kwargs)
+
+
 def to_list(name, v):
     """A YAML list, a JSON list or a comma-separated string (ad-hoc `-a` values are strings)."""
     if v is None or v == "":
@@ -397,7 +417,7 @@ def check_cli(bin_, host, base, ran):
 
 
 def main():
-    module = AnsibleModule(
+    module = Module(
         argument_spec=dict(
             state=dict(type="str", default="scanned", choices=["scanned", "restarted"]),
             lib=dict(type="str"),

@@ -1,0 +1,64 @@
+// A SystemdClient for tests of the restart logic where no systemd runs: units with properties
+// the test sets, every call recorded, and hooks to make an action slow or fail.
+import type { ActionResult, Manager, SystemdClient } from '../../src/systemd/client.ts';
+import type { UnitProperties } from '../../src/systemd/properties.ts';
+
+export interface FakeAct {
+  manager: Manager;
+  verb: 'restart' | 'reload' | 'daemon-reexec';
+  units: readonly string[] | null;
+}
+
+export class FakeSystemd implements SystemdClient {
+  /** Properties by unit name (any manager); a unit not listed is unknown to systemd. */
+  readonly units = new Map<string, UnitProperties>();
+  readonly acts: FakeAct[] = [];
+  /** Runs inside each act() before it answers (e.g. wait, send a signal). */
+  onAct: (a: FakeAct) => Promise<void> | void = () => {};
+  /** The answer of act(); default: success. */
+  result: (a: FakeAct) => ActionResult = () => ({ ok: true, timedOut: false, messages: [] });
+  /** Makes show() fail as a broken systemctl would. */
+  showError: Error | null = null;
+
+  unit(name: string, props: UnitProperties = {}): this {
+    this.units.set(name, {
+      Id: name,
+      LoadState: 'loaded',
+      ActiveState: 'active',
+      SubState: 'running',
+      Type: 'simple',
+      CanReload: 'no',
+      ControlGroup: `/system.slice/${name}`,
+      ...props,
+    });
+    return this;
+  }
+
+  async show(_m: Manager, units: readonly string[]): Promise<Map<string, UnitProperties>> {
+    if (this.showError) throw this.showError;
+    const out = new Map<string, UnitProperties>();
+    for (const u of units) out.set(u, this.units.get(u) ?? { Id: u, LoadState: 'not-found' });
+    return out;
+  }
+
+  async act(
+    manager: Manager,
+    verb: FakeAct['verb'],
+    units: readonly string[] | null,
+  ): Promise<ActionResult> {
+    const a = { manager, verb, units };
+    this.acts.push(a);
+    await this.onAct(a);
+    return this.result(a);
+  }
+
+  async journal(): Promise<string[]> {
+    return [];
+  }
+
+  async activeStates(_m: Manager, units: readonly string[]): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    for (const u of units) out.set(u, this.units.get(u)?.ActiveState ?? 'inactive');
+    return out;
+  }
+}

@@ -1,0 +1,78 @@
+// The kernel's " (deleted)" suffix is ambiguous: a file may really be called `libx.so (deleted)`.
+// Real processes map such files with PROT_EXEC; afterpatch must tell the name from the marker by
+// comparing the mapped inode (/proc/PID/map_files) with the named file, never by the text alone.
+import assert from 'node:assert/strict';
+import { chmodSync, mkdirSync, mkdtempSync, unlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { runCli } from '../helpers/cli.ts';
+import { spawnHolders, stopProcesses } from '../helpers/fixtures.ts';
+import { removeScratch, TEST_TMP } from '../helpers/stale-lib.ts';
+
+const isRoot = process.geteuid?.() === 0;
+
+/** Maps each file named in argv[3:] with PROT_EXEC, says ready, then waits. */
+const HOLDER = [
+  '#!/usr/bin/python3',
+  'import mmap, sys, time',
+  'held = []',
+  'for path in sys.argv[3:]:',
+  '    with open(path, "rb") as f:',
+  '        held.append(mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ | mmap.PROT_EXEC))',
+  'print("ready", flush=True)',
+  'end = time.time() + int(sys.argv[1])',
+  'while time.time() < end: time.sleep(0.1)',
+  '',
+].join('\n');
+
+interface ScanJson {
+  processes: { pid: number; files: { path: string }[] }[];
+}
+
+async function stalePaths(pid: number): Promise<string[]> {
+  const r = await runCli(['scan', '--json', '--no-packages', '--pid', String(pid)]);
+  assert.ok(r.code === 0 || r.code === 1, r.stderr);
+  const doc = JSON.parse(r.stdout) as ScanJson;
+  assert.equal(r.code, doc.processes.length > 0 ? 1 : 0);
+  return doc.processes.flatMap((p) => p.files.map((f) => f.path));
+}
+
+describe('a file whose real name ends in " (deleted)"', {
+  skip: isRoot ? false : 'needs root (map_files)',
+}, () => {
+  let dir = '';
+  const pids: number[] = [];
+  const named = () => join(dir, 'libx.so (deleted)');
+  const twin = () => join(dir, 'liby.so');
+
+  before(async () => {
+    mkdirSync(TEST_TMP, { recursive: true, mode: 0o755 });
+    dir = mkdtempSync(join(TEST_TMP, 'deleted-name-'));
+    const holder = join(dir, 'holder');
+    writeFileSync(holder, HOLDER);
+    chmodSync(holder, 0o755);
+    writeFileSync(named(), 'x'.repeat(4096));
+    writeFileSync(twin(), 'y'.repeat(4096));
+    pids.push(...(await spawnHolders(holder, 1, { args: [named()], maxLifetimeS: 60 })));
+    pids.push(...(await spawnHolders(holder, 1, { args: [twin()], maxLifetimeS: 60 })));
+  });
+  after(async () => {
+    await stopProcesses(pids);
+    if (dir) removeScratch(dir);
+  });
+
+  it('is not reported while it exists, and is once it is really deleted', async () => {
+    const [pid] = pids as [number];
+    assert.deepEqual(await stalePaths(pid), []);
+    unlinkSync(named());
+    // Now maps reads "libx.so (deleted) (deleted)": the file's own name is kept.
+    assert.deepEqual(await stalePaths(pid), [named()]);
+  });
+
+  it('is still reported when someone plants a file named like its marker', async () => {
+    const [, pid] = pids as [number, number];
+    unlinkSync(twin());
+    writeFileSync(`${twin()} (deleted)`, 'planted');
+    assert.deepEqual(await stalePaths(pid), [twin()]);
+  });
+});
