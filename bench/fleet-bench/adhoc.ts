@@ -5,9 +5,9 @@
 // (`-t`), the SSH commands per task counted (`-vvv`).
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { die, log } from '../harness/bench.ts';
-import type { HyperfineResult } from '../harness/hyperfine.ts';
-import type { RigHost } from '../harness/machine.ts';
+import type { RigHost } from '../../harness/rig.ts';
+import { die, log } from '../lib/bench.ts';
+import type { HyperfineResult } from '../lib/hyperfine.ts';
 import { type Ctx, HOST_CLI, type Leg, LIBRARY } from './context.ts';
 
 export type AdhocModule = 'raw' | 'ping' | 'afterpatch' | 'afterpatch_node';

@@ -13,6 +13,15 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
+import { CLI } from '../../harness/cli.ts';
+import {
+  buildTestDeb,
+  compileLibrary,
+  dpkgInstall,
+  dpkgPurge,
+  testPackagePaths,
+} from '../../harness/fixtures.ts';
+import { bootRig, type Rig, type RigHost } from '../../harness/rig.ts';
 import {
   childEnv,
   cleanupStep,
@@ -26,20 +35,9 @@ import {
   removeWorkSync,
   runHost,
   SAFE_PATH,
-} from '../harness/bench.ts';
-import { cmdline, type HyperfineResult, hyperfine, readHyperfine } from '../harness/hyperfine.ts';
-import {
-  bootRig,
-  buildTestDeb,
-  CLI,
-  compileLibrary,
-  dpkgInstall,
-  dpkgPurge,
-  type Rig,
-  type RigHost,
-  testPackagePaths,
-} from '../harness/machine.ts';
-import { writeInSandboxScript } from '../harness/scripts.ts';
+} from '../lib/bench.ts';
+import { cmdline, type HyperfineResult, hyperfine, readHyperfine } from '../lib/hyperfine.ts';
+import { writeInSandboxScript } from '../lib/scripts.ts';
 import { type BatchStats, batchStats, type Ev, parseEvents } from './events.ts';
 
 export const ANSIBLE_DIR = join(REPO, 'integrations', 'ansible');

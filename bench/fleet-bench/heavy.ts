@@ -8,9 +8,9 @@
 //   c. one rolling-restart.yml batch on the heavy host against the bare playbook.
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { die, log, mustRun, runHost, SAFE_PATH, sleep } from '../harness/bench.ts';
-import { cmdline, type HyperfineResult } from '../harness/hyperfine.ts';
-import type { RigHost } from '../harness/machine.ts';
+import type { RigHost } from '../../harness/rig.ts';
+import { die, log, mustRun, runHost, SAFE_PATH, sleep } from '../lib/bench.ts';
+import { cmdline, type HyperfineResult } from '../lib/hyperfine.ts';
 import { adhoc, moduleTree } from './adhoc.ts';
 import {
   baseline,

@@ -19,6 +19,8 @@
 // WINDOW_H (12), HEALTH_S (60), MARGIN (0.33).
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { isInstalled } from '../../harness/fixtures.ts';
+import { canBootRig, MAX_RIG_HOSTS } from '../../harness/rig.ts';
 import {
   die,
   intEnv,
@@ -29,8 +31,7 @@ import {
   requireTools,
   runBench,
   waitForDist,
-} from '../harness/bench.ts';
-import { canBootRig, isInstalled, MAX_RIG_HOSTS } from '../harness/machine.ts';
+} from '../lib/bench.ts';
 import { LIBRARY, PKG, setup, teardown } from './context.ts';
 import type { Knobs } from './model.ts';
 import { perHostLegs } from './per-host.ts';

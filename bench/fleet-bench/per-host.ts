@@ -2,9 +2,9 @@
 // on N rig hosts (default 3) leg by leg (adhoc.ts, playbooks.ts, heavy.ts, save.ts), printed as
 // tables with the first model of 500 hosts (model.ts, perHostModel) built on them.
 import { join } from 'node:path';
-import { die, mustRun } from '../harness/bench.ts';
-import type { HyperfineResult } from '../harness/hyperfine.ts';
-import { C_SOURCES } from '../harness/machine.ts';
+import { C_SOURCES } from '../../harness/fixtures.ts';
+import { die, mustRun } from '../lib/bench.ts';
+import type { HyperfineResult } from '../lib/hyperfine.ts';
 import { adhocLegs } from './adhoc.ts';
 import type { Ctx } from './context.ts';
 import { type BatchStats, median } from './events.ts';

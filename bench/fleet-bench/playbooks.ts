@@ -3,10 +3,10 @@
 // first; and rolling-restart.yml with nothing to restart over all hosts and over one host (the
 // gather + verify cost per host is their difference). The callback times every batch.
 import { join } from 'node:path';
-import { die, log } from '../harness/bench.ts';
-import type { HyperfineResult } from '../harness/hyperfine.ts';
-import type { RigHost } from '../harness/machine.ts';
-import { writeScript } from '../harness/scripts.ts';
+import type { RigHost } from '../../harness/rig.ts';
+import { die, log } from '../lib/bench.ts';
+import type { HyperfineResult } from '../lib/hyperfine.ts';
+import { writeScript } from '../lib/scripts.ts';
 import { baseline, type Ctx, type Leg, rolling, UNIT } from './context.ts';
 import type { BatchStats } from './events.ts';
 

@@ -5,8 +5,8 @@
 // FLEET hosts' results saved that way, as the playbook runs it at the end of a FLEET-host run.
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { childEnv, die, runHost } from '../harness/bench.ts';
-import type { HyperfineResult } from '../harness/hyperfine.ts';
+import { childEnv, die, runHost } from '../lib/bench.ts';
+import type { HyperfineResult } from '../lib/hyperfine.ts';
 import { BENCH_ANSIBLE, type Ctx, type Leg } from './context.ts';
 import { serialBatches } from './events.ts';
 import type { HeavyResults } from './heavy.ts';

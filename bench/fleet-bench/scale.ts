@@ -12,10 +12,10 @@
 import { randomBytes } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { die, log, type Ran, runHost, SAFE_PATH } from '../harness/bench.ts';
-import type { RigHost } from '../harness/machine.ts';
-import { rigFootprint } from '../harness/machine.ts';
-import { writeScript } from '../harness/scripts.ts';
+import type { RigHost } from '../../harness/rig.ts';
+import { rigFootprint } from '../../harness/rig.ts';
+import { die, log, type Ran, runHost, SAFE_PATH } from '../lib/bench.ts';
+import { writeScript } from '../lib/scripts.ts';
 import { ANSIBLE_DIR, baseline, type Ctx, HOST_CLI, LIBRARY, rolling, UNIT } from './context.ts';
 import {
   type BatchStats,

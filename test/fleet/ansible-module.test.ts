@@ -19,7 +19,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { CLI } from '../helpers/cli.ts';
+import { CLI } from '../../harness/cli.ts';
 import { writeFakeSystemctl } from '../helpers/fake-systemctl.ts';
 import { FAKE_INIT, FAKE_STALE_SSHD, makeProcTree } from '../helpers/fakeproc.ts';
 

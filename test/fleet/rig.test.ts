@@ -1,5 +1,5 @@
 // The fleet path end to end: three real hosts (systemd sandboxes with their own network
-// namespace and sshd, test/helpers/rig.ts) driven over SSH by Debian's ansible-core. The role
+// namespace and sshd, harness/rig.ts) driven over SSH by Debian's ansible-core. The role
 // installs afterpatch, a test package shared by all hosts is upgraded under a running service,
 // and integrations/ansible/rolling-restart.yml restarts it host by host, verifies and reports.
 // Needs root, systemd, openssh-server and ansible-core (.ci/run installs them); skips otherwise.
@@ -16,14 +16,14 @@ import {
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { CLI } from '../helpers/cli.ts';
+import { CLI } from '../../harness/cli.ts';
 import {
   buildTestDeb,
   dpkgInstall,
   dpkgPurge,
   isInstalled,
   testPackagePaths,
-} from '../helpers/fixtures.ts';
+} from '../../harness/fixtures.ts';
 import {
   bootRig,
   canBootRig,
@@ -31,8 +31,8 @@ import {
   type Rig,
   type RigHost,
   rigFootprint,
-} from '../helpers/rig.ts';
-import type { ExecResult } from '../helpers/sandbox.ts';
+} from '../../harness/rig.ts';
+import type { ExecResult } from '../../harness/sandbox.ts';
 
 const ANSIBLE_DIR = fileURLToPath(new URL('../../integrations/ansible/', import.meta.url));
 const PKG = 'afterpatch-fleet-test';

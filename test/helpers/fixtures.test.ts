@@ -1,10 +1,9 @@
-// Tests of the real-package / real-process fixtures themselves (test/helpers/fixtures.ts).
+// Tests of the real-package / real-process fixtures themselves (harness/fixtures.ts).
 // Needs root (dpkg -i), gcc and dpkg-deb; skipped with a message otherwise.
 // Run: node --import tsx --test test/helpers/fixtures.test.ts
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { after, describe, test } from 'node:test';
-import { noiseMatcher } from '../../src/noise.ts';
 import {
   buildNoiseHolders,
   buildTestDeb,
@@ -19,8 +18,9 @@ import {
   spawnHolders,
   stopProcesses,
   testPackagePaths,
-} from './fixtures.ts';
-import { hasTool } from './tools.ts';
+} from '../../harness/fixtures.ts';
+import { hasTool } from '../../harness/tools.ts';
+import { noiseMatcher } from '../../src/noise.ts';
 
 const missing = ['gcc', 'dpkg-deb', 'dpkg'].filter((c) => !hasTool(c));
 const skip =

@@ -15,8 +15,8 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { CLI } from '../helpers/cli.ts';
-import { hasTool } from '../helpers/tools.ts';
+import { CLI } from '../../harness/cli.ts';
+import { hasTool } from '../../harness/tools.ts';
 import { cmd, freshRoot, inRoot, mustRun, removeRoot, withProc } from './chroot.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));

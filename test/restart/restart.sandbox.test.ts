@@ -2,7 +2,7 @@
 //
 // Every test boots its own sandbox and runs the built CLI inside it, as on a host:
 //   nsenter … -- node dist/afterpatch.cjs restart --json … --state-dir <per-test dir>
-// Services link libsvc.so.1 from a per-test directory below test/.tmp (test/helpers/stale-lib.ts);
+// Services link libsvc.so.1 from a per-test directory below test/.tmp (harness/stale-lib.ts);
 // an "upgrade" rename()s a new build over it, exactly like dpkg. Each scenario checks the JSON
 // report AND the real system: MainPID from systemd, host PIDs from the unit's cgroup and the
 // library mappings in /proc/<host PID>/maps.
@@ -24,8 +24,13 @@ import {
 import { type AddressInfo, connect, createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { CLI } from '../helpers/cli.ts';
-import { type BootOptions, bootSandbox, canBootSandbox, type Sandbox } from '../helpers/sandbox.ts';
+import { CLI } from '../../harness/cli.ts';
+import {
+  type BootOptions,
+  bootSandbox,
+  canBootSandbox,
+  type Sandbox,
+} from '../../harness/sandbox.ts';
 import {
   alive,
   buildSvc,
@@ -34,7 +39,7 @@ import {
   nsPid,
   type SvcBuild,
   type SvcTree,
-} from '../helpers/stale-lib.ts';
+} from '../../harness/stale-lib.ts';
 
 const can = canBootSandbox();
 const skip = can.ok ? false : `systemd sandbox unavailable: ${can.reason}`;

@@ -29,7 +29,7 @@ import { promisify } from 'node:util';
 
 const execFileP = promisify(execFile);
 
-export const FIXTURES_C = fileURLToPath(new URL('../fixtures/c/', import.meta.url));
+export const FIXTURES_C = fileURLToPath(new URL('../test/fixtures/c/', import.meta.url));
 /**
  * Scratch directory for trees that services (some as User=nobody) execute: not below the
  * checkout, whose parents may be private (a clone under /root), and not /tmp, /var/tmp or /run,

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** Directory of the fixture C sources. */
-export const C_SOURCES = fileURLToPath(new URL('../fixtures/c/', import.meta.url));
+export const C_SOURCES = fileURLToPath(new URL('../test/fixtures/c/', import.meta.url));
 
 /** File names inside a test package. */
 export const LIB_SONAME = 'libafterpatchtest.so.1';

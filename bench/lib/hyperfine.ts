@@ -1,4 +1,4 @@
-// bench/harness/hyperfine.ts - one hyperfine run at a time (our child, stopped on a signal by
+// bench/lib/hyperfine.ts - one hyperfine run at a time (our child, stopped on a signal by
 // runBench()), its results, and command lines for hyperfine --shell=none.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';

@@ -1,8 +1,9 @@
-// bench/harness/bench.ts - what every bench script shares: errors and log lines carrying the
+// bench/lib/bench.ts - what every bench script shares: errors and log lines carrying the
 // script's name, the environment knobs, running commands on the host (never with
 // NODE_EXTRA_CA_CERTS), the work directory bench/out/<prefix>XXXXXX/ and the run itself (main,
 // then always the cleanup; exit status 0 or 2). hyperfine.ts runs hyperfine, scripts.ts writes
-// the scripts the benches hand to it, machine.ts holds what the benches share with the tests.
+// the scripts the benches hand to it; what the benches share with the tests (the sandbox, the rig,
+// the test packages, the CLI's path) is in harness/ at the top of the repository.
 //
 // A script's main runs through runBench(), which names the script for every message.
 import { execFile } from 'node:child_process';
@@ -10,8 +11,8 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs
 import { constants as osConstants } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { CLI } from '../../harness/cli.ts';
 import { stopHyperfine } from './hyperfine.ts';
-import { CLI } from './machine.ts';
 
 export const REPO = fileURLToPath(new URL('../..', import.meta.url));
 export const OUT = join(REPO, 'bench', 'out');

@@ -1,4 +1,4 @@
-// bench/harness/scripts.ts - the scripts benches write for hyperfine (fixed text; the only values
+// bench/lib/scripts.ts - the scripts benches write for hyperfine (fixed text; the only values
 // written into them are checked against SAFE_PATH or are numbers and fixed names).
 import { chmodSync, readlinkSync, writeFileSync } from 'node:fs';
 import { die, PATH_ENV, scriptName } from './bench.ts';
