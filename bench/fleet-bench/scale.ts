@@ -102,7 +102,7 @@ function legacyPlaybook(ctx: Ctx): string {
   const p = join(copy, 'rolling-restart.yml');
   const text = readFileSync(p, 'utf8');
   const re =
-    /(- name: Write the fleet report when a host failed\n\s+ansible\.builtin\.import_tasks: tasks\/fleet-report\.yml\n)\s+when: >-\n(?:\s{12}.*\n){2}/;
+    /(- name: Write the fleet report when a host failed\n\s+ansible\.builtin\.include_tasks: tasks\/fleet-report\.yml\n)\s+when: >-\n(?:\s{12}.*\n){2}/;
   if (!re.test(text)) die(`${p}: the conditional report task moved; update legacyPlaybook()`);
   writeFileSync(p, text.replace(re, '$1'));
   return p;
