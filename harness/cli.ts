@@ -48,8 +48,8 @@ export function runCli(
       {
         env: opts.env ?? { PATH: process.env.PATH ?? '/usr/bin:/bin' },
         maxBuffer: 64 * 1024 * 1024,
-        ...(opts.uid === undefined ? {} : { uid: opts.uid }),
-        ...(opts.gid === undefined ? {} : { gid: opts.gid }),
+        uid: opts.uid,
+        gid: opts.gid,
       },
       (err, stdout, stderr) => {
         const code = err ? (typeof err.code === 'number' ? err.code : 127) : 0;

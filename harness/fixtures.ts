@@ -82,7 +82,7 @@ export function run(
       {
         env: opts.env ?? process.env,
         maxBuffer: 16 * 1024 * 1024,
-        ...(opts.cwd === undefined ? {} : { cwd: opts.cwd }),
+        cwd: opts.cwd,
       },
       (err, stdout, stderr) => {
         if (err) {

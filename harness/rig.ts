@@ -91,7 +91,7 @@ function run(cmd: string, args: readonly string[], o: RunOptions = {}): Promise<
         timeout: o.timeoutMs ?? 30_000,
         maxBuffer: 64 << 20,
         env: o.env ?? { PATH: process.env.PATH ?? '' },
-        ...(o.cwd === undefined ? {} : { cwd: o.cwd }),
+        cwd: o.cwd,
       },
       (err, stdout, stderr) => {
         const code = err === null ? 0 : typeof err.code === 'number' ? err.code : 1;

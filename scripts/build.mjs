@@ -6,6 +6,9 @@ import { join } from 'node:path';
 import { build } from 'esbuild';
 
 const pkg = JSON.parse(await readFile('package.json', 'utf8'));
+// --bundle-only: the two bundles, no type declarations (tsc takes most of the time); what
+// `npm run test:fast` needs. dist/ is then not emptied, so declarations built before stay.
+const bundleOnly = process.argv.includes('--bundle-only');
 const common = {
   bundle: true,
   platform: 'node',
@@ -28,7 +31,7 @@ const define = {
   __SCAN_WORKER_SOURCE__: JSON.stringify(worker.outputFiles[0].text),
 };
 
-await rm('dist', { recursive: true, force: true });
+if (!bundleOnly) await rm('dist', { recursive: true, force: true });
 await Promise.all([
   build({
     ...common,
@@ -41,6 +44,9 @@ await Promise.all([
 ]);
 await chmod('dist/afterpatch.cjs', 0o755);
 
+await writeFile('dist/package.json', '{ "type": "commonjs" }\n');
+if (bundleOnly) process.exit(0);
+
 // Type declarations for the library API. The sources import with ".ts"; declaration files must
 // name ".js" (resolved to ".d.ts"), and dist/ is CommonJS, which a nested package.json says.
 execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], {
@@ -52,4 +58,3 @@ for (const entry of await readdir('dist/types', { recursive: true })) {
   const text = await readFile(file, 'utf8');
   await writeFile(file, text.replace(/(from '\.{1,2}\/[^']*)\.ts'/g, "$1.js'"));
 }
-await writeFile('dist/package.json', '{ "type": "commonjs" }\n');

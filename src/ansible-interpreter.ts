@@ -4,6 +4,7 @@
 // (docs/fleet.md). Only that module runs this way: the binary is no general JavaScript runtime.
 import { readFileSync } from 'node:fs';
 import { runInThisContext } from 'node:vm';
+import { errnoCode } from './errors.ts';
 
 /** A line of the module's header comment; a file without it is refused. */
 export const MODULE_MARKER = 'Ansible module `afterpatch` (WANT_JSON)';
@@ -20,7 +21,7 @@ export function runAnsibleModule(argv: readonly string[], req: NodeJS.Require): 
     source = readFileSync(file, 'utf8');
   } catch (e) {
     process.stderr.write(
-      `afterpatch: cannot read the Ansible module ${file} (${(e as NodeJS.ErrnoException).code ?? e}).\n`,
+      `afterpatch: cannot read the Ansible module ${file} (${errnoCode(e) ?? e}).\n`,
     );
     process.exitCode = 2;
     return;

@@ -9,8 +9,8 @@ import { register as registerReport } from './cli/report.ts';
 import { register as registerRestart } from './cli/restart.ts';
 import { register as registerScan } from './cli/scan.ts';
 import { register as registerServe } from './cli/serve.ts';
-import { EnvironmentError, UserError } from './errors.ts';
-import { EXIT } from './exit.ts';
+import { errnoCode, errnoOf, UserError } from './errors.ts';
+import { EXIT, errorExitFor } from './exit.ts';
 import { printable } from './output/style.ts';
 import { VERSION } from './version.ts';
 
@@ -22,7 +22,7 @@ export function buildProgram(): Command {
     .exitOverride()
     .configureOutput({ outputError: (s, write) => write(usageErrorLine(s)) })
     .hook('preSubcommand', (_cmd, sub) => {
-      errorExit = ERROR_EXIT[sub.name()] ?? EXIT.error;
+      errorExit = errorExitFor(sub.name());
     });
 
   // One module per command (src/cli/NAME.ts); keep the list in the order of `--help`.
@@ -38,15 +38,13 @@ export function buildProgram(): Command {
   return program;
 }
 
-/** Exit status for usage and runtime errors, per command (1 and 2 mean findings for some). */
-const ERROR_EXIT: Record<string, number> = { restart: 3, check: 3 };
 let errorExit: number = EXIT.error;
 
 export async function main(argv: readonly string[]): Promise<void> {
   // `afterpatch scan --json | head`: a reader that stops early is not an error of ours.
-  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
-    if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
-    process.stderr.write(`afterpatch: cannot write the output (${e.code ?? e.message}).\n`);
+  process.stdout.on('error', (e: Error) => {
+    if (errnoCode(e) === 'EPIPE') process.exit(process.exitCode ?? 0);
+    process.stderr.write(`afterpatch: cannot write the output (${errnoOf(e)}).\n`);
     process.exit(errorExit);
   });
   try {
@@ -61,12 +59,15 @@ export async function main(argv: readonly string[]): Promise<void> {
   }
 }
 
+/**
+ * The one place where an error becomes an exit status. Library errors carry none: a UserError
+ * (and its EnvironmentError, FleetInputError) is one line and the command's usage/runtime-error
+ * status (errorExitFor in src/exit.ts); anything else is a bug of afterpatch.
+ */
 function reportError(e: unknown): number {
-  // EnvironmentError (a full disk, EACCES, systemctl failing) is a UserError: one line, the
-  // command's runtime-error status, never "this is a bug".
-  if (e instanceof UserError || e instanceof EnvironmentError) {
+  if (e instanceof UserError) {
     process.stderr.write(`afterpatch: ${printable(e.message)}\n`);
-    return Math.max(e.exitCode, errorExit);
+    return errorExit;
   }
   const err = e as Error;
   // Messages may quote paths, names or input: escaped like every other text output.

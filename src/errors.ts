@@ -1,10 +1,11 @@
+// The errors the library throws on purpose. None carries an exit status: what a failure means for
+// the process is the CLI's decision, made in one place (src/cli.ts reportError, src/exit.ts).
+
 /** An error whose message is a complete one-line explanation for the user (what is wrong, what to do). */
 export class UserError extends Error {
-  readonly exitCode: number;
-  constructor(message: string, exitCode = 2) {
+  constructor(message: string) {
     super(message);
     this.name = 'UserError';
-    this.exitCode = exitCode;
   }
 }
 
@@ -13,13 +14,20 @@ export class UserError extends Error {
  * of afterpatch, so reported as one line and the command's runtime-error status, never as a bug.
  */
 export class EnvironmentError extends UserError {
-  constructor(message: string, exitCode = 2) {
-    super(message, exitCode);
+  constructor(message: string) {
+    super(message);
     this.name = 'EnvironmentError';
   }
 }
 
+/** The errno code ("ENOENT", "EACCES", ...) of a failed system call, or undefined for other errors. */
+export function errnoCode(e: unknown): string | undefined {
+  if (typeof e !== 'object' || e === null || !('code' in e)) return undefined;
+  const code = (e as { code: unknown }).code;
+  return typeof code === 'string' ? code : undefined;
+}
+
 /** "ENOSPC" (or the message) of a failed system call, for a one-line error. */
 export function errnoOf(e: unknown): string {
-  return (e as NodeJS.ErrnoException).code ?? (e as Error).message ?? String(e);
+  return errnoCode(e) ?? (e instanceof Error ? e.message : String(e));
 }

@@ -10,6 +10,19 @@ export const EXIT = {
   error: 2,
 } as const;
 
+/**
+ * The status of a usage or runtime error (a UserError, a bad flag) per command: 2, except where 1
+ * and 2 already mean findings — restart (RESTART_EXIT.error) and check (Nagios UNKNOWN).
+ */
+export function errorExitFor(command: string): number {
+  if (command === 'restart') return RESTART_EXIT.error;
+  if (command === 'check') return CHECK_UNKNOWN;
+  return EXIT.error;
+}
+
+/** check's status when it cannot judge (Nagios UNKNOWN). */
+const CHECK_UNKNOWN = 3;
+
 /** Only stale code counts; processes keeping deleted data files only are reported but exit 0. */
 export function scanExitCode(r: ScanReport): number {
   return r.groups.some((g) => g.severity === 'code') ? EXIT.stale : EXIT.ok;

@@ -4,7 +4,48 @@ export { attributeCgroup, rootPrefixFromInit } from './cgroup/attribute.ts';
 export { parseCgroupFile } from './cgroup/parse.ts';
 export { defaultConfig, loadConfig, parseConfig } from './config/load.ts';
 export type { Config } from './config/schema.ts';
-export { EXIT, rebootExitCode, restartExitCode, scanExitCode } from './exit.ts';
+export { EnvironmentError, errnoCode, UserError } from './errors.ts';
+export {
+  EXIT,
+  errorExitFor,
+  REBOOT_EXIT,
+  RESTART_EXIT,
+  rebootExitCode,
+  restartExitCode,
+  scanExitCode,
+} from './exit.ts';
+export { FleetInputError } from './fleet/merge.ts';
+export {
+  type ConfigDocument,
+  ConfigDocumentSchema,
+  DOCUMENTS,
+  type DocumentName,
+  type FleetCount,
+  type FleetDocument,
+  FleetDocumentSchema,
+  type FleetHost,
+  type FleetView,
+  type HealthDocument,
+  HealthDocumentSchema,
+  type HostObject,
+  HostObjectSchema,
+  type Outcome,
+  type RebootDocument,
+  RebootDocumentSchema,
+  type RebootReasonDoc,
+  type RestartDocument,
+  RestartDocumentSchema,
+  type RestartState,
+  RestartStateSchema,
+  type ScanDocument,
+  ScanDocumentSchema,
+  type ScanEntry,
+  type ScanProcess,
+  type SlimScan,
+  SlimScanSchema,
+  type UnitRecord,
+  type UnitResultDoc,
+} from './formats/index.ts';
 export { type ActionLog, openActionLog, silentLog, stderrLog } from './log.ts';
 export type {
   ContainerRuntime,

@@ -1,7 +1,7 @@
 // Issue 11.4: the bundle runs whatever its file is called and however it is reached (a copy, a
 // symlink, `node FILE`, its shebang), while importing the library or require()-ing the bundle
 // runs nothing. The single executable and the .deb's /usr/bin link are tested in
-// test/package/sea.test.ts and test/package/deb.test.ts.
+// test/package/sea.integration.test.ts and test/package/deb.integration.test.ts.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { chmodSync, copyFileSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';

@@ -2,6 +2,7 @@
 // apart from the formatter so the command line can name them without loading it.
 import type { Owner } from '../model.ts';
 import type { Group } from '../report/group.ts';
+import { acceptSocketByName } from '../systemd/accept-instance.ts';
 
 /** units: system and user units, user managers, PID 1; unmanaged: processes outside any unit. */
 export const CHECK_BUCKETS = ['units', 'unmanaged', 'sessions', 'containers'] as const;
@@ -22,12 +23,19 @@ export const BUCKET_OF: Record<Owner['type'], CheckBucket> = {
   container: 'containers',
 };
 
+/** The bucket of an entry: a per-connection instance (Accept=yes) ends by itself like a session. */
+export function bucketOf(o: Owner): CheckBucket {
+  if ((o.type === 'system-unit' || o.type === 'user-unit') && acceptSocketByName(o.unit) !== null)
+    return 'sessions';
+  return BUCKET_OF[o.type];
+}
+
 /** Entries with stale code per bucket; `unmanaged` counts processes (its one entry holds them all). */
 export function countBuckets(groups: readonly Group[]): Record<CheckBucket, number> {
   const n: Record<CheckBucket, number> = { units: 0, unmanaged: 0, sessions: 0, containers: 0 };
   for (const g of groups) {
     if (g.severity !== 'code') continue;
-    const b = BUCKET_OF[g.owner.type];
+    const b = bucketOf(g.owner);
     n[b] += b === 'unmanaged' ? g.pids.length : 1;
   }
   return n;

@@ -6,6 +6,7 @@
 import { lstatSync, realpathSync, type Stats } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { InvalidArgumentError } from '@commander-js/extra-typings';
+import { errnoCode } from '../errors.ts';
 
 export interface PrivilegeContext {
   euid: number;
@@ -60,7 +61,7 @@ export function checkPrivilegedPath(
     try {
       real = ctx.realpath(p);
     } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
+      const code = errnoCode(e);
       if (code !== 'ENOENT' || p === '/') return refuse(`cannot resolve it (${code ?? 'error'})`);
       missing = `/${basename(p)}${missing}`;
     }
@@ -70,7 +71,7 @@ export function checkPrivilegedPath(
     try {
       st = ctx.lstat(p);
     } catch (e) {
-      return refuse(`cannot inspect ${p} (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
+      return refuse(`cannot inspect ${p} (${errnoCode(e) ?? 'error'})`);
     }
     if (!leaf && !st.isDirectory()) return refuse(`${p} is not a directory`);
     if (st.uid !== 0) return refuse(`${p} is owned by uid ${st.uid}, not root`);

@@ -6,8 +6,8 @@ import { DEFAULT_CONFIG_PATH, loadConfigFile } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
 import { UserError } from '../errors.ts';
 import { EXIT } from '../exit.ts';
+import { configDocument } from '../formats/config.ts';
 import { printable } from '../output/style.ts';
-import { VERSION } from '../version.ts';
 
 export interface ConfigCliOptions {
   json?: true;
@@ -16,31 +16,13 @@ export interface ConfigCliOptions {
   config?: string;
 }
 
-export const CONFIG_FORMAT = 'afterpatch-config';
-
-/** The versioned JSON document of `afterpatch config --json`. */
-export interface ConfigDocument {
-  format: typeof CONFIG_FORMAT;
-  formatVersion: 1;
-  afterpatch: string;
-  /** The file read; null when the default file does not exist (all defaults). */
-  file: string | null;
-  config: Config;
-}
-
 export function runConfig(file: string | undefined, o: ConfigCliOptions): number {
   const path = chooseFile(file, o.config);
   // A missing file is an error only when it was named (FILE or --config), as for every command.
   const loaded = loadConfigFile(path ?? DEFAULT_CONFIG_PATH, path !== undefined);
   if (o.quiet) return EXIT.ok;
   if (o.json || o.format === 'json') {
-    const doc: ConfigDocument = {
-      format: CONFIG_FORMAT,
-      formatVersion: 1,
-      afterpatch: VERSION,
-      file: loaded.file,
-      config: loaded.config,
-    };
+    const doc = configDocument(loaded.file, loaded.config);
     process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
   } else {
     process.stdout.write(formatConfig(loaded.config, loaded.file));

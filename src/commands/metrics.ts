@@ -2,7 +2,7 @@
 // textfile collector directory (DIR/afterpatch.prom, replaced atomically).
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
-import { UserError } from '../errors.ts';
+import { errnoCode, errnoOf, UserError } from '../errors.ts';
 import { EXIT } from '../exit.ts';
 import { writeFileAtomic } from '../fs-atomic.ts';
 import { gatherHealth, type Health, type HealthCliOptions, healthOptions } from '../health.ts';
@@ -45,7 +45,7 @@ export async function runMetrics(o: MetricsCliOptions): Promise<number> {
     try {
       writeFileAtomic(path, text);
     } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+      const code = errnoOf(e);
       throw new UserError(`cannot write ${path} (${code}); the previous file is unchanged.`);
     }
   }
@@ -68,7 +68,7 @@ function checkDir(dir: string): void {
   try {
     st = statSync(dir);
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
+    const code = errnoCode(e);
     throw new UserError(
       code === 'ENOENT'
         ? `--textfile ${dir}: no such directory (create it, or use node_exporter's --collector.textfile.directory).`

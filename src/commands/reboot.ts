@@ -1,10 +1,10 @@
 import { hostname } from 'node:os';
 import { loadConfig } from '../config/load.ts';
 import { rebootExitCode } from '../exit.ts';
+import { rebootDocument } from '../formats/reboot.ts';
 import { printable } from '../output/style.ts';
 import { rebootSettingsFromConfig } from '../reboot/detect.ts';
 import { describeReason, rebootRequired } from '../reboot/reboot.ts';
-import { VERSION } from '../version.ts';
 
 export interface RebootCliOptions {
   quiet?: true;
@@ -27,14 +27,7 @@ export async function runRebootRequired(o: RebootCliOptions): Promise<number> {
   });
   if (o.json || o.format === 'json') {
     // hostname and time as in the other documents, so `report` can merge it (issue 11.14).
-    const doc = {
-      format: 'afterpatch-reboot',
-      formatVersion: 1,
-      afterpatch: VERSION,
-      hostname: hostname(),
-      time: new Date().toISOString(),
-      ...r,
-    };
+    const doc = rebootDocument(r, hostname(), new Date().toISOString());
     process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
   } else if (!o.quiet) {
     const lines = r.required

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
-import { UserError } from '../errors.ts';
+import { errnoOf } from '../errors.ts';
 import {
   FleetInputError,
   fleetExitCode,
@@ -35,32 +35,23 @@ export async function runReport(files: readonly string[], o: ReportCliOptions): 
     );
   }
   const docs: (RawDocument & { fallbackHost: string | null })[] = [];
-  try {
-    for (const file of inputs) {
-      let text: string;
-      try {
-        text = file === '-' ? await readStdin() : readFileSync(file, 'utf8');
-      } catch (e) {
-        throw new FleetInputError(
-          file,
-          null,
-          `cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
-        );
-      }
-      const fallbackHost = file === '-' ? null : hostFromFile(file);
-      for (const d of parseInput(text, file === '-' ? '(stdin)' : file))
-        docs.push({ ...d, fallbackHost });
+  for (const file of inputs) {
+    let text: string;
+    try {
+      text = file === '-' ? await readStdin() : readFileSync(file, 'utf8');
+    } catch (e) {
+      throw new FleetInputError(file, null, `cannot read (${errnoOf(e)})`);
     }
-    const view = mergeFleet(docs);
-    if (!o.quiet)
-      process.stdout.write(
-        o.json || o.format === 'json'
-          ? `${JSON.stringify(fleetToJson(view), null, 2)}\n`
-          : formatFleet(view, styleFor(process.stdout, process.env)),
-      );
-    return fleetExitCode(view);
-  } catch (e) {
-    if (e instanceof FleetInputError) throw new UserError(e.message.replaceAll('\n', ' '), 2);
-    throw e;
+    const fallbackHost = file === '-' ? null : hostFromFile(file);
+    for (const d of parseInput(text, file === '-' ? '(stdin)' : file))
+      docs.push({ ...d, fallbackHost });
   }
+  const view = mergeFleet(docs);
+  if (!o.quiet)
+    process.stdout.write(
+      o.json || o.format === 'json'
+        ? `${JSON.stringify(fleetToJson(view), null, 2)}\n`
+        : formatFleet(view, styleFor(process.stdout, process.env)),
+    );
+  return fleetExitCode(view);
 }

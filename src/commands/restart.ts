@@ -5,7 +5,6 @@ import { restartExitCode } from '../exit.ts';
 import { openActionLog } from '../log.ts';
 import { formatPlan, RESTART_FORMATS, type RestartFormat } from '../output/restart.ts';
 import { type Style, styleFor } from '../output/style.ts';
-import { patternProblem } from '../regexp.ts';
 import { isActionable } from '../restart/plan.ts';
 import {
   applyRestart,
@@ -47,9 +46,9 @@ export async function runRestart(o: RestartCliOptions): Promise<number> {
     force: o.force === true,
     includeData: o.includeData === true,
     procRoot: o.procRoot,
-    ...(o.jobs === undefined ? {} : { jobs: o.jobs }),
-    ...(o.timeout === undefined ? {} : { timeoutSeconds: o.timeout }),
-    ...(o.stateDir === undefined ? {} : { stateDir: o.stateDir }),
+    jobs: o.jobs,
+    timeoutSeconds: o.timeout,
+    stateDir: o.stateDir,
   };
   const planned = await planRestart(opts);
   const actionable = planned.plan.filter(isActionable).length;
@@ -62,7 +61,6 @@ export async function runRestart(o: RestartCliOptions): Promise<number> {
     if (!process.stdin.isTTY || !process.stdout.isTTY || format === 'json') {
       throw new UserError(
         'refusing to restart without --yes when not asked on a terminal; review the plan with --dry-run.',
-        3,
       );
     }
     process.stdout.write(

@@ -94,10 +94,7 @@ export async function runServe(o: ServeCliOptions): Promise<number> {
     server.once('error', (e: NodeJS.ErrnoException) =>
       reject(new UserError(`cannot listen on ${o.listen} (${e.code ?? e.message}).`)),
     );
-    server.listen(
-      { port: addr.port, ...(addr.host === undefined ? {} : { host: addr.host }) },
-      () => resolve(),
-    );
+    server.listen({ port: addr.port, host: addr.host }, () => resolve());
   });
   const bound = server.address() as AddressInfo;
   log(`afterpatch: serving http://${urlHost(addr.host ?? bound.address)}:${bound.port}/metrics`);

@@ -1,7 +1,7 @@
 // Loads and validates the configuration; every error names the file, the line and the key.
 import { parse, TomlError } from 'smol-toml';
 import * as v from 'valibot';
-import { UserError } from '../errors.ts';
+import { errnoCode, UserError } from '../errors.ts';
 import type { NoiseConfig } from '../noise.ts';
 import { readFileBounded } from '../procfs/reader.ts';
 import { type Config, ConfigSchema } from './schema.ts';
@@ -33,7 +33,7 @@ export function loadConfigFile(
     // Bounded, and a FIFO is refused rather than waited on.
     text = readFileBounded(path, MAX_CONFIG_BYTES).toString('utf8');
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
+    const code = errnoCode(e);
     if (code === 'ENOENT' && !explicit) return { config: defaultConfig(), file: null };
     throw new UserError(`cannot read configuration ${path} (${code ?? (e as Error).message}).`);
   }

@@ -1,10 +1,21 @@
 // Merges many hosts' JSON results (scan, restart, reboot-required or the Ansible module's combined
 // per-host object) into one fleet view. Pure: no I/O, so the rules are tested table-driven.
 import * as v from 'valibot';
+import { UserError } from '../errors.ts';
+import type { FleetCount, FleetHost, FleetView } from '../formats/fleet.ts';
+import {
+  EnvelopeReadSchema,
+  HostReadSchema,
+  PART_SCHEMAS,
+  type RebootPart,
+  type RestartPart,
+  type ScanPart,
+} from '../formats/fleet-input.ts';
+import { RESTART_ACTIONS } from '../formats/restart.ts';
 import { printable } from '../output/style.ts';
 
 /** Bad input; `source` is the file (or "-") and `line` the JSON Lines line when known. */
-export class FleetInputError extends Error {
+export class FleetInputError extends UserError {
   constructor(
     readonly source: string,
     readonly line: number | null,
@@ -15,8 +26,6 @@ export class FleetInputError extends Error {
     this.name = 'FleetInputError';
   }
 }
-
-type Json = Record<string, unknown>;
 
 /** One document found in an input, with where it came from. */
 export interface RawDocument {
@@ -66,64 +75,75 @@ function parses(s: string): boolean {
   }
 }
 
-const isObj = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
-const str = (v: unknown): string | null => (typeof v === 'string' && v !== '' ? v : null);
+const nonEmpty = (s: string | null | undefined): string | null => (s ? s : null);
 
 /** What a host's parts say, before merging. */
-export interface HostPart {
+export type HostPart = {
   host: string;
   /** ISO time of the part (null when the document carries none: input order decides). */
   time: string | null;
   /** Input order, to break ties. */
   seq: number;
-  kind: 'scan' | 'restart' | 'reboot' | 'status';
-  data: Json;
-}
+} & (
+  | { kind: 'scan'; data: ScanPart }
+  | { kind: 'restart'; data: RestartPart }
+  | { kind: 'reboot'; data: RebootPart }
+  | { kind: 'status'; data: { failed: boolean; msg: string } }
+);
+type Kind = keyof typeof PART_SCHEMAS;
+type PartOf<K extends HostPart['kind']> = Extract<HostPart, { kind: K }>;
 
-const KNOWN = {
+const KNOWN: Record<string, Kind> = {
   'afterpatch-scan': 'scan',
   'afterpatch-restart': 'restart',
   'afterpatch-reboot': 'reboot',
-} as const;
+};
 
-function checkVersion(d: Json, where: RawDocument): void {
-  const v = d.formatVersion;
-  if (typeof v !== 'number' || v < 1) {
+function checkVersion(format: string, version: unknown, where: RawDocument): void {
+  if (typeof version !== 'number' || version < 1) {
     throw new FleetInputError(
       where.source,
       where.line,
-      `"${String(d.format)}" without a valid formatVersion`,
+      `"${format}" without a valid formatVersion`,
     );
   }
-  if (v > 1) {
+  if (version > 1) {
     throw new FleetInputError(
       where.source,
       where.line,
-      `${String(d.format)} format version ${v} is newer than this afterpatch reads (1): upgrade afterpatch`,
+      `${format} format version ${version} is newer than this afterpatch reads (1): upgrade afterpatch`,
     );
   }
 }
 
-// What each kind of result must carry to be read as one (extra fields are allowed). A part
-// without them is an input error, never a clean host (issue 11.5).
-const named = v.looseObject({});
-const PART_SCHEMAS = {
-  scan: v.looseObject({ entries: v.array(named) }),
-  restart: v.looseObject({
-    plan: v.array(named),
-    results: v.array(v.looseObject({ outcome: v.string() })),
-  }),
-  reboot: v.looseObject({ required: v.boolean(), reasons: v.array(v.unknown()) }),
-} as const;
-
-/** Null when `data` is a usable result of its kind, else what is wrong with it. */
-export function partProblem(kind: keyof typeof PART_SCHEMAS, data: unknown): string | null {
-  const r = v.safeParse(PART_SCHEMAS[kind], data);
-  if (r.success) return null;
-  const issue = r.issues[0];
+/** Where the first problem is ("results.0.outcome") and what it is. */
+function problemOf(issues: readonly v.BaseIssue<unknown>[]): string {
+  const issue = issues[0] as v.BaseIssue<unknown>;
   const path = v.getDotPath(issue);
   return `${path === null ? '' : `"${path}": `}${issue.message}`;
 }
+
+/** Null when `data` is a usable result of its kind, else what is wrong with it. */
+export function partProblem(kind: Kind, data: unknown): string | null {
+  const r = v.safeParse(PART_SCHEMAS[kind], data);
+  return r.success ? null : problemOf(r.issues);
+}
+
+/** The part of one kind, parsed by its schema (src/formats/fleet-input.ts); `bad` words the refusal. */
+function readPart(
+  kind: Kind,
+  data: unknown,
+  base: { host: string; seq: number; time: string | null },
+  bad: (problem: string) => FleetInputError,
+): HostPart {
+  const r = v.safeParse(PART_SCHEMAS[kind], data);
+  if (!r.success) throw bad(problemOf(r.issues));
+  const time = nonEmpty(r.output.time) ?? base.time;
+  return { ...base, time, kind, data: r.output } as HostPart;
+}
+
+const isObj = (x: unknown): x is Record<string, unknown> =>
+  typeof x === 'object' && x !== null && !Array.isArray(x);
 
 /**
  * The parts of one document. `fallbackHost` names documents that carry no host name
@@ -137,55 +157,56 @@ export function documentParts(
   const d = where.doc;
   const bad = (detail: string) => new FleetInputError(where.source, where.line, detail);
   if (!isObj(d)) throw bad('not a JSON object');
-  const format = d.format;
-  if (typeof format === 'string') {
-    const kind = KNOWN[format as keyof typeof KNOWN] as
-      | (typeof KNOWN)[keyof typeof KNOWN]
-      | undefined;
+  if (typeof d.format === 'string') {
+    const env = v.safeParse(EnvelopeReadSchema, d);
+    if (!env.success) throw bad(`${d.format} document is not usable (${problemOf(env.issues)})`);
+    const { format, formatVersion } = env.output;
+    const kind = KNOWN[format];
     if (kind === undefined) throw bad(`unknown format "${format}"`);
-    checkVersion(d, where);
-    const host = str(d.hostname) ?? fallbackHost;
+    checkVersion(format, formatVersion, where);
+    const host = nonEmpty(env.output.hostname) ?? fallbackHost;
     if (host === null) {
       throw bad(
         `${format} document without a host name: give it in a file named after the host, or wrap it as {"host": ..., "${kind}": ...}`,
       );
     }
-    const problem = partProblem(kind, d);
-    if (problem !== null)
-      throw bad(`${format} document of host ${host} is not usable (${problem})`);
-    return [{ host, time: str(d.time), seq, kind, data: d }];
+    return [
+      readPart(kind, d, { host, seq, time: null }, (p) =>
+        bad(`${format} document of host ${host} is not usable (${p})`),
+      ),
+    ];
   }
-  const host = str(d.host);
-  if (host === null) {
+  const obj = v.safeParse(HostReadSchema, d);
+  const host = obj.success ? nonEmpty(obj.output.host) : null;
+  if (!obj.success || host === null) {
     throw bad(
-      'not an afterpatch document (expected scan, restart or reboot-required --json, or a per-host object with "host")',
+      !obj.success && typeof d.host === 'string' && d.host !== ''
+        ? `host ${d.host} is not a usable per-host object (${problemOf(obj.issues)})`
+        : 'not an afterpatch document (expected scan, restart or reboot-required --json, or a per-host object with "host")',
     );
   }
-  const time = str(d.time);
+  const { failed, msg } = obj.output;
+  const time = nonEmpty(obj.output.time);
   const parts: HostPart[] = [];
   for (const kind of ['scan', 'restart', 'reboot'] as const) {
     const p = d[kind];
     if (p === undefined || p === null) continue;
     if (!isObj(p)) throw bad(`"${kind}" of host ${host} is not an object`);
-    if (typeof p.formatVersion === 'number') checkVersion(p, where);
-    const problem = partProblem(kind, p);
-    if (problem !== null)
-      throw bad(`"${kind}" of host ${host} is not a usable result (${problem})`);
-    parts.push({ host, time: str(p.time) ?? time, seq, kind, data: p });
+    const format = typeof p.format === 'string' ? p.format : kind;
+    if (p.formatVersion !== undefined) checkVersion(format, p.formatVersion, where);
+    parts.push(
+      readPart(kind, p, { host, seq, time }, (problem) =>
+        bad(`"${kind}" of host ${host} is not a usable result (${problem})`),
+      ),
+    );
   }
-  if (d.failed !== true && parts.length === 0) {
+  if (failed !== true && parts.length === 0) {
     throw bad(
       `host ${host} has no scan, restart or reboot result and did not fail: nothing to judge`,
     );
   }
-  if (d.failed === true) {
-    parts.push({
-      host,
-      time,
-      seq,
-      kind: 'status',
-      data: { failed: d.failed === true, msg: typeof d.msg === 'string' ? d.msg : '' },
-    });
+  if (failed === true) {
+    parts.push({ host, time, seq, kind: 'status', data: { failed: true, msg: msg ?? '' } });
   }
   return parts;
 }
@@ -200,96 +221,59 @@ function newer(a: HostPart, b: HostPart): boolean {
   return a.seq > b.seq;
 }
 
-export interface FleetHost {
-  host: string;
-  /** Latest time among the parts used (null when none carried a time). */
-  time: string | null;
-  needsRestart: boolean;
-  needsReboot: boolean;
-  /** The module (or the run) failed on this host; `msg` says why. */
-  failed: boolean;
-  msg: string | null;
-  clean: boolean;
-  /** Units (or entry keys without a unit) that still run outdated code. */
-  units: string[];
-  /** Packages owning the outdated files. */
-  packages: string[];
-  /** Units a restart verified. */
-  restarted: string[];
-  /** Units whose restart failed, timed out or left stale processes. */
-  restartFailed: string[];
-  rebootReasons: string[];
-  /** Which kinds of results the view was built from. */
-  sources: string[];
-}
+const ACTIONS: ReadonlySet<string> = new Set(RESTART_ACTIONS);
+const entryName = (e: { unit?: string | null | undefined; key?: string | undefined }): string =>
+  nonEmpty(e.unit) ?? nonEmpty(e.key) ?? '?';
 
-export interface FleetCount {
-  name: string;
-  hosts: number;
-  hostnames: string[];
-}
-
-export interface FleetView {
-  summary: {
-    hosts: number;
-    needRestart: number;
-    needReboot: number;
-    failed: number;
-    clean: number;
-  };
-  hosts: FleetHost[];
-  units: FleetCount[];
-  packages: FleetCount[];
-}
-
-const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
-const ACTIONS = new Set(['restart', 'reload', 'daemon-reexec', 'reexec-user-manager']);
-const entryName = (e: Json): string => str(e.unit) ?? str(e.key) ?? '?';
-
-function scanFindings(s: Json): { units: string[]; packages: string[] } {
+function scanFindings(s: ScanPart): { units: string[]; packages: string[] } {
   const units: string[] = [];
   const packages = new Set<string>();
-  for (const e of arr(s.entries)) {
-    if (!isObj(e) || e.severity === 'data') continue;
+  for (const e of s.entries) {
+    if (e.severity === 'data') continue;
     units.push(entryName(e));
-    for (const p of arr(e.packages)) if (typeof p === 'string') packages.add(p);
-    for (const f of arr(e.files)) {
-      if (isObj(f) && f.kind !== 'data' && isObj(f.package)) {
-        const n = str(f.package.name);
-        if (n) packages.add(n);
-      }
+    for (const p of e.packages ?? []) packages.add(p);
+    for (const f of e.files ?? []) {
+      const n = f.kind === 'data' ? null : nonEmpty(f.package?.name);
+      if (n) packages.add(n);
     }
   }
   return { units, packages: [...packages] };
 }
 
-function describeReason(r: unknown): string {
-  if (!isObj(r)) return String(r);
+function describeReason(r: RebootPart['reasons'][number]): string {
   switch (r.type) {
     case 'kernel-newer':
-      return `kernel ${String(r.newest)} installed, ${String(r.running)} running`;
+      return 'newest' in r ? `kernel ${r.newest} installed, ${r.running} running` : r.type;
     case 'kernel-rebuilt':
-      return `kernel ${String(r.release)} rebuilt`;
+      return 'release' in r ? `kernel ${r.release} rebuilt` : r.type;
     case 'sentinel':
-      return `${String(r.file)}${arr(r.packages).length ? ` (${arr(r.packages).join(', ')})` : ''}`;
+      return 'file' in r && Array.isArray(r.packages)
+        ? `${r.file}${r.packages.length ? ` (${r.packages.join(', ')})` : ''}`
+        : r.type;
     case 'stale-package':
-      return `stale ${String(r.package)} only a reboot replaces`;
+      return 'package' in r ? `stale ${String(r.package)} only a reboot replaces` : r.type;
     default:
-      return String(r.type ?? 'unknown reason');
+      return r.type;
   }
+}
+
+function latestOf<K extends HostPart['kind']>(
+  parts: readonly HostPart[],
+  kind: K,
+): PartOf<K> | undefined {
+  let best: PartOf<K> | undefined;
+  for (const p of parts) {
+    if (p.kind === kind && (best === undefined || newer(p, best))) best = p as PartOf<K>;
+  }
+  return best;
 }
 
 /** One host's view from its latest part of each kind. */
 export function hostView(host: string, parts: readonly HostPart[]): FleetHost {
-  const latest = new Map<HostPart['kind'], HostPart>();
-  for (const p of parts) {
-    const cur = latest.get(p.kind);
-    if (cur === undefined || newer(p, cur)) latest.set(p.kind, p);
-  }
-  const scan = latest.get('scan');
-  const restart = latest.get('restart');
-  const reboot = latest.get('reboot');
-  const status = latest.get('status');
+  const scan = latestOf(parts, 'scan');
+  const restart = latestOf(parts, 'restart');
+  const reboot = latestOf(parts, 'reboot');
+  const status = latestOf(parts, 'status');
   const units = new Set<string>();
   const packages = new Set<string>();
   const restarted: string[] = [];
@@ -302,8 +286,7 @@ export function hostView(host: string, parts: readonly HostPart[]): FleetHost {
   }
   if (restart !== undefined) {
     const r = restart.data;
-    const results = arr(r.results).filter(isObj);
-    for (const x of results) {
+    for (const x of r.results) {
       if (x.outcome === 'verified') restarted.push(entryName(x));
       else restartFailed.push(entryName(x));
     }
@@ -311,7 +294,7 @@ export function hostView(host: string, parts: readonly HostPart[]): FleetHost {
       // What the restart leaves: failed results, entries it does not act on (a human must), and
       // for a dry run everything it plans.
       for (const u of restartFailed) units.add(u);
-      for (const e of arr(r.plan).filter(isObj)) {
+      for (const e of r.plan) {
         if (r.dryRun === true || !ACTIONS.has(String(e.action))) units.add(entryName(e));
       }
       if (scan !== undefined) {
@@ -322,34 +305,37 @@ export function hostView(host: string, parts: readonly HostPart[]): FleetHost {
   const rebootReasons: string[] = [];
   let needsReboot = false;
   if (reboot !== undefined) {
-    needsReboot = reboot.data.required === true;
-    for (const r of arr(reboot.data.reasons)) {
+    needsReboot = reboot.data.required;
+    for (const r of reboot.data.reasons) {
       rebootReasons.push(describeReason(r));
-      if (isObj(r) && r.type === 'stale-package' && typeof r.package === 'string') {
+      if (r.type === 'stale-package' && 'package' in r && typeof r.package === 'string') {
         packages.add(r.package);
       }
     }
   }
   const used = [scan, restart, reboot, status].filter((p): p is HostPart => p !== undefined);
-  // A failure counts only when it is the host's latest word.
+  // A failure counts only when it is the host's latest word: a later *document* clears it, but
+  // the results inside the failed object itself (which carry their own, later times) do not.
   const lastData = used
-    .filter((p) => p !== status)
+    .filter((p) => p !== status && p.seq !== status?.seq)
     .reduce<HostPart | undefined>((a, p) => (a === undefined || newer(p, a) ? p : a), undefined);
   const failed =
-    status !== undefined &&
-    status.data.failed === true &&
-    (lastData === undefined || !newer(lastData, status));
+    status?.data.failed === true && (lastData === undefined || !newer(lastData, status));
   const times = used.map((p) => p.time).filter((t): t is string => t !== null);
   const time = times.sort((a, b) => Date.parse(a) - Date.parse(b)).at(-1) ?? null;
   const needsRestart = units.size > 0;
+  // Fail closed: without a scan or a restart nobody read the host's processes, so it is not
+  // clean (a reboot verdict alone says nothing about outdated code still running).
+  const unknown = !failed && scan === undefined && restart === undefined;
   return {
     host,
     time,
     needsRestart,
     needsReboot,
     failed,
-    msg: failed && status ? String(status.data.msg || '') || null : null,
-    clean: !needsRestart && !needsReboot && !failed,
+    msg: failed && status ? status.data.msg || null : null,
+    unknown,
+    clean: !needsRestart && !needsReboot && !failed && !unknown,
     units: [...units].sort(),
     packages: [...packages].sort(),
     restarted: restarted.sort(),
@@ -386,6 +372,7 @@ export function mergeFleet(
       needRestart: hosts.filter((h) => h.needsRestart).length,
       needReboot: hosts.filter((h) => h.needsReboot).length,
       failed: hosts.filter((h) => h.failed).length,
+      unknown: hosts.filter((h) => h.unknown).length,
       clean: hosts.filter((h) => h.clean).length,
     },
     hosts,
@@ -394,7 +381,7 @@ export function mergeFleet(
   };
 }
 
-/** 0 all clean, 1 some host needs a restart or a reboot (or failed). */
+/** 0 all clean, 1 some host needs a restart or a reboot, failed, or has no scan (unknown). */
 export function fleetExitCode(v: FleetView): number {
   return v.hosts.every((h) => h.clean) ? 0 : 1;
 }

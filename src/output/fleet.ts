@@ -1,17 +1,20 @@
 // The fleet view (`afterpatch report`): a readable table and the versioned JSON.
-import type { FleetCount, FleetHost, FleetView } from '../fleet/merge.ts';
+import type { FleetCount, FleetDocument, FleetHost, FleetView } from '../formats/fleet.ts';
 import { VERSION } from '../version.ts';
 import { printable, type Style, table } from './style.ts';
 
 export const FLEET_FORMAT_VERSION = 1;
 
-export function fleetToJson(v: FleetView, now: Date = new Date()): object {
+export function fleetToJson(v: FleetView, now: Date = new Date()): FleetDocument {
   return {
     format: 'afterpatch-fleet',
     formatVersion: FLEET_FORMAT_VERSION,
     afterpatch: VERSION,
     time: now.toISOString(),
-    ...v,
+    summary: v.summary,
+    hosts: v.hosts,
+    units: v.units,
+    packages: v.packages,
   };
 }
 
@@ -45,7 +48,7 @@ function countTable(title: string, rows: readonly FleetCount[], s: Style): strin
 export function formatFleet(v: FleetView, s: Style): string {
   const { summary: n } = v;
   const lines = [
-    `${n.hosts} host${n.hosts === 1 ? '' : 's'}: ${n.needRestart} need a restart, ${n.needReboot} need a reboot, ${n.failed} failed, ${n.clean} clean.`,
+    `${n.hosts} host${n.hosts === 1 ? '' : 's'}: ${n.needRestart} need a restart, ${n.needReboot} need a reboot, ${n.failed} failed, ${n.unknown ? `${n.unknown} unknown (no scan), ` : ''}${n.clean} clean.`,
     ...section(
       'Need a restart',
       v.hosts.filter((h) => h.needsRestart),
@@ -61,6 +64,17 @@ export function formatFleet(v: FleetView, s: Style): string {
   ];
   const failed = v.hosts.filter((h) => h.failed);
   if (failed.length > 0) lines.push(...section('Failed', failed, (h) => printable(h.msg ?? ''), s));
+  const unknown = v.hosts.filter((h) => h.unknown);
+  if (unknown.length > 0) {
+    lines.push(
+      ...section(
+        'Unknown: no scan',
+        unknown,
+        () => 'no scan or restart result: outdated processes not read',
+        s,
+      ),
+    );
+  }
   lines.push(
     ...section(
       'Clean',

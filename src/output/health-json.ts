@@ -1,5 +1,6 @@
 // `check --json`: the whole health snapshot of one scan as one versioned document (docs/json.md,
 // "check --json"), for tools that want one call: verdict, buckets, scan, reboot, restart state.
+import type { HealthDocument } from '../formats/health.ts';
 import type { Health } from '../health.ts';
 import type { Outcome } from '../restart/state.ts';
 import { VERSION } from '../version.ts';
@@ -10,7 +11,8 @@ export const HEALTH_FORMAT_VERSION = 1;
 
 const iso = (t: number | null) => (t === null ? null : new Date(t * 1000).toISOString());
 
-export function healthToJson(h: Health, verdict: NagiosResult): object {
+/** The health snapshot as the published document (src/formats/health.ts). */
+export function healthToJson(h: Health, verdict: NagiosResult): HealthDocument {
   const c = countHealth(h);
   return {
     format: 'afterpatch-health',

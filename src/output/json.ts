@@ -1,6 +1,7 @@
 // The versioned JSON format of `scan --json`, documented in docs/json.md and docs/scan.schema.json.
 
-import { interpretedByEntry } from '../model.ts';
+import type { ScanDocument, ScanEntry, ScanProcess } from '../formats/scan.ts';
+import { interpretedByEntry, type StaleFile } from '../model.ts';
 import { ownerKey } from '../report/group.ts';
 import type { ScanReport } from '../scan/scan.ts';
 import { VERSION } from '../version.ts';
@@ -8,7 +9,8 @@ import { VERSION } from '../version.ts';
 /** Bumped on any incompatible change; additions of fields keep the version. */
 export const SCAN_FORMAT_VERSION = 1;
 
-export function scanToJson(r: ScanReport): object {
+/** The internal scan report as the published document (src/formats/scan.ts). */
+export function scanToJson(r: ScanReport): ScanDocument {
   const interp = interpretedByEntry(r.processes, (p) => ownerKey(p.owner));
   return {
     format: 'afterpatch-scan',
@@ -20,27 +22,42 @@ export function scanToJson(r: ScanReport): object {
     durationMs: r.durationMs,
     packageManager: r.packageManager,
     summary: r.summary,
-    entries: r.groups.map((g) => ({
-      ...g.owner,
-      key: g.key,
-      severity: g.severity,
-      pids: g.pids,
-      names: g.names,
-      files: g.files.map((f) => {
-        const e = interp.get(g.key)?.get(f.path);
-        // Interpreted findings say so (additive: other files are exactly as before).
-        return e
-          ? { ...f, interpreted: { interpreter: e.interpreter, confidence: e.confidence } }
-          : f;
+    entries: r.groups.map(
+      (g): ScanEntry => ({
+        ...g.owner,
+        key: g.key,
+        severity: g.severity,
+        pids: g.pids,
+        names: g.names,
+        files: g.files.map((f) => {
+          const file = { path: f.path, kind: f.kind, package: f.package };
+          const e = interp.get(g.key)?.get(f.path);
+          // Interpreted findings say so (additive: other files are exactly as before).
+          return e
+            ? { ...file, interpreted: { interpreter: e.interpreter, confidence: e.confidence } }
+            : file;
+        }),
+        action: g.action,
       }),
-      action: g.action,
-    })),
+    ),
     processes: r.processes.map(processToJson),
     warnings: r.warnings,
   };
 }
 
-function processToJson(p: ScanReport['processes'][number]): object {
+function fileToJson(f: StaleFile): ScanProcess['files'][number] {
+  const file = {
+    path: f.path,
+    hostPath: f.hostPath,
+    kind: f.kind,
+    inode: f.inode,
+    device: f.device,
+    package: f.package,
+  };
+  return f.interpreted ? { ...file, interpreted: f.interpreted } : file;
+}
+
+function processToJson(p: ScanReport['processes'][number]): ScanProcess {
   return {
     type: 'process',
     pid: p.pid,
@@ -52,8 +69,8 @@ function processToJson(p: ScanReport['processes'][number]): object {
     foreignPidNs: p.foreignPidNs,
     cgroup: p.cgroup,
     owner: ownerKey(p.owner),
-    files: p.files,
-    ignored: p.ignored,
+    files: p.files.map(fileToJson),
+    ignored: p.ignored.map((f) => ({ path: f.path, kind: f.kind, rule: f.rule })),
     ...(p.omittedMappings === undefined ? {} : { omittedMappings: p.omittedMappings }),
   };
 }

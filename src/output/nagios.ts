@@ -7,7 +7,7 @@
 // Plugin output rules (Nagios plugin API): the first `|` starts performance data, so `|` never
 // appears in names or paths we print; control characters are escaped.
 import {
-  BUCKET_OF,
+  bucketOf,
   CHECK_BUCKETS,
   type CheckBucket,
   type CheckMetric,
@@ -279,7 +279,7 @@ function whereSummary(
   t: CheckThresholds,
   alerting: readonly CheckBucket[],
 ): string {
-  const of = (b: CheckBucket) => code.filter((g) => BUCKET_OF[g.owner.type] === b);
+  const of = (b: CheckBucket) => code.filter((g) => bucketOf(g.owner) === b);
   const units = of('units');
   const names = units.map((g) =>
     g.owner.type === 'init' ? 'PID 1' : clipName(entryLabel(g.owner).name),

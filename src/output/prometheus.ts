@@ -1,6 +1,6 @@
 // Prometheus text exposition (format 0.0.4) of one health snapshot: pure, no I/O.
 // Every metric is documented in docs/monitoring.md ("Prometheus").
-import { BUCKET_OF, countBuckets } from '../check/buckets.ts';
+import { bucketOf, countBuckets } from '../check/buckets.ts';
 import type { Health } from '../health.ts';
 import type { Group } from '../report/group.ts';
 import { OUTCOMES } from '../restart/state.ts';
@@ -64,7 +64,7 @@ class Exposition {
 /** Groups of restartable units running stale code, in report order. */
 export function unitsNeedingRestart(h: Health): Group[] {
   // PID 1 counts: it needs an action (daemon-reexec) like a unit, not a reboot.
-  return h.scan.groups.filter((g) => g.severity === 'code' && BUCKET_OF[g.owner.type] === 'units');
+  return h.scan.groups.filter((g) => g.severity === 'code' && bucketOf(g.owner) === 'units');
 }
 
 function unitLabels(g: Group): Record<string, string> {
@@ -134,7 +134,7 @@ export function formatPrometheus(health: Health | null, o: PrometheusOptions = {
   e.one(
     'afterpatch_sessions_outdated',
     'gauge',
-    'Login sessions with processes running outdated code (log out and back in).',
+    'Login sessions (log out and back in) and per-connection units (end with their connection) running outdated code.',
     buckets.sessions,
   );
   e.one(

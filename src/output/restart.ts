@@ -1,4 +1,5 @@
 // Output of `restart`: the plan and the results, as a table or as versioned JSON (docs/restart.md).
+import { RESTART_ACTIONS, type RestartDocument, type UnitResultDoc } from '../formats/restart.ts';
 import { entryLabel, type UnitResult } from '../restart/apply.ts';
 import type { PlanEntry } from '../restart/plan.ts';
 import type { RestartReport } from '../restart/restart.ts';
@@ -11,7 +12,8 @@ export const RESTART_FORMAT_VERSION = 1;
 
 export type RestartFormat = 'text' | 'json';
 
-export function restartToJson(r: RestartReport): object {
+/** The internal restart report as the published document (src/formats/restart.ts). */
+export function restartToJson(r: RestartReport): RestartDocument {
   return {
     format: 'afterpatch-restart',
     formatVersion: RESTART_FORMAT_VERSION,
@@ -19,7 +21,7 @@ export function restartToJson(r: RestartReport): object {
     hostname: r.scan.hostname,
     time: r.scan.time,
     dryRun: r.dryRun,
-    scan: r.scan.summary,
+    scan: { ...r.scan.summary },
     plan: r.plan.map((e) => ({
       key: e.key,
       type: e.owner.type,
@@ -31,19 +33,32 @@ export function restartToJson(r: RestartReport): object {
       pids: e.pids,
       files: e.files.map((f) => ({ path: f.path, kind: f.kind })),
     })),
-    results: r.results,
+    results: r.results.map(resultToJson),
     summary: summarize(r),
     interrupted: r.interrupted ?? null,
     stateError: r.stateError ?? null,
   };
 }
 
-export function summarize(r: RestartReport) {
+/** One unit's result, field by field: internal additions to UnitResult stay internal. */
+function resultToJson(x: UnitResult): UnitResultDoc {
+  return {
+    key: x.key,
+    unit: x.unit,
+    action: x.action,
+    outcome: x.outcome,
+    durationMs: x.durationMs,
+    stalePids: x.stalePids.map((p) => ({ pid: p.pid, files: p.files })),
+    activeState: x.activeState,
+    message: x.message,
+    journal: x.journal,
+  };
+}
+
+export function summarize(r: RestartReport): RestartDocument['summary'] {
   const count = (o: string) => r.results.filter((x) => x.outcome === o).length;
   return {
-    planned: r.plan.filter((e) =>
-      ['restart', 'reload', 'daemon-reexec', 'reexec-user-manager'].includes(e.action),
-    ).length,
+    planned: r.plan.filter((e) => (RESTART_ACTIONS as readonly string[]).includes(e.action)).length,
     verified: count('verified'),
     unverified: count('unverified'),
     stillStale: count('still-stale'),

@@ -16,7 +16,7 @@ export interface PackageDb {
 
 export interface PackageDbOptions {
   /** A file-system root prefix for tests ("" or "/" = host). */
-  root?: string;
+  root?: string | undefined;
 }
 
 /** Database directories rpm uses, newest layout first (paths inside the root). */

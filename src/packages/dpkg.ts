@@ -5,6 +5,7 @@ import { Buffer } from 'node:buffer';
 import { readFileSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { setImmediate } from 'node:timers/promises';
+import { errnoCode } from '../errors.ts';
 import type { PackageRef } from '../model.ts';
 import type { PackageDb } from './db.ts';
 import { candidatePaths } from './usrmerge.ts';
@@ -134,7 +135,7 @@ function readListFile(path: string): string | null {
   try {
     return readFileSync(path, 'latin1');
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    if (errnoCode(e) === 'ENOENT') return null;
     throw dbError(path, e);
   }
 }
@@ -230,7 +231,7 @@ export class DpkgDb implements PackageDb {
     try {
       return parseDiversions(await readFile(path, 'utf8'));
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return parseDiversions('');
+      if (errnoCode(e) === 'ENOENT') return parseDiversions('');
       throw dbError(path, e);
     }
   }
@@ -273,6 +274,6 @@ async function readDb<T>(path: string, read: () => Promise<T>): Promise<T> {
 }
 
 function dbError(path: string, cause: unknown): Error {
-  const code = (cause as NodeJS.ErrnoException).code ?? String(cause);
+  const code = errnoCode(cause) ?? String(cause);
   return new Error(`cannot read the dpkg database: ${path}: ${code}`, { cause });
 }

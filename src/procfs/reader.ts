@@ -7,6 +7,7 @@ import {
   readlinkSync,
   readSync,
 } from 'node:fs';
+import { errnoCode } from '../errors.ts';
 
 /**
  * Why a read failed: `gone` (the process exited; skip silently), `denied` (not ours to read) or
@@ -160,7 +161,7 @@ export class ProcReader {
 
 function failure(e: unknown): ReadFailure {
   if (e instanceof RefusedFileError) return 'refused';
-  const code = (e as NodeJS.ErrnoException).code;
+  const code = errnoCode(e);
   // EACCES/EPERM: another user's process without root; everything else means it is gone.
   return code === 'EACCES' || code === 'EPERM' ? 'denied' : 'gone';
 }

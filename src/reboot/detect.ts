@@ -186,7 +186,7 @@ export interface RebootInput {
   container: string | null;
   stale: readonly StaleCode[];
   /** Default: DEFAULT_REBOOT_POLICY. */
-  policy?: RebootPolicy;
+  policy?: RebootPolicy | undefined;
   /** Observations made while gathering (unreadable files, …), passed through to the result. */
   notes?: readonly string[];
   /** Default: not checked. */
@@ -194,7 +194,7 @@ export interface RebootInput {
   /** Default: none. */
   livepatches?: readonly Livepatch[];
   /** Default: DEFAULT_REBOOT_SETTINGS. */
-  settings?: Partial<RebootSettings>;
+  settings?: Partial<RebootSettings> | undefined;
 }
 
 function matcher(globs: readonly string[]): (name: string) => boolean {
@@ -399,8 +399,8 @@ export interface GatherOptions {
   /** Overrides the package manager guessed from the root's databases. */
   packaging?: Packaging;
   stale?: readonly StaleCode[];
-  policy?: RebootPolicy;
-  settings?: Partial<RebootSettings>;
+  policy?: RebootPolicy | undefined;
+  settings?: Partial<RebootSettings> | undefined;
 }
 
 /** Every text file gathered here is small (sysfs/procfs values, package lists): 1 MiB is plenty. */
@@ -527,8 +527,8 @@ export function gatherRebootInput(opts: GatherOptions = {}): RebootInput {
     sentinels,
     container,
     stale: opts.stale ?? [],
-    ...(opts.policy === undefined ? {} : { policy: opts.policy }),
-    ...(opts.settings === undefined ? {} : { settings: opts.settings }),
+    policy: opts.policy,
+    settings: opts.settings,
     notes,
     microcode: checkMicrocode({ root, procRoot, container }),
     livepatches: container === null ? readLivepatches(root, notes) : [],

@@ -3,6 +3,7 @@
 import type { Buffer } from 'node:buffer';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { errnoCode } from '../errors.ts';
 import { readBounded } from './read.ts';
 import { compareDebVersions, compareRpmVersions } from './version.ts';
 
@@ -88,7 +89,7 @@ function listDir(path: string): string[] {
   try {
     return readdirSync(path);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
+    const code = errnoCode(err);
     if (code === 'ENOENT' || code === 'ENOTDIR') return [];
     throw err;
   }

@@ -3,6 +3,7 @@
 
 import { Buffer } from 'node:buffer';
 import { closeSync, readSync } from 'node:fs';
+import { errnoCode } from '../errors.ts';
 import { openRegularSync } from '../procfs/reader.ts';
 
 /**
@@ -27,7 +28,7 @@ export function readBounded(path: string, max: number): { data: Buffer; truncate
 }
 
 export function errorCode(err: unknown): string {
-  return (err as NodeJS.ErrnoException).code ?? String(err);
+  return errnoCode(err) ?? String(err);
 }
 
 /** Missing files are absent facts, not errors. */

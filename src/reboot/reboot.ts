@@ -56,7 +56,7 @@ export async function rebootRequired(o: RebootOptions = {}): Promise<RebootRepor
     root: o.root ?? '/',
     procRoot,
     stale,
-    ...(o.settings === undefined ? {} : { settings: o.settings }),
+    settings: o.settings,
   });
   const result = assessReboot(input);
   for (const w of result.waived ?? [])

@@ -1,6 +1,6 @@
 import { closeSync, constants, fstatSync, futimesSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
-import { EnvironmentError, errnoOf } from '../errors.ts';
+import { EnvironmentError, errnoCode, errnoOf } from '../errors.ts';
 import { writeFileAtomic } from '../fs-atomic.ts';
 
 /** Text of a newly created `reboot-required`; motd scripts on Ubuntu print it at login. */
@@ -29,7 +29,7 @@ function openExisting(path: string): number | null {
   try {
     fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
+    const code = errnoCode(err);
     if (code === 'ENOENT') return null;
     if (code === 'ELOOP')
       throw new Error(`${path} is a symbolic link: refusing to follow it; remove it`);
@@ -120,7 +120,7 @@ export function writeSentinelOrExplain(runDir: string, packages: readonly string
   try {
     return writeSentinel(runDir, packages);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === undefined) throw e;
+    if (errnoCode(e) === undefined) throw e;
     throw new EnvironmentError(
       `cannot write the reboot sentinel in ${runDir} (${errnoOf(e)}); free space or fix its permissions.`,
     );

@@ -1,5 +1,6 @@
 // What a human (or `afterpatch restart`) should do about each owner.
 import type { Owner } from '../model.ts';
+import { acceptSocketByName, perConnectionAdvice } from '../systemd/accept-instance.ts';
 
 export type SuggestedAction =
   | { kind: 'restart'; argv: string[] }
@@ -28,12 +29,12 @@ export function suggestAction(owner: Owner, pids: readonly number[]): SuggestedA
           advice: `${owner.unit} is a scope: systemd cannot restart it; restart its programs (${pidsForAdvice(pids)}) by hand`,
         };
       }
-      return { kind: 'restart', argv: ['systemctl', 'restart', owner.unit] };
+      return restartOrAdvise(['systemctl', 'restart', owner.unit], owner.unit);
     case 'user-unit':
-      return {
-        kind: 'restart',
-        argv: ['systemctl', '--user', '-M', `${owner.uid}@`, 'restart', owner.unit],
-      };
+      return restartOrAdvise(
+        ['systemctl', '--user', '-M', `${owner.uid}@`, 'restart', owner.unit],
+        owner.unit,
+      );
     case 'user-manager':
       return {
         kind: 'reexec-user-manager',
@@ -57,4 +58,14 @@ export function suggestAction(owner: Owner, pids: readonly number[]): SuggestedA
         advice: `not in a systemd unit: restart ${pidsForAdvice(pids)} by hand`,
       };
   }
+}
+
+/** A restart, unless the unit serves one connection: restarting it would cut that connection. */
+function restartOrAdvise(argv: string[], unit: string): SuggestedAction {
+  const socket = acceptSocketByName(unit);
+  if (socket === null) return { kind: 'restart', argv };
+  return {
+    kind: 'manual',
+    advice: `${perConnectionAdvice(socket)}; restarting it would cut that connection`,
+  };
 }

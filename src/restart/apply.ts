@@ -6,6 +6,7 @@ import { ProcReader } from '../procfs/reader.ts';
 import { cgroupPids, hostCgroupMount } from '../systemd/cgroupfs.ts';
 import type { Manager, SystemdClient } from '../systemd/client.ts';
 import type { UnitProperties } from '../systemd/properties.ts';
+import { firstLook, judgeBatch, toRescan, type Verdict } from './judge.ts';
 import { isActionable, type PlanEntry } from './plan.ts';
 import type { Outcome } from './state.ts';
 import { staleAmong } from './verify.ts';
@@ -32,13 +33,13 @@ export interface ApplyOptions {
   timeoutMs: number;
   noise: NoiseConfig;
   includeData: boolean;
-  procRoot?: string;
+  procRoot?: string | undefined;
   /**
    * Where the unit cgroups are read. Default: the host's mounted systemd hierarchy, or none under
    * a --proc-root other than /proc (those processes are not the host's: unit results are then
    * `unverified`).
    */
-  cgroupMount?: string | null;
+  cgroupMount?: string | null | undefined;
   /** Asked before each batch: a reason (e.g. "SIGTERM") stops before the next batch starts. */
   stopRequested?: () => string | null;
 }
@@ -109,61 +110,21 @@ async function applyBatch(batch: readonly PlanEntry[], o: ApplyOptions): Promise
   );
   const props = await unitStates(batch, named, showAs, res.ok, o.client);
 
+  const toVerify = batch.flatMap((e) => {
+    const look = firstLook(e, batch.length, res, props, o.timeoutMs);
+    return look.outcome === 'rescan' ? [{ e, controlGroup: look.controlGroup }] : [];
+  });
+  const judged = judgeBatch(
+    batch,
+    res,
+    props,
+    await rescanUnits(toVerify, manager, o),
+    o.timeoutMs,
+  );
   const results = new Map<PlanEntry, UnitResult>();
-  const toVerify: { e: PlanEntry; controlGroup: string | null; active: string | null }[] = [];
-  for (const e of batch) {
-    const p = e.unit === null ? undefined : props.get(e.unit);
-    const active = p?.ActiveState ?? null;
-    // systemctl names the units whose jobs failed; with one unit any failure is its own.
-    const mine = res.messages.filter(
-      (m) => batch.length === 1 || (e.unit !== null && m.includes(e.unit)),
-    );
-    const base = {
-      key: e.key,
-      unit: e.unit,
-      action: e.action,
-      stalePids: [],
-      activeState: active,
-      journal: [],
-    };
-    if (res.timedOut && (active === null || active === 'activating' || active === 'deactivating')) {
-      results.set(e, {
-        ...base,
-        outcome: 'timeout',
-        durationMs: 0,
-        message: `no answer within ${o.timeoutMs / 1000} s`,
-      });
-    } else if (
-      (!res.ok && mine.length > 0) ||
-      (p && active !== 'active' && active !== 'reloading')
-    ) {
-      const journal = p && e.unit ? await o.client.journal(showAs, e.unit, 10) : [];
-      results.set(e, {
-        ...base,
-        outcome: 'failed',
-        durationMs: 0,
-        message: mine.join(' ') || null,
-        journal,
-      });
-    } else {
-      toVerify.push({ e, controlGroup: p?.ControlGroup || e.controlGroup, active });
-    }
-  }
-  const verdicts = await verifyUnits(toVerify, manager, o);
-  for (const { e, active } of toVerify) {
-    const v = verdicts.get(e) ?? { stale: [] };
-    const pids = 'stale' in v ? v.stale : [];
-    results.set(e, {
-      key: e.key,
-      unit: e.unit,
-      action: e.action,
-      outcome: 'unverified' in v ? 'unverified' : pids.length > 0 ? 'still-stale' : 'verified',
-      durationMs: 0,
-      stalePids: pids,
-      activeState: active,
-      message: 'unverified' in v ? v.unverified : null,
-      journal: [],
-    });
+  for (const [e, { wantsJournal, ...j }] of judged) {
+    const journal = wantsJournal && e.unit ? await o.client.journal(showAs, e.unit, 10) : [];
+    results.set(e, { key: e.key, unit: e.unit, action: e.action, ...j, durationMs: 0, journal });
   }
   const durationMs = Math.round(performance.now() - t0);
   return batch.map((e) => {
@@ -177,20 +138,16 @@ async function applyBatch(batch: readonly PlanEntry[], o: ApplyOptions): Promise
   });
 }
 
-type StalePids = { pid: number; files: string[] }[];
-/** What verification found: the stale PIDs (none: verified), or why there is no evidence. */
-type Verdict = { stale: StalePids } | { unverified: string };
-
 /**
  * Re-reads the processes the action was meant to renew — a unit's cgroup; for daemon-reexec PID 1
  * and every other process of init.scope the plan named — and their maps; retries the stale ones
  * for up to a second, as a just-forked child may not have exec'd its new program yet.
  */
-async function verifyUnits(
+async function rescanUnits(
   units: readonly { e: PlanEntry; controlGroup: string | null }[],
   manager: Manager,
   o: ApplyOptions,
-): Promise<Map<PlanEntry, Verdict>> {
+): Promise<Map<PlanEntry, Verdict>[]> {
   const procRoot = o.procRoot ?? '/proc';
   const reader = new ProcReader(procRoot);
   const mount =
@@ -219,21 +176,23 @@ async function verifyUnits(
         continue;
       }
       const s = staleAmong(reader, pids, o.noise, o.includeData);
-      if (s.stale.length > 0) out.set(e, { stale: s.stale });
-      else if (s.unreadable.length > 0)
-        out.set(e, { unverified: `cannot read the maps of PID ${s.unreadable.join(', ')}` });
+      out.set(
+        e,
+        s.stale.length === 0 && s.unreadable.length > 0
+          ? { unverified: `cannot read the maps of PID ${s.unreadable.join(', ')}` }
+          : { stale: s.stale },
+      );
     }
     return out;
   };
-  let found = check(units);
-  const retry = () => [...found].filter(([, v]) => 'stale' in v).map(([e]) => e);
-  for (let i = 0; i < 5 && retry().length > 0; i++) {
+  const rescans = [check(units)];
+  for (let i = 0; i < 5; i++) {
+    const again = toRescan(rescans);
+    if (again.length === 0) break;
     await new Promise((r) => setTimeout(r, 200));
-    const again = retry();
-    for (const e of again) found.delete(e);
-    found = new Map([...found, ...check(units.filter((u) => again.includes(u.e)))]);
+    rescans.push(check(units.filter((u) => again.includes(u.e))));
   }
-  return found;
+  return rescans;
 }
 
 /**

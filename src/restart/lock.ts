@@ -16,7 +16,7 @@ import {
   writeSync,
 } from 'node:fs';
 import { join } from 'node:path';
-import { EnvironmentError, errnoOf, UserError } from '../errors.ts';
+import { EnvironmentError, errnoCode, errnoOf, UserError } from '../errors.ts';
 import { readTrustedFile, trustedDir } from './state.ts';
 
 interface Holder {
@@ -47,7 +47,7 @@ function isRunning(pid: number): boolean {
     process.kill(pid, 0);
     return true;
   } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
+    return errnoCode(e) === 'EPERM';
   }
 }
 
@@ -71,7 +71,7 @@ function createExclusive(file: string, text: string): boolean {
       0o644,
     );
   } catch (e) {
-    throw new EnvironmentError(`cannot create ${tmp} (${errnoOf(e)}).`, 3);
+    throw new EnvironmentError(`cannot create ${tmp} (${errnoOf(e)}).`);
   }
   try {
     try {
@@ -82,8 +82,8 @@ function createExclusive(file: string, text: string): boolean {
     linkSync(tmp, file);
     return true;
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
-    throw new EnvironmentError(`cannot create ${file} (${errnoOf(e)}).`, 3);
+    if (errnoCode(e) === 'EEXIST') return false;
+    throw new EnvironmentError(`cannot create ${file} (${errnoOf(e)}).`);
   } finally {
     unlinkQuietly(tmp);
   }
@@ -92,7 +92,6 @@ function createExclusive(file: string, text: string): boolean {
 function busy(h: Holder): UserError {
   return new UserError(
     `another afterpatch restart (PID ${h.pid}) is running; wait for it to finish.`,
-    3,
   );
 }
 
@@ -126,7 +125,7 @@ export function acquireLock(dir: string): () => void {
     if (holder && holderAlive(holder)) throw busy(holder);
     if (takeOver(dir, file, text, mine)) return release;
   }
-  throw new UserError(`cannot take the lock ${file}; remove it if no afterpatch is running.`, 3);
+  throw new UserError(`cannot take the lock ${file}; remove it if no afterpatch is running.`);
 }
 
 /** Replaces the stale lock `staleText` by ours; false when the lock changed meanwhile. */
@@ -139,7 +138,6 @@ function takeOver(dir: string, file: string, staleText: string, mine: string): b
     if (h && holderAlive(h)) throw busy(h);
     throw new UserError(
       `${guard} was left by an afterpatch that ended while taking over a stale lock; remove it if no afterpatch is running.`,
-      3,
     );
   }
   try {
@@ -148,12 +146,12 @@ function takeOver(dir: string, file: string, staleText: string, mine: string): b
     // A new lock file renamed over the stale one: the name never disappears meanwhile.
     const next = `${file}.${process.pid}.next`;
     unlinkQuietly(next);
-    if (!createExclusive(next, mine)) throw new EnvironmentError(`cannot create ${next}.`, 3);
+    if (!createExclusive(next, mine)) throw new EnvironmentError(`cannot create ${next}.`);
     try {
       renameSync(next, file);
     } catch (e) {
       unlinkQuietly(next);
-      throw new EnvironmentError(`cannot replace the stale lock ${file} (${errnoOf(e)}).`, 3);
+      throw new EnvironmentError(`cannot replace the stale lock ${file} (${errnoOf(e)}).`);
     }
     return readTrustedFile(file, 'the lock file') === mine;
   } finally {

@@ -4,6 +4,7 @@ import { globToRegExp } from '../glob.ts';
 import type { Owner } from '../model.ts';
 import { pidsForAdvice } from '../report/action.ts';
 import type { Group } from '../report/group.ts';
+import { perConnectionAdvice } from '../systemd/accept-instance.ts';
 import type { Manager } from '../systemd/client.ts';
 import type { UnitProperties } from '../systemd/properties.ts';
 import { builtinDenyReason } from './safelist.ts';
@@ -51,6 +52,11 @@ export interface PlanInput {
   force: boolean;
   /** Also act on units whose only stale files are data. */
   includeData: boolean;
+  /**
+   * Properties (`Accept`) of the sockets named in the candidate instances' `TriggeredBy`, by
+   * socketKey(). A socket missing here counts as unreadable: its instance is not restarted.
+   */
+  sockets?: ReadonlyMap<string, UnitProperties>;
 }
 
 const ACTIONABLE: ReadonlySet<PlanAction> = new Set([
@@ -145,6 +151,10 @@ function decide(
       false,
     );
   }
+  if (o.type === 'system-unit' || o.type === 'user-unit') {
+    const conn = perConnection(unit, manager, input.properties.get(g.key), input.sockets);
+    if (conn) return conn;
+  }
   const previous = input.state.units[g.key];
   if (
     previous &&
@@ -225,6 +235,54 @@ function decide(
     action: 'restart',
     reason: `maps ${describeFiles(g)}`,
     needsHuman: false,
+  };
+}
+
+/**
+ * The sockets in a unit's `TriggeredBy`, for template instances only: an `Accept=yes` socket
+ * spawns `PREFIX@N-LOCAL-PEER.service` instances, never a plain unit, so only those need asking.
+ */
+export function triggeringSockets(unit: string, p: UnitProperties | undefined): string[] {
+  if (!unit.includes('@') || !p?.TriggeredBy) return [];
+  return p.TriggeredBy.split(/\s+/).filter((u) => u.endsWith('.socket'));
+}
+
+/** Where PlanInput.sockets holds a socket of a manager (user managers have their own sockets). */
+export function socketKey(manager: Manager, socket: string): string {
+  return manager.type === 'system' ? socket : `${manager.uid}:${socket}`;
+}
+
+/**
+ * An instance spawned by an `Accept=yes` socket serves one connection (sshd@3-…:22-…:5512): a
+ * restart would cut it, possibly the admin's own SSH. It ends by itself, like a login session.
+ */
+function perConnection(
+  unit: string,
+  manager: Manager,
+  props: UnitProperties | undefined,
+  sockets: ReadonlyMap<string, UnitProperties> | undefined,
+): Decision | null {
+  const names = triggeringSockets(unit, props);
+  const accept = names.map((n) => ({ n, v: sockets?.get(socketKey(manager, n))?.Accept }));
+  const accepting = accept.find((a) => a.v === 'yes');
+  if (accepting) {
+    return {
+      unit,
+      manager,
+      action: 'advise',
+      reason: perConnectionAdvice(accepting.n),
+      needsHuman: true,
+    };
+  }
+  const unread = accept.filter((a) => a.v !== 'no').map((a) => a.n);
+  if (unread.length === 0) return null;
+  // Fail closed: without Accept= we cannot tell a one-connection instance from a daemon.
+  return {
+    unit,
+    manager,
+    action: 'skip',
+    reason: `could not read Accept= of ${unread.join(', ')}: not restarted, it may serve one connection`,
+    needsHuman: true,
   };
 }
 

@@ -6,10 +6,10 @@ import type { ScanFilters } from '../scan/filters.ts';
 import { scanOptionsFrom } from '../scan/options.ts';
 import { type ScanReport, scan } from '../scan/scan.ts';
 import { SystemctlClient, type SystemdClient } from '../systemd/client.ts';
-import type { UnitProperties } from '../systemd/properties.ts';
+import { SOCKET_PROPERTIES, type UnitProperties } from '../systemd/properties.ts';
 import { applyPlan, type UnitResult } from './apply.ts';
 import { acquireLock } from './lock.ts';
-import { isActionable, makePlan, type PlanEntry } from './plan.ts';
+import { isActionable, makePlan, type PlanEntry, socketKey, triggeringSockets } from './plan.ts';
 import { DEFAULT_STATE_DIR, readState, type UnitRecord, writeState } from './state.ts';
 
 export interface RestartOptions {
@@ -17,13 +17,13 @@ export interface RestartOptions {
   filters?: ScanFilters;
   force?: boolean;
   includeData?: boolean;
-  jobs?: number;
-  timeoutSeconds?: number;
-  stateDir?: string;
-  procRoot?: string;
+  jobs?: number | undefined;
+  timeoutSeconds?: number | undefined;
+  stateDir?: string | undefined;
+  procRoot?: string | undefined;
   client?: SystemdClient;
   /** Where unit cgroups are read (tests; default: see ApplyOptions.cgroupMount). */
-  cgroupMount?: string | null;
+  cgroupMount?: string | null | undefined;
 }
 
 export interface PlannedRestart {
@@ -51,7 +51,7 @@ export async function planRestart(o: RestartOptions): Promise<PlannedRestart> {
       package: o.filters?.packages,
     }),
   );
-  const properties = await unitProperties(report, client);
+  const { properties, sockets } = await unitProperties(report, client);
   const fileIds = new Map<string, string[]>();
   const byPid = new Map(report.processes.map((p) => [p.pid, p]));
   for (const g of report.groups) {
@@ -68,16 +68,21 @@ export async function planRestart(o: RestartOptions): Promise<PlannedRestart> {
     fileIds,
     force: o.force === true,
     includeData: o.includeData === true,
+    sockets,
   });
   return { scan: report, plan };
 }
 
-/** One batched `systemctl show` for the system units, one per user manager. */
+/**
+ * One batched `systemctl show` for the system units, one per user manager; then, only when some
+ * template instance is triggered by a socket, one more per manager for those sockets' Accept=.
+ */
 async function unitProperties(
   report: ScanReport,
   client: SystemdClient,
-): Promise<Map<string, UnitProperties>> {
+): Promise<{ properties: Map<string, UnitProperties>; sockets: Map<string, UnitProperties> }> {
   const out = new Map<string, UnitProperties>();
+  const sockets = new Map<string, UnitProperties>();
   const system = new Map<string, string>();
   const users = new Map<number, Map<string, string>>();
   for (const g of report.groups) {
@@ -94,17 +99,23 @@ async function unitProperties(
     units: Map<string, string>,
   ) => {
     const props = await client.show(manager, [...units.keys()]);
+    const asked = new Set<string>();
     for (const [unit, key] of units) {
       const p = props.get(unit);
       if (p) out.set(key, p);
+      for (const s of triggeringSockets(unit, p)) asked.add(s);
     }
+    if (asked.size === 0) return;
+    // Unanswered sockets stay out of the map: their instances are skipped, not restarted.
+    const answer = await client.show(manager, [...asked], SOCKET_PROPERTIES).catch(() => null);
+    for (const [s, p] of answer ?? []) sockets.set(socketKey(manager, s), p);
   };
   await fetch({ type: 'system' }, system);
   for (const [uid, units] of users) {
     // A user manager that cannot be reached leaves its units without properties: they are skipped.
     await fetch({ type: 'user', uid }, units).catch(() => {});
   }
-  return out;
+  return { properties: out, sockets };
 }
 
 /**
@@ -129,8 +140,8 @@ export async function applyRestart(
       noise: noiseFromConfig(o.config),
       includeData: o.includeData === true,
       stopRequested: signals.received,
-      ...(o.procRoot === undefined ? {} : { procRoot: o.procRoot }),
-      ...(o.cgroupMount === undefined ? {} : { cgroupMount: o.cgroupMount }),
+      procRoot: o.procRoot,
+      cgroupMount: o.cgroupMount,
     });
     let stateError: string | null = null;
     try {

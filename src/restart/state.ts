@@ -13,31 +13,14 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import * as v from 'valibot';
-import { EnvironmentError, errnoOf, UserError } from '../errors.ts';
+import { EnvironmentError, errnoCode, errnoOf, UserError } from '../errors.ts';
+import { type RestartState, RestartStateSchema } from '../formats/state.ts';
 import { writeFileAtomic } from '../fs-atomic.ts';
 
 export const DEFAULT_STATE_DIR = '/var/lib/afterpatch';
 
-export const OUTCOMES = ['verified', 'unverified', 'still-stale', 'failed', 'timeout'] as const;
-export type Outcome = (typeof OUTCOMES)[number];
-
-const ACTIONS = ['restart', 'reload', 'daemon-reexec', 'reexec-user-manager'] as const;
-
-const RecordSchema = v.strictObject({
-  time: v.pipe(v.string(), v.isoTimestamp()),
-  action: v.picklist(ACTIONS),
-  outcome: v.picklist(OUTCOMES),
-  /** Identity of the stale files that motivated the action: "inode:path". */
-  files: v.array(v.string()),
-});
-
-const StateSchema = v.strictObject({
-  version: v.literal(1),
-  units: v.record(v.string(), RecordSchema),
-});
-
-export type UnitRecord = v.InferOutput<typeof RecordSchema>;
-export type RestartState = v.InferOutput<typeof StateSchema>;
+export { OUTCOMES, type Outcome } from '../formats/restart.ts';
+export type { RestartState, UnitRecord } from '../formats/state.ts';
 
 const KEEP_DAYS = 30;
 /** Clocks get corrected; a record dated further ahead than this is not believed. */
@@ -68,16 +51,15 @@ export function assertTrusted(path: string, st: Stats, what: string): void {
   const uid = process.getuid?.() ?? 0;
   const fix = `make it owned by ${uid === 0 ? 'root' : `uid ${uid}`} and writable only by its owner`;
   if (st.uid !== uid && st.uid !== 0) {
-    throw new UserError(`refusing ${what} ${path}: owned by uid ${st.uid}; ${fix}.`, 3);
+    throw new UserError(`refusing ${what} ${path}: owned by uid ${st.uid}; ${fix}.`);
   }
   if (uid === 0 && st.uid !== 0) {
-    throw new UserError(`refusing ${what} ${path}: not owned by root; ${fix}.`, 3);
+    throw new UserError(`refusing ${what} ${path}: not owned by root; ${fix}.`);
   }
   if ((st.mode & 0o022) !== 0) {
     const mode = (st.mode & 0o7777).toString(8).padStart(4, '0');
     throw new UserError(
       `refusing ${what} ${path}: writable by group or others (mode ${mode}); ${fix}.`,
-      3,
     );
   }
 }
@@ -88,19 +70,19 @@ export function trustedDir(dir: string, create: boolean): boolean {
   try {
     st = statSync(dir);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') {
-      throw new EnvironmentError(`cannot read the state directory ${dir} (${errnoOf(e)}).`, 3);
+    if (errnoCode(e) !== 'ENOENT') {
+      throw new EnvironmentError(`cannot read the state directory ${dir} (${errnoOf(e)}).`);
     }
     if (!create) return false;
     try {
       mkdirSync(dir, { recursive: true, mode: 0o755 });
       st = statSync(dir);
     } catch (e2) {
-      throw new EnvironmentError(`cannot create the state directory ${dir} (${errnoOf(e2)}).`, 3);
+      throw new EnvironmentError(`cannot create the state directory ${dir} (${errnoOf(e2)}).`);
     }
   }
   if (!st.isDirectory())
-    throw new UserError(`refusing the state directory ${dir}: not a directory.`, 3);
+    throw new UserError(`refusing the state directory ${dir}: not a directory.`);
   assertTrusted(dir, st, 'the state directory');
   return true;
 }
@@ -114,18 +96,17 @@ export function readTrustedFile(file: string, what: string): string | null {
   try {
     fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
+    const code = errnoCode(e);
     if (code === 'ENOENT') return null;
-    if (code === 'ELOOP')
-      throw new UserError(`refusing ${what} ${file}: it is a symbolic link.`, 3);
-    throw new EnvironmentError(`cannot read ${file} (${errnoOf(e)}).`, 3);
+    if (code === 'ELOOP') throw new UserError(`refusing ${what} ${file}: it is a symbolic link.`);
+    throw new EnvironmentError(`cannot read ${file} (${errnoOf(e)}).`);
   }
   try {
     const st = fstatSync(fd);
-    if (!st.isFile()) throw new UserError(`refusing ${what} ${file}: not a regular file.`, 3);
+    if (!st.isFile()) throw new UserError(`refusing ${what} ${file}: not a regular file.`);
     assertTrusted(file, st, what);
     if (st.size > MAX_STATE_BYTES) {
-      throw new UserError(`refusing ${what} ${file}: larger than ${MAX_STATE_BYTES} bytes.`, 3);
+      throw new UserError(`refusing ${what} ${file}: larger than ${MAX_STATE_BYTES} bytes.`);
     }
     const buf = Buffer.alloc(st.size);
     let len = 0;
@@ -137,7 +118,7 @@ export function readTrustedFile(file: string, what: string): string | null {
     return buf.toString('utf8', 0, len);
   } catch (e) {
     if (e instanceof UserError) throw e;
-    throw new EnvironmentError(`cannot read ${file} (${errnoOf(e)}).`, 3);
+    throw new EnvironmentError(`cannot read ${file} (${errnoOf(e)}).`);
   } finally {
     closeSync(fd);
   }
@@ -152,9 +133,9 @@ export function readState(dir: string, now = new Date()): RestartState {
   try {
     data = JSON.parse(text);
   } catch {
-    throw new UserError(`${file} is not valid JSON: move it away to start afresh.`, 3);
+    throw new UserError(`${file} is not valid JSON: move it away to start afresh.`);
   }
-  const r = v.safeParse(StateSchema, data);
+  const r = v.safeParse(RestartStateSchema, data);
   if (!r.success) {
     // Where, not what: the file's content is not echoed.
     const where = (r.issues[0].path ?? [])
@@ -162,7 +143,6 @@ export function readState(dir: string, now = new Date()): RestartState {
       .join('.');
     throw new UserError(
       `${file} is not a state file of this version: move it away to start afresh${where ? ` (invalid ${where})` : ''}.`,
-      3,
     );
   }
   return { version: 1, units: current(r.output.units, now) };
@@ -181,6 +161,6 @@ export function writeState(dir: string, state: RestartState, now = new Date()): 
   try {
     writeFileAtomic(file, `${JSON.stringify({ version: 1, units }, null, 2)}\n`);
   } catch (e) {
-    throw new EnvironmentError(`cannot write ${file} (${errnoOf(e)}).`, 3);
+    throw new EnvironmentError(`cannot write ${file} (${errnoOf(e)}).`);
   }
 }

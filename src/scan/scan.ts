@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import { attributeCgroup, rootPrefixFromInit } from '../cgroup/attribute.ts';
 import { containerFromCgroup } from '../cgroup/container.ts';
 import { parseCgroupFile } from '../cgroup/parse.ts';
-import { UserError } from '../errors.ts';
+import { errnoOf, UserError } from '../errors.ts';
 import { hostPathOf } from '../interp/detect.ts';
 import type { InterpFinding } from '../interp/evidence.ts';
 import { loadedFindings, ownerQueries, PackageFiles, packageFindings } from '../interp/evidence.ts';
@@ -156,7 +156,7 @@ function listPids(reader: ProcReader): number[] {
     return reader.listPids();
   } catch (e) {
     throw new UserError(
-      `cannot list processes in ${reader.root} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}): is procfs mounted there?`,
+      `cannot list processes in ${reader.root} (${errnoOf(e)}): is procfs mounted there?`,
     );
   }
 }

@@ -15,7 +15,7 @@ import { isSea } from '../sea.ts';
 export const CHILD_ENV = 'AFTERPATCH_SERVE_GATHER';
 /**
  * Test hook, honoured only in the child: a path read (blocking) before gathering. A FIFO without
- * a writer blocks the child in read(2), as a stuck /proc read would (test/serve/child.test.ts).
+ * a writer blocks the child in read(2), as a stuck /proc read would (test/serve/child.integration.test.ts).
  */
 export const TEST_BLOCK_ENV = 'AFTERPATCH_TEST_GATHER_BLOCK';
 /** Bound on what the child may send back (a Health of 100,000 stale processes is ~50 MB). */

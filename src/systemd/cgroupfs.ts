@@ -1,6 +1,7 @@
 // Processes of a unit, read from the cgroup file system (the unit's ControlGroup and below).
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { errnoCode } from '../errors.ts';
 import { readFileBounded } from '../procfs/reader.ts';
 
 /**
@@ -56,7 +57,7 @@ export function cgroupPids(mount: string, controlGroup: string): CgroupPids {
       text = readFileSync(join(dir, 'cgroup.procs'), 'utf8');
       entries = readdirSync(dir, { withFileTypes: true });
     } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code ?? 'error';
+      const code = errnoCode(e) ?? 'error';
       return top || code !== 'ENOENT' ? `cannot read ${join(dir, 'cgroup.procs')} (${code})` : null;
     }
     for (const l of text.split('\n')) {

@@ -14,8 +14,12 @@ export interface ActionResult {
 }
 
 export interface SystemdClient {
-  /** Properties of many units in one call, in the order asked. */
-  show(manager: Manager, units: readonly string[]): Promise<Map<string, UnitProperties>>;
+  /** Properties of many units in one call, in the order asked (default: PLAN_PROPERTIES). */
+  show(
+    manager: Manager,
+    units: readonly string[],
+    properties?: readonly string[],
+  ): Promise<Map<string, UnitProperties>>;
   /** One systemctl call for all `units` (systemd runs their jobs in parallel); null for daemon-reexec. */
   act(
     manager: Manager,
@@ -41,7 +45,11 @@ export class SystemctlClient implements SystemdClient {
     this.#journalctl = opts.journalctl ?? 'journalctl';
   }
 
-  async show(manager: Manager, units: readonly string[]): Promise<Map<string, UnitProperties>> {
+  async show(
+    manager: Manager,
+    units: readonly string[],
+    properties: readonly string[] = PLAN_PROPERTIES,
+  ): Promise<Map<string, UnitProperties>> {
     const out = new Map<string, UnitProperties>();
     if (units.length === 0) return out;
     const r = await run([
@@ -49,7 +57,7 @@ export class SystemctlClient implements SystemdClient {
       ...managerArgs(manager),
       'show',
       '--no-pager',
-      `--property=${PLAN_PROPERTIES.join(',')}`,
+      `--property=${properties.join(',')}`,
       '--',
       ...units,
     ]);

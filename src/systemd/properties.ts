@@ -16,7 +16,13 @@ export const PLAN_PROPERTIES = [
   'MainPID',
   'ControlGroup',
   'Result',
+  // The sockets that start the unit: an instance started by an Accept=yes socket serves one
+  // connection (src/restart/plan.ts asks for their Accept= in one more batched show).
+  'TriggeredBy',
 ] as const;
+
+/** What the planner reads of the sockets that trigger a candidate unit. */
+export const SOCKET_PROPERTIES = ['Id', 'Accept'] as const;
 
 export function parseShow(text: string): UnitProperties[] {
   const blocks: UnitProperties[] = [];

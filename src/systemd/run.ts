@@ -1,6 +1,6 @@
 // Runs a program with an argument array (never a shell) and collects its output.
 import { execFile } from 'node:child_process';
-import { EnvironmentError } from '../errors.ts';
+import { EnvironmentError, errnoCode } from '../errors.ts';
 
 export interface RunResult {
   code: number;
@@ -21,7 +21,7 @@ export function run(
       args,
       { maxBuffer: 256 * 1024 * 1024, timeout: opts.timeoutMs ?? 0, killSignal: 'SIGTERM' },
       (err, stdout, stderr) => {
-        if (err && (err as NodeJS.ErrnoException).code === 'ENOENT') {
+        if (err && errnoCode(err) === 'ENOENT') {
           reject(new EnvironmentError(`${file} was not found on PATH.`));
           return;
         }

@@ -68,7 +68,10 @@ describe('mergeFleet', () => {
   const cases: {
     name: string;
     docs: unknown[];
-    want: Record<string, { restart: boolean; reboot: boolean; clean: boolean; failed?: boolean }>;
+    want: Record<
+      string,
+      { restart: boolean; reboot: boolean; clean: boolean; failed?: boolean; unknown?: boolean }
+    >;
     exit: number;
   }[] = [
     {
@@ -159,10 +162,50 @@ describe('mergeFleet', () => {
       exit: 1,
     },
     {
+      name: 'a reboot verdict alone is no scan: unknown, never clean (issue 16: was clean)',
+      docs: [rebootDoc(false, { hostname: 'a', time: T1 })],
+      want: { a: { restart: false, reboot: false, clean: false, unknown: true } },
+      exit: 1,
+    },
+    {
+      name: 'a combined object with only a reboot result: unknown too',
+      docs: [{ host: 'a', reboot: rebootDoc(false), scan: null, restart: null }],
+      want: { a: { restart: false, reboot: false, clean: false, unknown: true } },
+      exit: 1,
+    },
+    {
+      name: 'a reboot verdict with a scan: clean',
+      docs: [rebootDoc(false, { hostname: 'a', time: T1 }), scanDoc('a', T1)],
+      want: { a: { restart: false, reboot: false, clean: true } },
+      exit: 0,
+    },
+    {
       name: 'a failed module run',
       docs: [{ host: 'a', failed: true, msg: 'afterpatch is not installed on a' }],
       want: { a: { restart: false, reboot: false, clean: false, failed: true } },
       exit: 1,
+    },
+    {
+      // The module's own results carry their own (later) times: they must not hide its failure.
+      name: 'a failed module run whose own scan and reboot results are newer than its object',
+      docs: [
+        {
+          host: 'a',
+          time: T1,
+          failed: true,
+          msg: 'fleet-app.service: failed',
+          scan: scanDoc('a', T2),
+          reboot: { ...rebootDoc(false), time: T2 },
+        },
+      ],
+      want: { a: { restart: false, reboot: false, clean: false, failed: true } },
+      exit: 1,
+    },
+    {
+      name: 'a later document still clears an earlier failure',
+      docs: [{ host: 'a', time: T1, failed: true, msg: 'unreachable' }, scanDoc('a', T2)],
+      want: { a: { restart: false, reboot: false, clean: true } },
+      exit: 0,
     },
   ];
   for (const c of cases) {
@@ -176,6 +219,7 @@ describe('mergeFleet', () => {
             reboot: h.needsReboot,
             clean: h.clean,
             ...(h.failed ? { failed: true } : {}),
+            ...(h.unknown ? { unknown: true } : {}),
           },
         ]),
       );
@@ -190,7 +234,14 @@ describe('mergeFleet', () => {
     );
     assert.deepEqual(v.units, [{ name: 'ssh.service', hosts: 2, hostnames: ['a', 'b'] }]);
     assert.deepEqual(v.packages, [{ name: 'libssl3', hosts: 2, hostnames: ['a', 'b'] }]);
-    assert.deepEqual(v.summary, { hosts: 3, needRestart: 2, needReboot: 0, failed: 0, clean: 1 });
+    assert.deepEqual(v.summary, {
+      hosts: 3,
+      needRestart: 2,
+      needReboot: 0,
+      failed: 0,
+      unknown: 0,
+      clean: 1,
+    });
     assert.deepEqual(v.hosts.find((h) => h.host === 'a')?.units, ['ssh.service']);
   });
 

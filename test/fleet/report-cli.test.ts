@@ -63,7 +63,11 @@ describe('afterpatch report', () => {
   it('merges files into a table and exits 1 when a host needs work', async () => {
     const r = await runCli(['report', f('web1.json'), f('web2.json'), f('db1')]);
     assert.equal(r.code, 1, r.stderr);
-    assert.match(r.stdout, /^3 hosts: 1 need a restart, 1 need a reboot, 0 failed, 1 clean\./);
+    // db1 has only a reboot verdict: no scan, so unknown (never clean).
+    assert.match(
+      r.stdout,
+      /^3 hosts: 1 need a restart, 1 need a reboot, 0 failed, 1 unknown \(no scan\), 1 clean\./,
+    );
     assert.match(r.stdout, /Need a restart \(1\)\n\s+web1\s+nginx\.service/);
     assert.match(r.stdout, /Need a reboot \(1\)\n\s+db1\s+\/run\/reboot-required \(linux-image\)/);
     assert.match(r.stdout, /Clean \(1\)\n\s+web2/);
@@ -77,7 +81,14 @@ describe('afterpatch report', () => {
     const doc = JSON.parse(r.stdout);
     assert.equal(doc.format, 'afterpatch-fleet');
     assert.equal(doc.formatVersion, 1);
-    assert.deepEqual(doc.summary, { hosts: 2, needRestart: 1, needReboot: 0, failed: 0, clean: 1 });
+    assert.deepEqual(doc.summary, {
+      hosts: 2,
+      needRestart: 1,
+      needReboot: 0,
+      failed: 0,
+      unknown: 0,
+      clean: 1,
+    });
     assert.deepEqual(doc.units, [{ name: 'nginx.service', hosts: 1, hostnames: ['web1'] }]);
   });
 

@@ -17,6 +17,10 @@ export class FakeSystemd implements SystemdClient {
   onAct: (a: FakeAct) => Promise<void> | void = () => {};
   /** The answer of act(); default: success. */
   result: (a: FakeAct) => ActionResult = () => ({ ok: true, timedOut: false, messages: [] });
+  /** Every query, in order: `show a.service b.service`, `is-active …`, `journal a.service`. */
+  readonly queries: string[] = [];
+  /** Journal lines by unit. */
+  readonly journals = new Map<string, string[]>();
   /** Makes show() fail as a broken systemctl would. */
   showError: Error | null = null;
 
@@ -35,6 +39,7 @@ export class FakeSystemd implements SystemdClient {
   }
 
   async show(_m: Manager, units: readonly string[]): Promise<Map<string, UnitProperties>> {
+    this.queries.push(['show', ...units].join(' '));
     if (this.showError) throw this.showError;
     const out = new Map<string, UnitProperties>();
     for (const u of units) out.set(u, this.units.get(u) ?? { Id: u, LoadState: 'not-found' });
@@ -52,11 +57,13 @@ export class FakeSystemd implements SystemdClient {
     return this.result(a);
   }
 
-  async journal(): Promise<string[]> {
-    return [];
+  async journal(_m: Manager, unit: string, lines: number): Promise<string[]> {
+    this.queries.push(`journal ${unit}`);
+    return (this.journals.get(unit) ?? []).slice(-lines);
   }
 
   async activeStates(_m: Manager, units: readonly string[]): Promise<Map<string, string>> {
+    this.queries.push(['is-active', ...units].join(' '));
     const out = new Map<string, string>();
     for (const u of units) out.set(u, this.units.get(u)?.ActiveState ?? 'inactive');
     return out;

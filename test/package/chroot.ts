@@ -41,7 +41,7 @@ export interface CmdResult {
 /** Runs argv[0] with argv[1..] (no shell); never throws on a non-zero exit. */
 export async function cmd(
   argv: readonly string[],
-  opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+  opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number | undefined } = {},
 ): Promise<CmdResult> {
   const [file, ...args] = argv;
   if (file === undefined) throw new Error('cmd: empty argv');
@@ -65,7 +65,7 @@ export async function cmd(
 /** Like cmd, but a non-zero exit is an error that shows the output. */
 export async function mustRun(
   argv: readonly string[],
-  opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+  opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number | undefined } = {},
 ): Promise<CmdResult> {
   const r = await cmd(argv, opts);
   if (r.code !== 0) {
@@ -98,7 +98,7 @@ export async function removeRoot(dir: string): Promise<void> {
 
 /** Runs argv inside root via chroot(8). */
 export function inRoot(root: string, argv: readonly string[], timeoutMs?: number) {
-  return cmd(['chroot', root, ...argv], timeoutMs === undefined ? {} : { timeoutMs });
+  return cmd(['chroot', root, ...argv], { timeoutMs });
 }
 
 export async function withProc<T>(root: string, fn: () => Promise<T>): Promise<T> {

@@ -282,7 +282,7 @@ describe('dpkg package database (this machine)', () => {
     assert.ok(libc, 'this process maps libc.so.6');
     const { stdout: version } = await run('dpkg-query', ['-W', `-f=$\{Version}`, 'libc6']);
     for (const root of [undefined, '', '/']) {
-      const db = await openPackageDb(root === undefined ? {} : { root });
+      const db = await openPackageDb({ root });
       assert.equal(db?.manager, 'dpkg');
       const found = await db.lookup([libc, '/nonexistent/afterpatch/libc.so.6']);
       assert.deepEqual(found.get(libc), { name: 'libc6', version, manager: 'dpkg' });

@@ -282,4 +282,89 @@ describe('restart planner', () => {
     assert.equal(e?.action, 'skip');
     assert.match(e?.reason ?? '', /did not answer/);
   });
+
+  describe('per-connection instances of Accept=yes sockets (issue 15)', () => {
+    const SSHD = 'sshd@3-10.0.0.1:22-10.0.0.9:5512.service';
+    const triggered = (by: string): UnitProperties => ({ ...ACTIVE, TriggeredBy: by });
+    const sockets = (entries: [string, string][]) =>
+      new Map(entries.map(([k, accept]): [string, UnitProperties] => [k, { Accept: accept }]));
+
+    it('advises like a session instead of restarting the instance, whatever the config says', () => {
+      const g = group(unit(SSHD));
+      const e = one(
+        [g],
+        {
+          sockets: sockets([['sshd.socket', 'yes']]),
+          config: { ...defaultConfig().restart, reload: ['sshd@*'] },
+        },
+        { [g.key]: triggered('sshd.socket') },
+      );
+      assert.equal(e.action, 'advise');
+      assert.equal(
+        e.reason,
+        'per-connection instance of sshd.socket: ends when the connection closes',
+      );
+      assert.equal(e.needsHuman, true);
+      assert.equal(e.unit, SSHD);
+      assert.equal(isActionable(e), false);
+    });
+
+    it('restarts an instance whose socket has Accept=no, and plain socket-activated units', () => {
+      const inst = group(unit('app@x.service'));
+      const plainUnit = group(unit('cups.service'));
+      const [a, b] = plan(
+        [inst, plainUnit],
+        { sockets: sockets([['app.socket', 'no']]) },
+        {
+          [inst.key]: triggered('app.socket'),
+          [plainUnit.key]: triggered('cups.socket cups.path'),
+        },
+      );
+      assert.equal(a?.action, 'restart');
+      assert.equal(b?.action, 'restart');
+    });
+
+    it('reads Accept= per manager: a user socket of the same name is another socket', () => {
+      const owner: Owner = {
+        type: 'user-unit',
+        uid: 1000,
+        unit: 'echo@1-1000-1000.service',
+        manager: 'user@1000.service',
+      };
+      const g = group(owner);
+      const props = { [g.key]: triggered('echo.socket') };
+      const user = one([g], { sockets: sockets([['1000:echo.socket', 'yes']]) }, props);
+      assert.equal(user.action, 'advise');
+      assert.deepEqual(user.manager, { type: 'user', uid: 1000 });
+      // The system's echo.socket says nothing about uid 1000's.
+      const wrong = one([g], { sockets: sockets([['echo.socket', 'yes']]) }, props);
+      assert.equal(wrong.action, 'skip');
+    });
+
+    it('does not restart an instance whose socket could not be read (fail closed)', () => {
+      const g = group(unit(SSHD));
+      const props = { [g.key]: triggered('sshd.socket') };
+      for (const input of [
+        {},
+        { sockets: new Map() },
+        { sockets: sockets([['sshd.socket', '']]) },
+      ]) {
+        const e = one([g], input, props);
+        assert.equal(e.action, 'skip');
+        assert.equal(e.needsHuman, true);
+        assert.match(e.reason, /^could not read Accept= of sshd\.socket: not restarted/);
+      }
+    });
+
+    it('leaves a data-only instance alone without asking a human', () => {
+      const g = group(unit(SSHD), 'data');
+      const e = one(
+        [g],
+        { sockets: sockets([['sshd.socket', 'yes']]) },
+        { [g.key]: triggered('sshd.socket') },
+      );
+      assert.equal(e.action, 'skip');
+      assert.equal(e.needsHuman, false);
+    });
+  });
 });

@@ -4,7 +4,7 @@
 // shows a unit running outdated code and clears once it no longer does.
 //
 // The /proc seen by afterpatch is a fixture tree that the test changes in place between scrapes
-// (stale → clean), not a sandboxed systemd service (end-to-end.sandbox.test.ts does that).
+// (stale → clean), not a sandboxed systemd service (end-to-end.integration.test.ts does that).
 // Prometheus runs as this test's own child (killed by PID), listening on 127.0.0.1 only.
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';

@@ -313,7 +313,14 @@ describe('fleet rig: role + rolling-restart.yml over SSH', { skip }, () => {
     }
     const f = fleet();
     assert.equal(f.format, 'afterpatch-fleet');
-    assert.deepEqual(f.summary, { hosts: 3, needRestart: 0, needReboot: 0, failed: 0, clean: 3 });
+    assert.deepEqual(f.summary, {
+      hosts: 3,
+      needRestart: 0,
+      needReboot: 0,
+      failed: 0,
+      unknown: 0,
+      clean: 3,
+    });
     for (const h of rig.hosts) assert.deepEqual(host(f, h.name).restarted, [UNIT]);
     assert.match(readFileSync(join(reportDir, 'fleet.txt'), 'utf8'), /h1/);
 
@@ -406,7 +413,14 @@ describe('fleet rig: role + rolling-restart.yml over SSH', { skip }, () => {
       assert.notEqual(mid[i]?.mainPid, before[i]?.mainPid, `h${i + 1} restarted`);
     }
     let f = fleet();
-    assert.deepEqual(f.summary, { hosts: 3, needRestart: 0, needReboot: 1, failed: 0, clean: 2 });
+    assert.deepEqual(f.summary, {
+      hosts: 3,
+      needRestart: 0,
+      needReboot: 1,
+      failed: 0,
+      unknown: 0,
+      clean: 2,
+    });
     assert.equal(host(f, 'h3').needsReboot, true);
 
     // Nothing left to restart: h3 is not restarted again, whatever its reboot says.

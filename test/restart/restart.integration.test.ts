@@ -23,26 +23,25 @@ import {
 } from 'node:fs';
 import { type AddressInfo, connect, createServer } from 'node:net';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { CLI } from '../../harness/cli.ts';
-import {
-  type BootOptions,
-  bootSandbox,
-  canBootSandbox,
-  type Sandbox,
-} from '../../harness/sandbox.ts';
+import { type BootOptions, bootSandbox, type Sandbox } from '../../harness/sandbox.ts';
 import {
   alive,
-  buildSvc,
   installByRename,
   mappingsOf,
   nsPid,
-  type SvcBuild,
   type SvcTree,
 } from '../../harness/stale-lib.ts';
+import {
+  restartJson,
+  type Run as SandboxRun,
+  sandboxSkip,
+  svcFixtures,
+  withJournalOnFailure,
+} from '../helpers/sandbox-cli.ts';
 
-const can = canBootSandbox();
-const skip = can.ok ? false : `systemd sandbox unavailable: ${can.reason}`;
+const skip = sandboxSkip();
 
 // ---------------------------------------------------------------------------------------------
 // The JSON report (docs/restart.md), as far as these tests read it.
@@ -81,40 +80,11 @@ interface RestartJson {
   summary: Record<string, number>;
 }
 
-interface Run {
-  code: number;
-  json: RestartJson;
-  /** stdout and stderr, for assertion messages. */
-  text: string;
-}
+type Run = SandboxRun<RestartJson>;
 
 /** `afterpatch restart --json --timeout 20 ARGS --state-dir STATE`, inside the sandbox. */
-async function afterpatch(sb: Sandbox, stateDir: string, args: readonly string[]): Promise<Run> {
-  const r = await sb.exec(
-    [
-      process.execPath,
-      CLI,
-      'restart',
-      '--json',
-      '--timeout',
-      '20',
-      ...args,
-      '--state-dir',
-      stateDir,
-    ],
-    { timeoutMs: 60_000 },
-  );
-  const text = `exit ${r.code}\n--- stdout ---\n${r.stdout}\n--- stderr ---\n${r.stderr}`;
-  let json: RestartJson;
-  try {
-    json = JSON.parse(r.stdout) as RestartJson;
-  } catch {
-    throw new Error(`afterpatch printed no JSON:\n${text}`);
-  }
-  assert.equal(json.format, 'afterpatch-restart', text);
-  assert.equal(json.formatVersion, 1, text);
-  return { code: r.code, json, text };
-}
+const afterpatch = (sb: Sandbox, stateDir: string, args: readonly string[]): Promise<Run> =>
+  restartJson<RestartJson>(sb, stateDir, args);
 
 function planFor(run: Run, unit: string | null, type?: string): PlanJson {
   const hits = run.json.plan.filter(
@@ -235,17 +205,11 @@ function ask(port: number): Promise<Answer> {
 // ---------------------------------------------------------------------------------------------
 
 describe('afterpatch restart in a systemd sandbox', { skip }, () => {
-  let build: SvcBuild | undefined;
+  const build = svcFixtures();
   const sandboxes: Sandbox[] = [];
-
-  before(async () => {
-    assert.ok(existsSync(CLI), `${CLI} is missing: run "npm run build" first`);
-    build = await buildSvc();
-  });
 
   after(async () => {
     for (const sb of sandboxes) await sb.stop().catch(() => {});
-    build?.remove();
   });
 
   /** A sandbox and a tree for one test; the journal is appended to any failure. */
@@ -254,20 +218,11 @@ describe('afterpatch restart in a systemd sandbox', { skip }, () => {
     fn: (sb: Sandbox, tree: SvcTree, stateDir: string) => Promise<void>,
     opts: (tree: SvcTree) => BootOptions = () => ({}),
   ): Promise<void> {
-    assert.ok(build, 'fixtures not built');
-    const tree = build.tree(name);
+    const tree = build().tree(name);
     const stateDir = join(tree.root, 'state');
     const sb = await bootSandbox(opts(tree));
     sandboxes.push(sb);
-    try {
-      await fn(sb, tree, stateDir);
-    } catch (e) {
-      const journal = (await sb.journal()).trimEnd().split('\n').slice(-80).join('\n');
-      if (e instanceof Error) e.message += `\n--- sandbox journal (last lines) ---\n${journal}`;
-      throw e;
-    } finally {
-      await sb.stop();
-    }
+    await withJournalOnFailure(sb, () => fn(sb, tree, stateDir), 80);
   }
 
   it('restarts a stale Type=notify service, verifies it, and does nothing the second time', () =>

@@ -33,6 +33,7 @@ import { after, before, describe, it } from 'node:test';
 import { CLI } from '../../harness/cli.ts';
 import { bootSandbox, canBootSandbox, type Sandbox } from '../../harness/sandbox.ts';
 import { alive, mappingsOf, nsPid, removeScratch, TEST_TMP } from '../../harness/stale-lib.ts';
+import { afterpatchJson as afterpatch, withJournalOnFailure } from '../helpers/sandbox-cli.ts';
 
 const NGINX = '/usr/sbin/nginx';
 const NGINX_UNIT_PATHS = [
@@ -143,32 +144,6 @@ interface RestartJson {
   plan: PlanJson[];
   results: ResultJson[];
   summary: Record<string, number>;
-}
-
-interface Run<T> {
-  code: number;
-  json: T;
-  /** stdout and stderr, for assertion messages. */
-  text: string;
-}
-
-/** `node dist/afterpatch.cjs ARGS`, inside the sandbox, its JSON parsed. */
-async function afterpatch<T extends { format: string; formatVersion: number }>(
-  sb: Sandbox,
-  format: string,
-  args: readonly string[],
-): Promise<Run<T>> {
-  const r = await sb.exec([process.execPath, CLI, ...args], { timeoutMs: 60_000 });
-  const text = `afterpatch ${args.join(' ')}\nexit ${r.code}\n--- stdout ---\n${r.stdout}\n--- stderr ---\n${r.stderr}`;
-  let json: T;
-  try {
-    json = JSON.parse(r.stdout) as T;
-  } catch {
-    throw new Error(`afterpatch printed no JSON:\n${text}`);
-  }
-  assert.equal(json.format, format, text);
-  assert.equal(json.formatVersion, 1, text);
-  return { code: r.code, json, text };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -391,7 +366,7 @@ describe('the Heartbleed drill: nginx in a systemd sandbox, libssl3 reinstalled'
       return;
     }
     const box = sb;
-    try {
+    await withJournalOnFailure(box, async () => {
       // Port 80 must be the sandbox's own: never start nginx in the machine's network namespace.
       assert.notEqual(
         readlinkSync(`/proc/${box.pid1}/ns/net`),
@@ -517,12 +492,6 @@ describe('the Heartbleed drill: nginx in a systemd sandbox, libssl3 reinstalled'
       assert.deepEqual(again.json.results, []);
       assert.equal(await mainPid(box), t1.master.inner, 'not restarted again');
       assert.deepEqual(await nginxProcs(box), t1.all);
-    } catch (e) {
-      const journal = (await box.journal()).trimEnd().split('\n').slice(-60).join('\n');
-      if (e instanceof Error) e.message += `\n--- sandbox journal (last lines) ---\n${journal}`;
-      throw e;
-    } finally {
-      await box.stop();
-    }
+    });
   });
 });

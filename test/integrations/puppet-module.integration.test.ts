@@ -37,7 +37,7 @@ interface Run {
 function run(
   file: string,
   args: readonly string[],
-  opts: { env?: Record<string, string>; uid?: number } = {},
+  opts: { env?: Record<string, string>; uid?: number | undefined } = {},
 ): Promise<Run> {
   return new Promise((resolve) => {
     execFile(
@@ -46,7 +46,8 @@ function run(
       {
         timeout: 120_000,
         env: { PATH: '/usr/bin:/bin:/usr/sbin:/sbin', LANG: 'C.UTF-8', ...opts.env },
-        ...(opts.uid === undefined ? {} : { uid: opts.uid, gid: opts.uid }),
+        uid: opts.uid,
+        gid: opts.uid,
       },
       (err, stdout, stderr) => {
         const code = err ? (typeof err.code === 'number' ? err.code : 127) : 0;
@@ -164,7 +165,7 @@ describe('fact afterpatch (facter with the module’s lib/facter, the real CLI)'
   const fact = async (cli: string, uid?: number) => {
     const r = await run('facter', ['--json', 'afterpatch'], {
       env: { FACTERLIB, AFTERPATCH_CLI: cli, HOME: dir },
-      ...(uid === undefined ? {} : { uid }),
+      uid,
     });
     assert.equal(r.code, 0, `facter never fails because of this fact: ${r.stdout}${r.stderr}`);
     return (JSON.parse(r.stdout) as { afterpatch: Record<string, unknown> }).afterpatch;
@@ -289,7 +290,7 @@ describe('fact afterpatch (facter with the module’s lib/facter, the real CLI)'
 });
 
 // The exit-status mapping of afterpatch_restart (restart_after's type and provider) with every
-// status and report afterpatch can give. A real restart happens in puppet.sandbox.test.ts; here
+// status and report afterpatch can give. A real restart happens in puppet.integration.test.ts; here
 // the CLI is a stand-in script (restarting anything on this machine is not an option) that
 // records its argument vector and answers with a given status, standard output and error.
 describe('afterpatch_restart: exit status → Puppet outcome (puppet apply, stand-in CLIs)', {

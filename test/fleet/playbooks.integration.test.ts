@@ -1,5 +1,5 @@
 // The shipped playbooks parse (ansible-playbook --syntax-check) and the role's TOML template
-// renders valid afterpatch configuration; the real runs are in rig.test.ts (root only).
+// renders valid afterpatch configuration; the real runs are in rig.integration.test.ts (root only).
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';

@@ -1,6 +1,6 @@
 // Tests of the real-package / real-process fixtures themselves (harness/fixtures.ts).
 // Needs root (dpkg -i), gcc and dpkg-deb; skipped with a message otherwise.
-// Run: node --import tsx --test test/helpers/fixtures.test.ts
+// Run: node --import tsx --test test/helpers/fixtures.integration.test.ts
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { after, describe, test } from 'node:test';
