@@ -46,25 +46,26 @@ export {
   type UnitRecord,
   type UnitResultDoc,
 } from './formats/index.ts';
-export { type ActionLog, openActionLog, silentLog, stderrLog } from './log.ts';
-export type {
-  ContainerRuntime,
-  IgnoredFile,
-  Owner,
-  OwnerType,
-  PackageRef,
-  StaleFile,
-  StaleProcess,
-} from './model.ts';
-export { NOISE_RULES, type NoiseConfig, type NoiseRule } from './noise.ts';
+export type { SuggestedAction } from './grouping/action.ts';
+export type { Group, GroupFile } from './grouping/group.ts';
+export {
+  bucketOf,
+  CHECK_BUCKETS,
+  type CheckBucket,
+  isActing,
+  OWNER_KINDS,
+  type OwnerKind,
+  type OwnerLabel,
+  ownerKey,
+  ownerLabel,
+} from './grouping/owner.ts';
 export { SCAN_FORMAT_VERSION, scanToJson } from './output/json.ts';
 export { RESTART_FORMAT_VERSION, restartToJson } from './output/restart.ts';
 export { type Mapping, parseMaps, parseMapsLine } from './procfs/maps.ts';
 export type { RebootReason } from './reboot/detect.ts';
 export { type RebootOptions, type RebootReport, rebootRequired } from './reboot/reboot.ts';
-export type { SuggestedAction } from './report/action.ts';
-export type { Group, GroupFile } from './report/group.ts';
 export type { UnitResult } from './restart/apply.ts';
+export { type ActionLog, openActionLog, silentLog, stderrLog } from './restart/log.ts';
 export type { PlanAction, PlanEntry } from './restart/plan.ts';
 export {
   applyRestart,
@@ -74,5 +75,16 @@ export {
   type RestartReport,
 } from './restart/restart.ts';
 export type { ScanFilters } from './scan/filters.ts';
+export type {
+  ContainerRuntime,
+  Hypervisor,
+  IgnoredFile,
+  Owner,
+  OwnerType,
+  PackageRef,
+  StaleFile,
+  StaleProcess,
+} from './scan/model.ts';
+export { NOISE_RULES, type NoiseConfig, type NoiseRule } from './scan/noise.ts';
 export { type ScanOptions, type ScanReport, type ScanSummary, scan } from './scan/scan.ts';
 export { VERSION } from './version.ts';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { NOISE_RULES, noiseMatcher, unknownRules } from '../src/noise.ts';
+import { NOISE_RULES, noiseMatcher, unknownRules } from '../src/scan/noise.ts';
 
 describe('noise rules', () => {
   const match = noiseMatcher();

@@ -1,6 +1,6 @@
 // From a cgroup path to the systemd unit (or session, user manager, container) that owns the process,
 // following the rules systemd itself applies; see docs/cgroup-attribution.md.
-import type { Owner } from '../model.ts';
+import type { Owner } from '../scan/model.ts';
 import { containerFromCgroup } from './container.ts';
 
 const INIT_SCOPE = 'init.scope';

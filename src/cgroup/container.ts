@@ -1,6 +1,6 @@
 // Recognising the cgroups container runtimes create, at any depth of a cgroup path.
 // The outermost container wins: from the host, that is the thing to restart.
-import type { ContainerRuntime } from '../model.ts';
+import type { ContainerRuntime } from '../scan/model.ts';
 
 export interface ContainerMatch {
   runtime: ContainerRuntime;

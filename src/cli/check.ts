@@ -2,17 +2,7 @@
 import { type Command, InvalidArgumentError, Option } from '@commander-js/extra-typings';
 import { CHECK_BUCKETS, CHECK_METRICS, type CheckBucket } from '../check/buckets.ts';
 import { parseRange } from '../check/range.ts';
-import {
-  configOption,
-  jsonOption,
-  libOption,
-  packageOption,
-  procRootOption,
-  rootOption,
-  stateDirOption,
-  unitOption,
-  usageErrorLine,
-} from './options.ts';
+import { addHealthOptions, jsonOption, usageErrorLine } from './options.ts';
 
 /** Validates a threshold range at parse time, so a typo is a usage error (UNKNOWN). */
 const range = (v: string) => {
@@ -32,49 +22,47 @@ const bucket = (v: string): CheckBucket => {
 };
 
 export function register(program: Command): void {
-  program
-    .command('check')
-    .description(
-      'Nagios / Icinga / Sensu plugin: state, perfdata and what needs a restart or reboot',
-    )
-    .option(
-      '-w, --warning <range>',
-      'WARNING when the metric is outside this range (default 0: anything needing action)',
-      range,
-    )
-    .option('-c, --critical <range>', 'CRITICAL when the metric is outside this range', range)
-    .addOption(
-      new Option(
-        '--metric <metric>',
-        'what --warning and --critical apply to: any (each bucket), processes, or one bucket; the other buckets still warn above 0',
+  addHealthOptions(
+    program
+      .command('check')
+      .description(
+        'Nagios / Icinga / Sensu plugin: state, perfdata and what needs a restart or reboot',
       )
-        .choices(CHECK_METRICS)
-        .default('any' as const),
-    )
-    .addOption(
-      new Option('--ignore <bucket>', 'never alert on this bucket (repeatable; still listed)')
-        .choices(CHECK_BUCKETS)
-        .argParser((v, prev: CheckBucket[]) => [...prev, bucket(v)])
-        .default([] as CheckBucket[]),
-    )
-    .addOption(
-      new Option('--reboot-state <state>', 'state when a reboot is required')
-        .choices(['ok', 'warning', 'critical'] as const)
-        .default('warning' as const),
-    )
-    .addOption(
-      new Option('--format <format>', 'output format: plugin text, or the health snapshot as JSON')
-        .choices(['nagios', 'json'] as const)
-        .default('nagios' as const),
-    )
-    .addOption(jsonOption())
-    .addOption(libOption())
-    .addOption(unitOption())
-    .addOption(packageOption())
-    .addOption(configOption())
-    .addOption(stateDirOption())
-    .addOption(procRootOption())
-    .addOption(rootOption())
+      .option(
+        '-w, --warning <range>',
+        'WARNING when the metric is outside this range (default 0: anything needing action)',
+        range,
+      )
+      .option('-c, --critical <range>', 'CRITICAL when the metric is outside this range', range)
+      .addOption(
+        new Option(
+          '--metric <metric>',
+          'what --warning and --critical apply to: any (each bucket), processes, or one bucket; the other buckets still warn above 0',
+        )
+          .choices(CHECK_METRICS)
+          .default('any' as const),
+      )
+      .addOption(
+        new Option('--ignore <bucket>', 'never alert on this bucket (repeatable; still listed)')
+          .choices(CHECK_BUCKETS)
+          .argParser((v, prev: CheckBucket[]) => [...prev, bucket(v)])
+          .default([] as CheckBucket[]),
+      )
+      .addOption(
+        new Option('--reboot-state <state>', 'state when a reboot is required')
+          .choices(['ok', 'warning', 'critical'] as const)
+          .default('warning' as const),
+      )
+      .addOption(
+        new Option(
+          '--format <format>',
+          'output format: plugin text, or the health snapshot as JSON',
+        )
+          .choices(['nagios', 'json'] as const)
+          .default('nagios' as const),
+      )
+      .addOption(jsonOption()),
+  )
     .configureOutput({
       // A usage error must still give the monitoring system a plugin line on stdout.
       // Icinga and Sensu read stdout and stderr as one stream, in write order: the plugin line
@@ -90,7 +78,7 @@ export function register(program: Command): void {
     })
     .addHelpText(
       'after',
-      '\nBuckets: units (system and user units, PID 1), unmanaged (processes outside any unit),\nsessions, containers. Ranges (Nagios plugin guidelines): N alerts outside 0..N, N: below N,\n~:N above N, N:M outside N..M, @N:M inside. UNKNOWN when not root and some processes are\nunreadable, or the restart state is unreadable. docs/monitoring.md has examples.\nExit status: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (any error, usage errors included).',
+      '\nBuckets: units (system and user units, PID 1), unmanaged (processes outside any unit),\nsessions, containers, vms (qemu guests). Ranges (Nagios plugin guidelines): N alerts outside 0..N, N: below N,\n~:N above N, N:M outside N..M, @N:M inside. UNKNOWN when not root and some processes are\nunreadable, or the restart state is unreadable. docs/monitoring.md has examples.\nExit status: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (any error, usage errors included).',
     )
     .action(async (opts) => {
       const { runCheck } = await import('../commands/check.ts');

@@ -1,5 +1,10 @@
 // Options that several commands share, made once so their names, help and defaults agree.
-import { InvalidArgumentError, Option } from '@commander-js/extra-typings';
+import {
+  type Command,
+  InvalidArgumentError,
+  Option,
+  type OptionValues,
+} from '@commander-js/extra-typings';
 import { DEFAULT_MAX_UNIT_SERIES } from '../output/prometheus.ts';
 import { collectList } from './parse.ts';
 import { privilegedPath } from './privileged.ts';
@@ -85,3 +90,22 @@ export const formatOption = () =>
 /** `-q`: every command with an exit status except `check` (a plugin always prints its line). */
 export const quietOption = () =>
   new Option('-q, --quiet', 'print nothing on standard output; only the exit status tells');
+
+/**
+ * The options of every command that reports health from one scan (check, metrics, serve): the
+ * scan filters, the configuration, the restart state and the hidden roots, in one order.
+ */
+export function addHealthOptions<
+  Args extends unknown[],
+  Opts extends OptionValues,
+  Globals extends OptionValues,
+>(cmd: Command<Args, Opts, Globals>) {
+  return cmd
+    .addOption(libOption())
+    .addOption(unitOption())
+    .addOption(packageOption())
+    .addOption(configOption())
+    .addOption(stateDirOption())
+    .addOption(procRootOption())
+    .addOption(rootOption());
+}

@@ -1,6 +1,6 @@
 // `afterpatch scan` options and help; the work is in src/commands (loaded on use).
 import { type Command, Option } from '@commander-js/extra-typings';
-import { NOISE_RULES } from '../noise.ts';
+import { NOISE_RULES } from '../scan/noise.ts';
 import {
   configOption,
   jsonOption,

@@ -1,7 +1,8 @@
 // `check`: the Nagios / Icinga / Sensu plugin. Every error is UNKNOWN (exit 3) with a plugin line
 // on stdout, so the monitoring system shows why instead of "(No output on stdout)".
+
+import { gatherHealth, type HealthCliOptions, healthOptions } from '../check/health.ts';
 import { parseRange } from '../check/range.ts';
-import { gatherHealth, type HealthCliOptions, healthOptions } from '../health.ts';
 import {
   type CheckBucket,
   type CheckMetric,

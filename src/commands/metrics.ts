@@ -2,21 +2,28 @@
 // textfile collector directory (DIR/afterpatch.prom, replaced atomically).
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
+import {
+  gatherHealth,
+  type Health,
+  type HealthCliOptions,
+  healthOptions,
+} from '../check/health.ts';
 import { errnoCode, errnoOf, UserError } from '../errors.ts';
 import { EXIT } from '../exit.ts';
-import { writeFileAtomic } from '../fs-atomic.ts';
-import { gatherHealth, type Health, type HealthCliOptions, healthOptions } from '../health.ts';
+import { writeFileAtomic } from '../io/fs-atomic.ts';
 import { formatPrometheus } from '../output/prometheus.ts';
 
-export interface MetricsCliOptions extends HealthCliOptions {
-  textfile?: string;
-  quiet?: true;
+/** What `metrics` and `serve` share: the health flags and the exposition's own. */
+export interface ExpositionCliOptions extends HealthCliOptions {
   maxUnitSeries: number;
   nodeRebootRequired: boolean;
-  config?: string;
-  stateDir?: string;
   procRoot: string;
   root: string;
+}
+
+export interface MetricsCliOptions extends ExpositionCliOptions {
+  textfile?: string;
+  quiet?: true;
 }
 
 export const TEXTFILE_NAME = 'afterpatch.prom';

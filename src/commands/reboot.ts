@@ -2,9 +2,9 @@ import { hostname } from 'node:os';
 import { loadConfig } from '../config/load.ts';
 import { rebootExitCode } from '../exit.ts';
 import { rebootDocument } from '../formats/reboot.ts';
-import { printable } from '../output/style.ts';
+import { formatRebootText } from '../output/reboot.ts';
 import { rebootSettingsFromConfig } from '../reboot/detect.ts';
-import { describeReason, rebootRequired } from '../reboot/reboot.ts';
+import { rebootRequired } from '../reboot/reboot.ts';
 
 export interface RebootCliOptions {
   quiet?: true;
@@ -30,17 +30,7 @@ export async function runRebootRequired(o: RebootCliOptions): Promise<number> {
     const doc = rebootDocument(r, hostname(), new Date().toISOString());
     process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
   } else if (!o.quiet) {
-    const lines = r.required
-      ? ['Reboot required:', ...r.reasons.map((x) => `  - ${printable(describeReason(x))}`)]
-      : ['No reboot required.'];
-    for (const n of r.notes) lines.push(`  note: ${printable(n)}`);
-    if (r.sentinelFile)
-      lines.push(
-        printable(
-          `Wrote ${r.sentinelFile} (${r.sentinelWritten?.join(', ') || 'no new packages'}).`,
-        ),
-      );
-    process.stdout.write(`${lines.join('\n')}\n`);
+    process.stdout.write(formatRebootText(r));
   }
   return rebootExitCode(r);
 }

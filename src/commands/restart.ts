@@ -2,9 +2,9 @@ import { createInterface } from 'node:readline/promises';
 import { loadConfig } from '../config/load.ts';
 import { UserError } from '../errors.ts';
 import { restartExitCode } from '../exit.ts';
-import { openActionLog } from '../log.ts';
 import { formatPlan, RESTART_FORMATS, type RestartFormat } from '../output/restart.ts';
 import { type Style, styleFor } from '../output/style.ts';
+import { openActionLog } from '../restart/log.ts';
 import { isActionable } from '../restart/plan.ts';
 import {
   applyRestart,

@@ -1,65 +1,19 @@
 // `afterpatch serve`: Prometheus metrics over HTTP until SIGTERM/SIGINT.
 import type { AddressInfo } from 'node:net';
+import { type HealthOptions, healthOptions } from '../check/health.ts';
 import { UserError } from '../errors.ts';
 import { EXIT } from '../exit.ts';
-import {
-  type Health,
-  type HealthCliOptions,
-  type HealthOptions,
-  healthOptions,
-} from '../health.ts';
-import { formatPrometheus } from '../output/prometheus.ts';
-import { ScanCache } from '../serve/cache.ts';
 import { ChildGatherer } from '../serve/child.ts';
+import { expositionSource } from '../serve/exposition.ts';
 import { parseListen, urlHost } from '../serve/listen.ts';
 import { createMetricsServer } from '../serve/server.ts';
+import type { ExpositionCliOptions } from './metrics.ts';
 
-export interface ServeCliOptions extends HealthCliOptions {
+export interface ServeCliOptions extends ExpositionCliOptions {
   listen: string;
   interval: number;
   timeout: number;
   scanTimeout?: number;
-  maxUnitSeries: number;
-  nodeRebootRequired: boolean;
-  config?: string;
-  stateDir?: string;
-  procRoot: string;
-  root: string;
-}
-
-export interface ExpositionSourceOptions {
-  gather: () => Promise<Health>;
-  intervalMs: number;
-  maxUnitSeries: number;
-  nodeRebootRequired: boolean;
-  log: (line: string) => void;
-}
-
-/** Scans through the cache; a failed scan is counted, logged and exported, never thrown. */
-export function expositionSource(o: ExpositionSourceOptions): ScanCache<string> {
-  let errors = 0;
-  let lastGood: Health | null = null;
-  return new ScanCache<string>({
-    intervalMs: o.intervalMs,
-    produce: async () => {
-      let ok = true;
-      try {
-        lastGood = await o.gather();
-      } catch (e) {
-        ok = false;
-        errors++;
-        o.log(
-          `afterpatch: scan failed: ${String((e as Error)?.message ?? e).replace(/\s+/g, ' ')}`,
-        );
-      }
-      return formatPrometheus(lastGood, {
-        maxUnitSeries: o.maxUnitSeries,
-        nodeRebootRequired: o.nodeRebootRequired,
-        scanErrors: errors,
-        lastScanSuccess: ok,
-      });
-    },
-  });
 }
 
 export async function runServe(o: ServeCliOptions): Promise<number> {

@@ -2,8 +2,8 @@
 import { parse, TomlError } from 'smol-toml';
 import * as v from 'valibot';
 import { errnoCode, UserError } from '../errors.ts';
-import type { NoiseConfig } from '../noise.ts';
 import { readFileBounded } from '../procfs/reader.ts';
+import type { NoiseConfig } from '../scan/noise.ts';
 import { type Config, ConfigSchema } from './schema.ts';
 
 export const DEFAULT_CONFIG_PATH = '/etc/afterpatch/afterpatch.toml';

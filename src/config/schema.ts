@@ -1,7 +1,7 @@
 // The shape of /etc/afterpatch/afterpatch.toml, validated with valibot (docs/configuration.md).
 import * as v from 'valibot';
-import { NOISE_RULES } from '../noise.ts';
-import { NOT_LINEAR, runsInLinearTime, syntaxError } from '../regexp.ts';
+import { NOT_LINEAR, runsInLinearTime, syntaxError } from '../match/regexp.ts';
+import { NOISE_RULES } from '../scan/noise.ts';
 
 const regexSource = v.pipe(
   v.string('must be a string'),

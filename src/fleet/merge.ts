@@ -11,8 +11,10 @@ import {
   type RestartPart,
   type ScanPart,
 } from '../formats/fleet-input.ts';
-import { RESTART_ACTIONS } from '../formats/restart.ts';
+import { RebootReasonSchema } from '../formats/reboot.ts';
+import { isActing } from '../grouping/owner.ts';
 import { printable } from '../output/style.ts';
+import { describeReason } from '../reboot/reboot.ts';
 
 /** Bad input; `source` is the file (or "-") and `line` the JSON Lines line when known. */
 export class FleetInputError extends UserError {
@@ -221,7 +223,6 @@ function newer(a: HostPart, b: HostPart): boolean {
   return a.seq > b.seq;
 }
 
-const ACTIONS: ReadonlySet<string> = new Set(RESTART_ACTIONS);
 const entryName = (e: { unit?: string | null | undefined; key?: string | undefined }): string =>
   nonEmpty(e.unit) ?? nonEmpty(e.key) ?? '?';
 
@@ -240,21 +241,9 @@ function scanFindings(s: ScanPart): { units: string[]; packages: string[] } {
   return { units, packages: [...packages] };
 }
 
-function describeReason(r: RebootPart['reasons'][number]): string {
-  switch (r.type) {
-    case 'kernel-newer':
-      return 'newest' in r ? `kernel ${r.newest} installed, ${r.running} running` : r.type;
-    case 'kernel-rebuilt':
-      return 'release' in r ? `kernel ${r.release} rebuilt` : r.type;
-    case 'sentinel':
-      return 'file' in r && Array.isArray(r.packages)
-        ? `${r.file}${r.packages.length ? ` (${r.packages.join(', ')})` : ''}`
-        : r.type;
-    case 'stale-package':
-      return 'package' in r ? `stale ${String(r.package)} only a reboot replaces` : r.type;
-    default:
-      return r.type;
-  }
+/** reboot-required's own sentence for a reason it knows; a newer afterpatch's reason by its type. */
+function reasonText(r: RebootPart['reasons'][number]): string {
+  return v.is(RebootReasonSchema, r) ? describeReason(r) : r.type;
 }
 
 function latestOf<K extends HostPart['kind']>(
@@ -295,7 +284,7 @@ export function hostView(host: string, parts: readonly HostPart[]): FleetHost {
       // for a dry run everything it plans.
       for (const u of restartFailed) units.add(u);
       for (const e of r.plan) {
-        if (r.dryRun === true || !ACTIONS.has(String(e.action))) units.add(entryName(e));
+        if (r.dryRun === true || !isActing(String(e.action))) units.add(entryName(e));
       }
       if (scan !== undefined) {
         for (const p of scanFindings(scan.data).packages) packages.add(p);
@@ -307,7 +296,7 @@ export function hostView(host: string, parts: readonly HostPart[]): FleetHost {
   if (reboot !== undefined) {
     needsReboot = reboot.data.required;
     for (const r of reboot.data.reasons) {
-      rebootReasons.push(describeReason(r));
+      rebootReasons.push(reasonText(r));
       if (r.type === 'stale-package' && 'package' in r && typeof r.package === 'string') {
         packages.add(r.package);
       }

@@ -28,6 +28,7 @@ export const HealthDocumentSchema = v.object({
     unmanaged: Count,
     sessions: Count,
     containers: Count,
+    vms: Count,
     reboot: v.pipe(Count, v.maxValue(1)),
     unreadable: Count,
   }),

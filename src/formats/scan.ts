@@ -58,6 +58,13 @@ const Container = v.object({
   id: v.string(),
   cgroup: v.nullable(v.string()),
 });
+/** A virtual machine guest: its qemu process (src/cgroup/vm.ts). */
+const Vm = v.object({
+  type: v.literal('vm'),
+  hypervisor: v.picklist(['libvirt', 'machined', 'qemu']),
+  name: v.string(),
+  cgroup: v.nullable(v.string()),
+});
 const Unmanaged = v.object({ type: v.literal('unmanaged'), cgroup: v.nullable(v.string()) });
 
 export const OwnerSchema = v.variant('type', [
@@ -67,6 +74,7 @@ export const OwnerSchema = v.variant('type', [
   Session,
   Init,
   Container,
+  Vm,
   Unmanaged,
 ]);
 export const OWNER_TYPES = OwnerSchema.options.map((o) => o.entries.type.literal);
@@ -77,7 +85,7 @@ export const SuggestedActionSchema = v.union([
     kind: v.picklist(['restart', 'daemon-reexec', 'reexec-user-manager']),
     argv: v.pipe(v.array(v.string()), v.minLength(1)),
   }),
-  v.object({ kind: v.picklist(['logout', 'container', 'manual']), advice: v.string() }),
+  v.object({ kind: v.picklist(['logout', 'container', 'vm', 'manual']), advice: v.string() }),
 ]);
 
 export const EntryFileSchema = v.object({
@@ -110,6 +118,7 @@ export const ScanEntrySchema = v.variant('type', [
   entryOf(Session),
   entryOf(Init),
   entryOf(Container),
+  entryOf(Vm),
   entryOf(Unmanaged),
 ]);
 
@@ -160,6 +169,7 @@ export const ScanSummarySchema = counts(
   'userUnits',
   'sessions',
   'containers',
+  'vms',
   'dataOnly',
 );
 

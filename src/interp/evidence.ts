@@ -2,8 +2,8 @@
 // `loaded` evidence needs nothing but the reads; `package` evidence needs the package database:
 // the owner of the program file, that package's file list, and a stat() of its code files.
 import { readdirSync, statSync } from 'node:fs';
-import type { InterpretedEvidence, PackageRef } from '../model.ts';
 import { readFileBounded } from '../procfs/reader.ts';
+import type { InterpretedEvidence, PackageRef } from '../scan/model.ts';
 import { changedAfterStart, hostPathOf, isPackageCodePath } from './detect.ts';
 import type { FileStat, RawInterp } from './read.ts';
 import { toFileStat } from './read.ts';

@@ -1,7 +1,8 @@
 // `check --json`: the whole health snapshot of one scan as one versioned document (docs/json.md,
 // "check --json"), for tools that want one call: verdict, buckets, scan, reboot, restart state.
+
+import type { Health } from '../check/health.ts';
 import type { HealthDocument } from '../formats/health.ts';
-import type { Health } from '../health.ts';
 import type { Outcome } from '../restart/state.ts';
 import { VERSION } from '../version.ts';
 import { scanToJson } from './json.ts';

@@ -1,8 +1,8 @@
 // The versioned JSON format of `scan --json`, documented in docs/json.md and docs/scan.schema.json.
 
 import type { ScanDocument, ScanEntry, ScanProcess } from '../formats/scan.ts';
-import { interpretedByEntry, type StaleFile } from '../model.ts';
-import { ownerKey } from '../report/group.ts';
+import { ownerKey } from '../grouping/group.ts';
+import { interpretedByEntry, type StaleFile } from '../scan/model.ts';
 import type { ScanReport } from '../scan/scan.ts';
 import { VERSION } from '../version.ts';
 

@@ -13,11 +13,12 @@ import {
   type CheckMetric,
   countBuckets,
 } from '../check/buckets.ts';
+import type { Health } from '../check/health.ts';
 import { alerts, parseRange, type ThresholdRange } from '../check/range.ts';
-import type { Health } from '../health.ts';
-import type { Owner } from '../model.ts';
+import type { Group } from '../grouping/group.ts';
+import { ownerLabel } from '../grouping/owner.ts';
 import { describeReason } from '../reboot/reboot.ts';
-import type { Group } from '../report/group.ts';
+import type { Owner } from '../scan/model.ts';
 import { printable } from './style.ts';
 import { actionText } from './text.ts';
 
@@ -70,45 +71,10 @@ const MAX_LINE_BYTES = 512;
 /** A name (unit, container) in the summary. */
 const MAX_NAME_CHARS = 64;
 
-/**
- * Which count an entry adds to: `unit` (system units, user units, user managers: what the
- * Prometheus metric afterpatch_units_needing_restart counts too), `session`, `container`, or
- * neither (PID 1, processes outside any unit: they count in `processes` only).
- */
-export type Bucket = 'unit' | 'session' | 'container' | 'init' | 'unmanaged';
-
-/** Name, kind and bucket of each entry type; the switch is exhaustive over `Owner['type']`. */
-export function entryLabel(o: Owner): { name: string; kind: string; bucket: Bucket } {
-  switch (o.type) {
-    case 'system-unit':
-      return {
-        name: o.unit,
-        kind: o.unit.endsWith('.scope') ? 'scope' : 'unit',
-        bucket: 'unit',
-      };
-    case 'user-unit':
-      return { name: o.unit, kind: `user unit of uid ${o.uid}`, bucket: 'unit' };
-    case 'user-manager':
-      return { name: o.unit, kind: `user manager of uid ${o.uid}`, bucket: 'unit' };
-    case 'init':
-      return { name: 'systemd', kind: 'PID 1', bucket: 'init' };
-    case 'session':
-      return {
-        name: o.unit,
-        kind: o.uid === null ? 'session' : `session of uid ${o.uid}`,
-        bucket: 'session',
-      };
-    case 'container':
-      return { name: o.id, kind: `${o.runtime} container`, bucket: 'container' };
-    case 'unmanaged':
-      return { name: 'processes outside any unit', kind: 'no unit', bucket: 'unmanaged' };
-    default:
-      return assertNever(o);
-  }
-}
-
-function assertNever(x: never): never {
-  throw new Error(`unhandled entry type ${JSON.stringify(x)}`);
+/** An owner's name and kind on a plugin line: "pipewire.service (user unit of uid 1000)". */
+export function entryLabel(o: Owner): { name: string; kind: string } {
+  const l = ownerLabel(o);
+  return { name: l.name, kind: l.uid === null ? l.kind : `${l.kind} of uid ${l.uid}` };
 }
 
 /** Printable on one line and free of the perfdata separator. */
@@ -125,6 +91,8 @@ export interface CheckCounts {
   unmanaged: number;
   sessions: number;
   containers: number;
+  /** Virtual machine guests (qemu processes) running stale code. */
+  vms: number;
   reboot: 0 | 1;
   unreadable: number;
 }
@@ -175,6 +143,7 @@ export function perfdata(c: CheckCounts, t: CheckThresholds): string {
     item('units'),
     item('sessions'),
     item('containers'),
+    item('vms'),
     item('unmanaged'),
     `'reboot'=${c.reboot};;;0;1`,
     `'unreadable'=${c.unreadable};;;0`,
@@ -291,6 +260,7 @@ function whereSummary(
     units: `${plural(c.units, 'unit')} (${shown}${more})`,
     sessions: plural(c.sessions, 'session'),
     containers: plural(c.containers, 'container'),
+    vms: plural(c.vms, 'virtual machine'),
     unmanaged: `${plural(c.unmanaged, 'process', 'processes')} outside any unit`,
   };
   return CHECK_BUCKETS.filter((b) => c[b] > 0)

@@ -1,8 +1,8 @@
 // Prometheus text exposition (format 0.0.4) of one health snapshot: pure, no I/O.
 // Every metric is documented in docs/monitoring.md ("Prometheus").
 import { bucketOf, countBuckets } from '../check/buckets.ts';
-import type { Health } from '../health.ts';
-import type { Group } from '../report/group.ts';
+import type { Health } from '../check/health.ts';
+import type { Group } from '../grouping/group.ts';
 import { OUTCOMES } from '../restart/state.ts';
 import { VERSION } from '../version.ts';
 
@@ -117,7 +117,7 @@ export function formatPrometheus(health: Health | null, o: PrometheusOptions = {
   e.one(
     'afterpatch_units_needing_restart',
     'gauge',
-    'System units, user units and user managers running outdated code.',
+    'System units, user units, user managers and PID 1 running outdated code.',
     units.length,
   );
   const listed = units.slice(0, Math.max(0, max));
@@ -142,6 +142,12 @@ export function formatPrometheus(health: Health | null, o: PrometheusOptions = {
     'gauge',
     'Containers with processes running outdated code (rebuild or restart them).',
     buckets.containers,
+  );
+  e.one(
+    'afterpatch_vms_outdated',
+    'gauge',
+    'Virtual machine guests whose qemu process runs outdated code (live-migrate them, or shut them down and start them again).',
+    buckets.vms,
   );
   e.one(
     'afterpatch_unmanaged_processes_outdated',

@@ -1,12 +1,12 @@
 // Output of `restart`: the plan and the results, as a table or as versioned JSON (docs/restart.md).
-import { RESTART_ACTIONS, type RestartDocument, type UnitResultDoc } from '../formats/restart.ts';
+import type { RestartDocument, UnitResultDoc } from '../formats/restart.ts';
 import { entryLabel, type UnitResult } from '../restart/apply.ts';
-import type { PlanEntry } from '../restart/plan.ts';
+import { isActionable, type PlanEntry } from '../restart/plan.ts';
 import type { RestartReport } from '../restart/restart.ts';
 import { VERSION } from '../version.ts';
 import type { Style } from './style.ts';
 import { printable, table } from './style.ts';
-import { ownerLabel } from './text.ts';
+import { ownerCells } from './text.ts';
 
 export const RESTART_FORMAT_VERSION = 1;
 
@@ -58,7 +58,7 @@ function resultToJson(x: UnitResult): UnitResultDoc {
 export function summarize(r: RestartReport): RestartDocument['summary'] {
   const count = (o: string) => r.results.filter((x) => x.outcome === o).length;
   return {
-    planned: r.plan.filter((e) => (RESTART_ACTIONS as readonly string[]).includes(e.action)).length,
+    planned: r.plan.filter(isActionable).length,
     verified: count('verified'),
     unverified: count('unverified'),
     stillStale: count('still-stale'),
@@ -69,7 +69,7 @@ export function summarize(r: RestartReport): RestartDocument['summary'] {
 }
 
 function planName(e: PlanEntry): string {
-  return e.owner.type === 'init' ? entryLabel(e) : printable(e.unit ?? ownerLabel(e.owner).name);
+  return e.owner.type === 'init' ? entryLabel(e) : printable(e.unit ?? ownerCells(e.owner).name);
 }
 
 /** Processes the scan could not read: the plan covers only the others, and says so. */

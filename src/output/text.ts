@@ -1,31 +1,29 @@
 // The human table of `scan`: one block of rows per thing to restart.
-import type { InterpretedEvidence, Owner } from '../model.ts';
-import { interpretedByEntry } from '../model.ts';
-import type { SuggestedAction } from '../report/action.ts';
-import type { Group } from '../report/group.ts';
-import { ownerKey } from '../report/group.ts';
+
+import type { SuggestedAction } from '../grouping/action.ts';
+import type { Group } from '../grouping/group.ts';
+import { ownerKey, ownerLabel } from '../grouping/owner.ts';
+import type { InterpretedEvidence, Owner } from '../scan/model.ts';
+import { interpretedByEntry } from '../scan/model.ts';
 import type { ScanReport } from '../scan/scan.ts';
 import type { Style } from './style.ts';
 import { printable, table } from './style.ts';
 
 const MAX_PIDS_SHOWN = 4;
 
-export function ownerLabel(o: Owner): { name: string; kind: string } {
+/** An owner's table cells: no uid in the name, the container id abbreviated. */
+export function ownerCells(o: Owner): { name: string; kind: string } {
+  const l = ownerLabel(o);
+  const kind = l.uid === null ? l.kind : `${l.kind} (uid ${l.uid})`;
   switch (o.type) {
-    case 'system-unit':
-      return { name: o.unit, kind: o.unit.endsWith('.scope') ? 'scope' : 'unit' };
-    case 'user-unit':
-      return { name: o.unit, kind: `user unit (uid ${o.uid})` };
-    case 'user-manager':
-      return { name: o.unit, kind: 'user manager' };
-    case 'session':
-      return { name: o.unit, kind: o.uid === null ? 'session' : `session (uid ${o.uid})` };
     case 'init':
       return { name: 'systemd (PID 1)', kind: 'init' };
     case 'container':
-      return { name: o.id.length > 24 ? o.id.slice(0, 12) : o.id, kind: `${o.runtime} container` };
+      return { name: o.id.length > 24 ? o.id.slice(0, 12) : o.id, kind };
     case 'unmanaged':
-      return { name: '-', kind: 'no unit' };
+      return { name: '-', kind };
+    default:
+      return { name: l.name, kind };
   }
 }
 
@@ -44,7 +42,7 @@ function groupRows(
   s: Style,
   interp: ReadonlyMap<string, InterpretedEvidence> | undefined,
 ): string[][] {
-  const { name, kind } = ownerLabel(g.owner);
+  const { name, kind } = ownerCells(g.owner);
   const mark = g.severity === 'code' ? s.red : s.yellow;
   return g.files.map((f, i) => {
     const e = interp?.get(f.path);
@@ -96,6 +94,7 @@ function summaryLine(r: ScanReport): string {
     s.userUnits ? `${s.userUnits} user unit${s.userUnits === 1 ? '' : 's'}` : '',
     s.sessions ? `${s.sessions} session${s.sessions === 1 ? '' : 's'}` : '',
     s.containers ? `${s.containers} container${s.containers === 1 ? '' : 's'}` : '',
+    s.vms ? `${s.vms} virtual machine${s.vms === 1 ? '' : 's'}` : '',
   ].filter(Boolean);
   const data = s.dataOnly ? `; ${s.dataOnly} of them keep only deleted data files` : '';
   return `${s.processes} process${s.processes === 1 ? '' : 'es'} in ${parts.join(', ')} run outdated code${data} (${s.scanned} scanned).`;

@@ -3,7 +3,7 @@
 import { constants } from 'node:fs';
 import { access, readdir, stat } from 'node:fs/promises';
 import { delimiter, join, resolve } from 'node:path';
-import type { PackageRef } from '../model.ts';
+import type { PackageRef } from '../scan/model.ts';
 import { DpkgDb } from './dpkg.ts';
 import { RpmDb } from './rpm.ts';
 

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { setImmediate } from 'node:timers/promises';
 import { errnoCode } from '../errors.ts';
-import type { PackageRef } from '../model.ts';
+import type { PackageRef } from '../scan/model.ts';
 import type { PackageDb } from './db.ts';
 import { candidatePaths } from './usrmerge.ts';
 

@@ -1,7 +1,7 @@
 // rpm ownership: `rpm -qf` in batches, run directly (argument array, never a shell).
 
 import { execFile } from 'node:child_process';
-import type { PackageRef } from '../model.ts';
+import type { PackageRef } from '../scan/model.ts';
 import type { PackageDb } from './db.ts';
 import { usrMergeAliases } from './usrmerge.ts';
 

@@ -1,25 +1,20 @@
-// Does this machine need a reboot? `detectReboot` decides from collected facts (pure);
-// `gatherRebootInput` collects them from a root file system and a procfs. docs/reboot.md.
+// Does this machine need a reboot? `assessReboot`/`detectReboot` decide from collected facts
+// (pure); gather.ts's `gatherRebootInput` collects them from a root file system and a procfs.
+// docs/reboot.md.
 
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { containerFromCgroup } from '../cgroup/container.ts';
-import { parseCgroupLine } from '../cgroup/parse.ts';
-import { globToRegExp } from '../glob.ts';
+import { globToRegExp } from '../match/glob.ts';
+import { BUS_UNITS } from '../systemd/bus.ts';
 import {
   bootableKernels,
   compareKernelReleases,
   type InstalledKernel,
-  installedKernels,
   kernelFlavour,
   newestKernel,
   type Packaging,
   parseKernelVersionString,
-  readKernelImageVersion,
 } from './kernel.ts';
-import { activeLivepatches, type Livepatch, readLivepatches } from './livepatch.ts';
-import { checkMicrocode, type MicrocodeCheck } from './microcode.ts';
-import { errorCode, readSmallText } from './read.ts';
+import { activeLivepatches, type Livepatch } from './livepatch.ts';
+import type { MicrocodeCheck } from './microcode.ts';
 
 export type RebootReason =
   /** A newer kernel release is installed than the one running (`livepatches`: active on the running one). */
@@ -136,13 +131,7 @@ export const KERNEL_PACKAGES: readonly string[] = [
  */
 export const LIVEPATCHABLE_PACKAGES: readonly string[] = [...KERNEL_IMAGE_PACKAGES, 'linux-base'];
 
-/** The system message bus: restarting it breaks logind, NetworkManager and every login. */
-export const BUS_UNITS: readonly string[] = [
-  'dbus.service',
-  'dbus-broker.service',
-  'dbus-daemon.service',
-  'messagebus.service',
-];
+export { BUS_UNITS };
 
 /** Packages shipping the bus daemon's own executable (Debian, Fedora/RHEL, SUSE, Arch). */
 export const BUS_PACKAGES: readonly string[] = ['dbus', 'dbus-daemon', 'dbus-broker', 'dbus-1'];
@@ -386,151 +375,4 @@ export function assessReboot(input: RebootInput): RebootResult {
 /** The reasons this machine (or container) needs a reboot; empty when it does not. Pure. */
 export function detectReboot(input: RebootInput): RebootReason[] {
   return assessReboot(input).reasons;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Gathering
-
-export interface GatherOptions {
-  /** Root of the file system to inspect; "/" by default. */
-  root?: string;
-  /** procfs of the running system; "/proc" by default. */
-  procRoot?: string;
-  /** Overrides the package manager guessed from the root's databases. */
-  packaging?: Packaging;
-  stale?: readonly StaleCode[];
-  policy?: RebootPolicy | undefined;
-  settings?: Partial<RebootSettings> | undefined;
-}
-
-/** Every text file gathered here is small (sysfs/procfs values, package lists): 1 MiB is plenty. */
-const MAX_TEXT_BYTES = 1024 * 1024;
-
-/** A file's text, null when it does not exist; other errors become a note and null. */
-function readText(path: string, notes: string[]): string | null {
-  return readSmallText(path, MAX_TEXT_BYTES, notes);
-}
-
-/** Package names listed one a line, blank lines dropped, duplicates removed, first-seen order. */
-export function parsePackageList(text: string): string[] {
-  const seen = new Set<string>();
-  for (const line of text.split('\n')) {
-    const name = line.trim();
-    if (name !== '') seen.add(name);
-  }
-  return [...seen];
-}
-
-function guessPackaging(root: string): Packaging | null {
-  if (existsSync(join(root, 'var/lib/dpkg/status'))) return 'deb';
-  if (existsSync(join(root, 'usr/lib/sysimage/rpm')) || existsSync(join(root, 'var/lib/rpm'))) {
-    return 'rpm';
-  }
-  return null;
-}
-
-/** The container runtime PID 1's environment names (`container=lxc`, set by most runtimes). */
-function containerFromEnviron(text: string): string | null {
-  for (const entry of text.split('\0')) {
-    if (entry.startsWith('container=') && entry.length > 'container='.length) {
-      return entry.slice('container='.length);
-    }
-  }
-  return null;
-}
-
-/**
- * Evidence that this system is a container, checked in this order: `/run/systemd/container`
- * (written by systemd from the runtime's `container=` variable), `/.dockerenv` (docker),
- * `/run/.containerenv` (podman, buildah), PID 1's `container=` environment variable (lxc, nspawn;
- * readable by root only), PID 1's cgroup naming a container (docker/podman/kubernetes/lxc cgroups
- * seen without a cgroup namespace), OpenVZ's `/proc/vz` without `/proc/bc`.
- */
-export function detectContainer(root: string, procRoot: string, notes: string[]): string | null {
-  const marker = readText(join(root, 'run/systemd/container'), notes);
-  if (marker !== null) return `/run/systemd/container: ${marker.trim() || 'present'}`;
-  if (existsSync(join(root, '.dockerenv'))) return '/.dockerenv exists';
-  if (existsSync(join(root, 'run/.containerenv'))) return '/run/.containerenv exists';
-  const environ = readText(join(procRoot, '1/environ'), []);
-  const fromEnv = environ === null ? null : containerFromEnviron(environ);
-  if (fromEnv !== null) return `PID 1 environment: container=${fromEnv}`;
-  const cgroup = readText(join(procRoot, '1/cgroup'), []);
-  for (const line of cgroup?.split('\n') ?? []) {
-    const parsed = parseCgroupLine(line);
-    const found = parsed === null ? null : containerFromCgroup(parsed.path);
-    if (found !== null) return `PID 1's cgroup ${parsed?.path}: ${found.runtime} container`;
-  }
-  if (existsSync(join(procRoot, 'vz')) && !existsSync(join(procRoot, 'bc'))) {
-    return '/proc/vz without /proc/bc: OpenVZ container';
-  }
-  return null;
-}
-
-/**
- * Collects what `detectReboot` needs: `uname -r`/`uname -v` from procfs, installed kernels, the
- * running release's image header, sentinel files and container evidence. Missing files are normal
- * (absent facts); unreadable ones become notes. Never throws for file-system reasons.
- */
-export function gatherRebootInput(opts: GatherOptions = {}): RebootInput {
-  const root = opts.root ?? '/';
-  const procRoot = opts.procRoot ?? '/proc';
-  const notes: string[] = [];
-
-  const release = readText(join(procRoot, 'sys/kernel/osrelease'), notes)?.trim();
-  const version = readText(join(procRoot, 'sys/kernel/version'), notes)?.trim();
-  const running =
-    release === undefined || release === ''
-      ? null
-      : { release, version: version === undefined ? '' : version };
-
-  let kernels: InstalledKernel[] = [];
-  try {
-    kernels = installedKernels(root);
-  } catch (err) {
-    notes.push(`cannot list installed kernels: ${errorCode(err)}`);
-  }
-
-  let runningImageVersion: string | null = null;
-  const image = kernels.find((k) => k.release === running?.release)?.image ?? null;
-  if (image !== null) {
-    try {
-      runningImageVersion = readKernelImageVersion(image);
-    } catch (err) {
-      const code = errorCode(err);
-      notes.push(
-        `cannot read ${image}: ${code}${code === 'EACCES' ? ' (kernel images are often readable by root only)' : ''}`,
-      );
-    }
-  }
-
-  const sentinels: { file: string; packages: string[] }[] = [];
-  const required = join(root, 'run/reboot-required');
-  if (existsSync(required)) {
-    const pkgs = readText(`${required}.pkgs`, notes);
-    sentinels.push({ file: required, packages: pkgs === null ? [] : parsePackageList(pkgs) });
-  }
-  const needed = join(root, 'run/reboot-needed');
-  if (existsSync(needed)) sentinels.push({ file: needed, packages: [] });
-
-  let packaging = opts.packaging ?? guessPackaging(root);
-  if (packaging === null) {
-    notes.push('no dpkg or rpm database found: kernel releases compared dpkg-style');
-    packaging = 'deb';
-  }
-
-  const container = detectContainer(root, procRoot, notes);
-  return {
-    packaging,
-    running,
-    kernels,
-    runningImageVersion,
-    sentinels,
-    container,
-    stale: opts.stale ?? [],
-    policy: opts.policy,
-    settings: opts.settings,
-    notes,
-    microcode: checkMicrocode({ root, procRoot, container }),
-    livepatches: container === null ? readLivepatches(root, notes) : [],
-  };
 }

@@ -379,7 +379,7 @@ function sysfsHex(path: string, notes: string[]): number | null {
 export interface MicrocodeGatherOptions {
   root: string;
   procRoot: string;
-  /** Container evidence (detect.ts): the CPU's microcode is the host's business. */
+  /** Container evidence (gather.ts): the CPU's microcode is the host's business. */
   container: string | null;
 }
 

@@ -1,16 +1,17 @@
 // `reboot-required`: scan, then decide whether only a reboot helps, with the evidence.
 import { defaultConfig } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
+import type { RebootReasonDoc } from '../formats/reboot.ts';
 import { scanOptionsFrom } from '../scan/options.ts';
 import { type ScanReport, scan } from '../scan/scan.ts';
 import {
   assessReboot,
-  gatherRebootInput,
   type RebootReason,
   type RebootResult,
   type RebootSettings,
   type StaleCode,
 } from './detect.ts';
+import { gatherRebootInput } from './gather.ts';
 import { writeSentinelOrExplain } from './sentinel.ts';
 
 export interface RebootOptions {
@@ -86,7 +87,8 @@ export function sentinelPackages(reasons: readonly RebootReason[], packaging: st
   return [...out];
 }
 
-export function describeReason(r: RebootReason): string {
+/** One sentence per reason, for reboot-required's text, check's output and the fleet report. */
+export function describeReason(r: RebootReason | RebootReasonDoc): string {
   switch (r.type) {
     case 'kernel-newer':
       return `kernel ${r.newest} is installed, ${r.running} is running${livepatched(r.livepatches)}`;

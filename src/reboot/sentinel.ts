@@ -1,7 +1,7 @@
 import { closeSync, constants, fstatSync, futimesSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { EnvironmentError, errnoCode, errnoOf } from '../errors.ts';
-import { writeFileAtomic } from '../fs-atomic.ts';
+import { writeFileAtomic } from '../io/fs-atomic.ts';
 
 /** Text of a newly created `reboot-required`; motd scripts on Ubuntu print it at login. */
 export const SENTINEL_TEXT = '*** System restart required (afterpatch) ***\n';

@@ -1,12 +1,13 @@
 // Carries out a plan through systemctl — a batch of units per call, as systemd runs their jobs in
 // parallel — then verifies each unit from its cgroup (docs/restart.md).
-import type { ActionLog } from '../log.ts';
-import type { NoiseConfig } from '../noise.ts';
+
 import { ProcReader } from '../procfs/reader.ts';
+import type { NoiseConfig } from '../scan/noise.ts';
 import { cgroupPids, hostCgroupMount } from '../systemd/cgroupfs.ts';
 import type { Manager, SystemdClient } from '../systemd/client.ts';
 import type { UnitProperties } from '../systemd/properties.ts';
 import { firstLook, judgeBatch, toRescan, type Verdict } from './judge.ts';
+import type { ActionLog } from './log.ts';
 import { isActionable, type PlanEntry } from './plan.ts';
 import type { Outcome } from './state.ts';
 import { staleAmong } from './verify.ts';

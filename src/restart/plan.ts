@@ -1,9 +1,10 @@
 // The pure planner: scan findings + unit properties + configuration + earlier outcomes → a plan.
 import type { Config } from '../config/schema.ts';
-import { globToRegExp } from '../glob.ts';
-import type { Owner } from '../model.ts';
-import { pidsForAdvice } from '../report/action.ts';
-import type { Group } from '../report/group.ts';
+import { pidsForAdvice, vmAdvice } from '../grouping/action.ts';
+import type { Group } from '../grouping/group.ts';
+import { isActing } from '../grouping/owner.ts';
+import { globToRegExp } from '../match/glob.ts';
+import type { Owner } from '../scan/model.ts';
 import { perConnectionAdvice } from '../systemd/accept-instance.ts';
 import type { Manager } from '../systemd/client.ts';
 import type { UnitProperties } from '../systemd/properties.ts';
@@ -28,7 +29,7 @@ export interface PlanFile {
 export interface PlanEntry {
   key: string;
   owner: Owner;
-  /** The unit acted on (null for sessions without action, containers, unmanaged processes). */
+  /** The unit acted on (null for sessions without action, containers, VMs, unmanaged processes). */
   unit: string | null;
   manager: Manager | null;
   /** The unit's cgroup as systemd reported it when planning (stays the same across a restart). */
@@ -59,15 +60,9 @@ export interface PlanInput {
   sockets?: ReadonlyMap<string, UnitProperties>;
 }
 
-const ACTIONABLE: ReadonlySet<PlanAction> = new Set([
-  'daemon-reexec',
-  'restart',
-  'reload',
-  'reexec-user-manager',
-]);
-
+/** An entry afterpatch acts on itself (isActing, src/grouping/owner.ts). */
 export function isActionable(e: PlanEntry): boolean {
-  return ACTIONABLE.has(e.action);
+  return isActing(e.action);
 }
 
 export function makePlan(input: PlanInput): PlanEntry[] {
@@ -134,6 +129,9 @@ function decide(
       return advise(
         `${o.runtime} container ${o.id}: restart the container (rebuild its image if the file comes from it); the host's units are not touched`,
       );
+    case 'vm':
+      // Never restarted: that would kill the guest; a human moves or cycles it.
+      return advise(vmAdvice(o, g.pids));
     case 'unmanaged':
       return advise(`not in a systemd unit: restart ${pidsForAdvice(g.pids)} by hand`);
     default:

@@ -1,7 +1,6 @@
 // `restart`: scan, plan, (confirm,) apply, verify, remember — the library API behind the command.
 import { noiseFromConfig } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
-import type { ActionLog } from '../log.ts';
 import type { ScanFilters } from '../scan/filters.ts';
 import { scanOptionsFrom } from '../scan/options.ts';
 import { type ScanReport, scan } from '../scan/scan.ts';
@@ -9,6 +8,7 @@ import { SystemctlClient, type SystemdClient } from '../systemd/client.ts';
 import { SOCKET_PROPERTIES, type UnitProperties } from '../systemd/properties.ts';
 import { applyPlan, type UnitResult } from './apply.ts';
 import { acquireLock } from './lock.ts';
+import type { ActionLog } from './log.ts';
 import { isActionable, makePlan, type PlanEntry, socketKey, triggeringSockets } from './plan.ts';
 import { DEFAULT_STATE_DIR, readState, type UnitRecord, writeState } from './state.ts';
 

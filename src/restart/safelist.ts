@@ -1,11 +1,9 @@
 // Units never restarted by default, each with the reason shown in the plan (docs/restart.md).
-import { globToRegExp } from '../glob.ts';
+import { globToRegExp } from '../match/glob.ts';
+import { BUS_UNITS } from '../systemd/bus.ts';
 
 const RULES: readonly [readonly string[], string][] = [
-  [
-    ['dbus.service', 'dbus-broker.service', 'dbus-daemon.service', 'messagebus.service'],
-    'the message bus: restarting it breaks logind, NetworkManager and logins',
-  ],
+  [BUS_UNITS, 'the message bus: restarting it breaks logind, NetworkManager and logins'],
   [['systemd-logind.service'], 'restarting logind can end every login session'],
   [
     [

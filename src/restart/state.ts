@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import * as v from 'valibot';
 import { EnvironmentError, errnoCode, errnoOf, UserError } from '../errors.ts';
 import { type RestartState, RestartStateSchema } from '../formats/state.ts';
-import { writeFileAtomic } from '../fs-atomic.ts';
+import { writeFileAtomic } from '../io/fs-atomic.ts';
 
 export const DEFAULT_STATE_DIR = '/var/lib/afterpatch';
 

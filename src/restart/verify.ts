@@ -1,7 +1,8 @@
 // After an action: which processes of the unit still map stale files?
-import { type NoiseConfig, noiseMatcher } from '../noise.ts';
+
 import { deletedMappings, isCode } from '../procfs/maps.ts';
 import type { ProcReader } from '../procfs/reader.ts';
+import { type NoiseConfig, noiseMatcher } from '../scan/noise.ts';
 
 export interface StaleCheck {
   /** PIDs that still map a stale file, each with the files. */

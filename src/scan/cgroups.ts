@@ -1,10 +1,9 @@
 // Each stale process's cgroup path: from /proc/PID/cgroup, or — when there are many — from one
 // walk of the cgroup file system, which costs per cgroup instead of per process.
-import { readdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { parseCgroupFile } from '../cgroup/parse.ts';
+import { walkCgroupTree } from '../cgroup/tree.ts';
 import type { ProcReader } from '../procfs/reader.ts';
-import { isFailure, readFileBounded } from '../procfs/reader.ts';
+import { isFailure } from '../procfs/reader.ts';
 import { systemdCgroupMount } from '../systemd/cgroupfs.ts';
 
 /** Above this many processes one walk of the hierarchy is cheaper than a file per process. */
@@ -18,29 +17,9 @@ export function cgroupOf(reader: ProcReader, pid: number): string | null {
 /** PID → cgroup path for the wanted PIDs found in the hierarchy mounted at `mount`. */
 export function walkCgroups(mount: string, wanted: ReadonlySet<number>): Map<number, string> {
   const out = new Map<number, string>();
-  const walk = (dir: string, path: string) => {
-    let procs: string;
-    try {
-      procs = readFileBounded(join(dir, 'cgroup.procs')).toString('latin1');
-    } catch {
-      return;
-    }
-    for (const line of procs.split('\n')) {
-      const pid = Number(line);
-      if (line !== '' && wanted.has(pid)) out.set(pid, path);
-    }
-    let entries: import('node:fs').Dirent[];
-    try {
-      entries = readdirSync(dir, { withFileTypes: true });
-    } catch {
-      return;
-    }
-    for (const e of entries) {
-      if (e.isDirectory())
-        walk(join(dir, e.name), path === '/' ? `/${e.name}` : `${path}/${e.name}`);
-    }
-  };
-  walk(mount, '/');
+  walkCgroupTree(mount, 'lenient', (path, pids) => {
+    for (const pid of pids) if (wanted.has(pid)) out.set(pid, path);
+  });
   return out;
 }
 

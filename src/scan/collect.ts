@@ -2,12 +2,12 @@
 import { type BigIntStats, statSync } from 'node:fs';
 import { firstMappedPath, interpreterOf, mappedCodePaths } from '../interp/detect.ts';
 import { type RawInterp, readInterp } from '../interp/read.ts';
-import type { IgnoredFile } from '../model.ts';
-import type { NoiseConfig } from '../noise.ts';
-import { noiseMatcher } from '../noise.ts';
 import { forEachDeleted, isCode, type Mapping, mapFilesName } from '../procfs/maps.ts';
 import type { ProcReader } from '../procfs/reader.ts';
 import { isFailure } from '../procfs/reader.ts';
+import type { IgnoredFile } from './model.ts';
+import type { NoiseConfig } from './noise.ts';
+import { noiseMatcher } from './noise.ts';
 
 export interface RawFile {
   path: string;

@@ -1,7 +1,9 @@
 // --lib, --unit, --pid, --package: narrow a scan to what the operator asked about.
-import { globToRegExp } from '../glob.ts';
-import type { Owner, StaleProcess } from '../model.ts';
-import { userRegExp } from '../regexp.ts';
+
+import { ownerUnit } from '../grouping/owner.ts';
+import { globToRegExp } from '../match/glob.ts';
+import { userRegExp } from '../match/regexp.ts';
+import type { StaleProcess } from './model.ts';
 
 export interface ScanFilters {
   /** Regular expression matched against stale file paths (e.g. "libssl"). */
@@ -11,20 +13,6 @@ export interface ScanFilters {
   pids?: readonly number[] | undefined;
   /** Package names owning the stale files. */
   packages?: readonly string[] | undefined;
-}
-
-export function ownerUnit(o: Owner): string | null {
-  switch (o.type) {
-    case 'system-unit':
-    case 'user-unit':
-    case 'user-manager':
-    case 'session':
-      return o.unit;
-    case 'init':
-      return 'init.scope';
-    default:
-      return null;
-  }
 }
 
 export function applyFilters(processes: StaleProcess[], f: ScanFilters): StaleProcess[] {

@@ -3,8 +3,8 @@
 // settings (scan.interpreted, ignore lists, noise rules) and filter alike (--lib, --unit, --package).
 import type { Config } from '../config/schema.ts';
 import { UserError } from '../errors.ts';
-import { NOISE_RULES, unknownRules } from '../noise.ts';
-import { patternProblem } from '../regexp.ts';
+import { patternProblem } from '../match/regexp.ts';
+import { NOISE_RULES, unknownRules } from './noise.ts';
 import type { ScanOptions } from './scan.ts';
 
 /** The scan flags a command may have; each is undefined when the command has no such flag. */
@@ -60,7 +60,7 @@ function nonEmpty<T>(list: readonly T[] | undefined): readonly T[] | undefined {
 }
 
 function checkRegExp(src: string): void {
-  // Also refuses what V8's linear-time engine cannot run (src/regexp.ts): --lib must not hang.
+  // Also refuses what V8's linear-time engine cannot run (src/match/regexp.ts): --lib must not hang.
   const problem = patternProblem(src);
   if (problem !== null) throw new UserError(`--lib ${JSON.stringify(src)} ${problem}.`);
 }

@@ -3,23 +3,26 @@ import { hostname } from 'node:os';
 import { attributeCgroup, rootPrefixFromInit } from '../cgroup/attribute.ts';
 import { containerFromCgroup } from '../cgroup/container.ts';
 import { parseCgroupFile } from '../cgroup/parse.ts';
+import { guestOwner } from '../cgroup/vm.ts';
 import { errnoOf, UserError } from '../errors.ts';
+import type { Group } from '../grouping/group.ts';
+import { groupProcesses, ownerKey } from '../grouping/group.ts';
+import { OWNER_KINDS, type SummaryCount } from '../grouping/owner.ts';
 import { hostPathOf } from '../interp/detect.ts';
 import type { InterpFinding } from '../interp/evidence.ts';
 import { loadedFindings, ownerQueries, PackageFiles, packageFindings } from '../interp/evidence.ts';
 import type { RawInterp } from '../interp/read.ts';
-import type { Owner, PackageRef, StaleFile, StaleProcess } from '../model.ts';
-import type { NoiseConfig } from '../noise.ts';
-import { noiseMatcher } from '../noise.ts';
+import { userRegExp } from '../match/regexp.ts';
 import { openPackageDb } from '../packages/db.ts';
 import { isFailure, ProcReader } from '../procfs/reader.ts';
-import { userRegExp } from '../regexp.ts';
-import type { Group } from '../report/group.ts';
-import { groupProcesses, ownerKey } from '../report/group.ts';
+import { parseCmdline } from '../procfs/status.ts';
 import { cgroupOf, cgroupsOf } from './cgroups.ts';
 import { MAX_FILES_PER_PROCESS, type RawProcess } from './collect.ts';
 import { detailSelection, readDetails } from './details.ts';
 import { applyFilters, type ScanFilters } from './filters.ts';
+import type { Owner, PackageRef, StaleFile, StaleProcess } from './model.ts';
+import type { NoiseConfig } from './noise.ts';
+import { noiseMatcher } from './noise.ts';
 import { collectAll } from './parallel.ts';
 
 export interface ScanOptions {
@@ -51,6 +54,8 @@ export interface ScanSummary {
   userUnits: number;
   sessions: number;
   containers: number;
+  /** Virtual machine guests (qemu processes). */
+  vms: number;
   /** Processes that only keep deleted data files (no stale code). */
   dataOnly: number;
 }
@@ -103,7 +108,9 @@ export async function scan(options: ScanOptions = {}): Promise<ScanReport> {
     reader,
     candidates.map((p) => p.pid),
   );
-  const processes = candidates.map((p) => toStaleProcess(p, cgroups.get(p.pid) ?? null, ctx));
+  const processes = candidates.map((p) =>
+    toStaleProcess(reader, p, cgroups.get(p.pid) ?? null, ctx),
+  );
   const isNoise = noiseMatcher(options.noise ?? {});
   const files = new PackageFiles(hostRoot === '/' ? '' : hostRoot.replace(/\/+$/, ''));
   const interp = raw.interpreted.map((p) => ({
@@ -178,7 +185,12 @@ function referenceContext(reader: ProcReader): ReferenceContext {
   };
 }
 
-function toStaleProcess(p: RawProcess, cgroup: string | null, ctx: ReferenceContext): StaleProcess {
+function toStaleProcess(
+  reader: ProcReader,
+  p: RawProcess,
+  cgroup: string | null,
+  ctx: ReferenceContext,
+): StaleProcess {
   const foreignPidNs = ctx.pidNs !== null && p.pidNs !== null && p.pidNs !== ctx.pidNs;
   let owner: Owner = attributeCgroup(cgroup, ctx.rootPrefix);
   if (foreignPidNs && owner.type !== 'container') {
@@ -191,6 +203,7 @@ function toStaleProcess(p: RawProcess, cgroup: string | null, ctx: ReferenceCont
       cgroup,
     };
   }
+  if (!foreignPidNs) owner = guestOf(reader, p, cgroup, owner);
   // Files of a container come from its image: the host's packages say nothing about them.
   // Virtual machines (machine.slice without their own PID namespace) run the host's binaries.
   const inContainer = foreignPidNs || (owner.type === 'container' && owner.runtime !== 'machine');
@@ -216,6 +229,24 @@ function toStaleProcess(p: RawProcess, cgroup: string | null, ctx: ReferenceCont
     ignored: p.ignored,
     ...(p.omittedMappings === undefined ? {} : { omittedMappings: p.omittedMappings }),
   };
+}
+
+/** A qemu process is a virtual machine guest, whatever unit or scope it runs in (src/cgroup/vm.ts). */
+function guestOf(reader: ProcReader, p: RawProcess, cgroup: string | null, owner: Owner): Owner {
+  const text = (file: string) => {
+    const t = reader.read(`${p.pid}/${file}`);
+    return isFailure(t) ? null : t;
+  };
+  const guest = guestOwner(owner, {
+    pid: p.pid,
+    cgroup,
+    comm: () => p.comm ?? text('comm')?.trimEnd() ?? null,
+    argv: () => {
+      const t = text('cmdline');
+      return t === null ? null : parseCmdline(t);
+    },
+  });
+  return guest ?? owner;
 }
 
 /** Fills name, uid, parent and argv for all processes, or a sample per group when there are many. */
@@ -293,7 +324,7 @@ function addInterpreted(
         files: [],
         ignored: [],
       };
-      sp = toStaleProcess(rawProc, cgroupOf(reader, p.pid), ctx);
+      sp = toStaleProcess(reader, rawProc, cgroupOf(reader, p.pid), ctx);
       byPid.set(p.pid, sp);
       processes.push(sp);
       added = true;
@@ -337,16 +368,23 @@ function summarize(
   processes: readonly StaleProcess[],
   groups: readonly Group[],
 ): ScanSummary {
-  const count = (t: string) => groups.filter((g) => g.owner.type === t).length;
+  const counts: Record<SummaryCount, number> = {
+    units: 0,
+    userUnits: 0,
+    sessions: 0,
+    containers: 0,
+    vms: 0,
+  };
+  for (const g of groups) {
+    const c = OWNER_KINDS[g.owner.type].summary;
+    if (c !== null) counts[c]++;
+  }
   const stale = processes.filter((p) => p.files.length > 0);
   return {
     scanned,
     unreadable,
     processes: stale.length,
-    units: count('system-unit') + count('init'),
-    userUnits: count('user-unit') + count('user-manager'),
-    sessions: count('session'),
-    containers: count('container'),
+    ...counts,
     dataOnly: stale.filter((p) => p.files.every((f) => f.kind === 'data')).length,
   };
 }

@@ -8,8 +8,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { deserialize, serialize } from 'node:v8';
-import type { Health, HealthOptions } from '../health.ts';
-import { isSea } from '../sea.ts';
+import type { Health, HealthOptions } from '../check/health.ts';
+import { isSea } from '../cli/sea.ts';
 
 /** Set (to "1") in the child's environment: run one gathering, print it, exit. */
 export const CHILD_ENV = 'AFTERPATCH_SERVE_GATHER';
@@ -128,7 +128,7 @@ export async function runGatherChild(): Promise<void> {
   try {
     const options = deserialize(readFileSync(0)) as HealthOptions;
     if (block) readFileSync(block);
-    const { gatherHealth } = await import('../health.ts');
+    const { gatherHealth } = await import('../check/health.ts');
     reply = { ok: true, health: await gatherHealth(options) };
   } catch (e) {
     reply = { ok: false, message: String((e as Error)?.message ?? e).replace(/\s+/g, ' ') };

@@ -1,7 +1,6 @@
 // Processes of a unit, read from the cgroup file system (the unit's ControlGroup and below).
-import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { errnoCode } from '../errors.ts';
+import { walkCgroupTree } from '../cgroup/tree.ts';
 import { readFileBounded } from '../procfs/reader.ts';
 
 /**
@@ -50,30 +49,8 @@ export type CgroupPids = { pids: number[]; error: null } | { pids: null; error: 
  */
 export function cgroupPids(mount: string, controlGroup: string): CgroupPids {
   const pids: number[] = [];
-  const walk = (dir: string, top: boolean): string | null => {
-    let text: string;
-    let entries: import('node:fs').Dirent[];
-    try {
-      text = readFileSync(join(dir, 'cgroup.procs'), 'utf8');
-      entries = readdirSync(dir, { withFileTypes: true });
-    } catch (e) {
-      const code = errnoCode(e) ?? 'error';
-      return top || code !== 'ENOENT' ? `cannot read ${join(dir, 'cgroup.procs')} (${code})` : null;
-    }
-    for (const l of text.split('\n')) {
-      const pid = Number(l);
-      if (l === '') continue;
-      if (!Number.isInteger(pid) || pid <= 0)
-        return `unexpected content in ${join(dir, 'cgroup.procs')}`;
-      pids.push(pid);
-    }
-    for (const e of entries) {
-      if (!e.isDirectory()) continue;
-      const err = walk(join(dir, e.name), false);
-      if (err) return err;
-    }
-    return null;
-  };
-  const error = walk(join(mount, controlGroup), true);
+  const error = walkCgroupTree(join(mount, controlGroup), 'strict', (_, found) => {
+    for (const pid of found) pids.push(pid);
+  });
   return error === null ? { pids: pids.sort((a, b) => a - b), error: null } : { pids: null, error };
 }

@@ -7,7 +7,7 @@ import {
   unescapeCgroupComponent,
 } from '../../src/cgroup/attribute.ts';
 import { parseCgroupFile } from '../../src/cgroup/parse.ts';
-import type { Owner } from '../../src/model.ts';
+import type { Owner } from '../../src/scan/model.ts';
 
 // Container ids as runtimes write them: 64 lowercase hex digits.
 const ID = '3f1c0b9a7e6d5c4b3a29180f7e6d5c4b3a29180f7e6d5c4b3a29180f7e6d5c4b';

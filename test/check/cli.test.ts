@@ -85,7 +85,7 @@ describe('afterpatch check', () => {
     );
     assert.equal(
       out.perf,
-      "'processes'=2;;;0 'units'=2;0;;0 'sessions'=0;0;;0 'containers'=0;0;;0 'unmanaged'=0;0;;0 'reboot'=0;;;0;1 'unreadable'=0;;;0",
+      "'processes'=2;;;0 'units'=2;0;;0 'sessions'=0;0;;0 'containers'=0;0;;0 'vms'=0;0;;0 'unmanaged'=0;0;;0 'reboot'=0;;;0;1 'unreadable'=0;;;0",
     );
     assert.ok(
       out.long.includes(

@@ -273,7 +273,7 @@ ${services.join('\n')}
     });
   }
 
-  it('splits the output and perfdata like the plugin says (long output kept, seven metrics)', () => {
+  it('splits the output and perfdata like the plugin says (long output kept, eight metrics)', () => {
     const cr = results.get('warning');
     assert.ok(cr);
     assert.match(
@@ -289,6 +289,7 @@ ${services.join('\n')}
       'units=1;0;;0',
       'sessions=0;0;;0',
       'containers=0;0;;0',
+      'vms=0;0;;0',
       'unmanaged=0;0;;0',
       'reboot=0;;;0;1',
       'unreadable=0;;;0',
@@ -300,17 +301,17 @@ ${services.join('\n')}
 
   it("icinga2's own perfdata parser accepts every metric", async () => {
     const all = [...results.values()].flatMap((r) => r.performance_data);
-    assert.ok(all.length >= 7);
+    assert.ok(all.length >= 8);
     const expr = `[${all.map((p) => `parse_performance_data(${JSON.stringify(p)})`).join(', ')}]`;
     const out = await run(ICINGA2, ['console', '-e', expr]);
     const parsed = JSON.parse(out.trim()) as { label: string; value: number; min: number | null }[];
     assert.equal(parsed.length, all.length, out);
     assert.deepEqual(
       parsed
-        .slice(0, 7)
+        .slice(0, 8)
         .map((p) => p.label)
         .sort(),
-      ['containers', 'processes', 'reboot', 'sessions', 'units', 'unmanaged', 'unreadable'],
+      ['containers', 'processes', 'reboot', 'sessions', 'units', 'unmanaged', 'unreadable', 'vms'],
     );
     for (const p of parsed) assert.equal(p.min, 0);
   });

@@ -228,6 +228,36 @@ describe('mergeFleet', () => {
     });
   }
 
+  it('says each reboot reason as reboot-required does (one describeReason); a reason it does not know by its type', () => {
+    const microcode = {
+      type: 'microcode',
+      cpu: 'GenuineIntel 06-8c-01',
+      running: '0xa4',
+      available: '0xb8',
+      file: '/lib/firmware/intel-ucode/06-8c-01',
+      date: '2024-02-05',
+    };
+    const v = mergeFleet(
+      raw(
+        [
+          rebootDoc(true, {
+            reasons: [
+              { type: 'kernel-newer', running: '6.1.0-1', newest: '6.1.0-2' },
+              microcode,
+              { type: 'from-the-future', detail: 1 },
+            ],
+          }),
+        ],
+        'a',
+      ),
+    );
+    assert.deepEqual(v.hosts[0]?.rebootReasons, [
+      'kernel 6.1.0-2 is installed, 6.1.0-1 is running',
+      'microcode update pending: running 0xa4, available 0xb8 (/lib/firmware/intel-ucode/06-8c-01, 2024-02-05)',
+      'from-the-future',
+    ]);
+  });
+
   it('counts units and packages across hosts', () => {
     const v = mergeFleet(
       raw([scanDoc('a', T1, [sshEntry]), scanDoc('b', T1, [sshEntry]), scanDoc('c', T1)]),

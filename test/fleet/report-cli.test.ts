@@ -69,7 +69,10 @@ describe('afterpatch report', () => {
       /^3 hosts: 1 need a restart, 1 need a reboot, 0 failed, 1 unknown \(no scan\), 1 clean\./,
     );
     assert.match(r.stdout, /Need a restart \(1\)\n\s+web1\s+nginx\.service/);
-    assert.match(r.stdout, /Need a reboot \(1\)\n\s+db1\s+\/run\/reboot-required \(linux-image\)/);
+    assert.match(
+      r.stdout,
+      /Need a reboot \(1\)\n\s+db1\s+\/run\/reboot-required exists \(packages: linux-image\)/,
+    );
     assert.match(r.stdout, /Clean \(1\)\n\s+web2/);
     assert.match(r.stdout, /Units by hosts\n\s+1\s+nginx\.service\s+web1/);
     assert.match(r.stdout, /Packages by hosts\n\s+1\s+libssl3\s+web1/);

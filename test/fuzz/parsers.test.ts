@@ -15,11 +15,11 @@ import { parseConfig } from '../../src/config/load.ts';
 import { UserError } from '../../src/errors.ts';
 import { FleetInputError, mergeFleet, parseInput } from '../../src/fleet/merge.ts';
 import { firstMappedPath } from '../../src/interp/detect.ts';
-import { noiseMatcher } from '../../src/noise.ts';
 import { formatFleet } from '../../src/output/fleet.ts';
 import { PLAIN } from '../../src/output/style.ts';
 import { deletedMappings, parseMaps, parseMapsLine } from '../../src/procfs/maps.ts';
 import { parseCmdline, parseStatus } from '../../src/procfs/status.ts';
+import { noiseMatcher } from '../../src/scan/noise.ts';
 
 /** Per input; generous for a loaded 2-core machine, far below any hang. */
 const BOUND_MS = 1000;

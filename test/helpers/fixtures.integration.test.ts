@@ -1,4 +1,4 @@
-// Tests of the real-package / real-process fixtures themselves (harness/fixtures.ts).
+// Tests of the real-package / real-process fixtures themselves (test/helpers/fixtures.ts).
 // Needs root (dpkg -i), gcc and dpkg-deb; skipped with a message otherwise.
 // Run: node --import tsx --test test/helpers/fixtures.integration.test.ts
 import assert from 'node:assert/strict';
@@ -20,7 +20,7 @@ import {
   testPackagePaths,
 } from '../../harness/fixtures.ts';
 import { hasTool } from '../../harness/tools.ts';
-import { noiseMatcher } from '../../src/noise.ts';
+import { noiseMatcher } from '../../src/scan/noise.ts';
 
 const missing = ['gcc', 'dpkg-deb', 'dpkg'].filter((c) => !hasTool(c));
 const skip =

@@ -6,8 +6,8 @@
 //                action prints "acting" and takes 500 ms; prints the report's essentials as JSON.
 import { createInterface } from 'node:readline';
 import { defaultConfig } from '../../src/config/load.ts';
-import { silentLog } from '../../src/log.ts';
 import { acquireLock } from '../../src/restart/lock.ts';
+import { silentLog } from '../../src/restart/log.ts';
 import { applyRestart } from '../../src/restart/restart.ts';
 import { FakeSystemd } from './fake-systemd.ts';
 import { planEntry, scanStub } from './restart-plan.ts';

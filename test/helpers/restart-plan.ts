@@ -1,6 +1,7 @@
 // Plan entries and a scan report for tests that drive apply/restart without a scan.
-import type { Owner } from '../../src/model.ts';
+
 import type { PlanEntry } from '../../src/restart/plan.ts';
+import type { Owner } from '../../src/scan/model.ts';
 import type { ScanReport } from '../../src/scan/scan.ts';
 
 /** A `restart` entry for a system unit (or `daemon-reexec` for PID 1 when unit is null). */
@@ -35,6 +36,7 @@ export function scanStub(over: Partial<ScanReport['summary']> = {}): ScanReport 
       userUnits: 0,
       sessions: 0,
       containers: 0,
+      vms: 0,
       dataOnly: 0,
       ...over,
     },

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { MAX_PACKAGE_FILES, PackageFiles, packageFindings } from '../../src/interp/evidence.ts';
 import type { RawInterp } from '../../src/interp/read.ts';
-import { interpretedByEntry, type StaleFile, type StaleProcess } from '../../src/model.ts';
+import { interpretedByEntry, type StaleFile, type StaleProcess } from '../../src/scan/model.ts';
 
 describe('package evidence', () => {
   const root = mkdtempSync(join(tmpdir(), 'afterpatch-interp-root-'));

@@ -91,6 +91,7 @@ describe('shell completion', () => {
       'unmanaged',
       'sessions',
       'containers',
+      'vms',
     ]);
   });
 

@@ -19,9 +19,9 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { runCli } from '../../harness/cli.ts';
 import { TEST_TMP } from '../../harness/stale-lib.ts';
+import { MAX_ADVICE_PIDS, suggestAction } from '../../src/grouping/action.ts';
 import { formatRestartText } from '../../src/output/restart.ts';
 import { PLAIN, printable } from '../../src/output/style.ts';
-import { MAX_ADVICE_PIDS, suggestAction } from '../../src/report/action.ts';
 import type { RestartReport } from '../../src/restart/restart.ts';
 import { FAKE_INIT, makeProcTree, mapsLine } from '../helpers/fakeproc.ts';
 

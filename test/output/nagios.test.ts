@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { emptyRestartView, type Health } from '../../src/check/health.ts';
 import { parseRange } from '../../src/check/range.ts';
-import { emptyRestartView, type Health } from '../../src/health.ts';
-import type { Owner, StaleProcess } from '../../src/model.ts';
+import { groupProcesses } from '../../src/grouping/group.ts';
+import { OWNER_KINDS } from '../../src/grouping/owner.ts';
 import {
   type CheckThresholds,
   entryLabel,
@@ -14,7 +15,7 @@ import {
   type NagiosState,
 } from '../../src/output/nagios.ts';
 import type { RebootReason } from '../../src/reboot/detect.ts';
-import { groupProcesses } from '../../src/report/group.ts';
+import type { Owner, StaleProcess } from '../../src/scan/model.ts';
 import { FIRST_LINE } from '../helpers/nagios.ts';
 
 function proc(pid: number, owner: Owner, files: [string, 'code' | 'data'][]): StaleProcess {
@@ -75,6 +76,7 @@ function health(f: Fixture = {}): Health {
         userUnits: 0,
         sessions: 0,
         containers: 0,
+        vms: 0,
         dataOnly: 0,
       },
       groups,
@@ -127,13 +129,13 @@ const twoUnits = [
 
 describe('Nagios plugin output', () => {
   // [what, fixture, thresholds, state, summary regex, perfdata]
-  // perfdata in its fixed order; `t` gives the warn;crit fields of the four buckets.
+  // perfdata in its fixed order; `t` gives the warn;crit fields of the other buckets.
   const perf = (
-    [p, u, s, c, m]: number[],
+    [p, u, s, c, m, v = 0]: number[],
     o: { r?: number; x?: number; t?: string; pt?: string; ut?: string } = {},
   ) => {
     const t = o.t ?? '0;';
-    return `'processes'=${p};${o.pt ?? ';'};0 'units'=${u};${o.ut ?? t};0 'sessions'=${s};${t};0 'containers'=${c};${t};0 'unmanaged'=${m};${t};0 'reboot'=${o.r ?? 0};;;0;1 'unreadable'=${o.x ?? 0};;;0`;
+    return `'processes'=${p};${o.pt ?? ';'};0 'units'=${u};${o.ut ?? t};0 'sessions'=${s};${t};0 'containers'=${c};${t};0 'vms'=${v};${t};0 'unmanaged'=${m};${t};0 'reboot'=${o.r ?? 0};;;0;1 'unreadable'=${o.x ?? 0};;;0`;
   };
   const unmanaged12 = Array.from({ length: 12 }, (_, i) =>
     proc(200 + i, { type: 'unmanaged', cgroup: null }, [[SSL, 'code']]),
@@ -190,7 +192,21 @@ describe('Nagios plugin output', () => {
       }),
       'OK',
       /^outdated code in 7 processes: 3 units \(.*\) \(within thresholds\), 1 process outside any unit \(ignored\), 1 session \(ignored\), 1 container \(ignored\); no reboot required$/,
-      "'processes'=7;;;0 'units'=3;5;;0 'sessions'=1;;;0 'containers'=1;;;0 'unmanaged'=1;;;0 'reboot'=0;;;0;1 'unreadable'=0;;;0",
+      "'processes'=7;;;0 'units'=3;5;;0 'sessions'=1;;;0 'containers'=1;;;0 'vms'=0;0;;0 'unmanaged'=1;;;0 'reboot'=0;;;0;1 'unreadable'=0;;;0",
+    ],
+    [
+      'a virtual machine guest warns in its own bucket, not as a container',
+      {
+        processes: [
+          proc(300, { type: 'vm', hypervisor: 'libvirt', name: 'db1', cgroup: null }, [
+            [SSL, 'code'],
+          ]),
+        ],
+      },
+      defaults,
+      'WARNING',
+      /^outdated code in 1 process: 1 virtual machine; no reboot required$/,
+      perf([1, 0, 0, 0, 0, 1]),
     ],
     [
       'thresholds on processes',
@@ -382,7 +398,7 @@ describe('Nagios plugin output', () => {
     assert.match(r.text, /\nnote: last restarts not verified: 2 failed \(see afterpatch restart/);
   });
 
-  it('labels every entry type', () => {
+  it('labels every entry type, and counts it in the bucket of src/grouping/owner.ts', () => {
     const owners: Owner[] = [
       NGINX,
       { type: 'system-unit', unit: 'session-x.scope' },
@@ -392,22 +408,27 @@ describe('Nagios plugin output', () => {
       { type: 'session', uid: null, session: '5', unit: 'session-5.scope' },
       { type: 'init' },
       CONTAINER,
+      { type: 'vm', hypervisor: 'libvirt', name: 'guest', cgroup: null },
+      { type: 'vm', hypervisor: 'qemu', name: 'pid-7', cgroup: null },
       { type: 'unmanaged', cgroup: null },
     ];
     assert.deepEqual(
       owners.map((o) => {
         const l = entryLabel(o);
-        return `${l.name}|${l.kind}|${l.bucket}`;
+        return `${l.name}|${l.kind}|${OWNER_KINDS[o.type].bucket}`;
       }),
       [
-        'nginx.service|unit|unit',
-        'session-x.scope|scope|unit',
-        'pipewire.service|user unit of uid 1000|unit',
-        'user@1000.service|user manager of uid 1000|unit',
-        'session-4.scope|session of uid 1000|session',
-        'session-5.scope|session|session',
-        'systemd|PID 1|init',
-        'abc123|docker container|container',
+        'nginx.service|unit|units',
+        'session-x.scope|scope|units',
+        'pipewire.service|user unit of uid 1000|units',
+        'user@1000.service|user manager of uid 1000|units',
+        'session-4.scope|session of uid 1000|sessions',
+        'session-5.scope|session|sessions',
+        // Was "init" in the formatter's own table while check counted PID 1 in `units`.
+        'systemd|PID 1|units',
+        'abc123|docker container|containers',
+        'guest|libvirt guest|vms',
+        'pid-7|virtual machine|vms',
         'processes outside any unit|no unit|unmanaged',
       ],
     );

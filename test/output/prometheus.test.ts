@@ -5,10 +5,10 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { type Health, restartView, unitOfKey } from '../../src/health.ts';
-import type { Owner } from '../../src/model.ts';
+import { type Health, restartView, unitOfKey } from '../../src/check/health.ts';
+import type { Group } from '../../src/grouping/group.ts';
 import { escapeLabelValue, formatPrometheus } from '../../src/output/prometheus.ts';
-import type { Group } from '../../src/report/group.ts';
+import type { Owner } from '../../src/scan/model.ts';
 
 function group(owner: Owner, severity: 'code' | 'data' = 'code'): Group {
   const key = `${owner.type}:${'unit' in owner ? owner.unit : 'x'}`;
@@ -40,6 +40,7 @@ function health(groups: Group[], over: Partial<Health> = {}): Health {
         userUnits: count('user-unit'),
         sessions: count('session'),
         containers: count('container'),
+        vms: count('vm'),
         dataOnly: 1,
       },
       groups,

@@ -16,10 +16,10 @@ describe('integrations/prometheus/afterpatch.rules.yml', () => {
       ),
     );
     assert.equal(out.code, 0, out.text);
-    assert.match(out.text, /SUCCESS: 9 rules found/);
+    assert.match(out.text, /SUCCESS: 10 rules found/);
   });
 
-  it('passes promtool test rules: outside units, sessions, containers and state errors alert on their own', {
+  it('passes promtool test rules: outside units, sessions, containers, VMs and state errors alert on their own', {
     skip: tool ? false : 'promtool not installed',
   }, async () => {
     const tests = fileURLToPath(new URL('./afterpatch.rules.test.yml', import.meta.url));
@@ -42,6 +42,7 @@ describe('integrations/prometheus/afterpatch.rules.yml', () => {
       ['AfterpatchUnmanagedProcessesOutdated', 'afterpatch_unmanaged_processes_outdated > 0', '1h'],
       ['AfterpatchSessionsOutdated', 'afterpatch_sessions_outdated > 0', '24h'],
       ['AfterpatchContainersOutdated', 'afterpatch_containers_outdated > 0', '6h'],
+      ['AfterpatchVmsOutdated', 'afterpatch_vms_outdated > 0', '24h'],
       ['AfterpatchRebootRequired', 'afterpatch_reboot_required == 1', '1h'],
       [
         'AfterpatchRestartFailed',

@@ -9,12 +9,11 @@ import {
   DEFAULT_REBOOT_POLICY,
   DISTRIBUTION_REBOOT_PACKAGES,
   detectReboot,
-  gatherRebootInput,
-  parsePackageList,
   type RebootInput,
   type RebootResult,
   type StaleCode,
 } from '../../src/reboot/detect.ts';
+import { gatherRebootInput, parsePackageList } from '../../src/reboot/gather.ts';
 
 const DEB_RELEASE = '6.1.0-26-amd64';
 const DEB_BUILD = '#1 SMP PREEMPT_DYNAMIC Debian 6.1.112-1 (2024-09-30)';

@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { runCli } from '../../harness/cli.ts';
-import { assessReboot, gatherRebootInput, type RebootResult } from '../../src/reboot/detect.ts';
+import { assessReboot, type RebootResult } from '../../src/reboot/detect.ts';
+import { gatherRebootInput } from '../../src/reboot/gather.ts';
 import {
   bcdDate,
   checkMicrocode,

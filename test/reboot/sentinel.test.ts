@@ -17,8 +17,8 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { writeFileAtomic } from '../../src/fs-atomic.ts';
-import { gatherRebootInput } from '../../src/reboot/detect.ts';
+import { writeFileAtomic } from '../../src/io/fs-atomic.ts';
+import { gatherRebootInput } from '../../src/reboot/gather.ts';
 import { SENTINEL_TEXT, writeSentinel } from '../../src/reboot/sentinel.ts';
 
 const made: string[] = [];

@@ -9,10 +9,10 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { countBuckets } from '../../src/check/buckets.ts';
 import { defaultConfig } from '../../src/config/load.ts';
-import type { Owner } from '../../src/model.ts';
-import { suggestAction } from '../../src/report/action.ts';
-import { type Group, ownerKey } from '../../src/report/group.ts';
+import { suggestAction } from '../../src/grouping/action.ts';
+import { type Group, ownerKey } from '../../src/grouping/group.ts';
 import { planRestart } from '../../src/restart/restart.ts';
+import type { Owner } from '../../src/scan/model.ts';
 import { acceptSocketByName } from '../../src/systemd/accept-instance.ts';
 import type { Manager } from '../../src/systemd/client.ts';
 import { SOCKET_PROPERTIES, type UnitProperties } from '../../src/systemd/properties.ts';
@@ -158,6 +158,6 @@ describe('per-connection instances recognised by name (scan, check, metrics ask 
       group({ type: 'system-unit', unit: 'ssh.service' }),
       group({ type: 'session', uid: 0, session: '3', unit: 'session-3.scope' }),
     ]);
-    assert.deepEqual(n, { units: 1, unmanaged: 0, sessions: 2, containers: 0 });
+    assert.deepEqual(n, { units: 1, unmanaged: 0, sessions: 2, containers: 0, vms: 0 });
   });
 });

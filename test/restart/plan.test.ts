@@ -1,14 +1,16 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { defaultConfig } from '../../src/config/load.ts';
-import type { Owner } from '../../src/model.ts';
-import { suggestAction } from '../../src/report/action.ts';
-import type { Group } from '../../src/report/group.ts';
-import { ownerKey } from '../../src/report/group.ts';
+import { suggestAction } from '../../src/grouping/action.ts';
+import type { Group } from '../../src/grouping/group.ts';
+import { ownerKey } from '../../src/grouping/group.ts';
+import { DEFAULT_REBOOT_POLICY } from '../../src/reboot/detect.ts';
 import { entryLabel } from '../../src/restart/apply.ts';
 import { isActionable, makePlan, type PlanEntry, type PlanInput } from '../../src/restart/plan.ts';
 import { builtinDenyReason } from '../../src/restart/safelist.ts';
 import { emptyState } from '../../src/restart/state.ts';
+import type { Owner } from '../../src/scan/model.ts';
+import { BUS_UNITS } from '../../src/systemd/bus.ts';
 import type { UnitProperties } from '../../src/systemd/properties.ts';
 
 const LIB = '/usr/lib/x86_64-linux-gnu/libssl.so.3';
@@ -159,6 +161,10 @@ describe('restart planner', () => {
       assert.match(e.reason, /^never restarted automatically: .+/);
     });
   }
+  it('never restarts a unit the reboot check counts as the message bus: one list (src/systemd/bus.ts)', () => {
+    assert.equal(DEFAULT_REBOOT_POLICY.pinnedUnits, BUS_UNITS);
+    for (const u of BUS_UNITS) assert.match(builtinDenyReason(u) ?? '', /^the message bus/, u);
+  });
   it('lets ordinary services through the safe list', () => {
     for (const u of ['nginx.service', 'ssh.service', 'dbus-test.service', 'mydocker.service']) {
       assert.equal(builtinDenyReason(u), null, u);

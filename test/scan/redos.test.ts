@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { runCli } from '../../harness/cli.ts';
 import { UserError } from '../../src/errors.ts';
-import { patternProblem, userRegExp } from '../../src/regexp.ts';
+import { patternProblem, userRegExp } from '../../src/match/regexp.ts';
 import { FAKE_INIT, makeProcTree, mapsLine } from '../helpers/fakeproc.ts';
 
 const EVIL = '^/(a+)+$';

@@ -5,8 +5,8 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { expositionSource } from '../../src/commands/serve.ts';
-import { emptyRestartView, type Health } from '../../src/health.ts';
+import { emptyRestartView, type Health } from '../../src/check/health.ts';
+import { expositionSource } from '../../src/serve/exposition.ts';
 import { parseListen } from '../../src/serve/listen.ts';
 import { createMetricsServer } from '../../src/serve/server.ts';
 
@@ -26,6 +26,7 @@ function fakeHealth(units: number): Health {
         userUnits: 0,
         sessions: 0,
         containers: 0,
+        vms: 0,
         dataOnly: 0,
       },
       groups: Array.from({ length: units }, (_, i) => ({

@@ -1,7 +1,7 @@
 // Deleted mappings that are not outdated package files (each rule learnt from a real false alarm;
 // see docs/noise.md). A rule can be switched off by id.
 
-import { userRegExp } from './regexp.ts';
+import { userRegExp } from '../match/regexp.ts';
 
 export interface NoiseRule {
   id: string;

@@ -4,7 +4,7 @@
 // (docs/fleet.md). Only that module runs this way: the binary is no general JavaScript runtime.
 import { readFileSync } from 'node:fs';
 import { runInThisContext } from 'node:vm';
-import { errnoCode } from './errors.ts';
+import { errnoCode } from '../errors.ts';
 
 /** A line of the module's header comment; a file without it is refused. */
 export const MODULE_MARKER = 'Ansible module `afterpatch` (WANT_JSON)';

@@ -1,7 +1,8 @@
 // Groups stale processes by what has to be restarted, in a stable order.
-import type { Owner, OwnerType, PackageRef, StaleProcess } from '../model.ts';
+import type { Owner, PackageRef, StaleProcess } from '../scan/model.ts';
 import type { SuggestedAction } from './action.ts';
 import { suggestAction } from './action.ts';
+import { OWNER_KINDS, ownerKey } from './owner.ts';
 
 export interface GroupFile {
   path: string;
@@ -20,35 +21,6 @@ export interface Group {
   names: string[];
   files: GroupFile[];
   action: SuggestedAction;
-}
-
-const ORDER: Record<OwnerType, number> = {
-  init: 0,
-  'system-unit': 1,
-  'user-manager': 2,
-  'user-unit': 3,
-  session: 4,
-  container: 5,
-  unmanaged: 6,
-};
-
-export function ownerKey(o: Owner): string {
-  switch (o.type) {
-    case 'system-unit':
-      return `system-unit:${o.unit}`;
-    case 'user-unit':
-      return `user-unit:${o.uid}:${o.unit}`;
-    case 'user-manager':
-      return `user-manager:${o.uid}`;
-    case 'session':
-      return `session:${o.session}`;
-    case 'init':
-      return 'init';
-    case 'container':
-      return `container:${o.runtime}:${o.id}`;
-    case 'unmanaged':
-      return 'unmanaged';
-  }
 }
 
 /** Only processes with at least one stale file form groups (ignored-only ones are shown apart). */
@@ -85,7 +57,9 @@ export function groupProcesses(processes: readonly StaleProcess[]): Group[] {
   return groups.sort(
     (a, b) =>
       (a.severity === b.severity ? 0 : a.severity === 'code' ? -1 : 1) ||
-      ORDER[a.owner.type] - ORDER[b.owner.type] ||
+      OWNER_KINDS[a.owner.type].order - OWNER_KINDS[b.owner.type].order ||
       (a.key < b.key ? -1 : a.key > b.key ? 1 : 0),
   );
 }
+
+export { ownerKey };

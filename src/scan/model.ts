@@ -98,9 +98,18 @@ export type Owner =
   | { type: 'session'; uid: number | null; session: string; unit: string }
   | { type: 'init' }
   | { type: 'container'; runtime: ContainerRuntime; id: string; cgroup: string | null }
+  | { type: 'vm'; hypervisor: Hypervisor; name: string; cgroup: string | null }
   | { type: 'unmanaged'; cgroup: string | null };
 
 export type OwnerType = Owner['type'];
+
+/**
+ * Who runs a virtual machine guest (a qemu process): `libvirt` (machined's scope
+ * `machine-qemu-N-NAME.scope`), `machined` (another machine scope whose process is qemu), `qemu`
+ * (a qemu process anywhere else). The guest's name is libvirt's domain name when qemu was given
+ * `-name guest=NAME`.
+ */
+export type Hypervisor = 'libvirt' | 'machined' | 'qemu';
 
 export type ContainerRuntime =
   | 'docker'

@@ -1,21 +1,21 @@
 // One snapshot of everything monitoring reports: the scan, the reboot verdict and the outcomes of
 // the last restarts. `check`, `metrics` and `serve` all format this.
 
-import { loadConfig } from './config/load.ts';
-import type { Config } from './config/schema.ts';
-import { type RebootSettings, rebootSettingsFromConfig } from './reboot/detect.ts';
-import type { RebootReport } from './reboot/reboot.ts';
-import { rebootRequired } from './reboot/reboot.ts';
+import { loadConfig } from '../config/load.ts';
+import type { Config } from '../config/schema.ts';
+import { type RebootSettings, rebootSettingsFromConfig } from '../reboot/detect.ts';
+import type { RebootReport } from '../reboot/reboot.ts';
+import { rebootRequired } from '../reboot/reboot.ts';
 import {
   DEFAULT_STATE_DIR,
   OUTCOMES,
   type Outcome,
   type RestartState,
   readState,
-} from './restart/state.ts';
-import { type ScanFlags, scanOptionsFrom } from './scan/options.ts';
-import { type ScanOptions, type ScanReport, scan } from './scan/scan.ts';
-import type { Manager } from './systemd/client.ts';
+} from '../restart/state.ts';
+import { type ScanFlags, scanOptionsFrom } from '../scan/options.ts';
+import { type ScanOptions, type ScanReport, scan } from '../scan/scan.ts';
+import type { Manager } from '../systemd/client.ts';
 
 /** What the restart state says, as monitoring shows it (docs/monitoring.md, afterpatch_restart_results). */
 export interface RestartStateView {
@@ -134,9 +134,9 @@ const systemdGone: GoneUnits = async (keys) => {
   }
   if (byManager.size === 0) return gone;
   const [{ managerArgs }, { parseShow }, { run }] = await Promise.all([
-    import('./systemd/client.ts'),
-    import('./systemd/properties.ts'),
-    import('./systemd/run.ts'),
+    import('../systemd/client.ts'),
+    import('../systemd/properties.ts'),
+    import('../systemd/run.ts'),
   ]);
   for (const { manager, keys: units } of byManager.values()) {
     // Bounded: a hung systemctl must not hang a monitoring check (the child is killed).

@@ -4,7 +4,7 @@
 // V8 falls back to its own linear-time engine when a match backtracks too much, and patterns
 // that engine cannot run (backreferences, lookaround) are refused. docs/security.md.
 import { setFlagsFromString } from 'node:v8';
-import { UserError } from './errors.ts';
+import { UserError } from '../errors.ts';
 
 // Process-wide, worker threads included; it changes no result, only how a match is computed.
 // The second flag makes the `l` (linear) RegExp flag available, which tells which patterns the
