@@ -1,5 +1,5 @@
 // `afterpatch scan --json` (format afterpatch-scan, docs/json.md), and the slim scan the Ansible
-// module carries in its combined per-host object (integrations/ansible/library/afterpatch).
+// modules carry in their combined per-host object (integrations/ansible/library/).
 import * as v from 'valibot';
 import {
   Count,
