@@ -6,7 +6,7 @@
 //   1. compiles test/fixtures/c/svc-daemon.c (a Type=notify daemon) against libsvc.so.1
 //      (test/fixtures/c/svc-lib.c) into a fresh directory bench/out/restart-lib-XXXXXX/ (not
 //      /tmp, /var/tmp or /run: afterpatch filters deleted files there as noise);
-//   2. boots one systemd sandbox (test/helpers/sandbox.ts), installs bench-svc-001.service …
+//   2. boots one systemd sandbox (harness/sandbox.ts), installs bench-svc-001.service …
 //      bench-svc-NNN.service running that daemon, starts them all and checks they are active;
 //   3. writes two fixed scripts into that directory: `prepare` (rename()s a new copy of the
 //      library over the old path, so every service maps it "(deleted)" again, and empties the
@@ -28,28 +28,24 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CLI } from '../test/helpers/cli.ts';
-import { bootSandbox, canBootSandbox, type Sandbox } from '../test/helpers/sandbox.ts';
+import { CLI } from '../harness/cli.ts';
+import { bootSandbox, canBootSandbox, type Sandbox } from '../harness/sandbox.ts';
 import {
   FIXTURES_C,
   installByRename,
   LIB_NAME,
   mappingsOf,
   svcLibGccArgs,
-} from '../test/helpers/stale-lib.ts';
+} from '../harness/stale-lib.ts';
 import {
   childEnv,
   cleanupStep,
-  cmdline,
   die,
-  type HyperfineResult,
-  hyperfine,
   intEnv,
   log,
   makeWorkDir,
   mustRun,
   OUT,
-  readHyperfine,
   removeWorkOnExit,
   requireSafePaths,
   requireTools,
@@ -57,9 +53,9 @@ import {
   runHost,
   sleep,
   waitForDist,
-  writeInSandboxScript,
-  writeScript,
-} from './common.ts';
+} from './lib/bench.ts';
+import { cmdline, type HyperfineResult, hyperfine, readHyperfine } from './lib/hyperfine.ts';
+import { writeInSandboxScript, writeScript } from './lib/scripts.ts';
 
 // The work directory goes last on exit; again once the sandbox is up (after the harness's).
 removeWorkOnExit();

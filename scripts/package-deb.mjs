@@ -154,7 +154,7 @@ export function buildDeb({
       copy(
         `${ansible}/${rel}`,
         `usr/share/afterpatch/ansible/${rel}`,
-        rel === 'library/afterpatch' ? 0o755 : 0o644,
+        rel === 'library/afterpatch_node' ? 0o755 : 0o644,
       );
     }
 

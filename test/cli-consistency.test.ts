@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { runCli } from './helpers/cli.ts';
+import { runCli } from '../harness/cli.ts';
 import { FAKE_INIT, FAKE_STALE_SSHD, makeProcTree } from './helpers/fakeproc.ts';
 
 describe('one command line (docs/cli.md)', () => {

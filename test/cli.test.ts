@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { CLI, runCli } from './helpers/cli.ts';
+import { CLI, runCli } from '../harness/cli.ts';
 import { FAKE_INIT, FAKE_STALE_SSHD, makeProcTree, mapsLine } from './helpers/fakeproc.ts';
 import { validateScanJson } from './helpers/schema.ts';
 

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { CLI } from './helpers/cli.ts';
+import { CLI } from '../harness/cli.ts';
 
 const pkg = (await import('../package.json', { with: { type: 'json' } })).default as {
   version: string;

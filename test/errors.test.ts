@@ -4,9 +4,9 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { runCli } from '../harness/cli.ts';
 import { EnvironmentError, errnoCode, errnoOf, UserError } from '../src/errors.ts';
 import { errorExitFor } from '../src/exit.ts';
-import { runCli } from './helpers/cli.ts';
 import { writeFakeSystemctl } from './helpers/fake-systemctl.ts';
 import { FAKE_INIT, FAKE_STALE_SSHD, makeProcTree } from './helpers/fakeproc.ts';
 

@@ -1,5 +1,6 @@
-// The combined per-host object the Ansible module returns (integrations/ansible/library/afterpatch,
-// docs/fleet.md): the module's verdict, the slim scan, the restart and the reboot-required result.
+// The combined per-host object the Ansible modules return (integrations/ansible/library/:
+// afterpatch.py, afterpatch_node; docs/fleet.md): the module's verdict, the slim scan, the restart
+// and the reboot-required result.
 import * as v from 'valibot';
 import { IsoTime } from './common.ts';
 import { RebootDocumentSchema } from './reboot.ts';
@@ -16,6 +17,8 @@ export const HostObjectSchema = v.object({
   msg: v.string(),
   /** Ansible shows it with -vvv: the trace of a failure nobody planned for. */
   exception: v.optional(v.string()),
+  /** The arguments as the Python module (AnsibleModule) received them. */
+  invocation: v.optional(v.object({ module_args: v.record(v.string(), v.unknown()) })),
   time: v.optional(IsoTime),
   needs_restart: v.optional(v.boolean()),
   needs_reboot: v.optional(v.boolean()),

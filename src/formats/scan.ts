@@ -1,5 +1,5 @@
 // `afterpatch scan --json` (format afterpatch-scan, docs/json.md), and the slim scan the Ansible
-// module carries in its combined per-host object (integrations/ansible/library/afterpatch).
+// modules carry in their combined per-host object (integrations/ansible/library/).
 import * as v from 'valibot';
 import { advisoryDocumentFields, advisoryMarkFields } from './advisory.ts';
 import {
@@ -217,6 +217,9 @@ export const SlimScanSchema = v.object({
     }),
   ),
   warnings: v.array(v.string()),
+  // With the module's `fixed:`: the verdicts, for the report's CVE table.
+  advisoryVerdict: advisoryDocumentFields.advisoryVerdict,
+  advisories: advisoryDocumentFields.advisories,
 });
 
 export type SlimScan = v.InferOutput<typeof SlimScanSchema>;

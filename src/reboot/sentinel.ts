@@ -1,7 +1,8 @@
-import { closeSync, constants, fstatSync, futimesSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, futimesSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { EnvironmentError, errnoCode, errnoOf } from '../errors.ts';
 import { writeFileAtomic } from '../io/fs-atomic.ts';
+import { openNoFollow } from '../io/open-no-follow.ts';
 
 /** Text of a newly created `reboot-required`; motd scripts on Ubuntu print it at login. */
 export const SENTINEL_TEXT = '*** System restart required (afterpatch) ***\n';
@@ -25,16 +26,10 @@ export interface SentinelWrite {
  * (a link to a root-only file would be copied into the world-readable list) nor replaced.
  */
 function openExisting(path: string): number | null {
-  let fd: number;
-  try {
-    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
-  } catch (err) {
-    const code = errnoCode(err);
-    if (code === 'ENOENT') return null;
-    if (code === 'ELOOP')
-      throw new Error(`${path} is a symbolic link: refusing to follow it; remove it`);
-    throw err;
-  }
+  const fd = openNoFollow(path);
+  if (fd === null) return null;
+  if (fd === 'symlink')
+    throw new Error(`${path} is a symbolic link: refusing to follow it; remove it`);
   if (!fstatSync(fd).isFile()) {
     closeSync(fd);
     throw new Error(`${path} is not a regular file: refusing to read or replace it; remove it`);

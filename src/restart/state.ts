@@ -1,21 +1,13 @@
 // What earlier runs did, kept in /var/lib/afterpatch/state.json (written atomically) so that a
 // unit that stayed stale is not restarted again and again for the same files (needrestart #340).
 // The directory decides what root does next, so it is trusted only when nobody else can write it.
-import {
-  closeSync,
-  constants,
-  fstatSync,
-  mkdirSync,
-  openSync,
-  readSync,
-  type Stats,
-  statSync,
-} from 'node:fs';
+import { closeSync, fstatSync, mkdirSync, readSync, type Stats, statSync } from 'node:fs';
 import { join } from 'node:path';
 import * as v from 'valibot';
 import { EnvironmentError, errnoCode, errnoOf, UserError } from '../errors.ts';
 import { type RestartState, RestartStateSchema } from '../formats/state.ts';
 import { writeFileAtomic } from '../io/fs-atomic.ts';
+import { openNoFollow } from '../io/open-no-follow.ts';
 
 export const DEFAULT_STATE_DIR = '/var/lib/afterpatch';
 
@@ -92,15 +84,14 @@ export function trustedDir(dir: string, create: boolean): boolean {
  * (a FIFO planted there would hang a plain open): null when it does not exist.
  */
 export function readTrustedFile(file: string, what: string): string | null {
-  let fd: number;
+  let fd: number | null | 'symlink';
   try {
-    fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    fd = openNoFollow(file);
   } catch (e) {
-    const code = errnoCode(e);
-    if (code === 'ENOENT') return null;
-    if (code === 'ELOOP') throw new UserError(`refusing ${what} ${file}: it is a symbolic link.`);
     throw new EnvironmentError(`cannot read ${file} (${errnoOf(e)}).`);
   }
+  if (fd === null) return null;
+  if (fd === 'symlink') throw new UserError(`refusing ${what} ${file}: it is a symbolic link.`);
   try {
     const st = fstatSync(fd);
     if (!st.isFile()) throw new UserError(`refusing ${what} ${file}: not a regular file.`);

@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { runCli } from '../helpers/cli.ts';
+import { runCli } from '../../harness/cli.ts';
 import { validateScanJson } from '../helpers/schema.ts';
 import { startServe } from '../helpers/serve.ts';
 import { hasDpkg, type LibcFixture, makeLibcFixture } from './libc-fixture.ts';

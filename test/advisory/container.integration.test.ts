@@ -10,8 +10,8 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { runCli } from '../../harness/cli.ts';
 import { readInRoot } from '../../src/advisory/in-root.ts';
-import { runCli } from '../helpers/cli.ts';
 
 const isRoot = process.geteuid?.() === 0;
 const PKG = 'afterpatch-ctrtest';

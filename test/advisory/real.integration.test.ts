@@ -9,14 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
-import { mappedFileCtimeMs, processStartMs } from '../../src/advisory/facts.ts';
-import type { HistoryEvent } from '../../src/advisory/history.ts';
-import { dpkgHistory } from '../../src/advisory/history-files.ts';
-import { hostVerdict, isVulnerable, runningVersion } from '../../src/advisory/running.ts';
-import { parseStatus } from '../../src/packages/dpkg.ts';
-import { parseMaps } from '../../src/procfs/maps.ts';
-import { compareDebVersions } from '../../src/reboot/version.ts';
-import { runCli } from '../helpers/cli.ts';
+import { runCli } from '../../harness/cli.ts';
 import {
   buildTestDeb,
   dpkgInstall,
@@ -24,7 +17,14 @@ import {
   spawnHolders,
   stopProcesses,
   testPackagePaths,
-} from '../helpers/fixtures.ts';
+} from '../../harness/fixtures.ts';
+import { mappedFileCtimeMs, processStartMs } from '../../src/advisory/facts.ts';
+import type { HistoryEvent } from '../../src/advisory/history.ts';
+import { dpkgHistory } from '../../src/advisory/history-files.ts';
+import { hostVerdict, isVulnerable, runningVersion } from '../../src/advisory/running.ts';
+import { parseStatus } from '../../src/packages/dpkg.ts';
+import { parseMaps } from '../../src/procfs/maps.ts';
+import { compareDebVersions } from '../../src/reboot/version.ts';
 
 const PKG = 'afterpatch-advtest';
 const isRoot = process.geteuid?.() === 0;

@@ -15,12 +15,12 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { runCli } from '../../harness/cli.ts';
 import {
   checkPrivilegedPath,
   delegatingUser,
   type PrivilegeContext,
 } from '../../src/cli/privileged.ts';
-import { runCli } from '../helpers/cli.ts';
 
 const asRoot = process.geteuid?.() === 0;
 const NOBODY = 65534;

@@ -6,8 +6,8 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { type RunResult, runCli } from '../../harness/cli.ts';
 import { DEFAULT_CONFIG_PATH, defaultConfig, parseConfig } from '../../src/config/load.ts';
-import { type RunResult, runCli } from '../helpers/cli.ts';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
 const EXAMPLE = new URL('../../examples/afterpatch.toml', import.meta.url).pathname;

@@ -4,14 +4,22 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { runCli } from '../helpers/cli.ts';
+import { runCli } from '../../harness/cli.ts';
 
 const execFileP = promisify(execFile);
-const DIR = fileURLToPath(new URL('../../integrations/ansible/', import.meta.url));
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const DIR = join(ROOT, 'integrations', 'ansible');
+/** bench/fleet's own playbooks and callback plugin: real files the linters see too. */
+const BENCH = fileURLToPath(new URL('../../bench/fleet-bench/ansible/', import.meta.url));
+/** Every Python file of the repository's Ansible parts. */
+const PYTHON_FILES = [
+  join(DIR, 'library', 'afterpatch.py'),
+  join(BENCH, 'callback_plugins', 'bench_fleet_events.py'),
+];
 const skip = existsSync('/usr/bin/ansible-playbook')
   ? false
   : 'ansible-playbook not found (apt-get install ansible-core)';
@@ -31,16 +39,49 @@ describe('Ansible playbooks and role', { skip }, () => {
   });
   after(() => rmSync(tmp, { recursive: true, force: true }));
 
-  for (const playbook of ['install.yml', 'rolling-restart.yml']) {
-    it(`${playbook} passes --syntax-check`, async () => {
+  for (const playbook of [
+    join(DIR, 'install.yml'),
+    join(DIR, 'rolling-restart.yml'),
+    join(BENCH, 'baseline.yml'),
+    join(BENCH, 'save.yml'),
+  ]) {
+    it(`${relative(ROOT, playbook)} passes --syntax-check`, async () => {
       const r = await execFileP(
         'ansible-playbook',
-        ['--syntax-check', '-i', 'localhost,', join(DIR, playbook)],
-        { env },
+        ['--syntax-check', '-i', 'localhost,', playbook],
+        {
+          env,
+        },
       );
       assert.match(r.stdout, /playbook: /);
     });
   }
+
+  it('the Python files compile, pass pyflakes and are formatted (black, 100 columns)', async (t) => {
+    // Compiled in memory (py_compile would leave __pycache__ next to the module).
+    await execFileP('/usr/bin/python3', [
+      '-c',
+      'import sys\nfor f in sys.argv[1:]: compile(open(f).read(), f, "exec")',
+      ...PYTHON_FILES,
+    ]);
+    const flakes = await execFileP('/usr/bin/python3', ['-m', 'pyflakes', ...PYTHON_FILES]).catch(
+      (e: { code: number; stdout: string; stderr: string }) => e,
+    );
+    if ('stderr' in flakes && /No module named pyflakes/.test(flakes.stderr)) {
+      t.skip('pyflakes not installed (apt-get install python3-pyflakes)');
+      return;
+    }
+    assert.equal('code' in flakes ? flakes.code : 0, 0, `pyflakes:\n${flakes.stdout}`);
+    if (!existsSync('/usr/bin/black')) return;
+    const black = await execFileP('/usr/bin/black', [
+      '--check',
+      '-q',
+      '-l',
+      '100',
+      ...PYTHON_FILES,
+    ]).catch((e: { code: number; stderr: string }) => e);
+    assert.equal('code' in black ? black.code : 0, 0, `black --check -l 100:\n${black.stderr}`);
+  });
 
   it('ansible-lint (production profile) finds nothing', async (t) => {
     if (!existsSync('/usr/bin/ansible-lint')) {
@@ -60,6 +101,17 @@ describe('Ansible playbooks and role', { skip }, () => {
       (e: { code: number; stdout: string; stderr: string }) => e,
     );
     assert.equal('code' in r ? r.code : 0, 0, `ansible-lint:\n${r.stdout}\n${r.stderr}`);
+    // bench/fleet's playbooks, with the same configuration.
+    const bench = await execFileP(
+      'ansible-lint',
+      ['--nocolor', '-c', join(DIR, '.ansible-lint'), 'baseline.yml', 'save.yml'],
+      { cwd: BENCH, env },
+    ).catch((e: { code: number; stdout: string; stderr: string }) => e);
+    assert.equal(
+      'code' in bench ? bench.code : 0,
+      0,
+      `ansible-lint (bench):\n${bench.stdout}\n${bench.stderr}`,
+    );
   });
 
   it('the role template renders afterpatch_config as a file afterpatch accepts', async () => {

@@ -1,6 +1,6 @@
 // The Prometheus path for a fleet, end to end (docs/fleet.md, "Watching a fleet with
 // Prometheus"): three real hosts (systemd sandboxes with their own network namespace,
-// test/helpers/rig.ts) each run `afterpatch serve` as a unit on their own rig address; one real
+// harness/rig.ts) each run `afterpatch serve` as a unit on their own rig address; one real
 // Prometheus (Debian's, our own child on the machine, test/helpers/prometheus.ts) scrapes the
 // three over the rig's veth links, with the shipped rules (`for:` shortened to 1 s).
 //
@@ -23,16 +23,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CLI } from '../helpers/cli.ts';
+import { CLI } from '../../harness/cli.ts';
 import {
   buildTestDeb,
   dpkgInstall,
   dpkgPurge,
   isInstalled,
   testPackagePaths,
-} from '../helpers/fixtures.ts';
+} from '../../harness/fixtures.ts';
+import { bootRig, canBootRig, type Rig, type RigHost } from '../../harness/rig.ts';
 import { type Prometheus, prometheusSkipReason, startPrometheus } from '../helpers/prometheus.ts';
-import { bootRig, canBootRig, type Rig, type RigHost } from '../helpers/rig.ts';
 
 const PKG = 'afterpatch-promfleet-test';
 const APP_UNIT = 'promfleet-app.service';

@@ -4,8 +4,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { CLI, type RunResult, runCli } from '../helpers/cli.ts';
-import { which } from '../helpers/tools.ts';
+import { CLI, type RunResult, runCli } from '../../harness/cli.ts';
+import { which } from '../../harness/tools.ts';
 
 const T1 = '2026-01-01T00:00:00.000Z';
 const scan = (host: string, stale: boolean) => ({

@@ -1,5 +1,5 @@
 // The fleet path end to end: three real hosts (systemd sandboxes with their own network
-// namespace and sshd, test/helpers/rig.ts) driven over SSH by Debian's ansible-core. The role
+// namespace and sshd, harness/rig.ts) driven over SSH by Debian's ansible-core. The role
 // installs afterpatch, a test package shared by all hosts is upgraded under a running service,
 // and integrations/ansible/rolling-restart.yml restarts it host by host, verifies and reports.
 // Needs root, systemd, openssh-server and ansible-core (.ci/run installs them); skips otherwise.
@@ -16,16 +16,23 @@ import {
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { CLI } from '../helpers/cli.ts';
+import { CLI } from '../../harness/cli.ts';
 import {
   buildTestDeb,
   dpkgInstall,
   dpkgPurge,
   isInstalled,
   testPackagePaths,
-} from '../helpers/fixtures.ts';
-import { bootRig, canBootRig, type Rig, type RigHost } from '../helpers/rig.ts';
-import type { ExecResult } from '../helpers/sandbox.ts';
+} from '../../harness/fixtures.ts';
+import {
+  bootRig,
+  canBootRig,
+  inotifyInstances,
+  type Rig,
+  type RigHost,
+  rigFootprint,
+} from '../../harness/rig.ts';
+import type { ExecResult } from '../../harness/sandbox.ts';
 
 const ANSIBLE_DIR = fileURLToPath(new URL('../../integrations/ansible/', import.meta.url));
 const PKG = 'afterpatch-fleet-test';
@@ -102,6 +109,7 @@ interface Fleet {
 
 describe('fleet rig: role + rolling-restart.yml over SSH', { skip }, () => {
   let rig: Rig;
+  let inotifyBefore = 0;
   let reportDir: string;
   let installedByUs = false;
   let debByUs = false;
@@ -134,8 +142,8 @@ describe('fleet rig: role + rolling-restart.yml over SSH', { skip }, () => {
     return h;
   };
   const allTimes = () => Promise.all(rig.hosts.map(unitTimes));
-  /** `ansible HOST -m afterpatch -a state=scanned`, the module from the repository. */
-  const adHocScan = (name: string, flags: string[] = []) =>
+  /** `ansible HOST -m afterpatch -a state=scanned`, a module from the repository. */
+  const adHocScan = (name: string, flags: string[] = [], module = 'afterpatch') =>
     rig.ansible([
       'ansible',
       name,
@@ -143,7 +151,7 @@ describe('fleet rig: role + rolling-restart.yml over SSH', { skip }, () => {
       '-M',
       join(ANSIBLE_DIR, 'library'),
       '-m',
-      'afterpatch',
+      module,
       '-a',
       'state=scanned',
     ]);
@@ -173,6 +181,7 @@ describe('fleet rig: role + rolling-restart.yml over SSH', { skip }, () => {
     v.v6 = await buildTestDeb({ name: PKG, version: '6.0', libValue: 6 });
     await dpkgInstall(v.v1);
     installedByUs = true;
+    inotifyBefore = inotifyInstances();
     rig = await bootRig({ count: 3 });
     reportDir = join(rig.dir, 'report');
     mkdirSync(reportDir);
@@ -190,6 +199,8 @@ describe('fleet rig: role + rolling-restart.yml over SSH', { skip }, () => {
 
   after(async () => {
     await rig?.stop();
+    // What the rig raised while it ran is back as it was.
+    assert.equal(inotifyInstances(), inotifyBefore);
     if (installedByUs) await dpkgPurge(PKG);
     if (debByUs) {
       await dpkgPurge('afterpatch');
@@ -239,11 +250,51 @@ describe('fleet rig: role + rolling-restart.yml over SSH', { skip }, () => {
     }
   });
 
+  it('the rig: fs.inotify.max_user_instances raised while it runs; each host a few processes', () => {
+    assert.ok(inotifyInstances() >= 256 + 8 * 3, String(inotifyInstances()));
+    for (const f of rigFootprint(rig)) {
+      // systemd, journald, sshd and the app: a handful of processes, tens of MiB at most.
+      assert.ok(f.processes >= 3 && f.processes < 20, JSON.stringify(f));
+      assert.ok(f.pssKiB > 1024 && f.pssKiB < 200 * 1024, JSON.stringify(f));
+    }
+  });
+
+  it('the Python module is pipelined (one SSH command a call), the Node.js one is not', async () => {
+    const sshCommands = (r: ExecResult) =>
+      r.stdout.split('\n').filter((l) => l.includes('SSH: EXEC')).length;
+    const args = ['-vvv', '-e', `afterpatch_cli=${HOST_CLI}`];
+    for (const [module, want] of [
+      ['afterpatch', (n: number) => n === 1],
+      ['afterpatch_node', (n: number) => n >= 4],
+    ] as const) {
+      const r = await rig.ansible([
+        'ansible',
+        'h1',
+        ...args,
+        '-M',
+        join(ANSIBLE_DIR, 'library'),
+        '-m',
+        module,
+        '-a',
+        `state=scanned afterpatch=${HOST_CLI}`,
+      ]);
+      assert.equal(r.code, 0, show(r));
+      assert.match(r.stdout, /h1 \| SUCCESS/);
+      assert.ok(want(sshCommands(r)), `${module}: ${sshCommands(r)} SSH commands\n${show(r)}`);
+    }
+  });
+
   it('after an upgrade, restarts the unit host by host (one batch after the other), verifies, reports clean; again: changed=0', async () => {
     const before = await allTimes();
     await dpkgInstall(v.v2);
     const r = await rolling();
     assert.equal(r.code, 0, show(r));
+    // The report is written by the summary and at the end, not after every batch (whose cost
+    // grew with the hosts already done): three batches, two reports.
+    assert.equal(
+      r.stdout.match(/^TASK \[Merge the host results \(afterpatch report\)\]/gm)?.length,
+      2,
+    );
     const after = await allTimes();
     for (const [i, h] of rig.hosts.entries()) {
       assert.notEqual(after[i]?.mainPid, before[i]?.mainPid, `${h.name} restarted`);
@@ -540,7 +591,11 @@ describe('fleet rig: role + rolling-restart.yml over SSH', { skip }, () => {
     );
     assert.equal(install.code, 0, show(install));
     // Ansible replaces /usr/bin/env of the module's shebang: `<dest> node MODULE ARGS`.
-    const r = await adHocScan('h2', ['-vvv', '-e', `ansible_env_interpreter=${dest}`]);
+    const r = await adHocScan(
+      'h2',
+      ['-vvv', '-e', `ansible_env_interpreter=${dest}`],
+      'afterpatch_node',
+    );
     assert.equal(r.code, 0, show(r));
     assert.match(r.stdout, /h2 \| SUCCESS/);
     assert.ok(r.stdout.includes(`${dest} node /`), 'the binary ran the module');

@@ -3,22 +3,25 @@
 // scripts/json-schemas.mjs writes from src/formats/.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import * as v from 'valibot';
+import { CLI, runCli } from '../../harness/cli.ts';
 import { documentJsonSchema, PUBLISHED } from '../../src/formats/json-schema.ts';
 import { RestartStateSchema } from '../../src/formats/state.ts';
 import { emptyState, readState, writeState } from '../../src/restart/state.ts';
-import { CLI, runCli } from '../helpers/cli.ts';
 import { writeFakeSystemctl } from '../helpers/fake-systemctl.ts';
 import { FAKE_INIT, FAKE_STALE_SSHD, makeProcTree } from '../helpers/fakeproc.ts';
 import { publishedSchema, validateDocument } from '../helpers/schema.ts';
 
 const MODULE = fileURLToPath(
-  new URL('../../integrations/ansible/library/afterpatch', import.meta.url),
+  new URL('../../integrations/ansible/library/afterpatch_node', import.meta.url),
+);
+const PY_MODULE = fileURLToPath(
+  new URL('../../integrations/ansible/library/afterpatch.py', import.meta.url),
 );
 
 describe('published documents', () => {
@@ -139,14 +142,24 @@ esac
 `,
     );
     chmodSync(wrapper, 0o755);
-    for (const args of [
-      { afterpatch: wrapper },
-      { afterpatch: wrapper, state: 'restarted', _ansible_check_mode: true },
-    ]) {
+    // Both modules: the Python one (arguments under ANSIBLE_MODULE_ARGS) and the Node.js one.
+    const modules = [
+      { argv: [process.execPath, MODULE], wrap: false },
+      ...(existsSync('/usr/lib/python3/dist-packages/ansible/module_utils/basic.py')
+        ? [{ argv: ['/usr/bin/python3', PY_MODULE], wrap: true }]
+        : []),
+    ];
+    for (const [m, args] of modules.flatMap((m) =>
+      [
+        { afterpatch: wrapper },
+        { afterpatch: wrapper, state: 'restarted', _ansible_check_mode: true },
+      ].map((a) => [m, a] as const),
+    )) {
       const file = join(dir, 'args.json');
-      writeFileSync(file, JSON.stringify(args));
+      writeFileSync(file, JSON.stringify(m.wrap ? { ANSIBLE_MODULE_ARGS: args } : args));
+      const [cmd, ...rest] = m.argv;
       const stdout = await new Promise<string>((resolve) =>
-        execFile(process.execPath, [MODULE, file], { env, cwd: dir }, (_e, out) => resolve(out)),
+        execFile(cmd ?? '', [...rest, file], { env, cwd: dir }, (_e, out) => resolve(out)),
       );
       const result = JSON.parse(stdout) as Record<string, unknown>;
       assert.equal(result.failed, false, String(result.msg));

@@ -4,7 +4,7 @@
 // within a bound per input; text it produces for a terminal carries no control character.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -339,56 +339,83 @@ describe('fuzz: report documents', () => {
   });
 });
 
-describe('fuzz: the Ansible module arguments', () => {
-  const MODULE = new URL('../../integrations/ansible/library/afterpatch', import.meta.url).pathname;
-  const dir = mkdtempSync(join(tmpdir(), 'afterpatch-fuzz-module-'));
-  after(() => rmSync(dir, { recursive: true, force: true }));
-  let n = 0;
+// Both modules: the Node.js one (WANT_JSON, the arguments as they are) and the Python one
+// (AnsibleModule: the arguments under ANSIBLE_MODULE_ARGS, as AnsiballZ passes them).
+const LIBRARY = new URL('../../integrations/ansible/library/', import.meta.url).pathname;
+const MODULES = [
+  {
+    name: 'afterpatch_node',
+    argv: [process.execPath, join(LIBRARY, 'afterpatch_node')],
+    wrap: false,
+  },
+  {
+    name: 'afterpatch (Python)',
+    argv: ['/usr/bin/python3', join(LIBRARY, 'afterpatch.py')],
+    wrap: true,
+  },
+];
+const hasAnsible = existsSync('/usr/lib/python3/dist-packages/ansible/module_utils/basic.py');
 
-  const run = (args: string) =>
-    new Promise<{ stdout: string; ms: number }>((resolve) => {
-      const file = join(dir, `args-${n++}.json`);
-      writeFileSync(file, args);
-      const t0 = Date.now();
-      execFile(
-        process.execPath,
-        [MODULE, file],
-        { env: { PATH: '/nonexistent' }, cwd: dir, timeout: 20_000 },
-        (_e, stdout) => resolve({ stdout, ms: Date.now() - t0 }),
+for (const mod of MODULES)
+  describe(`fuzz: the Ansible module arguments, ${mod.name}`, {
+    skip: mod.wrap && !hasAnsible ? 'ansible-core not installed for /usr/bin/python3' : false,
+  }, () => {
+    const dir = mkdtempSync(join(tmpdir(), 'afterpatch-fuzz-module-'));
+    after(() => rmSync(dir, { recursive: true, force: true }));
+    let n = 0;
+
+    const run = (args: string) =>
+      new Promise<{ stdout: string; ms: number }>((resolve) => {
+        const file = join(dir, `args-${n++}.json`);
+        // A JSON object goes under ANSIBLE_MODULE_ARGS for the Python module; anything else as is.
+        let text = args;
+        try {
+          const v: unknown = JSON.parse(args);
+          if (mod.wrap && v !== null && typeof v === 'object' && !Array.isArray(v))
+            text = JSON.stringify({ ANSIBLE_MODULE_ARGS: v });
+        } catch {}
+        writeFileSync(file, text);
+        const t0 = Date.now();
+        const [cmd, ...argv] = mod.argv;
+        execFile(
+          cmd ?? '',
+          [...argv, file],
+          { env: { PATH: '/nonexistent' }, cwd: dir, timeout: 20_000 },
+          (_e, stdout) => resolve({ stdout, ms: Date.now() - t0 }),
+        );
+      });
+
+    it('any arguments: exactly one JSON object with a one-line msg', async () => {
+      const value = fc.oneof(text, fc.jsonValue({ maxDepth: 2 }), fc.array(text, { maxLength: 3 }));
+      const args = fc.oneof(
+        text,
+        fc
+          .record(
+            {
+              state: value,
+              lib: value,
+              units: value,
+              exclude: value,
+              reboot_sentinel: value,
+              force: value,
+              other: value,
+            },
+            { requiredKeys: [] },
+          )
+          // No CLI on this PATH: the module stops at "not installed" after parsing the arguments.
+          .map((o) => JSON.stringify({ ...o, afterpatch: '/nonexistent/afterpatch' })),
+      );
+      await fc.assert(
+        fc.asyncProperty(args, async (a) => {
+          const r = await run(a);
+          assert.ok(r.ms < 15_000, `${r.ms} ms`);
+          assert.equal(r.stdout.trim().split('\n').length, 1, r.stdout);
+          const out = JSON.parse(r.stdout) as { failed: boolean; msg: string };
+          assert.equal(out.failed, true);
+          assert.equal(typeof out.msg, 'string');
+          assert.equal(out.msg.includes('\n'), false, out.msg);
+        }),
+        { numRuns: 25 },
       );
     });
-
-  it('any arguments: exactly one JSON object with a one-line msg', async () => {
-    const value = fc.oneof(text, fc.jsonValue({ maxDepth: 2 }), fc.array(text, { maxLength: 3 }));
-    const args = fc.oneof(
-      text,
-      fc
-        .record(
-          {
-            state: value,
-            lib: value,
-            units: value,
-            exclude: value,
-            reboot_sentinel: value,
-            force: value,
-            other: value,
-          },
-          { requiredKeys: [] },
-        )
-        // No CLI on this PATH: the module stops at "not installed" after parsing the arguments.
-        .map((o) => JSON.stringify({ ...o, afterpatch: '/nonexistent/afterpatch' })),
-    );
-    await fc.assert(
-      fc.asyncProperty(args, async (a) => {
-        const r = await run(a);
-        assert.ok(r.ms < 15_000, `${r.ms} ms`);
-        assert.equal(r.stdout.trim().split('\n').length, 1, r.stdout);
-        const out = JSON.parse(r.stdout) as { failed: boolean; msg: string };
-        assert.equal(out.failed, true);
-        assert.equal(typeof out.msg, 'string');
-        assert.equal(out.msg.includes('\n'), false, out.msg);
-      }),
-      { numRuns: 25 },
-    );
   });
-});

@@ -9,7 +9,7 @@
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
-import { run } from './fixtures.ts';
+import { run } from '../../harness/fixtures.ts';
 
 export interface LocalAptRepo {
   /** The repository's directory (the .deb files and Packages). */

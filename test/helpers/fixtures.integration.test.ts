@@ -4,7 +4,6 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { after, describe, test } from 'node:test';
-import { noiseMatcher } from '../../src/scan/noise.ts';
 import {
   buildNoiseHolders,
   buildTestDeb,
@@ -19,8 +18,9 @@ import {
   spawnHolders,
   stopProcesses,
   testPackagePaths,
-} from './fixtures.ts';
-import { hasTool } from './tools.ts';
+} from '../../harness/fixtures.ts';
+import { hasTool } from '../../harness/tools.ts';
+import { noiseMatcher } from '../../src/scan/noise.ts';
 
 const missing = ['gcc', 'dpkg-deb', 'dpkg'].filter((c) => !hasTool(c));
 const skip =

@@ -4,8 +4,8 @@ import { execFileSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CLI } from './cli.ts';
-import { which } from './tools.ts';
+import { CLI } from '../../harness/cli.ts';
+import { which } from '../../harness/tools.ts';
 
 /** The modulepath holding the module `afterpatch`. */
 export const PUPPET_MODULEPATH = fileURLToPath(

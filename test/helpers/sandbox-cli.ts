@@ -1,11 +1,11 @@
-// Running the built CLI inside a systemd sandbox (test/helpers/sandbox.ts), and failure messages
+// Running the built CLI inside a systemd sandbox (harness/sandbox.ts), and failure messages
 // that carry the sandbox's journal.
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { after, before } from 'node:test';
-import { CLI } from './cli.ts';
-import { canBootSandbox, type Sandbox } from './sandbox.ts';
-import { buildSvc, type SvcBuild } from './stale-lib.ts';
+import { CLI } from '../../harness/cli.ts';
+import { canBootSandbox, type Sandbox } from '../../harness/sandbox.ts';
+import { buildSvc, type SvcBuild } from '../../harness/stale-lib.ts';
 
 /** `describe`'s skip option: false, or why no sandbox can boot here. */
 export function sandboxSkip(): false | string {
@@ -74,7 +74,7 @@ export async function withJournalOnFailure<T>(
 }
 
 /**
- * For a suite of sandbox tests on svc-daemon (test/helpers/stale-lib.ts): checks that the CLI
+ * For a suite of sandbox tests on svc-daemon (harness/stale-lib.ts): checks that the CLI
  * is built and builds the fixtures before the suite, removes them after; returns their getter.
  */
 export function svcFixtures(): () => SvcBuild {

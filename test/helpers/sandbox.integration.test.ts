@@ -7,12 +7,18 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { bootSandbox, canBootSandbox, isAlive, type Sandbox, unifiedCgroupOf } from './sandbox.ts';
+import {
+  bootSandbox,
+  canBootSandbox,
+  isAlive,
+  type Sandbox,
+  unifiedCgroupOf,
+} from '../../harness/sandbox.ts';
 
 const execFileP = promisify(execFile);
 const can = canBootSandbox();
 const skip = can.ok ? false : `systemd sandbox unavailable: ${can.reason}`;
-const SANDBOX_TS = fileURLToPath(new URL('./sandbox.ts', import.meta.url));
+const SANDBOX_TS = fileURLToPath(new URL('../../harness/sandbox.ts', import.meta.url));
 
 // A Type=notify daemon: tells systemd READY=1 over $NOTIFY_SOCKET, then sleeps until killed.
 const NOTIFY_C = `

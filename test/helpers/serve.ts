@@ -2,7 +2,7 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { CLI } from './cli.ts';
+import { CLI } from '../../harness/cli.ts';
 
 /** The shipped alert rules. */
 export const RULES = fileURLToPath(

@@ -24,7 +24,7 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { CLI } from '../helpers/cli.ts';
+import { CLI } from '../../harness/cli.ts';
 import {
   buildTestDeb,
   dpkgPurge,
@@ -32,9 +32,9 @@ import {
   spawnHolders,
   stopProcesses,
   testPackagePaths,
-} from '../helpers/fixtures.ts';
-import { removeScratch, TEST_TMP } from '../helpers/stale-lib.ts';
-import { which as whichOnPath } from '../helpers/tools.ts';
+} from '../../harness/fixtures.ts';
+import { removeScratch, TEST_TMP } from '../../harness/stale-lib.ts';
+import { which as whichOnPath } from '../../harness/tools.ts';
 
 const HOOK_SRC = new URL('../../integrations/apt/afterpatch-apt-hook', import.meta.url).pathname;
 const APT_CONF_SRC = new URL('../../integrations/apt/50afterpatch', import.meta.url).pathname;

@@ -20,7 +20,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { CLI, cliForAnyUser } from '../helpers/cli.ts';
+import { CLI, cliForAnyUser } from '../../harness/cli.ts';
 import { FAKE_INIT, FAKE_STALE_SSHD, makeProcTree, mapsLine } from '../helpers/fakeproc.ts';
 import { moduleFiles, PUPPET_MODULE, puppetArgs, puppetSkipReason } from '../helpers/puppet.ts';
 

@@ -38,14 +38,19 @@ import {
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { CLI } from '../../harness/cli.ts';
+import { buildTestDeb, dpkgInstall, dpkgPurge, testPackagePaths } from '../../harness/fixtures.ts';
+import { ensureMountPoint, removeMountPoints } from '../../harness/mount-points.ts';
+import {
+  bootSandbox,
+  canBootSandbox,
+  type ExecResult,
+  type Sandbox,
+} from '../../harness/sandbox.ts';
+import { escapeRegExp, mappingsOf } from '../../harness/stale-lib.ts';
+import { which } from '../../harness/tools.ts';
 import { type LocalAptRepo, localAptRepo } from '../helpers/apt-repo.ts';
-import { CLI } from '../helpers/cli.ts';
-import { buildTestDeb, dpkgInstall, dpkgPurge, testPackagePaths } from '../helpers/fixtures.ts';
-import { ensureMountPoint, removeMountPoints } from '../helpers/mount-points.ts';
 import { puppetArgs, puppetSkipReason, restartHasPackageOption } from '../helpers/puppet.ts';
-import { bootSandbox, canBootSandbox, type ExecResult, type Sandbox } from '../helpers/sandbox.ts';
-import { escapeRegExp, mappingsOf } from '../helpers/stale-lib.ts';
-import { which } from '../helpers/tools.ts';
 
 function skipReason(): string | false {
   const can = canBootSandbox();

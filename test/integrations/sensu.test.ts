@@ -7,7 +7,7 @@ import { execFile } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { runCli } from '../helpers/cli.ts';
+import { runCli } from '../../harness/cli.ts';
 import { FAKE_INIT, type FakeProcess, makeProcTree, mapsLine } from '../helpers/fakeproc.ts';
 import { ERROR_LINE, FIRST_LINE } from '../helpers/nagios.ts';
 

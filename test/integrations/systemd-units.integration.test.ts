@@ -26,9 +26,9 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { CLI } from '../helpers/cli.ts';
-import { bootSandbox, canBootSandbox, type Sandbox } from '../helpers/sandbox.ts';
-import { buildSvc, mappingsOf, type SvcBuild, type SvcTree } from '../helpers/stale-lib.ts';
+import { CLI } from '../../harness/cli.ts';
+import { bootSandbox, canBootSandbox, type Sandbox } from '../../harness/sandbox.ts';
+import { buildSvc, mappingsOf, type SvcBuild, type SvcTree } from '../../harness/stale-lib.ts';
 
 const UNITS = new URL('../../integrations/systemd/', import.meta.url).pathname;
 const METRICS = 'afterpatch-metrics.service';

@@ -3,7 +3,7 @@
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { run } from '../helpers/fixtures.ts';
+import { run } from '../../harness/fixtures.ts';
 
 const dirs: string[] = [];
 process.once('exit', () => {

@@ -15,8 +15,8 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { CLI, runCli } from '../helpers/cli.ts';
-import { dpkgInstall, dpkgPurge, spawnHolders, stopProcesses } from '../helpers/fixtures.ts';
+import { CLI, runCli } from '../../harness/cli.ts';
+import { dpkgInstall, dpkgPurge, spawnHolders, stopProcesses } from '../../harness/fixtures.ts';
 import { validateScanJson } from '../helpers/schema.ts';
 import { buildFilesDeb } from './debs.ts';
 

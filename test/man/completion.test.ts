@@ -9,8 +9,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { CLI, runCli } from '../helpers/cli.ts';
-import { hasTool } from '../helpers/tools.ts';
+import { CLI, runCli } from '../../harness/cli.ts';
+import { hasTool } from '../../harness/tools.ts';
 
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));

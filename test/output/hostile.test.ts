@@ -17,13 +17,13 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { runCli } from '../../harness/cli.ts';
+import { TEST_TMP } from '../../harness/stale-lib.ts';
 import { MAX_ADVICE_PIDS, suggestAction } from '../../src/grouping/action.ts';
 import { formatRestartText } from '../../src/output/restart.ts';
 import { PLAIN, printable } from '../../src/output/style.ts';
 import type { RestartReport } from '../../src/restart/restart.ts';
-import { runCli } from '../helpers/cli.ts';
 import { FAKE_INIT, makeProcTree, mapsLine } from '../helpers/fakeproc.ts';
-import { TEST_TMP } from '../helpers/stale-lib.ts';
 
 const ESC = '\x1b';
 /** OSC 0 (set the window title) and CSI 2J (clear the screen): the repro. */

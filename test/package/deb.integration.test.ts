@@ -15,8 +15,8 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { CLI } from '../helpers/cli.ts';
-import { hasTool } from '../helpers/tools.ts';
+import { CLI } from '../../harness/cli.ts';
+import { hasTool } from '../../harness/tools.ts';
 import { cmd, freshRoot, inRoot, mustRun, removeRoot, withProc } from './chroot.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -51,7 +51,8 @@ const EXPECTED_FILES = [
   './usr/share/doc/afterpatch/changelog.Debian.gz',
   './usr/share/doc/afterpatch/changelog.gz',
   './usr/share/lintian/overrides/afterpatch',
-  './usr/share/afterpatch/ansible/library/afterpatch',
+  './usr/share/afterpatch/ansible/library/afterpatch_node',
+  './usr/share/afterpatch/ansible/library/afterpatch.py',
   './usr/share/afterpatch/ansible/install.yml',
   './usr/share/afterpatch/ansible/rolling-restart.yml',
   './usr/share/afterpatch/ansible/roles/afterpatch/tasks/main.yml',
@@ -128,7 +129,7 @@ describe('Debian package', { skip }, () => {
       /^-rwxr-xr-x/,
     );
     assert.match(
-      entries.find((e) => e.path.endsWith('/ansible/library/afterpatch'))?.mode ?? '',
+      entries.find((e) => e.path.endsWith('/ansible/library/afterpatch_node'))?.mode ?? '',
       /^-rwxr-xr-x/,
     );
     assert.ok(

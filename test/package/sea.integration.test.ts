@@ -21,7 +21,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { CLI } from '../helpers/cli.ts';
+import { CLI } from '../../harness/cli.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
@@ -187,7 +187,7 @@ describe('standalone binary (npm run package:sea)', { skip }, () => {
     if (!ready(t)) return;
     // What Ansible runs for `#!/usr/bin/env node` with ansible_env_interpreter=<this binary>.
     const module = join(work, 'AnsiballZ_afterpatch');
-    copyFileSync(join(ROOT, 'integrations/ansible/library/afterpatch'), module);
+    copyFileSync(join(ROOT, 'integrations/ansible/library/afterpatch_node'), module);
     const args = join(work, 'args');
     writeFileSync(args, JSON.stringify({ state: 'scanned', _ansible_check_mode: false }));
     const r = await run(bin, ['node', module, args], env);

@@ -5,13 +5,13 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { runCli } from '../../harness/cli.ts';
 import {
   openRegularSync,
   ProcReader,
   RefusedFileError,
   readFileBounded,
 } from '../../src/procfs/reader.ts';
-import { runCli } from '../helpers/cli.ts';
 import { FAKE_INIT, FAKE_STALE_SSHD, makeProcTree } from '../helpers/fakeproc.ts';
 
 describe('ProcReader on hostile fixture files', () => {

@@ -1,5 +1,5 @@
 // Restart records of units that no longer exist age out of the monitoring view: a real systemd
-// (test/helpers/sandbox.ts) says which units it knows. An old "verified" record for a unit the
+// (harness/sandbox.ts) says which units it knows. An old "verified" record for a unit the
 // host does not have must not show as a current restart result (issue: nginx.service shown as
 // verified on a host without nginx, from an old state file).
 import assert from 'node:assert/strict';
@@ -7,8 +7,8 @@ import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { CLI } from '../helpers/cli.ts';
-import { bootSandbox, canBootSandbox, type Sandbox } from '../helpers/sandbox.ts';
+import { CLI } from '../../harness/cli.ts';
+import { bootSandbox, canBootSandbox, type Sandbox } from '../../harness/sandbox.ts';
 
 const can = canBootSandbox();
 const skip = can.ok ? false : `systemd sandbox unavailable: ${can.reason}`;

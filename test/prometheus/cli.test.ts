@@ -15,7 +15,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { runCli } from '../helpers/cli.ts';
+import { runCli } from '../../harness/cli.ts';
 import { FAKE_INIT, makeProcTree, mapsLine } from '../helpers/fakeproc.ts';
 import { promtool, promtoolCheckMetrics, startServe } from '../helpers/serve.ts';
 

@@ -1,7 +1,7 @@
 // End to end, with a real service: a real Prometheus (Debian package `prometheus`) scrapes
-// `afterpatch serve` running inside a systemd sandbox (test/helpers/sandbox.ts), with the shipped
+// `afterpatch serve` running inside a systemd sandbox (harness/sandbox.ts), with the shipped
 // rules (a test copy with `for:` shortened to 1s). A Type=notify service in the sandbox maps
-// libsvc.so.1 (test/helpers/stale-lib.ts); the test rename()s a new build over the library, as dpkg
+// libsvc.so.1 (harness/stale-lib.ts); the test rename()s a new build over the library, as dpkg
 // does, and asserts through Prometheus's HTTP API that AfterpatchUnitsNeedRestart fires for that
 // unit; then `afterpatch restart --yes` inside the sandbox restarts it (verified), and the alert
 // clears.
@@ -29,15 +29,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CLI } from '../helpers/cli.ts';
+import { CLI } from '../../harness/cli.ts';
+import { bootSandbox, canBootSandbox, type Sandbox } from '../../harness/sandbox.ts';
+import { buildSvc, nsPid, type SvcBuild, type SvcTree } from '../../harness/stale-lib.ts';
 import {
   freePort,
   type Prometheus,
   prometheusSkipReason,
   startPrometheus,
 } from '../helpers/prometheus.ts';
-import { bootSandbox, canBootSandbox, type Sandbox } from '../helpers/sandbox.ts';
-import { buildSvc, nsPid, type SvcBuild, type SvcTree } from '../helpers/stale-lib.ts';
 
 const ALERT = 'AfterpatchUnitsNeedRestart';
 const UNIT = 'svc-prom-e2e.service';

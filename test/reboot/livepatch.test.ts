@@ -4,11 +4,11 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { runCli } from '../../harness/cli.ts';
 import { assessReboot, type RebootResult } from '../../src/reboot/detect.ts';
 import { gatherRebootInput } from '../../src/reboot/gather.ts';
 import { activeLivepatches, readLivepatches } from '../../src/reboot/livepatch.ts';
 import { describeReason } from '../../src/reboot/reboot.ts';
-import { runCli } from '../helpers/cli.ts';
 import { FAKE_INIT, makeProcTree } from '../helpers/fakeproc.ts';
 
 const RUNNING = '6.8.0-45-generic';

@@ -5,6 +5,7 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { runCli } from '../../harness/cli.ts';
 import { assessReboot, type RebootResult } from '../../src/reboot/detect.ts';
 import { gatherRebootInput } from '../../src/reboot/gather.ts';
 import {
@@ -17,7 +18,6 @@ import {
   parseIntelMicrocode,
 } from '../../src/reboot/microcode.ts';
 import { describeReason } from '../../src/reboot/reboot.ts';
-import { runCli } from '../helpers/cli.ts';
 import { FAKE_INIT, makeProcTree } from '../helpers/fakeproc.ts';
 
 // ---- Fixture builders: the formats written from their documentation, checksums included.

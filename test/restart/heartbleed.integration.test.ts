@@ -30,10 +30,10 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { CLI } from '../helpers/cli.ts';
-import { bootSandbox, canBootSandbox, type Sandbox } from '../helpers/sandbox.ts';
+import { CLI } from '../../harness/cli.ts';
+import { bootSandbox, canBootSandbox, type Sandbox } from '../../harness/sandbox.ts';
+import { alive, mappingsOf, nsPid, removeScratch, TEST_TMP } from '../../harness/stale-lib.ts';
 import { afterpatchJson as afterpatch, withJournalOnFailure } from '../helpers/sandbox-cli.ts';
-import { alive, mappingsOf, nsPid, removeScratch, TEST_TMP } from '../helpers/stale-lib.ts';
 
 const NGINX = '/usr/sbin/nginx';
 const NGINX_UNIT_PATHS = [

@@ -8,10 +8,10 @@ import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { bootSandbox, type Sandbox } from '../../harness/sandbox.ts';
+import { alive, mappingsOf } from '../../harness/stale-lib.ts';
 import { freePort } from '../helpers/prometheus.ts';
-import { bootSandbox, type Sandbox } from '../helpers/sandbox.ts';
 import * as inSandbox from '../helpers/sandbox-cli.ts';
-import { alive, mappingsOf } from '../helpers/stale-lib.ts';
 
 const skip = inSandbox.sandboxSkip();
 

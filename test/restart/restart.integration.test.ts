@@ -2,7 +2,7 @@
 //
 // Every test boots its own sandbox and runs the built CLI inside it, as on a host:
 //   nsenter … -- node dist/afterpatch.cjs restart --json … --state-dir <per-test dir>
-// Services link libsvc.so.1 from a per-test directory below test/.tmp (test/helpers/stale-lib.ts);
+// Services link libsvc.so.1 from a per-test directory below test/.tmp (harness/stale-lib.ts);
 // an "upgrade" rename()s a new build over it, exactly like dpkg. Each scenario checks the JSON
 // report AND the real system: MainPID from systemd, host PIDs from the unit's cgroup and the
 // library mappings in /proc/<host PID>/maps.
@@ -24,8 +24,15 @@ import {
 import { type AddressInfo, connect, createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { CLI } from '../helpers/cli.ts';
-import { type BootOptions, bootSandbox, type Sandbox } from '../helpers/sandbox.ts';
+import { CLI } from '../../harness/cli.ts';
+import { type BootOptions, bootSandbox, type Sandbox } from '../../harness/sandbox.ts';
+import {
+  alive,
+  installByRename,
+  mappingsOf,
+  nsPid,
+  type SvcTree,
+} from '../../harness/stale-lib.ts';
 import {
   restartJson,
   type Run as SandboxRun,
@@ -33,7 +40,6 @@ import {
   svcFixtures,
   withJournalOnFailure,
 } from '../helpers/sandbox-cli.ts';
-import { alive, installByRename, mappingsOf, nsPid, type SvcTree } from '../helpers/stale-lib.ts';
 
 const skip = sandboxSkip();
 

@@ -5,9 +5,9 @@ import assert from 'node:assert/strict';
 import { chmodSync, mkdirSync, mkdtempSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { runCli } from '../helpers/cli.ts';
-import { spawnHolders, stopProcesses } from '../helpers/fixtures.ts';
-import { removeScratch, TEST_TMP } from '../helpers/stale-lib.ts';
+import { runCli } from '../../harness/cli.ts';
+import { spawnHolders, stopProcesses } from '../../harness/fixtures.ts';
+import { removeScratch, TEST_TMP } from '../../harness/stale-lib.ts';
 
 const isRoot = process.geteuid?.() === 0;
 

@@ -6,11 +6,11 @@ import assert from 'node:assert/strict';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { runCli } from '../../harness/cli.ts';
+import { spawnHolders, stopProcesses } from '../../harness/fixtures.ts';
 import { defaultConfig, parseConfig } from '../../src/config/load.ts';
 import { scanOptionsFrom } from '../../src/scan/options.ts';
-import { runCli } from '../helpers/cli.ts';
 import { FAKE_INIT, makeProcTree, mapsLine } from '../helpers/fakeproc.ts';
-import { spawnHolders, stopProcesses } from '../helpers/fixtures.ts';
 
 const isRoot = process.geteuid?.() === 0;
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

@@ -1,7 +1,7 @@
 // scan against real processes: a real .deb upgraded under running programs.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { runCli } from '../helpers/cli.ts';
+import { runCli } from '../../harness/cli.ts';
 import {
   buildNoiseHolders,
   buildTestDeb,
@@ -10,7 +10,7 @@ import {
   spawnHolders,
   stopProcesses,
   testPackagePaths,
-} from '../helpers/fixtures.ts';
+} from '../../harness/fixtures.ts';
 import { validateScanJson } from '../helpers/schema.ts';
 
 const PKG = 'afterpatch-scantest';

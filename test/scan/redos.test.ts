@@ -7,9 +7,9 @@ import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { runCli } from '../../harness/cli.ts';
 import { UserError } from '../../src/errors.ts';
 import { patternProblem, userRegExp } from '../../src/match/regexp.ts';
-import { runCli } from '../helpers/cli.ts';
 import { FAKE_INIT, makeProcTree, mapsLine } from '../helpers/fakeproc.ts';
 
 const EVIL = '^/(a+)+$';

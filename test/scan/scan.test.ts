@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { runCli } from '../../harness/cli.ts';
 import { scanExitCode } from '../../src/exit.ts';
 import type { ScanReport } from '../../src/scan/scan.ts';
 import { scan } from '../../src/scan/scan.ts';
-import { runCli } from '../helpers/cli.ts';
 import { makeProcTree, mapsLine } from '../helpers/fakeproc.ts';
 import { validateScanJson } from '../helpers/schema.ts';
 

@@ -13,7 +13,15 @@
 // removed again only when this file created them and they are empty.
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -164,34 +172,136 @@ function sshdConfig(address: string, dir: string): string {
   ].join('\n');
 }
 
+/** The most hosts a rig holds: one /30 each in a /24. */
+export const MAX_RIG_HOSTS = 63;
+
 export interface RigOptions {
-  /** Number of hosts; default 3. */
+  /** Number of hosts, 1 to MAX_RIG_HOSTS; default 3. */
   count?: number;
   /** Extra ansible.cfg [defaults] lines. */
   defaults?: Record<string, string>;
+}
+
+const INOTIFY_INSTANCES = '/proc/sys/fs/inotify/max_user_instances';
+/** inotify instances a rig host's systemd, journald and sshd may take (measured: ~3). */
+const INOTIFY_PER_HOST = 8;
+/** The value found before this process raised it, and the value it wrote. */
+let inotifyRaised: { was: number; set: number } | undefined;
+let liveRigs = 0;
+
+/**
+ * Raises fs.inotify.max_user_instances so that `count` more hosts fit: every systemd takes
+ * several instances, and the default 128 stops the 44th host ("Failed to create control group
+ * inotify object: Too many open files"). Restored by restoreInotify() after the last rig.
+ */
+function raiseInotify(count: number): void {
+  const now = Number(readFileSync(INOTIFY_INSTANCES, 'utf8'));
+  const want = 256 + INOTIFY_PER_HOST * count * (liveRigs + 1);
+  if (!Number.isSafeInteger(now) || now >= want) return;
+  writeFileSync(INOTIFY_INSTANCES, String(want));
+  inotifyRaised = { was: inotifyRaised?.was ?? now, set: want };
+}
+
+/** Puts back the value found, unless someone else changed it since this process raised it. */
+function restoreInotify(): void {
+  const r = inotifyRaised;
+  if (liveRigs > 0 || r === undefined) return;
+  inotifyRaised = undefined;
+  try {
+    if (Number(readFileSync(INOTIFY_INSTANCES, 'utf8')) === r.set)
+      writeFileSync(INOTIFY_INSTANCES, String(r.was));
+  } catch {}
+}
+
+/** fs.inotify.max_user_instances now (for tests and the bench). */
+export function inotifyInstances(): number {
+  return Number(readFileSync(INOTIFY_INSTANCES, 'utf8'));
+}
+
+/** Runs fn over items, at most `limit` at a time; after a failure no new item starts. */
+async function mapLimit<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T, i: number) => Promise<R>,
+): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  let failed = false;
+  const worker = async () => {
+    for (let i = next++; i < items.length && !failed; i = next++) {
+      try {
+        out[i] = await fn(items[i] as T, i);
+      } catch (e) {
+        failed = true;
+        throw e;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
+
+export interface HostFootprint {
+  host: string;
+  /** Processes in the host's cgroup tree (systemd, journald, sshd, … and whatever runs there). */
+  processes: number;
+  /** Their proportional set size (shared pages split between sharers), KiB. */
+  pssKiB: number;
+}
+
+/** What each host costs the machine now: its processes and their memory (PSS). */
+export function rigFootprint(rig: Pick<Rig, 'hosts'>): HostFootprint[] {
+  return rig.hosts.map((h) => {
+    let processes = 0;
+    let pssKiB = 0;
+    const walk = (dir: string) => {
+      try {
+        for (const pid of readFileSync(join(dir, 'cgroup.procs'), 'utf8').split('\n')) {
+          if (pid === '') continue;
+          try {
+            const rollup = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+            processes++;
+            pssKiB += Number(/^Pss:\s+([0-9]+) kB$/m.exec(rollup)?.[1] ?? 0);
+          } catch {} // gone meanwhile, or a kernel thread
+        }
+        for (const d of readdirSync(dir, { withFileTypes: true }))
+          if (d.isDirectory()) walk(join(dir, d.name));
+      } catch {} // the cgroup went away
+    };
+    walk(h.sandbox.cgroupDir);
+    return { host: h.name, processes, pssKiB };
+  });
 }
 
 export async function bootRig(opts: RigOptions = {}): Promise<Rig> {
   const can = canBootRig();
   if (!can.ok) throw new Error(`cannot boot the rig: ${can.reason}`);
   const count = opts.count ?? 3;
+  if (!Number.isSafeInteger(count) || count < 1 || count > MAX_RIG_HOSTS)
+    throw new Error(`bootRig: count must be 1 to ${MAX_RIG_HOSTS}, not ${count}`);
   const id = randomBytes(3).toString('hex');
   const dir = mkdtempSync(join(tmpdir(), `afterpatch-rig-${id}-`));
   const remoteTmp = `/tmp/.afterpatch-rig-${id}-ansible`;
   const hosts: RigHost[] = [];
   const links: string[] = [];
+  /** Every sandbox boot started (resolved to undefined when it failed): stop() stops them all. */
+  const booting: Promise<Sandbox | undefined>[] = [];
   let stopped = false;
+  raiseInotify(count);
+  liveRigs++;
 
   const stop = async () => {
     if (stopped) return;
     stopped = true;
-    await Promise.all(hosts.map((h) => h.sandbox.stop().catch(() => {})));
+    await Promise.all(booting.map((b) => b.then((sb) => sb?.stop().catch(() => {}))));
     // The host side of a veth pair vanishes with its peer's namespace; delete any left over.
     for (const l of links) await run('ip', ['link', 'del', l]);
     rmSync(dir, { recursive: true, force: true });
     rmSync(remoteTmp, { recursive: true, force: true });
     const first = hosts[0];
     removeMountPoints(first === undefined ? undefined : dirname(first.sandbox.cgroupDir));
+    liveRigs--;
+    restoreInotify();
   };
 
   try {
@@ -200,8 +310,12 @@ export async function bootRig(opts: RigOptions = {}): Promise<Rig> {
     const net = await pickSubnet();
     for (const p of PER_HOST_DIRS) ensureMountPoint(p);
 
-    const booted = await Promise.all(
-      Array.from({ length: count }, async (_, i) => {
+    // Many systemds booting at once share the cores: a few at a time, each given more time the
+    // more hosts there are (50 hosts: ~25 s on 2 cores with nothing else running).
+    const booted = await mapLimit(
+      Array.from({ length: count }, (_, i) => i),
+      8,
+      async (i) => {
         const name = `h${i + 1}`;
         const hostDir = join(dir, name);
         const dirs = Object.fromEntries(
@@ -211,18 +325,27 @@ export async function bootRig(opts: RigOptions = {}): Promise<Rig> {
             return [p, d];
           }),
         ) as Record<(typeof PER_HOST_DIRS)[number], string>;
-        const sandbox = await bootSandbox({
+        const boot = bootSandbox({
           name: `afterpatch-rig-${id}-${name}`,
           network: true,
           bindOver: dirs,
+          timeoutMs: 20_000 + 1_000 * count,
         });
+        booting.push(boot.catch(() => undefined));
+        const sandbox = await boot;
         return { name, i, sandbox, dirs };
-      }),
+      },
     );
     for (const b of booted) {
-      const address = `${net}.${4 * b.i + 2}`;
-      hosts.push({ name: b.name, address, sandbox: b.sandbox, dirs: b.dirs });
-      const link = `ap${id}${b.name}`;
+      hosts.push({
+        name: b.name,
+        address: `${net}.${4 * b.i + 2}`,
+        sandbox: b.sandbox,
+        dirs: b.dirs,
+      });
+    }
+    await mapLimit(hosts, 8, async (h, i) => {
+      const link = `ap${id}${h.name}`;
       links.push(link);
       await mustRun('ip', [
         'link',
@@ -234,25 +357,25 @@ export async function bootRig(opts: RigOptions = {}): Promise<Rig> {
         'name',
         'eth0',
         'netns',
-        String(b.sandbox.pid1),
+        String(h.sandbox.pid1),
       ]);
-      await mustRun('ip', ['addr', 'add', `${net}.${4 * b.i + 1}/30`, 'dev', link]);
+      await mustRun('ip', ['addr', 'add', `${net}.${4 * i + 1}/30`, 'dev', link]);
       await mustRun('ip', ['link', 'set', link, 'up']);
       for (const argv of [
-        ['ip', 'addr', 'add', `${address}/30`, 'dev', 'eth0'],
+        ['ip', 'addr', 'add', `${h.address}/30`, 'dev', 'eth0'],
         ['ip', 'link', 'set', 'eth0', 'up'],
         ['ip', 'link', 'set', 'lo', 'up'],
       ]) {
-        const r = await b.sandbox.exec(argv);
-        if (r.code !== 0) throw new Error(`rig ${b.name}: ${argv.join(' ')}: ${r.stderr}`);
+        const r = await h.sandbox.exec(argv);
+        if (r.code !== 0) throw new Error(`rig ${h.name}: ${argv.join(' ')}: ${r.stderr}`);
       }
-      const config = join(dir, `sshd_config-${b.name}`);
-      writeFileSync(config, sshdConfig(address, dir));
-      await b.sandbox.installUnit('rig-sshd.service', SSHD_UNIT(config));
-      const r = await b.sandbox.systemctl('start', 'rig-sshd.service');
-      if (r.code !== 0) throw new Error(`rig ${b.name}: sshd did not start: ${r.stderr}`);
-    }
-    await Promise.all(hosts.map((h) => waitForPort(h.address, 22, 10_000)));
+      const config = join(dir, `sshd_config-${h.name}`);
+      writeFileSync(config, sshdConfig(h.address, dir));
+      await h.sandbox.installUnit('rig-sshd.service', SSHD_UNIT(config));
+      const r = await h.sandbox.systemctl('start', 'rig-sshd.service');
+      if (r.code !== 0) throw new Error(`rig ${h.name}: sshd did not start: ${r.stderr}`);
+    });
+    await Promise.all(hosts.map((h) => waitForPort(h.address, 22, 10_000 + 200 * count)));
 
     const inventory = join(dir, 'inventory.ini');
     writeFileSync(

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** Directory of the fixture C sources. */
-export const C_SOURCES = fileURLToPath(new URL('../fixtures/c/', import.meta.url));
+export const C_SOURCES = fileURLToPath(new URL('../test/fixtures/c/', import.meta.url));
 
 /** File names inside a test package. */
 export const LIB_SONAME = 'libafterpatchtest.so.1';
@@ -451,16 +451,19 @@ process.once('exit', () => {
 // ---------------------------------------------------------------------------------------------
 // /proc helpers
 
-/** The path column of each file-backed line of /proc/PID/maps (`[]` when the process is gone). */
-export function mappedPaths(pid: number): string[] {
-  let text: string;
+/** The lines of /proc/PID/maps (host PID); [] when the process is gone. */
+export function mapsLines(pid: number): string[] {
   try {
-    text = readFileSync(`/proc/${pid}/maps`, 'utf8');
+    return readFileSync(`/proc/${pid}/maps`, 'utf8').split('\n');
   } catch {
     return [];
   }
+}
+
+/** The path column of each file-backed line of /proc/PID/maps (`[]` when the process is gone). */
+export function mappedPaths(pid: number): string[] {
   const paths: string[] = [];
-  for (const line of text.split('\n')) {
+  for (const line of mapsLines(pid)) {
     // start-end perms offset dev inode   path
     const m = /^\S+ \S+ \S+ \S+ (\d+) +(.*)$/.exec(line);
     if (m?.[1] && m[1] !== '0' && m[2]) paths.push(m[2]);

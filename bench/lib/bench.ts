@@ -1,30 +1,22 @@
-// bench/common.ts - what bench/restart.ts and bench/fleet.ts share: errors and log lines carrying
-// the script's name, the environment knobs, running commands on the host (never with
-// NODE_EXTRA_CA_CERTS), the scripts they write (nsenter into a systemd sandbox), hyperfine (our
-// child, stopped on a signal), the work directory bench/out/<prefix>XXXXXX/ and the run itself
-// (main, then always the cleanup; exit status 0 or 2).
+// bench/lib/bench.ts - what every bench script shares: errors and log lines carrying the
+// script's name, the environment knobs, running commands on the host (never with
+// NODE_EXTRA_CA_CERTS), the work directory bench/out/<prefix>XXXXXX/ and the run itself (main,
+// then always the cleanup; exit status 0 or 2). hyperfine.ts runs hyperfine, scripts.ts writes
+// the scripts the benches hand to it; what the benches share with the tests (the sandbox, the rig,
+// the test packages, the CLI's path) is in harness/ at the top of the repository.
 //
 // A script's main runs through runBench(), which names the script for every message.
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import {
-  chmodSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  readlinkSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { execFile } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CLI } from '../test/helpers/cli.ts';
+import { CLI } from '../../harness/cli.ts';
+import { stopHyperfine } from './hyperfine.ts';
 
-export const REPO = fileURLToPath(new URL('..', import.meta.url));
+export const REPO = fileURLToPath(new URL('../..', import.meta.url));
 export const OUT = join(REPO, 'bench', 'out');
-const PATH_ENV = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+export const PATH_ENV = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 /** Characters allowed in every value written into a script or a hyperfine command line. */
 export const SAFE_PATH = /^\/[A-Za-z0-9_./-]+$/;
 
@@ -32,6 +24,8 @@ export const SAFE_PATH = /^\/[A-Za-z0-9_./-]+$/;
 // The script: its messages, its knobs, what it needs
 
 let benchName = 'bench';
+/** The running script's name (`bench/restart`), for messages and the scripts it writes. */
+export const scriptName = () => benchName;
 let workPrefix = 'bench-';
 let defaultTimeoutMs = 300_000;
 /** Set: log lines carry the seconds since runBench() started. */
@@ -148,116 +142,6 @@ export async function mustRun(file: string, args: readonly string[]): Promise<st
   const r = await runHost(file, args);
   if (r.code !== 0) die(`${file} ${args.join(' ')} exited ${r.code}:\n${r.stderr}`);
   return r.stdout;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Scripts (fixed text; the only values written into them are checked against SAFE_PATH or are
-// numbers and fixed names)
-
-export function writeScript(path: string, text: string): void {
-  writeFileSync(path, text, { mode: 0o755 });
-  chmodSync(path, 0o755);
-}
-
-/**
- * Writes the script `path`: it runs "$@" inside a systemd sandbox (`what`: "sandbox NAME", "rig
- * host h1") with the same namespaces (and network namespace with `net`) and environment as the
- * harness's Sandbox.exec() - only while host PID `pid1` is still that sandbox's PID 1: the same
- * PID namespace as now, at bench time.
- */
-export function writeInSandboxScript(path: string, what: string, pid1: number, net = false): void {
-  const p = pid1;
-  if (!Number.isSafeInteger(p) || p <= 1) die(`bad sandbox PID 1: ${p}`);
-  const pidNs = readlinkSync(`/proc/${p}/ns/pid`);
-  if (!/^pid:\[[0-9]+\]$/.test(pidNs)) die(`bad PID namespace link ${JSON.stringify(pidNs)}`);
-  const text = `#!/bin/sh
-# ${benchName}: run "$@" inside ${what} (host PID ${p}) - only while PID ${p} is still
-# that sandbox's PID 1 (same PID namespace as at bench time).
-[ "$(readlink /proc/${p}/ns/pid 2>/dev/null)" = '${pidNs}' ] || {
-  echo "${benchName}: ${what} (PID ${p}) is gone" >&2
-  exit 99
-}
-exec env -i PATH=${PATH_ENV} LANG=C.UTF-8 SYSTEMD_PAGER= SYSTEMD_COLORS=0 \\
-  nsenter --target ${p} --mount --uts --ipc --pid --cgroup${net ? ' --net' : ''} -- "$@"
-`;
-  writeScript(path, text);
-}
-
-// ---------------------------------------------------------------------------------------------
-// hyperfine
-
-export interface HyperfineResult {
-  command: string;
-  mean: number;
-  stddev: number | null;
-  median: number;
-  user: number;
-  system: number;
-  min: number;
-  max: number;
-  times?: number[];
-}
-
-/** A command line for hyperfine --shell=none (shell-words): quote what needs it. */
-export function cmdline(argv: readonly string[]): string {
-  return argv.map((a) => (/^[A-Za-z0-9_./=:,@%+-]+$/.test(a) ? a : `'${a}'`)).join(' ');
-}
-
-let hyperfineChild: ChildProcess | undefined;
-
-/**
- * One hyperfine run (--shell=none, warmup, runs, `args`: the rest), exported to BASE.json and
- * BASE.md (removed first); resolves to its exit status.
- */
-export async function hyperfine(
-  base: string,
-  opts: {
-    warmup: number;
-    runs: number;
-    args: readonly string[];
-    env: NodeJS.ProcessEnv;
-    cwd?: string;
-  },
-): Promise<number> {
-  for (const ext of ['json', 'md']) rmSync(`${base}.${ext}`, { force: true });
-  const args = [
-    '--shell=none',
-    '--style',
-    'basic',
-    '--warmup',
-    String(opts.warmup),
-    '--runs',
-    String(opts.runs),
-    '--export-json',
-    `${base}.json`,
-    '--export-markdown',
-    `${base}.md`,
-    ...opts.args,
-  ];
-  const code = await new Promise<number>((resolve, reject) => {
-    const h = spawn('hyperfine', args, {
-      stdio: ['ignore', 'inherit', 'inherit'],
-      env: opts.env,
-      ...(opts.cwd === undefined ? {} : { cwd: opts.cwd }),
-    });
-    hyperfineChild = h;
-    h.once('error', reject);
-    h.once('exit', (c, sig) => resolve(c ?? 128 + (sig ? (osConstants.signals[sig] ?? 0) : 0)));
-  });
-  hyperfineChild = undefined;
-  return code;
-}
-
-/** The results hyperfine() exported to BASE.json. */
-export function readHyperfine(base: string): HyperfineResult[] {
-  return (JSON.parse(readFileSync(`${base}.json`, 'utf8')) as { results: HyperfineResult[] })
-    .results;
-}
-
-function stopHyperfine(): void {
-  const h = hyperfineChild;
-  // Our own child: its PID cannot be reused before Node has reaped it.
-  if (h?.pid !== undefined && h.exitCode === null && h.signalCode === null) h.kill('SIGTERM');
 }
 
 // ---------------------------------------------------------------------------------------------

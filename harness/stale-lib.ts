@@ -26,10 +26,11 @@ import {
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { isAlive, mapsLines } from './fixtures.ts';
 
 const execFileP = promisify(execFile);
 
-export const FIXTURES_C = fileURLToPath(new URL('../fixtures/c/', import.meta.url));
+export const FIXTURES_C = fileURLToPath(new URL('../test/fixtures/c/', import.meta.url));
 /**
  * Scratch directory for trees that services (some as User=nobody) execute: not below the
  * checkout, whose parents may be private (a clone under /root), and not /tmp, /var/tmp or /run,
@@ -140,14 +141,8 @@ export interface LibMapping {
 
 /** The mappings of `path` in /proc/PID/maps (host PID); [] when the process is gone. */
 export function mappingsOf(pid: number, path: string): LibMapping[] {
-  let text: string;
-  try {
-    text = readFileSync(`/proc/${pid}/maps`, 'utf8');
-  } catch {
-    return [];
-  }
   const out: LibMapping[] = [];
-  for (const line of text.split('\n')) {
+  for (const line of mapsLines(pid)) {
     const fields = line.split(/ +/);
     const inode = Number(fields[4]);
     const rest = fields.slice(5).join(' ');
@@ -168,16 +163,8 @@ export function nsPid(hostPid: number): number | undefined {
   }
 }
 
-/** Exists and is not a zombie. */
-export function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-    return state !== 'Z' && state !== 'X';
-  } catch {
-    return false;
-  }
-}
+/** Exists and is not a zombie (fixtures.ts's isAlive). */
+export const alive = isAlive;
 
 /** Removes a scratch tree, and TEST_TMP itself once no test uses it any more. */
 export function removeScratch(dir: string): void {

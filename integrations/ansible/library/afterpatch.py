@@ -1,0 +1,527 @@
+# Ansible module `afterpatch` (Python): scans this host, optionally restarts what runs outdated
+# code, and says whether a reboot is needed, by running the installed afterpatch CLI.
+#
+# Python because Ansible pipelines Python modules (AnsiballZ: one SSH command per host and task)
+# and cannot pipeline any other language: the Node.js module (library/afterpatch_node) costs six
+# SSH commands per call. Both return the same combined per-host object with the same changed,
+# failed and check-mode logic (test/fleet/ansible-module.test.ts runs one table of cases against
+# both). The CLI runs with argument lists, never a shell. Options, return values: docs/fleet.md.
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: afterpatch
+short_description: Find and restart what runs outdated code after a patch; say when to reboot
+description:
+  - Runs the installed afterpatch CLI (C(scan), C(restart), C(reboot-required), all C(--json))
+    and returns one combined per-host object that C(afterpatch report) merges into a fleet view.
+  - The same module as the Node.js C(afterpatch_node), written in Python so that Ansible
+    pipelines it.
+options:
+  state:
+    description:
+      - C(scanned) scans and answers the reboot question, changing nothing.
+      - C(restarted) restarts what runs outdated code (C(restart --yes)), then scans again.
+    type: str
+    choices: [scanned, restarted]
+    default: scanned
+  lib:
+    description: Only stale files whose path matches this regular expression (C(--lib)).
+    type: str
+  units:
+    description: Only these unit globs (C(--unit)); a list or a comma-separated string.
+    type: raw
+  fixed:
+    description:
+      - Advisory (C(--fixed)): PACKAGE=VERSION items, a list, a comma-separated string or a
+        mapping package to version; restart only units running older code, and the scan carries
+        the advisories' verdicts for the report's CVE table (docs/advisories.md).
+    type: raw
+  exclude:
+    description: Unit globs never restarted by this task; a list or a comma-separated string.
+    type: raw
+  reboot_sentinel:
+    description: Write /run/reboot-required when a reboot is needed (not in check mode).
+    type: bool
+    default: false
+  force:
+    description: Restart units again that an earlier restart left stale or failed.
+    type: bool
+    default: false
+  afterpatch:
+    description: Path of the CLI (looked up on PATH when it has no slash).
+    type: str
+    default: afterpatch
+notes:
+  - Check mode runs C(restart --dry-run): nothing is restarted and no sentinel written.
+author: afterpatch contributors
+"""
+
+EXAMPLES = r"""
+- name: Restart what runs outdated code
+  afterpatch:
+    state: restarted
+    lib: 'libssl|libcrypto'
+    exclude: [postgresql*.service]
+  register: patched
+"""
+
+RETURN = r"""
+host: {description: the host's name, returned: always, type: str}
+scan: {description: the slim scan (docs/fleet.md), returned: success, type: dict}
+restart: {description: restart --json (a dry run in check mode) plus excluded, returned: success, type: dict}
+reboot: {description: reboot-required --json, returned: success, type: dict}
+needs_restart: {description: something still runs outdated code, returned: success, type: bool}
+needs_reboot: {description: a reboot is required, returned: success, type: bool}
+"""
+
+import json
+import os
+import re
+import socket
+import subprocess
+import traceback
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.parsing.convert_bool import boolean
+
+# The oldest afterpatch whose `scan`/`restart`/`reboot-required --json` this module reads.
+MIN_VERSION = "0.1.0"
+ACTIONS = ("restart", "reload", "daemon-reexec", "reexec-user-manager")
+
+
+class ModuleError(Exception):
+    pass
+
+
+CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
+def one_line(msg):
+    """msg without control characters (\\xNN instead): it may quote input, even Ansible's own."""
+    return CONTROLS.sub(lambda m: "\\x%02x" % ord(m.group(0)), str(msg))
+
+
+class Module(AnsibleModule):
+    """AnsibleModule whose msg is always one line without controls, also in its own errors."""
+
+    def fail_json(self, msg, **kwargs):
+        super().fail_json(msg=one_line(msg), **kwargs)
+
+    def exit_json(self, **kwargs):
+        if "msg" in kwargs:
+            kwargs["msg"] = one_line(kwargs["msg"])
+        super().exit_json(**kwargs)
+
+
+def to_list(name, v):
+    """A YAML list, a JSON list or a comma-separated string (ad-hoc `-a` values are strings)."""
+    if v is None or v == "":
+        return []
+    if isinstance(v, list):
+        return [s for s in (str(x).strip() for x in v) if s != ""]
+    if isinstance(v, str):
+        s = v.strip()
+        if s.startswith("["):
+            try:
+                return to_list(name, json.loads(s))
+            except ValueError:
+                pass  # not JSON: the comma-separated form
+        return [x for x in (p.strip() for p in s.split(",")) if x != ""]
+    raise ModuleError(
+        "%s: expected a list or a comma-separated string, got %s" % (name, json.dumps(v))
+    )
+
+
+def glob_to_regexp(glob):
+    """Shell-style glob (*, ?, [...]) as systemctl matches unit names."""
+    out = ""
+    i = 0
+    while i < len(glob):
+        c = glob[i]
+        if c == "*":
+            out += ".*"
+        elif c == "?":
+            out += "."
+        elif c == "[":
+            close = glob.find("]", i + 2)
+            if close == -1:
+                out += "\\["
+            else:
+                body = glob[i + 1 : close]
+                if body.startswith("!"):
+                    body = "^" + body[1:]
+                out += "[" + body.replace("\\", "\\\\") + "]"
+                i = close
+        else:
+            out += re.escape(c)
+        i += 1
+    return re.compile("^" + out + r"\Z")
+
+
+def run_all(argvs):
+    """Runs the argvs at once (never a shell); for each (code, stdout, stderr), or (None, error,
+    "") when it could not start. At once: each is a Node.js start-up and a scan, and the hosts
+    have cores to spare while the module waits."""
+    env = dict(os.environ, NO_COLOR="1")
+    procs = []
+    for argv in argvs:
+        try:
+            procs.append(
+                subprocess.Popen(
+                    argv,
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    env=env,
+                )
+            )
+        except OSError as e:
+            procs.append(e)
+    out = []
+    for p in procs:
+        if isinstance(p, OSError):
+            out.append((None, p, ""))
+            continue
+        stdout, stderr = p.communicate()
+        out.append(
+            (p.returncode, stdout.decode("utf-8", "replace"), stderr.decode("utf-8", "replace"))
+        )
+    return out
+
+
+def run(argv):
+    return run_all([argv])[0]
+
+
+def last_line(s):
+    lines = [line for line in (s or "").strip().split("\n") if line.strip() != ""]
+    return lines[-1].strip() if lines else ""
+
+
+def json_of(ran, bin_, ok_codes, what):
+    """The JSON document of a `--json` run that exited with a code meaning findings, not errors."""
+    code, out, err = ran
+    if code is None:
+        raise ModuleError("cannot run %s %s: %s" % (bin_, what, out))
+    try:
+        doc = json.loads(out)
+    except ValueError:
+        doc = None
+    if code not in ok_codes or not isinstance(doc, dict):
+        why = last_line(err) or last_line(out) or "exit status %d" % code
+        raise ModuleError("afterpatch %s failed (exit status %d): %s" % (what, code, why))
+    return doc
+
+
+def run_json(bin_, args, ok_codes, what):
+    """Runs `afterpatch ARGS --json`, accepting the exit codes that mean findings, not errors."""
+    return json_of(run([bin_] + args), bin_, ok_codes, what)
+
+
+def version_key(v):
+    def num(x):
+        m = re.match(r"\d+", x)
+        return int(m.group(0)) if m else 0
+
+    parts = [num(x) for x in re.split(r"[.+-]", v)[:3]]
+    return parts + [0] * (3 - len(parts))
+
+
+def slim_scan(doc):
+    """The scan as the combined per-host format carries it: summary and slim entries."""
+    entries = []
+    for e in doc.get("entries") or []:
+        names = {
+            f["package"]["name"]
+            for f in e.get("files") or []
+            if f.get("package") and f["package"].get("name")
+        }
+        action = e.get("action")
+        entries.append(
+            {
+                "type": e.get("type"),
+                "key": e.get("key"),
+                "unit": e.get("unit"),
+                "severity": e.get("severity"),
+                "pids": e.get("pids"),
+                "names": e.get("names"),
+                "packages": sorted(names),
+                "action": action.get("kind") if action else None,
+            }
+        )
+    out = {
+        "format": doc.get("format"),
+        "formatVersion": doc.get("formatVersion"),
+        "afterpatch": doc.get("afterpatch"),
+        "hostname": doc.get("hostname"),
+        "time": doc.get("time"),
+        "asRoot": doc.get("asRoot"),
+        "summary": doc.get("summary"),
+        "entries": entries,
+        "warnings": doc.get("warnings") or [],
+    }
+    # With `fixed`: the advisories' verdicts, for the report's CVE table.
+    if doc.get("advisories") is not None:
+        out["advisoryVerdict"] = doc.get("advisoryVerdict")
+        out["advisories"] = doc.get("advisories")
+    return out
+
+
+def plural(n, word, many=None):
+    return "%d %s" % (n, word if n == 1 else (many or word + "s"))
+
+
+def filters_of(o):
+    filters = []
+    if o["lib"] is not None:
+        filters += ["--lib", o["lib"]]
+    for u in o["units"]:
+        filters += ["--unit", u]
+    return filters + fixed_args(o)
+
+
+def fixed_args(o):
+    """--fixed: restart only units running a vulnerable version; the scan reports the verdicts."""
+    args = []
+    for f in o["fixed"]:
+        args += ["--fixed", f]
+    return args
+
+
+def fixed_list(raw):
+    """fixed: ["openssl=3.0.14-1~deb12u1"] or {openssl: "3.0.14-1~deb12u1"}."""
+    items = (
+        ["%s=%s" % (k, v) for k, v in raw.items()] if isinstance(raw, dict) else to_list("fixed", raw)
+    )
+    for f in items:
+        if not re.match(r"^[^=\s]+=[^=\s]+$", f):
+            raise ModuleError("fixed: %s is not PACKAGE=VERSION" % json.dumps(f))
+    return items
+
+
+def reads_of(o):
+    """The scan and the reboot question: argv lists, run at once."""
+    reboot = ["reboot-required", "--json"]
+    if o["reboot_sentinel"] and not o["check_mode"]:
+        reboot.append("--sentinel")
+    return [[o["afterpatch"], "scan", "--json"] + filters_of(o), [o["afterpatch"]] + reboot]
+
+
+def afterpatch(o, host, base, reads=None):
+    """Everything after the version check; the combined per-host result (failed or not).
+    `reads`: the scan and reboot-required runs when they already ran (a read-only call)."""
+    bin_ = o["afterpatch"]
+    filters = filters_of(o)
+    excluded = [glob_to_regexp(g) for g in o["exclude"]]
+
+    def is_excluded(e):
+        return bool(e.get("unit")) and any(r.match(e["unit"]) for r in excluded)
+
+    restart = None
+    changed = False
+    problems = []
+    if o["state"] == "restarted":
+        # Plan first (a dry run changes nothing), drop the excluded units, then restart exactly
+        # the remaining units by name: restart has no --exclude, and a temporary config would
+        # replace the host's own /etc/afterpatch/afterpatch.toml.
+        # Without exclude the plan is restart's own: no dry run first (a Node.js start-up and a
+        # scan less); a host with nothing to restart then returns restart's empty real run.
+        targets = None
+        skipped = []
+        if o["exclude"] or o["check_mode"]:
+            dry = ["restart", "--dry-run", "--json"] + filters
+            dry += ["--force"] if o["force"] else []
+            planned = run_json(bin_, dry, (0, 1, 2), "restart --dry-run")
+            plan = planned.get("plan") or []
+            keep = [e for e in plan if not is_excluded(e)]
+            skipped = [e.get("unit") for e in plan if is_excluded(e)]
+            targets = []
+            for e in keep:
+                if e.get("action") in ACTIONS and e.get("unit") and e["unit"] not in targets:
+                    targets.append(e["unit"])
+        if targets is not None and (o["check_mode"] or not targets):
+            restart = dict(planned, plan=keep, results=[], excluded=skipped)
+        else:
+            args = ["restart", "--yes", "--json"]
+            if o["lib"] is not None:
+                args += ["--lib", o["lib"]]
+            args += fixed_args(o)
+            if o["force"]:
+                args.append("--force")
+            # Exact unit names; a name is its own glob (systemd escapes \x2d and the like literally).
+            for u in targets if targets is not None else o["units"]:
+                args += ["--unit", u]
+            # 4: acted but the outcomes were not saved; 5: stopped by a signal. Both still print
+            # what was done, so changed stays true; any outcome but verified is a failure.
+            done = run_json(bin_, args, (0, 1, 2, 4, 5), "restart")
+            restart = dict(done, excluded=skipped)
+            results = done.get("results") or []
+            changed = any(r.get("action") in ACTIONS for r in results)
+            for r in results:
+                if r.get("outcome") != "verified":
+                    problems.append("%s: %s" % (r.get("unit") or r.get("key"), r.get("outcome")))
+            if done.get("stateError"):
+                problems.append("outcomes not saved: %s" % done["stateError"])
+            if done.get("interrupted"):
+                problems.append("interrupted by %s" % done["interrupted"])
+
+    # The scan (after a restart: the verification) and the reboot question.
+    scan_ran, reboot_ran = reads if reads is not None else run_all(reads_of(o))
+    scan_doc = json_of(scan_ran, bin_, (0, 1), "scan")
+    reboot = json_of(reboot_ran, bin_, (0, 1), "reboot-required")
+
+    scan = slim_scan(scan_doc)
+    stale = [e for e in scan["entries"] if e["severity"] == "code"]
+    if restart is not None and not o["check_mode"]:
+        # A unit restarted but found stale again by the verification scan stayed stale.
+        stale_units = {e["unit"] for e in stale if e["unit"]}
+        for r in restart.get("results") or []:
+            if r.get("outcome") == "verified" and r.get("unit") in stale_units:
+                problems.append(
+                    "%s: still stale in the verification scan after its restart" % r["unit"]
+                )
+    parts = []
+    if restart is not None and not o["check_mode"]:
+        verified = [r for r in restart.get("results") or [] if r.get("outcome") == "verified"]
+        parts.append("%s restarted and verified" % plural(len(verified), "unit"))
+    elif restart is not None:
+        n = len([e for e in restart["plan"] if e.get("action") in ACTIONS])
+        parts.append("would restart %s" % plural(n, "unit"))
+    if stale:
+        verb = "runs" if len(stale) == 1 else "run"
+        parts.append("%s still %s outdated code" % (plural(len(stale), "thing"), verb))
+    else:
+        parts.append("nothing runs outdated code")
+    parts.append("a reboot is required" if reboot.get("required") else "no reboot required")
+    failed = bool(problems)
+    return dict(
+        base,
+        changed=changed,
+        failed=failed,
+        msg=(
+            "restart problems on %s: %s" % (host, "; ".join(problems))
+            if failed
+            else "; ".join(parts) + "."
+        ),
+        time=scan["time"],
+        needs_restart=bool(stale),
+        needs_reboot=reboot.get("required") is True,
+        scan=scan,
+        restart=restart,
+        reboot=reboot,
+    )
+
+
+def check_cli(bin_, host, base, ran):
+    """The CLI's version from `ran` (its --version run), or ModuleError with the message for a
+    missing, broken or old CLI."""
+    code, out, err = ran
+    if code is None:
+        errno_ = getattr(out, "errno", None)
+        if isinstance(out, FileNotFoundError) or errno_ == 2:
+            where = "" if "/" in bin_ else " on PATH"
+            raise ModuleError(
+                "afterpatch is not installed on %s (%s not found%s): install it (see "
+                "docs/fleet.md) or set the afterpatch option to its path" % (host, bin_, where)
+            )
+        if isinstance(out, (PermissionError, IsADirectoryError)):
+            name = "EACCES" if isinstance(out, PermissionError) else "EISDIR"
+            raise ModuleError(
+                "%s on %s is not an executable afterpatch (%s): set the afterpatch option to "
+                "the CLI's path" % (bin_, host, name)
+            )
+        raise ModuleError("cannot run %s on %s: %s" % (bin_, host, out))
+    m = re.search(r"\d+\.\d+\.\d+\S*", out)
+    if code != 0 or m is None:
+        raise ModuleError(
+            "%s --version failed on %s (exit status %d): %s"
+            % (bin_, host, code, last_line(err) or last_line(out))
+        )
+    version = m.group(0)
+    if version_key(version) < version_key(MIN_VERSION):
+        base["afterpatch_version"] = version
+        raise ModuleError(
+            "afterpatch %s on %s is too old: this module needs %s or newer; upgrade it"
+            % (version, host, MIN_VERSION)
+        )
+    return version
+
+
+def main():
+    module = Module(
+        argument_spec=dict(
+            state=dict(type="str", default="scanned", choices=["scanned", "restarted"]),
+            lib=dict(type="str"),
+            units=dict(type="raw"),
+            fixed=dict(type="raw"),
+            exclude=dict(type="raw"),
+            reboot_sentinel=dict(type="bool", default=False),
+            force=dict(type="bool", default=False),
+            afterpatch=dict(type="str"),
+        ),
+        supports_check_mode=True,
+    )
+    p = module.params
+    check_mode = boolean(module.check_mode, strict=False)
+    host = socket.gethostname()
+    base = {"host": host, "state": p["state"], "check_mode": check_mode}
+
+    def fail(msg, **extra):
+        result = dict(base, **extra)
+        result.update(changed=False)
+        module.fail_json(msg=msg, **result)
+
+    try:
+        o = {
+            "state": p["state"],
+            "lib": p["lib"] or None,
+            "units": to_list("units", p["units"]),
+            "fixed": fixed_list(p["fixed"]),
+            "exclude": to_list("exclude", p["exclude"]),
+            "reboot_sentinel": p["reboot_sentinel"],
+            "force": p["force"],
+            # Run by the standalone binary as its interpreter (docs/fleet.md): that binary.
+            "afterpatch": p["afterpatch"]
+            or os.environ.get("AFTERPATCH_ANSIBLE_CLI")
+            or "afterpatch",
+            "check_mode": check_mode,
+        }
+        for g in o["exclude"]:
+            try:
+                glob_to_regexp(g)
+            except re.error as e:
+                raise ModuleError(
+                    "exclude: %s is not a valid unit glob (%s)" % (json.dumps(g), e)
+                ) from None
+    except ModuleError as e:
+        module.fail_json(msg=str(e), changed=False)
+        return
+    try:
+        version = [o["afterpatch"], "--version"]
+        reads = None
+        if o["state"] == "scanned" and not (o["reboot_sentinel"] and not o["check_mode"]):
+            # Read-only: the version, the scan and the reboot question at once (the answers
+            # of a CLI that turns out missing or too old are thrown away).
+            ran = run_all([version] + reads_of(o))
+            reads = ran[1:]
+        else:
+            ran = [run(version)]
+        base["afterpatch_version"] = check_cli(o["afterpatch"], host, base, ran[0])
+        result = afterpatch(o, host, base, reads)
+    except ModuleError as e:
+        fail(str(e))
+        return
+    except Exception as e:  # noqa: BLE001 - one msg line; the trace under exception (-vvv)
+        line = (str(e) or type(e).__name__).split("\n")[0]
+        fail("afterpatch module error: %s" % line, exception=traceback.format_exc())
+        return
+    if result["failed"]:
+        msg = result.pop("msg")
+        result.pop("failed")
+        module.fail_json(msg=msg, **result)
+    else:
+        module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
