@@ -2,7 +2,8 @@
 // read of the mapped file. Small and synchronous like the rest of the /proc reads.
 import { readFileSync, statSync } from 'node:fs';
 import { parseBtime, parseStartTicks, startTimeMs } from '../interp/detect.ts';
-import { mapFilesName } from '../procfs/maps.ts';
+import { type Mapping, mapFilesName, parseMaps } from '../procfs/maps.ts';
+import { readFileBounded } from '../procfs/reader.ts';
 
 /**
  * ctime of a mapped file's inode (/proc/PID/map_files/RANGE; needs root): renaming over or
@@ -30,4 +31,43 @@ export function processStartMs(procRoot: string, pid: number): number | null {
   } catch {
     return null;
   }
+}
+
+/**
+ * The per-process reads of the assessment from a procfs. The mapping of a stale file is the one
+ * the scan saw (`rangeOf`, no second read); only without it is /proc/PID/maps read again
+ * (once per process, bounded).
+ */
+export function procProcessIo(
+  procRoot: string,
+  rangeOf: (pid: number, file: { path: string; inode: number }) => string | null = () => null,
+): {
+  replacedAtMs(pid: number, file: { path: string; inode: number }): number | null;
+  startMs(pid: number): number | null;
+} {
+  const maps = new Map<number, Mapping[] | null>();
+  return {
+    replacedAtMs(pid, file) {
+      const range = rangeOf(pid, file);
+      if (range !== null) {
+        const dash = range.indexOf('-');
+        return mappedFileCtimeMs(procRoot, pid, {
+          start: range.slice(0, dash),
+          end: range.slice(dash + 1),
+        });
+      }
+      let list = maps.get(pid);
+      if (list === undefined) {
+        try {
+          list = parseMaps(readFileBounded(`${procRoot}/${pid}/maps`).toString('utf8'));
+        } catch {
+          list = null;
+        }
+        maps.set(pid, list);
+      }
+      const m = list?.find((x) => x.deleted && x.inode === file.inode && x.path === file.path);
+      return m ? mappedFileCtimeMs(procRoot, pid, m) : null;
+    },
+    startMs: (pid) => processStartMs(procRoot, pid),
+  };
 }

@@ -53,7 +53,8 @@ export function candidateLines(text: string, needles: readonly string[] | null):
     });
 }
 
-function baseName(pkg: string): string {
+/** A package name without its `:arch`. */
+export function baseName(pkg: string): string {
   const colon = pkg.indexOf(':');
   return colon === -1 ? pkg : pkg.slice(0, colon);
 }

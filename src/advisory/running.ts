@@ -1,5 +1,7 @@
 // Which version of a package a process runs, and what that means for an advisory: pure
 // functions over what the scan read (docs/advisories.md).
+
+import { VERDICTS, type Verdict } from '../formats/advisory.ts';
 import type { Ordering } from '../reboot/version.ts';
 import type { HistoryEvent } from './history.ts';
 
@@ -121,16 +123,8 @@ export function isVulnerable(
   return 'unknown';
 }
 
-/** Per advisory and host, worst first (docs/advisories.md). */
-export const VERDICTS = [
-  'unpatched',
-  'reboot-needed',
-  'restart-needed',
-  'image-vulnerable',
-  'unknown',
-  'clean',
-] as const;
-export type Verdict = (typeof VERDICTS)[number];
+// Per advisory and host, worst first: the document's list (src/formats/advisory.ts).
+export { VERDICTS, type Verdict };
 
 export function worstVerdict(vs: Iterable<Verdict>): Verdict {
   let worst: Verdict = 'clean';

@@ -1,5 +1,6 @@
 // `afterpatch check` options and help; the work is in src/commands (loaded on use).
 import { type Command, InvalidArgumentError, Option } from '@commander-js/extra-typings';
+import { parseAdvisoryState } from '../check/advisory.ts';
 import { CHECK_BUCKETS, CHECK_METRICS, type CheckBucket } from '../check/buckets.ts';
 import { parseRange } from '../check/range.ts';
 import { addHealthOptions, jsonOption, usageErrorLine } from './options.ts';
@@ -52,6 +53,21 @@ export function register(program: Command): void {
         new Option('--reboot-state <state>', 'state when a reboot is required')
           .choices(['ok', 'warning', 'critical'] as const)
           .default('warning' as const),
+      )
+      .addOption(
+        new Option(
+          '--advisory-state <verdict=state>',
+          'state for an advisory verdict (repeatable; default: unpatched, reboot-needed, restart-needed critical; image-vulnerable, unknown warning)',
+        )
+          .argParser((v, prev: string[]) => {
+            try {
+              parseAdvisoryState(v);
+            } catch (e) {
+              throw new InvalidArgumentError(`${(e as Error).message}.`);
+            }
+            return [...prev, v];
+          })
+          .default([] as string[]),
       )
       .addOption(
         new Option(

@@ -91,9 +91,26 @@ export const formatOption = () =>
 export const quietOption = () =>
   new Option('-q, --quiet', 'print nothing on standard output; only the exit status tells');
 
+// Advisories (docs/advisories.md), wherever a scan runs: checked by the scan-options builder.
+export const fixedOption = () =>
+  new Option(
+    '--fixed <package=version>',
+    'advisory: PACKAGE (binary or source) is fixed in VERSION; processes running older code are vulnerable (repeatable)',
+  )
+    .argParser(collectList)
+    .default([] as string[]);
+
+export const advisoryOption = () =>
+  new Option(
+    '--advisory <file>',
+    'advisory file (TOML or JSON: id, packages and fixed versions per distribution; repeatable)',
+  )
+    .argParser((v: string, prev: string[]) => [...prev, privilegedPath('--advisory')(v)])
+    .default([] as string[]);
+
 /**
  * The options of every command that reports health from one scan (check, metrics, serve): the
- * scan filters, the configuration, the restart state and the hidden roots, in one order.
+ * scan filters, the advisories, the configuration, the restart state and the hidden roots, in one order.
  */
 export function addHealthOptions<
   Args extends unknown[],
@@ -104,6 +121,8 @@ export function addHealthOptions<
     .addOption(libOption())
     .addOption(unitOption())
     .addOption(packageOption())
+    .addOption(fixedOption())
+    .addOption(advisoryOption())
     .addOption(configOption())
     .addOption(stateDirOption())
     .addOption(procRootOption())

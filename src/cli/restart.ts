@@ -1,12 +1,15 @@
 // `afterpatch restart` options and help; the work is in src/commands (loaded on use).
 import { type Command, Option } from '@commander-js/extra-typings';
 import {
+  advisoryOption,
   configOption,
+  fixedOption,
   jsonOption,
   libOption,
   packageOption,
   procRootOption,
   quietOption,
+  rootOption,
   stateDirOption,
   unitOption,
 } from './options.ts';
@@ -28,6 +31,8 @@ export function register(program: Command): void {
     .addOption(libOption())
     .addOption(unitOption())
     .addOption(packageOption())
+    .addOption(fixedOption())
+    .addOption(advisoryOption())
     .option('--force', 'restart units again even if an earlier restart left them stale or failed')
     .option('--include-data', 'also restart units whose only stale files are data (no code)')
     .option(
@@ -43,6 +48,7 @@ export function register(program: Command): void {
     .addOption(configOption())
     .addOption(stateDirOption())
     .addOption(procRootOption())
+    .addOption(rootOption())
     .addHelpText(
       'after',
       '\nExit status: 0 all verified or nothing to do, 1 something skipped that needs a human,\n2 a restart failed, timed out, was not verified or left stale processes, 3 usage or\nruntime error (nothing done), 4 units were acted on (reported) but their outcomes could not\nbe saved, 5 stopped by SIGTERM/SIGINT after the batch in flight (reported and saved).',

@@ -2,11 +2,14 @@
 import { type Command, Option } from '@commander-js/extra-typings';
 import { NOISE_RULES } from '../scan/noise.ts';
 import {
+  advisoryOption,
   configOption,
+  fixedOption,
   jsonOption,
   libOption,
   packageOption,
   procRootOption,
+  rootOption,
   unitOption,
 } from './options.ts';
 import { collectList, collectPid, threadCount } from './parse.ts';
@@ -29,6 +32,8 @@ export function register(program: Command): void {
     .addOption(unitOption())
     .option('--pid <pid>', 'only this process (repeatable)', collectPid, [] as number[])
     .addOption(packageOption())
+    .addOption(fixedOption())
+    .addOption(advisoryOption())
     .option(
       '--include <rule>',
       'report deleted files that this noise rule would filter (repeatable)',
@@ -47,6 +52,7 @@ export function register(program: Command): void {
       threadCount,
     )
     .addOption(procRootOption())
+    .addOption(rootOption())
     .addHelpText(
       'after',
       `\nExit status: 0 nothing stale, 1 stale code found, 2 error.\nNoise rules: ${NOISE_RULES.map((r) => r.id).join(' ')} (see docs/noise.md).`,

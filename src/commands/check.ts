@@ -1,6 +1,6 @@
 // `check`: the Nagios / Icinga / Sensu plugin. Every error is UNKNOWN (exit 3) with a plugin line
 // on stdout, so the monitoring system shows why instead of "(No output on stdout)".
-
+import { parseAdvisoryState } from '../check/advisory.ts';
 import { gatherHealth, type HealthCliOptions, healthOptions } from '../check/health.ts';
 import { parseRange } from '../check/range.ts';
 import {
@@ -18,6 +18,7 @@ export interface CheckCliOptions extends HealthCliOptions {
   metric: CheckMetric;
   ignore: CheckBucket[];
   rebootState: RebootState;
+  advisoryState?: string[];
   json?: true;
   format?: 'nagios' | 'json';
   procRoot: string;
@@ -36,6 +37,7 @@ export async function runCheck(o: CheckCliOptions): Promise<number> {
       critical: o.critical === undefined ? null : parseRange(o.critical),
       ignore: o.ignore,
       rebootState: o.rebootState,
+      advisoryStates: Object.fromEntries((o.advisoryState ?? []).map(parseAdvisoryState)),
     };
     const health = await gatherHealth(healthOptions(o));
     const result = formatNagios(health, thresholds);

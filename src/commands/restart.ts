@@ -24,11 +24,14 @@ export interface RestartCliOptions {
   lib?: string;
   unit: string[];
   package: string[];
+  fixed?: string[];
+  advisory?: string[];
   jobs?: number;
   timeout?: number;
   config?: string;
   stateDir?: string;
   procRoot: string;
+  root?: string;
 }
 
 export async function runRestart(o: RestartCliOptions): Promise<number> {
@@ -43,9 +46,12 @@ export async function runRestart(o: RestartCliOptions): Promise<number> {
     config,
     // --lib is checked by the scan-options builder (a UserError, exit 3 here).
     filters: { lib: o.lib, units: o.unit, packages: o.package },
+    fixed: o.fixed,
+    advisory: o.advisory,
     force: o.force === true,
     includeData: o.includeData === true,
     procRoot: o.procRoot,
+    root: o.root,
     jobs: o.jobs,
     timeoutSeconds: o.timeout,
     stateDir: o.stateDir,

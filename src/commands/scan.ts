@@ -14,12 +14,15 @@ export interface ScanCliOptions {
   unit: string[];
   pid: number[];
   package: string[];
+  fixed?: string[];
+  advisory?: string[];
   include: string[];
   packages: boolean;
   interpreted: boolean;
   threads?: number;
   config?: string;
   procRoot: string;
+  root?: string;
 }
 
 export async function runScan(o: ScanCliOptions): Promise<number> {

@@ -15,6 +15,7 @@ import { RebootReasonSchema } from '../formats/reboot.ts';
 import { isActing } from '../grouping/owner.ts';
 import { printable } from '../output/style.ts';
 import { describeReason } from '../reboot/reboot.ts';
+import { fleetAdvisoryTable, scanAdvisories } from './advisories.ts';
 
 /** Bad input; `source` is the file (or "-") and `line` the JSON Lines line when known. */
 export class FleetInputError extends UserError {
@@ -313,6 +314,7 @@ export function hostView(host: string, parts: readonly HostPart[]): FleetHost {
   const times = used.map((p) => p.time).filter((t): t is string => t !== null);
   const time = times.sort((a, b) => Date.parse(a) - Date.parse(b)).at(-1) ?? null;
   const needsRestart = units.size > 0;
+  const advisories = scan === undefined ? null : scanAdvisories(scan.data);
   // Fail closed: without a scan or a restart nobody read the host's processes, so it is not
   // clean (a reboot verdict alone says nothing about outdated code still running).
   const unknown = !failed && scan === undefined && restart === undefined;
@@ -331,6 +333,7 @@ export function hostView(host: string, parts: readonly HostPart[]): FleetHost {
     restartFailed: restartFailed.sort(),
     rebootReasons,
     sources: used.map((p) => p.kind),
+    ...(advisories === null ? {} : { advisories }),
   };
 }
 
@@ -367,10 +370,13 @@ export function mergeFleet(
     hosts,
     units: counts(hosts, (h) => h.units),
     packages: counts(hosts, (h) => h.packages),
+    ...(hosts.some((h) => h.advisories) ? { advisories: fleetAdvisoryTable(hosts) } : {}),
   };
 }
 
 /** 0 all clean, 1 some host needs a restart or a reboot, failed, or has no scan (unknown). */
 export function fleetExitCode(v: FleetView): number {
-  return v.hosts.every((h) => h.clean) ? 0 : 1;
+  // An advisory not clean on some host (or not assessed there) is not a clean fleet either.
+  const advisories = (v.advisories ?? []).every((a) => a.verdict === 'clean');
+  return v.hosts.every((h) => h.clean) && advisories ? 0 : 1;
 }

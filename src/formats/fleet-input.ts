@@ -3,6 +3,7 @@
 // (the Ansible module's slim scan, an older afterpatch) or newer (ignored, as docs/json.md
 // promises); what is read must have its type, else the input is refused, never counted clean.
 import * as v from 'valibot';
+import { VerdictSchema } from './advisory.ts';
 import { KindSchema } from './common.ts';
 import { RebootReasonSchema } from './reboot.ts';
 import { OutcomeSchema } from './restart.ts';
@@ -36,6 +37,18 @@ export const ScanPartSchema = v.looseObject({
     }),
   ),
 });
+
+/**
+ * A scan's `advisories`, read apart from the scan part: a list this cannot read makes the host's
+ * advisories `unknown` (src/fleet/advisories.ts), never clean, and the rest of the scan still counts.
+ */
+export const ScanAdvisoriesReadSchema = v.array(
+  v.looseObject({
+    id: v.pipe(v.string(), v.maxLength(64)),
+    verdict: VerdictSchema,
+    reasons: v.array(v.looseObject({ verdict: VerdictSchema, why: v.string() })),
+  }),
+);
 
 export const RestartPartSchema = v.looseObject({
   time: v.optional(v.string()),

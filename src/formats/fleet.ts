@@ -1,6 +1,29 @@
 // `afterpatch report --json` (format afterpatch-fleet, docs/fleet.md): many hosts' results merged.
 import * as v from 'valibot';
+import { VERDICTS, VerdictSchema } from './advisory.ts';
 import { Count, envelope, IsoTime } from './common.ts';
+
+/** One advisory's verdict on one host, as its latest scan says (docs/advisories.md). */
+export const HostAdvisorySchema = v.object({
+  id: v.string(),
+  verdict: VerdictSchema,
+  reasons: v.array(v.string()),
+});
+
+const perVerdict = <S extends v.GenericSchema>(s: S) =>
+  v.object(Object.fromEntries(VERDICTS.map((k) => [k, s])) as Record<(typeof VERDICTS)[number], S>);
+
+/** One row of the fleet-wide CVE table. */
+export const FleetAdvisorySchema = v.object({
+  id: v.string(),
+  /** The worst verdict over the hosts that assessed it. */
+  verdict: VerdictSchema,
+  /** Hosts per verdict (every verdict present, worst first). */
+  hosts: perVerdict(v.array(v.string())),
+  counts: perVerdict(Count),
+  /** Hosts whose latest scan did not assess this advisory: not clean, not vulnerable — unknown. */
+  notAssessed: v.array(v.string()),
+});
 
 export const FleetHostSchema = v.object({
   host: v.string(),
@@ -25,6 +48,8 @@ export const FleetHostSchema = v.object({
   rebootReasons: v.array(v.string()),
   /** Which kinds of results the view was built from. */
   sources: v.array(v.picklist(['scan', 'restart', 'reboot', 'status'])),
+  /** The advisories of the latest scan; absent when it assessed none. */
+  advisories: v.optional(v.array(HostAdvisorySchema)),
 });
 
 export const FleetCountSchema = v.object({
@@ -45,6 +70,8 @@ export const FleetViewSchema = v.object({
   hosts: v.array(FleetHostSchema),
   units: v.array(FleetCountSchema),
   packages: v.array(FleetCountSchema),
+  /** The fleet-wide CVE table; absent when no scan assessed an advisory. */
+  advisories: v.optional(v.array(FleetAdvisorySchema)),
 });
 
 export const FleetDocumentSchema = v.object({
@@ -54,6 +81,8 @@ export const FleetDocumentSchema = v.object({
 });
 
 export type FleetHost = v.InferOutput<typeof FleetHostSchema>;
+export type HostAdvisory = v.InferOutput<typeof HostAdvisorySchema>;
+export type FleetAdvisory = v.InferOutput<typeof FleetAdvisorySchema>;
 export type FleetCount = v.InferOutput<typeof FleetCountSchema>;
 export type FleetView = v.InferOutput<typeof FleetViewSchema>;
 export type FleetDocument = v.InferOutput<typeof FleetDocumentSchema>;

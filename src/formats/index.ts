@@ -34,8 +34,21 @@ export const DOCUMENTS = {
 
 export type DocumentName = keyof typeof DOCUMENTS;
 
+export type {
+  AdvisoryVerdictDoc,
+  ContainerVersionDoc,
+  ProcessVersionDoc,
+  Verdict,
+} from './advisory.ts';
 export type { ConfigDocument } from './config.ts';
-export type { FleetCount, FleetDocument, FleetHost, FleetView } from './fleet.ts';
+export type {
+  FleetAdvisory,
+  FleetCount,
+  FleetDocument,
+  FleetHost,
+  FleetView,
+  HostAdvisory,
+} from './fleet.ts';
 export type { HealthDocument } from './health.ts';
 export type { HostObject } from './host.ts';
 export type { RebootDocument, RebootReasonDoc } from './reboot.ts';

@@ -103,6 +103,9 @@ function pipeAction(out: Json, a: { type: string; requirement?: unknown; descrip
     case 'min_length':
       out[out.type === 'array' ? 'minItems' : 'minLength'] = a.requirement;
       break;
+    case 'max_length':
+      out[out.type === 'array' ? 'maxItems' : 'maxLength'] = a.requirement;
+      break;
     case 'regex':
       out.pattern = (a.requirement as RegExp).source;
       break;

@@ -67,6 +67,14 @@ export const RestartDocumentSchema = v.object({
   interrupted: v.nullable(v.string()),
   /** Why the outcomes could not be saved (the units were acted on). */
   stateError: v.nullable(v.string()),
+  advisoryLeftAlone: v.optional(
+    v.pipe(
+      v.array(v.string()),
+      v.description(
+        'with --fixed/--advisory: the stale entries not planned because they run fixed versions (docs/advisories.md)',
+      ),
+    ),
+  ),
 });
 
 export type RestartDocument = v.InferOutput<typeof RestartDocumentSchema>;

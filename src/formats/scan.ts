@@ -1,6 +1,7 @@
 // `afterpatch scan --json` (format afterpatch-scan, docs/json.md), and the slim scan the Ansible
 // modules carry in their combined per-host object (integrations/ansible/library/).
 import * as v from 'valibot';
+import { advisoryDocumentFields, advisoryMarkFields } from './advisory.ts';
 import {
   Count,
   counts,
@@ -105,6 +106,7 @@ const entryFields = {
   names: v.array(v.string()),
   files: v.pipe(v.array(EntryFileSchema), v.minLength(1)),
   action: SuggestedActionSchema,
+  ...advisoryMarkFields,
 };
 
 const entryOf = <E extends v.ObjectEntries>(owner: v.ObjectSchema<E, undefined>) =>
@@ -159,6 +161,7 @@ export const ScanProcessSchema = v.object({
       ),
     ),
   ),
+  ...advisoryMarkFields,
 });
 
 export const ScanSummarySchema = counts(
@@ -184,12 +187,7 @@ export const ScanDocumentSchema = v.object({
   entries: v.array(ScanEntrySchema),
   processes: v.array(ScanProcessSchema),
   warnings: v.array(v.string()),
-  advisories: v.optional(
-    v.pipe(
-      v.unknown(),
-      v.description('security advisories of the stale packages (docs/advisories.md)'),
-    ),
-  ),
+  ...advisoryDocumentFields,
 });
 
 export type ScanDocument = v.InferOutput<typeof ScanDocumentSchema>;
@@ -219,6 +217,9 @@ export const SlimScanSchema = v.object({
     }),
   ),
   warnings: v.array(v.string()),
+  // With the module's `fixed:`: the verdicts, for the report's CVE table.
+  advisoryVerdict: advisoryDocumentFields.advisoryVerdict,
+  advisories: advisoryDocumentFields.advisories,
 });
 
 export type SlimScan = v.InferOutput<typeof SlimScanSchema>;

@@ -1,5 +1,12 @@
 // The fleet view (`afterpatch report`): a readable table and the versioned JSON.
-import type { FleetCount, FleetDocument, FleetHost, FleetView } from '../formats/fleet.ts';
+import { VERDICTS } from '../advisory/running.ts';
+import type {
+  FleetAdvisory,
+  FleetCount,
+  FleetDocument,
+  FleetHost,
+  FleetView,
+} from '../formats/fleet.ts';
 import { VERSION } from '../version.ts';
 import { printable, type Style, table } from './style.ts';
 
@@ -15,6 +22,8 @@ export function fleetToJson(v: FleetView, now: Date = new Date()): FleetDocument
     hosts: v.hosts,
     units: v.units,
     packages: v.packages,
+    // The CVE table (docs/advisories.md), only when some scan assessed an advisory.
+    ...(v.advisories === undefined ? {} : { advisories: v.advisories }),
   };
 }
 
@@ -85,5 +94,24 @@ export function formatFleet(v: FleetView, s: Style): string {
   );
   lines.push(...countTable('Units by hosts', v.units, s));
   lines.push(...countTable('Packages by hosts', v.packages, s));
+  lines.push(...advisoryTable(v.advisories, s));
   return `${lines.map((l) => l.replace(/\s+$/gm, '')).join('\n')}\n`;
+}
+
+/** The fleet-wide CVE table: per advisory, the hosts by verdict with counts (worst first). */
+function advisoryTable(rows: readonly FleetAdvisory[] | undefined, s: Style): string[] {
+  if (rows === undefined || rows.length === 0) return [];
+  const out = ['', s.bold('Advisories')];
+  for (const a of rows) {
+    out.push(`  ${printable(a.id)}: ${a.verdict}`);
+    const lines = VERDICTS.filter((k) => a.counts[k] > 0).map((k) => [
+      `    ${k}`,
+      String(a.counts[k]),
+      s.dim(list(a.hosts[k])),
+    ]);
+    if (a.notAssessed.length > 0)
+      lines.push(['    not assessed', String(a.notAssessed.length), s.dim(list(a.notAssessed))]);
+    out.push(table(lines));
+  }
+  return out;
 }

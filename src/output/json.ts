@@ -5,6 +5,7 @@ import { ownerKey } from '../grouping/group.ts';
 import { interpretedByEntry, type StaleFile } from '../scan/model.ts';
 import type { ScanReport } from '../scan/scan.ts';
 import { VERSION } from '../version.ts';
+import { advisoryDocument, advisoryMark } from './advisory.ts';
 
 /** Bumped on any incompatible change; additions of fields keep the version. */
 export const SCAN_FORMAT_VERSION = 1;
@@ -38,10 +39,12 @@ export function scanToJson(r: ScanReport): ScanDocument {
             : file;
         }),
         action: g.action,
+        ...advisoryMark(r.advisories, g.pids),
       }),
     ),
-    processes: r.processes.map(processToJson),
+    processes: r.processes.map((p) => processToJson(p, r)),
     warnings: r.warnings,
+    ...advisoryDocument(r.advisories),
   };
 }
 
@@ -57,7 +60,7 @@ function fileToJson(f: StaleFile): ScanProcess['files'][number] {
   return f.interpreted ? { ...file, interpreted: f.interpreted } : file;
 }
 
-function processToJson(p: ScanReport['processes'][number]): ScanProcess {
+function processToJson(p: ScanReport['processes'][number], r: ScanReport): ScanProcess {
   return {
     type: 'process',
     pid: p.pid,
@@ -72,6 +75,7 @@ function processToJson(p: ScanReport['processes'][number]): ScanProcess {
     files: p.files.map(fileToJson),
     ignored: p.ignored.map((f) => ({ path: f.path, kind: f.kind, rule: f.rule })),
     ...(p.omittedMappings === undefined ? {} : { omittedMappings: p.omittedMappings }),
+    ...advisoryMark(r.advisories, [p.pid]),
   };
 }
 
@@ -92,7 +96,7 @@ export function* scanJsonChunks(r: ScanReport): Generator<string> {
     yield '[\n';
     for (let i = 0; i < r.processes.length; i++) {
       const entry = JSON.stringify(
-        processToJson(r.processes[i] as ScanReport['processes'][number]),
+        processToJson(r.processes[i] as ScanReport['processes'][number], r),
         null,
         2,
       );

@@ -6,6 +6,9 @@
 //
 // Plugin output rules (Nagios plugin API): the first `|` starts performance data, so `|` never
 // appears in names or paths we print; control characters are escaped.
+
+import type { Verdict } from '../advisory/running.ts';
+import { type AdvisoryCheckState, advisoryCheck } from '../check/advisory.ts';
 import {
   bucketOf,
   CHECK_BUCKETS,
@@ -43,6 +46,8 @@ export interface CheckThresholds {
   ignore?: readonly CheckBucket[] | undefined;
   /** State when a reboot is required. */
   rebootState: RebootState;
+  /** --advisory-state: the state of an advisory verdict, over DEFAULT_ADVISORY_STATES. */
+  advisoryStates?: Partial<Record<Verdict, AdvisoryCheckState>> | undefined;
 }
 
 export interface NagiosResult {
@@ -284,6 +289,9 @@ export function formatNagios(h: Health, t: CheckThresholds): NagiosResult {
     );
   }
   parts.push(h.reboot.required ? 'reboot required' : 'no reboot required');
+  const advisories = advisoryCheck(h.scan.advisories, t.advisoryStates);
+  state = worst(state, advisories.state);
+  if (advisories.summary !== null) parts.push(advisories.summary);
 
   // Without root, other users' processes are invisible: a clean result would be a lie.
   const partial = h.scan.summary.unreadable > 0 && !h.scan.asRoot;
@@ -300,6 +308,7 @@ export function formatNagios(h: Health, t: CheckThresholds): NagiosResult {
 
   // Reboot reasons first: they are few and must survive a truncation of long output.
   const long: string[] = h.reboot.reasons.map((r) => safe(`reboot required: ${describeReason(r)}`));
+  long.push(...advisories.long.map(safe));
   long.push(...code.slice(0, MAX_ENTRY_LINES).map(entryLine));
   if (code.length > MAX_ENTRY_LINES)
     long.push(`and ${code.length - MAX_ENTRY_LINES} more (afterpatch scan lists them all)`);

@@ -5,6 +5,7 @@ import type { Health } from '../check/health.ts';
 import type { Group } from '../grouping/group.ts';
 import { OUTCOMES } from '../restart/state.ts';
 import { VERSION } from '../version.ts';
+import { advisorySeries } from './advisory.ts';
 
 export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 export const DEFAULT_MAX_UNIT_SERIES = 100;
@@ -217,5 +218,20 @@ export function formatPrometheus(health: Health | null, o: PrometheusOptions = {
     'Processes whose memory maps could not be read: without root the scan is partial; as root, access was denied (e.g. a sandboxed PID 1).',
     s.unreadable,
   );
+  const adv = advisorySeries(health.scan.advisories);
+  if (adv !== null) {
+    e.family(
+      'afterpatch_advisory_verdict',
+      'gauge',
+      "One series per advisory and verdict: 1 for the advisory's verdict on this host, 0 for the others (docs/advisories.md).",
+      adv.verdicts,
+    );
+    e.family(
+      'afterpatch_advisory_vulnerable_processes',
+      'gauge',
+      'Stale processes running a version below the advisory\'s fix (vulnerable="true") or one that cannot be told ("unknown").',
+      adv.processes,
+    );
+  }
   return e.text();
 }

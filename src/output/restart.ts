@@ -4,6 +4,7 @@ import { entryLabel, type UnitResult } from '../restart/apply.ts';
 import { isActionable, type PlanEntry } from '../restart/plan.ts';
 import type { RestartReport } from '../restart/restart.ts';
 import { VERSION } from '../version.ts';
+import { advisoryLeftAlone } from './advisory.ts';
 import type { Style } from './style.ts';
 import { printable, table } from './style.ts';
 import { ownerCells } from './text.ts';
@@ -37,6 +38,8 @@ export function restartToJson(r: RestartReport): RestartDocument {
     summary: summarize(r),
     interrupted: r.interrupted ?? null,
     stateError: r.stateError ?? null,
+    // With --fixed/--advisory: stale entries left out because they run fixed versions.
+    ...advisoryLeftAloneField(r),
   };
 }
 
@@ -126,8 +129,25 @@ function coverageOf(r: RestartReport): ScanCoverage {
   return { ...r.scan.summary, asRoot: r.scan.asRoot };
 }
 
+function advisoryLeftAloneField(r: RestartReport): Pick<RestartDocument, 'advisoryLeftAlone'> {
+  const left = advisoryLeftAlone(r.scan);
+  return left === null ? {} : { advisoryLeftAlone: left };
+}
+
 export function formatRestartText(r: RestartReport, s: Style): string {
-  const out: string[] = [formatPlan(r.plan, s, coverageOf(r)).trimEnd()];
+  const leftAlone = advisoryLeftAlone(r.scan) ?? [];
+  const out: string[] = [
+    // Stale units running fixed versions were left out: not "nothing runs outdated code".
+    r.plan.length === 0 && leftAlone.length > 0
+      ? "No unit runs a version below the advisories' fixes: nothing to restart."
+      : formatPlan(r.plan, s, coverageOf(r)).trimEnd(),
+  ];
+  if (leftAlone.length > 0)
+    out.push(
+      printable(
+        `Left alone: ${leftAlone.length} stale entr${leftAlone.length === 1 ? 'y runs' : 'ies run'} only fixed versions (${leftAlone.slice(0, 6).join(', ')}${leftAlone.length > 6 ? ', …' : ''}).`,
+      ),
+    );
   if (r.dryRun) {
     out.push('', 'Dry run: nothing was changed.');
     return `${out.join('\n')}\n`;

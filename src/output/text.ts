@@ -6,6 +6,7 @@ import { ownerKey, ownerLabel } from '../grouping/owner.ts';
 import type { InterpretedEvidence, Owner } from '../scan/model.ts';
 import { interpretedByEntry } from '../scan/model.ts';
 import type { ScanReport } from '../scan/scan.ts';
+import { advisorySummaryText, advisoryText } from './advisory.ts';
 import type { Style } from './style.ts';
 import { printable, table } from './style.ts';
 
@@ -41,8 +42,12 @@ function groupRows(
   g: Group,
   s: Style,
   interp: ReadonlyMap<string, InterpretedEvidence> | undefined,
+  advisory = '',
 ): string[][] {
-  const { name, kind } = ownerCells(g.owner);
+  const owner = ownerCells(g.owner);
+  // With advisories, the unit says whether it runs a vulnerable version (docs/advisories.md).
+  const name = owner.name + advisory;
+  const kind = owner.kind;
   const mark = g.severity === 'code' ? s.red : s.yellow;
   return g.files.map((f, i) => {
     const e = interp?.get(f.path);
@@ -74,10 +79,18 @@ export function formatText(r: ScanReport, s: Style, opts: { all?: boolean } = {}
       s.bold,
     );
     const interp = interpretedByEntry(r.processes, (p) => ownerKey(p.owner));
-    out.push(table([header, ...r.groups.flatMap((g) => groupRows(g, s, interp.get(g.key)))]));
+    out.push(
+      table([
+        header,
+        ...r.groups.flatMap((g) =>
+          groupRows(g, s, interp.get(g.key), advisoryText(r.advisories, g.pids)),
+        ),
+      ]),
+    );
     out.push('');
     out.push(summaryLine(r));
   }
+  for (const line of advisorySummaryText(r.advisories)) out.push(printable(line));
   if (sum.unreadable > 0) {
     const of = `${sum.unreadable} of ${sum.scanned + sum.unreadable} processes could not be read`;
     out.push(r.asRoot ? `${of} (access denied even to root).` : `${of}: run as root to see all.`);

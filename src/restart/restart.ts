@@ -1,4 +1,6 @@
 // `restart`: scan, plan, (confirm,) apply, verify, remember — the library API behind the command.
+
+import { groupVulnerable } from '../advisory/assess.ts';
 import { noiseFromConfig } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
 import type { ScanFilters } from '../scan/filters.ts';
@@ -15,12 +17,17 @@ import { DEFAULT_STATE_DIR, readState, type UnitRecord, writeState } from './sta
 export interface RestartOptions {
   config: Config;
   filters?: ScanFilters;
+  /** `--fixed` and `--advisory`: restart only units running a version below a fix. */
+  fixed?: readonly string[] | undefined;
+  advisory?: readonly string[] | undefined;
   force?: boolean;
   includeData?: boolean;
   jobs?: number | undefined;
   timeoutSeconds?: number | undefined;
   stateDir?: string | undefined;
   procRoot?: string | undefined;
+  /** File system root owning the packages (hidden --root). */
+  root?: string | undefined;
   client?: SystemdClient;
   /** Where unit cgroups are read (tests; default: see ApplyOptions.cgroupMount). */
   cgroupMount?: string | null | undefined;
@@ -45,12 +52,20 @@ export async function planRestart(o: RestartOptions): Promise<PlannedRestart> {
   const report = await scan(
     scanOptionsFrom(o.config, {
       procRoot: o.procRoot,
+      root: o.root,
       lib: o.filters?.lib,
       unit: o.filters?.units,
       pid: o.filters?.pids,
       package: o.filters?.packages,
+      fixed: o.fixed,
+      advisory: o.advisory,
     }),
   );
+  // With advisories, only the units that run a vulnerable version (or one that cannot be told:
+  // never left alone on a doubt) are planned; the others are stale but safe for them.
+  const groups = report.advisories
+    ? report.groups.filter((g) => groupVulnerable(report.advisories, g.pids) !== false)
+    : report.groups;
   const { properties, sockets } = await unitProperties(report, client);
   const fileIds = new Map<string, string[]>();
   const byPid = new Map(report.processes.map((p) => [p.pid, p]));
@@ -61,7 +76,7 @@ export async function planRestart(o: RestartOptions): Promise<PlannedRestart> {
     fileIds.set(g.key, [...ids].sort());
   }
   const plan = makePlan({
-    groups: report.groups,
+    groups,
     properties,
     config: o.config.restart,
     state: readState(o.stateDir ?? DEFAULT_STATE_DIR),

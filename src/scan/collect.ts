@@ -14,6 +14,9 @@ export interface RawFile {
   kind: 'code' | 'data';
   inode: number;
   device: string;
+  /** The first mapping's /proc/PID/map_files name ("start-end"): the advisory assessment stats
+   *  it for the replaced inode's ctime without reading maps again. */
+  range: string;
 }
 
 /**
@@ -104,7 +107,14 @@ export function collect(reader: ProcReader, queue: PidQueue, opts: CollectOption
         if (named.has(key)) return true;
         if (suffixIsName(reader.root, pid, m)) named.add(key);
         else if (rule !== null) ignored.set(key, { path: m.path, kind, rule });
-        else files.set(key, { path: m.path, kind, inode: m.inode, device: m.device });
+        else
+          files.set(key, {
+            path: m.path,
+            kind,
+            inode: m.inode,
+            device: m.device,
+            range: mapFilesName(m),
+          });
         return true;
       });
       omitted += left;

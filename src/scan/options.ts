@@ -1,6 +1,7 @@
 // The one place where the configuration and the command-line flags become the options of a scan,
 // so that `scan`, `restart`, `check`, `metrics`, `serve` and `reboot-required` all honour the same
 // settings (scan.interpreted, ignore lists, noise rules) and filter alike (--lib, --unit, --package).
+import { advisoriesFrom } from '../advisory/input.ts';
 import type { Config } from '../config/schema.ts';
 import { UserError } from '../errors.ts';
 import { patternProblem } from '../match/regexp.ts';
@@ -24,6 +25,9 @@ export interface ScanFlags {
   /** false for --no-interpreted: the flag can only switch the detector off. */
   interpreted?: boolean | undefined;
   threads?: number | undefined;
+  /** `--fixed PACKAGE=VERSION` (repeatable) and `--advisory FILE` (docs/advisories.md). */
+  fixed?: readonly string[] | undefined;
+  advisory?: readonly string[] | undefined;
 }
 
 /** Scan options from the configuration and the flags; a bad --lib or --include is a UserError. */
@@ -36,7 +40,14 @@ export function scanOptionsFrom(config: Config, flags: ScanFlags = {}): ScanOpti
       `unknown noise rule "${unknown[0]}" for --include; the rules are: ${NOISE_RULES.map((r) => r.id).join(' ')}.`,
     );
   }
+  const advisories = advisoriesFrom(flags.fixed, flags.advisory);
+  if (advisories.length > 0 && flags.packages === false) {
+    throw new UserError(
+      '--fixed and --advisory need the packages of stale files; drop --no-packages.',
+    );
+  }
   return {
+    ...(advisories.length > 0 ? { advisories } : {}),
     procRoot: flags.procRoot,
     hostRoot: flags.root,
     noise: { disabled, extra: config.scan.ignore_files },

@@ -1,5 +1,7 @@
 // `scan`: find every process still running deleted or replaced code, and say whose it is.
 import { hostname } from 'node:os';
+import type { Advisory } from '../advisory/advisory.ts';
+import type { AdvisoryAssessment } from '../advisory/assess.ts';
 import { attributeCgroup, rootPrefixFromInit } from '../cgroup/attribute.ts';
 import { containerFromCgroup } from '../cgroup/container.ts';
 import { parseCgroupFile } from '../cgroup/parse.ts';
@@ -42,6 +44,8 @@ export interface ScanOptions {
   threads?: number | undefined;
   /** Look for outdated interpreted code (Python, Perl, Ruby, Node.js, Java; default true). */
   interpreted?: boolean | undefined;
+  /** Advisories to assess (docs/advisories.md); none by default. */
+  advisories?: readonly Advisory[] | undefined;
 }
 
 export interface ScanSummary {
@@ -74,6 +78,8 @@ export interface ScanReport {
   processes: StaleProcess[];
   /** Problems that did not stop the scan (e.g. the package database could not be read). */
   warnings: string[];
+  /** The advisory assessment, present when advisories were given. */
+  advisories?: AdvisoryAssessment;
 }
 
 export async function scan(options: ScanOptions = {}): Promise<ScanReport> {
@@ -145,6 +151,17 @@ export async function scan(options: ScanOptions = {}): Promise<ScanReport> {
   const kept = applyFilters(processes, options.filters ?? {});
   attachDetails(reader, kept);
   const groups = groupProcesses(kept);
+  const advisories =
+    options.advisories && options.advisories.length > 0
+      ? await (await import('../advisory/run.ts')).assessRun(options.advisories, kept, {
+          manager,
+          root: hostRoot,
+          procRoot,
+          // The PIDs already listed (--pid narrows them): containers are looked for among them.
+          pids,
+          rangeOf: rangesOf(raw.processes),
+        })
+      : undefined;
   return {
     hostname: hostname(),
     asRoot: process.geteuid?.() === 0,
@@ -155,6 +172,7 @@ export async function scan(options: ScanOptions = {}): Promise<ScanReport> {
     groups,
     processes: kept,
     warnings,
+    ...(advisories === undefined ? {} : { advisories }),
   };
 }
 
@@ -347,6 +365,15 @@ function addInterpreted(
     for (const { finding, pkg } of fromPackages) sp.files.push(toFile(finding, pkg));
   }
   if (added) processes.sort((a, b) => a.pid - b.pid);
+}
+
+/** The map_files name of each stale file's mapping, by PID, inode and path (for the advisories). */
+function rangesOf(
+  raw: readonly RawProcess[],
+): (pid: number, file: { path: string; inode: number }) => string | null {
+  const byPid = new Map(raw.map((p) => [p.pid, p.files]));
+  return (pid, file) =>
+    byPid.get(pid)?.find((f) => f.inode === file.inode && f.path === file.path)?.range ?? null;
 }
 
 /** One warning for every process whose deleted mappings were not all examined (bounded). */

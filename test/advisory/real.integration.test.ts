@@ -4,11 +4,12 @@
 // but not vulnerable, a version-3 one runs the installed file. The same answer from a rotated log
 // (.1 and .gz); without any log, `unknown` with its bound.
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
+import { runCli } from '../../harness/cli.ts';
 import {
   buildTestDeb,
   dpkgInstall,
@@ -50,6 +51,26 @@ function facts(pid: number, history: readonly HistoryEvent[], withCtime = true) 
   };
 }
 
+/**
+ * Installs the test package at 1.0-1, 2.0-1, 3.0-1 in turn (dpkg -i), starting processes on each
+ * (`onFirst` on version 1, one on the others), more than the tolerance apart.
+ */
+async function installThreeVersions(onFirst: number): Promise<Record<1 | 2 | 3, number[]>> {
+  const debs = await Promise.all(
+    ([1, 2, 3] as const).map((v) => buildTestDeb({ name: PKG, version: `${v}.0-1`, libValue: v })),
+  );
+  await dpkgPurge(PKG);
+  const holder = testPackagePaths(PKG).holder;
+  const on: Record<1 | 2 | 3, number[]> = { 1: [], 2: [], 3: [] };
+  for (const v of [1, 2, 3] as const) {
+    await dpkgInstall(debs[v - 1] as string);
+    await sleep(GAP_MS);
+    on[v] = await spawnHolders(holder, v === 1 ? onFirst : 1, { maxLifetimeS: 120 });
+    await sleep(GAP_MS);
+  }
+  return on;
+}
+
 describe('running versions from real dpkg upgrades', {
   skip: isRoot ? false : 'needs root (dpkg -i, map_files)',
 }, () => {
@@ -57,19 +78,7 @@ describe('running versions from real dpkg upgrades', {
   let scratch = '';
 
   before(async () => {
-    const debs = await Promise.all(
-      ([1, 2, 3] as const).map((v) =>
-        buildTestDeb({ name: PKG, version: `${v}.0-1`, libValue: v }),
-      ),
-    );
-    await dpkgPurge(PKG);
-    const holder = testPackagePaths(PKG).holder;
-    for (const v of [1, 2, 3] as const) {
-      await dpkgInstall(debs[v - 1] as string);
-      await sleep(GAP_MS);
-      on[v] = await spawnHolders(holder, v === 1 ? 2 : 1, { maxLifetimeS: 120 });
-      await sleep(GAP_MS);
-    }
+    Object.assign(on, await installThreeVersions(2));
     scratch = mkdtempSync(join(tmpdir(), 'afterpatch-advtest-'));
   });
   after(async () => {
@@ -156,5 +165,178 @@ describe('running versions from real dpkg upgrades', {
     // Older than 3.0-1: vulnerable for a fix at 3.0-1, unknown for one at 2.0-1.
     assert.equal(isVulnerable(r, '3.0-1', compareDebVersions), true);
     assert.equal(isVulnerable(r, FIX, compareDebVersions), 'unknown');
+  });
+});
+
+describe('advisories through the CLI, on real dpkg upgrades', {
+  skip: isRoot ? false : 'needs root (dpkg -i, map_files)',
+}, () => {
+  const on: Record<1 | 2 | 3, number[]> = { 1: [], 2: [], 3: [] };
+  let scratch = '';
+  const pidArgs = () =>
+    Object.values(on).flatMap((pids) => pids.flatMap((p) => ['--pid', String(p)]));
+  const scanJson = async (...args: string[]) => {
+    const r = await runCli(['scan', '--json', ...pidArgs(), ...args]);
+    assert.ok(r.code === 0 || r.code === 1, r.stderr);
+    return JSON.parse(r.stdout) as {
+      advisoryVerdict: string;
+      advisories: { id: string; verdict: string; reasons: { verdict: string; why: string }[] }[];
+      processes: {
+        pid: number;
+        vulnerable: boolean | 'unknown';
+        versions: {
+          runningVersion: string | null;
+          evidence: string;
+          lowerBound?: true;
+          olderThan?: unknown;
+          note: string;
+        }[];
+      }[];
+      entries: { vulnerable: boolean | 'unknown' }[];
+    };
+  };
+
+  before(async () => {
+    Object.assign(on, await installThreeVersions(1));
+    scratch = mkdtempSync(join(tmpdir(), 'afterpatch-advcli-'));
+  });
+  after(async () => {
+    await stopProcesses(Object.values(on).flat());
+    await dpkgPurge(PKG);
+    if (scratch) rmSync(scratch, { recursive: true, force: true });
+  });
+
+  it('scan --fixed: version-1 processes vulnerable, version-2 stale but safe, the host restart-needed', async () => {
+    const d = await scanJson('--fixed', `${PKG}=${FIX}`);
+    assert.equal(d.advisoryVerdict, 'restart-needed');
+    const byPid = new Map(d.processes.map((p) => [p.pid, p]));
+    const one = byPid.get(on[1][0] as number);
+    assert.equal(one?.vulnerable, true);
+    // From the replaced inode's ctime (the mapping the scan saw), not the start time's bound.
+    assert.deepEqual(
+      [one?.versions[0]?.runningVersion, one?.versions[0]?.evidence, one?.versions[0]?.lowerBound],
+      ['1.0-1', 'history', undefined],
+    );
+    assert.match(String(one?.versions[0]?.note), /^replaced at .* by the upgrade 1\.0-1 → 2\.0-1$/);
+    assert.equal(byPid.get(on[2][0] as number)?.vulnerable, false);
+    // The version-3 process maps the installed file: not stale, not listed.
+    assert.equal(byPid.has(on[3][0] as number), false);
+    const text = await runCli(['scan', ...pidArgs(), '--fixed', `${PKG}=${FIX}`]);
+    assert.match(text.stdout, /VULNERABLE \(CLI-fixed: afterpatch-advtest 1\.0-1, fixed 2\.0-1\)/);
+    assert.match(text.stdout, /Advisory CLI-fixed: restart-needed/);
+  });
+
+  it('an installed version below the fix is unpatched; an advisory file gives the same answers', async () => {
+    assert.equal((await scanJson('--fixed', `${PKG}=4.0-1`)).advisoryVerdict, 'unpatched');
+    const file = join(scratch, 'cve.json');
+    writeFileSync(
+      file,
+      JSON.stringify({ id: 'CVE-2099-0001', packages: [{ name: PKG, fixed: { debian: FIX } }] }),
+    );
+    const d = await scanJson('--advisory', file);
+    assert.deepEqual(
+      d.advisories.map((a) => [a.id, a.verdict]),
+      [['CVE-2099-0001', 'restart-needed']],
+    );
+  });
+
+  it('history unreadable → unknown with its bound, never clean; package database unreadable → unknown', async () => {
+    const root = join(scratch, 'nohistory');
+    mkdirSync(join(root, 'var/lib'), { recursive: true });
+    symlinkSync('/var/lib/dpkg', join(root, 'var/lib/dpkg'));
+    // dpkg.log is a directory: not a log that can be read.
+    mkdirSync(join(root, 'var/log/dpkg.log'), { recursive: true });
+    const d = await scanJson('--root', root, '--fixed', `${PKG}=${FIX}`);
+    assert.equal(d.advisoryVerdict, 'unknown');
+    const one = d.processes.find((p) => p.pid === on[1][0]);
+    assert.equal(one?.vulnerable, 'unknown');
+    assert.deepEqual(one?.versions[0]?.olderThan, { version: '3.0-1', at: null });
+    const nodb = join(scratch, 'nodb');
+    mkdirSync(join(nodb, 'var/lib/dpkg/status'), { recursive: true });
+    const e = await scanJson('--root', nodb, '--fixed', `${PKG}=${FIX}`);
+    assert.equal(e.advisoryVerdict, 'unknown');
+    assert.ok(
+      e.advisories[0]?.reasons.some((r) => r.verdict === 'unknown'),
+      JSON.stringify(e),
+    );
+  });
+});
+
+describe('the fleet CVE table from three real scans: before the upgrade, after it, after the restart', {
+  skip: isRoot ? false : 'needs root (dpkg -i, map_files)',
+}, () => {
+  let scratch = '';
+  const started: number[] = [];
+  before(() => {
+    scratch = mkdtempSync(join(tmpdir(), 'afterpatch-advfleet-'));
+  });
+  after(async () => {
+    await stopProcesses(started);
+    await dpkgPurge(PKG);
+    if (scratch) rmSync(scratch, { recursive: true, force: true });
+  });
+
+  it('report: one host unpatched, one restart-needed, one clean, with counts', async () => {
+    const debs = await Promise.all(
+      ([1, 2] as const).map((v) => buildTestDeb({ name: PKG, version: `${v}.0-1`, libValue: v })),
+    );
+    await dpkgPurge(PKG);
+    const holder = testPackagePaths(PKG).holder;
+    const stage = async (host: string, pids: readonly number[]) => {
+      const r = await runCli([
+        'scan',
+        '--json',
+        ...pids.flatMap((p) => ['--pid', String(p)]),
+        '--fixed',
+        `${PKG}=${FIX}`,
+      ]);
+      assert.ok(r.code === 0 || r.code === 1, r.stderr);
+      const file = join(scratch, `${host}.json`);
+      writeFileSync(file, JSON.stringify({ host, scan: JSON.parse(r.stdout) }));
+      return file;
+    };
+    await dpkgInstall(debs[0] as string);
+    const old = await spawnHolders(holder, 1, { maxLifetimeS: 120 });
+    started.push(...old);
+    const a = await stage('before-upgrade', old);
+    await sleep(GAP_MS);
+    await dpkgInstall(debs[1] as string);
+    const b = await stage('after-upgrade', old);
+    // The restart: the old process ends, a new one starts on the fixed version.
+    await stopProcesses(old);
+    const fresh = await spawnHolders(holder, 1, { maxLifetimeS: 120 });
+    started.push(...fresh);
+    const c = await stage('after-restart', fresh);
+
+    const r = await runCli(['report', '--json', a, b, c]);
+    assert.equal(r.code, 1, r.stderr);
+    const table = JSON.parse(r.stdout).advisories as {
+      id: string;
+      verdict: string;
+      hosts: Record<string, string[]>;
+      counts: Record<string, number>;
+      notAssessed: string[];
+    }[];
+    assert.equal(table.length, 1);
+    const row = table[0];
+    assert.deepEqual(
+      [row?.id, row?.verdict, row?.hosts.unpatched, row?.hosts['restart-needed'], row?.hosts.clean],
+      ['CLI-fixed', 'unpatched', ['before-upgrade'], ['after-upgrade'], ['after-restart']],
+    );
+    assert.deepEqual(row?.counts, {
+      unpatched: 1,
+      'reboot-needed': 0,
+      'restart-needed': 1,
+      'image-vulnerable': 0,
+      unknown: 0,
+      clean: 1,
+    });
+    const text = await runCli(['report', a, b, c]);
+    assert.match(
+      text.stdout,
+      /Advisories\n {2}CLI-fixed: unpatched\n {4}unpatched +1 +before-upgrade/,
+    );
+    // Only the restarted host: the fleet is clean for the advisory (exit 0).
+    assert.equal((await runCli(['report', c])).code, 0);
   });
 });

@@ -30,6 +30,12 @@ options:
   units:
     description: Only these unit globs (C(--unit)); a list or a comma-separated string.
     type: raw
+  fixed:
+    description:
+      - Advisory (C(--fixed)): PACKAGE=VERSION items, a list, a comma-separated string or a
+        mapping package to version; restart only units running older code, and the scan carries
+        the advisories' verdicts for the report's CVE table (docs/advisories.md).
+    type: raw
   exclude:
     description: Unit globs never restarted by this task; a list or a comma-separated string.
     type: raw
@@ -243,7 +249,7 @@ def slim_scan(doc):
                 "action": action.get("kind") if action else None,
             }
         )
-    return {
+    out = {
         "format": doc.get("format"),
         "formatVersion": doc.get("formatVersion"),
         "afterpatch": doc.get("afterpatch"),
@@ -254,6 +260,11 @@ def slim_scan(doc):
         "entries": entries,
         "warnings": doc.get("warnings") or [],
     }
+    # With `fixed`: the advisories' verdicts, for the report's CVE table.
+    if doc.get("advisories") is not None:
+        out["advisoryVerdict"] = doc.get("advisoryVerdict")
+        out["advisories"] = doc.get("advisories")
+    return out
 
 
 def plural(n, word, many=None):
@@ -266,7 +277,26 @@ def filters_of(o):
         filters += ["--lib", o["lib"]]
     for u in o["units"]:
         filters += ["--unit", u]
-    return filters
+    return filters + fixed_args(o)
+
+
+def fixed_args(o):
+    """--fixed: restart only units running a vulnerable version; the scan reports the verdicts."""
+    args = []
+    for f in o["fixed"]:
+        args += ["--fixed", f]
+    return args
+
+
+def fixed_list(raw):
+    """fixed: ["openssl=3.0.14-1~deb12u1"] or {openssl: "3.0.14-1~deb12u1"}."""
+    items = (
+        ["%s=%s" % (k, v) for k, v in raw.items()] if isinstance(raw, dict) else to_list("fixed", raw)
+    )
+    for f in items:
+        if not re.match(r"^[^=\s]+=[^=\s]+$", f):
+            raise ModuleError("fixed: %s is not PACKAGE=VERSION" % json.dumps(f))
+    return items
 
 
 def reads_of(o):
@@ -315,6 +345,7 @@ def afterpatch(o, host, base, reads=None):
             args = ["restart", "--yes", "--json"]
             if o["lib"] is not None:
                 args += ["--lib", o["lib"]]
+            args += fixed_args(o)
             if o["force"]:
                 args.append("--force")
             # Exact unit names; a name is its own glob (systemd escapes \x2d and the like literally).
@@ -422,6 +453,7 @@ def main():
             state=dict(type="str", default="scanned", choices=["scanned", "restarted"]),
             lib=dict(type="str"),
             units=dict(type="raw"),
+            fixed=dict(type="raw"),
             exclude=dict(type="raw"),
             reboot_sentinel=dict(type="bool", default=False),
             force=dict(type="bool", default=False),
@@ -444,6 +476,7 @@ def main():
             "state": p["state"],
             "lib": p["lib"] or None,
             "units": to_list("units", p["units"]),
+            "fixed": fixed_list(p["fixed"]),
             "exclude": to_list("exclude", p["exclude"]),
             "reboot_sentinel": p["reboot_sentinel"],
             "force": p["force"],
