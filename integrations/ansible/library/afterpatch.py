@@ -291,7 +291,9 @@ def fixed_args(o):
 def fixed_list(raw):
     """fixed: ["openssl=3.0.14-1~deb12u1"] or {openssl: "3.0.14-1~deb12u1"}."""
     items = (
-        ["%s=%s" % (k, v) for k, v in raw.items()] if isinstance(raw, dict) else to_list("fixed", raw)
+        ["%s=%s" % (k, v) for k, v in raw.items()]
+        if isinstance(raw, dict)
+        else to_list("fixed", raw)
     )
     for f in items:
         if not re.match(r"^[^=\s]+=[^=\s]+$", f):
