@@ -33,6 +33,7 @@ import { after, before, describe, it } from 'node:test';
 import { CLI } from '../../harness/cli.ts';
 import { bootSandbox, canBootSandbox, type Sandbox } from '../../harness/sandbox.ts';
 import { alive, mappingsOf, nsPid, removeScratch, TEST_TMP } from '../../harness/stale-lib.ts';
+import type { RestartDocument } from '../../src/formats/restart.ts';
 import { afterpatchJson as afterpatch, withJournalOnFailure } from '../helpers/sandbox-cli.ts';
 
 const NGINX = '/usr/sbin/nginx';
@@ -118,33 +119,9 @@ interface ScanJson {
   processes: { pid: number; owner: string; files: ScanFileJson[] }[];
 }
 
-interface PlanJson {
-  key: string;
-  type: string;
-  unit: string | null;
-  action: string;
-  reason: string;
-  needsHuman: boolean;
-  pids: number[];
-  files: { path: string; kind: string }[];
-}
-
-interface ResultJson {
-  unit: string | null;
-  action: string;
-  outcome: string;
-  stalePids: { pid: number; files: string[] }[];
-  activeState: string | null;
-}
-
-interface RestartJson {
-  format: string;
-  formatVersion: number;
-  dryRun: boolean;
-  plan: PlanJson[];
-  results: ResultJson[];
-  summary: Record<string, number>;
-}
+type RestartJson = RestartDocument;
+type PlanJson = RestartJson['plan'][number];
+type ResultJson = RestartJson['results'][number];
 
 // ---------------------------------------------------------------------------------------------
 // The real system

@@ -33,6 +33,7 @@ import {
   nsPid,
   type SvcTree,
 } from '../../harness/stale-lib.ts';
+import type { RestartDocument } from '../../src/formats/restart.ts';
 import {
   restartJson,
   type Run as SandboxRun,
@@ -46,39 +47,9 @@ const skip = sandboxSkip();
 // ---------------------------------------------------------------------------------------------
 // The JSON report (docs/restart.md), as far as these tests read it.
 
-interface PlanJson {
-  key: string;
-  type: string;
-  unit: string | null;
-  uid: number | null;
-  action: string;
-  reason: string;
-  needsHuman: boolean;
-  pids: number[];
-  files: { path: string; kind: string }[];
-}
-
-interface ResultJson {
-  key: string;
-  unit: string | null;
-  action: string;
-  outcome: 'verified' | 'still-stale' | 'failed' | 'timeout';
-  durationMs: number;
-  stalePids: { pid: number; files: string[] }[];
-  activeState: string | null;
-  message: string | null;
-  journal: string[];
-}
-
-interface RestartJson {
-  format: string;
-  formatVersion: number;
-  dryRun: boolean;
-  scan: Record<string, number>;
-  plan: PlanJson[];
-  results: ResultJson[];
-  summary: Record<string, number>;
-}
+type RestartJson = RestartDocument;
+type PlanJson = RestartJson['plan'][number];
+type ResultJson = RestartJson['results'][number];
 
 type Run = SandboxRun<RestartJson>;
 
