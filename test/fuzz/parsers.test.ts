@@ -385,6 +385,16 @@ for (const mod of MODULES)
         );
       });
 
+    it('an arguments file that is no JSON object: one JSON object, failed', async () => {
+      // Found by the property below (counterexample "0"): Ansible's own loader crashed on it.
+      for (const a of ['0', '"x"', '[]', 'null']) {
+        const r = await run(a);
+        const out = JSON.parse(r.stdout) as { failed: boolean; msg: string };
+        assert.equal(out.failed, true, a);
+        assert.equal(out.msg.includes('\n'), false, out.msg);
+      }
+    });
+
     it('any arguments: exactly one JSON object with a one-line msg', async () => {
       const value = fc.oneof(text, fc.jsonValue({ maxDepth: 2 }), fc.array(text, { maxLength: 3 }));
       const args = fc.oneof(

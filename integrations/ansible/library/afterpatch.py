@@ -79,6 +79,7 @@ import os
 import re
 import socket
 import subprocess
+import sys
 import traceback
 
 from ansible.module_utils.basic import AnsibleModule
@@ -449,8 +450,8 @@ def check_cli(bin_, host, base, ran):
     return version
 
 
-def main():
-    module = Module(
+def new_module():
+    return Module(
         argument_spec=dict(
             state=dict(type="str", default="scanned", choices=["scanned", "restarted"]),
             lib=dict(type="str"),
@@ -463,6 +464,18 @@ def main():
         ),
         supports_check_mode=True,
     )
+
+
+def main():
+    try:
+        module = new_module()
+    except Exception as e:  # Ansible's own argument loading fails on a non-object arguments file
+        print(
+            json.dumps(
+                {"failed": True, "msg": one_line("cannot read the module arguments: %s" % e)}
+            )
+        )
+        sys.exit(1)
     p = module.params
     check_mode = boolean(module.check_mode, strict=False)
     host = socket.gethostname()
