@@ -1,7 +1,8 @@
 // Reading the package managers' logs, bounded: a log is a file in /var/log that root owns, but
 // it may be huge or replaced by a FIFO or a symlink; nothing here may block, follow or exhaust.
-import { closeSync, constants, fstatSync, openSync, readdirSync, readSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readdirSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
+import { readFully } from '../io/read-fully.ts';
 import {
   type HistoryEvent,
   mergeHistory,
@@ -39,14 +40,7 @@ export function readLog(path: string, maxBytes = MAX_LOG_BYTES): LogText | null 
     if (gz && st.size > maxBytes) return null;
     const size = Math.min(st.size, maxBytes);
     const start = gz ? 0 : st.size - size;
-    const buf = Buffer.alloc(size);
-    let got = 0;
-    while (got < size) {
-      const n = readSync(fd, buf, got, size - got, start + got);
-      if (n === 0) break;
-      got += n;
-    }
-    let bytes = buf.subarray(0, got);
+    let bytes = readFully(fd, size, start);
     if (gz) bytes = gunzipSync(bytes, { maxOutputLength: maxBytes });
     let text = bytes.toString('utf8');
     const truncated = !gz && st.size > size;

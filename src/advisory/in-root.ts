@@ -4,7 +4,8 @@
 // directory before it (/proc/self/fd/N/NAME with O_NOFOLLOW: no symlink is followed by the
 // kernel), symlinks resolved here against the container's root, `..` never above it. A symlink
 // swapped in meanwhile is refused by O_NOFOLLOW, not followed. Bounded and non-blocking.
-import { closeSync, constants, fstatSync, openSync, readlinkSync, readSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readlinkSync } from 'node:fs';
+import { readFully } from '../io/read-fully.ts';
 
 /** Symlinks followed in one resolution, as the kernel's own limit. */
 const MAX_HOPS = 40;
@@ -78,14 +79,7 @@ export function readInRoot(
         const key = `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}`;
         const hit = cache?.get(key);
         if (hit) return hit;
-        const buf = Buffer.alloc(st.size);
-        let got = 0;
-        while (got < st.size) {
-          const n = readSync(fd, buf, got, st.size - got, got);
-          if (n === 0) break;
-          got += n;
-        }
-        const out = buf.subarray(0, got);
+        const out = readFully(fd, st.size);
         cache?.set(key, out);
         return out;
       } finally {

@@ -1,9 +1,10 @@
 // Bounded reads for the reboot checks: files under /proc, /sys and /lib/firmware are read at most
 // up to a limit, so a huge or endless file can neither exhaust memory nor block the verdict.
 
-import { Buffer } from 'node:buffer';
-import { closeSync, readSync } from 'node:fs';
+import type { Buffer } from 'node:buffer';
+import { closeSync } from 'node:fs';
 import { errnoCode } from '../errors.ts';
+import { readFully } from '../io/read-fully.ts';
 import { openRegularSync } from '../procfs/reader.ts';
 
 /**
@@ -14,14 +15,8 @@ export function readBounded(path: string, max: number): { data: Buffer; truncate
   const fd = openRegularSync(path);
   try {
     // One byte more than allowed tells "exactly max bytes" from "longer than max".
-    const buf = Buffer.alloc(max + 1);
-    let filled = 0;
-    while (filled < buf.length) {
-      const n = readSync(fd, buf, filled, buf.length - filled, null);
-      if (n === 0) break;
-      filled += n;
-    }
-    return { data: buf.subarray(0, Math.min(filled, max)), truncated: filled > max };
+    const data = readFully(fd, max + 1, null);
+    return { data: data.subarray(0, Math.min(data.length, max)), truncated: data.length > max };
   } finally {
     closeSync(fd);
   }

@@ -1,8 +1,9 @@
-import { closeSync, fstatSync, futimesSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, futimesSync } from 'node:fs';
 import { join } from 'node:path';
 import { EnvironmentError, errnoCode, errnoOf } from '../errors.ts';
 import { writeFileAtomic } from '../io/fs-atomic.ts';
 import { openNoFollow } from '../io/open-no-follow.ts';
+import { readFully } from '../io/read-fully.ts';
 
 /** Text of a newly created `reboot-required`; motd scripts on Ubuntu print it at login. */
 export const SENTINEL_TEXT = '*** System restart required (afterpatch) ***\n';
@@ -45,14 +46,7 @@ function readIfExists(path: string): string | null {
     if (size > MAX_PKGS_BYTES) {
       throw new Error(`${path} is larger than ${MAX_PKGS_BYTES} bytes: not a package list`);
     }
-    const buf = Buffer.alloc(size);
-    let n = 0;
-    while (n < size) {
-      const got = readSync(fd, buf, n, size - n, n);
-      if (got === 0) break;
-      n += got;
-    }
-    return buf.toString('utf8', 0, n);
+    return readFully(fd, size).toString('utf8');
   } finally {
     closeSync(fd);
   }

@@ -1,13 +1,14 @@
 // What earlier runs did, kept in /var/lib/afterpatch/state.json (written atomically) so that a
 // unit that stayed stale is not restarted again and again for the same files (needrestart #340).
 // The directory decides what root does next, so it is trusted only when nobody else can write it.
-import { closeSync, fstatSync, mkdirSync, readSync, type Stats, statSync } from 'node:fs';
+import { closeSync, fstatSync, mkdirSync, type Stats, statSync } from 'node:fs';
 import { join } from 'node:path';
 import * as v from 'valibot';
 import { EnvironmentError, errnoCode, errnoOf, UserError } from '../errors.ts';
 import { type RestartState, RestartStateSchema } from '../formats/state.ts';
 import { writeFileAtomic } from '../io/fs-atomic.ts';
 import { openNoFollow } from '../io/open-no-follow.ts';
+import { readFully } from '../io/read-fully.ts';
 
 export const DEFAULT_STATE_DIR = '/var/lib/afterpatch';
 
@@ -99,14 +100,7 @@ export function readTrustedFile(file: string, what: string): string | null {
     if (st.size > MAX_STATE_BYTES) {
       throw new UserError(`refusing ${what} ${file}: larger than ${MAX_STATE_BYTES} bytes.`);
     }
-    const buf = Buffer.alloc(st.size);
-    let len = 0;
-    while (len < buf.length) {
-      const n = readSync(fd, buf, len, buf.length - len, null);
-      if (n === 0) break;
-      len += n;
-    }
-    return buf.toString('utf8', 0, len);
+    return readFully(fd, st.size).toString('utf8');
   } catch (e) {
     if (e instanceof UserError) throw e;
     throw new EnvironmentError(`cannot read ${file} (${errnoOf(e)}).`);

@@ -120,8 +120,6 @@ interface ScanJson {
 }
 
 type RestartJson = RestartDocument;
-type PlanJson = RestartJson['plan'][number];
-type ResultJson = RestartJson['results'][number];
 
 // ---------------------------------------------------------------------------------------------
 // The real system
