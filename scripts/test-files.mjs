@@ -83,9 +83,12 @@ function costs(times) {
   };
 }
 
-/** The source of a shard: one suite per file, named after it, around the file's tests. */
-export function shardSource(files) {
-  const list = files.map((f) => [f, pathToFileURL(join(REPO, f)).href]);
+/**
+ * The source of a shard: one suite per file, named after it (its path under `root`), that loads
+ * the file, so the file's tests, top-level hooks included, run inside its own suite.
+ */
+export function shardSource(files, root = REPO) {
+  const list = files.map((f) => [f, pathToFileURL(join(root, f)).href]);
   return `import { describe } from 'node:test';
 for (const [name, url] of ${JSON.stringify(list)}) describe(name, () => import(url));
 `;
