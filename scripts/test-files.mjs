@@ -12,15 +12,7 @@
 // failures stay its own. --isolated runs one process per file (to rule out a file disturbing
 // another). The integration suite always runs one file per process, one at a time.
 import { spawnSync } from 'node:child_process';
-import {
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -79,7 +71,9 @@ function readTimes(file = TIMES) {
 function costs(times) {
   return (f) => {
     const t = times[f];
-    return typeof t === 'number' && Number.isFinite(t) ? t : statSync(join(REPO, f)).size / 10;
+    return typeof t === 'number' && Number.isFinite(t)
+      ? t
+      : readFileSync(join(REPO, f)).length / 10;
   };
 }
 
