@@ -1,13 +1,9 @@
 // Property tests of the parsers that see bytes a local user controls (issue 12): maps lines,
 // cgroup lines, status, cmdline, the TOML configuration, report documents and the Ansible
-// module's arguments. Each may only return, or throw its documented error type, and must answer
+// module's arguments (the property over them: ansible-module.integration.test.ts). Each may only return, or throw its documented error type, and must answer
 // within a bound per input; text it produces for a terminal carries no control character.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { containerFromCgroup } from '../../src/cgroup/container.ts';
 import { parseCgroupFile, parseCgroupLine } from '../../src/cgroup/parse.ts';
@@ -20,6 +16,7 @@ import { PLAIN } from '../../src/output/style.ts';
 import { deletedMappings, parseMaps, parseMapsLine } from '../../src/procfs/maps.ts';
 import { parseCmdline, parseStatus } from '../../src/procfs/status.ts';
 import { noiseMatcher } from '../../src/scan/noise.ts';
+import { MODULES, moduleRunner, skipModule, text } from '../helpers/ansible-fuzz.ts';
 
 /** Per input; generous for a loaded 2-core machine, far below any hang. */
 const BOUND_MS = 1000;
@@ -34,29 +31,7 @@ function timed<T>(f: () => T): T {
   return out;
 }
 
-/** Any code unit, including controls, C1, surrogates and the bytes the kernel escapes. */
-const hostile = fc.string({ unit: 'binary', maxLength: 300 });
 const hostileBytes = fc.uint8Array({ maxLength: 2000 });
-const controlHeavy = fc.string({
-  unit: fc.oneof(
-    fc.constantFrom(
-      '\x1b',
-      '\x07',
-      '\x9b',
-      '\u202e',
-      '\u2028',
-      '\ud800',
-      '\n',
-      '\0',
-      ':',
-      '/',
-      ' ',
-    ),
-    fc.string({ unit: 'grapheme-ascii', minLength: 1, maxLength: 1 }),
-  ),
-  maxLength: 200,
-});
-const text = fc.oneof(hostile, controlHeavy);
 
 function noUnsafe(s: string, what: string): void {
   for (const ch of s) {
@@ -339,93 +314,19 @@ describe('fuzz: report documents', () => {
   });
 });
 
-// Both modules: the Node.js one (WANT_JSON, the arguments as they are) and the Python one
-// (AnsibleModule: the arguments under ANSIBLE_MODULE_ARGS, as AnsiballZ passes them).
-const LIBRARY = new URL('../../integrations/ansible/library/', import.meta.url).pathname;
-const MODULES = [
-  {
-    name: 'afterpatch_node',
-    argv: [process.execPath, join(LIBRARY, 'afterpatch_node')],
-    wrap: false,
-  },
-  {
-    name: 'afterpatch (Python)',
-    argv: ['/usr/bin/python3', join(LIBRARY, 'afterpatch.py')],
-    wrap: true,
-  },
-];
-const hasAnsible = existsSync('/usr/lib/python3/dist-packages/ansible/module_utils/basic.py');
-
+// The modules' arguments: the inputs the property found, here; the property itself runs many
+// module processes and lives in test/fuzz/ansible-module.integration.test.ts.
 for (const mod of MODULES)
-  describe(`fuzz: the Ansible module arguments, ${mod.name}`, {
-    skip: mod.wrap && !hasAnsible ? 'ansible-core not installed for /usr/bin/python3' : false,
-  }, () => {
-    const dir = mkdtempSync(join(tmpdir(), 'afterpatch-fuzz-module-'));
-    after(() => rmSync(dir, { recursive: true, force: true }));
-    let n = 0;
-
-    const run = (args: string) =>
-      new Promise<{ stdout: string; ms: number }>((resolve) => {
-        const file = join(dir, `args-${n++}.json`);
-        // A JSON object goes under ANSIBLE_MODULE_ARGS for the Python module; anything else as is.
-        let text = args;
-        try {
-          const v: unknown = JSON.parse(args);
-          if (mod.wrap && v !== null && typeof v === 'object' && !Array.isArray(v))
-            text = JSON.stringify({ ANSIBLE_MODULE_ARGS: v });
-        } catch {}
-        writeFileSync(file, text);
-        const t0 = Date.now();
-        const [cmd, ...argv] = mod.argv;
-        execFile(
-          cmd ?? '',
-          [...argv, file],
-          { env: { PATH: '/nonexistent' }, cwd: dir, timeout: 20_000 },
-          (_e, stdout) => resolve({ stdout, ms: Date.now() - t0 }),
-        );
-      });
+  describe(`fuzz: the Ansible module arguments, ${mod.name}`, { skip: skipModule(mod) }, () => {
+    const run = moduleRunner(mod);
 
     it('an arguments file that is no JSON object: one JSON object, failed', async () => {
-      // Found by the property below (counterexample "0"): Ansible's own loader crashed on it.
+      // Found by the property (counterexample "0"): Ansible's own loader crashed on it.
       for (const a of ['0', '"x"', '[]', 'null']) {
         const r = await run(a);
         const out = JSON.parse(r.stdout) as { failed: boolean; msg: string };
         assert.equal(out.failed, true, a);
         assert.equal(out.msg.includes('\n'), false, out.msg);
       }
-    });
-
-    it('any arguments: exactly one JSON object with a one-line msg', async () => {
-      const value = fc.oneof(text, fc.jsonValue({ maxDepth: 2 }), fc.array(text, { maxLength: 3 }));
-      const args = fc.oneof(
-        text,
-        fc
-          .record(
-            {
-              state: value,
-              lib: value,
-              units: value,
-              exclude: value,
-              reboot_sentinel: value,
-              force: value,
-              other: value,
-            },
-            { requiredKeys: [] },
-          )
-          // No CLI on this PATH: the module stops at "not installed" after parsing the arguments.
-          .map((o) => JSON.stringify({ ...o, afterpatch: '/nonexistent/afterpatch' })),
-      );
-      await fc.assert(
-        fc.asyncProperty(args, async (a) => {
-          const r = await run(a);
-          assert.ok(r.ms < 15_000, `${r.ms} ms`);
-          assert.equal(r.stdout.trim().split('\n').length, 1, r.stdout);
-          const out = JSON.parse(r.stdout) as { failed: boolean; msg: string };
-          assert.equal(out.failed, true);
-          assert.equal(typeof out.msg, 'string');
-          assert.equal(out.msg.includes('\n'), false, out.msg);
-        }),
-        { numRuns: 25 },
-      );
     });
   });

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { MAX_PACKAGE_FILES, PackageFiles, packageFindings } from '../../src/interp/evidence.ts';
 import type { RawInterp } from '../../src/interp/read.ts';
 import { interpretedByEntry, type StaleFile, type StaleProcess } from '../../src/scan/model.ts';
@@ -11,26 +11,30 @@ import { interpretedByEntry, type StaleFile, type StaleProcess } from '../../src
 describe('package evidence', () => {
   const root = mkdtempSync(join(tmpdir(), 'afterpatch-interp-root-'));
   after(() => rmSync(root, { recursive: true, force: true }));
-  const info = join(root, 'var/lib/dpkg/info');
-  mkdirSync(info, { recursive: true });
-  mkdirSync(join(root, 'usr/lib/python3/dist-packages/foo'), { recursive: true });
-  mkdirSync(join(root, 'usr/bin'), { recursive: true });
   const so = '/usr/lib/python3/dist-packages/foo/_speedups.cpython-311-x86_64-linux-gnu.so';
   const code = Array.from({ length: 12 }, (_, i) => `/usr/lib/python3/dist-packages/foo/m${i}.py`);
-  for (const f of [...code, so, '/usr/bin/foo']) writeFileSync(join(root, f), 'x');
-  writeFileSync(join(root, 'usr/lib/python3/dist-packages/foo/README'), 'x');
-  writeFileSync(
-    join(info, 'foo.list'),
-    [
-      '/.',
-      '/usr/bin/foo',
-      '/usr/lib/python3/dist-packages/foo',
-      so,
-      ...code,
-      '/usr/lib/python3/dist-packages/foo/README',
-      '',
-    ].join('\n'),
-  );
+  // Written right before the tests, not when the file loads: the tests compare the files' times
+  // with "a minute ago", and a loaded file may wait longer than that for its turn.
+  before(() => {
+    const info = join(root, 'var/lib/dpkg/info');
+    mkdirSync(info, { recursive: true });
+    mkdirSync(join(root, 'usr/lib/python3/dist-packages/foo'), { recursive: true });
+    mkdirSync(join(root, 'usr/bin'), { recursive: true });
+    for (const f of [...code, so, '/usr/bin/foo']) writeFileSync(join(root, f), 'x');
+    writeFileSync(join(root, 'usr/lib/python3/dist-packages/foo/README'), 'x');
+    writeFileSync(
+      join(info, 'foo.list'),
+      [
+        '/.',
+        '/usr/bin/foo',
+        '/usr/lib/python3/dist-packages/foo',
+        so,
+        ...code,
+        '/usr/lib/python3/dist-packages/foo/README',
+        '',
+      ].join('\n'),
+    );
+  });
   const proc = (startMs: number, mapped: string[] = []): RawInterp => ({
     pid: 9,
     interpreter: 'python',
