@@ -1,3 +1,4 @@
+import { phase } from '../restart/timing.ts';
 import { createInterface } from 'node:readline/promises';
 import { loadConfig } from '../config/load.ts';
 import { UserError } from '../errors.ts';
@@ -88,6 +89,7 @@ export async function runRestart(o: RestartCliOptions): Promise<number> {
     const { stdout, stderr } = restartOutput(report, format, style);
     print(stdout);
     process.stderr.write(stderr);
+    phase('output');
     return restartExitCode(report);
   } finally {
     await log.close();

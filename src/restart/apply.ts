@@ -10,6 +10,7 @@ import { firstLook, judgeBatch, toRescan, type Verdict } from './judge.ts';
 import type { ActionLog } from './log.ts';
 import { isActionable, type PlanEntry } from './plan.ts';
 import type { Outcome } from './state.ts';
+import { phase } from './timing.ts';
 import { staleAmong } from './verify.ts';
 
 export interface UnitResult {
@@ -103,6 +104,7 @@ async function applyBatch(batch: readonly PlanEntry[], o: ApplyOptions): Promise
   for (const e of batch) o.log.info(`${verb} ${entryLabel(e)}${who}: ${e.reason}`);
   const targets = verb === 'daemon-reexec' ? null : batch.map((e) => e.unit ?? '');
   const res = await o.client.act(manager, verb, targets, o.timeoutMs);
+  phase(`batch ${verb} ${batch.length}`);
 
   // The user manager is a system unit (user@UID.service); PID 1 has no unit to ask about.
   const showAs: Manager = first.action === 'reexec-user-manager' ? SYSTEM : manager;
@@ -110,6 +112,7 @@ async function applyBatch(batch: readonly PlanEntry[], o: ApplyOptions): Promise
     e.unit !== null && e.action !== 'daemon-reexec' ? [e.unit] : [],
   );
   const props = await unitStates(batch, named, showAs, res.ok, o.client);
+  phase('batch states');
 
   const toVerify = batch.flatMap((e) => {
     const look = firstLook(e, batch.length, res, props, o.timeoutMs);
@@ -122,6 +125,7 @@ async function applyBatch(batch: readonly PlanEntry[], o: ApplyOptions): Promise
     await rescanUnits(toVerify, manager, o),
     o.timeoutMs,
   );
+  phase('batch verify');
   const results = new Map<PlanEntry, UnitResult>();
   for (const [e, { wantsJournal, ...j }] of judged) {
     const journal = wantsJournal && e.unit ? await o.client.journal(showAs, e.unit, 10) : [];

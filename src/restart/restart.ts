@@ -6,13 +6,15 @@ import type { Config } from '../config/schema.ts';
 import type { ScanFilters } from '../scan/filters.ts';
 import { scanOptionsFrom } from '../scan/options.ts';
 import { type ScanReport, scan } from '../scan/scan.ts';
-import { SystemctlClient, type SystemdClient } from '../systemd/client.ts';
+import { BusClient } from '../systemd/bus-client.ts';
+import type { SystemdClient } from '../systemd/client.ts';
 import { SOCKET_PROPERTIES, type UnitProperties } from '../systemd/properties.ts';
 import { applyPlan, type UnitResult } from './apply.ts';
 import { acquireLock } from './lock.ts';
 import type { ActionLog } from './log.ts';
 import { isActionable, makePlan, type PlanEntry, socketKey, triggeringSockets } from './plan.ts';
 import { DEFAULT_STATE_DIR, readState, type UnitRecord, writeState } from './state.ts';
+import { phase, timingNote } from './timing.ts';
 
 export interface RestartOptions {
   config: Config;
@@ -47,8 +49,14 @@ export interface RestartReport extends PlannedRestart {
   stateError?: string | null;
 }
 
+/** systemd over its private bus for reading properties, systemctl for acting and as the fallback. */
+function defaultClient(): SystemdClient {
+  return new BusClient({ onFallback: (why) => timingNote(`bus given up for systemctl: ${why}`) });
+}
+
 export async function planRestart(o: RestartOptions): Promise<PlannedRestart> {
-  const client = o.client ?? new SystemctlClient();
+  const client = o.client ?? defaultClient();
+  phase('start');
   const report = await scan(
     scanOptionsFrom(o.config, {
       procRoot: o.procRoot,
@@ -66,7 +74,9 @@ export async function planRestart(o: RestartOptions): Promise<PlannedRestart> {
   const groups = report.advisories
     ? report.groups.filter((g) => groupVulnerable(report.advisories, g.pids) !== false)
     : report.groups;
+  phase('scan');
   const { properties, sockets } = await unitProperties(report, client);
+  phase('show');
   const fileIds = new Map<string, string[]>();
   const byPid = new Map(report.processes.map((p) => [p.pid, p]));
   for (const g of report.groups) {
@@ -85,6 +95,7 @@ export async function planRestart(o: RestartOptions): Promise<PlannedRestart> {
     includeData: o.includeData === true,
     sockets,
   });
+  phase('plan');
   return { scan: report, plan };
 }
 
@@ -148,7 +159,7 @@ export async function applyRestart(
   const signals = trapSignals(o.log);
   try {
     const results = await applyPlan(planned.plan, {
-      client: o.client ?? new SystemctlClient(),
+      client: o.client ?? defaultClient(),
       log: o.log,
       jobs: o.jobs ?? o.config.restart.jobs,
       timeoutMs: (o.timeoutSeconds ?? o.config.restart.timeout) * 1000,
@@ -158,12 +169,14 @@ export async function applyRestart(
       procRoot: o.procRoot,
       cgroupMount: o.cgroupMount,
     });
+    phase('apply');
     let stateError: string | null = null;
     try {
       recordOutcomes(stateDir, planned.plan, results);
     } catch (e) {
       stateError = (e as Error).message;
     }
+    phase('state');
     return { ...planned, dryRun: false, results, interrupted: signals.received(), stateError };
   } finally {
     signals.dispose();

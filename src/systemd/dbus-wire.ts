@@ -1,0 +1,266 @@
+// The D-Bus wire format (spec "Message Protocol"), only as far as afterpatch needs it: method calls
+// whose arguments are strings, and replies whose values are basic types, arrays and variants.
+// Anything else in a reply is an error (the caller then falls back to systemctl): never a guess.
+
+export type DbusValue = string | number | bigint | boolean | DbusValue[];
+
+export interface DbusMessage {
+  type: number;
+  serial: number;
+  replySerial: number | null;
+  errorName: string | null;
+  signature: string;
+  body: DbusValue[];
+}
+
+export const METHOD_CALL = 1;
+export const METHOD_RETURN = 2;
+export const ERROR = 3;
+
+/** A reply larger than this is refused: nothing afterpatch asks for comes near it. */
+const MAX_MESSAGE = 16 * 1024 * 1024;
+
+export interface MethodCall {
+  path: string;
+  interface: string;
+  member: string;
+  destination: string;
+  /** String arguments only ("s" each). */
+  args: readonly string[];
+}
+
+/** Writes into one preallocated buffer (sized by the caller: strings are the only variable part). */
+class Writer {
+  readonly buf: Buffer;
+  length = 0;
+  constructor(capacity: number) {
+    this.buf = Buffer.alloc(capacity);
+  }
+  pad(n: number): void {
+    this.length = Math.ceil(this.length / n) * n; // Buffer.alloc: the padding is already zero
+  }
+  byte(b: number): void {
+    this.buf[this.length++] = b;
+  }
+  u32(v: number, at?: number): void {
+    if (at !== undefined) {
+      this.buf.writeUInt32LE(v, at);
+      return;
+    }
+    this.pad(4);
+    this.buf.writeUInt32LE(v, this.length);
+    this.length += 4;
+  }
+  string(s: string): void {
+    const at = this.length + ((4 - (this.length % 4)) % 4);
+    const n = this.buf.write(s, at + 4, 'utf8');
+    this.u32(n);
+    this.length += n + 1;
+  }
+  signature(s: string): void {
+    this.byte(s.length);
+    this.length += this.buf.write(s, this.length, 'latin1') + 1;
+  }
+}
+
+/** A little-endian METHOD_CALL message with serial `serial`. */
+export function encodeCall(call: MethodCall, serial: number): Buffer {
+  const strings = [call.path, call.interface, call.member, call.destination, ...call.args];
+  // Fixed header 16, per header field ≤ 8 (padding) + 4 (code, signature) + 4 (length) + NUL + 3
+  // (padding), per argument ≤ 8; strings at most 3 bytes per UTF-16 unit.
+  let capacity = 16 + 8 + 8 * 32 + call.args.length * 8;
+  for (const x of strings) capacity += 3 * x.length;
+  const w = new Writer(capacity);
+  w.byte(0x6c); // 'l'
+  w.byte(METHOD_CALL);
+  w.byte(0); // flags
+  w.byte(1); // protocol version
+  w.u32(0); // body length, set below
+  w.u32(serial);
+  w.u32(0); // header fields' length, set below
+  const start = w.length;
+  const field = (code: number, sig: string, put: () => void) => {
+    w.pad(8);
+    w.byte(code);
+    w.signature(sig);
+    put();
+  };
+  field(1, 'o', () => w.string(call.path));
+  field(2, 's', () => w.string(call.interface));
+  field(3, 's', () => w.string(call.member));
+  field(6, 's', () => w.string(call.destination));
+  if (call.args.length > 0) field(8, 'g', () => w.signature('s'.repeat(call.args.length)));
+  w.u32(w.length - start, 12);
+  w.pad(8);
+  const bodyStart = w.length;
+  for (const a of call.args) w.string(a);
+  w.u32(w.length - bodyStart, 4);
+  return w.buf.subarray(0, w.length);
+}
+
+export class DbusFormatError extends Error {}
+
+class Reader {
+  pos = 0;
+  constructor(
+    readonly buf: Buffer,
+    readonly little: boolean,
+    readonly end: number,
+  ) {}
+  need(n: number): void {
+    if (this.pos + n > this.end) throw new DbusFormatError('truncated D-Bus message');
+  }
+  align(n: number): void {
+    this.pos = Math.ceil(this.pos / n) * n;
+    if (this.pos > this.end) throw new DbusFormatError('truncated D-Bus message');
+  }
+  byte(): number {
+    this.need(1);
+    return this.buf[this.pos++] as number;
+  }
+  u32(): number {
+    this.align(4);
+    this.need(4);
+    const v = this.little ? this.buf.readUInt32LE(this.pos) : this.buf.readUInt32BE(this.pos);
+    this.pos += 4;
+    return v;
+  }
+  string(len: number): string {
+    this.need(len + 1);
+    const s = this.buf.toString('utf8', this.pos, this.pos + len);
+    if (this.buf[this.pos + len] !== 0) throw new DbusFormatError('string without its NUL');
+    this.pos += len + 1;
+    return s;
+  }
+}
+
+/** The alignment of the first type of a signature (spec: "Marshaling"). */
+function alignOf(c: string): number {
+  if ('ybg'.includes(c)) return c === 'b' ? 4 : 1;
+  if ('nq'.includes(c)) return 2;
+  if ('iuhsoab'.includes(c) || c === 'a') return 4;
+  if ('xtd(e{'.includes(c)) return 8;
+  return 1; // 'v'
+}
+
+/** The end of the single complete type starting at sig[i] (basic, array or variant only). */
+function typeEnd(sig: string, i: number): number {
+  const c = sig[i];
+  if (c === undefined) throw new DbusFormatError('incomplete signature');
+  if (c === 'a') return typeEnd(sig, i + 1);
+  if ('ybnqiuxtsogvh'.includes(c)) return i + 1;
+  throw new DbusFormatError(`unsupported D-Bus type ${JSON.stringify(c)}`);
+}
+
+function readValue(r: Reader, sig: string, depth: number): DbusValue {
+  if (depth > 16) throw new DbusFormatError('D-Bus value nested too deep');
+  const c = sig[0] ?? '';
+  r.align(alignOf(c));
+  switch (c) {
+    case 'y':
+      return r.byte();
+    case 'b': {
+      const v = r.u32();
+      if (v > 1) throw new DbusFormatError('boolean out of range');
+      return v === 1;
+    }
+    case 'n':
+    case 'q': {
+      r.need(2);
+      const v = r.little ? r.buf.readUInt16LE(r.pos) : r.buf.readUInt16BE(r.pos);
+      r.pos += 2;
+      return c === 'n' && v > 0x7fff ? v - 0x10000 : v;
+    }
+    case 'i':
+    case 'u':
+    case 'h': {
+      const v = r.u32();
+      return c === 'i' && v > 0x7fffffff ? v - 0x100000000 : v;
+    }
+    case 'x':
+    case 't': {
+      r.need(8);
+      const b = r.buf;
+      const v =
+        c === 'x'
+          ? r.little
+            ? b.readBigInt64LE(r.pos)
+            : b.readBigInt64BE(r.pos)
+          : r.little
+            ? b.readBigUInt64LE(r.pos)
+            : b.readBigUInt64BE(r.pos);
+      r.pos += 8;
+      return v;
+    }
+    case 's':
+    case 'o':
+      return r.string(r.u32());
+    case 'g':
+      return r.string(r.byte());
+    case 'v': {
+      const inner = r.string(r.byte());
+      if (typeEnd(inner, 0) !== inner.length) throw new DbusFormatError('bad variant signature');
+      return readValue(r, inner, depth + 1);
+    }
+    case 'a': {
+      const len = r.u32();
+      const elem = sig.slice(1, typeEnd(sig, 1));
+      r.align(alignOf(elem[0] ?? ''));
+      const stop = r.pos + len;
+      if (stop > r.end) throw new DbusFormatError('array past the end of the message');
+      const out: DbusValue[] = [];
+      while (r.pos < stop) out.push(readValue(r, elem, depth + 1));
+      if (r.pos !== stop) throw new DbusFormatError('array length mismatch');
+      return out;
+    }
+    default:
+      throw new DbusFormatError(`unsupported D-Bus type ${JSON.stringify(c)}`);
+  }
+}
+
+/**
+ * One message from the start of `buf`: the message and the bytes it took, or null when `buf` does
+ * not hold all of it yet. Throws DbusFormatError on anything malformed or unsupported.
+ */
+export function decodeMessage(buf: Buffer): { message: DbusMessage; size: number } | null {
+  if (buf.length < 16) return null;
+  const endian = buf[0];
+  if (endian !== 0x6c && endian !== 0x42) throw new DbusFormatError('bad endianness byte');
+  const little = endian === 0x6c;
+  if (buf[3] !== 1) throw new DbusFormatError('unknown D-Bus protocol version');
+  const u32 = (at: number) => (little ? buf.readUInt32LE(at) : buf.readUInt32BE(at));
+  const bodyLength = u32(4);
+  const fieldsLength = u32(12);
+  const headerEnd = Math.ceil((16 + fieldsLength) / 8) * 8;
+  const size = headerEnd + bodyLength;
+  if (size > MAX_MESSAGE) throw new DbusFormatError('D-Bus message too large');
+  if (buf.length < size) return null;
+  const r = new Reader(buf, little, 16 + fieldsLength);
+  r.pos = 16;
+  const message: DbusMessage = {
+    type: buf[1] as number,
+    serial: u32(8),
+    replySerial: null,
+    errorName: null,
+    signature: '',
+    body: [],
+  };
+  while (r.pos < r.end) {
+    r.align(8);
+    const code = r.byte();
+    const v = readValue(r, 'v', 0);
+    if (code === 4 && typeof v === 'string') message.errorName = v;
+    if (code === 5 && typeof v === 'number') message.replySerial = v;
+    if (code === 8 && typeof v === 'string') message.signature = v;
+  }
+  // Only replies are read: a signal PID 1 broadcasts may carry types this reader does not know.
+  if (message.type !== METHOD_RETURN && message.type !== ERROR) return { message, size };
+  const body = new Reader(buf, little, size);
+  body.pos = headerEnd;
+  for (let i = 0; i < message.signature.length; ) {
+    const j = typeEnd(message.signature, i);
+    message.body.push(readValue(body, message.signature.slice(i, j), 0));
+    i = j;
+  }
+  return { message, size };
+}
