@@ -9,6 +9,9 @@ export interface DbusMessage {
   serial: number;
   replySerial: number | null;
   errorName: string | null;
+  path?: string;
+  interface?: string;
+  member?: string;
   signature: string;
   body: DbusValue[];
 }
@@ -29,73 +32,109 @@ export interface MethodCall {
   args: readonly string[];
 }
 
-/** Writes into one preallocated buffer (sized by the caller: strings are the only variable part). */
-class Writer {
-  readonly buf: Buffer;
+/** Little-endian marshalling into a growing buffer; positions count from the message start. */
+export class DbusWriter {
+  buf: Buffer = Buffer.alloc(512);
   length = 0;
-  constructor(capacity: number) {
-    this.buf = Buffer.alloc(capacity);
+  #room(n: number): void {
+    if (this.length + n <= this.buf.length) return;
+    const bigger = Buffer.alloc(Math.max(this.buf.length * 2, this.length + n));
+    this.buf.copy(bigger, 0, 0, this.length);
+    this.buf = bigger;
   }
   pad(n: number): void {
-    this.length = Math.ceil(this.length / n) * n; // Buffer.alloc: the padding is already zero
+    const to = Math.ceil(this.length / n) * n;
+    this.#room(to - this.length);
+    this.length = to; // Buffer.alloc: the padding is already zero
   }
   byte(b: number): void {
+    this.#room(1);
     this.buf[this.length++] = b;
   }
-  u32(v: number, at?: number): void {
-    if (at !== undefined) {
-      this.buf.writeUInt32LE(v, at);
-      return;
-    }
+  u32(v: number): void {
     this.pad(4);
+    this.#room(4);
     this.buf.writeUInt32LE(v, this.length);
     this.length += 4;
   }
+  u64(v: bigint): void {
+    this.pad(8);
+    this.#room(8);
+    this.buf.writeBigUInt64LE(v, this.length);
+    this.length += 8;
+  }
+  /** Overwrites a u32 written earlier (a length known only afterwards). */
+  setU32(at: number, v: number): void {
+    this.buf.writeUInt32LE(v, at);
+  }
   string(s: string): void {
-    const at = this.length + ((4 - (this.length % 4)) % 4);
-    const n = this.buf.write(s, at + 4, 'utf8');
+    const n = Buffer.byteLength(s, 'utf8');
     this.u32(n);
+    this.#room(n + 1);
+    this.buf.write(s, this.length, 'utf8');
     this.length += n + 1;
   }
   signature(s: string): void {
     this.byte(s.length);
-    this.length += this.buf.write(s, this.length, 'latin1') + 1;
+    this.#room(s.length + 1);
+    this.buf.write(s, this.length, 'latin1');
+    this.length += s.length + 1;
   }
 }
 
-/** A little-endian METHOD_CALL message with serial `serial`. */
-export function encodeCall(call: MethodCall, serial: number): Buffer {
-  const strings = [call.path, call.interface, call.member, call.destination, ...call.args];
-  // Fixed header 16, per header field ≤ 8 (padding) + 4 (code, signature) + 4 (length) + NUL + 3
-  // (padding), per argument ≤ 8; strings at most 3 bytes per UTF-16 unit.
-  let capacity = 16 + 8 + 8 * 32 + call.args.length * 8;
-  for (const x of strings) capacity += 3 * x.length;
-  const w = new Writer(capacity);
+export interface OutgoingMessage {
+  type: number;
+  serial: number;
+  /** Header fields: code, signature of the value ('o', 's', 'g' or 'u'), value. */
+  fields: readonly [number, 'o' | 's' | 'g' | 'u', string | number][];
+  signature: string;
+  body: (w: DbusWriter) => void;
+}
+
+/** A little-endian message (the body is written relative to its 8-aligned start). */
+export function encodeMessage(m: OutgoingMessage): Buffer {
+  const w = new DbusWriter();
   w.byte(0x6c); // 'l'
-  w.byte(METHOD_CALL);
+  w.byte(m.type);
   w.byte(0); // flags
   w.byte(1); // protocol version
   w.u32(0); // body length, set below
-  w.u32(serial);
+  w.u32(m.serial);
   w.u32(0); // header fields' length, set below
   const start = w.length;
-  const field = (code: number, sig: string, put: () => void) => {
+  const fields = m.signature ? [...m.fields, [8, 'g', m.signature] as const] : m.fields;
+  for (const [code, sig, value] of fields) {
     w.pad(8);
     w.byte(code);
     w.signature(sig);
-    put();
-  };
-  field(1, 'o', () => w.string(call.path));
-  field(2, 's', () => w.string(call.interface));
-  field(3, 's', () => w.string(call.member));
-  field(6, 's', () => w.string(call.destination));
-  if (call.args.length > 0) field(8, 'g', () => w.signature('s'.repeat(call.args.length)));
-  w.u32(w.length - start, 12);
+    if (sig === 'u') w.u32(value as number);
+    else if (sig === 'g') w.signature(String(value));
+    else w.string(String(value));
+  }
+  w.setU32(12, w.length - start);
   w.pad(8);
   const bodyStart = w.length;
-  for (const a of call.args) w.string(a);
-  w.u32(w.length - bodyStart, 4);
+  m.body(w);
+  w.setU32(4, w.length - bodyStart);
   return w.buf.subarray(0, w.length);
+}
+
+/** A METHOD_CALL with serial `serial`. */
+export function encodeCall(call: MethodCall, serial: number): Buffer {
+  return encodeMessage({
+    type: METHOD_CALL,
+    serial,
+    fields: [
+      [1, 'o', call.path],
+      [2, 's', call.interface],
+      [3, 's', call.member],
+      [6, 's', call.destination],
+    ],
+    signature: 's'.repeat(call.args.length),
+    body: (w) => {
+      for (const a of call.args) w.string(a);
+    },
+  });
 }
 
 export class DbusFormatError extends Error {}
@@ -220,9 +259,12 @@ function readValue(r: Reader, sig: string, depth: number): DbusValue {
 
 /**
  * One message from the start of `buf`: the message and the bytes it took, or null when `buf` does
- * not hold all of it yet. Throws DbusFormatError on anything malformed or unsupported.
+ * not hold all of it yet; bodies only of replies unless `allBodies`. Throws DbusFormatError on anything malformed or unsupported.
  */
-export function decodeMessage(buf: Buffer): { message: DbusMessage; size: number } | null {
+export function decodeMessage(
+  buf: Buffer,
+  allBodies = false,
+): { message: DbusMessage; size: number } | null {
   if (buf.length < 16) return null;
   const endian = buf[0];
   if (endian !== 0x6c && endian !== 0x42) throw new DbusFormatError('bad endianness byte');
@@ -252,9 +294,14 @@ export function decodeMessage(buf: Buffer): { message: DbusMessage; size: number
     if (code === 4 && typeof v === 'string') message.errorName = v;
     if (code === 5 && typeof v === 'number') message.replySerial = v;
     if (code === 8 && typeof v === 'string') message.signature = v;
+    if (code === 1 && typeof v === 'string') message.path = v;
+    if (code === 2 && typeof v === 'string') message.interface = v;
+    if (code === 3 && typeof v === 'string') message.member = v;
   }
   // Only replies are read: a signal PID 1 broadcasts may carry types this reader does not know.
-  if (message.type !== METHOD_RETURN && message.type !== ERROR) return { message, size };
+  if (!allBodies && message.type !== METHOD_RETURN && message.type !== ERROR) {
+    return { message, size };
+  }
   const body = new Reader(buf, little, size);
   body.pos = headerEnd;
   for (let i = 0; i < message.signature.length; ) {
