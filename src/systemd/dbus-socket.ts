@@ -5,9 +5,10 @@ import { createConnection } from 'node:net';
 import {
   DbusFormatError,
   type DbusMessage,
+  DbusWriter,
   decodeMessage,
   ERROR,
-  encodeCall,
+  writeCall,
   METHOD_RETURN,
   type MethodCall,
 } from './dbus-wire.ts';
@@ -62,12 +63,10 @@ export function callAll(
           buf = buf.subarray(nl + 2);
           stage = 'messages';
           if (pending === 0) return finish(null);
-          sock.write(
-            Buffer.concat([
-              Buffer.from('BEGIN\r\n'),
-              ...calls.map((c, i) => encodeCall(c, i + 1)),
-            ]),
-          );
+          sock.write('BEGIN\r\n');
+          const w = new DbusWriter();
+          calls.forEach((c, i) => writeCall(w, c, i + 1));
+          sock.write(w.bytes());
         }
         for (;;) {
           const got = decodeMessage(buf);

@@ -32,10 +32,14 @@ export interface MethodCall {
   args: readonly string[];
 }
 
-/** Little-endian marshalling into a growing buffer; positions count from the message start. */
+/**
+ * Little-endian marshalling into a growing buffer that may hold many messages back to back:
+ * alignment counts from `base`, the start of the message being written.
+ */
 export class DbusWriter {
-  buf: Buffer = Buffer.alloc(512);
+  buf: Buffer = Buffer.alloc(4096);
   length = 0;
+  base = 0;
   #room(n: number): void {
     if (this.length + n <= this.buf.length) return;
     const bigger = Buffer.alloc(Math.max(this.buf.length * 2, this.length + n));
@@ -43,7 +47,7 @@ export class DbusWriter {
     this.buf = bigger;
   }
   pad(n: number): void {
-    const to = Math.ceil(this.length / n) * n;
+    const to = this.base + Math.ceil((this.length - this.base) / n) * n;
     this.#room(to - this.length);
     this.length = to; // Buffer.alloc: the padding is already zero
   }
@@ -66,6 +70,10 @@ export class DbusWriter {
   /** Overwrites a u32 written earlier (a length known only afterwards). */
   setU32(at: number, v: number): void {
     this.buf.writeUInt32LE(v, at);
+  }
+  /** Everything written so far. */
+  bytes(): Buffer {
+    return this.buf.subarray(0, this.length);
   }
   string(s: string): void {
     const n = Buffer.byteLength(s, 'utf8');
@@ -91,9 +99,10 @@ export interface OutgoingMessage {
   body: (w: DbusWriter) => void;
 }
 
-/** A little-endian message (the body is written relative to its 8-aligned start). */
-export function encodeMessage(m: OutgoingMessage): Buffer {
-  const w = new DbusWriter();
+/** Appends a little-endian message to `w` (one writer for many messages: no garbage per call). */
+export function writeMessage(w: DbusWriter, m: OutgoingMessage): void {
+  w.base = w.length;
+  const at = w.base;
   w.byte(0x6c); // 'l'
   w.byte(m.type);
   w.byte(0); // flags
@@ -111,17 +120,22 @@ export function encodeMessage(m: OutgoingMessage): Buffer {
     else if (sig === 'g') w.signature(String(value));
     else w.string(String(value));
   }
-  w.setU32(12, w.length - start);
+  w.setU32(at + 12, w.length - start);
   w.pad(8);
   const bodyStart = w.length;
   m.body(w);
-  w.setU32(4, w.length - bodyStart);
-  return w.buf.subarray(0, w.length);
+  w.setU32(at + 4, w.length - bodyStart);
 }
 
-/** A METHOD_CALL with serial `serial`. */
-export function encodeCall(call: MethodCall, serial: number): Buffer {
-  return encodeMessage({
+export function encodeMessage(m: OutgoingMessage): Buffer {
+  const w = new DbusWriter();
+  writeMessage(w, m);
+  return w.bytes();
+}
+
+/** Appends a METHOD_CALL with serial `serial`. */
+export function writeCall(w: DbusWriter, call: MethodCall, serial: number): void {
+  writeMessage(w, {
     type: METHOD_CALL,
     serial,
     fields: [
@@ -135,6 +149,12 @@ export function encodeCall(call: MethodCall, serial: number): Buffer {
       for (const a of call.args) w.string(a);
     },
   });
+}
+
+export function encodeCall(call: MethodCall, serial: number): Buffer {
+  const w = new DbusWriter();
+  writeCall(w, call, serial);
+  return w.bytes();
 }
 
 export class DbusFormatError extends Error {}
