@@ -1,4 +1,3 @@
-import { phase } from '../restart/timing.ts';
 import { createInterface } from 'node:readline/promises';
 import { loadConfig } from '../config/load.ts';
 import { UserError } from '../errors.ts';
@@ -13,6 +12,7 @@ import {
   type RestartOptions,
   type RestartReport,
 } from '../restart/restart.ts';
+import { phase } from '../restart/timing.ts';
 
 export interface RestartCliOptions {
   dryRun?: true;
@@ -93,6 +93,7 @@ export async function runRestart(o: RestartCliOptions): Promise<number> {
     return restartExitCode(report);
   } finally {
     await log.close();
+    phase('journal');
   }
 }
 

@@ -6,7 +6,9 @@ let last = 0;
 export function phase(name: string): void {
   if (!on) return;
   const now = performance.now();
-  process.stderr.write(`afterpatch: timing: ${name} ${(now - last).toFixed(1)} ms (at ${now.toFixed(1)} ms)\n`);
+  process.stderr.write(
+    `afterpatch: timing: ${name} ${(now - last).toFixed(1)} ms (at ${now.toFixed(1)} ms)\n`,
+  );
   last = now;
 }
 

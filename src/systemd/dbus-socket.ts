@@ -8,9 +8,9 @@ import {
   DbusWriter,
   decodeMessage,
   ERROR,
-  writeCall,
   METHOD_RETURN,
   type MethodCall,
+  writeCall,
 } from './dbus-wire.ts';
 
 export const SYSTEMD_PRIVATE_SOCKET = '/run/systemd/private';
@@ -65,7 +65,7 @@ export function callAll(
           if (pending === 0) return finish(null);
           sock.write('BEGIN\r\n');
           const w = new DbusWriter();
-          calls.forEach((c, i) => writeCall(w, c, i + 1));
+          for (const [i, c] of calls.entries()) writeCall(w, c, i + 1);
           sock.write(w.bytes());
         }
         for (;;) {

@@ -5,8 +5,8 @@
 //
 // Needs root and a bootable sandbox (skips with the reason otherwise).
 import assert from 'node:assert/strict';
-import { fileURLToPath } from 'node:url';
 import { after, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { bootSandbox, type Sandbox } from '../../harness/sandbox.ts';
 import { sandboxSkip } from '../helpers/sandbox-cli.ts';
 
