@@ -7,7 +7,7 @@ import type { ScanFilters } from '../scan/filters.ts';
 import { scanOptionsFrom } from '../scan/options.ts';
 import { type ScanReport, scan } from '../scan/scan.ts';
 import { BusClient } from '../systemd/bus-client.ts';
-import type { SystemdClient } from '../systemd/client.ts';
+import { SystemctlClient, type SystemdClient } from '../systemd/client.ts';
 import { SOCKET_PROPERTIES, type UnitProperties } from '../systemd/properties.ts';
 import { applyPlan, type UnitResult } from './apply.ts';
 import { acquireLock } from './lock.ts';
@@ -49,13 +49,18 @@ export interface RestartReport extends PlannedRestart {
   stateError?: string | null;
 }
 
-/** systemd over its private bus for reading properties, systemctl for acting and as the fallback. */
-function defaultClient(): SystemdClient {
+/**
+ * For the host's own processes, systemd's private bus for reading properties (systemctl for
+ * acting, and as the fallback); under another --proc-root, systemctl only, as before: that tree
+ * is not PID 1's, and whoever set it up (tests) answers through the systemctl on PATH.
+ */
+function defaultClient(procRoot: string | undefined): SystemdClient {
+  if (procRoot !== undefined && procRoot !== '/proc') return new SystemctlClient();
   return new BusClient({ onFallback: (why) => timingNote(`bus given up for systemctl: ${why}`) });
 }
 
 export async function planRestart(o: RestartOptions): Promise<PlannedRestart> {
-  const client = o.client ?? defaultClient();
+  const client = o.client ?? defaultClient(o.procRoot);
   phase('start');
   const report = await scan(
     scanOptionsFrom(o.config, {
@@ -159,7 +164,7 @@ export async function applyRestart(
   const signals = trapSignals(o.log);
   try {
     const results = await applyPlan(planned.plan, {
-      client: o.client ?? defaultClient(),
+      client: o.client ?? defaultClient(o.procRoot),
       log: o.log,
       jobs: o.jobs ?? o.config.restart.jobs,
       timeoutMs: (o.timeoutSeconds ?? o.config.restart.timeout) * 1000,
