@@ -8,6 +8,7 @@ import { BusClient, busShow, showValue, unitObjectPath } from '../../src/systemd
 import { callAll } from '../../src/systemd/dbus-socket.ts';
 import {
   DbusFormatError,
+  type DbusWriter,
   decodeMessage,
   encodeCall,
   encodeMessage,
@@ -44,6 +45,14 @@ const healthy = (prop: string): Answer => {
   };
   return values[prop] ?? { error: 'org.freedesktop.DBus.Error.UnknownProperty' };
 };
+
+/** A METHOD_RETURN with any signature and body, written by the test. */
+function rawReply(signature: string, body: (w: DbusWriter) => void): Answer {
+  return {
+    raw: (s: number) =>
+      encodeMessage({ type: METHOD_RETURN, serial: 9, fields: [[5, 'u', s]], signature, body }),
+  };
+}
 
 function fallback(): FakeSystemd {
   return new FakeSystemd().unit('a.service', { ActiveState: 'activating' });
@@ -163,36 +172,20 @@ describe('BusClient', () => {
     ],
     [
       'a value of a type systemctl would print otherwise',
-      () => ({
-        raw: (s: number) =>
-          encodeMessage({
-            type: METHOD_RETURN,
-            serial: 9,
-            fields: [[5, 'u', s]],
-            signature: 'v',
-            body: (w) => {
-              w.signature('ay');
-              w.u32(1);
-              w.byte(7);
-            },
-          }),
-      }),
+      () =>
+        rawReply('v', (w) => {
+          w.signature('ay');
+          w.u32(1);
+          w.byte(7);
+        }),
     ],
     [
       'a reply with two values',
-      () => ({
-        raw: (s: number) =>
-          encodeMessage({
-            type: METHOD_RETURN,
-            serial: 9,
-            fields: [[5, 'u', s]],
-            signature: 'ss',
-            body: (w) => {
-              w.string('a');
-              w.string('b');
-            },
-          }),
-      }),
+      () =>
+        rawReply('ss', (w) => {
+          w.string('a');
+          w.string('b');
+        }),
     ],
   ];
   for (const [what, answer] of failures) {
