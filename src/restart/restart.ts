@@ -50,12 +50,15 @@ export interface RestartReport extends PlannedRestart {
 }
 
 /**
- * For the host's own processes, systemd's private bus for reading properties (systemctl for
- * acting, and as the fallback); under another --proc-root, systemctl only, as before: that tree
- * is not PID 1's, and whoever set it up (tests) answers through the systemctl on PATH.
+ * For root and the host's own processes, systemd's private bus for reading properties
+ * (systemctl for acting, and as the fallback); under another --proc-root, systemctl only, as
+ * before: that tree is not PID 1's, and whoever set it up (tests) answers through the systemctl
+ * on PATH.
  */
 function defaultClient(procRoot: string | undefined): SystemdClient {
   if (procRoot !== undefined && procRoot !== '/proc') return new SystemctlClient();
+  // PID 1 answers root only on that socket: others would just be hung up on.
+  if (process.getuid?.() !== 0) return new SystemctlClient();
   return new BusClient({ onFallback: (why) => timingNote(`bus given up for systemctl: ${why}`) });
 }
 
