@@ -16,7 +16,8 @@
 //      the floor command works, so a broken run cannot look fast;
 //   5. one hyperfine run (--prepare = the prepare script) over afterpatch and the floor (plus any
 //      VARIANTS), exported to bench/out/restart-N<N>.{json,md};
-//   6. checks afterpatch once more, prints the ratio afterpatch/floor (target: 1.3x); when
+//   6. checks afterpatch once more, prints the ratio afterpatch/floor (target: 1.3x) and the load
+//      average before and after the hyperfine run; when
 //      dist/afterpatch.cjs was rebuilt meanwhile (its hash changed), steps 4-6 run again (3 tries);
 //   7. always (finally, exit, SIGINT/SIGTERM/SIGHUP): stops hyperfine (our child, by PID), stops
 //      the sandbox through the harness, removes bench/out/restart-lib-XXXXXX/.
@@ -93,6 +94,13 @@ const UNITS = Array.from(
 function sha256(file: string): string {
   return createHash('sha256').update(readFileSync(file)).digest('hex');
 }
+
+/** /proc/loadavg's 1, 5 and 15 minute figures, around the hyperfine run. */
+function loadAverage(): string {
+  return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+}
+let loadBefore = '';
+let loadAfter = '';
 
 /** The sandbox, stopped (through the harness) whatever happens. */
 let sandbox: Sandbox | undefined;
@@ -343,7 +351,9 @@ async function main(): Promise<void> {
     const distSum = sha256(CLI);
     await checkBoth(attempt === 1 ? 'check' : `check-${attempt}`);
     log(`hyperfine: ${legs.length} commands, warmup ${warmup}, ${runs} runs`);
+    loadBefore = loadAverage();
     const code = await hyperfine(base, { warmup, runs, args: hfArgs, env: childEnv() });
+    loadAfter = loadAverage();
     if (distNow() === distSum) {
       if (code !== 0) die(`hyperfine exited ${code}`);
       await checkAfterpatch(inSandbox, prepare, afterpatch, 'recheck');
@@ -370,7 +380,8 @@ async function main(): Promise<void> {
       return r ? `${v.name} ${ms(r)} = ${(r.mean / fl.mean).toFixed(2)}x floor` : '';
     }),
   ];
-  const summary = `N=${N}: ${parts.join(', ')}`;
+  // Other work on the machine slows both legs, not always alike: the ratio is only as good as it.
+  const summary = `N=${N}: ${parts.join(', ')}; load average (1, 5, 15 min) ${loadBefore} before, ${loadAfter} after`;
   process.stdout.write(`\n${readFileSync(`${base}.md`, 'utf8')}\n${summary}\n`);
   writeFileSync(join(OUT, `restart-summary-N${N}.txt`), `${summary}\n`);
   log(`results in ${OUT}/restart-N${N}.{json,md}, restart-summary-N${N}.txt`);

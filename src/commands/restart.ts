@@ -12,6 +12,7 @@ import {
   type RestartOptions,
   type RestartReport,
 } from '../restart/restart.ts';
+import { phase } from '../restart/timing.ts';
 
 export interface RestartCliOptions {
   dryRun?: true;
@@ -88,9 +89,11 @@ export async function runRestart(o: RestartCliOptions): Promise<number> {
     const { stdout, stderr } = restartOutput(report, format, style);
     print(stdout);
     process.stderr.write(stderr);
+    phase('output');
     return restartExitCode(report);
   } finally {
     await log.close();
+    phase('journal');
   }
 }
 

@@ -4,12 +4,13 @@
 import { ProcReader } from '../procfs/reader.ts';
 import type { NoiseConfig } from '../scan/noise.ts';
 import { cgroupPids, hostCgroupMount } from '../systemd/cgroupfs.ts';
-import type { Manager, SystemdClient } from '../systemd/client.ts';
+import type { ActionResult, Manager, SystemdClient } from '../systemd/client.ts';
 import type { UnitProperties } from '../systemd/properties.ts';
 import { firstLook, judgeBatch, toRescan, type Verdict } from './judge.ts';
 import type { ActionLog } from './log.ts';
 import { isActionable, type PlanEntry } from './plan.ts';
 import type { Outcome } from './state.ts';
+import { phase } from './timing.ts';
 import { staleAmong } from './verify.ts';
 
 export interface UnitResult {
@@ -78,12 +79,32 @@ export async function applyPlan(
   for (const list of byKind.values()) {
     for (let i = 0; i < list.length; i += size) batches.push(list.slice(i, i + size));
   }
-  const results: UnitResult[] = [];
+  // A batch of restarts or reloads is checked (states, cgroups, maps) while systemd already runs
+  // the next batch's jobs: reading only, of other units, so --jobs still bounds what is acted on
+  // at once. After a re-execution nothing overlaps: everything else talks to that manager.
+  const results: UnitResult[][] = [];
+  let checking: Promise<void> = Promise.resolve();
+  let failure: { error: unknown } | null = null;
   for (const batch of batches) {
-    if (o.stopRequested?.()) break;
-    results.push(...(await applyBatch(batch, o)));
+    if (o.stopRequested?.() || failure) break;
+    const check = await actOn(batch, o);
+    const i = results.push([]) - 1;
+    const checked = check().then(
+      (r) => {
+        results[i] = r;
+      },
+      (error: unknown) => {
+        failure ??= { error };
+      },
+    );
+    checking = Promise.all([checking, checked]).then(() => {});
+    if (batch.some((e) => e.action === 'daemon-reexec' || e.action === 'reexec-user-manager')) {
+      await checking;
+    }
   }
-  return results;
+  await checking;
+  if (failure) throw (failure as { error: unknown }).error;
+  return results.flat();
 }
 
 /** "systemd (PID 1)" only for PID 1 itself; other processes of init.scope are named by PID. */
@@ -94,7 +115,11 @@ export function entryLabel(e: Pick<PlanEntry, 'unit' | 'owner' | 'pids'>): strin
   return `init.scope (PID ${e.pids.slice(0, 4).join(', ')}${more})`;
 }
 
-async function applyBatch(batch: readonly PlanEntry[], o: ApplyOptions): Promise<UnitResult[]> {
+/** Acts on one batch; resolves when systemctl has returned, with the check of the outcomes. */
+async function actOn(
+  batch: readonly PlanEntry[],
+  o: ApplyOptions,
+): Promise<() => Promise<UnitResult[]>> {
   const t0 = performance.now();
   const first = batch[0] as PlanEntry;
   const manager = first.manager ?? SYSTEM;
@@ -103,6 +128,18 @@ async function applyBatch(batch: readonly PlanEntry[], o: ApplyOptions): Promise
   for (const e of batch) o.log.info(`${verb} ${entryLabel(e)}${who}: ${e.reason}`);
   const targets = verb === 'daemon-reexec' ? null : batch.map((e) => e.unit ?? '');
   const res = await o.client.act(manager, verb, targets, o.timeoutMs);
+  phase(`batch ${verb} ${batch.length}`);
+  return () => checkBatch(batch, res, t0, o);
+}
+
+async function checkBatch(
+  batch: readonly PlanEntry[],
+  res: ActionResult,
+  t0: number,
+  o: ApplyOptions,
+): Promise<UnitResult[]> {
+  const first = batch[0] as PlanEntry;
+  const manager = first.manager ?? SYSTEM;
 
   // The user manager is a system unit (user@UID.service); PID 1 has no unit to ask about.
   const showAs: Manager = first.action === 'reexec-user-manager' ? SYSTEM : manager;
@@ -110,6 +147,7 @@ async function applyBatch(batch: readonly PlanEntry[], o: ApplyOptions): Promise
     e.unit !== null && e.action !== 'daemon-reexec' ? [e.unit] : [],
   );
   const props = await unitStates(batch, named, showAs, res.ok, o.client);
+  phase('batch states');
 
   const toVerify = batch.flatMap((e) => {
     const look = firstLook(e, batch.length, res, props, o.timeoutMs);
@@ -122,6 +160,7 @@ async function applyBatch(batch: readonly PlanEntry[], o: ApplyOptions): Promise
     await rescanUnits(toVerify, manager, o),
     o.timeoutMs,
   );
+  phase('batch verify');
   const results = new Map<PlanEntry, UnitResult>();
   for (const [e, { wantsJournal, ...j }] of judged) {
     const journal = wantsJournal && e.unit ? await o.client.journal(showAs, e.unit, 10) : [];

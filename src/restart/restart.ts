@@ -6,6 +6,7 @@ import type { Config } from '../config/schema.ts';
 import type { ScanFilters } from '../scan/filters.ts';
 import { scanOptionsFrom } from '../scan/options.ts';
 import { type ScanReport, scan } from '../scan/scan.ts';
+import { BusClient } from '../systemd/bus-client.ts';
 import { SystemctlClient, type SystemdClient } from '../systemd/client.ts';
 import { SOCKET_PROPERTIES, type UnitProperties } from '../systemd/properties.ts';
 import { applyPlan, type UnitResult } from './apply.ts';
@@ -13,6 +14,7 @@ import { acquireLock } from './lock.ts';
 import type { ActionLog } from './log.ts';
 import { isActionable, makePlan, type PlanEntry, socketKey, triggeringSockets } from './plan.ts';
 import { DEFAULT_STATE_DIR, readState, type UnitRecord, writeState } from './state.ts';
+import { phase, timingNote } from './timing.ts';
 
 export interface RestartOptions {
   config: Config;
@@ -47,8 +49,22 @@ export interface RestartReport extends PlannedRestart {
   stateError?: string | null;
 }
 
+/**
+ * For root and the host's own processes, systemd's private bus for reading properties
+ * (systemctl for acting, and as the fallback); under another --proc-root, systemctl only, as
+ * before: that tree is not PID 1's, and whoever set it up (tests) answers through the systemctl
+ * on PATH.
+ */
+function defaultClient(procRoot: string | undefined): SystemdClient {
+  if (procRoot !== undefined && procRoot !== '/proc') return new SystemctlClient();
+  // PID 1 answers root only on that socket: others would just be hung up on.
+  if (process.getuid?.() !== 0) return new SystemctlClient();
+  return new BusClient({ onFallback: (why) => timingNote(`bus given up for systemctl: ${why}`) });
+}
+
 export async function planRestart(o: RestartOptions): Promise<PlannedRestart> {
-  const client = o.client ?? new SystemctlClient();
+  const client = o.client ?? defaultClient(o.procRoot);
+  phase('start');
   const report = await scan(
     scanOptionsFrom(o.config, {
       procRoot: o.procRoot,
@@ -66,7 +82,9 @@ export async function planRestart(o: RestartOptions): Promise<PlannedRestart> {
   const groups = report.advisories
     ? report.groups.filter((g) => groupVulnerable(report.advisories, g.pids) !== false)
     : report.groups;
+  phase('scan');
   const { properties, sockets } = await unitProperties(report, client);
+  phase('show');
   const fileIds = new Map<string, string[]>();
   const byPid = new Map(report.processes.map((p) => [p.pid, p]));
   for (const g of report.groups) {
@@ -85,6 +103,7 @@ export async function planRestart(o: RestartOptions): Promise<PlannedRestart> {
     includeData: o.includeData === true,
     sockets,
   });
+  phase('plan');
   return { scan: report, plan };
 }
 
@@ -148,7 +167,7 @@ export async function applyRestart(
   const signals = trapSignals(o.log);
   try {
     const results = await applyPlan(planned.plan, {
-      client: o.client ?? new SystemctlClient(),
+      client: o.client ?? defaultClient(o.procRoot),
       log: o.log,
       jobs: o.jobs ?? o.config.restart.jobs,
       timeoutMs: (o.timeoutSeconds ?? o.config.restart.timeout) * 1000,
@@ -158,12 +177,14 @@ export async function applyRestart(
       procRoot: o.procRoot,
       cgroupMount: o.cgroupMount,
     });
+    phase('apply');
     let stateError: string | null = null;
     try {
       recordOutcomes(stateDir, planned.plan, results);
     } catch (e) {
       stateError = (e as Error).message;
     }
+    phase('state');
     return { ...planned, dryRun: false, results, interrupted: signals.received(), stateError };
   } finally {
     signals.dispose();

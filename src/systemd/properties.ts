@@ -2,18 +2,15 @@
 
 export type UnitProperties = Record<string, string>;
 
+// Only what the planner and the judge read (src/restart/plan.ts, judge.ts): over the bus each one
+// is a message per unit (src/systemd/bus-client.ts).
 export const PLAN_PROPERTIES = [
-  'Id',
   'LoadState',
   'ActiveState',
   'SubState',
   'Type',
   'RefuseManualStop',
-  'RefuseManualStart',
-  'CanStop',
-  'CanStart',
   'CanReload',
-  'MainPID',
   'ControlGroup',
   'Result',
   // The sockets that start the unit: an instance started by an Accept=yes socket serves one

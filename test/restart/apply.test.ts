@@ -13,6 +13,7 @@ import { restartExitCode } from '../../src/exit.ts';
 import { restartToJson } from '../../src/output/restart.ts';
 import { silentLog } from '../../src/restart/log.ts';
 import { applyRestart, type RestartReport } from '../../src/restart/restart.ts';
+import type { Manager } from '../../src/systemd/client.ts';
 import { FakeSystemd } from '../helpers/fake-systemd.ts';
 import { FAKE_INIT, FAKE_STALE_SSHD, makeProcTree, mapsLine } from '../helpers/fakeproc.ts';
 import { planEntry, scanStub } from '../helpers/restart-plan.ts';
@@ -178,6 +179,48 @@ describe('restart: apply and verify', () => {
       assert.deepEqual(outcome(r), [
         ['a.service', 'verified', null],
         ['b.service', 'failed', failure],
+      ]);
+    });
+
+    it('checks a batch while systemd runs the next one, and reports in plan order', async () => {
+      // a.service's state can only be read once b.service's batch is acted on: without the
+      // overlap this would never finish.
+      let open = () => {};
+      const opened = new Promise<void>((resolve) => {
+        open = resolve;
+      });
+      const client = new (class extends FakeSystemd {
+        override async activeStates(m: Manager, units: readonly string[]) {
+          if (units.includes('a.service')) await opened;
+          return super.activeStates(m, units);
+        }
+      })()
+        .unit('a.service')
+        .unit('b.service');
+      client.onAct = (a) => {
+        if (a.units?.includes('b.service')) open();
+      };
+      const run = applyRestart(
+        { scan: scanStub(), plan: [planEntry('a.service'), planEntry('b.service')] },
+        {
+          config: defaultConfig(),
+          client,
+          log: silentLog(),
+          stateDir: fresh(),
+          jobs: 1,
+          ...both(),
+        },
+      );
+      const late = new Promise<null>((resolve) => setTimeout(() => resolve(null), 5000).unref());
+      const r = await Promise.race([run, late]);
+      assert.ok(r, 'the first batch was not checked while the second was acted on');
+      assert.deepEqual(
+        client.acts.map((a) => a.units),
+        [['a.service'], ['b.service']],
+      );
+      assert.deepEqual(outcome(r), [
+        ['a.service', 'verified', null],
+        ['b.service', 'verified', null],
       ]);
     });
 

@@ -71,6 +71,38 @@ describe('afterpatch restart (CLI)', () => {
     }
   });
 
+  it('AFTERPATCH_TIMING=1 prints one line per phase on stderr, and nothing without it', async () => {
+    const args = ['restart', '--yes', '--json', '--proc-root', fx.root];
+    const timed = await runCli([...args, '--state-dir', join(root, 'timed')], {
+      env: { ...env('ok'), AFTERPATCH_TIMING: '1' },
+    });
+    const phases = [
+      ...timed.stderr.matchAll(
+        /^afterpatch: timing: (\S+(?: \S+)*?) [\d.]+ ms \(at [\d.]+ ms\)$/gm,
+      ),
+    ].map((m) => m[1]);
+    assert.deepEqual(
+      phases,
+      [
+        'start',
+        'scan',
+        'show',
+        'plan',
+        'batch restart 1',
+        'batch states',
+        'batch verify',
+        'apply',
+        'state',
+        'output',
+        'journal',
+      ],
+      timed.stderr,
+    );
+    assert.equal(JSON.parse(timed.stdout).format, 'afterpatch-restart');
+    const quiet = await runCli([...args, '--state-dir', join(root, 'untimed')], { env: env('ok') });
+    assert.doesNotMatch(quiet.stderr, /timing/);
+  });
+
   it('a failing systemctl show is an environment error: one line, exit 3, not "this is a bug"', async () => {
     const r = await runCli(
       ['restart', '--dry-run', '--proc-root', fx.root, '--state-dir', join(root, 'none')],
