@@ -82,19 +82,30 @@ export async function applyPlan(
   // A batch of restarts or reloads is checked (states, cgroups, maps) while systemd already runs
   // the next batch's jobs: reading only, of other units, so --jobs still bounds what is acted on
   // at once. After a re-execution nothing overlaps: everything else talks to that manager.
+  // An error (systemctl or the bus unusable, /proc unreadable) never loses what was already done:
+  // the batch it hit is reported as failed or unverified, with the error, and no further batch
+  // starts.
   const results: UnitResult[][] = [];
   let checking: Promise<void> = Promise.resolve();
-  let failure: { error: unknown } | null = null;
+  let failed = false;
   for (const batch of batches) {
-    if (o.stopRequested?.() || failure) break;
-    const check = await actOn(batch, o);
+    if (o.stopRequested?.() || failed) break;
     const i = results.push([]) - 1;
+    let check: () => Promise<UnitResult[]>;
+    try {
+      check = await actOn(batch, o);
+    } catch (e) {
+      failed = true;
+      results[i] = batch.map((u) => errorResult(u, 'failed', `could not ${u.action}`, e, o));
+      break;
+    }
     const checked = check().then(
       (r) => {
         results[i] = r;
       },
-      (error: unknown) => {
-        failure ??= { error };
+      (e: unknown) => {
+        failed = true;
+        results[i] = batch.map((u) => errorResult(u, 'unverified', 'could not check', e, o));
       },
     );
     checking = Promise.all([checking, checked]).then(() => {});
@@ -103,8 +114,30 @@ export async function applyPlan(
     }
   }
   await checking;
-  if (failure) throw (failure as { error: unknown }).error;
   return results.flat();
+}
+
+/** The result of a unit whose action or check threw: counted as failed, with the error. */
+function errorResult(
+  e: PlanEntry,
+  outcome: 'failed' | 'unverified',
+  what: string,
+  error: unknown,
+  o: ApplyOptions,
+): UnitResult {
+  const message = `${what}: ${error instanceof Error ? error.message : String(error)}`;
+  o.log.warn(`${entryLabel(e)}: ${outcome}: ${message}`);
+  return {
+    key: e.key,
+    unit: e.unit,
+    action: e.action,
+    outcome,
+    durationMs: 0,
+    stalePids: [],
+    activeState: null,
+    message,
+    journal: [],
+  };
 }
 
 /** "systemd (PID 1)" only for PID 1 itself; other processes of init.scope are named by PID. */

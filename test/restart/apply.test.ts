@@ -224,6 +224,51 @@ describe('restart: apply and verify', () => {
       ]);
     });
 
+    it('an error in a later batch keeps the earlier results; that batch is failed or unverified, no further batch starts', async () => {
+      const entries = [planEntry('a.service'), planEntry('b.service'), planEntry('c.service')];
+      const run = (client: FakeSystemd) =>
+        applyRestart(
+          { scan: scanStub(), plan: entries },
+          {
+            config: defaultConfig(),
+            client,
+            log: silentLog(),
+            stateDir: fresh(),
+            jobs: 1,
+            ...both(),
+          },
+        );
+      // systemctl cannot be run for the second batch: whether it acted is unknown → failed.
+      const actFails = new FakeSystemd().unit('a.service').unit('b.service').unit('c.service');
+      actFails.onAct = (a) => {
+        if (a.units?.includes('b.service')) throw new Error('spawn systemctl EAGAIN');
+      };
+      assert.deepEqual(outcome(await run(actFails)), [
+        ['a.service', 'verified', null],
+        ['b.service', 'failed', 'could not restart: spawn systemctl EAGAIN'],
+      ]);
+      assert.equal(actFails.acts.length, 2, 'c.service is not acted on');
+
+      // The second batch was acted on but its state cannot be read: unverified, not lost.
+      const checkFails = new (class extends FakeSystemd {
+        override async activeStates(m: Manager, units: readonly string[]) {
+          if (units.includes('b.service')) throw new Error('systemctl is-active: killed');
+          return super.activeStates(m, units);
+        }
+      })()
+        .unit('a.service')
+        .unit('b.service')
+        .unit('c.service');
+      const r = await run(checkFails);
+      assert.deepEqual(outcome(r).slice(0, 2), [
+        ['a.service', 'verified', null],
+        ['b.service', 'unverified', 'could not check: systemctl is-active: killed'],
+      ]);
+      // c.service may have been acted on while b.service was checked (the overlap); if so, it is
+      // reported too — an action taken is never left out.
+      assert.equal(r.results.length, checkFails.acts.length);
+    });
+
     it('no answer in time while the unit is still activating: timeout, its processes not judged', async () => {
       const client = new FakeSystemd().unit('a.service', { ActiveState: 'activating' });
       client.result = () => ({ ok: false, timedOut: true, messages: [] });
