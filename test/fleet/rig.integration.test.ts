@@ -16,6 +16,7 @@ import {
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { playRecap as recap, showRun } from '../../harness/ansible-recap.ts';
 import { CLI } from '../../harness/cli.ts';
 import {
   buildTestDeb,
@@ -73,21 +74,6 @@ async function unitTimes(h: RigHost): Promise<UnitTimes> {
     result: p.Result ?? '',
     activeState: p.ActiveState ?? '',
   };
-}
-
-/** PLAY RECAP counters per host. */
-function recap(stdout: string): Record<string, Record<string, number>> {
-  const out: Record<string, Record<string, number>> = {};
-  const at = stdout.lastIndexOf('PLAY RECAP');
-  assert.ok(at >= 0, `no PLAY RECAP in:\n${stdout.slice(-3000)}`);
-  for (const line of stdout.slice(at).split('\n').slice(1)) {
-    const m = /^(\S+)\s+:\s+(.*)$/.exec(line.trim());
-    if (!m?.[1] || !m[2]) continue;
-    out[m[1]] = Object.fromEntries(
-      [...m[2].matchAll(/(\w+)=(\d+)/g)].map((x) => [x[1] ?? '', Number(x[2])]),
-    );
-  }
-  return out;
 }
 
 interface FleetHost {
@@ -168,8 +154,7 @@ describe('fleet rig: role + rolling-restart.yml over SSH', { skip }, () => {
     );
     return now;
   };
-  const show = (r: { stdout: string; stderr: string }) =>
-    `${r.stdout.slice(-6000)}\n--- stderr ---\n${r.stderr.slice(-2000)}`;
+  const show = showRun;
 
   before(async () => {
     if (await isInstalled(PKG)) throw new Error(`${PKG} is already installed on this machine`);
