@@ -6,11 +6,10 @@
 // (APT_CONFIG, test/helpers/apt-repo.ts); the machine's apt sources are never touched, and the
 // test package is purged afterwards. Needs root, systemd, openssh-server and ansible-core.
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { parseStatus } from '../../src/packages/dpkg.ts';
 import { playRecap, showRun } from '../../harness/ansible-recap.ts';
 import { CLI } from '../../harness/cli.ts';
 import {
@@ -21,6 +20,7 @@ import {
   testPackagePaths,
 } from '../../harness/fixtures.ts';
 import { bootRig, canBootRig, type Rig } from '../../harness/rig.ts';
+import { parseStatus } from '../../src/packages/dpkg.ts';
 import { type LocalAptRepo, localAptRepo } from '../helpers/apt-repo.ts';
 
 const ANSIBLE_DIR = fileURLToPath(new URL('../../integrations/ansible/', import.meta.url));
@@ -182,7 +182,11 @@ describe('fleet rig: rolling-restart.yml with afterpatch_upgrade (patch, restart
     });
     for (const h of f.hosts) {
       assert.deepEqual(h.restarted, [UNIT], h.host);
-      assert.deepEqual(h.advisories?.map((a) => a.verdict), ['clean'], h.host);
+      assert.deepEqual(
+        h.advisories?.map((a) => a.verdict),
+        ['clean'],
+        h.host,
+      );
     }
     assert.deepEqual(
       f.advisories?.map((a) => [a.id, a.verdict, a.hosts.clean]),
