@@ -15,13 +15,21 @@ const TASKS = fileURLToPath(
   new URL('../../integrations/ansible/tasks/upgrade.yml', import.meta.url),
 );
 
-/** The expression as Jinja's `match` test uses it (YAML single-quoted: '' is one quote). */
+/** The expression as the task builds it for Jinja's `match` test: ^(one|of|the|list)$. */
 function runtimeUnknowns(): RegExp {
-  const m = /^\s*afterpatch_upgrade_runtime_unknowns: '((?:[^']|'')*)'$/m.exec(
-    readFileSync(TASKS, 'utf8'),
-  );
-  assert.ok(m?.[1], 'afterpatch_upgrade_runtime_unknowns in tasks/upgrade.yml');
-  return new RegExp(m[1].replaceAll("''", "'"));
+  const text = readFileSync(TASKS, 'utf8');
+  const at = text.search(/^\s*afterpatch_upgrade_runtime_unknowns:$/m);
+  assert.ok(at >= 0, 'afterpatch_upgrade_runtime_unknowns in tasks/upgrade.yml');
+  const items: string[] = [];
+  // The YAML list below the key, single-quoted items ('' is one quote).
+  for (const line of text.slice(at).split('\n').slice(1)) {
+    const m = /^\s*- '((?:[^']|'')*)'$/.exec(line);
+    if (!m?.[1]) break;
+    items.push(m[1].replaceAll("''", "'"));
+  }
+  assert.equal(items.length, 3, JSON.stringify(items));
+  assert.match(text, /'\^\(' ~ afterpatch_upgrade_runtime_unknowns \| join\('\|'\) ~ '\)\$'/);
+  return new RegExp(`^(${items.join('|')})$`);
 }
 
 const whys = (facts: Parameters<typeof hostVerdict>[0]) =>
