@@ -18,13 +18,7 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { playRecap as recap, showRun } from '../../harness/ansible-recap.ts';
 import { CLI } from '../../harness/cli.ts';
-import {
-  buildTestDeb,
-  dpkgInstall,
-  dpkgPurge,
-  isInstalled,
-  testPackagePaths,
-} from '../../harness/fixtures.ts';
+import { buildTestDeb, dpkgInstall, dpkgPurge, isInstalled } from '../../harness/fixtures.ts';
 import {
   bootRig,
   canBootRig,
@@ -33,6 +27,7 @@ import {
   type RigHost,
   rigFootprint,
 } from '../../harness/rig.ts';
+import { startAppOnEveryHost } from '../../harness/rig-app.ts';
 import type { ExecResult } from '../../harness/sandbox.ts';
 
 const ANSIBLE_DIR = fileURLToPath(new URL('../../integrations/ansible/', import.meta.url));
@@ -170,16 +165,7 @@ describe('fleet rig: role + rolling-restart.yml over SSH', { skip }, () => {
     rig = await bootRig({ count: 3 });
     reportDir = join(rig.dir, 'report');
     mkdirSync(reportDir);
-    const { holder } = testPackagePaths(PKG);
-    for (const h of rig.hosts) {
-      // The holder maps the package's library; PID 1 (systemd, its parent) is its lifeline.
-      await h.sandbox.installUnit(
-        UNIT,
-        `[Unit]\nDescription=fleet test app\n\n[Service]\nType=exec\nExecStart=${holder} 3600 1\n`,
-      );
-      const r = await h.sandbox.systemctl('start', UNIT);
-      assert.equal(r.code, 0, r.stderr);
-    }
+    await startAppOnEveryHost(rig, UNIT, PKG, 'fleet test app');
   });
 
   after(async () => {
