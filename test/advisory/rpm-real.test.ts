@@ -6,13 +6,14 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { runCli } from '../../harness/cli.ts';
 import { findOnPath } from '../../src/packages/db.ts';
+import { buildRpms } from '../helpers/rpm-build.ts';
 
 const run = promisify(execFile);
 const SOURCE = 'afterpatch-rpmsrc';
@@ -77,20 +78,13 @@ describe('advisories on an rpm root (real rpm)', { skip }, () => {
     await mkdir(root);
     await mkdir(join(work, 'proc'));
     for (const version of ['1.0', '2.0']) {
-      const file = join(work, `${version}.spec`);
-      await writeFile(file, spec(version));
-      const top = join(work, `top-${version}`);
-      await run('rpmbuild', [
-        '--define',
-        `_topdir ${top}`,
-        '--define',
-        '_build_id_links none',
-        '-bb',
-        file,
-      ]);
-      const [built] = await readdir(join(top, 'RPMS/noarch'));
+      const [built] = await buildRpms(
+        spec(version),
+        join(work, `${version}.spec`),
+        join(work, `top-${version}`),
+      );
       assert.ok(built);
-      rpms[version] = join(top, 'RPMS/noarch', built);
+      rpms[version] = built;
     }
     await run('rpm', [...rpmDb(), '--initdb']);
     await run('rpm', [...rpmDb(), '-i', '--nodeps', '--noscripts', rpms['1.0'] ?? '']);
