@@ -5,7 +5,7 @@
 // becomes `unknown` downstream, never clean.
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { findOnPath } from '../packages/db.ts';
+import { findOnPath, findRpmDbDir } from '../packages/db.ts';
 import { parseStatus } from '../packages/dpkg.ts';
 import { readFileBounded } from '../procfs/reader.ts';
 import { errorCode } from '../reboot/read.ts';
@@ -148,20 +148,29 @@ function readFamilies(root: string): string[] {
   return [];
 }
 
-/** `rpm -qa` with name, source rpm and version (argv, never a shell); null when it fails. */
-function rpmQueryAll(root: string): Promise<string | null> {
-  return findOnPath('rpm').then((rpm) => {
-    if (rpm === null) return null;
-    const args = root === '' ? [] : ['--root', root];
-    args.push('-qa', '--queryformat', RPM_QA_FORMAT);
-    return new Promise((resolve) => {
-      execFile(
-        rpm,
-        args,
-        { env: { ...process.env, LC_ALL: 'C' }, maxBuffer: 64 * 1024 * 1024, timeout: 60_000 },
-        (error, stdout) => resolve(error ? null : stdout),
-      );
-    });
+/**
+ * `rpm -qa` with name, source rpm and version (argv, never a shell); null when it fails. Under
+ * another root, with that root's database directory: rpm's own default would be the local
+ * rpm's macro (Debian's is ~/.rpmdb), an empty database that made every package "not
+ * installed" — clean — and that rpm even created inside the root.
+ */
+async function rpmQueryAll(root: string): Promise<string | null> {
+  const rpm = await findOnPath('rpm');
+  if (rpm === null) return null;
+  const args: string[] = [];
+  if (root !== '') {
+    const dbPath = await findRpmDbDir(root);
+    if (dbPath === null) return null;
+    args.push('--root', root, '--dbpath', dbPath);
+  }
+  args.push('-qa', '--queryformat', RPM_QA_FORMAT);
+  return new Promise((resolve) => {
+    execFile(
+      rpm,
+      args,
+      { env: { ...process.env, LC_ALL: 'C' }, maxBuffer: 64 * 1024 * 1024, timeout: 60_000 },
+      (error, stdout) => resolve(error ? null : stdout),
+    );
   });
 }
 

@@ -43,7 +43,7 @@ export function normalizeRoot(root: string | undefined): string {
 }
 
 /** The rpm database directory (inside the root) that holds a database file, or null. */
-async function findRpmDbDir(root: string): Promise<string | null> {
+export async function findRpmDbDir(root: string): Promise<string | null> {
   for (const dir of RPM_DB_DIRS) {
     const names = await readdir(`${root}${dir}`).catch(() => [] as string[]);
     if (names.some((n) => RPM_DB_FILES.includes(n))) return dir;

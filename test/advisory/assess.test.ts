@@ -198,6 +198,9 @@ describe('readAdvisoryHost on an rpm system (a stand-in rpm on PATH, real dnf.rp
       );
       chmodSync(join(dir, 'bin', 'rpm'), 0o755);
       mkdirSync(join(dir, 'root/var/log'), { recursive: true });
+      // The root's database directory (rpm is asked with --dbpath; the stand-in ignores it).
+      mkdirSync(join(dir, 'root/var/lib/rpm'), { recursive: true });
+      writeFileSync(join(dir, 'root/var/lib/rpm/rpmdb.sqlite'), '');
       writeFileSync(
         join(dir, 'root/var/log/dnf.rpm.log'),
         [

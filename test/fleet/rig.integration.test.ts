@@ -16,14 +16,9 @@ import {
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { playRecap as recap, showRun } from '../../harness/ansible-recap.ts';
 import { CLI } from '../../harness/cli.ts';
-import {
-  buildTestDeb,
-  dpkgInstall,
-  dpkgPurge,
-  isInstalled,
-  testPackagePaths,
-} from '../../harness/fixtures.ts';
+import { buildTestDeb, dpkgInstall, dpkgPurge, isInstalled } from '../../harness/fixtures.ts';
 import {
   bootRig,
   canBootRig,
@@ -32,6 +27,7 @@ import {
   type RigHost,
   rigFootprint,
 } from '../../harness/rig.ts';
+import { startAppOnEveryHost } from '../../harness/rig-app.ts';
 import type { ExecResult } from '../../harness/sandbox.ts';
 
 const ANSIBLE_DIR = fileURLToPath(new URL('../../integrations/ansible/', import.meta.url));
@@ -73,21 +69,6 @@ async function unitTimes(h: RigHost): Promise<UnitTimes> {
     result: p.Result ?? '',
     activeState: p.ActiveState ?? '',
   };
-}
-
-/** PLAY RECAP counters per host. */
-function recap(stdout: string): Record<string, Record<string, number>> {
-  const out: Record<string, Record<string, number>> = {};
-  const at = stdout.lastIndexOf('PLAY RECAP');
-  assert.ok(at >= 0, `no PLAY RECAP in:\n${stdout.slice(-3000)}`);
-  for (const line of stdout.slice(at).split('\n').slice(1)) {
-    const m = /^(\S+)\s+:\s+(.*)$/.exec(line.trim());
-    if (!m?.[1] || !m[2]) continue;
-    out[m[1]] = Object.fromEntries(
-      [...m[2].matchAll(/(\w+)=(\d+)/g)].map((x) => [x[1] ?? '', Number(x[2])]),
-    );
-  }
-  return out;
 }
 
 interface FleetHost {
@@ -168,8 +149,7 @@ describe('fleet rig: role + rolling-restart.yml over SSH', { skip }, () => {
     );
     return now;
   };
-  const show = (r: { stdout: string; stderr: string }) =>
-    `${r.stdout.slice(-6000)}\n--- stderr ---\n${r.stderr.slice(-2000)}`;
+  const show = showRun;
 
   before(async () => {
     if (await isInstalled(PKG)) throw new Error(`${PKG} is already installed on this machine`);
@@ -185,16 +165,7 @@ describe('fleet rig: role + rolling-restart.yml over SSH', { skip }, () => {
     rig = await bootRig({ count: 3 });
     reportDir = join(rig.dir, 'report');
     mkdirSync(reportDir);
-    const { holder } = testPackagePaths(PKG);
-    for (const h of rig.hosts) {
-      // The holder maps the package's library; PID 1 (systemd, its parent) is its lifeline.
-      await h.sandbox.installUnit(
-        UNIT,
-        `[Unit]\nDescription=fleet test app\n\n[Service]\nType=exec\nExecStart=${holder} 3600 1\n`,
-      );
-      const r = await h.sandbox.systemctl('start', UNIT);
-      assert.equal(r.code, 0, r.stderr);
-    }
+    await startAppOnEveryHost(rig, UNIT, PKG, 'fleet test app');
   });
 
   after(async () => {

@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { findOnPath, openPackageDb } from '../../src/packages/db.ts';
 import { parseRpmQueryOutput, RpmDb } from '../../src/packages/rpm.ts';
+import { buildRpms } from '../helpers/rpm-build.ts';
 
 const run = promisify(execFile);
 const DB_PATH = '/var/lib/rpm';
@@ -74,19 +75,9 @@ describe('rpm package database (real rpm, temporary root)', { skip }, () => {
     root = join(work, 'root');
     const top = join(work, 'top');
     await mkdir(root);
-    for (const s of SPECS) {
-      const spec = join(work, `${s.name}.spec`);
-      await writeFile(spec, specText(s));
-      await run('rpmbuild', [
-        '--define',
-        `_topdir ${top}`,
-        '--define',
-        '_build_id_links none',
-        '-bb',
-        spec,
-      ]);
-    }
-    const rpms = (await readdir(join(top, 'RPMS/noarch'))).map((f) => join(top, 'RPMS/noarch', f));
+    let rpms: string[] = [];
+    // One top directory: each build lists every package built so far.
+    for (const s of SPECS) rpms = await buildRpms(specText(s), join(work, `${s.name}.spec`), top);
     await run('rpm', [...rpmArgs(), '--initdb']);
     await run('rpm', [...rpmArgs(), '-i', '--nodeps', '--noscripts', ...rpms]);
   });
