@@ -145,16 +145,21 @@ describe('afterpatch_report action plugin', { skip }, () => {
     assert.deepEqual(readdirSync(dir).sort(), ['fleet.json', 'fleet.txt', 'hosts']);
   });
 
-  it('a batch saved without render leaves the report alone; fresh: false keeps the saved results', async () => {
+  it('a batch of one saved without render: JSON, the report left alone, the saved results kept', async () => {
     const dir = join(tmp, 'report-batch');
     mkdirSync(join(dir, 'hosts'), { recursive: true });
     writeFileSync(join(dir, 'hosts', '0-older.x.jsonl'), '{"host":"x","failed":true}\n');
-    const r = await save(dir, { afterpatch_phase: '2-restart' });
+    // A batch of one host: Ansible hands its one JSON line over as a dict, saved as JSON again.
+    const r = await save(dir, { afterpatch_phase: '2-restart', bench_hosts: 'web2' });
     assert.equal(r.code, 0, show(r));
     assert.deepEqual(readdirSync(join(dir, 'hosts')).sort(), [
       '0-older.x.jsonl',
-      '2-restart.web1.jsonl',
+      '2-restart.web2.jsonl',
     ]);
+    const saved = readFileSync(join(dir, 'hosts', '2-restart.web2.jsonl'), 'utf8');
+    assert.equal(saved.trim().split('\n').length, 1);
+    const doc = JSON.parse(saved) as { host: string; needs_restart: boolean; changed: boolean };
+    assert.deepEqual([doc.host, doc.needs_restart, doc.changed], ['web2', true, false]);
     assert.equal(existsSync(join(dir, 'fleet.json')), false);
     assert.doesNotMatch(r.stdout, /need a restart/);
   });

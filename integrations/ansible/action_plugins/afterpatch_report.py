@@ -9,10 +9,12 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import json
 import os
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Mapping, Sequence
 
 from ansible.module_utils.common.text.converters import to_bytes, to_text
 from ansible.plugins.action import ActionBase
@@ -113,6 +115,18 @@ def render(cli, files, which):
                 p.wait()
 
 
+def json_lines(results):
+    """The results as JSON Lines. Ansible turns a templated string that reads as one Python
+    literal (one host's JSON line, in a batch of one) into that dict: back to JSON then."""
+    if isinstance(results, str):
+        return results
+    if isinstance(results, Mapping):
+        results = [results]
+    if isinstance(results, Sequence):
+        return "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in results)
+    raise ReportError("results: JSON Lines or a list of results, not %s" % type(results).__name__)
+
+
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
     _supports_check_mode = True
@@ -143,7 +157,7 @@ class ActionModule(ActionBase):
                 name = to_text(args.get("name") or "")
                 if not name.endswith(".jsonl") or "/" in name or name.startswith("."):
                     raise ReportError("name: %r is not a plain NAME.jsonl" % name)
-                write_whole(os.path.join(hosts, name), to_bytes(args["results"]))
+                write_whole(os.path.join(hosts, name), to_bytes(json_lines(args["results"])))
                 result["saved"] = os.path.join(hosts, name)
             if which:
                 files = sorted(
