@@ -148,7 +148,9 @@ export function buildDeb({
     // README too (documentation belongs in /usr/share/doc: docs/fleet.md is there).
     const ansible = 'integrations/ansible';
     for (const rel of walk(src(ansible)).filter(
-      (p) => !p.split('/').some((c) => c.startsWith('.')) && !p.endsWith('.md'),
+      // __pycache__: what Ansible wrote next to the action plugin when it ran from the checkout.
+      (p) =>
+        !p.split('/').some((c) => c.startsWith('.') || c === '__pycache__') && !p.endsWith('.md'),
     )) {
       if (lstatSync(src(`${ansible}/${rel}`)).isDirectory()) continue;
       copy(
@@ -186,6 +188,7 @@ export function buildDeb({
     put('DEBIAN/md5sums', sums.join(''));
     copy('packaging/debian/postinst', 'DEBIAN/postinst', 0o755);
     copy('packaging/debian/postrm', 'DEBIAN/postrm', 0o755);
+    copy('packaging/debian/prerm', 'DEBIAN/prerm', 0o755);
 
     // Directories 0755 (whatever the umask), every timestamp the source's.
     for (const p of ['', ...walk(stage)]) {

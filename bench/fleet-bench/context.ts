@@ -42,6 +42,7 @@ import { type BatchStats, batchStats, type Ev, parseEvents } from './events.ts';
 
 export const ANSIBLE_DIR = join(REPO, 'integrations', 'ansible');
 export const LIBRARY = join(ANSIBLE_DIR, 'library');
+export const ACTION_PLUGINS = join(ANSIBLE_DIR, 'action_plugins');
 const HERE = join(REPO, 'bench', 'fleet-bench');
 export const BENCH_ANSIBLE = join(HERE, 'ansible');
 export const PREPARE_CJS = join(HERE, 'prepare-lib.cjs');
@@ -191,8 +192,15 @@ export async function setup(count: number, label: string): Promise<Ctx> {
   const events = join(dir, 'events');
   mkdirSync(events);
   const callbacks = join(BENCH_ANSIBLE, 'callback_plugins');
+  // The action plugin also for ansible/save.yml, which imports the playbook's task file from
+  // another directory (a playbook finds only the action_plugins next to it).
   const ansibleEnv = (extra: Record<string, string> = {}) =>
-    childEnv({ ...r0.env, ANSIBLE_CALLBACK_PLUGINS: callbacks, ...extra });
+    childEnv({
+      ...r0.env,
+      ANSIBLE_CALLBACK_PLUGINS: callbacks,
+      ANSIBLE_ACTION_PLUGINS: ACTION_PLUGINS,
+      ...extra,
+    });
   const show = (r: Ran) => `${r.stdout.slice(-5000)}\n--- stderr ---\n${r.stderr.slice(-3000)}`;
   const ansible = async (argv: readonly string[], extra: Record<string, string> = {}) => {
     const [cmd, ...args] = argv;

@@ -86,6 +86,7 @@ describe('Ansible modules afterpatch (Python) and afterpatch_node', () => {
   let fx: ReturnType<typeof makeProcTree>;
   let wrapper: string;
   let oldWrapper: string;
+  let noVersionWrapper: string;
   let PATH: string;
   let n = 0;
 
@@ -119,6 +120,13 @@ esac
     oldWrapper = join(dir, 'afterpatch-old');
     writeFileSync(oldWrapper, '#!/bin/sh\necho 0.0.1\n');
     chmodSync(oldWrapper, 0o755);
+    // A CLI whose --version fails: proves known_version skips that run.
+    noVersionWrapper = join(dir, 'afterpatch-no-version');
+    writeFileSync(
+      noVersionWrapper,
+      `#!/bin/sh\n[ "$1" = --version ] && { echo 'no --version here' >&2; exit 3; }\nexec '${wrapper}' "$@"\n`,
+    );
+    chmodSync(noVersionWrapper, 0o755);
     // restart asks systemd about the units: a fake systemctl (loaded, active, no reload).
     writeFakeSystemctl(join(dir, 'bin'));
     PATH = `${join(dir, 'bin')}:${process.env.PATH ?? '/usr/bin:/bin'}`;
@@ -333,6 +341,25 @@ esac
         assert.match(
           String(r.msg),
           /afterpatch 0\.0\.1 on .* is too old: this module needs \d+\.\d+\.\d+ or newer/,
+        );
+      });
+
+      it('known_version: no --version run, the minimum still checked, a non-version refused', async () => {
+        const without = await run({ afterpatch: noVersionWrapper });
+        assert.equal(without.result.failed, true);
+        assert.match(String(without.result.msg), /--version failed .*no --version here/);
+        const known = await run({ afterpatch: noVersionWrapper, known_version: '9.9.9' });
+        assert.equal(known.result.failed ?? false, false, known.stdout);
+        assert.equal(known.result.afterpatch_version, '9.9.9');
+        assert.equal(known.result.needs_restart, true, known.stdout);
+        const old = await run({ afterpatch: noVersionWrapper, known_version: '0.0.1' });
+        assert.equal(old.result.failed, true);
+        assert.match(String(old.result.msg), /afterpatch 0\.0\.1 on .* is too old/);
+        const bad = await run({ afterpatch: noVersionWrapper, known_version: 'latest' });
+        assert.equal(bad.result.failed, true);
+        assert.match(
+          String(bad.result.msg),
+          /known_version: "latest" is not an afterpatch version/,
         );
       });
 

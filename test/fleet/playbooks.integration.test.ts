@@ -18,6 +18,7 @@ const BENCH = fileURLToPath(new URL('../../bench/fleet-bench/ansible/', import.m
 /** Every Python file of the repository's Ansible parts. */
 const PYTHON_FILES = [
   join(DIR, 'library', 'afterpatch.py'),
+  join(DIR, 'action_plugins', 'afterpatch_report.py'),
   join(BENCH, 'callback_plugins', 'bench_fleet_events.py'),
 ];
 const skip = existsSync('/usr/bin/ansible-playbook')
@@ -35,6 +36,8 @@ describe('Ansible playbooks and role', { skip }, () => {
       ANSIBLE_LOCAL_TEMP: join(tmp, 'local'),
       ANSIBLE_HOME: join(tmp, 'home'),
       ANSIBLE_NOCOLOR: '1',
+      // bench/fleet's save.yml imports the playbook's task file, which uses the action plugin.
+      ANSIBLE_ACTION_PLUGINS: join(DIR, 'action_plugins'),
     };
   });
   after(() => rmSync(tmp, { recursive: true, force: true }));

@@ -57,6 +57,8 @@ const EXPECTED_FILES = [
   './usr/share/afterpatch/ansible/rolling-restart.yml',
   './usr/share/afterpatch/ansible/roles/afterpatch/tasks/main.yml',
   './usr/share/afterpatch/ansible/tasks/save-result.yml',
+  // rolling-restart.yml's controller steps: without it the packaged playbook cannot run.
+  './usr/share/afterpatch/ansible/action_plugins/afterpatch_report.py',
 ];
 const CONFFILES = ['/etc/afterpatch/afterpatch.toml', '/etc/apt/apt.conf.d/50afterpatch'];
 

@@ -51,6 +51,12 @@ options:
     description: Path of the CLI (looked up on PATH when it has no slash).
     type: str
     default: afterpatch
+  known_version:
+    description:
+      - The CLI's version as a scan of this run already read it (the gather's
+        C(afterpatch_version)); the module then skips its own C(--version) run, one start-up of
+        the CLI less. The minimum version is still checked.
+    type: str
 notes:
   - Check mode runs C(restart --dry-run): nothing is restarted and no sentinel written.
 author: afterpatch contributors
@@ -461,6 +467,7 @@ def new_module():
             reboot_sentinel=dict(type="bool", default=False),
             force=dict(type="bool", default=False),
             afterpatch=dict(type="str"),
+            known_version=dict(type="str"),
         ),
         supports_check_mode=True,
     )
@@ -501,6 +508,9 @@ def main():
             or "afterpatch",
             "check_mode": check_mode,
         }
+        known = p["known_version"] or None
+        if known is not None and not re.fullmatch(r"\d+\.\d+\.\d+\S*", known):
+            raise ModuleError("known_version: %s is not an afterpatch version" % json.dumps(known))
         for g in o["exclude"]:
             try:
                 glob_to_regexp(g)
@@ -514,7 +524,10 @@ def main():
     try:
         version = [o["afterpatch"], "--version"]
         reads = None
-        if o["state"] == "scanned" and not (o["reboot_sentinel"] and not o["check_mode"]):
+        if known is not None:
+            # A scan of this run already asked this CLI (the playbook passes the gather's answer).
+            ran = [(0, known, "")]
+        elif o["state"] == "scanned" and not (o["reboot_sentinel"] and not o["check_mode"]):
             # Read-only: the version, the scan and the reboot question at once (the answers
             # of a CLI that turns out missing or too old are thrown away).
             ran = run_all([version] + reads_of(o))
