@@ -43,6 +43,7 @@ export async function collectAll(
   return {
     processes: results.flatMap((r) => r.processes).sort((a, b) => a.pid - b.pid),
     interpreted: results.flatMap((r) => r.interpreted).sort((a, b) => a.pid - b.pid),
+    foreign: results.flatMap((r) => r.foreign).sort((a, b) => a.pid - b.pid),
     scanned: results.reduce((n, r) => n + r.scanned, 0),
     denied: results.reduce((n, r) => n + r.denied, 0),
   };
