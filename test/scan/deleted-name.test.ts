@@ -76,3 +76,48 @@ describe('a file whose real name ends in " (deleted)"', {
     assert.deepEqual(await stalePaths(pid), [twin()]);
   });
 });
+
+describe('one look-up of a " (deleted)" name shared by processes with one view', {
+  skip: isRoot ? false : 'needs root (map_files)',
+}, () => {
+  // Both processes map paths that read ".../libz.so (deleted)" in maps: one maps the real file
+  // of that name (not stale), the other maps a deleted libz.so whose name-twin is that file
+  // (stale). The scan stats the named file once for both (same mount namespace and root): the
+  // per-process inode comparison must still tell them apart, in either order.
+  let dir = '';
+  const pids: number[] = [];
+  const named = () => join(dir, 'libz.so (deleted)');
+  const plain = () => join(dir, 'libz.so');
+
+  before(async () => {
+    mkdirSync(TEST_TMP, { recursive: true, mode: 0o755 });
+    dir = mkdtempSync(join(TEST_TMP, 'deleted-name-view-'));
+    const holder = join(dir, 'holder');
+    writeFileSync(holder, HOLDER);
+    chmodSync(holder, 0o755);
+    writeFileSync(named(), 'x'.repeat(4096));
+    writeFileSync(plain(), 'z'.repeat(4096));
+    pids.push(...(await spawnHolders(holder, 1, { args: [plain()], maxLifetimeS: 60 })));
+    pids.push(...(await spawnHolders(holder, 1, { args: [named()], maxLifetimeS: 60 })));
+    pids.push(...(await spawnHolders(holder, 1, { args: [plain()], maxLifetimeS: 60 })));
+    unlinkSync(plain());
+  });
+  after(async () => {
+    await stopProcesses(pids);
+    if (dir) removeScratch(dir);
+  });
+
+  it('reports the deleted file and not the real name, whichever comes first', async () => {
+    const args = ['scan', '--json', '--no-packages', ...pids.flatMap((p) => ['--pid', String(p)])];
+    const r = await runCli(args);
+    assert.equal(r.code, 1, r.stderr);
+    const doc = JSON.parse(r.stdout) as ScanJson;
+    const [first, real, last] = pids as [number, number, number];
+    // (PIDs may wrap around: compare in PID order.)
+    assert.deepEqual(
+      doc.processes.map((p) => [p.pid, p.files.map((f) => f.path)]),
+      [first, last].sort((a, b) => a - b).map((pid) => [pid, [plain()]]),
+    );
+    assert.ok(!doc.processes.some((p) => p.pid === real));
+  });
+});
