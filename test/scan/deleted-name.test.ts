@@ -37,6 +37,30 @@ async function stalePaths(pid: number): Promise<string[]> {
   return doc.processes.flatMap((p) => p.files.map((f) => f.path));
 }
 
+/**
+ * A scratch directory with the holder script and the files given (name → one byte repeated),
+ * then one holder per entry of `maps` (the files it maps): its directory and the holders' PIDs.
+ */
+async function startHolders(
+  prefix: string,
+  files: Record<string, string>,
+  maps: string[][],
+): Promise<{ dir: string; pids: number[] }> {
+  mkdirSync(TEST_TMP, { recursive: true, mode: 0o755 });
+  const dir = mkdtempSync(join(TEST_TMP, prefix));
+  const holder = join(dir, 'holder');
+  writeFileSync(holder, HOLDER);
+  chmodSync(holder, 0o755);
+  for (const [name, byte] of Object.entries(files))
+    writeFileSync(join(dir, name), byte.repeat(4096));
+  const pids: number[] = [];
+  for (const args of maps) {
+    const paths = args.map((a) => join(dir, a));
+    pids.push(...(await spawnHolders(holder, 1, { args: paths, maxLifetimeS: 60 })));
+  }
+  return { dir, pids };
+}
+
 describe('a file whose real name ends in " (deleted)"', {
   skip: isRoot ? false : 'needs root (map_files)',
 }, () => {
@@ -46,15 +70,12 @@ describe('a file whose real name ends in " (deleted)"', {
   const twin = () => join(dir, 'liby.so');
 
   before(async () => {
-    mkdirSync(TEST_TMP, { recursive: true, mode: 0o755 });
-    dir = mkdtempSync(join(TEST_TMP, 'deleted-name-'));
-    const holder = join(dir, 'holder');
-    writeFileSync(holder, HOLDER);
-    chmodSync(holder, 0o755);
-    writeFileSync(named(), 'x'.repeat(4096));
-    writeFileSync(twin(), 'y'.repeat(4096));
-    pids.push(...(await spawnHolders(holder, 1, { args: [named()], maxLifetimeS: 60 })));
-    pids.push(...(await spawnHolders(holder, 1, { args: [twin()], maxLifetimeS: 60 })));
+    const h = await startHolders('deleted-name-', { 'libx.so (deleted)': 'x', 'liby.so': 'y' }, [
+      ['libx.so (deleted)'],
+      ['liby.so'],
+    ]);
+    dir = h.dir;
+    pids.push(...h.pids);
   });
   after(async () => {
     await stopProcesses(pids);
@@ -86,20 +107,16 @@ describe('one look-up of a " (deleted)" name shared by processes with one view',
   // per-process inode comparison must still tell them apart, in either order.
   let dir = '';
   const pids: number[] = [];
-  const named = () => join(dir, 'libz.so (deleted)');
   const plain = () => join(dir, 'libz.so');
 
   before(async () => {
-    mkdirSync(TEST_TMP, { recursive: true, mode: 0o755 });
-    dir = mkdtempSync(join(TEST_TMP, 'deleted-name-view-'));
-    const holder = join(dir, 'holder');
-    writeFileSync(holder, HOLDER);
-    chmodSync(holder, 0o755);
-    writeFileSync(named(), 'x'.repeat(4096));
-    writeFileSync(plain(), 'z'.repeat(4096));
-    pids.push(...(await spawnHolders(holder, 1, { args: [plain()], maxLifetimeS: 60 })));
-    pids.push(...(await spawnHolders(holder, 1, { args: [named()], maxLifetimeS: 60 })));
-    pids.push(...(await spawnHolders(holder, 1, { args: [plain()], maxLifetimeS: 60 })));
+    const h = await startHolders(
+      'deleted-name-view-',
+      { 'libz.so (deleted)': 'x', 'libz.so': 'z' },
+      [['libz.so'], ['libz.so (deleted)'], ['libz.so']],
+    );
+    dir = h.dir;
+    pids.push(...h.pids);
     unlinkSync(plain());
   });
   after(async () => {

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ProcReader } from '../../src/procfs/reader.ts';
 import { collect } from '../../src/scan/collect.ts';
+import { defaultThreads } from '../../src/scan/parallel.ts';
 import { scan } from '../../src/scan/scan.ts';
 import { makeProcTree, mapsLine } from '../helpers/fakeproc.ts';
 
@@ -112,5 +113,16 @@ describe('scan fast paths on a fixture /proc', () => {
       r.processes.map((p) => [p.pid, p.pidNs]),
       [10, 11, 12].map((pid) => [pid, 'pid:[4026531836]']),
     );
+  });
+});
+
+describe('the default thread count', () => {
+  it('is the CPUs (at most 4) the load average leaves free, counting the scan itself', () => {
+    assert.equal(defaultThreads(2, 0), 2);
+    assert.equal(defaultThreads(2, 1.2), 2, 'our own run is most of the load');
+    assert.equal(defaultThreads(2, 1.6), 1);
+    assert.equal(defaultThreads(2, 45), 1, 'never fewer than one');
+    assert.equal(defaultThreads(16, 0.5), 4);
+    assert.equal(defaultThreads(16, 14), 3);
   });
 });
