@@ -295,7 +295,13 @@ describe('assessAdvisories: one answer per replaced inode', () => {
 
   it('shares the ctime verdict among processes, reading no start time', () => {
     const started: number[] = [];
-    const io = { replacedAtMs: () => T(20), startMs: (pid: number) => (started.push(pid), null) };
+    const io = {
+      replacedAtMs: () => T(20),
+      startMs: (pid: number) => {
+        started.push(pid);
+        return null;
+      },
+    };
     const a = assessAdvisories([adv('libx1', { debian: '3' })], h, procs, io);
     assert.deepEqual(started, []);
     assert.deepEqual(
@@ -309,7 +315,10 @@ describe('assessAdvisories: one answer per replaced inode', () => {
     const started: number[] = [];
     const io = {
       replacedAtMs: () => T(5),
-      startMs: (pid: number) => (started.push(pid), pid === 1 ? T(15) : T(25)),
+      startMs: (pid: number) => {
+        started.push(pid);
+        return pid === 1 ? T(15) : T(25);
+      },
     };
     const a = assessAdvisories([adv('libx1', { debian: '3' })], h, procs, io);
     assert.deepEqual(started, [1, 2, 3]);
