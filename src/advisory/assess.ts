@@ -82,25 +82,35 @@ export function assessAdvisories(
   }
   // The running version of one package in one process does not depend on the advisory.
   const memo = new Map<string, { r: RunningVersion; newest: string | null }>();
+  // Told by the replaced inode's ctime alone, it depends on nothing else of the process: every
+  // process mapping that inode (thousands after a libc upgrade) shares one answer.
+  const byCtime = new Map<string, { r: RunningVersion; newest: string | null }>();
   const running = (p: StaleProcess, file: StaleFile, bin: string) => {
     const key = `${p.pid}\0${bin}`;
     let hit = memo.get(key);
     if (!hit) {
       const history = historyOf.get(bin) ?? [];
-      const facts = {
-        deleted: true,
-        replacedAtMs: io.replacedAtMs(p.pid, file),
-        startMs: null as number | null,
-        installed: host.installed.get(bin) ?? null,
-        history,
-      };
-      // The start time is read only when the replaced inode's ctime did not tell.
-      let r = runningVersion(facts);
-      if (r.evidence !== 'history') {
-        facts.startMs = io.startMs(p.pid);
-        if (facts.startMs !== null) r = runningVersion(facts);
+      const replacedAtMs = io.replacedAtMs(p.pid, file);
+      const ctimeKey = replacedAtMs === null ? null : `${bin}\0${replacedAtMs}`;
+      hit = ctimeKey === null ? undefined : byCtime.get(ctimeKey);
+      if (!hit) {
+        const facts = {
+          deleted: true,
+          replacedAtMs,
+          startMs: null as number | null,
+          installed: host.installed.get(bin) ?? null,
+          history,
+        };
+        // The start time is read only when the replaced inode's ctime did not tell.
+        let r = runningVersion(facts);
+        if (r.evidence !== 'history') {
+          facts.startMs = io.startMs(p.pid);
+          if (facts.startMs !== null) r = runningVersion(facts);
+        }
+        hit = { r, newest: newestReplaced(history, facts.startMs, r, compare) };
+        if (ctimeKey !== null && facts.startMs === null && r.evidence === 'history')
+          byCtime.set(ctimeKey, hit);
       }
-      hit = { r, newest: newestReplaced(history, facts.startMs, r, compare) };
       memo.set(key, hit);
     }
     return hit;

@@ -9,6 +9,7 @@ import { parseCgroupFile } from '../cgroup/parse.ts';
 import { parseStatus } from '../packages/dpkg.ts';
 import { readFileBounded } from '../procfs/reader.ts';
 import { compareDebVersions } from '../reboot/version.ts';
+import type { ForeignProcess } from '../scan/collect.ts';
 import { type Advisory, familiesFromOsRelease, fixedVersionFor } from './advisory.ts';
 import type { ContainerVersion } from './assess.ts';
 import { baseName } from './history.ts';
@@ -47,7 +48,6 @@ export function findContainers(
   // PID 1's namespace is the host's; ours when PID 1's cannot be read (as the scan does).
   const hostPidNs = link('1/ns/pid') ?? link('self/ns/pid');
   if (hostPidNs === null) return [];
-  const byMnt = new Map<string, number>();
   // The PIDs the scan listed (no second readdir of /proc), or --pid's, which narrow it.
   let names: string[];
   try {
@@ -55,13 +55,30 @@ export function findContainers(
   } catch {
     return [];
   }
+  const foreign: ForeignProcess[] = [];
   for (const n of names) {
     if (!/^[1-9]\d*$/.test(n)) continue;
     const ns = link(`${n}/ns/pid`);
     if (ns === null || ns === hostPidNs) continue;
     const mnt = link(`${n}/ns/mnt`);
-    if (mnt === null || byMnt.has(mnt)) continue;
-    byMnt.set(mnt, Number(n));
+    if (mnt !== null) foreign.push({ pid: Number(n), mntNs: mnt });
+  }
+  return containersAmong(procRoot, foreign);
+}
+
+/**
+ * One process per mount namespace among processes in another PID namespace than the host's
+ * (in PID order; the scan's threads read their namespaces), named by runtime and id from the
+ * cgroup when it says, else by the mount namespace. At most MAX_CONTAINERS.
+ */
+export function containersAmong(
+  procRoot: string,
+  foreign: readonly ForeignProcess[],
+): ContainerRef[] {
+  const byMnt = new Map<string, number>();
+  for (const { pid, mntNs } of foreign) {
+    if (byMnt.has(mntNs)) continue;
+    byMnt.set(mntNs, pid);
     if (byMnt.size >= MAX_CONTAINERS) break;
   }
   return [...byMnt].map(([mnt, pid]) => {

@@ -42,19 +42,35 @@ export function procProcessIo(
   procRoot: string,
   rangeOf: (pid: number, file: { path: string; inode: number }) => string | null = () => null,
 ): {
-  replacedAtMs(pid: number, file: { path: string; inode: number }): number | null;
+  replacedAtMs(
+    pid: number,
+    file: { path: string; inode: number; device?: string; hostPath?: string | null },
+  ): number | null;
   startMs(pid: number): number | null;
 } {
   const maps = new Map<number, Mapping[] | null>();
+  // One inode has one ctime, however many processes map it (after a libc upgrade: thousands).
+  // A mapped inode cannot be reused while mapped; the path is part of the key because on btrfs
+  // the device maps prints is the file system's, not the subvolume's (inode numbers repeat).
+  const ctimes = new Map<string, number>();
   return {
     replacedAtMs(pid, file) {
+      const inodeKey =
+        file.device === undefined
+          ? null
+          : `${file.device}:${file.inode}:${file.hostPath ?? file.path}`;
+      const known = inodeKey === null ? undefined : ctimes.get(inodeKey);
+      if (known !== undefined) return known;
       const range = rangeOf(pid, file);
       if (range !== null) {
         const dash = range.indexOf('-');
-        return mappedFileCtimeMs(procRoot, pid, {
+        const ms = mappedFileCtimeMs(procRoot, pid, {
           start: range.slice(0, dash),
           end: range.slice(dash + 1),
         });
+        // Only an answer is shared: a process that could not be read says nothing of the inode.
+        if (ms !== null && inodeKey !== null) ctimes.set(inodeKey, ms);
+        return ms;
       }
       let list = maps.get(pid);
       if (list === undefined) {

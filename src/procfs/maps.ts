@@ -81,6 +81,14 @@ export function deletedMappings(buffer: Buffer, len: number): Mapping[] {
 }
 
 /**
+ * Whether a maps buffer holds the bytes " (deleted)" anywhere (one native search, no allocation
+ * beyond a view): when not, no line of it can be a deleted mapping.
+ */
+export function hasDeletedMarker(buffer: Buffer, len: number): boolean {
+  return buffer.subarray(0, len).indexOf(DELETED_BYTES) !== -1;
+}
+
+/**
  * Calls `visit` for each line of a maps buffer that ends in " (deleted)", in order, without
  * collecting them: a hostile maps file may hold a million such lines, so the caller decides what
  * to keep. When `visit` returns false the rest is only counted (a substring search per line, no
@@ -96,6 +104,12 @@ export function forEachDeleted(
   let from = 0;
   let stopped = false;
   let left = 0;
+  // The last parsed line: a file is mapped several times in a row (r--p, r-xp, r--p, rw-p), and
+  // a line whose device, inode and path bytes equal the last one's reuses its parse (the utf8
+  // decode and split of the whole line cost more than the rest of the scan's JavaScript).
+  let last: Mapping | null = null;
+  let lastTail = 0;
+  let lastEnd = 0;
   for (;;) {
     const hit = buf.indexOf(DELETED_BYTES, from);
     if (hit === -1) return left;
@@ -108,9 +122,60 @@ export function forEachDeleted(
       continue;
     }
     const start = hit === 0 ? 0 : buf.lastIndexOf(10, hit - 1) + 1;
-    const m = parseMapsLine(buf.toString('utf8', start, after));
+    const tail = last === null ? -1 : tailStart(buf, start, hit);
+    let m: Mapping | null;
+    if (last !== null && tail !== -1 && sameBytes(buf, tail, after, lastTail, lastEnd)) {
+      m = withHead(last, buf.toString('latin1', start, tail - 1));
+    } else {
+      m = parseMapsLine(buf.toString('utf8', start, after));
+      if (m !== null) {
+        last = m;
+        lastTail = tailStart(buf, start, hit);
+        lastEnd = after;
+        if (lastTail === -1) last = null;
+      }
+    }
     if (m?.deleted && m.inode !== 0 && m.path.startsWith('/')) stopped = visit(m) === false;
   }
+}
+
+/**
+ * Where the device field of the maps line [start, end) begins (after three single spaces), or -1
+ * when the head (range, perms, offset) is not plain ASCII: then the line is parsed in full.
+ */
+function tailStart(buf: Buffer, start: number, end: number): number {
+  let spaces = 0;
+  for (let i = start; i < end; i++) {
+    const c = buf[i] as number;
+    if (c >= 128) return -1;
+    if (c === 32 && ++spaces === 3) return i + 1;
+  }
+  return -1;
+}
+
+function sameBytes(buf: Buffer, a: number, aEnd: number, b: number, bEnd: number): boolean {
+  if (aEnd - a !== bEnd - b) return false;
+  for (let i = 0; i < aEnd - a; i++) if (buf[a + i] !== buf[b + i]) return false;
+  return true;
+}
+
+/** `prev` with the range, perms and offset of `head` ("start-end perms offset"); null when the
+ *  head is not well-formed (as parseMapsLine would say). */
+function withHead(prev: Mapping, head: string): Mapping | null {
+  const sp1 = head.indexOf(' ');
+  const sp2 = head.indexOf(' ', sp1 + 1);
+  const dash = head.indexOf('-');
+  if (sp1 === -1 || sp2 !== sp1 + 5 || dash <= 0 || dash > sp1) return null;
+  return {
+    start: head.slice(0, dash),
+    end: head.slice(dash + 1, sp1),
+    perms: head.slice(sp1 + 1, sp2),
+    offset: head.slice(sp2 + 1),
+    device: prev.device,
+    inode: prev.inode,
+    path: prev.path,
+    deleted: prev.deleted,
+  };
 }
 
 /**

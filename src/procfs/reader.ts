@@ -6,6 +6,7 @@ import {
   readdirSync,
   readlinkSync,
   readSync,
+  statfsSync,
 } from 'node:fs';
 import { errnoCode } from '../errors.ts';
 
@@ -64,9 +65,15 @@ interface Sink {
 /**
  * Reads all of a regular file into `sink.buf` (grown as needed, up to maxBytes): its length, or
  * 'refused' when it has more than maxBytes bytes. Throws open/read errors and RefusedFileError.
+ * `knownRegular`: the caller knows the file is a kernel-made procfs file (no fstat needed).
  */
-function readInto(path: string, sink: Sink, maxBytes: number): number | 'refused' {
-  const fd = openRegularSync(path);
+function readInto(
+  path: string,
+  sink: Sink,
+  maxBytes: number,
+  knownRegular = false,
+): number | 'refused' {
+  const fd = knownRegular ? openSync(path, OPEN_FLAGS) : openRegularSync(path);
   try {
     let len = 0;
     for (;;) {
@@ -113,12 +120,15 @@ export interface ProcReaderOptions {
 export class ProcReader {
   readonly root: string;
   readonly maxBytes: number;
+  /** The root is a mounted procfs: its PID/maps files are the kernel's, never FIFOs or devices. */
+  readonly isProcfs: boolean;
   #sink: Sink;
 
   constructor(root = '/proc', o: ProcReaderOptions = {}) {
     this.root = root.endsWith('/') ? root.slice(0, -1) : root;
     this.maxBytes = o.maxBytes ?? MAX_PROC_FILE_BYTES;
     this.#sink = { buf: Buffer.allocUnsafe(Math.min(256 * 1024, this.maxBytes)) };
+    this.isProcfs = isProcfsMount(this.root);
   }
 
   /** Numeric entries of the root, ascending. */
@@ -140,6 +150,19 @@ export class ProcReader {
     }
   }
 
+  /**
+   * readRaw of `PID/maps`. On a mounted procfs the fstat that refuses FIFOs and devices is
+   * skipped (one syscall and one Stats object per process: the scan's hottest loop); anywhere
+   * else (a fixture tree) the file is checked like every other.
+   */
+  readMaps(pid: number): number | ReadFailure {
+    try {
+      return readInto(`${this.root}/${pid}/maps`, this.#sink, this.maxBytes, this.isProcfs);
+    } catch (e) {
+      return failure(e);
+    }
+  }
+
   /** The buffer filled by the last readRaw (valid until the next read). */
   get buffer(): Buffer {
     return this.#sink.buf;
@@ -156,6 +179,19 @@ export class ProcReader {
     } catch (e) {
       return failure(e);
     }
+  }
+}
+
+const PROC_SUPER_MAGIC = 0x9fa0;
+
+/** Whether `dir` is the root of a procfs mount (statfs; false when it cannot be told). */
+export function isProcfsMount(dir: string): boolean {
+  // statfsSync is missing before Node 18.15: then every file is checked.
+  if (typeof statfsSync !== 'function') return false;
+  try {
+    return statfsSync(dir).type === PROC_SUPER_MAGIC;
+  } catch {
+    return false;
   }
 }
 

@@ -2,8 +2,14 @@
 import { type BigIntStats, statSync } from 'node:fs';
 import { firstMappedPath, interpreterOf, mappedCodePaths } from '../interp/detect.ts';
 import { type RawInterp, readInterp } from '../interp/read.ts';
-import { forEachDeleted, isCode, type Mapping, mapFilesName } from '../procfs/maps.ts';
-import type { ProcReader } from '../procfs/reader.ts';
+import {
+  forEachDeleted,
+  hasDeletedMarker,
+  isCode,
+  type Mapping,
+  mapFilesName,
+} from '../procfs/maps.ts';
+import type { ProcReader, ReadFailure } from '../procfs/reader.ts';
 import { isFailure } from '../procfs/reader.ts';
 import type { IgnoredFile } from './model.ts';
 import type { NoiseConfig } from './noise.ts';
@@ -53,12 +59,26 @@ export interface CollectOptions {
   wantComm: boolean;
   /** Look for interpreter processes (docs/interpreted.md); off unless true. */
   interpreted?: boolean;
+  /**
+   * The host's PID namespace (ns/pid link of PID 1): when given, every process's namespace is
+   * read here, in the scan's threads, and the ones in another are returned in `foreign` (the
+   * advisory assessment looks for containers among them).
+   */
+  hostPidNs?: string | undefined;
+}
+
+/** A process in another PID namespace than the host's, with its mount namespace. */
+export interface ForeignProcess {
+  pid: number;
+  mntNs: string;
 }
 
 export interface CollectResult {
   processes: RawProcess[];
   /** Interpreter processes (stale or not), with what the interpreted-code detector needs. */
   interpreted: RawInterp[];
+  /** With `hostPidNs`: the processes in another PID namespace whose mount namespace is known. */
+  foreign: ForeignProcess[];
   scanned: number;
   denied: number;
 }
@@ -70,100 +90,174 @@ export interface PidQueue {
 
 export function collect(reader: ProcReader, queue: PidQueue, opts: CollectOptions): CollectResult {
   const isNoise = noiseMatcher(opts.noise);
-  const res: CollectResult = { processes: [], interpreted: [], scanned: 0, denied: 0 };
+  const named = new NamedFiles(reader.root);
+  const res: CollectResult = {
+    processes: [],
+    interpreted: [],
+    foreign: [],
+    scanned: 0,
+    denied: 0,
+  };
   for (let chunk = queue.next(); chunk; chunk = queue.next()) {
     for (const pid of chunk) {
-      const len = reader.readRaw(`${pid}/maps`);
+      const pidNs = opts.hostPidNs === undefined ? undefined : reader.readlink(`${pid}/ns/pid`);
+      if (pidNs !== undefined && !isFailure(pidNs) && pidNs !== opts.hostPidNs) {
+        const mnt = reader.readlink(`${pid}/ns/mnt`);
+        if (!isFailure(mnt)) res.foreign.push({ pid, mntNs: mnt });
+      }
+      const len = reader.readMaps(pid);
       // Refused (a FIFO, a device or an endless file in a fixture tree): unreadable, not clean.
       if (len === 'denied' || len === 'refused') res.denied++;
       if (isFailure(len)) continue;
       res.scanned++;
-      const files = new Map<string, RawFile>();
-      const ignored = new Map<string, IgnoredFile>();
-      /** Keys of mappings whose " (deleted)" is part of the file's real name (not deleted). */
-      const named = new Set<string>();
-      let omitted = 0;
       // The first file mapping is the executable: a look at one line, no extra read, for
       // every process that is not an interpreter (before anything else reuses the buffer).
       const exe = opts.interpreted ? firstMappedPath(reader.buffer, len) : null;
       const interp = exe === null ? null : interpreterOf(exe);
+      // Most processes map nothing deleted: one search of the bytes read, nothing allocated.
+      if (interp === null && !hasDeletedMarker(reader.buffer, len)) continue;
       const mapped = interp === null ? null : mappedCodePaths(reader.buffer, len);
-      const left = forEachDeleted(reader.buffer, len, (m) => {
-        const kind = isCode(m) ? 'code' : 'data';
-        const key = `${m.inode}\0${m.path}`;
-        const rule = isNoise(m.path);
-        const into = rule === null ? files : ignored;
-        const prev = into.get(key);
-        if (prev) {
-          if (kind === 'code') prev.kind = kind;
-          return true;
-        }
-        if (into.size >= MAX_FILES_PER_PROCESS) {
-          omitted++;
-          // Enough stale files to call the process stale: the rest is only counted. Noise
-          // alone never stops the look (real stale code may follow it).
-          return rule !== null;
-        }
-        if (named.has(key)) return true;
-        if (suffixIsName(reader.root, pid, m)) named.add(key);
-        else if (rule !== null) ignored.set(key, { path: m.path, kind, rule });
-        else
-          files.set(key, {
-            path: m.path,
-            kind,
-            inode: m.inode,
-            device: m.device,
-            range: mapFilesName(m),
-          });
-        return true;
-      });
-      omitted += left;
+      const found = deletedFiles(reader, pid, len, isNoise, named);
       if (interp !== null) {
         const raw = readInterp(reader, pid, interp, mapped ?? []);
         if (raw) res.interpreted.push(raw);
       }
-      if (files.size === 0 && !(opts.keepIgnored && ignored.size > 0)) continue;
-      const pidNs = reader.readlink(`${pid}/ns/pid`);
-      if (pidNs === 'gone') continue; // exited meanwhile
-      const root = reader.readlink(`${pid}/root`);
+      if (found.files.size === 0 && !(opts.keepIgnored && found.ignored.size > 0)) continue;
+      const ns = pidNs ?? reader.readlink(`${pid}/ns/pid`);
+      if (ns === 'gone') continue; // exited meanwhile
+      const root = found.root ?? reader.readlink(`${pid}/root`);
       const comm = opts.wantComm ? reader.read(`${pid}/comm`) : null;
       res.processes.push({
         pid,
-        pidNs: isFailure(pidNs) ? null : pidNs,
+        pidNs: isFailure(ns) ? null : ns,
         // An unreadable root (another user's process) is taken as "/": the common case.
         root: isFailure(root) ? '/' : root,
         comm: comm === null || isFailure(comm) ? null : comm.trimEnd(),
-        files: [...files.values()],
-        ignored: [...ignored.values()],
-        ...(omitted > 0 ? { omittedMappings: omitted } : {}),
+        files: [...found.files.values()],
+        ignored: [...found.ignored.values()],
+        ...(found.omitted > 0 ? { omittedMappings: found.omitted } : {}),
       });
     }
   }
   return res;
 }
 
+/** The distinct deleted files of one process's maps (in the reader's buffer), noise apart. */
+function deletedFiles(
+  reader: ProcReader,
+  pid: number,
+  len: number,
+  isNoise: (path: string) => string | null,
+  named: NamedFiles,
+): {
+  files: Map<string, RawFile>;
+  ignored: Map<string, IgnoredFile>;
+  omitted: number;
+  /** The root link when the check of real " (deleted)" names read it. */
+  root: string | ReadFailure | null;
+} {
+  const files = new Map<string, RawFile>();
+  const ignored = new Map<string, IgnoredFile>();
+  /** Keys of mappings whose " (deleted)" is part of the file's real name (not deleted). */
+  const realName = new Set<string>();
+  let omitted = 0;
+  let view = null as ProcessView | null; // read at the first new file (set in the callback)
+  // A file's mappings are consecutive lines: the key and noise rule of the last one are reused.
+  let lastPath = '';
+  let lastInode = -1;
+  let lastKey = '';
+  let lastRule: string | null = null;
+  const left = forEachDeleted(reader.buffer, len, (m) => {
+    const kind = isCode(m) ? 'code' : 'data';
+    if (m.path !== lastPath || m.inode !== lastInode) {
+      lastPath = m.path;
+      lastInode = m.inode;
+      lastKey = `${m.inode}\0${m.path}`;
+      lastRule = isNoise(m.path);
+    }
+    const key = lastKey;
+    const rule = lastRule;
+    const into = rule === null ? files : ignored;
+    const prev = into.get(key);
+    if (prev) {
+      if (kind === 'code') prev.kind = kind;
+      return true;
+    }
+    if (into.size >= MAX_FILES_PER_PROCESS) {
+      omitted++;
+      // Enough stale files to call the process stale: the rest is only counted. Noise
+      // alone never stops the look (real stale code may follow it).
+      return rule !== null;
+    }
+    if (realName.has(key)) return true;
+    view ??= processView(reader, pid);
+    if (named.suffixIsName(pid, view.key, m)) realName.add(key);
+    else if (rule !== null) ignored.set(key, { path: m.path, kind, rule });
+    else
+      files.set(key, {
+        path: m.path,
+        kind,
+        inode: m.inode,
+        device: m.device,
+        range: mapFilesName(m),
+      });
+    return true;
+  });
+  return { files, ignored, omitted: omitted + left, root: view?.root ?? null };
+}
+
+interface ProcessView {
+  /** Mount namespace and root together: processes with the same key see the same files. */
+  key: string | null;
+  root: string | ReadFailure;
+}
+
+function processView(reader: ProcReader, pid: number): ProcessView {
+  const mnt = reader.readlink(`${pid}/ns/mnt`);
+  const root = reader.readlink(`${pid}/root`);
+  return { key: isFailure(mnt) || isFailure(root) ? null : `${mnt}\0${root}`, root };
+}
+
+/** Entries kept by one thread's NamedFiles (a hostile process table cannot grow it further). */
+const MAX_NAMED_CACHE = 65_536;
+
 /**
  * Whether a mapping the kernel marks " (deleted)" is in fact of a file whose real name ends in
  * " (deleted)" (the suffix is ambiguous: anyone can create `libx.so (deleted)` and map it). Only
- * when such a file exists (one failed stat() in the common case) are the mapped file
- * (/proc/PID/map_files/RANGE) and the named file compared by device and inode: the two stat()
- * results, since the device field of maps does not match st_dev on btrfs or overlayfs. Unknown
- * (map_files unreadable) counts as deleted: a stale file is never hidden by a doubt.
+ * when such a file exists is the mapped file (/proc/PID/map_files/RANGE) compared with the named
+ * file by device and inode: the two stat() results, since the device field of maps does not
+ * match st_dev on btrfs or overlayfs. Unknown (map_files unreadable) counts as deleted: a stale
+ * file is never hidden by a doubt. The look-up of the named file — one failed stat() in the
+ * common case — is done once per path and view (mount namespace and root), not per process:
+ * after a libc upgrade thousands of processes map the same few deleted paths.
  */
-function suffixIsName(procRoot: string, pid: number, m: Mapping): boolean {
-  let named: BigIntStats | undefined;
-  let mapped: BigIntStats;
-  try {
-    // ENOENT (the common case) without the cost of an exception.
-    named = statSync(`${procRoot}/${pid}/root${m.path} (deleted)`, {
-      bigint: true,
-      throwIfNoEntry: false,
-    });
-    if (!named?.isFile()) return false;
-    mapped = statSync(`${procRoot}/${pid}/map_files/${mapFilesName(m)}`, { bigint: true });
-  } catch {
-    // EACCES, ENOTDIR, ELOOP, a process gone: cannot tell, so it stays deleted.
-    return false;
+class NamedFiles {
+  readonly #procRoot: string;
+  readonly #seen = new Map<string, BigIntStats | null>();
+
+  constructor(procRoot: string) {
+    this.#procRoot = procRoot;
   }
-  return mapped.ino === named.ino && mapped.dev === named.dev;
+
+  suffixIsName(pid: number, view: string | null, m: Mapping): boolean {
+    const cacheKey = view === null ? null : `${view}\0${m.path}`;
+    let named = cacheKey === null ? undefined : this.#seen.get(cacheKey);
+    if (named === undefined) {
+      named = this.#stat(`${this.#procRoot}/${pid}/root${m.path} (deleted)`);
+      if (cacheKey !== null && this.#seen.size < MAX_NAMED_CACHE) this.#seen.set(cacheKey, named);
+    }
+    if (!named?.isFile()) return false;
+    const mapped = this.#stat(`${this.#procRoot}/${pid}/map_files/${mapFilesName(m)}`, true);
+    return mapped !== null && mapped.ino === named.ino && mapped.dev === named.dev;
+  }
+
+  /** stat() or null: ENOENT (the common case) without the cost of an exception; EACCES,
+   *  ENOTDIR, ELOOP, a process gone: cannot tell, so the mapping stays deleted. */
+  #stat(path: string, mustExist = false): BigIntStats | null {
+    try {
+      return statSync(path, { bigint: true, throwIfNoEntry: mustExist }) ?? null;
+    } catch {
+      return null;
+    }
+  }
 }

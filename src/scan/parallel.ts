@@ -1,6 +1,6 @@
 // Spreads the per-process reads over threads: the kernel's work of formatting maps is the
 // dominant cost and runs in parallel when several threads read (docs/performance.md).
-import { availableParallelism } from 'node:os';
+import { availableParallelism, loadavg } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { UserError } from '../errors.ts';
 import { ProcReader } from '../procfs/reader.ts';
@@ -43,13 +43,21 @@ export async function collectAll(
   return {
     processes: results.flatMap((r) => r.processes).sort((a, b) => a.pid - b.pid),
     interpreted: results.flatMap((r) => r.interpreted).sort((a, b) => a.pid - b.pid),
+    foreign: results.flatMap((r) => r.foreign).sort((a, b) => a.pid - b.pid),
     scanned: results.reduce((n, r) => n + r.scanned, 0),
     denied: results.reduce((n, r) => n + r.denied, 0),
   };
 }
 
-function defaultThreads(): number {
-  return Math.min(availableParallelism(), 4);
+/**
+ * The CPUs available, at most 4, but no more than the CPUs the load average leaves free: on a
+ * busy host a worker has no core of its own, and its start-up, its JIT warm-up and the copy of
+ * its results only add CPU time to the scan (measured at 10,000 stale processes on 2 busy cores:
+ * 5.2 s on one thread against 7.3 s on two). Our own thread counts as one of the load.
+ */
+export function defaultThreads(cpus = availableParallelism(), load1 = loadavg()[0] ?? 0): number {
+  const free = Math.floor(cpus - Math.max(0, load1 - 1) + 0.5);
+  return Math.max(1, Math.min(cpus, 4, free));
 }
 
 function startWorker(input: WorkerInput): {

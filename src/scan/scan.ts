@@ -95,6 +95,8 @@ export async function scan(options: ScanOptions = {}): Promise<ScanReport> {
   const dbPromise = wantPackages ? openPackageDb({ root: hostRoot }) : Promise.resolve(null);
   dbPromise.catch(() => {});
   const ignoredNames = (options.ignoreProcesses ?? []).map(userRegExp);
+  const ctx = referenceContext(reader);
+  const wantAdvisories = options.advisories !== undefined && options.advisories.length > 0;
   const raw = await collectAll(
     procRoot,
     pids,
@@ -103,10 +105,11 @@ export async function scan(options: ScanOptions = {}): Promise<ScanReport> {
       keepIgnored: options.includeIgnored === true,
       wantComm: ignoredNames.length > 0,
       interpreted: options.interpreted !== false,
+      // Containers for the advisories: every process's PID namespace, read by the threads.
+      ...(wantAdvisories && ctx.pidNs !== null ? { hostPidNs: ctx.pidNs } : {}),
     },
     options.threads,
   );
-  const ctx = referenceContext(reader);
   const candidates = raw.processes.filter(
     (p) => p.comm === null || !ignoredNames.some((re) => re.test(p.comm ?? '')),
   );
@@ -152,13 +155,15 @@ export async function scan(options: ScanOptions = {}): Promise<ScanReport> {
   attachDetails(reader, kept);
   const groups = groupProcesses(kept);
   const advisories =
-    options.advisories && options.advisories.length > 0
+    options.advisories && wantAdvisories
       ? await (await import('../advisory/run.ts')).assessRun(options.advisories, kept, {
           manager,
           root: hostRoot,
           procRoot,
-          // The PIDs already listed (--pid narrows them): containers are looked for among them.
+          // The PIDs already listed (--pid narrows them): containers are looked for among them,
+          // as the threads found them (null: the host's namespace is unknown, none is found).
           pids,
+          foreign: ctx.pidNs === null ? null : raw.foreign,
           rangeOf: rangesOf(raw.processes),
         })
       : undefined;

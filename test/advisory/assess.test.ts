@@ -283,3 +283,51 @@ describe('readAdvisoryHost on a dpkg system: the kernel named by its source `lin
     }
   });
 });
+
+describe('assessAdvisories: one answer per replaced inode', () => {
+  const T = (min: number) => Date.UTC(2025, 0, 1, 0, min);
+  const h = host({
+    binaries: new Map([['libx1', ['libx1']]]),
+    installed: new Map([['libx1', '3']]),
+    history: [
+      { time: T(10), name: 'libx1', action: 'upgrade', from: '1', version: '2' },
+      { time: T(20), name: 'libx1', action: 'upgrade', from: '2', version: '3' },
+    ],
+  });
+  const procs = [1, 2, 3].map((pid) => staleProc(pid, 'libx1', '3'));
+
+  it('shares the ctime verdict among processes, reading no start time', () => {
+    const started: number[] = [];
+    const io = {
+      replacedAtMs: () => T(20),
+      startMs: (pid: number) => {
+        started.push(pid);
+        return null;
+      },
+    };
+    const a = assessAdvisories([adv('libx1', { debian: '3' })], h, procs, io);
+    assert.deepEqual(started, []);
+    assert.deepEqual(
+      [1, 2, 3].map((pid) => a.processes.get(pid)?.[0]?.runningVersion),
+      ['2', '2', '2'],
+    );
+    assert.equal(a.advisories[0]?.vulnerableProcesses, 3);
+  });
+
+  it('still asks each process when the ctime does not tell (no sharing of start times)', () => {
+    const started: number[] = [];
+    const io = {
+      replacedAtMs: () => T(5),
+      startMs: (pid: number) => {
+        started.push(pid);
+        return pid === 1 ? T(15) : T(25);
+      },
+    };
+    const a = assessAdvisories([adv('libx1', { debian: '3' })], h, procs, io);
+    assert.deepEqual(started, [1, 2, 3]);
+    assert.deepEqual(
+      [1, 2, 3].map((pid) => a.processes.get(pid)?.[0]?.runningVersion),
+      ['2', '3', '3'],
+    );
+  });
+});

@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import {
   deletedMappings,
   forEachDeleted,
+  hasDeletedMarker,
   isCode,
   mapFilesName,
   parseMaps,
@@ -124,5 +125,59 @@ describe('forEachDeleted and mapFilesName', () => {
       '7f0314ef0000-7f0314ef1000',
     );
     assert.equal(mapFilesName({ start: '00000000', end: '00001000' }), '0-1000');
+  });
+});
+
+describe('forEachDeleted on a file mapped several times in a row', () => {
+  // Lines whose device, inode and path bytes equal the previous line's reuse its parse: every
+  // line must still come out exactly as parseMaps reads it (own range, perms, offset), and a
+  // line that differs in device or inode, or whose head is malformed or not ASCII, must not.
+  const lib = '/usr/lib/libssl.so.3 (deleted)';
+  const text = [
+    `7f00-7f01 r--p 00000000 fe:00 200${PAD}${lib}`,
+    `7f01-7f02 r-xp 00001000 fe:00 200${PAD}${lib}`,
+    `7f02-7f03 rw-p 00002000 fe:00 201${PAD}${lib}`,
+    `7f03-7f04 r--p 00003000 fe:01 201${PAD}${lib}`,
+    `7f04-7f05 r-x 00004000 fe:01 201${PAD}${lib}`,
+    `7f05 r-xp 00005000 fe:01 201${PAD}${lib}`,
+    `7f06-7f07 r-xp 0000\u00e9000 fe:01 201${PAD}${lib}`,
+    `7f07-7f08 rwxp 00007000 fe:01 201${PAD}${lib}`,
+    `7f08-7f09 r--p 00000000 fe:01 201${PAD}/usr/lib/libssl.so.4 (deleted)`,
+    `7f09-7f0a r--p 00000000 fe:01 0${PAD}/usr/lib/libssl.so.4 (deleted)`,
+    `7f0a-7f0b r--p 00000000 fe:01 0${PAD}/usr/lib/libssl.so.4 (deleted)`,
+  ].join('\n');
+  const buf = Buffer.from(text);
+  const got = deletedMappings(buf, buf.length);
+
+  it('agrees with parseMaps line by line', () => {
+    const viaParse = parseMaps(text).filter(
+      (m) => m.deleted && m.inode !== 0 && m.path.startsWith('/'),
+    );
+    assert.deepEqual(got, viaParse);
+  });
+
+  it('keeps each line its own head and tells files apart by device and inode', () => {
+    assert.deepEqual(
+      got.map((m) => [m.start, m.perms, m.offset, m.device, m.inode, m.path]),
+      [
+        ['7f00', 'r--p', '00000000', 'fe:00', 200, '/usr/lib/libssl.so.3'],
+        ['7f01', 'r-xp', '00001000', 'fe:00', 200, '/usr/lib/libssl.so.3'],
+        ['7f02', 'rw-p', '00002000', 'fe:00', 201, '/usr/lib/libssl.so.3'],
+        ['7f03', 'r--p', '00003000', 'fe:01', 201, '/usr/lib/libssl.so.3'],
+        ['7f06', 'r-xp', '0000\u00e9000', 'fe:01', 201, '/usr/lib/libssl.so.3'],
+        ['7f07', 'rwxp', '00007000', 'fe:01', 201, '/usr/lib/libssl.so.3'],
+        ['7f08', 'r--p', '00000000', 'fe:01', 201, '/usr/lib/libssl.so.4'],
+      ],
+    );
+  });
+});
+
+describe('hasDeletedMarker', () => {
+  it('finds the marker only within the given length', () => {
+    const line = `7f00-7f01 r-xp 00000000 fe:00 200${PAD}/usr/lib/l.so (deleted)`;
+    const buf = Buffer.from(`${line}\n`);
+    assert.equal(hasDeletedMarker(buf, buf.length), true);
+    assert.equal(hasDeletedMarker(buf, line.length - 1), false);
+    assert.equal(hasDeletedMarker(buf, 0), false);
   });
 });

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { runCli } from '../../harness/cli.ts';
 import {
+  isProcfsMount,
   openRegularSync,
   ProcReader,
   RefusedFileError,
@@ -41,6 +42,20 @@ describe('ProcReader on hostile fixture files', () => {
     const r = new ProcReader(fx.root, { maxBytes: 5000 });
     assert.equal(r.readRaw('12/maps'), 5000);
     assert.equal(r.buffer.length, 5000, 'the buffer never grows past the bound');
+  });
+
+  it('checks maps in a fixture tree like any file: only a mounted procfs skips the check', () => {
+    const fixture = new ProcReader(fx.root);
+    assert.equal(fixture.isProcfs, false);
+    assert.equal(fixture.readMaps(10), 'refused');
+    assert.equal(fixture.readMaps(11), 'refused');
+    assert.equal(isProcfsMount(fx.root), false);
+    const proc = new ProcReader('/proc');
+    assert.equal(proc.isProcfs, true);
+    const len = proc.readMaps(process.pid);
+    assert.equal(typeof len, 'number');
+    assert.match(proc.buffer.toString('utf8', 0, len as number), /^[0-9a-f]+-[0-9a-f]+ /);
+    assert.equal(proc.readMaps(2 ** 22 + 1), 'gone');
   });
 
   it('still reads real procfs files (regular, size 0) whole', () => {
