@@ -13,6 +13,15 @@ export function isQemu(comm: string | null): boolean {
   return comm !== null && QEMU_COMM.test(comm);
 }
 
+/**
+ * Whether a process whose first mapped file is `exe` can be qemu: the maps show the file itself
+ * (a `kvm` symlink resolved to `qemu-system-x86_64`), so anything not named qemu… or kvm… is not.
+ */
+export function mayBeQemu(exe: string): boolean {
+  const base = exe.slice(exe.lastIndexOf('/') + 1);
+  return base.startsWith('qemu') || base.startsWith('kvm');
+}
+
 /** The guest name qemu was given: `-name guest=NAME,…` (libvirt) or `-name NAME[,…]`. */
 export function qemuGuestName(argv: readonly string[]): string | null {
   const at = argv.findIndex((a) => a === '-name' || a === '--name');

@@ -48,7 +48,7 @@ export function register(program: Command): void {
     .addOption(configOption())
     .option(
       '--threads <n>',
-      'threads reading /proc (default: CPUs, at most 4, fewer when the load average says they are busy; at most 4 per CPU)',
+      'threads reading /proc (default: CPUs, at most 4, one when the load average is twice the CPUs; at most 4 per CPU)',
       threadCount,
     )
     .addOption(procRootOption())

@@ -37,6 +37,8 @@ export interface RawProcess {
   root: string;
   /** Command name, read only when process ignore rules need it. */
   comm: string | null;
+  /** The first mapped file (the executable, as the maps show it), null when none was seen. */
+  exe: string | null;
   files: RawFile[];
   ignored: IgnoredFile[];
   /** Deleted mappings not examined because the process maps more than MAX_FILES_PER_PROCESS
@@ -117,6 +119,7 @@ export function collect(reader: ProcReader, queue: PidQueue, opts: CollectOption
       // Most processes map nothing deleted: one search of the bytes read, nothing allocated.
       if (interp === null && !hasDeletedMarker(reader.buffer, len)) continue;
       const mapped = interp === null ? null : mappedCodePaths(reader.buffer, len);
+      const exePath = exe ?? firstMappedPath(reader.buffer, len);
       const found = deletedFiles(reader, pid, len, isNoise, named);
       if (interp !== null) {
         const raw = readInterp(reader, pid, interp, mapped ?? []);
@@ -133,6 +136,7 @@ export function collect(reader: ProcReader, queue: PidQueue, opts: CollectOption
         // An unreadable root (another user's process) is taken as "/": the common case.
         root: isFailure(root) ? '/' : root,
         comm: comm === null || isFailure(comm) ? null : comm.trimEnd(),
+        exe: exePath,
         files: [...found.files.values()],
         ignored: [...found.ignored.values()],
         ...(found.omitted > 0 ? { omittedMappings: found.omitted } : {}),

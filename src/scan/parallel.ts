@@ -50,14 +50,14 @@ export async function collectAll(
 }
 
 /**
- * The CPUs available, at most 4, but no more than the CPUs the load average leaves free: on a
- * busy host a worker has no core of its own, and its start-up, its JIT warm-up and the copy of
- * its results only add CPU time to the scan (measured at 10,000 stale processes on 2 busy cores:
- * 5.2 s on one thread against 7.3 s on two). Our own thread counts as one of the load.
+ * The CPUs available, at most 4; one thread alone when the 1-minute load average is at least twice
+ * the CPUs (every core already has another runnable task: a worker's start-up, JIT warm-up and
+ * result copy then only add CPU — 10,000 stale processes on 2 saturated cores: 5.2 s on one
+ * thread, 7.3 s on two). Below that, two threads win (2 cores, load 1.5–3.5: 1.25 s against
+ * 1.5 s), and the load average lags and counts our own start-up, so it is no finer guide.
  */
 export function defaultThreads(cpus = availableParallelism(), load1 = loadavg()[0] ?? 0): number {
-  const free = Math.floor(cpus - Math.max(0, load1 - 1) + 0.5);
-  return Math.max(1, Math.min(cpus, 4, free));
+  return load1 >= 2 * cpus ? 1 : Math.max(1, Math.min(cpus, 4));
 }
 
 function startWorker(input: WorkerInput): {

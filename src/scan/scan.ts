@@ -5,7 +5,7 @@ import type { AdvisoryAssessment } from '../advisory/assess.ts';
 import { attributeCgroup, rootPrefixFromInit } from '../cgroup/attribute.ts';
 import { containerFromCgroup } from '../cgroup/container.ts';
 import { parseCgroupFile } from '../cgroup/parse.ts';
-import { guestOwner } from '../cgroup/vm.ts';
+import { guestOwner, mayBeQemu } from '../cgroup/vm.ts';
 import { errnoOf, UserError } from '../errors.ts';
 import type { Group } from '../grouping/group.ts';
 import { groupProcesses, ownerKey } from '../grouping/group.ts';
@@ -263,7 +263,10 @@ function guestOf(reader: ProcReader, p: RawProcess, cgroup: string | null, owner
   const guest = guestOwner(owner, {
     pid: p.pid,
     cgroup,
-    comm: () => p.comm ?? text('comm')?.trimEnd() ?? null,
+    // The executable's name rules qemu out without reading comm (one open and read less for
+    // each of 10,000 stale processes).
+    comm: () =>
+      p.comm ?? (p.exe !== null && !mayBeQemu(p.exe) ? null : (text('comm')?.trimEnd() ?? null)),
     argv: () => {
       const t = text('cmdline');
       return t === null ? null : parseCmdline(t);
@@ -344,6 +347,7 @@ function addInterpreted(
         pidNs: p.pidNs,
         root: p.root,
         comm,
+        exe: null,
         files: [],
         ignored: [],
       };

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { runCli } from '../../harness/cli.ts';
-import { guestOwner, qemuGuestName } from '../../src/cgroup/vm.ts';
+import { guestOwner, mayBeQemu, qemuGuestName } from '../../src/cgroup/vm.ts';
 import { suggestAction } from '../../src/grouping/action.ts';
 import { scan } from '../../src/scan/scan.ts';
 import { writeFakeSystemctl } from '../helpers/fake-systemctl.ts';
@@ -119,6 +119,36 @@ describe('virtual machine guests', () => {
           .every((p) => p.files[0]?.hostPath === LIBSSL),
       );
     }
+  });
+
+  it('a process that only names itself qemu (comm) while its executable is another is no guest', async () => {
+    const own = makeProcTree({
+      1: FAKE_INIT,
+      900: {
+        name: 'qemu-system-x86',
+        maps: [
+          mapsLine('/usr/sbin/nginx', { addr: 0x55e000, inode: 98 }),
+          mapsLine(LIBSSL, { deleted: true, addr: 0x7f2000 }),
+        ].join('\n'),
+        cgroup: '0::/system.slice/nginx.service\n',
+      },
+    });
+    try {
+      const r = await scan({ procRoot: own.root, packages: false, interpreted: false });
+      assert.equal(r.processes[0]?.owner.type, 'system-unit');
+      assert.equal(r.summary.vms, 0);
+    } finally {
+      own.cleanup();
+    }
+  });
+
+  it('mayBeQemu: the executable as the maps show it, deleted or not', () => {
+    assert.equal(mayBeQemu('/usr/bin/qemu-system-x86_64'), true);
+    assert.equal(mayBeQemu('/usr/bin/qemu-system-x86_64 (deleted)'), true);
+    assert.equal(mayBeQemu('/usr/libexec/qemu-kvm'), true);
+    assert.equal(mayBeQemu('/usr/bin/kvm'), true);
+    assert.equal(mayBeQemu('/usr/sbin/nginx'), false);
+    assert.equal(mayBeQemu('/opt/qemu/bin/run'), false);
   });
 
   it('scan: a VM row and count in the text, the vm type in schema-valid JSON', async () => {

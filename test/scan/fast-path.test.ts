@@ -117,12 +117,18 @@ describe('scan fast paths on a fixture /proc', () => {
 });
 
 describe('the default thread count', () => {
-  it('is the CPUs (at most 4) the load average leaves free, counting the scan itself', () => {
+  it('is the CPUs (at most 4), one thread only when the load is twice the CPUs', () => {
     assert.equal(defaultThreads(2, 0), 2);
-    assert.equal(defaultThreads(2, 1.2), 2, 'our own run is most of the load');
-    assert.equal(defaultThreads(2, 1.6), 1);
+    assert.equal(
+      defaultThreads(2, 1.6),
+      2,
+      'a lagging load average of a few does not halve the scan',
+    );
+    assert.equal(defaultThreads(2, 3.9), 2);
+    assert.equal(defaultThreads(2, 4), 1, 'saturated: no worker');
     assert.equal(defaultThreads(2, 45), 1, 'never fewer than one');
-    assert.equal(defaultThreads(16, 0.5), 4);
-    assert.equal(defaultThreads(16, 14), 3);
+    assert.equal(defaultThreads(1, 0), 1);
+    assert.equal(defaultThreads(16, 14), 4);
+    assert.equal(defaultThreads(16, 32), 1);
   });
 });
