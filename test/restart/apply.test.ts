@@ -12,6 +12,7 @@ import { EnvironmentError } from '../../src/errors.ts';
 import { restartExitCode } from '../../src/exit.ts';
 import { restartToJson } from '../../src/output/restart.ts';
 import { silentLog } from '../../src/restart/log.ts';
+import type { PlanEntry } from '../../src/restart/plan.ts';
 import { applyRestart, type RestartReport } from '../../src/restart/restart.ts';
 import type { Manager } from '../../src/systemd/client.ts';
 import { FakeSystemd } from '../helpers/fake-systemd.ts';
@@ -144,6 +145,19 @@ describe('restart: apply and verify', () => {
       };
     };
     const failure = 'Job for b.service failed because the control process exited with error code.';
+    /** The whole restart (plan given), one unit a batch. */
+    const oneUnitBatches = (client: FakeSystemd, plan: PlanEntry[]) =>
+      applyRestart(
+        { scan: scanStub(), plan },
+        {
+          config: defaultConfig(),
+          client,
+          log: silentLog(),
+          stateDir: fresh(),
+          jobs: 1,
+          ...both(),
+        },
+      );
 
     it('after a success: one is-active for the batch, show and journal only for the unit that is not active', async () => {
       const client = new FakeSystemd()
@@ -200,17 +214,7 @@ describe('restart: apply and verify', () => {
       client.onAct = (a) => {
         if (a.units?.includes('b.service')) open();
       };
-      const run = applyRestart(
-        { scan: scanStub(), plan: [planEntry('a.service'), planEntry('b.service')] },
-        {
-          config: defaultConfig(),
-          client,
-          log: silentLog(),
-          stateDir: fresh(),
-          jobs: 1,
-          ...both(),
-        },
-      );
+      const run = oneUnitBatches(client, [planEntry('a.service'), planEntry('b.service')]);
       const late = new Promise<null>((resolve) => setTimeout(() => resolve(null), 5000).unref());
       const r = await Promise.race([run, late]);
       assert.ok(r, 'the first batch was not checked while the second was acted on');
@@ -226,18 +230,7 @@ describe('restart: apply and verify', () => {
 
     it('an error in a later batch keeps the earlier results; that batch is failed or unverified, no further batch starts', async () => {
       const entries = [planEntry('a.service'), planEntry('b.service'), planEntry('c.service')];
-      const run = (client: FakeSystemd) =>
-        applyRestart(
-          { scan: scanStub(), plan: entries },
-          {
-            config: defaultConfig(),
-            client,
-            log: silentLog(),
-            stateDir: fresh(),
-            jobs: 1,
-            ...both(),
-          },
-        );
+      const run = (client: FakeSystemd) => oneUnitBatches(client, entries);
       // systemctl cannot be run for the second batch: whether it acted is unknown → failed.
       const actFails = new FakeSystemd().unit('a.service').unit('b.service').unit('c.service');
       actFails.onAct = (a) => {
