@@ -8,6 +8,8 @@ export const EXIT = {
   stale: 1,
   /** Any command: bad usage, bad configuration or a runtime failure. */
   error: 2,
+  /** scan: nothing stale among what could be read, but without root some processes could not be. */
+  partial: 3,
 } as const;
 
 /**
@@ -23,9 +25,28 @@ export function errorExitFor(command: string): number {
 /** check's status when it cannot judge (Nagios UNKNOWN). */
 const CHECK_UNKNOWN = 3;
 
-/** Only stale code counts; processes keeping deleted data files only are reported but exit 0. */
-export function scanExitCode(r: ScanReport): number {
-  return r.groups.some((g) => g.severity === 'code') ? EXIT.stale : EXIT.ok;
+/**
+ * Only stale code counts; processes keeping deleted data files only are reported but exit 0.
+ * "Nothing stale" is said only of a whole scan: without root, other users' processes are
+ * unreadable, and the clean status would be a guess (as root, a process even root cannot read is
+ * a counted note, like check's).
+ */
+export function scanExitCode(
+  r: Pick<ScanReport, 'groups' | 'asRoot'> & { summary: { unreadable: number } },
+): number {
+  if (r.groups.some((g) => g.severity === 'code')) return EXIT.stale;
+  return !r.asRoot && r.summary.unreadable > 0 ? EXIT.partial : EXIT.ok;
+}
+
+/** The stderr line of a partial scan (scanExitCode's EXIT.partial), or null. */
+export function partialScanNote(
+  r: Pick<ScanReport, 'groups' | 'asRoot'> & {
+    summary: { unreadable: number; scanned: number };
+  },
+): string | null {
+  if (scanExitCode(r) !== EXIT.partial) return null;
+  const total = r.summary.scanned + r.summary.unreadable;
+  return `afterpatch: ${r.summary.unreadable} of ${total} processes could not be read without root: nothing stale among the others, but the scan is partial; run as root (exit 3).`;
 }
 
 /**

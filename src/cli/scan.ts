@@ -55,7 +55,7 @@ export function register(program: Command): void {
     .addOption(rootOption())
     .addHelpText(
       'after',
-      `\nExit status: 0 nothing stale, 1 stale code found, 2 error.\nNoise rules: ${NOISE_RULES.map((r) => r.id).join(' ')} (see docs/noise.md).`,
+      `\nExit status: 0 nothing stale, 1 stale code found, 2 error, 3 nothing stale found but, without root, some processes could not be read.\nNoise rules: ${NOISE_RULES.map((r) => r.id).join(' ')} (see docs/noise.md).`,
     )
     .action(async (opts) => {
       const { runScan } = await import('../commands/scan.ts');

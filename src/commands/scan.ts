@@ -1,5 +1,5 @@
 import { loadConfig } from '../config/load.ts';
-import { scanExitCode } from '../exit.ts';
+import { partialScanNote, scanExitCode } from '../exit.ts';
 import { SCAN_FORMATS, type ScanFormat } from '../output/formats.ts';
 import { styleFor } from '../output/style.ts';
 import { scanOptionsFrom } from '../scan/options.ts';
@@ -47,5 +47,7 @@ export async function runScan(o: ScanCliOptions): Promise<number> {
     }
     if (pending !== '') process.stdout.write(pending);
   }
+  const partial = partialScanNote(report);
+  if (partial !== null) process.stderr.write(`${partial}\n`);
   return scanExitCode(report);
 }

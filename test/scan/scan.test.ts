@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { runCli } from '../../harness/cli.ts';
-import { scanExitCode } from '../../src/exit.ts';
+import { partialScanNote, scanExitCode } from '../../src/exit.ts';
 import type { ScanReport } from '../../src/scan/scan.ts';
 import { scan } from '../../src/scan/scan.ts';
 import { makeProcTree, mapsLine } from '../helpers/fakeproc.ts';
@@ -167,6 +167,18 @@ describe('scan on a fixture /proc', () => {
   });
 
   it('exits 1 when stale code is found', () => assert.equal(scanExitCode(report), 1));
+
+  it('exits 3, not 0, when nothing is stale but processes were unreadable without root', () => {
+    const clean = { groups: [], asRoot: false, summary: { unreadable: 4, scanned: 60 } };
+    assert.equal(scanExitCode(clean), 3);
+    assert.match(partialScanNote(clean) ?? '', /^afterpatch: 4 of 64 processes could not be read/);
+    // Stale code found is stale code found, whatever was unreadable.
+    assert.equal(scanExitCode({ ...clean, groups: report.groups }), 1);
+    // As root, a process even root cannot read is a counted note (docs/cli.md).
+    assert.equal(scanExitCode({ ...clean, asRoot: true }), 0);
+    assert.equal(partialScanNote({ ...clean, asRoot: true }), null);
+    assert.equal(scanExitCode({ ...clean, summary: { unreadable: 0 } }), 0);
+  });
 
   it('shows what the noise rules filtered when asked', async () => {
     const all = await scan({ procRoot: fx.root, packages: false, includeIgnored: true });
