@@ -1,4 +1,5 @@
 // Exit codes, decided by pure functions so every command documents and tests them one way.
+import type { Verdict } from './formats/advisory.ts';
 import type { ScanReport } from './scan/scan.ts';
 
 export const EXIT = {
@@ -8,7 +9,10 @@ export const EXIT = {
   stale: 1,
   /** Any command: bad usage, bad configuration or a runtime failure. */
   error: 2,
-  /** scan: nothing stale among what could be read, but without root some processes could not be. */
+  /**
+   * scan: nothing stale among what could be read, but without root some processes could not be;
+   * or an advisory's verdict is unknown.
+   */
   partial: 3,
 } as const;
 
@@ -32,19 +36,24 @@ const CHECK_UNKNOWN = 3;
  * a counted note, like check's).
  */
 export function scanExitCode(
-  r: Pick<ScanReport, 'groups' | 'asRoot'> & { summary: { unreadable: number } },
+  r: Pick<ScanReport, 'groups' | 'asRoot'> & {
+    summary: { unreadable: number };
+    advisories?: { verdict: Verdict } | undefined;
+  },
 ): number {
-  if (r.groups.some((g) => g.severity === 'code')) return EXIT.stale;
+  // With --fixed/--advisory the question is the advisory's too: an unpatched host is not "0".
+  const verdict = r.advisories?.verdict ?? 'clean';
+  if (r.groups.some((g) => g.severity === 'code') || (verdict !== 'clean' && verdict !== 'unknown'))
+    return EXIT.stale;
+  if (verdict === 'unknown') return EXIT.partial;
   return !r.asRoot && r.summary.unreadable > 0 ? EXIT.partial : EXIT.ok;
 }
 
 /** The stderr line of a partial scan (scanExitCode's EXIT.partial), or null. */
 export function partialScanNote(
-  r: Pick<ScanReport, 'groups' | 'asRoot'> & {
-    summary: { unreadable: number; scanned: number };
-  },
+  r: Parameters<typeof scanExitCode>[0] & { summary: { scanned: number } },
 ): string | null {
-  if (scanExitCode(r) !== EXIT.partial) return null;
+  if (scanExitCode(r) !== EXIT.partial || r.asRoot || r.summary.unreadable === 0) return null;
   const total = r.summary.scanned + r.summary.unreadable;
   return `afterpatch: ${r.summary.unreadable} of ${total} processes could not be read without root: nothing stale among the others, but the scan is partial; run as root (exit 3).`;
 }

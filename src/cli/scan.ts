@@ -26,7 +26,7 @@ export function register(program: Command): void {
         .default('text' as const),
     )
     .addOption(jsonOption())
-    .option('-q, --quiet', 'print nothing; only the exit code tells (0 clean, 1 stale)')
+    .option('-q, --quiet', 'print nothing; only the exit code tells (0 clean, 1 stale, 3 partial or unknown)')
     .option('-a, --all', 'also show deleted files filtered as noise, and why')
     .addOption(libOption())
     .addOption(unitOption())
@@ -55,7 +55,7 @@ export function register(program: Command): void {
     .addOption(rootOption())
     .addHelpText(
       'after',
-      `\nExit status: 0 nothing stale, 1 stale code found, 2 error, 3 nothing stale found but, without root, some processes could not be read.\nNoise rules: ${NOISE_RULES.map((r) => r.id).join(' ')} (see docs/noise.md).`,
+      `\nExit status: 0 nothing stale, 1 stale code found (or an advisory not clean), 2 error, 3 nothing stale found but, without root, some processes could not be read (or an advisory is unknown).\nNoise rules: ${NOISE_RULES.map((r) => r.id).join(' ')} (see docs/noise.md).`,
     )
     .action(async (opts) => {
       const { runScan } = await import('../commands/scan.ts');

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { runCli } from '../../harness/cli.ts';
 import { readInRoot } from '../../src/advisory/in-root.ts';
+import { assertScanExitMatchesVerdict } from '../helpers/advisory-exit.ts';
 
 const isRoot = process.geteuid?.() === 0;
 const PKG = 'afterpatch-ctrtest';
@@ -129,7 +130,7 @@ describe('advisories in containers (own PID and mount namespace, pivot_root onto
       '--fixed',
       `${PKG}=2.0-1`,
     ]);
-    assert.ok(r.code === 0 || r.code === 1, r.stderr);
+    assertScanExitMatchesVerdict(r);
     const d = JSON.parse(r.stdout);
     const mine = (d.containerVersions as { id: string; vulnerable: unknown; version: unknown }[])
       .filter((c) => c.vulnerable !== false)

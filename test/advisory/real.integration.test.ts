@@ -25,6 +25,7 @@ import { hostVerdict, isVulnerable, runningVersion } from '../../src/advisory/ru
 import { parseStatus } from '../../src/packages/dpkg.ts';
 import { parseMaps } from '../../src/procfs/maps.ts';
 import { compareDebVersions } from '../../src/reboot/version.ts';
+import { assertScanExitMatchesVerdict } from '../helpers/advisory-exit.ts';
 
 const PKG = 'afterpatch-advtest';
 const isRoot = process.geteuid?.() === 0;
@@ -177,7 +178,7 @@ describe('advisories through the CLI, on real dpkg upgrades', {
     Object.values(on).flatMap((pids) => pids.flatMap((p) => ['--pid', String(p)]));
   const scanJson = async (...args: string[]) => {
     const r = await runCli(['scan', '--json', ...pidArgs(), ...args]);
-    assert.ok(r.code === 0 || r.code === 1, r.stderr);
+    assertScanExitMatchesVerdict(r);
     return JSON.parse(r.stdout) as {
       advisoryVerdict: string;
       advisories: { id: string; verdict: string; reasons: { verdict: string; why: string }[] }[];
@@ -290,7 +291,7 @@ describe('the fleet CVE table from three real scans: before the upgrade, after i
         '--fixed',
         `${PKG}=${FIX}`,
       ]);
-      assert.ok(r.code === 0 || r.code === 1, r.stderr);
+      assertScanExitMatchesVerdict(r);
       const file = join(scratch, `${host}.json`);
       writeFileSync(file, JSON.stringify({ host, scan: JSON.parse(r.stdout) }));
       return file;

@@ -180,6 +180,31 @@ describe('scan on a fixture /proc', () => {
     assert.equal(scanExitCode({ ...clean, summary: { unreadable: 0 } }), 0);
   });
 
+  it('with advisories: 1 when the host is not clean for one (unpatched, restart-, reboot-needed, image-vulnerable), 3 when unknown', () => {
+    const root = { groups: [], asRoot: true, summary: { unreadable: 0 } };
+    for (const verdict of [
+      'unpatched',
+      'reboot-needed',
+      'restart-needed',
+      'image-vulnerable',
+    ] as const)
+      assert.equal(scanExitCode({ ...root, advisories: { verdict } }), 1, verdict);
+    assert.equal(scanExitCode({ ...root, advisories: { verdict: 'unknown' } }), 3);
+    assert.equal(scanExitCode({ ...root, advisories: { verdict: 'clean' } }), 0);
+    assert.equal(
+      scanExitCode({ ...root, groups: report.groups, advisories: { verdict: 'clean' } }),
+      1,
+    );
+    assert.equal(
+      partialScanNote({
+        ...root,
+        summary: { unreadable: 1, scanned: 9 },
+        advisories: { verdict: 'unknown' },
+      }),
+      null,
+    );
+  });
+
   it('shows what the noise rules filtered when asked', async () => {
     const all = await scan({ procRoot: fx.root, packages: false, includeIgnored: true });
     const ignored = all.processes

@@ -376,7 +376,8 @@ def afterpatch(o, host, base, reads=None):
 
     # The scan (after a restart: the verification) and the reboot question.
     scan_ran, reboot_ran = reads if reads is not None else run_all(reads_of(o))
-    scan_doc = json_of(scan_ran, bin_, (0, 1), "scan")
+    # 3: a partial scan (no root) or an advisory that cannot be told; the document says which.
+    scan_doc = json_of(scan_ran, bin_, (0, 1, 3), "scan")
     reboot = json_of(reboot_ran, bin_, (0, 1), "reboot-required")
 
     scan = slim_scan(scan_doc)
