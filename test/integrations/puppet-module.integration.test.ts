@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import {
   chmodSync,
+  cpSync,
   mkdirSync,
   mkdtempSync,
   readFileSync,
@@ -153,7 +154,9 @@ describe('fact afterpatch (facter with the module’s lib/facter, the real CLI)'
   let fx: ReturnType<typeof makeProcTree>;
   let many: ReturnType<typeof makeProcTree>;
   let dir: string;
-  const FACTERLIB = join(PUPPET_MODULE, 'lib', 'facter');
+  // A copy in the test's own world-readable directory: the checkout may be private (a clone
+  // into `mktemp -d` is 0700) and one case runs facter as nobody.
+  let FACTERLIB: string;
 
   /** A CLI wrapper: the built bundle reading the fixture /proc (and root) instead of the host's. */
   const wrapper = (name: string, body: string) => {
@@ -187,6 +190,8 @@ describe('fact afterpatch (facter with the module’s lib/facter, the real CLI)'
     });
     dir = mkdtempSync(join(tmpdir(), 'afterpatch-puppet-fact-'));
     chmodSync(dir, 0o755);
+    FACTERLIB = join(dir, 'facter');
+    cpSync(join(PUPPET_MODULE, 'lib', 'facter'), FACTERLIB, { recursive: true });
     chmodSync(fx.root, 0o755);
     const root = join(dir, 'root');
     mkdirSync(join(root, 'run'), { recursive: true });
