@@ -26,7 +26,10 @@ export function register(program: Command): void {
         .default('text' as const),
     )
     .addOption(jsonOption())
-    .option('-q, --quiet', 'print nothing; only the exit code tells (0 clean, 1 stale, 3 partial or unknown)')
+    .option(
+      '-q, --quiet',
+      'print nothing; only the exit code tells (0 clean, 1 stale, 3 partial or unknown)',
+    )
     .option('-a, --all', 'also show deleted files filtered as noise, and why')
     .addOption(libOption())
     .addOption(unitOption())
