@@ -3,7 +3,7 @@
 // advisory, WARNING when a container image ships a vulnerable version or the answer is unknown —
 // overridable per verdict with --advisory-state VERDICT=STATE, like the bucket thresholds.
 import type { AdvisoryAssessment } from '../advisory/assess.ts';
-import { VERDICTS, type Verdict } from '../advisory/running.ts';
+import { VERDICTS, type Verdict } from '../formats/advisory.ts';
 
 export type AdvisoryCheckState = 'ok' | 'warning' | 'critical';
 

@@ -5,7 +5,7 @@ import {
   Option,
   type OptionValues,
 } from '@commander-js/extra-typings';
-import { DEFAULT_MAX_UNIT_SERIES } from '../output/prometheus.ts';
+import { DEFAULT_MAX_UNIT_SERIES } from '../output/prometheus-defaults.ts';
 import { collectList } from './parse.ts';
 import { privilegedPath } from './privileged.ts';
 

@@ -6,9 +6,10 @@ import type { Group } from '../grouping/group.ts';
 import { OUTCOMES } from '../restart/state.ts';
 import { VERSION } from '../version.ts';
 import { advisorySeries } from './advisory.ts';
+import { DEFAULT_MAX_UNIT_SERIES } from './prometheus-defaults.ts';
 
 export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
-export const DEFAULT_MAX_UNIT_SERIES = 100;
+export { DEFAULT_MAX_UNIT_SERIES };
 
 export interface PrometheusOptions {
   /** At most this many `afterpatch_unit_needs_restart` series with a unit name (default 100). */
