@@ -122,17 +122,16 @@ export function forEachDeleted(
       continue;
     }
     const start = hit === 0 ? 0 : buf.lastIndexOf(10, hit - 1) + 1;
-    const tail = last === null ? -1 : tailStart(buf, start, hit);
+    const tail = tailStart(buf, start, hit);
     let m: Mapping | null;
     if (last !== null && tail !== -1 && sameBytes(buf, tail, after, lastTail, lastEnd)) {
       m = withHead(last, buf.toString('latin1', start, tail - 1));
     } else {
       m = parseMapsLine(buf.toString('utf8', start, after));
       if (m !== null) {
-        last = m;
-        lastTail = tailStart(buf, start, hit);
+        last = tail === -1 ? null : m;
+        lastTail = tail;
         lastEnd = after;
-        if (lastTail === -1) last = null;
       }
     }
     if (m?.deleted && m.inode !== 0 && m.path.startsWith('/')) stopped = visit(m) === false;

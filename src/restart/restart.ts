@@ -59,8 +59,14 @@ function defaultClient(procRoot: string | undefined): SystemdClient {
   if (procRoot !== undefined && procRoot !== '/proc') return new SystemctlClient();
   // PID 1 answers root only on that socket: others would just be hung up on.
   if (process.getuid?.() !== 0) return new SystemctlClient();
-  return new BusClient({ onFallback: (why) => timingNote(`bus given up for systemctl: ${why}`) });
+  // One for the plan and the apply: a bus given up while planning is not tried (and waited for)
+  // again while restarting.
+  sharedBus ??= new BusClient({
+    onFallback: (why) => timingNote(`bus given up for systemctl: ${why}`),
+  });
+  return sharedBus;
 }
+let sharedBus: BusClient | undefined;
 
 export async function planRestart(o: RestartOptions): Promise<PlannedRestart> {
   const client = o.client ?? defaultClient(o.procRoot);

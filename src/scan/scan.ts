@@ -106,7 +106,7 @@ export async function scan(options: ScanOptions = {}): Promise<ScanReport> {
       wantComm: ignoredNames.length > 0,
       interpreted: options.interpreted !== false,
       // Containers for the advisories: every process's PID namespace, read by the threads.
-      ...(wantAdvisories && ctx.pidNs !== null ? { hostPidNs: ctx.pidNs } : {}),
+      hostPidNs: wantAdvisories ? (ctx.pidNs ?? undefined) : undefined,
     },
     options.threads,
   );
