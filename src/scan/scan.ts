@@ -230,9 +230,13 @@ function toStaleProcess(
   // Files of a container come from its image: the host's packages say nothing about them.
   // Virtual machines (machine.slice without their own PID namespace) run the host's binaries.
   const inContainer = foreignPidNs || (owner.type === 'container' && owner.runtime !== 'machine');
+  // The kernel prints a mapped file's path as the reader (this scan, at the host's root) sees
+  // it, not as the process does: a chrooted daemon's files are already host paths — the
+  // libraries postfix's smtpd loaded before its chroot read /usr/lib/…, files it opened inside
+  // /var/spool/postfix/… (docs/kernel-maps.md). Joining the root to them named no real file.
   const files: StaleFile[] = p.files.map((f) => ({
     path: f.path,
-    hostPath: inContainer ? null : p.root === '/' ? f.path : `${p.root}${f.path}`,
+    hostPath: inContainer ? null : f.path,
     kind: f.kind,
     inode: f.inode,
     device: f.device,
