@@ -363,7 +363,13 @@ function addInterpreted(
     const inContainer =
       sp.foreignPidNs || (sp.owner.type === 'container' && sp.owner.runtime !== 'machine');
     const toFile = (f: InterpFinding, pkg: PackageRef | null): StaleFile => {
-      const hostPath = inContainer ? null : hostPathOf(f.path, p.root);
+      // A held-open file's path is the kernel's (an fd link: the host's view, like maps); a
+      // program path comes from the command line, in the process's own root.
+      const hostPath = inContainer
+        ? null
+        : f.evidence.reason === 'open-file'
+          ? f.path
+          : hostPathOf(f.path, p.root);
       return {
         path: f.path,
         hostPath,
