@@ -66,6 +66,12 @@ export function worstVulnerable(vs: Iterable<Vulnerable>): Vulnerable {
   return w;
 }
 
+/** The running version of one package in one process, and the newest it could have loaded. */
+interface RunningHit {
+  r: RunningVersion;
+  newest: string | null;
+}
+
 export function assessAdvisories(
   advisories: readonly Advisory[],
   host: AdvisoryHost,
@@ -81,10 +87,10 @@ export function assessAdvisories(
     else historyOf.set(e.name, [e]);
   }
   // The running version of one package in one process does not depend on the advisory.
-  const memo = new Map<string, { r: RunningVersion; newest: string | null }>();
+  const memo = new Map<string, RunningHit>();
   // Told by the replaced inode's ctime alone, it depends on nothing else of the process: every
   // process mapping that inode (thousands after a libc upgrade) shares one answer.
-  const byCtime = new Map<string, { r: RunningVersion; newest: string | null }>();
+  const byCtime = new Map<string, RunningHit>();
   const running = (p: StaleProcess, file: StaleFile, bin: string) => {
     const key = `${p.pid}\0${bin}`;
     let hit = memo.get(key);
@@ -165,6 +171,9 @@ export function assessAdvisories(
     }
     let vulnerableProcesses = 0;
     let unknownProcesses = 0;
+    // One version object per running-version answer: the thousands of processes that share an
+    // answer (one replaced inode) share the object too (read-only from here on).
+    const versionOf = new Map<RunningHit, ProcessVersion>();
     for (const p of processes) {
       const found = new Map<string, ProcessVersion>();
       for (const f of p.files) {
@@ -188,20 +197,26 @@ export function assessAdvisories(
         if (f.package === null) continue;
         const bin = baseName(f.package.name);
         if (!fixedOf.has(bin) || found.has(bin)) continue;
-        const fixed = fixedOf.get(bin) ?? null;
-        const { r, newest } = running(p, f, bin);
-        const vulnerable = fixed === null ? 'unknown' : isVulnerable(r, fixed, compare, newest);
-        found.set(bin, {
-          advisory: a.id,
-          package: bin,
-          fixed,
-          runningVersion: r.runningVersion,
-          evidence: r.evidence,
-          ...(r.lowerBound ? { lowerBound: true as const } : {}),
-          ...(r.olderThan ? { olderThan: r.olderThan } : {}),
-          vulnerable,
-          note: r.note,
-        });
+        const hit = running(p, f, bin);
+        let version = versionOf.get(hit);
+        if (version === undefined) {
+          const fixed = fixedOf.get(bin) ?? null;
+          const { r, newest } = hit;
+          const vulnerable = fixed === null ? 'unknown' : isVulnerable(r, fixed, compare, newest);
+          version = {
+            advisory: a.id,
+            package: bin,
+            fixed,
+            runningVersion: r.runningVersion,
+            evidence: r.evidence,
+            ...(r.lowerBound ? { lowerBound: true as const } : {}),
+            ...(r.olderThan ? { olderThan: r.olderThan } : {}),
+            vulnerable,
+            note: r.note,
+          };
+          versionOf.set(hit, version);
+        }
+        found.set(bin, version);
       }
       if (found.size === 0) continue;
       const list = out.processes.get(p.pid) ?? [];

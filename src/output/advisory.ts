@@ -6,6 +6,7 @@ import {
   type ContainerVersion,
   groupVulnerable,
   type ProcessVersion,
+  worstVulnerable,
 } from '../advisory/assess.ts';
 import { VERDICTS, type Verdict, type Vulnerable } from '../advisory/running.ts';
 
@@ -36,6 +37,12 @@ export function advisoryMark(
   pids: readonly number[],
 ): AdvisoryMark | object {
   if (a === undefined) return {};
+  if (pids.length === 1) {
+    // One process (10,000 of them in a scan's JSON): its list holds each advisory's package
+    // once already, so there is nothing to merge.
+    const own = a.processes.get(pids[0] as number) ?? [];
+    return { vulnerable: worstVulnerable(own.map((v) => v.vulnerable)), versions: own };
+  }
   const seen = new Set<string>();
   const versions: ProcessVersion[] = [];
   for (const pid of pids)

@@ -230,9 +230,13 @@ function toStaleProcess(
   // Files of a container come from its image: the host's packages say nothing about them.
   // Virtual machines (machine.slice without their own PID namespace) run the host's binaries.
   const inContainer = foreignPidNs || (owner.type === 'container' && owner.runtime !== 'machine');
+  // The kernel prints a mapped file's path as the reader (this scan, at the host's root) sees
+  // it, not as the process does: a chrooted daemon's files are already host paths — the
+  // libraries postfix's smtpd loaded before its chroot read /usr/lib/…, files it opened inside
+  // /var/spool/postfix/… (docs/kernel-maps.md). Joining the root to them named no real file.
   const files: StaleFile[] = p.files.map((f) => ({
     path: f.path,
-    hostPath: inContainer ? null : p.root === '/' ? f.path : `${p.root}${f.path}`,
+    hostPath: inContainer ? null : f.path,
     kind: f.kind,
     inode: f.inode,
     device: f.device,
@@ -359,7 +363,13 @@ function addInterpreted(
     const inContainer =
       sp.foreignPidNs || (sp.owner.type === 'container' && sp.owner.runtime !== 'machine');
     const toFile = (f: InterpFinding, pkg: PackageRef | null): StaleFile => {
-      const hostPath = inContainer ? null : hostPathOf(f.path, p.root);
+      // A held-open file's path is the kernel's (an fd link: the host's view, like maps); a
+      // program path comes from the command line, in the process's own root.
+      const hostPath = inContainer
+        ? null
+        : f.evidence.reason === 'open-file'
+          ? f.path
+          : hostPathOf(f.path, p.root);
       return {
         path: f.path,
         hostPath,

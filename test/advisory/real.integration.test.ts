@@ -4,7 +4,15 @@
 // but not vulnerable, a version-3 one runs the installed file. The same answer from a rotated log
 // (.1 and .gz); without any log, `unknown` with its bound.
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -56,7 +64,10 @@ function facts(pid: number, history: readonly HistoryEvent[], withCtime = true) 
  * Installs the test package at 1.0-1, 2.0-1, 3.0-1 in turn (dpkg -i), starting processes on each
  * (`onFirst` on version 1, one on the others), more than the tolerance apart.
  */
-async function installThreeVersions(onFirst: number): Promise<Record<1 | 2 | 3, number[]>> {
+async function installThreeVersions(
+  onFirst: number,
+  alsoOnFirst: () => Promise<number[]> = async () => [],
+): Promise<Record<1 | 2 | 3, number[]>> {
   const debs = await Promise.all(
     ([1, 2, 3] as const).map((v) => buildTestDeb({ name: PKG, version: `${v}.0-1`, libValue: v })),
   );
@@ -67,6 +78,7 @@ async function installThreeVersions(onFirst: number): Promise<Record<1 | 2 | 3, 
     await dpkgInstall(debs[v - 1] as string);
     await sleep(GAP_MS);
     on[v] = await spawnHolders(holder, v === 1 ? onFirst : 1, { maxLifetimeS: 120 });
+    if (v === 1) on[v].push(...(await alsoOnFirst()));
     await sleep(GAP_MS);
   }
   return on;
@@ -197,9 +209,36 @@ describe('advisories through the CLI, on real dpkg upgrades', {
     };
   };
 
+  /** A daemon that loads the library, then chroots (as postfix's smtpd does), on version 1. */
+  let chrooted = 0;
   before(async () => {
-    Object.assign(on, await installThreeVersions(1));
     scratch = mkdtempSync(join(tmpdir(), 'afterpatch-advcli-'));
+    const jail = join(scratch, 'jail');
+    const holder = join(scratch, 'chrooted-holder');
+    mkdirSync(jail);
+    writeFileSync(
+      holder,
+      [
+        '#!/usr/bin/python3',
+        'import ctypes, os, sys, time',
+        `ctypes.CDLL(${JSON.stringify(testPackagePaths(PKG).lib)})`,
+        'os.chroot(sys.argv[3])',
+        'os.chdir("/")',
+        'print("ready", flush=True)',
+        'end = time.time() + int(sys.argv[1])',
+        'while time.time() < end: time.sleep(0.1)',
+        '',
+      ].join('\n'),
+    );
+    chmodSync(holder, 0o755);
+    Object.assign(
+      on,
+      await installThreeVersions(1, async () => {
+        const pids = await spawnHolders(holder, 1, { args: [jail], maxLifetimeS: 120 });
+        chrooted = pids[0] as number;
+        return pids;
+      }),
+    );
   });
   after(async () => {
     await stopProcesses(Object.values(on).flat());
@@ -220,6 +259,9 @@ describe('advisories through the CLI, on real dpkg upgrades', {
     );
     assert.match(String(one?.versions[0]?.note), /^replaced at .* by the upgrade 1\.0-1 → 2\.0-1$/);
     assert.equal(byPid.get(on[2][0] as number)?.vulnerable, false);
+    // Chrooted after loading version 1: its library is the host's file and package (the kernel
+    // prints the host's path), so it is just as vulnerable.
+    assert.equal(byPid.get(chrooted)?.vulnerable, true, JSON.stringify(byPid.get(chrooted)));
     // The version-3 process maps the installed file: not stale, not listed.
     assert.equal(byPid.has(on[3][0] as number), false);
     const text = await runCli(['scan', ...pidArgs(), '--fixed', `${PKG}=${FIX}`]);
