@@ -1,9 +1,20 @@
-// Runs the built CLI (dist/afterpatch.cjs) as a real child process.
+// Runs the built CLI (dist/afterpatch.cjs): in this process through the bundle's runCli (the
+// bundle is what runs, so CLI tests still test what ships), or as a real child process when the
+// run needs one. Starting Node and loading the bundle cost ~90 ms of CPU per run, and the fast
+// suite makes hundreds of runs: in-process they cost only the command's own work.
+//
+// A run is spawned when it must be: another user (uid/gid), a command that lives on or handles
+// signals (serve; restart unless --dry-run on a fixture /proc), an environment that acts at a
+// process's start (LD_*, NODE_*, AFTERPATCH_TIMING), and always with AFTERPATCH_TEST_SPAWN=1 —
+// which runs every CLI test against real processes, as it was before (CONTRIBUTING.md).
 import { execFile } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
+import type { CliIo } from '../src/cli/io.ts';
 
 export const CLI = fileURLToPath(new URL('../dist/afterpatch.cjs', import.meta.url));
 
@@ -11,6 +22,14 @@ export interface RunResult {
   code: number;
   stdout: string;
   stderr: string;
+}
+
+export interface RunOptions {
+  env?: NodeJS.ProcessEnv;
+  uid?: number;
+  gid?: number;
+  /** Force a real child process for this run. */
+  spawn?: boolean;
 }
 
 let sharedCopy: string | null = null;
@@ -36,25 +55,96 @@ export function cliForAnyUser(): string {
   return sharedCopy;
 }
 
-export function runCli(
-  args: readonly string[],
-  opts: { env?: NodeJS.ProcessEnv; uid?: number; gid?: number } = {},
-): Promise<RunResult> {
+/** The default environment of a run: only PATH, so the caller's settings do not leak in. */
+const defaultEnv = (): NodeJS.ProcessEnv => ({ PATH: process.env.PATH ?? '/usr/bin:/bin' });
+
+export function runCli(args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run "npm run build" first`);
+  const env = opts.env ?? defaultEnv();
+  return mustSpawn(args, env, opts) ? spawnCli(args, env, opts) : inProcess(args, env);
+}
+
+/** True when a run cannot be faithful in this process (see the top of this file). */
+export function mustSpawn(
+  args: readonly string[],
+  env: NodeJS.ProcessEnv,
+  opts: RunOptions = {},
+): boolean {
+  if (opts.spawn === true || process.env.AFTERPATCH_TEST_SPAWN === '1') return true;
+  if (opts.uid !== undefined || opts.gid !== undefined) return true;
+  if (Object.keys(env).some((k) => /^(LD_|NODE_)|^AFTERPATCH_(TIMING|SERVE_GATHER)$/.test(k)))
+    return true;
+  const command = args.find((a) => !a.startsWith('-'));
+  if (command === 'serve' || command === 'node') return true;
+  // restart's apply traps signals, journals through its own stderr and keeps a bus per process.
+  if (command === 'restart') {
+    const dry = args.includes('--dry-run') || args.includes('-n');
+    const fixture = args.some((a) => a === '--proc-root' || a.startsWith('--proc-root='));
+    return !(dry && fixture);
+  }
+  return false;
+}
+
+function spawnCli(
+  args: readonly string[],
+  env: NodeJS.ProcessEnv,
+  opts: RunOptions,
+): Promise<RunResult> {
   return new Promise((resolve) => {
     execFile(
       process.execPath,
       [cliForAnyUser(), ...args],
-      {
-        env: opts.env ?? { PATH: process.env.PATH ?? '/usr/bin:/bin' },
-        maxBuffer: 64 * 1024 * 1024,
-        uid: opts.uid,
-        gid: opts.gid,
-      },
+      { env, maxBuffer: 64 * 1024 * 1024, uid: opts.uid, gid: opts.gid },
       (err, stdout, stderr) => {
         const code = err ? (typeof err.code === 'number' ? err.code : 127) : 0;
         resolve({ code, stdout, stderr });
       },
     );
   });
+}
+
+interface Bundle {
+  runCli(argv: readonly string[], io: CliIo): Promise<number>;
+}
+
+let bundle: Bundle | null = null;
+
+/** The bundle, loaded once per process (its require() runs nothing: src/main.ts). */
+function loadBundle(): Bundle {
+  if (bundle === null) {
+    const mod = createRequire(import.meta.url)(CLI) as Partial<Bundle>;
+    if (typeof mod.runCli !== 'function') throw new Error(`${CLI} exports no runCli: rebuild it`);
+    bundle = mod as Bundle;
+  }
+  return bundle;
+}
+
+/** The in-process runs, one after another: each has process.env to itself while it runs. */
+let queue: Promise<unknown> = Promise.resolve();
+
+function inProcess(args: readonly string[], env: NodeJS.ProcessEnv): Promise<RunResult> {
+  const run = queue.then(async () => {
+    const { runCli: run } = loadBundle();
+    let stdout = '';
+    let stderr = '';
+    // Not terminals, like a child's pipes; standard input is empty (a child's would never end).
+    const io: CliIo = {
+      stdout: { write: (s: string) => ((stdout += s), true), isTTY: false },
+      stderr: { write: (s: string) => ((stderr += s), true), isTTY: false },
+      stdin: Object.assign(Readable.from([]), { isTTY: false }),
+      env: { ...env },
+    };
+    // What the library and the programs it starts (systemctl, rpm, dpkg-query) see, as a child
+    // would: its environment is exactly the run's.
+    const saved = process.env;
+    process.env = io.env;
+    try {
+      const code = await run([process.execPath, CLI, ...args], io);
+      return { code, stdout, stderr };
+    } finally {
+      process.env = saved;
+    }
+  });
+  queue = run.catch(() => {});
+  return run;
 }

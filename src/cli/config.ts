@@ -2,8 +2,9 @@
 import { type Command, Option } from '@commander-js/extra-typings';
 import { formatOption, jsonOption } from './options.ts';
 import { privilegedPath } from './privileged.ts';
+import type { CliIo } from './io.ts';
 
-export function register(program: Command): void {
+export function register(program: Command, io: CliIo): void {
   program
     .command('config')
     .description(
@@ -29,6 +30,6 @@ export function register(program: Command): void {
     )
     .action(async (file, opts) => {
       const { runConfig } = await import('../commands/config.ts');
-      process.exitCode = runConfig(file, opts);
+      io.exitCode = runConfig(file, opts, io);
     });
 }

@@ -1,8 +1,9 @@
 // `afterpatch metrics` options and help; the work is in src/commands (loaded on use).
 import type { Command } from '@commander-js/extra-typings';
 import { addHealthOptions, maxUnitSeriesOption, quietOption } from './options.ts';
+import type { CliIo } from './io.ts';
 
-export function register(program: Command): void {
+export function register(program: Command, io: CliIo): void {
   const cmd = addHealthOptions(
     program
       .command('metrics')
@@ -20,6 +21,6 @@ export function register(program: Command): void {
   );
   cmd.action(async (opts) => {
     const { runMetrics } = await import('../commands/metrics.ts');
-    process.exitCode = await runMetrics(opts);
+    io.exitCode = await runMetrics(opts, io);
   });
 }

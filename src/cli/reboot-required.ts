@@ -8,8 +8,9 @@ import {
   quietOption,
   rootOption,
 } from './options.ts';
+import type { CliIo } from './io.ts';
 
-export function register(program: Command): void {
+export function register(program: Command, io: CliIo): void {
   program
     .command('reboot-required')
     .description(
@@ -31,6 +32,6 @@ export function register(program: Command): void {
     )
     .action(async (opts) => {
       const { runRebootRequired } = await import('../commands/reboot.ts');
-      process.exitCode = await runRebootRequired(opts);
+      io.exitCode = await runRebootRequired(opts, io);
     });
 }

@@ -14,8 +14,9 @@ import {
   unitOption,
 } from './options.ts';
 import { positiveInt } from './parse.ts';
+import type { CliIo } from './io.ts';
 
-export function register(program: Command): void {
+export function register(program: Command, io: CliIo): void {
   program
     .command('restart')
     .description('restart exactly the units running outdated code, verify them, and never loop')
@@ -55,6 +56,6 @@ export function register(program: Command): void {
     )
     .action(async (opts) => {
       const { runRestart } = await import('../commands/restart.ts');
-      process.exitCode = await runRestart(opts);
+      io.exitCode = await runRestart(opts, io);
     });
 }

@@ -13,8 +13,9 @@ import {
   unitOption,
 } from './options.ts';
 import { collectList, collectPid, threadCount } from './parse.ts';
+import type { CliIo } from './io.ts';
 
-export function register(program: Command): void {
+export function register(program: Command, io: CliIo): void {
   program
     .command('scan')
     .description(
@@ -62,6 +63,6 @@ export function register(program: Command): void {
     )
     .action(async (opts) => {
       const { runScan } = await import('../commands/scan.ts');
-      process.exitCode = await runScan(opts);
+      io.exitCode = await runScan(opts, io);
     });
 }

@@ -1,6 +1,7 @@
 // `afterpatch serve` options and help; the work is in src/commands (loaded on use).
 import { type Command, InvalidArgumentError } from '@commander-js/extra-typings';
 import { addHealthOptions, maxUnitSeriesOption } from './options.ts';
+import type { CliIo } from './io.ts';
 
 const seconds = (v: string) => {
   if (!/^(\d+(\.\d+)?|\.\d+)$/.test(v) || Number(v) <= 0 || Number(v) > 86_400)
@@ -8,7 +9,7 @@ const seconds = (v: string) => {
   return Number(v);
 };
 
-export function register(program: Command): void {
+export function register(program: Command, io: CliIo): void {
   addHealthOptions(
     program
       .command('serve')
@@ -45,6 +46,6 @@ export function register(program: Command): void {
     )
     .action(async (opts) => {
       const { runServe } = await import('../commands/serve.ts');
-      process.exitCode = await runServe(opts);
+      io.exitCode = await runServe(opts, io);
     });
 }
