@@ -4,12 +4,15 @@
 // suite makes hundreds of runs: in-process they cost only the command's own work.
 //
 // A run is spawned when it must be: another user (uid/gid), a command that lives on or handles
-// signals (serve; restart unless --dry-run on a fixture /proc), an environment that acts at a
-// process's start (LD_*, NODE_*, AFTERPATCH_TIMING), and always with AFTERPATCH_TEST_SPAWN=1 —
+// signals (serve; restart on the real /proc), an environment that acts at a
+// process's start (LD_PRELOAD, NODE_OPTIONS, AFTERPATCH_TIMING), and always with AFTERPATCH_TEST_SPAWN=1 —
 // which runs every CLI test against real processes, as it was before (CONTRIBUTING.md).
 import { execFile } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { createRequire } from 'node:module';
+
+const require = createRequire(import.meta.url);
+
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -28,6 +31,8 @@ export interface RunOptions {
   env?: NodeJS.ProcessEnv;
   uid?: number;
   gid?: number;
+  /** Standard input of the run (else empty in-process; left open in a child, as before). */
+  input?: string;
   /** Force a real child process for this run. */
   spawn?: boolean;
 }
@@ -61,7 +66,17 @@ const defaultEnv = (): NodeJS.ProcessEnv => ({ PATH: process.env.PATH ?? '/usr/b
 export function runCli(args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run "npm run build" first`);
   const env = opts.env ?? defaultEnv();
-  return mustSpawn(args, env, opts) ? spawnCli(args, env, opts) : inProcess(args, env);
+  const sp = mustSpawn(args, env, opts);
+  const t0 = performance.now();
+  const p = sp ? spawnCli(args, env, opts) : inProcess(args, env, opts.input);
+  if (process.env.HK_DEBUG)
+    void p.then(() =>
+      require('node:fs').appendFileSync(
+        String(process.env.HK_DEBUG),
+        `${(performance.now() - t0).toFixed(0)} ${sp ? 'S' : 'I'} ${args.join(' ').slice(0, 150)}\n`,
+      ),
+    );
+  return p;
 }
 
 /** True when a run cannot be faithful in this process (see the top of this file). */
@@ -72,16 +87,17 @@ export function mustSpawn(
 ): boolean {
   if (opts.spawn === true || process.env.AFTERPATCH_TEST_SPAWN === '1') return true;
   if (opts.uid !== undefined || opts.gid !== undefined) return true;
-  if (Object.keys(env).some((k) => /^(LD_|NODE_)|^AFTERPATCH_(TIMING|SERVE_GATHER)$/.test(k)))
+  // Read once when a process starts: in this process they are what they are. Others (such as
+  // NODE_TEST_CONTEXT or NODE_EXTRA_CA_CERTS in a copy of process.env) change nothing for the CLI.
+  const atStart = (k: string) =>
+    /^(LD_PRELOAD|LD_LIBRARY_PATH|NODE_OPTIONS|AFTERPATCH_TIMING|AFTERPATCH_SERVE_GATHER)$/.test(k);
+  if (Object.keys({ ...env, ...process.env }).some((k) => atStart(k) && env[k] !== process.env[k]))
     return true;
   const command = args.find((a) => !a.startsWith('-'));
   if (command === 'serve' || command === 'node') return true;
-  // restart's apply traps signals, journals through its own stderr and keeps a bus per process.
-  if (command === 'restart') {
-    const dry = args.includes('--dry-run') || args.includes('-n');
-    const fixture = args.some((a) => a === '--proc-root' || a.startsWith('--proc-root='));
-    return !(dry && fixture);
-  }
+  // restart on the real /proc keeps one bus connection per process (src/restart/restart.ts).
+  if (command === 'restart')
+    return !args.some((a) => a === '--proc-root' || a.startsWith('--proc-root='));
   return false;
 }
 
@@ -91,7 +107,7 @@ function spawnCli(
   opts: RunOptions,
 ): Promise<RunResult> {
   return new Promise((resolve) => {
-    execFile(
+    const child = execFile(
       process.execPath,
       [cliForAnyUser(), ...args],
       { env, maxBuffer: 64 * 1024 * 1024, uid: opts.uid, gid: opts.gid },
@@ -100,6 +116,7 @@ function spawnCli(
         resolve({ code, stdout, stderr });
       },
     );
+    if (opts.input !== undefined) child.stdin?.end(opts.input);
   });
 }
 
@@ -122,29 +139,56 @@ function loadBundle(): Bundle {
 /** The in-process runs, one after another: each has process.env to itself while it runs. */
 let queue: Promise<unknown> = Promise.resolve();
 
-function inProcess(args: readonly string[], env: NodeJS.ProcessEnv): Promise<RunResult> {
+function inProcess(
+  args: readonly string[],
+  env: NodeJS.ProcessEnv,
+  input = '',
+): Promise<RunResult> {
   const run = queue.then(async () => {
     const { runCli: run } = loadBundle();
-    let stdout = '';
-    let stderr = '';
-    // Not terminals, like a child's pipes; standard input is empty (a child's would never end).
+    const stdout = capture();
+    const stderr = capture();
     const io: CliIo = {
-      stdout: { write: (s: string) => ((stdout += s), true), isTTY: false },
-      stderr: { write: (s: string) => ((stderr += s), true), isTTY: false },
-      stdin: Object.assign(Readable.from([]), { isTTY: false }),
+      stdout,
+      stderr,
+      stdin: Object.assign(Readable.from(input === '' ? [] : [Buffer.from(input)]), {
+        isTTY: false,
+      }),
       env: { ...env },
     };
     // What the library and the programs it starts (systemctl, rpm, dpkg-query) see, as a child
     // would: its environment is exactly the run's.
     const saved = process.env;
+    // Node takes a new TZ only through the real environment object.
+    const tz = saved.TZ;
+    setTz(saved, env.TZ);
     process.env = io.env;
     try {
       const code = await run([process.execPath, CLI, ...args], io);
-      return { code, stdout, stderr };
+      return { code, stdout: stdout.text, stderr: stderr.text };
     } finally {
       process.env = saved;
+      setTz(saved, tz);
     }
   });
   queue = run.catch(() => {});
   return run;
+}
+
+function setTz(env: NodeJS.ProcessEnv, tz: string | undefined): void {
+  if (env.TZ === tz) return;
+  if (tz === undefined) delete env.TZ;
+  else env.TZ = tz;
+}
+
+/** A stream for the CLI that keeps what is written; not a terminal, like a child's pipe. */
+function capture(): { write(s: string): boolean; isTTY: false; text: string } {
+  return {
+    isTTY: false,
+    text: '',
+    write(s: string) {
+      this.text += s;
+      return true;
+    },
+  };
 }

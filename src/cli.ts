@@ -100,5 +100,7 @@ function reportError(e: unknown, io: CliIo): void {
   io.stderr.write(`afterpatch: ${printable(err?.message ?? String(e))}\n`);
   if (io.env.AFTERPATCH_DEBUG) io.stderr.write(`${err?.stack ?? ''}\n`);
   else
-    io.stderr.write('afterpatch: this is a bug; rerun with AFTERPATCH_DEBUG=1 and report the trace.\n');
+    io.stderr.write(
+      'afterpatch: this is a bug; rerun with AFTERPATCH_DEBUG=1 and report the trace.\n',
+    );
 }

@@ -3,8 +3,8 @@ import { type Command, InvalidArgumentError, Option } from '@commander-js/extra-
 import { parseAdvisoryState } from '../check/advisory.ts';
 import { CHECK_BUCKETS, CHECK_METRICS, type CheckBucket } from '../check/buckets.ts';
 import { parseRange } from '../check/range.ts';
-import { addHealthOptions, jsonOption, usageErrorLine } from './options.ts';
 import type { CliIo } from './io.ts';
+import { addHealthOptions, jsonOption, usageErrorLine } from './options.ts';
 
 /** Validates a threshold range at parse time, so a typo is a usage error (UNKNOWN). */
 const range = (v: string) => {
@@ -87,9 +87,7 @@ export function register(program: Command, io: CliIo): void {
       outputError: (s, write) => {
         // Bounded (an option value may be long) to stay within NRPE 2's 1 KiB.
         const first = (s.split('\n')[0]?.replace(/^error: /, '') ?? 'usage error').slice(0, 900);
-        io.stdout.write(
-          `AFTERPATCH UNKNOWN - usage error: ${first.replaceAll('|', '\\x7c')}\n`,
-        );
+        io.stdout.write(`AFTERPATCH UNKNOWN - usage error: ${first.replaceAll('|', '\\x7c')}\n`);
         write(usageErrorLine(s));
       },
     })

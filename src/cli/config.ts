@@ -1,8 +1,8 @@
 // `afterpatch config` options and help; the work is in src/commands (loaded on use).
 import { type Command, Option } from '@commander-js/extra-typings';
+import type { CliIo } from './io.ts';
 import { formatOption, jsonOption } from './options.ts';
 import { privilegedPath } from './privileged.ts';
-import type { CliIo } from './io.ts';
 
 export function register(program: Command, io: CliIo): void {
   program

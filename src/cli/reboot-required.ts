@@ -1,5 +1,6 @@
 // `afterpatch reboot-required` options and help; the work is in src/commands (loaded on use).
 import type { Command } from '@commander-js/extra-typings';
+import type { CliIo } from './io.ts';
 import {
   configOption,
   formatOption,
@@ -8,7 +9,6 @@ import {
   quietOption,
   rootOption,
 } from './options.ts';
-import type { CliIo } from './io.ts';
 
 export function register(program: Command, io: CliIo): void {
   program

@@ -1,7 +1,7 @@
 // `afterpatch report` options and help; the work is in src/commands (loaded on use).
 import type { Command } from '@commander-js/extra-typings';
-import { formatOption, jsonOption, quietOption } from './options.ts';
 import type { CliIo } from './io.ts';
+import { formatOption, jsonOption, quietOption } from './options.ts';
 
 export function register(program: Command, io: CliIo): void {
   program

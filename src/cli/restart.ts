@@ -1,5 +1,6 @@
 // `afterpatch restart` options and help; the work is in src/commands (loaded on use).
 import { type Command, Option } from '@commander-js/extra-typings';
+import type { CliIo } from './io.ts';
 import {
   advisoryOption,
   configOption,
@@ -14,7 +15,6 @@ import {
   unitOption,
 } from './options.ts';
 import { positiveInt } from './parse.ts';
-import type { CliIo } from './io.ts';
 
 export function register(program: Command, io: CliIo): void {
   program

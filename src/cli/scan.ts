@@ -1,6 +1,7 @@
 // `afterpatch scan` options and help; the work is in src/commands (loaded on use).
 import { type Command, Option } from '@commander-js/extra-typings';
 import { NOISE_RULES } from '../scan/noise.ts';
+import type { CliIo } from './io.ts';
 import {
   advisoryOption,
   configOption,
@@ -13,7 +14,6 @@ import {
   unitOption,
 } from './options.ts';
 import { collectList, collectPid, threadCount } from './parse.ts';
-import type { CliIo } from './io.ts';
 
 export function register(program: Command, io: CliIo): void {
   program

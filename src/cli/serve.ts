@@ -1,7 +1,7 @@
 // `afterpatch serve` options and help; the work is in src/commands (loaded on use).
 import { type Command, InvalidArgumentError } from '@commander-js/extra-typings';
-import { addHealthOptions, maxUnitSeriesOption } from './options.ts';
 import type { CliIo } from './io.ts';
+import { addHealthOptions, maxUnitSeriesOption } from './options.ts';
 
 const seconds = (v: string) => {
   if (!/^(\d+(\.\d+)?|\.\d+)$/.test(v) || Number(v) <= 0 || Number(v) > 86_400)

@@ -3,6 +3,7 @@
 import { parseAdvisoryState } from '../check/advisory.ts';
 import { gatherHealth, type HealthCliOptions, healthOptions } from '../check/health.ts';
 import { parseRange } from '../check/range.ts';
+import type { CliIo } from '../cli/io.ts';
 import {
   type CheckBucket,
   type CheckMetric,
@@ -11,7 +12,6 @@ import {
   formatNagiosError,
   type RebootState,
 } from '../output/nagios.ts';
-import type { CliIo } from '../cli/io.ts';
 
 export interface CheckCliOptions extends HealthCliOptions {
   warning?: string;

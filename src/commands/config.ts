@@ -2,13 +2,13 @@
 // Cheap on purpose, for Ansible's `validate: "afterpatch config %s"`: it reads that one file and
 // nothing else (no scan, no /proc, no systemctl), and its exit status means only "valid or not".
 import { resolve } from 'node:path';
+import type { CliIo } from '../cli/io.ts';
 import { DEFAULT_CONFIG_PATH, loadConfigFile } from '../config/load.ts';
 import { UserError } from '../errors.ts';
 import { EXIT } from '../exit.ts';
 import { configDocument } from '../formats/config.ts';
 import { formatConfig } from '../output/config.ts';
 import { printable } from '../output/style.ts';
-import type { CliIo } from '../cli/io.ts';
 
 export interface ConfigCliOptions {
   json?: true;

@@ -8,11 +8,11 @@ import {
   type HealthCliOptions,
   healthOptions,
 } from '../check/health.ts';
+import type { CliIo } from '../cli/io.ts';
 import { errnoCode, errnoOf, UserError } from '../errors.ts';
 import { EXIT } from '../exit.ts';
 import { writeFileAtomic } from '../io/fs-atomic.ts';
 import { formatPrometheus } from '../output/prometheus.ts';
-import type { CliIo } from '../cli/io.ts';
 
 /** What `metrics` and `serve` share: the health flags and the exposition's own. */
 export interface ExpositionCliOptions extends HealthCliOptions {

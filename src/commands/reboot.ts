@@ -1,11 +1,11 @@
 import { hostname } from 'node:os';
+import type { CliIo } from '../cli/io.ts';
 import { loadConfig } from '../config/load.ts';
 import { rebootExitCode } from '../exit.ts';
 import { rebootDocument } from '../formats/reboot.ts';
 import { formatRebootText } from '../output/reboot.ts';
 import { rebootSettingsFromConfig } from '../reboot/detect.ts';
 import { rebootRequired } from '../reboot/reboot.ts';
-import type { CliIo } from '../cli/io.ts';
 
 export interface RebootCliOptions {
   quiet?: true;

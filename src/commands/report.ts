@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
+import type { CliIo } from '../cli/io.ts';
 import { errnoOf } from '../errors.ts';
 import {
   FleetInputError,
@@ -10,7 +11,6 @@ import {
 } from '../fleet/merge.ts';
 import { fleetToJson, formatFleet } from '../output/fleet.ts';
 import { styleFor } from '../output/style.ts';
-import type { CliIo } from '../cli/io.ts';
 
 export interface ReportCliOptions {
   json?: true;

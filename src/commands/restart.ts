@@ -1,4 +1,5 @@
 import { createInterface } from 'node:readline/promises';
+import type { CliIo } from '../cli/io.ts';
 import { loadConfig } from '../config/load.ts';
 import { UserError } from '../errors.ts';
 import { restartExitCode } from '../exit.ts';
@@ -13,7 +14,6 @@ import {
   type RestartReport,
 } from '../restart/restart.ts';
 import { phase } from '../restart/timing.ts';
-import type { CliIo } from '../cli/io.ts';
 
 export interface RestartCliOptions {
   dryRun?: true;
@@ -88,7 +88,7 @@ export async function runRestart(o: RestartCliOptions, io: CliIo): Promise<numbe
       return 0;
     }
   }
-  const log = openActionLog();
+  const log = openActionLog({ stderr: io.stderr });
   try {
     const report = await applyRestart(planned, { ...opts, log });
     const { stdout, stderr } = restartOutput(report, format, style);

@@ -1,10 +1,10 @@
+import type { CliIo } from '../cli/io.ts';
 import { loadConfig } from '../config/load.ts';
 import { partialScanNote, scanExitCode } from '../exit.ts';
 import { SCAN_FORMATS, type ScanFormat } from '../output/formats.ts';
 import { styleFor } from '../output/style.ts';
 import { scanOptionsFrom } from '../scan/options.ts';
 import { scan } from '../scan/scan.ts';
-import type { CliIo } from '../cli/io.ts';
 
 export interface ScanCliOptions {
   format: ScanFormat;

@@ -1,6 +1,7 @@
 // `afterpatch serve`: Prometheus metrics over HTTP until SIGTERM/SIGINT.
 import type { AddressInfo } from 'node:net';
 import { type HealthOptions, healthOptions } from '../check/health.ts';
+import type { CliIo } from '../cli/io.ts';
 import { UserError } from '../errors.ts';
 import { EXIT } from '../exit.ts';
 import { ChildGatherer } from '../serve/child.ts';
@@ -8,7 +9,6 @@ import { expositionSource } from '../serve/exposition.ts';
 import { parseListen, urlHost } from '../serve/listen.ts';
 import { createMetricsServer } from '../serve/server.ts';
 import type { ExpositionCliOptions } from './metrics.ts';
-import type { CliIo } from '../cli/io.ts';
 
 export interface ServeCliOptions extends ExpositionCliOptions {
   listen: string;

@@ -5,11 +5,11 @@
 // a malformed entry fails the task with a message.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { chmodSync, existsSync, writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { CLI } from '../../harness/cli.ts';
+import { writeCliStandIn } from '../../harness/cli-stand-in.ts';
 import { hasDpkg, type LibcFixture, makeLibcFixture } from './libc-fixture.ts';
 
 const LIBRARY = fileURLToPath(new URL('../../integrations/ansible/library/', import.meta.url));
@@ -41,23 +41,15 @@ for (const m of MODULES)
     let f: LibcFixture;
     let wrapper = '';
     let n = 0;
-    before(() => {
+    before(async () => {
       f = makeLibcFixture();
       wrapper = join(f.dir, 'afterpatch');
-      const roots = `--proc-root '${f.procRoot}' --root '${f.root}'`;
-      writeFileSync(
-        wrapper,
-        `#!/bin/sh
-cli='${CLI}'
-case "$1" in
-  scan) shift; exec '${process.execPath}' "$cli" scan ${roots} "$@" ;;
-  restart) shift; exec '${process.execPath}' "$cli" restart ${roots} --state-dir '${f.dir}/state' "$@" ;;
-  reboot-required) shift; exec '${process.execPath}' "$cli" reboot-required --proc-root '${f.procRoot}' --root '${f.root}' "$@" ;;
-  *) exec '${process.execPath}' "$cli" "$@" ;;
-esac
-`,
-      );
-      chmodSync(wrapper, 0o755);
+      const roots = ['--proc-root', f.procRoot, '--root', f.root];
+      await writeCliStandIn(wrapper, {
+        scan: roots,
+        restart: [...roots, '--state-dir', join(f.dir, 'state')],
+        'reboot-required': roots,
+      });
     });
     after(() => f.cleanup());
 

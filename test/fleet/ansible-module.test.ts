@@ -4,7 +4,7 @@
 // <args.json>`) - against the built CLI reading a fake /proc through a wrapper. One table of
 // cases for both, and the two must return the same result for the same arguments.
 import assert from 'node:assert/strict';
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import {
   chmodSync,
   copyFileSync,
@@ -19,7 +19,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { CLI } from '../../harness/cli.ts';
+import { writeCliStandIn } from '../../harness/cli-stand-in.ts';
 import { writeFakeSystemctl } from '../helpers/fake-systemctl.ts';
 import { FAKE_INIT, FAKE_STALE_SSHD, makeProcTree } from '../helpers/fakeproc.ts';
 
@@ -90,7 +90,7 @@ describe('Ansible modules afterpatch (Python) and afterpatch_node', () => {
   let PATH: string;
   let n = 0;
 
-  before(() => {
+  before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'afterpatch-module-'));
     fx = makeProcTree({
       1: FAKE_INIT,
@@ -99,24 +99,12 @@ describe('Ansible modules afterpatch (Python) and afterpatch_node', () => {
     mkdirSync(join(dir, 'root'));
     mkdirSync(join(dir, 'bin'));
     // The hidden --proc-root exists on scan, restart and reboot-required (which also takes --root).
-    // --version is the real CLI's answer, asked once: every module run asks for it first, and a
-    // Node.js start per run made up a quarter of this file's time.
-    const version = execFileSync(process.execPath, [CLI, '--version'], { encoding: 'utf8' }).trim();
     wrapper = join(dir, 'afterpatch');
-    writeFileSync(
-      wrapper,
-      `#!/bin/sh
-cli='${CLI}'
-case "$1" in
-  --version) echo '${version}' ;;
-  scan) shift; exec '${process.execPath}' "$cli" scan --proc-root '${fx.root}' "$@" ;;
-  restart) shift; exec '${process.execPath}' "$cli" restart --proc-root '${fx.root}' --state-dir '${dir}/state' "$@" ;;
-  reboot-required) shift; exec '${process.execPath}' "$cli" reboot-required --proc-root '${fx.root}' --root '${dir}/root' "$@" ;;
-  *) exec '${process.execPath}' "$cli" "$@" ;;
-esac
-`,
-    );
-    chmodSync(wrapper, 0o755);
+    await writeCliStandIn(wrapper, {
+      scan: ['--proc-root', fx.root],
+      restart: ['--proc-root', fx.root, '--state-dir', join(dir, 'state')],
+      'reboot-required': ['--proc-root', fx.root, '--root', join(dir, 'root')],
+    });
     oldWrapper = join(dir, 'afterpatch-old');
     writeFileSync(oldWrapper, '#!/bin/sh\necho 0.0.1\n');
     chmodSync(oldWrapper, 0o755);
