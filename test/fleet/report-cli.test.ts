@@ -1,14 +1,11 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { CLI, type RunResult, runCli } from '../../harness/cli.ts';
-import { which } from '../../harness/tools.ts';
-
-/** The system's python3 (a pyenv shim on PATH costs a few bash runs per start). */
-const PYTHON = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : which('python3');
+import { PYTHON3 as PYTHON } from '../helpers/python.ts';
 
 const T1 = '2026-01-01T00:00:00.000Z';
 const scan = (host: string, stale: boolean) => ({
