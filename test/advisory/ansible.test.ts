@@ -34,54 +34,58 @@ const MODULES = [
   },
 ] as const;
 
-for (const m of MODULES)
-  describe(`Ansible module ${m.name}: fixed`, {
-    skip: hasDpkg ? m.skip : 'needs dpkg with libc6',
-  }, () => {
-    let f: LibcFixture;
-    let wrapper = '';
-    let n = 0;
-    before(async () => {
-      f = makeLibcFixture();
-      wrapper = join(f.dir, 'afterpatch');
-      const roots = ['--proc-root', f.procRoot, '--root', f.root];
-      await writeCliStandIn(wrapper, {
-        scan: roots,
-        restart: [...roots, '--state-dir', join(f.dir, 'state')],
-        'reboot-required': roots,
+// The two modules side by side, each on its own fixture (each one's tests in order).
+describe('Ansible modules: fixed', { concurrency: true }, () => {
+  for (const m of MODULES)
+    describe(`Ansible module ${m.name}: fixed`, {
+      skip: hasDpkg ? m.skip : 'needs dpkg with libc6',
+      concurrency: 1,
+    }, () => {
+      let f: LibcFixture;
+      let wrapper = '';
+      let n = 0;
+      before(async () => {
+        f = makeLibcFixture();
+        wrapper = join(f.dir, 'afterpatch');
+        const roots = ['--proc-root', f.procRoot, '--root', f.root];
+        await writeCliStandIn(wrapper, {
+          scan: roots,
+          restart: [...roots, '--state-dir', join(f.dir, 'state')],
+          'reboot-required': roots,
+        });
+      });
+      after(() => f.cleanup());
+
+      const run = (args: object): Promise<Record<string, unknown>> => {
+        const file = join(f.dir, `args-${n++}.json`);
+        writeFileSync(file, JSON.stringify(m.args({ afterpatch: wrapper, ...args })));
+        const [cmd, ...argv] = m.argv(file);
+        return new Promise((resolve) => {
+          execFile(cmd ?? '', argv, { env: f.env, cwd: f.dir }, (_e, stdout) =>
+            resolve(JSON.parse(stdout)),
+          );
+        });
+      };
+
+      it('scanned: the advisories travel in the scan; restarted (check mode): only the vulnerable unit', async () => {
+        const scanned = await run({ state: 'scanned', fixed: [`libc6=${f.installed}`] });
+        assert.equal(scanned.failed, false, String(scanned.msg));
+        const scan = scanned.scan as { advisoryVerdict: string; advisories: { verdict: string }[] };
+        assert.equal(scan.advisoryVerdict, 'restart-needed');
+        const planned = await run({
+          state: 'restarted',
+          fixed: { libc6: f.installed },
+          _ansible_check_mode: true,
+        });
+        assert.equal(planned.failed, false, String(planned.msg));
+        const plan = (planned.restart as { plan: { unit: string }[] }).plan.map((e) => e.unit);
+        assert.deepEqual(plan, ['old.service']);
+      });
+
+      it('a malformed entry fails the task with one message', async () => {
+        const r = await run({ state: 'scanned', fixed: ['libc6'] });
+        assert.equal(r.failed, true);
+        assert.match(String(r.msg), /fixed: "libc6" is not PACKAGE=VERSION/);
       });
     });
-    after(() => f.cleanup());
-
-    const run = (args: object): Promise<Record<string, unknown>> => {
-      const file = join(f.dir, `args-${n++}.json`);
-      writeFileSync(file, JSON.stringify(m.args({ afterpatch: wrapper, ...args })));
-      const [cmd, ...argv] = m.argv(file);
-      return new Promise((resolve) => {
-        execFile(cmd ?? '', argv, { env: f.env, cwd: f.dir }, (_e, stdout) =>
-          resolve(JSON.parse(stdout)),
-        );
-      });
-    };
-
-    it('scanned: the advisories travel in the scan; restarted (check mode): only the vulnerable unit', async () => {
-      const scanned = await run({ state: 'scanned', fixed: [`libc6=${f.installed}`] });
-      assert.equal(scanned.failed, false, String(scanned.msg));
-      const scan = scanned.scan as { advisoryVerdict: string; advisories: { verdict: string }[] };
-      assert.equal(scan.advisoryVerdict, 'restart-needed');
-      const planned = await run({
-        state: 'restarted',
-        fixed: { libc6: f.installed },
-        _ansible_check_mode: true,
-      });
-      assert.equal(planned.failed, false, String(planned.msg));
-      const plan = (planned.restart as { plan: { unit: string }[] }).plan.map((e) => e.unit);
-      assert.deepEqual(plan, ['old.service']);
-    });
-
-    it('a malformed entry fails the task with one message', async () => {
-      const r = await run({ state: 'scanned', fixed: ['libc6'] });
-      assert.equal(r.failed, true);
-      assert.match(String(r.msg), /fixed: "libc6" is not PACKAGE=VERSION/);
-    });
-  });
+});
