@@ -11,7 +11,6 @@ import { execFile } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { createRequire } from 'node:module';
 
-const require = createRequire(import.meta.url);
 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -66,17 +65,7 @@ const defaultEnv = (): NodeJS.ProcessEnv => ({ PATH: process.env.PATH ?? '/usr/b
 export function runCli(args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run "npm run build" first`);
   const env = opts.env ?? defaultEnv();
-  const sp = mustSpawn(args, env, opts);
-  const t0 = performance.now();
-  const p = sp ? spawnCli(args, env, opts) : inProcess(args, env, opts.input);
-  if (process.env.HK_DEBUG)
-    void p.then(() =>
-      require('node:fs').appendFileSync(
-        String(process.env.HK_DEBUG),
-        `${(performance.now() - t0).toFixed(0)} ${sp ? 'S' : 'I'} ${args.join(' ').slice(0, 150)}\n`,
-      ),
-    );
-  return p;
+  return mustSpawn(args, env, opts) ? spawnCli(args, env, opts) : inProcess(args, env, opts.input);
 }
 
 /** True when a run cannot be faithful in this process (see the top of this file). */
