@@ -308,12 +308,17 @@ describe('Ansible modules afterpatch (Python) and afterpatch_node', () => {
         });
 
         it('a CLI answering what the module does not expect: one msg line, the trace apart', async () => {
-          const odd = join(dir, 'afterpatch-odd');
-          writeFileSync(
-            odd,
-            '#!/bin/sh\n[ "$1" = --version ] && { echo 9.9.9; exit 0; }\necho \'{"entries": 5}\'\n',
-          );
-          chmodSync(odd, 0o755);
+          // A CLI that says it is 9.9.9 and prints `output` for anything else.
+          const fakeCli = (name: string, output: string) => {
+            const file = join(dir, name);
+            writeFileSync(
+              file,
+              `#!/bin/sh\n[ "$1" = --version ] && { echo 9.9.9; exit 0; }\necho '${output}'\n`,
+            );
+            chmodSync(file, 0o755);
+            return file;
+          };
+          const odd = fakeCli('afterpatch-odd', '{"entries": 5}');
           const { result: r } = await run({ afterpatch: odd });
           assert.equal(r.failed, true);
           assert.equal(r.changed, false);
@@ -323,12 +328,7 @@ describe('Ansible modules afterpatch (Python) and afterpatch_node', () => {
             assert.ok(String(r.exception).includes('\n'), 'the trace is kept for -vvv');
           }
           // A scan that is no JSON object at all: the scan failed, never "nothing stale".
-          const arr = join(dir, 'afterpatch-array');
-          writeFileSync(
-            arr,
-            '#!/bin/sh\n[ "$1" = --version ] && { echo 9.9.9; exit 0; }\necho 1\n',
-          );
-          chmodSync(arr, 0o755);
+          const arr = fakeCli('afterpatch-array', '1');
           const { result: a } = await run({ afterpatch: arr });
           assert.equal(a.failed, true);
           assert.match(String(a.msg), /afterpatch scan failed \(exit status 0\)/);
