@@ -1,4 +1,4 @@
-// `afterpatch check` run as a real child process against fake /proc trees.
+// `afterpatch check`, the built CLI (harness/cli.ts), against fake /proc trees.
 import assert from 'node:assert/strict';
 import { chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
