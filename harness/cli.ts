@@ -12,7 +12,7 @@ import { chmodSync, copyFileSync, existsSync, mkdtempSync, rmSync, symlinkSync }
 import { createRequire } from 'node:module';
 
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import type { CliIo } from '../src/cli/io.ts';
@@ -84,9 +84,18 @@ export function mustSpawn(
   const command = args.find((a) => !a.startsWith('-'));
   if (command === 'serve' || command === 'node') return true;
   // restart on the real /proc keeps one bus connection per process (src/restart/restart.ts).
-  if (command === 'restart')
-    return !args.some((a) => a === '--proc-root' || a.startsWith('--proc-root='));
+  if (command === 'restart') return procRoot(args) === '/proc';
   return false;
+}
+
+/** The last --proc-root of args (commander's rule), normalised; /proc when none. */
+function procRoot(args: readonly string[]): string {
+  let root = '/proc';
+  for (const [i, a] of args.entries()) {
+    if (a === '--proc-root') root = args[i + 1] ?? root;
+    else if (a.startsWith('--proc-root=')) root = a.slice('--proc-root='.length);
+  }
+  return resolve(root);
 }
 
 function spawnCli(

@@ -74,6 +74,7 @@ describe('the test harness', () => {
     assert.equal(mustSpawn(['serve', '--listen', ':0'], env), true);
     assert.equal(mustSpawn(['restart', '--dry-run'], env), true, 'the real /proc: a bus client');
     assert.equal(mustSpawn(['restart', '--proc-root', '/x', '--yes'], env), false);
+    assert.equal(mustSpawn(['restart', '--proc-root=/proc/', '--yes'], env), true);
     assert.equal(mustSpawn(['scan'], env, { uid: 65534 }), true);
     assert.equal(mustSpawn(['scan'], { ...env, AFTERPATCH_TIMING: '1' }), true);
     assert.equal(mustSpawn(['scan'], { ...env, LD_PRELOAD: '/x.so' }), true);
