@@ -79,6 +79,7 @@ export function register(program: Command, io: CliIo): void {
           .default('nagios' as const),
       )
       .addOption(jsonOption()),
+    io.env,
   )
     .configureOutput({
       // A usage error must still give the monitoring system a plugin line on stdout.

@@ -13,7 +13,7 @@ export function register(program: Command, io: CliIo): void {
     .argument(
       '[file]',
       'configuration file to check (default: /etc/afterpatch/afterpatch.toml)',
-      privilegedPath('the file argument'),
+      privilegedPath('the file argument', io.env),
     )
     .addOption(formatOption())
     .addOption(jsonOption())
@@ -22,7 +22,7 @@ export function register(program: Command, io: CliIo): void {
       new Option(
         '--config <file>',
         'the file to check, as the other commands take it (with a file argument too, both must name the same file)',
-      ).argParser(privilegedPath('--config')),
+      ).argParser(privilegedPath('--config', io.env)),
     )
     .addHelpText(
       'after',

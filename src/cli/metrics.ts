@@ -15,6 +15,7 @@ export function register(program: Command, io: CliIo): void {
       .addOption(maxUnitSeriesOption())
       .addOption(quietOption())
       .option('--no-node-reboot-required', 'do not export node_reboot_required'),
+    io.env,
   ).addHelpText(
     'after',
     '\nExit status: 0 metrics written, 2 error (bad usage, unwritable directory, failed scan;\na failed scan still writes afterpatch_scan_errors_total 1). Metrics: docs/monitoring.md.',

@@ -23,9 +23,9 @@ export function register(program: Command, io: CliIo): void {
       '--sentinel',
       'when a reboot is required, write /run/reboot-required and append to /run/reboot-required.pkgs',
     )
-    .addOption(configOption())
-    .addOption(procRootOption())
-    .addOption(rootOption())
+    .addOption(configOption(io.env))
+    .addOption(procRootOption(io.env))
+    .addOption(rootOption(io.env))
     .addHelpText(
       'after',
       '\nExit status: 0 no reboot needed, 1 reboot needed, 2 error (never 0 on an error: see docs/reboot.md for kured).',

@@ -39,6 +39,7 @@ export function register(program: Command, io: CliIo): void {
       )
       .addOption(maxUnitSeriesOption())
       .option('--no-node-reboot-required', 'do not export node_reboot_required'),
+    io.env,
   )
     .addHelpText(
       'after',

@@ -1,7 +1,10 @@
 // The CLI's I/O seam (src/cli.ts runCli, src/cli/io.ts): the bundle runs in the test process
 // with strings for streams (harness/cli.ts), and one run leaves nothing behind for the next.
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { CLI, mustSpawn, runCli } from '../../harness/cli.ts';
 import { parseRequest, withExtras } from '../../harness/cli-stand-in.ts';
@@ -49,6 +52,24 @@ describe('runCli (in-process)', () => {
     assert.equal(bad.code, 3);
     assert.match(bad.stdout, /^AFTERPATCH UNKNOWN - usage error: /);
     assert.match(bad.stderr, /^afterpatch: .*; run with --help for usage\.\n$/);
+  });
+
+  it("judges path options by the run's environment (sudo), not the process's", {
+    skip: process.geteuid?.() === 0 ? false : 'path options are checked only as root',
+  }, async () => {
+    // A private directory of root's: fine for root, refused under sudo (the caller could not
+    // read it).
+    const dir = mkdtempSync(join(tmpdir(), 'afterpatch-io-'));
+    try {
+      const file = join(dir, 'afterpatch.toml');
+      writeFileSync(file, '');
+      assert.equal((await direct(['config', '-q', file], {})).code, 0);
+      const sudo = await direct(['config', '-q', file], { SUDO_UID: '1000' });
+      assert.equal(sudo.code, 2);
+      assert.match(sudo.stderr, /refused under sudo \(SUDO_UID=1000\)/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("one run's command does not leak into the next run's exit status", async () => {
