@@ -64,7 +64,9 @@ const defaultEnv = (): NodeJS.ProcessEnv => ({ PATH: process.env.PATH ?? '/usr/b
 export function runCli(args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run "npm run build" first`);
   const env = opts.env ?? defaultEnv();
-  return mustSpawn(args, env, opts) ? spawnCli(args, env, opts) : inProcess(args, env, opts.input);
+  return process.env.AFTERPATCH_TEST_SPAWN === '1' || mustSpawn(args, env, opts)
+    ? spawnCli(args, env, opts)
+    : inProcess(args, env, opts.input);
 }
 
 /** True when a run cannot be faithful in this process (see the top of this file). */
@@ -73,7 +75,7 @@ export function mustSpawn(
   env: NodeJS.ProcessEnv,
   opts: RunOptions = {},
 ): boolean {
-  if (opts.spawn === true || process.env.AFTERPATCH_TEST_SPAWN === '1') return true;
+  if (opts.spawn === true) return true;
   if (opts.uid !== undefined || opts.gid !== undefined) return true;
   // Read once when a process starts: in this process they are what they are. Others (such as
   // NODE_TEST_CONTEXT or NODE_EXTRA_CA_CERTS in a copy of process.env) change nothing for the CLI.
