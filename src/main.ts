@@ -7,7 +7,7 @@ import { runAnsibleModule, wantsModuleInterpreter } from './cli/ansible-interpre
 import { isSea } from './cli/sea.ts';
 import { main } from './cli.ts';
 
-export { buildProgram } from './cli.ts';
+export { buildProgram, type CliIo, type CliOutput, runCli } from './cli.ts';
 
 /** Loaded by another module's require() (CommonJS bundle only; in ES modules `module` is absent). */
 function required(): boolean {

@@ -52,10 +52,12 @@ describe('the CLI entry', () => {
       ['a copy named afterpatch (as the .deb installs it)', join(dir, 'afterpatch'), []],
       ['the source entry through tsx', process.execPath, ['--import', 'tsx', MAIN_TS]],
     ];
-    for (const [what, file, pre] of ways) {
-      const r = await run(file, [...pre, '--version']);
-      assert.equal(r.code, 0, `${what}: ${r.out}`);
-      assert.equal(r.out.trim(), pkg.version, what);
+    // Side by side: each is its own process.
+    const runs = await Promise.all(ways.map(([, file, pre]) => run(file, [...pre, '--version'])));
+    for (const [i, [what]] of ways.entries()) {
+      const r = runs[i];
+      assert.equal(r?.code, 0, `${what}: ${r?.out}`);
+      assert.equal(r?.out.trim(), pkg.version, what);
     }
   });
 
@@ -81,10 +83,11 @@ describe('the CLI entry', () => {
         [...ESM, `await import(${JSON.stringify(INDEX_TS)})`, '--', 'scan'],
       ],
     ];
-    for (const [what, args] of probes) {
-      const r = await run(process.execPath, args);
-      assert.equal(r.code, 0, `${what}: ${r.out}`);
-      assert.equal(r.out, '', `${what} printed something`);
+    const runs = await Promise.all(probes.map(([, args]) => run(process.execPath, args)));
+    for (const [i, [what]] of probes.entries()) {
+      const r = runs[i];
+      assert.equal(r?.code, 0, `${what}: ${r?.out}`);
+      assert.equal(r?.out, '', `${what} printed something`);
     }
   });
 });

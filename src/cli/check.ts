@@ -3,6 +3,7 @@ import { type Command, InvalidArgumentError, Option } from '@commander-js/extra-
 import { parseAdvisoryState } from '../check/advisory.ts';
 import { CHECK_BUCKETS, CHECK_METRICS, type CheckBucket } from '../check/buckets.ts';
 import { parseRange } from '../check/range.ts';
+import type { CliIo } from './io.ts';
 import { addHealthOptions, jsonOption, usageErrorLine } from './options.ts';
 
 /** Validates a threshold range at parse time, so a typo is a usage error (UNKNOWN). */
@@ -22,7 +23,7 @@ const bucket = (v: string): CheckBucket => {
   return v as CheckBucket;
 };
 
-export function register(program: Command): void {
+export function register(program: Command, io: CliIo): void {
   addHealthOptions(
     program
       .command('check')
@@ -78,6 +79,7 @@ export function register(program: Command): void {
           .default('nagios' as const),
       )
       .addOption(jsonOption()),
+    io.env,
   )
     .configureOutput({
       // A usage error must still give the monitoring system a plugin line on stdout.
@@ -86,9 +88,7 @@ export function register(program: Command): void {
       outputError: (s, write) => {
         // Bounded (an option value may be long) to stay within NRPE 2's 1 KiB.
         const first = (s.split('\n')[0]?.replace(/^error: /, '') ?? 'usage error').slice(0, 900);
-        process.stdout.write(
-          `AFTERPATCH UNKNOWN - usage error: ${first.replaceAll('|', '\\x7c')}\n`,
-        );
+        io.stdout.write(`AFTERPATCH UNKNOWN - usage error: ${first.replaceAll('|', '\\x7c')}\n`);
         write(usageErrorLine(s));
       },
     })
@@ -98,6 +98,6 @@ export function register(program: Command): void {
     )
     .action(async (opts) => {
       const { runCheck } = await import('../commands/check.ts');
-      process.exitCode = await runCheck(opts);
+      io.exitCode = await runCheck(opts, io);
     });
 }

@@ -1,9 +1,10 @@
 // `afterpatch config` options and help; the work is in src/commands (loaded on use).
 import { type Command, Option } from '@commander-js/extra-typings';
+import type { CliIo } from './io.ts';
 import { formatOption, jsonOption } from './options.ts';
 import { privilegedPath } from './privileged.ts';
 
-export function register(program: Command): void {
+export function register(program: Command, io: CliIo): void {
   program
     .command('config')
     .description(
@@ -12,7 +13,7 @@ export function register(program: Command): void {
     .argument(
       '[file]',
       'configuration file to check (default: /etc/afterpatch/afterpatch.toml)',
-      privilegedPath('the file argument'),
+      privilegedPath('the file argument', io.env),
     )
     .addOption(formatOption())
     .addOption(jsonOption())
@@ -21,7 +22,7 @@ export function register(program: Command): void {
       new Option(
         '--config <file>',
         'the file to check, as the other commands take it (with a file argument too, both must name the same file)',
-      ).argParser(privilegedPath('--config')),
+      ).argParser(privilegedPath('--config', io.env)),
     )
     .addHelpText(
       'after',
@@ -29,6 +30,6 @@ export function register(program: Command): void {
     )
     .action(async (file, opts) => {
       const { runConfig } = await import('../commands/config.ts');
-      process.exitCode = runConfig(file, opts);
+      io.exitCode = runConfig(file, opts, io);
     });
 }

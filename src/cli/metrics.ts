@@ -1,8 +1,9 @@
 // `afterpatch metrics` options and help; the work is in src/commands (loaded on use).
 import type { Command } from '@commander-js/extra-typings';
+import type { CliIo } from './io.ts';
 import { addHealthOptions, maxUnitSeriesOption, quietOption } from './options.ts';
 
-export function register(program: Command): void {
+export function register(program: Command, io: CliIo): void {
   const cmd = addHealthOptions(
     program
       .command('metrics')
@@ -14,12 +15,13 @@ export function register(program: Command): void {
       .addOption(maxUnitSeriesOption())
       .addOption(quietOption())
       .option('--no-node-reboot-required', 'do not export node_reboot_required'),
+    io.env,
   ).addHelpText(
     'after',
     '\nExit status: 0 metrics written, 2 error (bad usage, unwritable directory, failed scan;\na failed scan still writes afterpatch_scan_errors_total 1). Metrics: docs/monitoring.md.',
   );
   cmd.action(async (opts) => {
     const { runMetrics } = await import('../commands/metrics.ts');
-    process.exitCode = await runMetrics(opts);
+    io.exitCode = await runMetrics(opts, io);
   });
 }

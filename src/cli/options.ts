@@ -10,30 +10,31 @@ import { collectList } from './parse.ts';
 import { privilegedPath } from './privileged.ts';
 
 // Path options: as root only what nobody else can change, under sudo only what the caller could
-// read themselves (src/cli/privileged.ts, docs/security-privileged.md).
-export const configOption = () =>
+// read themselves (src/cli/privileged.ts, docs/security-privileged.md); `env` is the run's
+// environment (io.env), which says whether it runs under sudo.
+export const configOption = (env: NodeJS.ProcessEnv) =>
   new Option(
     '--config <file>',
     'configuration file (default: /etc/afterpatch/afterpatch.toml)',
-  ).argParser(privilegedPath('--config'));
+  ).argParser(privilegedPath('--config', env));
 
-export const stateDirOption = () =>
+export const stateDirOption = (env: NodeJS.ProcessEnv) =>
   new Option(
     '--state-dir <dir>',
     'where restart outcomes are kept (default: /var/lib/afterpatch)',
-  ).argParser(privilegedPath('--state-dir'));
+  ).argParser(privilegedPath('--state-dir', env));
 
 /** Hidden: the procfs to read (a fixture tree in tests, another host's /proc in a chroot). */
-export const procRootOption = () =>
+export const procRootOption = (env: NodeJS.ProcessEnv) =>
   new Option('--proc-root <dir>', 'procfs to read')
-    .argParser(privilegedPath('--proc-root'))
+    .argParser(privilegedPath('--proc-root', env))
     .default('/proc')
     .hideHelp();
 
 /** Hidden: the file system root to inspect (kernels, sentinels, package database). */
-export const rootOption = () =>
+export const rootOption = (env: NodeJS.ProcessEnv) =>
   new Option('--root <dir>', 'file system root to inspect')
-    .argParser(privilegedPath('--root'))
+    .argParser(privilegedPath('--root', env))
     .default('/')
     .hideHelp();
 
@@ -100,12 +101,12 @@ export const fixedOption = () =>
     .argParser(collectList)
     .default([] as string[]);
 
-export const advisoryOption = () =>
+export const advisoryOption = (env: NodeJS.ProcessEnv) =>
   new Option(
     '--advisory <file>',
     'advisory file (TOML or JSON: id, packages and fixed versions per distribution; repeatable)',
   )
-    .argParser((v: string, prev: string[]) => [...prev, privilegedPath('--advisory')(v)])
+    .argParser((v: string, prev: string[]) => [...prev, privilegedPath('--advisory', env)(v)])
     .default([] as string[]);
 
 /**
@@ -116,15 +117,15 @@ export function addHealthOptions<
   Args extends unknown[],
   Opts extends OptionValues,
   Globals extends OptionValues,
->(cmd: Command<Args, Opts, Globals>) {
+>(cmd: Command<Args, Opts, Globals>, env: NodeJS.ProcessEnv) {
   return cmd
     .addOption(libOption())
     .addOption(unitOption())
     .addOption(packageOption())
     .addOption(fixedOption())
-    .addOption(advisoryOption())
-    .addOption(configOption())
-    .addOption(stateDirOption())
-    .addOption(procRootOption())
-    .addOption(rootOption());
+    .addOption(advisoryOption(env))
+    .addOption(configOption(env))
+    .addOption(stateDirOption(env))
+    .addOption(procRootOption(env))
+    .addOption(rootOption(env));
 }

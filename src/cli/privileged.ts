@@ -15,9 +15,10 @@ export interface PrivilegeContext {
   realpath: (path: string) => string;
 }
 
-const hostContext = (): PrivilegeContext => ({
+/** This process's rights; `env` is the run's environment (the CLI's io.env). */
+const hostContext = (env: NodeJS.ProcessEnv): PrivilegeContext => ({
   euid: process.geteuid?.() ?? -1,
-  env: process.env,
+  env,
   lstat: (p) => lstatSync(p),
   realpath: (p) => realpathSync(p),
 });
@@ -43,7 +44,7 @@ const STICKY = 0o1000;
 export function checkPrivilegedPath(
   option: string,
   value: string,
-  ctx: PrivilegeContext = hostContext(),
+  ctx: PrivilegeContext = hostContext(process.env),
 ): { path: string } | { refused: string } {
   if (ctx.euid !== 0) return { path: value };
   const via = delegatingUser(ctx.env);
@@ -88,9 +89,9 @@ export function checkPrivilegedPath(
 }
 
 /** A commander argument parser applying checkPrivilegedPath (a refusal is a usage error). */
-export function privilegedPath(option: string): (value: string) => string {
+export function privilegedPath(option: string, env: NodeJS.ProcessEnv): (value: string) => string {
   return (value) => {
-    const r = checkPrivilegedPath(option, value);
+    const r = checkPrivilegedPath(option, value, hostContext(env));
     if ('refused' in r) throw new InvalidArgumentError(r.refused);
     return r.path;
   };

@@ -1,5 +1,6 @@
 // `afterpatch reboot-required` options and help; the work is in src/commands (loaded on use).
 import type { Command } from '@commander-js/extra-typings';
+import type { CliIo } from './io.ts';
 import {
   configOption,
   formatOption,
@@ -9,7 +10,7 @@ import {
   rootOption,
 } from './options.ts';
 
-export function register(program: Command): void {
+export function register(program: Command, io: CliIo): void {
   program
     .command('reboot-required')
     .description(
@@ -22,15 +23,15 @@ export function register(program: Command): void {
       '--sentinel',
       'when a reboot is required, write /run/reboot-required and append to /run/reboot-required.pkgs',
     )
-    .addOption(configOption())
-    .addOption(procRootOption())
-    .addOption(rootOption())
+    .addOption(configOption(io.env))
+    .addOption(procRootOption(io.env))
+    .addOption(rootOption(io.env))
     .addHelpText(
       'after',
       '\nExit status: 0 no reboot needed, 1 reboot needed, 2 error (never 0 on an error: see docs/reboot.md for kured).',
     )
     .action(async (opts) => {
       const { runRebootRequired } = await import('../commands/reboot.ts');
-      process.exitCode = await runRebootRequired(opts);
+      io.exitCode = await runRebootRequired(opts, io);
     });
 }

@@ -1,8 +1,9 @@
 // `afterpatch report` options and help; the work is in src/commands (loaded on use).
 import type { Command } from '@commander-js/extra-typings';
+import type { CliIo } from './io.ts';
 import { formatOption, jsonOption, quietOption } from './options.ts';
 
-export function register(program: Command): void {
+export function register(program: Command, io: CliIo): void {
   program
     .command('report')
     .description(
@@ -18,6 +19,6 @@ export function register(program: Command): void {
     )
     .action(async (files, opts) => {
       const { runReport } = await import('../commands/report.ts');
-      process.exitCode = await runReport(files, opts);
+      io.exitCode = await runReport(files, opts, io);
     });
 }

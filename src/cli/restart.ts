@@ -1,5 +1,6 @@
 // `afterpatch restart` options and help; the work is in src/commands (loaded on use).
 import { type Command, Option } from '@commander-js/extra-typings';
+import type { CliIo } from './io.ts';
 import {
   advisoryOption,
   configOption,
@@ -15,7 +16,7 @@ import {
 } from './options.ts';
 import { positiveInt } from './parse.ts';
 
-export function register(program: Command): void {
+export function register(program: Command, io: CliIo): void {
   program
     .command('restart')
     .description('restart exactly the units running outdated code, verify them, and never loop')
@@ -32,7 +33,7 @@ export function register(program: Command): void {
     .addOption(unitOption())
     .addOption(packageOption())
     .addOption(fixedOption())
-    .addOption(advisoryOption())
+    .addOption(advisoryOption(io.env))
     .option('--force', 'restart units again even if an earlier restart left them stale or failed')
     .option('--include-data', 'also restart units whose only stale files are data (no code)')
     .option(
@@ -45,16 +46,16 @@ export function register(program: Command): void {
       'wait at most this long for one batch of units (default: restart.timeout, 90)',
       positiveInt,
     )
-    .addOption(configOption())
-    .addOption(stateDirOption())
-    .addOption(procRootOption())
-    .addOption(rootOption())
+    .addOption(configOption(io.env))
+    .addOption(stateDirOption(io.env))
+    .addOption(procRootOption(io.env))
+    .addOption(rootOption(io.env))
     .addHelpText(
       'after',
       '\nExit status: 0 all verified or nothing to do, 1 something skipped that needs a human,\n2 a restart failed, timed out, was not verified or left stale processes, 3 usage or\nruntime error (nothing done), 4 units were acted on (reported) but their outcomes could not\nbe saved, 5 stopped by SIGTERM/SIGINT after the batch in flight (reported and saved).',
     )
     .action(async (opts) => {
       const { runRestart } = await import('../commands/restart.ts');
-      process.exitCode = await runRestart(opts);
+      io.exitCode = await runRestart(opts, io);
     });
 }

@@ -1,6 +1,7 @@
 // `afterpatch scan` options and help; the work is in src/commands (loaded on use).
 import { type Command, Option } from '@commander-js/extra-typings';
 import { NOISE_RULES } from '../scan/noise.ts';
+import type { CliIo } from './io.ts';
 import {
   advisoryOption,
   configOption,
@@ -14,7 +15,7 @@ import {
 } from './options.ts';
 import { collectList, collectPid, threadCount } from './parse.ts';
 
-export function register(program: Command): void {
+export function register(program: Command, io: CliIo): void {
   program
     .command('scan')
     .description(
@@ -36,7 +37,7 @@ export function register(program: Command): void {
     .option('--pid <pid>', 'only this process (repeatable)', collectPid, [] as number[])
     .addOption(packageOption())
     .addOption(fixedOption())
-    .addOption(advisoryOption())
+    .addOption(advisoryOption(io.env))
     .option(
       '--include <rule>',
       'report deleted files that this noise rule would filter (repeatable)',
@@ -48,20 +49,20 @@ export function register(program: Command): void {
       '--no-interpreted',
       'do not look for outdated Python/Perl/Ruby/Node.js/Java code (docs/interpreted.md)',
     )
-    .addOption(configOption())
+    .addOption(configOption(io.env))
     .option(
       '--threads <n>',
       'threads reading /proc (default: CPUs, at most 4, one when the load average is twice the CPUs; at most 4 per CPU)',
       threadCount,
     )
-    .addOption(procRootOption())
-    .addOption(rootOption())
+    .addOption(procRootOption(io.env))
+    .addOption(rootOption(io.env))
     .addHelpText(
       'after',
       `\nExit status: 0 nothing stale, 1 stale code found (or an advisory not clean), 2 error, 3 nothing stale found but, without root, some processes could not be read (or an advisory is unknown).\nNoise rules: ${NOISE_RULES.map((r) => r.id).join(' ')} (see docs/noise.md).`,
     )
     .action(async (opts) => {
       const { runScan } = await import('../commands/scan.ts');
-      process.exitCode = await runScan(opts);
+      io.exitCode = await runScan(opts, io);
     });
 }

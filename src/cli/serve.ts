@@ -1,5 +1,6 @@
 // `afterpatch serve` options and help; the work is in src/commands (loaded on use).
 import { type Command, InvalidArgumentError } from '@commander-js/extra-typings';
+import type { CliIo } from './io.ts';
 import { addHealthOptions, maxUnitSeriesOption } from './options.ts';
 
 const seconds = (v: string) => {
@@ -8,7 +9,7 @@ const seconds = (v: string) => {
   return Number(v);
 };
 
-export function register(program: Command): void {
+export function register(program: Command, io: CliIo): void {
   addHealthOptions(
     program
       .command('serve')
@@ -38,6 +39,7 @@ export function register(program: Command): void {
       )
       .addOption(maxUnitSeriesOption())
       .option('--no-node-reboot-required', 'do not export node_reboot_required'),
+    io.env,
   )
     .addHelpText(
       'after',
@@ -45,6 +47,6 @@ export function register(program: Command): void {
     )
     .action(async (opts) => {
       const { runServe } = await import('../commands/serve.ts');
-      process.exitCode = await runServe(opts);
+      io.exitCode = await runServe(opts, io);
     });
 }

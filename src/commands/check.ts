@@ -3,6 +3,7 @@
 import { parseAdvisoryState } from '../check/advisory.ts';
 import { gatherHealth, type HealthCliOptions, healthOptions } from '../check/health.ts';
 import { parseRange } from '../check/range.ts';
+import type { CliIo } from '../cli/io.ts';
 import {
   type CheckBucket,
   type CheckMetric,
@@ -28,7 +29,7 @@ export interface CheckCliOptions extends HealthCliOptions {
 /** Default warning range: anything needing action (more than 0) is WARNING. */
 export const DEFAULT_WARNING = '0';
 
-export async function runCheck(o: CheckCliOptions): Promise<number> {
+export async function runCheck(o: CheckCliOptions, io: CliIo): Promise<number> {
   const json = o.json === true || o.format === 'json';
   try {
     const thresholds: CheckThresholds = {
@@ -43,13 +44,13 @@ export async function runCheck(o: CheckCliOptions): Promise<number> {
     const result = formatNagios(health, thresholds);
     if (json) {
       const { healthToJson } = await import('../output/health-json.ts');
-      process.stdout.write(`${JSON.stringify(healthToJson(health, result), null, 2)}\n`);
-    } else process.stdout.write(result.text);
+      io.stdout.write(`${JSON.stringify(healthToJson(health, result), null, 2)}\n`);
+    } else io.stdout.write(result.text);
     return result.exitCode;
   } catch (e) {
     // The plugin line for the monitoring system; the CLI's error handler then writes the message
     // (and, for a bug, how to get the trace) to stderr and exits 3 (ERROR_EXIT in cli.ts).
-    if (!json) process.stdout.write(formatNagiosError((e as Error)?.message ?? String(e)).text);
+    if (!json) io.stdout.write(formatNagiosError((e as Error)?.message ?? String(e)).text);
     throw e;
   }
 }

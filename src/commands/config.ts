@@ -2,6 +2,7 @@
 // Cheap on purpose, for Ansible's `validate: "afterpatch config %s"`: it reads that one file and
 // nothing else (no scan, no /proc, no systemctl), and its exit status means only "valid or not".
 import { resolve } from 'node:path';
+import type { CliIo } from '../cli/io.ts';
 import { DEFAULT_CONFIG_PATH, loadConfigFile } from '../config/load.ts';
 import { UserError } from '../errors.ts';
 import { EXIT } from '../exit.ts';
@@ -16,16 +17,16 @@ export interface ConfigCliOptions {
   config?: string;
 }
 
-export function runConfig(file: string | undefined, o: ConfigCliOptions): number {
+export function runConfig(file: string | undefined, o: ConfigCliOptions, io: CliIo): number {
   const path = chooseFile(file, o.config);
   // A missing file is an error only when it was named (FILE or --config), as for every command.
   const loaded = loadConfigFile(path ?? DEFAULT_CONFIG_PATH, path !== undefined);
   if (o.quiet) return EXIT.ok;
   if (o.json || o.format === 'json') {
     const doc = configDocument(loaded.file, loaded.config);
-    process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
+    io.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
   } else {
-    process.stdout.write(formatConfig(loaded.config, loaded.file));
+    io.stdout.write(formatConfig(loaded.config, loaded.file));
   }
   return EXIT.ok;
 }

@@ -8,6 +8,7 @@ import {
   type HealthCliOptions,
   healthOptions,
 } from '../check/health.ts';
+import type { CliIo } from '../cli/io.ts';
 import { errnoCode, errnoOf, UserError } from '../errors.ts';
 import { EXIT } from '../exit.ts';
 import { writeFileAtomic } from '../io/fs-atomic.ts';
@@ -28,7 +29,7 @@ export interface MetricsCliOptions extends ExpositionCliOptions {
 
 export const TEXTFILE_NAME = 'afterpatch.prom';
 
-export async function runMetrics(o: MetricsCliOptions): Promise<number> {
+export async function runMetrics(o: MetricsCliOptions, io: CliIo): Promise<number> {
   // Check the directory before scanning: a usage error should not cost a scan.
   if (o.textfile !== undefined) checkDir(o.textfile);
   const hopts = healthOptions(o);
@@ -46,7 +47,7 @@ export async function runMetrics(o: MetricsCliOptions): Promise<number> {
     lastScanSuccess: error === null,
   });
   if (o.textfile === undefined) {
-    if (!o.quiet) process.stdout.write(text);
+    if (!o.quiet) io.stdout.write(text);
   } else {
     const path = join(o.textfile, TEXTFILE_NAME);
     try {
@@ -58,13 +59,13 @@ export async function runMetrics(o: MetricsCliOptions): Promise<number> {
   }
   if (health?.restart.error) {
     // Exported as afterpatch_restart_state_error 1; said here too for the timer's journal.
-    process.stderr.write(
+    io.stderr.write(
       `afterpatch: ${health.restart.error.replace(/\s+/g, ' ')} (exported afterpatch_restart_state_error 1)\n`,
     );
   }
   if (error !== null) {
     // The exposition (with afterpatch_scan_errors_total 1) is out; the exit status still tells.
-    process.stderr.write(`afterpatch: scan failed: ${error.replace(/\s+/g, ' ')}\n`);
+    io.stderr.write(`afterpatch: scan failed: ${error.replace(/\s+/g, ' ')}\n`);
     return EXIT.error;
   }
   return EXIT.ok;

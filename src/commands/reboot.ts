@@ -1,4 +1,5 @@
 import { hostname } from 'node:os';
+import type { CliIo } from '../cli/io.ts';
 import { loadConfig } from '../config/load.ts';
 import { rebootExitCode } from '../exit.ts';
 import { rebootDocument } from '../formats/reboot.ts';
@@ -16,7 +17,7 @@ export interface RebootCliOptions {
   root: string;
 }
 
-export async function runRebootRequired(o: RebootCliOptions): Promise<number> {
+export async function runRebootRequired(o: RebootCliOptions, io: CliIo): Promise<number> {
   const config = loadConfig(o.config, o.config !== undefined);
   const r = await rebootRequired({
     procRoot: o.procRoot,
@@ -28,9 +29,9 @@ export async function runRebootRequired(o: RebootCliOptions): Promise<number> {
   if (o.json || o.format === 'json') {
     // hostname and time as in the other documents, so `report` can merge it (issue 11.14).
     const doc = rebootDocument(r, hostname(), new Date().toISOString());
-    process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
+    io.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
   } else if (!o.quiet) {
-    process.stdout.write(formatRebootText(r));
+    io.stdout.write(formatRebootText(r));
   }
   return rebootExitCode(r);
 }

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
+import type { CliIo } from '../cli/io.ts';
 import { errnoOf } from '../errors.ts';
 import {
   FleetInputError,
@@ -17,20 +18,24 @@ export interface ReportCliOptions {
   quiet?: true;
 }
 
-async function readStdin(): Promise<string> {
+async function readStdin(stdin: CliIo['stdin']): Promise<string> {
   const chunks: Buffer[] = [];
-  for await (const c of process.stdin) chunks.push(c as Buffer);
+  for await (const c of stdin) chunks.push(c as Buffer);
   return Buffer.concat(chunks).toString('utf8');
 }
 
 /** `web1.json`, `web1.jsonl`, `web1` (ansible --tree) → `web1`: the host of a reboot-only document. */
 const hostFromFile = (file: string) => basename(file).replace(/\.(json|jsonl|ndjson)$/, '') || null;
 
-export async function runReport(files: readonly string[], o: ReportCliOptions): Promise<number> {
+export async function runReport(
+  files: readonly string[],
+  o: ReportCliOptions,
+  io: CliIo,
+): Promise<number> {
   const inputs = files.length === 0 ? ['-'] : files;
-  if (files.length === 0 && process.stdin.isTTY === true) {
+  if (files.length === 0 && io.stdin.isTTY === true) {
     // Not a silent wait: someone typed `afterpatch report` expecting it to find results itself.
-    process.stderr.write(
+    io.stderr.write(
       'afterpatch: reading host documents from standard input (end with Ctrl-D); name files to read them instead.\n',
     );
   }
@@ -38,7 +43,7 @@ export async function runReport(files: readonly string[], o: ReportCliOptions): 
   for (const file of inputs) {
     let text: string;
     try {
-      text = file === '-' ? await readStdin() : readFileSync(file, 'utf8');
+      text = file === '-' ? await readStdin(io.stdin) : readFileSync(file, 'utf8');
     } catch (e) {
       throw new FleetInputError(file, null, `cannot read (${errnoOf(e)})`);
     }
@@ -48,10 +53,10 @@ export async function runReport(files: readonly string[], o: ReportCliOptions): 
   }
   const view = mergeFleet(docs);
   if (!o.quiet)
-    process.stdout.write(
+    io.stdout.write(
       o.json || o.format === 'json'
         ? `${JSON.stringify(fleetToJson(view), null, 2)}\n`
-        : formatFleet(view, styleFor(process.stdout, process.env)),
+        : formatFleet(view, styleFor(io.stdout, io.env)),
     );
   return fleetExitCode(view);
 }

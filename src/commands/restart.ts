@@ -1,4 +1,5 @@
 import { createInterface } from 'node:readline/promises';
+import type { CliIo } from '../cli/io.ts';
 import { loadConfig } from '../config/load.ts';
 import { UserError } from '../errors.ts';
 import { restartExitCode } from '../exit.ts';
@@ -35,13 +36,13 @@ export interface RestartCliOptions {
   root?: string;
 }
 
-export async function runRestart(o: RestartCliOptions): Promise<number> {
+export async function runRestart(o: RestartCliOptions, io: CliIo): Promise<number> {
   const config = loadConfig(o.config, o.config !== undefined);
   const format: RestartFormat = o.json ? 'json' : o.format;
-  const style = styleFor(process.stdout, process.env);
+  const style = styleFor(io.stdout, io.env);
   // -q: the report is not printed (the exit status tells); prompts and errors still are.
   const print = (text: string) => {
-    if (!o.quiet) process.stdout.write(text);
+    if (!o.quiet) io.stdout.write(text);
   };
   const opts: RestartOptions = {
     config,
@@ -65,30 +66,34 @@ export async function runRestart(o: RestartCliOptions): Promise<number> {
     return restartExitCode(report);
   }
   if (!o.yes) {
-    if (!process.stdin.isTTY || !process.stdout.isTTY || format === 'json') {
+    if (!io.stdin.isTTY || !io.stdout.isTTY || format === 'json') {
       throw new UserError(
         'refusing to restart without --yes when not asked on a terminal; review the plan with --dry-run.',
       );
     }
-    process.stdout.write(
+    io.stdout.write(
       formatPlan(planned.plan, style, { ...planned.scan.summary, asRoot: planned.scan.asRoot }),
     );
-    const rl = createInterface({ input: process.stdin, output: process.stdout });
+    // Both are terminals here: the real process's streams.
+    const rl = createInterface({
+      input: io.stdin,
+      output: io.stdout as NodeJS.WritableStream,
+    });
     const answer = await rl.question(
       `\nRestart ${actionable} unit${actionable === 1 ? '' : 's'} as planned? [y/N] `,
     );
     rl.close();
     if (!/^y(es)?$/i.test(answer.trim())) {
-      process.stdout.write('Nothing was changed.\n');
+      io.stdout.write('Nothing was changed.\n');
       return 0;
     }
   }
-  const log = openActionLog();
+  const log = openActionLog({ stderr: io.stderr });
   try {
     const report = await applyRestart(planned, { ...opts, log });
     const { stdout, stderr } = restartOutput(report, format, style);
     print(stdout);
-    process.stderr.write(stderr);
+    io.stderr.write(stderr);
     phase('output');
     return restartExitCode(report);
   } finally {

@@ -1,6 +1,7 @@
 // `afterpatch serve`: Prometheus metrics over HTTP until SIGTERM/SIGINT.
 import type { AddressInfo } from 'node:net';
 import { type HealthOptions, healthOptions } from '../check/health.ts';
+import type { CliIo } from '../cli/io.ts';
 import { UserError } from '../errors.ts';
 import { EXIT } from '../exit.ts';
 import { ChildGatherer } from '../serve/child.ts';
@@ -16,7 +17,7 @@ export interface ServeCliOptions extends ExpositionCliOptions {
   scanTimeout?: number;
 }
 
-export async function runServe(o: ServeCliOptions): Promise<number> {
+export async function runServe(o: ServeCliOptions, io: CliIo): Promise<number> {
   let addr: ReturnType<typeof parseListen>;
   try {
     addr = parseListen(o.listen);
@@ -29,7 +30,7 @@ export async function runServe(o: ServeCliOptions): Promise<number> {
     process.once('SIGINT', () => resolve('SIGINT'));
   });
   const hopts: HealthOptions = healthOptions(o);
-  const log = (line: string) => process.stderr.write(`${line}\n`);
+  const log = (line: string) => io.stderr.write(`${line}\n`);
   // Health is gathered in a child process, killed past --scan-timeout: a read of /proc that
   // blocks in the kernel cannot freeze the HTTP side or keep SIGTERM from ending serve. A scan
   // slower than --timeout but within it goes on, and a later scrape gets its result. At equal

@@ -9,12 +9,15 @@ export interface ActionLog {
 }
 
 /** Journal through one systemd-cat child (syslog priority prefixes); stderr without systemd. */
-export function openActionLog(opts: { journal?: boolean } = {}): ActionLog {
+/** Where the stderr log writes (the process's stderr, or the CLI's io.stderr). */
+type TextOut = { write(text: string): unknown };
+
+export function openActionLog(opts: { journal?: boolean; stderr?: TextOut } = {}): ActionLog {
   const useJournal = opts.journal ?? existsSync('/run/systemd/journal/socket');
-  if (!useJournal) return stderrLog();
+  if (!useJournal) return stderrLog(opts.stderr);
   let child: ChildProcess | null = null;
   let failed = false;
-  const fallback = stderrLog();
+  const fallback = stderrLog(opts.stderr);
   const write = (prio: number, message: string) => {
     if (failed) {
       (prio <= 4 ? fallback.warn : fallback.info)(message);
@@ -46,10 +49,10 @@ export function openActionLog(opts: { journal?: boolean } = {}): ActionLog {
   };
 }
 
-export function stderrLog(): ActionLog {
+export function stderrLog(out: TextOut = process.stderr): ActionLog {
   return {
-    info: (m) => process.stderr.write(`afterpatch: ${m}\n`),
-    warn: (m) => process.stderr.write(`afterpatch: warning: ${m}\n`),
+    info: (m) => out.write(`afterpatch: ${m}\n`),
+    warn: (m) => out.write(`afterpatch: warning: ${m}\n`),
     close: async () => {},
   };
 }

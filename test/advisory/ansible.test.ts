@@ -5,11 +5,11 @@
 // a malformed entry fails the task with a message.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { chmodSync, existsSync, writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { CLI } from '../../harness/cli.ts';
+import { writeCliStandIn } from '../../harness/cli-stand-in.ts';
 import { hasDpkg, type LibcFixture, makeLibcFixture } from './libc-fixture.ts';
 
 const LIBRARY = fileURLToPath(new URL('../../integrations/ansible/library/', import.meta.url));
@@ -34,62 +34,58 @@ const MODULES = [
   },
 ] as const;
 
-for (const m of MODULES)
-  describe(`Ansible module ${m.name}: fixed`, {
-    skip: hasDpkg ? m.skip : 'needs dpkg with libc6',
-  }, () => {
-    let f: LibcFixture;
-    let wrapper = '';
-    let n = 0;
-    before(() => {
-      f = makeLibcFixture();
-      wrapper = join(f.dir, 'afterpatch');
-      const roots = `--proc-root '${f.procRoot}' --root '${f.root}'`;
-      writeFileSync(
-        wrapper,
-        `#!/bin/sh
-cli='${CLI}'
-case "$1" in
-  scan) shift; exec '${process.execPath}' "$cli" scan ${roots} "$@" ;;
-  restart) shift; exec '${process.execPath}' "$cli" restart ${roots} --state-dir '${f.dir}/state' "$@" ;;
-  reboot-required) shift; exec '${process.execPath}' "$cli" reboot-required --proc-root '${f.procRoot}' --root '${f.root}' "$@" ;;
-  *) exec '${process.execPath}' "$cli" "$@" ;;
-esac
-`,
-      );
-      chmodSync(wrapper, 0o755);
-    });
-    after(() => f.cleanup());
-
-    const run = (args: object): Promise<Record<string, unknown>> => {
-      const file = join(f.dir, `args-${n++}.json`);
-      writeFileSync(file, JSON.stringify(m.args({ afterpatch: wrapper, ...args })));
-      const [cmd, ...argv] = m.argv(file);
-      return new Promise((resolve) => {
-        execFile(cmd ?? '', argv, { env: f.env, cwd: f.dir }, (_e, stdout) =>
-          resolve(JSON.parse(stdout)),
-        );
+// The two modules side by side, each on its own fixture (each one's tests in order).
+describe('Ansible modules: fixed', { concurrency: true }, () => {
+  for (const m of MODULES)
+    describe(`Ansible module ${m.name}: fixed`, {
+      skip: hasDpkg ? m.skip : 'needs dpkg with libc6',
+      concurrency: 1,
+    }, () => {
+      let f: LibcFixture;
+      let wrapper = '';
+      let n = 0;
+      before(async () => {
+        f = makeLibcFixture();
+        wrapper = join(f.dir, 'afterpatch');
+        const roots = ['--proc-root', f.procRoot, '--root', f.root];
+        await writeCliStandIn(wrapper, {
+          scan: roots,
+          restart: [...roots, '--state-dir', join(f.dir, 'state')],
+          'reboot-required': roots,
+        });
       });
-    };
+      after(() => f.cleanup());
 
-    it('scanned: the advisories travel in the scan; restarted (check mode): only the vulnerable unit', async () => {
-      const scanned = await run({ state: 'scanned', fixed: [`libc6=${f.installed}`] });
-      assert.equal(scanned.failed, false, String(scanned.msg));
-      const scan = scanned.scan as { advisoryVerdict: string; advisories: { verdict: string }[] };
-      assert.equal(scan.advisoryVerdict, 'restart-needed');
-      const planned = await run({
-        state: 'restarted',
-        fixed: { libc6: f.installed },
-        _ansible_check_mode: true,
+      const run = (args: object): Promise<Record<string, unknown>> => {
+        const file = join(f.dir, `args-${n++}.json`);
+        writeFileSync(file, JSON.stringify(m.args({ afterpatch: wrapper, ...args })));
+        const [cmd, ...argv] = m.argv(file);
+        return new Promise((resolve) => {
+          execFile(cmd ?? '', argv, { env: f.env, cwd: f.dir }, (_e, stdout) =>
+            resolve(JSON.parse(stdout)),
+          );
+        });
+      };
+
+      it('scanned: the advisories travel in the scan; restarted (check mode): only the vulnerable unit', async () => {
+        const scanned = await run({ state: 'scanned', fixed: [`libc6=${f.installed}`] });
+        assert.equal(scanned.failed, false, String(scanned.msg));
+        const scan = scanned.scan as { advisoryVerdict: string; advisories: { verdict: string }[] };
+        assert.equal(scan.advisoryVerdict, 'restart-needed');
+        const planned = await run({
+          state: 'restarted',
+          fixed: { libc6: f.installed },
+          _ansible_check_mode: true,
+        });
+        assert.equal(planned.failed, false, String(planned.msg));
+        const plan = (planned.restart as { plan: { unit: string }[] }).plan.map((e) => e.unit);
+        assert.deepEqual(plan, ['old.service']);
       });
-      assert.equal(planned.failed, false, String(planned.msg));
-      const plan = (planned.restart as { plan: { unit: string }[] }).plan.map((e) => e.unit);
-      assert.deepEqual(plan, ['old.service']);
-    });
 
-    it('a malformed entry fails the task with one message', async () => {
-      const r = await run({ state: 'scanned', fixed: ['libc6'] });
-      assert.equal(r.failed, true);
-      assert.match(String(r.msg), /fixed: "libc6" is not PACKAGE=VERSION/);
+      it('a malformed entry fails the task with one message', async () => {
+        const r = await run({ state: 'scanned', fixed: ['libc6'] });
+        assert.equal(r.failed, true);
+        assert.match(String(r.msg), /fixed: "libc6" is not PACKAGE=VERSION/);
+      });
     });
-  });
+});

@@ -5,7 +5,7 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { CLI, type RunResult, runCli } from '../../harness/cli.ts';
-import { which } from '../../harness/tools.ts';
+import { PYTHON3 as PYTHON } from '../helpers/python.ts';
 
 const T1 = '2026-01-01T00:00:00.000Z';
 const scan = (host: string, stale: boolean) => ({
@@ -34,14 +34,7 @@ const reboot = {
   notes: [],
 };
 
-function withStdin(args: string[], input: string): Promise<RunResult> {
-  return new Promise((resolve) => {
-    const child = execFile(process.execPath, [CLI, ...args], (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 127) : 0, stdout, stderr });
-    });
-    child.stdin?.end(input);
-  });
-}
+const withStdin = (args: string[], input: string): Promise<RunResult> => runCli(args, { input });
 
 describe('afterpatch report', () => {
   let dir: string;
@@ -189,7 +182,7 @@ describe('afterpatch report', () => {
   });
 
   it('says it reads standard input when that is a terminal (issue 11.14)', {
-    skip: which('python3') === undefined ? 'no python3 for a pty' : false,
+    skip: PYTHON === undefined ? 'no python3 for a pty' : false,
   }, async () => {
     // A pty as stdin: the program must say what it waits for; Ctrl-D ends the input.
     const py = [
@@ -208,7 +201,7 @@ describe('afterpatch report', () => {
     ].join('\n');
     const r = await new Promise<RunResult>((resolve) => {
       execFile(
-        'python3',
+        PYTHON ?? 'python3',
         ['-c', py, process.execPath, CLI, 'report'],
         { timeout: 30_000 },
         (err, stdout, stderr) => resolve({ code: err ? 1 : 0, stdout, stderr }),

@@ -3,13 +3,14 @@
 // scripts/json-schemas.mjs writes from src/formats/.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import * as v from 'valibot';
-import { CLI, runCli } from '../../harness/cli.ts';
+import { runCli } from '../../harness/cli.ts';
+import { writeCliStandIn } from '../../harness/cli-stand-in.ts';
 import { documentJsonSchema, PUBLISHED } from '../../src/formats/json-schema.ts';
 import { RestartStateSchema } from '../../src/formats/state.ts';
 import { emptyState, readState, writeState } from '../../src/restart/state.ts';
@@ -130,18 +131,11 @@ describe('published documents', () => {
 
   it("the Ansible module's combined per-host object and its slim scan", async () => {
     const wrapper = join(dir, 'afterpatch');
-    writeFileSync(
-      wrapper,
-      `#!/bin/sh
-cli='${CLI}'
-case "$1" in
-  scan|restart) c=$1; shift; exec '${process.execPath}' "$cli" $c --proc-root '${fx.root}' "$@" ;;
-  reboot-required) shift; exec '${process.execPath}' "$cli" reboot-required --proc-root '${fx.root}' --root '${join(dir, 'root')}' "$@" ;;
-  *) exec '${process.execPath}' "$cli" "$@" ;;
-esac
-`,
-    );
-    chmodSync(wrapper, 0o755);
+    await writeCliStandIn(wrapper, {
+      scan: ['--proc-root', fx.root],
+      restart: ['--proc-root', fx.root],
+      'reboot-required': ['--proc-root', fx.root, '--root', join(dir, 'root')],
+    });
     // Both modules: the Python one (arguments under ANSIBLE_MODULE_ARGS) and the Node.js one.
     const modules = [
       { argv: [process.execPath, MODULE], wrap: false },

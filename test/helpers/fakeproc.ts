@@ -1,5 +1,5 @@
 // Builds a fake /proc tree on disk for the procfs reader's injectable root.
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -31,7 +31,14 @@ export function mapsLine(
   return `${a}000-${b}000 ${opts.perms ?? 'r-xp'} 00000000 fe:00 ${opts.inode ?? 1234}${PAD}${escaped}${opts.deleted ? ' (deleted)' : ''}`;
 }
 
-/** `opts.dir`: where to make the tree (default the temporary directory; tmpfs for big trees). */
+/**
+ * Where trees go by default: tmpfs when there is one. A tree is ~9 files per process, and on a
+ * disk file system (ext4 with discard) making and removing them took more of the fast suite's
+ * time than reading them: 3 s for a 400-process tree on a loaded machine, 0.2 s on tmpfs.
+ */
+const TREE_DIR = existsSync('/dev/shm') ? '/dev/shm' : tmpdir();
+
+/** `opts.dir`: where to make the tree (default tmpfs, else the temporary directory). */
 export function makeProcTree(
   procs: Record<number, FakeProcess>,
   opts: { dir?: string } = {},
@@ -39,7 +46,7 @@ export function makeProcTree(
   root: string;
   cleanup(): void;
 } {
-  const root = mkdtempSync(join(opts.dir ?? tmpdir(), 'afterpatch-fakeproc-'));
+  const root = mkdtempSync(join(opts.dir ?? TREE_DIR, 'afterpatch-fakeproc-'));
   for (const [pidText, p] of Object.entries(procs)) {
     const pid = Number(pidText);
     const dir = join(root, pidText);

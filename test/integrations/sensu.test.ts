@@ -10,6 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import { runCli } from '../../harness/cli.ts';
 import { FAKE_INIT, type FakeProcess, makeProcTree, mapsLine } from '../helpers/fakeproc.ts';
 import { ERROR_LINE, FIRST_LINE } from '../helpers/nagios.ts';
+import { PYTHON3 } from '../helpers/python.ts';
 
 const DIR = new URL('../../integrations/sensu/', import.meta.url).pathname;
 
@@ -18,7 +19,7 @@ function loadYaml(file: string): Promise<unknown> {
   const script =
     'import json,sys,yaml; print(json.dumps(list(yaml.safe_load_all(open(sys.argv[1])))))';
   return new Promise((resolve, reject) =>
-    execFile('python3', ['-c', script, file], (err, stdout, stderr) =>
+    execFile(PYTHON3 ?? 'python3', ['-c', script, file], (err, stdout, stderr) =>
       err
         ? reject(new Error(`cannot read ${file} as YAML: ${stderr || err.message}`))
         : resolve(JSON.parse(stdout)),
@@ -27,7 +28,7 @@ function loadYaml(file: string): Promise<unknown> {
 }
 
 const haveYaml = await new Promise<boolean>((resolve) =>
-  execFile('python3', ['-c', 'import yaml'], (err) => resolve(!err)),
+  execFile(PYTHON3 ?? 'python3', ['-c', 'import yaml'], (err) => resolve(!err)),
 );
 
 /** The fields of Sensu Go's core/v2 CheckConfig spec (docs.sensu.io, checks reference). */

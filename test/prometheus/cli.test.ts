@@ -1,4 +1,5 @@
-// `afterpatch metrics` and `afterpatch serve` as real child processes over a fake /proc:
+// `afterpatch metrics` (the built CLI, in-process: harness/cli.ts) and `afterpatch serve` (a real
+// child process: it runs until a signal) over a fake /proc:
 // values, the textfile collector file (atomic, never half-written), errors (exit 2, one line),
 // `promtool check metrics` on both outputs, and SIGTERM → exit 0.
 import assert from 'node:assert/strict';
