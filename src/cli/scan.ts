@@ -48,6 +48,11 @@ export function register(program: Command): void {
       '--no-interpreted',
       'do not look for outdated Python/Perl/Ruby/Node.js/Java code (docs/interpreted.md)',
     )
+    .option(
+      '--reboot',
+      'also tell whether only a reboot helps (the reboot-required verdict, unchanged by filters; in --json the "reboot" document)',
+    )
+    .option('--sentinel', 'with --reboot: as reboot-required --sentinel')
     .addOption(configOption())
     .option(
       '--threads <n>',
@@ -58,7 +63,7 @@ export function register(program: Command): void {
     .addOption(rootOption())
     .addHelpText(
       'after',
-      `\nExit status: 0 nothing stale, 1 stale code found (or an advisory not clean), 2 error, 3 nothing stale found but, without root, some processes could not be read (or an advisory is unknown).\nNoise rules: ${NOISE_RULES.map((r) => r.id).join(' ')} (see docs/noise.md).`,
+      `\nExit status: 0 nothing stale, 1 stale code found (or an advisory not clean, or with --reboot a reboot required), 2 error, 3 nothing stale found but, without root, some processes could not be read (or an advisory is unknown).\nNoise rules: ${NOISE_RULES.map((r) => r.id).join(' ')} (see docs/noise.md).`,
     )
     .action(async (opts) => {
       const { runScan } = await import('../commands/scan.ts');

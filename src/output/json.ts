@@ -1,7 +1,9 @@
 // The versioned JSON format of `scan --json`, documented in docs/json.md and docs/scan.schema.json.
 
+import { rebootDocument } from '../formats/reboot.ts';
 import type { ScanDocument, ScanEntry, ScanProcess } from '../formats/scan.ts';
 import { ownerKey } from '../grouping/group.ts';
+import type { RebootReport } from '../reboot/reboot.ts';
 import { interpretedByEntry, type StaleFile } from '../scan/model.ts';
 import type { ScanReport } from '../scan/scan.ts';
 import { VERSION } from '../version.ts';
@@ -10,8 +12,8 @@ import { advisoryDocument, advisoryMark } from './advisory.ts';
 /** Bumped on any incompatible change; additions of fields keep the version. */
 export const SCAN_FORMAT_VERSION = 1;
 
-/** The internal scan report as the published document (src/formats/scan.ts). */
-export function scanToJson(r: ScanReport): ScanDocument {
+/** The internal scan report as the published document (src/formats/scan.ts); `reboot`: --reboot's verdict. */
+export function scanToJson(r: ScanReport, reboot?: RebootReport): ScanDocument {
   const interp = interpretedByEntry(r.processes, (p) => ownerKey(p.owner));
   return {
     format: 'afterpatch-scan',
@@ -45,6 +47,8 @@ export function scanToJson(r: ScanReport): ScanDocument {
     processes: r.processes.map((p) => processToJson(p, r)),
     warnings: r.warnings,
     ...advisoryDocument(r.advisories),
+    // The scan's host and time: one snapshot, as `report` merges it (src/fleet/merge.ts).
+    ...(reboot === undefined ? {} : { reboot: rebootDocument(reboot, r.hostname, r.time) }),
   };
 }
 
@@ -86,8 +90,8 @@ const PLACEHOLDER = '\u0000processes\u0000';
  * 10,000 processes is never one string in memory (stdout writes to pipes and files are
  * synchronous on Linux). The concatenation is exactly JSON.stringify(scanToJson(r), null, 2).
  */
-export function* scanJsonChunks(r: ScanReport): Generator<string> {
-  const envelope = JSON.stringify({ ...scanToJson(r), processes: PLACEHOLDER }, null, 2);
+export function* scanJsonChunks(r: ScanReport, reboot?: RebootReport): Generator<string> {
+  const envelope = JSON.stringify({ ...scanToJson(r, reboot), processes: PLACEHOLDER }, null, 2);
   const marker = JSON.stringify(PLACEHOLDER);
   const at = envelope.indexOf(marker);
   yield envelope.slice(0, at);
