@@ -4,7 +4,7 @@
 // <args.json>`) - against the built CLI reading a fake /proc through a wrapper. One table of
 // cases for both, and the two must return the same result for the same arguments.
 import assert from 'node:assert/strict';
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import {
   chmodSync,
   copyFileSync,
@@ -109,7 +109,7 @@ describe('Ansible modules afterpatch (Python) and afterpatch_node', () => {
 cli='${CLI}'
 case "$1" in
   --version) echo '${version}' ;;
-  scan) shift; exec '${process.execPath}' "$cli" scan --proc-root '${fx.root}' "$@" ;;
+  scan) shift; exec '${process.execPath}' "$cli" scan --proc-root '${fx.root}' --root '${dir}/root' "$@" ;;
   restart) shift; exec '${process.execPath}' "$cli" restart --proc-root '${fx.root}' --state-dir '${dir}/state' "$@" ;;
   reboot-required) shift; exec '${process.execPath}' "$cli" reboot-required --proc-root '${fx.root}' --root '${dir}/root' "$@" ;;
   *) exec '${process.execPath}' "$cli" "$@" ;;
@@ -349,7 +349,11 @@ esac
       });
 
       it('known_version: no --version run, the minimum still checked, a non-version refused', async () => {
-        const without = await run({ afterpatch: noVersionWrapper });
+        const without = await run({
+          afterpatch: noVersionWrapper,
+          state: 'restarted',
+          _ansible_check_mode: true,
+        });
         assert.equal(without.result.failed, true);
         assert.match(String(without.result.msg), /--version failed .*no --version here/);
         const known = await run({ afterpatch: noVersionWrapper, known_version: '9.9.9' });
@@ -365,6 +369,83 @@ esac
           String(bad.result.msg),
           /known_version: "latest" is not an afterpatch version/,
         );
+      });
+
+      it('one CLI run per read: the scan answers the reboot question and names the version', async () => {
+        const log = join(dir, `calls-${n}.log`);
+        const logging = join(dir, `afterpatch-logging-${n}`);
+        writeFileSync(logging, `#!/bin/sh\necho "$*" >> '${log}'\nexec '${wrapper}' "$@"\n`);
+        chmodSync(logging, 0o755);
+        const calls = () => {
+          const text = existsSync(log) ? readFileSync(log, 'utf8') : '';
+          rmSync(log, { force: true });
+          return text.trim().split('\n');
+        };
+        const scanned = await run({ afterpatch: logging, reboot_sentinel: true });
+        assert.equal(scanned.result.failed, false, String(scanned.result.msg));
+        assert.deepEqual(calls(), ['scan --json --reboot --sentinel']);
+        const restarted = await run({
+          afterpatch: logging,
+          state: 'restarted',
+          known_version: '9.9.9',
+        });
+        assert.equal(restarted.result.changed, true, String(restarted.result.msg));
+        const made = calls();
+        assert.equal(made.at(-1), 'scan --json --reboot', made.join(' | '));
+        assert.ok(
+          made.slice(0, -1).every((c) => c.startsWith('restart ')),
+          made.join(' | '),
+        );
+      });
+
+      it('no reboot verdict read is a failed host, never "no reboot required"', async () => {
+        for (const [name, reboot] of [
+          ['none', undefined],
+          ['unusable', { required: 'no' }],
+        ] as const) {
+          // A scan document as the real CLI writes it, with its reboot part removed or spoiled.
+          const doc = JSON.parse(
+            spawnSync(
+              process.execPath,
+              [CLI, 'scan', '--json', '--proc-root', fx.root, '--root', join(dir, 'root')],
+              { encoding: 'utf8' },
+            ).stdout,
+          );
+          if (reboot !== undefined) doc.reboot = reboot;
+          const file = join(dir, `scan-${name}.json`);
+          writeFileSync(file, JSON.stringify(doc));
+          const cli = join(dir, `afterpatch-verdict-${name}`);
+          writeFileSync(cli, `#!/bin/sh\ncat '${file}'\nexit 1\n`);
+          chmodSync(cli, 0o755);
+          const { result: r } = await run({ afterpatch: cli });
+          assert.equal(r.failed, true, name);
+          assert.equal(r.needs_reboot, undefined, name);
+          assert.match(String(r.msg), /afterpatch scan --reboot gave no reboot verdict/, name);
+        }
+      });
+
+      it('a CLI older than scan --reboot: the scan and reboot-required, as before', async () => {
+        const older = join(dir, 'afterpatch-no-reboot-flag');
+        writeFileSync(
+          older,
+          `#!/bin/sh
+for a in "$@"; do
+  [ "$a" = --reboot ] && { echo "afterpatch: unknown option '--reboot'; run with --help for usage." >&2; exit 2; }
+done
+exec '${wrapper}' "$@"
+`,
+        );
+        chmodSync(older, 0o755);
+        const now = await run({ afterpatch: wrapper });
+        const before = await run({ afterpatch: older });
+        assert.equal(before.result.failed, false, String(before.result.msg));
+        assert.deepEqual(
+          comparable({ ...before.result, afterpatch: undefined }),
+          comparable({ ...now.result, afterpatch: undefined }),
+        );
+        const restarted = await run({ afterpatch: older, state: 'restarted', known_version: '0.1.0' });
+        assert.equal(restarted.result.changed, true, String(restarted.result.msg));
+        assert.equal((restarted.result.reboot as { format: string }).format, 'afterpatch-reboot');
       });
 
       it('unreadable or non-JSON arguments: still one JSON object', async () => {
