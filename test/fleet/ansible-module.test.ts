@@ -110,7 +110,7 @@ cli='${CLI}'
 case "$1" in
   --version) echo '${version}' ;;
   scan) shift; exec '${process.execPath}' "$cli" scan --proc-root '${fx.root}' --root '${dir}/root' "$@" ;;
-  restart) shift; exec '${process.execPath}' "$cli" restart --proc-root '${fx.root}' --state-dir '${dir}/state' "$@" ;;
+  restart) shift; exec '${process.execPath}' "$cli" restart --proc-root '${fx.root}' --root '${dir}/root' --state-dir '${dir}/state' "$@" ;;
   reboot-required) shift; exec '${process.execPath}' "$cli" reboot-required --proc-root '${fx.root}' --root '${dir}/root' "$@" ;;
   *) exec '${process.execPath}' "$cli" "$@" ;;
 esac
@@ -371,7 +371,7 @@ esac
         );
       });
 
-      it('one CLI run per read: the scan answers the reboot question and names the version', async () => {
+      it('one CLI run per read or restart: the scan answers the reboot question and names the version; the restart rescans', async () => {
         const log = join(dir, `calls-${n}.log`);
         const logging = join(dir, `afterpatch-logging-${n}`);
         writeFileSync(logging, `#!/bin/sh\necho "$*" >> '${log}'\nexec '${wrapper}' "$@"\n`);
@@ -390,12 +390,28 @@ esac
           known_version: '9.9.9',
         });
         assert.equal(restarted.result.changed, true, String(restarted.result.msg));
+        // The restart (after the Node.js module's dry run) then scans again in the same run.
         const made = calls();
-        assert.equal(made.at(-1), 'scan --json --reboot', made.join(' | '));
+        assert.equal(made.at(-1), 'restart --yes --json --rescan', made.join(' | '));
         assert.ok(
-          made.slice(0, -1).every((c) => c.startsWith('restart ')),
+          made.every((c) => c.startsWith('restart ')),
           made.join(' | '),
         );
+        assert.deepEqual(
+          (restarted.result.scan as { entries: { unit: string }[] }).entries.map((e) => e.unit),
+          ['ssh.service'],
+          'the rescan is the verification: sshd still stale (the fake systemctl restarts nothing)',
+        );
+        assert.equal((restarted.result.restart as Record<string, unknown>).rescan, undefined);
+        assert.equal((restarted.result.reboot as { required: boolean }).required, false);
+        // With exclude the restart names its units: the verification is a scan of its own.
+        await run({
+          afterpatch: logging,
+          state: 'restarted',
+          known_version: '9.9.9',
+          exclude: 'cron.*',
+        });
+        assert.equal(calls().at(-1), 'scan --json --reboot');
       });
 
       it('no reboot verdict read is a failed host, never "no reboot required"', async () => {
@@ -424,13 +440,14 @@ esac
         }
       });
 
-      it('a CLI older than scan --reboot: the scan and reboot-required, as before', async () => {
+      it('a CLI older than scan --reboot and restart --rescan: separate runs, as before', async () => {
         const older = join(dir, 'afterpatch-no-reboot-flag');
         writeFileSync(
           older,
           `#!/bin/sh
 for a in "$@"; do
   [ "$a" = --reboot ] && { echo "afterpatch: unknown option '--reboot'; run with --help for usage." >&2; exit 2; }
+  [ "$a" = --rescan ] && { echo "afterpatch: unknown option '--rescan'; run with --help for usage." >&2; exit 3; }
 done
 exec '${wrapper}' "$@"
 `,
@@ -447,6 +464,9 @@ exec '${wrapper}' "$@"
         });
         assert.equal(restarted.result.changed, true, String(restarted.result.msg));
         assert.equal((restarted.result.reboot as { format: string }).format, 'afterpatch-reboot');
+        assert.equal((restarted.result.reboot as { required: boolean }).required, false);
+        const now2 = await run({ afterpatch: wrapper, state: 'restarted', known_version: '0.1.0' });
+        assert.deepEqual(comparable(restarted.result), comparable(now2.result));
       });
 
       it('unreadable or non-JSON arguments: still one JSON object', async () => {

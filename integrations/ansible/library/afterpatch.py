@@ -319,10 +319,15 @@ def read_argv(o):
     return [o["afterpatch"], "scan", "--json", "--reboot"] + sentinel_args(o) + filters_of(o)
 
 
-def predates_reboot_flag(ran):
-    """A CLI older than `scan --reboot` refuses the option (a usage error, exit 2)."""
+def refused(ran, option, usage_code):
+    """A CLI older than `option` refuses it: a usage error, before doing anything."""
     code, _, err = ran
-    return code == 2 and "'--reboot'" in (err or "")
+    return code == usage_code and ("'%s'" % option) in (err or "")
+
+
+def predates_reboot_flag(ran):
+    """A CLI older than `scan --reboot` (scan's usage errors are exit 2)."""
+    return refused(ran, "--reboot", 2)
 
 
 def parsed(ran):
@@ -409,9 +414,20 @@ def afterpatch(o, host, base, read=None):
             # Exact unit names; a name is its own glob (systemd escapes \x2d and the like literally).
             for u in targets if targets is not None else o["units"]:
                 args += ["--unit", u]
+            # --rescan: the same run then scans again and answers the reboot question, one CLI
+            # process a batch. Not with exclude: its restart names the planned units, while the
+            # verification covers every unit of `units`.
+            rescan = ["--rescan"] + sentinel_args(o) if targets is None else []
+            ran = run([bin_] + args + rescan)
+            if rescan and refused(ran, "--rescan", 3):
+                ran = run([bin_] + args)  # an older CLI: nothing was done, it refused the option
             # 4: acted but the outcomes were not saved; 5: stopped by a signal. Both still print
             # what was done, so changed stays true; any outcome but verified is a failure.
-            done = run_json(bin_, args, (0, 1, 2, 4, 5), "restart")
+            done = json_of(ran, bin_, (0, 1, 2, 4, 5), "restart")
+            after = done.pop("rescan", None)
+            done.pop("rescanError", None)  # no rescan: the scan below runs on its own and says why
+            if isinstance(after, dict):
+                read = (0, after, "")
             restart = dict(done, excluded=skipped)
             results = done.get("results") or []
             changed = any(r.get("action") in ACTIONS for r in results)
