@@ -10,7 +10,7 @@ import * as v from 'valibot';
 import { runCli } from '../../harness/cli.ts';
 import { RestartDocumentSchema } from '../../src/formats/restart.ts';
 import { writeFakeSystemctl } from '../helpers/fake-systemctl.ts';
-import { FAKE_INIT, FAKE_STALE_SSHD, makeProcTree, mapsLine } from '../helpers/fakeproc.ts';
+import { FAKE_INIT, FAKE_STALE_DBUS, FAKE_STALE_SSHD, makeProcTree } from '../helpers/fakeproc.ts';
 
 describe('afterpatch restart --rescan', () => {
   let dir: string;
@@ -21,15 +21,7 @@ describe('afterpatch restart --rescan', () => {
     fx = makeProcTree({
       1: FAKE_INIT,
       10: FAKE_STALE_SSHD,
-      // The bus daemon on a replaced library: a reboot reason (never restarted).
-      20: {
-        name: 'dbus-daemon',
-        maps: [
-          mapsLine('/usr/bin/dbus-daemon'),
-          mapsLine('/usr/lib/libexpat.so.1', { deleted: true, addr: 0x7f6000 }),
-        ].join('\n'),
-        cgroup: '0::/system.slice/dbus.service\n',
-      },
+      20: FAKE_STALE_DBUS,
     });
     mkdirSync(join(dir, 'bin'));
     writeFakeSystemctl(join(dir, 'bin'));

@@ -9,7 +9,7 @@ import * as v from 'valibot';
 import { runCli } from '../../harness/cli.ts';
 import { ScanDocumentSchema } from '../../src/formats/scan.ts';
 import { scanServesReboot } from '../../src/reboot/for-scan.ts';
-import { FAKE_INIT, FAKE_STALE_SSHD, makeProcTree, mapsLine } from '../helpers/fakeproc.ts';
+import { FAKE_INIT, FAKE_STALE_DBUS, FAKE_STALE_SSHD, makeProcTree } from '../helpers/fakeproc.ts';
 
 describe('scan --reboot', () => {
   let fx: ReturnType<typeof makeProcTree>;
@@ -18,15 +18,7 @@ describe('scan --reboot', () => {
     fx = makeProcTree({
       1: FAKE_INIT,
       200: FAKE_STALE_SSHD,
-      // The bus daemon holding a replaced library: only a reboot replaces it (docs/reboot.md).
-      300: {
-        name: 'dbus-daemon',
-        maps: [
-          mapsLine('/usr/bin/dbus-daemon'),
-          mapsLine('/usr/lib/libexpat.so.1', { deleted: true, addr: 0x7f6000 }),
-        ].join('\n'),
-        cgroup: '0::/system.slice/dbus.service\n',
-      },
+      300: FAKE_STALE_DBUS,
     });
     root = join(fx.root, 'fsroot');
   });
