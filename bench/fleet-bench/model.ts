@@ -10,6 +10,8 @@
 //   masters), the main process's CPU per host (one thread: a floor whatever the cores) and the
 //   latency of one host measured alone (on the rig the hosts share the controller's cores, so
 //   the wall time at 50 hosts is no fleet's).
+// A run scans each host once (the gather): the restart module's own verification is the verify,
+// and the report play is controller work only (one `afterpatch report` over all hosts).
 import { percentOf, serialBatches } from './events.ts';
 
 export interface Knobs {
@@ -71,15 +73,16 @@ export interface ScaleInputs {
   /** Hosts of the measured run. */
   hosts: number;
   gather: PhaseCost;
-  verify: PhaseCost;
+  /** The report play: run once on the controller for all hosts. */
+  report: PhaseCost;
   /** The restart plays: controller CPU per host restarted (batches' fixed work included). */
   restart: PhaseCost;
   /**
    * Latency of one host in a phase, measured alone (1 host, nothing else on the rig): the
-   * gather play over 1 host, the verify play, a restart batch of one host.
+   * gather play over 1 host, the report play, a restart batch of one host.
    */
   gatherLatency: number;
-  verifyLatency: number;
+  reportLatency: number;
   batchLatency: number;
   /** A run's fixed wall time (start-up, the final report over few hosts): 1-host run − phases. */
   fixed: number;
@@ -88,10 +91,11 @@ export interface ScaleInputs {
 export interface ScaleResult {
   waves: number;
   gather: { latency: number; cpu: number; main: number; t: number };
-  verify: { latency: number; cpu: number; main: number; t: number };
+  report: { latency: number; cpu: number; main: number; t: number };
   /** One batch of `size` hosts (seconds), health included. */
   batch(size: number): number;
-  gatherVerify: number;
+  /** gather + report + the run's fixed time: everything but the restart batches. */
+  gatherReport: number;
   usable: number;
   serial: ReturnType<typeof fitSerial>;
   /** The restart phase with serial [1, '10%'] (the bench's own), and the whole run with it. */
@@ -115,10 +119,24 @@ export function phaseTime(
   return { latency: l, cpu, main, t: Math.max(l, cpu, main) };
 }
 
+/**
+ * The report play: one task for the whole fleet on the controller (no waves), whose work is one
+ * `afterpatch report` process and the main process: its CPU is not spread over the cores.
+ */
+export function reportTime(
+  k: Knobs,
+  latency: number,
+  c: PhaseCost,
+): { latency: number; cpu: number; main: number; t: number } {
+  const cpu = k.fleet * c.cpuPerHost;
+  const main = k.fleet * c.mainPerHost;
+  return { latency, cpu, main, t: Math.max(latency, cpu, main) };
+}
+
 export function scaleModel(k: Knobs, m: ScaleInputs): ScaleResult {
   const gather = phaseTime(k, m.gatherLatency, m.gather);
-  const verify = phaseTime(k, m.verifyLatency, m.verify);
-  const gatherVerify = gather.t + verify.t + m.fixed;
+  const report = reportTime(k, m.reportLatency, m.report);
+  const gatherReport = gather.t + report.t + m.fixed;
   // A batch: one host's latency (its hosts run in parallel up to forks), or its controller CPU
   // over the cores, or the main process's, whichever is longest; plus health and warm-up.
   const batch = (size: number) =>
@@ -127,19 +145,19 @@ export function scaleModel(k: Knobs, m: ScaleInputs): ScaleResult {
       (size * m.restart.cpuPerHost) / k.cores,
       size * m.restart.mainPerHost,
     ) + k.healthS;
-  const usable = k.windowH * 3600 * (1 - k.margin) - gatherVerify;
+  const usable = k.windowH * 3600 * (1 - k.margin) - gatherReport;
   const serial = fitSerial(k.fleet, usable, batch);
   const ten = serialBatches(k.fleet, [1, percentOf(10, k.fleet)]);
   const restart = ten.reduce((t, size) => t + batch(size), 0);
   return {
     waves: Math.ceil(k.fleet / k.forks),
     gather,
-    verify,
+    report,
     batch,
-    gatherVerify,
+    gatherReport,
     usable,
     serial,
-    tenPercent: { batches: ten.length, restart, run: restart + gatherVerify },
+    tenPercent: { batches: ten.length, restart, run: restart + gatherReport },
   };
 }
 
@@ -158,12 +176,15 @@ export interface PerHostInputs {
   rawCold: { wall: number; cpu: number };
   /** Controller CPU the heavy host's bigger result adds. */
   heavyCpu: number;
-  /** gather + verify per host (nothing to restart): wall and controller CPU. */
-  gatherVerify: { wall: number; cpu: number };
-  /** CPU per host and phase of the main process. */
+  /** A run with nothing to restart (gather + report: one scan a host), per host: wall and controller CPU. */
+  gatherReport: { wall: number; cpu: number };
+  /** CPU per host of the main process in that run. */
   mainPerHost: number;
   pingCpu: number;
-  /** The save task: batches of 1, mid and FLEET heavy gather results, 1 and FLEET verify ones. */
+  /**
+   * The save task: batches of 1, mid and FLEET heavy gather results, 1 and FLEET light results
+   * (the save leg's "3-verify" phase: a light host's result).
+   */
   save: { g1: number; gMid: number; gFleet: number; v1: number; vFleet: number; midN: number };
   /** The 1-host "nothing to restart" run's wall time. */
   clean1: number;
@@ -180,31 +201,31 @@ export function perHostModel(k: Knobs, m: PerHostInputs) {
   const perExtraHost = (t1: number, tn: number, n: number) => (n > 1 ? (tn - t1) / (n - 1) : 0);
   const coldWall = Math.max(0, m.rawCold.wall - m.raw.wall);
   const coldCpu = Math.max(0, m.rawCold.cpu - m.raw.cpu);
-  // One gather (or verify) phase = the module task, the other per-host tasks (group_by, the
-  // skipped `fail`) and saving the results (one task for the whole phase: one batch).
+  // The gather phase = the module task, the other per-host tasks (group_by, the skipped `fail`)
+  // and saving the results (one task for the whole phase: one batch). Once per run: there is no
+  // verify scan (the restart module verifies), so the run's CPU is one phase's, not two.
   const lMod = m.module.wall - m.moduleAloneLight + m.moduleAloneHeavy + coldWall;
   const cMod = m.module.cpu + coldCpu + m.heavyCpu;
-  // The rig's gather + verify per host holds a light host's share of the save: charged whole below.
+  // The rig's run per host holds a light host's share of the save: charged whole below.
   const lightSave = perExtraHost(m.save.v1, m.save.vFleet, fleet);
-  const cLocalRaw = m.gatherVerify.cpu / 2 - m.module.cpu - lightSave;
+  const cLocalRaw = m.gatherReport.cpu - m.module.cpu - lightSave;
   const cLocal = Math.max(0, cLocalRaw);
   const saveG = Math.max(0, m.save.gFleet - m.save.v1);
-  const saveV = Math.max(0, m.save.vFleet - m.save.v1);
   const modLat = waves * lMod;
   const modCpu = (fleet * cMod) / P;
-  const mainBound = (fleet * m.mainPerHost) / 2;
+  const mainBound = fleet * m.mainPerHost;
   const gatherT = Math.max(Math.max(modLat, modCpu) + (fleet * cLocal) / P + saveG, mainBound);
-  const verifyT = Math.max(Math.max(modLat, modCpu) + (fleet * cLocal) / P + saveV, mainBound);
-  const fixedRun = Math.max(0, m.clean1 - m.gatherVerify.wall);
+  const fixedRun = Math.max(0, m.clean1 - m.gatherReport.wall);
+  // Two reports over the fleet: the summary after the gather and the one at the end.
   const fixed = fixedRun + 2 * m.reportGrowth;
-  const gatherVerify = gatherT + verifyT + fixed;
+  const gatherReport = gatherT + fixed;
   const b1 = m.heavyBatch + m.reportGrowth;
   const cB = cMod + m.pingCpu + cLocal;
   const saveB =
     m.save.midN > 1
       ? perExtraHost(m.save.g1, m.save.gMid, m.save.midN)
       : perExtraHost(m.save.g1, m.save.gFleet, fleet);
-  const usable = k.windowH * 3600 * (1 - k.margin) - gatherVerify;
+  const usable = k.windowH * 3600 * (1 - k.margin) - gatherReport;
   const rows = [...new Set([0, k.healthS, 300, 900])].map((h) => {
     const bt = (s: number) => Math.ceil(s / k.forks) * (b1 + h) + (s - 1) * (cB / P + saveB);
     return { health: h, batch1: b1 + h, ...fitSerial(fleet, usable, bt) };
@@ -219,15 +240,13 @@ export function perHostModel(k: Knobs, m: PerHostInputs) {
     cLocalRaw,
     lightSave,
     saveG,
-    saveV,
     modLat,
     modCpu,
     mainBound,
     gatherT,
-    verifyT,
     fixedRun,
     fixed,
-    gatherVerify,
+    gatherReport,
     b1,
     cB,
     saveB,

@@ -146,7 +146,7 @@ export async function perHostLegs(ctx: Ctx, o: PerHostOptions): Promise<string[]
     cpu: (cpu(clean) - cpu(clean1)) / (N - 1),
   };
   say(
-    `gather + verify per host (nothing to restart, ${N} hosts − 1 host): wall ${ms(gv.wall)}, controller CPU ${ms(gv.cpu)}`,
+    `gather + report per host (nothing to restart, ${N} hosts − 1 host): wall ${ms(gv.wall)}, controller CPU ${ms(gv.cpu)}`,
   );
   say(
     `restart phase per host (stale − nothing to restart, / ${N}): wall ${ms((roll.mean - clean.mean) / N)}, controller CPU ${ms((cpu(roll) - cpu(clean)) / N)}`,
@@ -166,11 +166,11 @@ export async function perHostLegs(ctx: Ctx, o: PerHostOptions): Promise<string[]
   // Who spends the controller's CPU: ansible-playbook's main process (one thread) or its
   // workers and their ssh (the callback's os.times()).
   const phaseCpu = (m: Map<string, number>) =>
-    [...m].filter(([k]) => /^(Gather|Verify)/.test(k)).reduce((a, [, v]) => a + v, 0);
+    [...m].filter(([k]) => /^(Gather|Verify|Report)/.test(k)).reduce((a, [, v]) => a + v, 0);
   const mainPerHost = (phaseCpu(c.clean.playSelf) - phaseCpu(c.clean1.playSelf)) / (N - 1);
   const kidsPerHost = (phaseCpu(c.clean.playKids) - phaseCpu(c.clean1.playKids)) / (N - 1);
   say(
-    `gather + verify plays, controller CPU per host (callback, os.times()): main process ${ms(mainPerHost)}, workers and ssh ${ms(kidsPerHost)}`,
+    `gather + report plays, controller CPU per host (callback, os.times()): main process ${ms(mainPerHost)}, workers and ssh ${ms(kidsPerHost)}`,
   );
   say();
   table('heavy batch leg', h.batch, get(h.batch, h.baseName), 'controller CPU');
@@ -213,7 +213,7 @@ export async function perHostLegs(ctx: Ctx, o: PerHostOptions): Promise<string[]
     raw,
     rawCold,
     heavyCpu: Math.max(0, cpu(apH) - cpu(apL)),
-    gatherVerify: gv,
+    gatherReport: gv,
     mainPerHost,
     pingCpu: ping.cpu,
     save: {
@@ -237,21 +237,19 @@ export async function perHostLegs(ctx: Ctx, o: PerHostOptions): Promise<string[]
   say(
     `  other per-host tasks per phase: ${ms(m.cLocal)} CPU${m.cLocalRaw < 0 ? ` (${sms(m.cLocalRaw)}, taken as 0)` : ''}; the light result's share of the save ${ms(m.lightSave)}`,
   );
+  say(`  saving the gather's ${fleet} results in one task: ${f2(m.saveG)} s`);
   say(
-    `  saving the phase's ${fleet} results in one task: gather ${f2(m.saveG)} s, verify ${f2(m.saveV)} s`,
+    `  gather: module max(latency ${m.waves} waves × ${f2(m.lMod)} s = ${f1(m.modLat)} s, CPU ${fleet} × ${f3(m.cMod)} s / ${k.cores} = ${f1(m.modCpu)} s) → ${f1(m.gatherT)} s; floor of the main process ${f1(m.mainBound)} s`,
   );
+  say(`  fixed: ${f1(m.fixedRun)} s + the two reports at ${fleet} hosts → ${f1(m.fixed)} s`);
   say(
-    `  gather: module max(latency ${m.waves} waves × ${f2(m.lMod)} s = ${f1(m.modLat)} s, CPU ${fleet} × ${f3(m.cMod)} s / ${k.cores} = ${f1(m.modCpu)} s) → ${f1(m.gatherT)} s; verify ${f1(m.verifyT)} s; floor of the main process ${f1(m.mainBound)} s a phase`,
-  );
-  say(`  fixed: ${f1(m.fixedRun)} s + the reports at ${fleet} hosts → ${f1(m.fixed)} s`);
-  say(
-    `  gather + verify at ${fleet} hosts: ${f1(m.gatherVerify)} s = ${f1(m.gatherVerify / 60)} min`,
+    `  gather + report at ${fleet} hosts: ${f1(m.gatherReport)} s = ${f1(m.gatherReport / 60)} min`,
   );
   say(
     `  batch of 1 heavy host: ${f1(m.b1)} s; each further host in a batch + ${ms(m.cB)} CPU / ${k.cores} cores + ${ms(m.saveB)} to save its result`,
   );
   say(
-    `  usable window: ${k.windowH} h × ${f2(1 - k.margin)} − gather/verify = ${f1(m.usable / 3600)} h`,
+    `  usable window: ${k.windowH} h × ${f2(1 - k.margin)} − gather/report = ${f1(m.usable / 3600)} h`,
   );
   say(
     '| health + warm-up per batch | batch (1 host) | smallest serial that fits | batches | recommended serial | batches | restart phase | whole run |',
@@ -259,7 +257,7 @@ export async function perHostLegs(ctx: Ctx, o: PerHostOptions): Promise<string[]
   say('|---:|---:|---|---:|---|---:|---:|---:|');
   for (const r of m.rows) {
     say(
-      `| ${r.health} s | ${f1(r.batch1)} s | ${r.smallest === 1 ? '1' : `[1, ${r.smallest}]`} | ${r.smallestBatches} | ${r.rec.text} | ${r.recBatches} | ${f1(r.t / 3600)} h | ${f1((r.t + m.gatherVerify) / 3600)} h${r.t > m.usable ? ' (over)' : ''} |`,
+      `| ${r.health} s | ${f1(r.batch1)} s | ${r.smallest === 1 ? '1' : `[1, ${r.smallest}]`} | ${r.smallestBatches} | ${r.rec.text} | ${r.recBatches} | ${f1(r.t / 3600)} h | ${f1((r.t + m.gatherReport) / 3600)} h${r.t > m.usable ? ' (over)' : ''} |`,
     );
   }
   return lines;

@@ -289,8 +289,9 @@ export async function scaleLegs(ctx: Ctx, o: ScaleOptions): Promise<string[]> {
     return {
       gather: pick('Gather'),
       restart: pick('Restart'),
-      // Since the restart module's verification is the verify: the report play alone.
-      verify: pick('Verify', 'Report'),
+      // Since the restart module's verification is the verify: the report play alone (a run of
+      // the older playbook: its verify play).
+      report: pick('Verify', 'Report'),
       total: st.total,
     };
   };
@@ -306,7 +307,7 @@ export async function scaleLegs(ctx: Ctx, o: ScaleOptions): Promise<string[]> {
     for (const [k, v] of [
       ['gather', p.gather],
       [`restart (${serialBatchesText(n)})`, p.restart],
-      ['report', p.verify],
+      ['report', p.report],
     ] as const) {
       say(
         `| ${k} | ${n} | ${f2(v.s)} s | ${f2(v.ctl)} s | ${ms(v.ctl / n)} | ${ms(v.self / n)} | ${f2(v.hosts)} s |`,
@@ -352,12 +353,12 @@ export async function scaleLegs(ctx: Ctx, o: ScaleOptions): Promise<string[]> {
   const inputs: ScaleInputs = {
     hosts: maxN,
     gather: { cpuPerHost: big.gather.ctl / maxN, mainPerHost: big.gather.self / maxN },
-    verify: { cpuPerHost: big.verify.ctl / maxN, mainPerHost: big.verify.self / maxN },
+    report: { cpuPerHost: big.report.ctl / maxN, mainPerHost: big.report.self / maxN },
     restart: { cpuPerHost: big.restart.ctl / maxN, mainPerHost: big.restart.self / maxN },
     gatherLatency: one.gather.s,
-    verifyLatency: one.verify.s,
+    reportLatency: one.report.s,
     batchLatency: median(oneRun.batches),
-    fixed: Math.max(0, one.total - one.gather.s - one.restart.s - one.verify.s),
+    fixed: Math.max(0, one.total - one.gather.s - one.restart.s - one.report.s),
   };
   const k = o.knobs;
   const m = scaleModel(k, inputs);
@@ -365,17 +366,15 @@ export async function scaleLegs(ctx: Ctx, o: ScaleOptions): Promise<string[]> {
     `model from ${maxN} hosts: ${k.fleet} light hosts, forks ${k.forks}, controller ${k.cores} cores, window ${k.windowH} h, margin ${Math.round(k.margin * 100)} %, health ${k.healthS} s a batch`,
   );
   say(
-    `  inputs per host: gather ${ms(inputs.gather.cpuPerHost)} CPU (main ${ms(inputs.gather.mainPerHost)}), verify ${ms(inputs.verify.cpuPerHost)} (main ${ms(inputs.verify.mainPerHost)}), restart ${ms(inputs.restart.cpuPerHost)} (main ${ms(inputs.restart.mainPerHost)}); latency alone: gather ${f2(inputs.gatherLatency)} s, verify ${f2(inputs.verifyLatency)} s, a batch ${f2(inputs.batchLatency)} s; fixed ${f2(inputs.fixed)} s`,
+    `  inputs per host: gather ${ms(inputs.gather.cpuPerHost)} CPU (main ${ms(inputs.gather.mainPerHost)}), report ${ms(inputs.report.cpuPerHost)} (main ${ms(inputs.report.mainPerHost)}), restart ${ms(inputs.restart.cpuPerHost)} (main ${ms(inputs.restart.mainPerHost)}); latency alone: gather ${f2(inputs.gatherLatency)} s, report ${f2(inputs.reportLatency)} s, a batch ${f2(inputs.batchLatency)} s; fixed ${f2(inputs.fixed)} s`,
   );
-  for (const [name, p] of [
-    ['gather', m.gather],
-    ['verify', m.verify],
-  ] as const) {
-    say(
-      `  ${name}: latency ${m.waves} waves = ${f1(p.latency)} s, CPU ${f1(p.cpu)} s, main process ${f1(p.main)} s → ${f1(p.t)} s`,
-    );
-  }
-  say(`  gather + verify + fixed: ${f1(m.gatherVerify)} s = ${f1(m.gatherVerify / 60)} min`);
+  say(
+    `  gather: latency ${m.waves} waves = ${f1(m.gather.latency)} s, CPU ${f1(m.gather.cpu)} s, main process ${f1(m.gather.main)} s → ${f1(m.gather.t)} s`,
+  );
+  say(
+    `  report (once, on the controller): latency ${f1(m.report.latency)} s, its CPU (one process) ${f1(m.report.cpu)} s, main process ${f1(m.report.main)} s → ${f1(m.report.t)} s`,
+  );
+  say(`  gather + report + fixed: ${f1(m.gatherReport)} s = ${f1(m.gatherReport / 60)} min`);
   say(
     `  a batch of 1: ${f1(m.batch(1))} s; of ${Math.min(k.forks, k.fleet)}: ${f1(m.batch(Math.min(k.forks, k.fleet)))} s (health included)`,
   );

@@ -46,6 +46,11 @@ export function register(program: Command, io: CliIo): void {
       'wait at most this long for one batch of units (default: restart.timeout, 90)',
       positiveInt,
     )
+    .option(
+      '--rescan',
+      'then scan again (the same filters) and tell whether only a reboot helps: in --json as "rescan", a scan --json --reboot document',
+    )
+    .option('--sentinel', 'with --rescan: as reboot-required --sentinel (not with --dry-run)')
     .addOption(configOption(io.env))
     .addOption(stateDirOption(io.env))
     .addOption(procRootOption(io.env))

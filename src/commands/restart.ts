@@ -1,6 +1,7 @@
 import { createInterface } from 'node:readline/promises';
 import type { CliIo } from '../cli/io.ts';
 import { loadConfig } from '../config/load.ts';
+import type { Config } from '../config/schema.ts';
 import { UserError } from '../errors.ts';
 import { restartExitCode } from '../exit.ts';
 import { formatPlan, RESTART_FORMATS, type RestartFormat } from '../output/restart.ts';
@@ -14,6 +15,7 @@ import {
   type RestartReport,
 } from '../restart/restart.ts';
 import { phase } from '../restart/timing.ts';
+import type { ScanReport } from '../scan/scan.ts';
 
 export interface RestartCliOptions {
   dryRun?: true;
@@ -30,6 +32,9 @@ export interface RestartCliOptions {
   advisory?: string[];
   jobs?: number;
   timeout?: number;
+  /** Then scan again and answer the reboot question (src/commands/rescan.ts); sentinel: its --sentinel. */
+  rescan?: true;
+  sentinel?: true;
   config?: string;
   stateDir?: string;
   procRoot: string;
@@ -38,6 +43,9 @@ export interface RestartCliOptions {
 
 export async function runRestart(o: RestartCliOptions, io: CliIo): Promise<number> {
   const config = loadConfig(o.config, o.config !== undefined);
+  if (o.sentinel && !o.rescan) throw new UserError('--sentinel needs --rescan.');
+  if (o.sentinel && o.dryRun)
+    throw new UserError('--sentinel writes to the host; not with --dry-run.');
   const format: RestartFormat = o.json ? 'json' : o.format;
   const style = styleFor(io.stdout, io.env);
   // -q: the report is not printed (the exit status tells); prompts and errors still are.
@@ -62,7 +70,11 @@ export async function runRestart(o: RestartCliOptions, io: CliIo): Promise<numbe
   const actionable = planned.plan.filter(isActionable).length;
   if (o.dryRun || actionable === 0) {
     const report = { ...planned, dryRun: o.dryRun === true, results: [] };
-    print(RESTART_FORMATS[format](report, style));
+    // Nothing was acted on: the plan's scan is the host as it is, the rescan's scan.
+    const out = { stdout: RESTART_FORMATS[format](report, style), stderr: '' };
+    const { stdout, stderr } = await rescanned(o, config, report, format, style, out, planned.scan);
+    print(stdout);
+    process.stderr.write(stderr);
     return restartExitCode(report);
   }
   if (!o.yes) {
@@ -91,7 +103,8 @@ export async function runRestart(o: RestartCliOptions, io: CliIo): Promise<numbe
   const log = openActionLog({ stderr: io.stderr });
   try {
     const report = await applyRestart(planned, { ...opts, log });
-    const { stdout, stderr } = restartOutput(report, format, style);
+    const out = restartOutput(report, format, style);
+    const { stdout, stderr } = await rescanned(o, config, report, format, style, out);
     print(stdout);
     io.stderr.write(stderr);
     phase('output');
@@ -100,6 +113,33 @@ export async function runRestart(o: RestartCliOptions, io: CliIo): Promise<numbe
     await log.close();
     phase('journal');
   }
+}
+
+/** With --rescan (not after a signal: it asks to stop): the output with the host after the restart. */
+async function rescanned(
+  o: RestartCliOptions,
+  config: Config,
+  report: RestartReport,
+  format: RestartFormat,
+  style: Style,
+  out: { stdout: string; stderr: string },
+  unchanged?: ScanReport,
+): Promise<{ stdout: string; stderr: string }> {
+  if (!o.rescan || report.interrupted) return out;
+  const { rescan, withRescan } = await import('./rescan.ts');
+  // The plan's scan flags: the rescan sees what the plan saw (src/restart/restart.ts).
+  const flags = {
+    procRoot: o.procRoot,
+    root: o.root,
+    lib: o.lib,
+    unit: o.unit,
+    package: o.package,
+    fixed: o.fixed,
+    advisory: o.advisory,
+  };
+  const after = await rescan(flags, config, o.sentinel === true, unchanged);
+  const w = withRescan(report, format, style, out.stdout, after);
+  return { stdout: w.stdout, stderr: out.stderr + w.stderr };
 }
 
 /** What was done goes to stdout first; a lost state or a signal then on stderr, one line each. */

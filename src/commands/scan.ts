@@ -1,10 +1,12 @@
 import type { CliIo } from '../cli/io.ts';
 import { loadConfig } from '../config/load.ts';
-import { partialScanNote, scanExitCode } from '../exit.ts';
+import type { Config } from '../config/schema.ts';
+import { UserError } from '../errors.ts';
+import { EXIT, partialScanNote, scanExitCode } from '../exit.ts';
 import { SCAN_FORMATS, type ScanFormat } from '../output/formats.ts';
 import { styleFor } from '../output/style.ts';
 import { scanOptionsFrom } from '../scan/options.ts';
-import { scan } from '../scan/scan.ts';
+import { type ScanReport, scan } from '../scan/scan.ts';
 
 export interface ScanCliOptions {
   format: ScanFormat;
@@ -21,6 +23,9 @@ export interface ScanCliOptions {
   packages: boolean;
   interpreted: boolean;
   threads?: number;
+  /** Also reboot-required's verdict (and, with sentinel, its --sentinel): src/reboot/for-scan.ts. */
+  reboot?: true;
+  sentinel?: true;
   config?: string;
   procRoot: string;
   root?: string;
@@ -30,12 +35,16 @@ const OUTPUT_BATCH = 64 * 1024;
 
 export async function runScan(o: ScanCliOptions, io: CliIo): Promise<number> {
   const config = loadConfig(o.config, o.config !== undefined);
+  if (o.sentinel && !o.reboot) throw new UserError('--sentinel needs --reboot.');
   const report = await scan(scanOptionsFrom(config, o));
+  // Before any output: a verdict that cannot be had is an error, never a scan without it.
+  const reboot = o.reboot ? await scanReboot(report, o, config) : undefined;
+  const code = scanWithRebootExitCode(report, reboot?.report);
   // Known before the output, so a reader that closes the pipe early still sees the verdict.
-  io.exitCode = scanExitCode(report);
+  io.exitCode = code;
   if (!o.quiet) {
     const format: ScanFormat = o.json ? 'json' : o.format;
-    const ctx = { style: styleFor(io.stdout, io.env), all: o.all === true };
+    const ctx = { style: styleFor(io.stdout, io.env), all: o.all === true, reboot };
     // Chunks (one per process) gathered into writes of about 64 KiB: one write(2) per process
     // cost 10,000 system calls at 10,000 stale processes; memory stays bounded all the same.
     let pending = '';
@@ -48,7 +57,25 @@ export async function runScan(o: ScanCliOptions, io: CliIo): Promise<number> {
     }
     if (pending !== '') io.stdout.write(pending);
   }
-  const partial = partialScanNote(report);
+  const partial = code === EXIT.partial ? partialScanNote(report) : null;
   if (partial !== null) io.stderr.write(`${partial}\n`);
-  return scanExitCode(report);
+  return code;
+}
+
+async function scanReboot(report: ScanReport, o: ScanCliOptions, config: Config) {
+  const [{ rebootForScan }, { formatRebootText }] = await Promise.all([
+    import('../reboot/for-scan.ts'),
+    import('../output/reboot.ts'),
+  ]);
+  const r = await rebootForScan(report, o, config, o.sentinel === true);
+  return { report: r, text: formatRebootText(r) };
+}
+
+/** With --reboot, a required reboot is something to do: exit 1 (docs/cli.md). */
+export function scanWithRebootExitCode(
+  report: ScanReport,
+  reboot: { required: boolean } | undefined,
+): number {
+  const code = scanExitCode(report);
+  return reboot?.required && code !== EXIT.stale ? EXIT.stale : code;
 }

@@ -173,11 +173,23 @@ export function documentParts(
         `${format} document without a host name: give it in a file named after the host, or wrap it as {"host": ..., "${kind}": ...}`,
       );
     }
-    return [
+    const parts = [
       readPart(kind, d, { host, seq, time: null }, (p) =>
         bad(`${format} document of host ${host} is not usable (${p})`),
       ),
     ];
+    // `scan --reboot` carries reboot-required's document: read as if it came alone.
+    if (kind === 'scan' && d.reboot !== undefined) {
+      if (!isObj(d.reboot)) throw bad(`"reboot" of host ${host}'s scan is not an object`);
+      if (d.reboot.formatVersion !== undefined)
+        checkVersion('afterpatch-reboot', d.reboot.formatVersion, where);
+      parts.push(
+        readPart('reboot', d.reboot, { host, seq, time: null }, (p) =>
+          bad(`"reboot" of host ${host}'s scan is not a usable result (${p})`),
+        ),
+      );
+    }
+    return parts;
   }
   const obj = v.safeParse(HostReadSchema, d);
   const host = obj.success ? nonEmpty(obj.output.host) : null;

@@ -5,7 +5,7 @@ import { CHECK_BUCKETS } from '../check/buckets.ts';
 import { Count, envelope, IsoTime } from './common.ts';
 import { rebootVerdictFields } from './reboot.ts';
 import { OUTCOMES } from './restart.ts';
-import { ScanDocumentSchema } from './scan.ts';
+import { ScanSnapshotSchema } from './scan.ts';
 
 const perOutcome = <T extends v.GenericSchema>(value: T) =>
   v.object(
@@ -32,7 +32,7 @@ export const HealthDocumentSchema = v.object({
     reboot: v.pipe(Count, v.maxValue(1)),
     unreadable: Count,
   }),
-  scan: ScanDocumentSchema,
+  scan: ScanSnapshotSchema,
   reboot: v.object(rebootVerdictFields),
   /** The restart state as monitoring sees it. */
   restart: v.object({

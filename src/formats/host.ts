@@ -4,7 +4,7 @@
 import * as v from 'valibot';
 import { IsoTime } from './common.ts';
 import { RebootDocumentSchema } from './reboot.ts';
-import { RestartDocumentSchema } from './restart.ts';
+import { RestartCoreSchema } from './restart.ts';
 import { SlimScanSchema } from './scan.ts';
 
 export const HostObjectSchema = v.object({
@@ -26,7 +26,7 @@ export const HostObjectSchema = v.object({
   /** With state=restarted: the restart (or its plan in check mode), minus the excluded units. */
   restart: v.optional(
     v.nullable(
-      v.object({ ...RestartDocumentSchema.entries, excluded: v.array(v.nullable(v.string())) }),
+      v.object({ ...RestartCoreSchema.entries, excluded: v.array(v.nullable(v.string())) }),
     ),
   ),
   reboot: v.optional(RebootDocumentSchema),

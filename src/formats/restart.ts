@@ -1,7 +1,7 @@
 // `afterpatch restart --json` (format afterpatch-restart, docs/json.md and docs/restart.md).
 import * as v from 'valibot';
 import { Count, counts, envelope, Integer, IsoTime, KindSchema, Pid } from './common.ts';
-import { ScanSummarySchema } from './scan.ts';
+import { ScanDocumentSchema, ScanSummarySchema } from './scan.ts';
 
 /** What a restart of a unit ended as; only `verified` means done. */
 export const OUTCOMES = ['verified', 'unverified', 'still-stale', 'failed', 'timeout'] as const;
@@ -53,7 +53,8 @@ export const RestartSummarySchema = counts(
   'needsHuman',
 );
 
-export const RestartDocumentSchema = v.object({
+/** The restart as the Ansible module's per-host object carries it (its rescan is the object's scan). */
+export const RestartCoreSchema = v.object({
   ...envelope('afterpatch-restart'),
   hostname: v.string(),
   time: IsoTime,
@@ -75,6 +76,19 @@ export const RestartDocumentSchema = v.object({
       ),
     ),
   ),
+});
+
+export const RestartDocumentSchema = v.object({
+  ...RestartCoreSchema.entries,
+  rescan: v.optional(
+    v.pipe(
+      v.nullable(ScanDocumentSchema),
+      v.description(
+        'with --rescan: the host after the restart, a scan --json --reboot document (null when that scan failed: rescanError says why)',
+      ),
+    ),
+  ),
+  rescanError: v.optional(v.string()),
 });
 
 export type RestartDocument = v.InferOutput<typeof RestartDocumentSchema>;

@@ -12,6 +12,7 @@ import {
   PackageRefSchema,
   Pid,
 } from './common.ts';
+import { RebootDocumentSchema } from './reboot.ts';
 
 export const InterpreterSchema = v.picklist(['python', 'perl', 'ruby', 'node', 'java']);
 export const ConfidenceSchema = v.picklist(['loaded', 'package']);
@@ -176,7 +177,8 @@ export const ScanSummarySchema = counts(
   'dataOnly',
 );
 
-export const ScanDocumentSchema = v.object({
+/** The scan as `check --json`'s health snapshot embeds it (which has its own reboot verdict). */
+export const ScanSnapshotSchema = v.object({
   ...envelope('afterpatch-scan'),
   hostname: v.string(),
   asRoot: v.boolean(),
@@ -188,6 +190,18 @@ export const ScanDocumentSchema = v.object({
   processes: v.array(ScanProcessSchema),
   warnings: v.array(v.string()),
   ...advisoryDocumentFields,
+});
+
+export const ScanDocumentSchema = v.object({
+  ...ScanSnapshotSchema.entries,
+  reboot: v.optional(
+    v.pipe(
+      RebootDocumentSchema,
+      v.description(
+        'with --reboot: the reboot-required --json document, the same verdict (filters do not narrow it)',
+      ),
+    ),
+  ),
 });
 
 export type ScanDocument = v.InferOutput<typeof ScanDocumentSchema>;

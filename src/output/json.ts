@@ -1,7 +1,9 @@
 // The versioned JSON format of `scan --json`, documented in docs/json.md and docs/scan.schema.json.
 
+import { rebootDocument } from '../formats/reboot.ts';
 import type { ScanDocument, ScanEntry, ScanProcess } from '../formats/scan.ts';
 import { ownerKey } from '../grouping/group.ts';
+import type { RebootReport } from '../reboot/reboot.ts';
 import { interpretedByEntry, type StaleFile } from '../scan/model.ts';
 import type { ScanReport } from '../scan/scan.ts';
 import { VERSION } from '../version.ts';
@@ -10,11 +12,12 @@ import { advisoryDocument, advisoryMark } from './advisory.ts';
 /** Bumped on any incompatible change; additions of fields keep the version. */
 export const SCAN_FORMAT_VERSION = 1;
 
-/** The internal scan report as the published document (src/formats/scan.ts). */
-export function scanToJson(r: ScanReport): ScanDocument {
+/** The internal scan report as the published document (src/formats/scan.ts); `reboot`: --reboot's verdict. */
+export function scanToJson(r: ScanReport, reboot?: RebootReport): ScanDocument {
   return envelope(
     r,
     r.processes.map((p) => processToJson(p, r)),
+    reboot,
   );
 }
 
@@ -22,6 +25,7 @@ export function scanToJson(r: ScanReport): ScanDocument {
 function envelope<P>(
   r: ScanReport,
   processes: P,
+  reboot: RebootReport | undefined,
 ): Omit<ScanDocument, 'processes'> & { processes: P } {
   const interp = interpretedByEntry(r.processes, (p) => ownerKey(p.owner));
   return {
@@ -56,6 +60,8 @@ function envelope<P>(
     processes,
     warnings: r.warnings,
     ...advisoryDocument(r.advisories),
+    // The scan's host and time: one snapshot, as `report` merges it (src/fleet/merge.ts).
+    ...(reboot === undefined ? {} : { reboot: rebootDocument(reboot, r.hostname, r.time) }),
   };
 }
 
@@ -100,9 +106,9 @@ const WRAP_TAIL = 6;
  * 10,000 processes is never one string in memory (stdout writes to pipes and files are
  * synchronous on Linux). The concatenation is exactly JSON.stringify(scanToJson(r), null, 2).
  */
-export function* scanJsonChunks(r: ScanReport): Generator<string> {
+export function* scanJsonChunks(r: ScanReport, reboot?: RebootReport): Generator<string> {
   // The envelope alone: its processes are serialized one at a time below.
-  const outer = JSON.stringify(envelope(r, PLACEHOLDER), null, 2);
+  const outer = JSON.stringify(envelope(r, PLACEHOLDER, reboot), null, 2);
   const marker = JSON.stringify(PLACEHOLDER);
   const at = outer.indexOf(marker);
   yield outer.slice(0, at);

@@ -65,6 +65,9 @@ export interface RebootSettings {
   trustLivepatch: boolean;
 }
 
+/** The stale-package reason's name for files no package owns (or when lookups failed). */
+export const NO_PACKAGE = '(no package)';
+
 export const DEFAULT_REBOOT_SETTINGS: RebootSettings = { microcode: true, trustLivepatch: false };
 
 /** The configuration's `[reboot]` table as settings. */
@@ -270,7 +273,7 @@ function stalePackageReasons(input: RebootInput, notes: string[]): RebootReason[
       initStale = true;
       continue;
     }
-    const name = s.package ?? '(no package)';
+    const name = s.package ?? NO_PACKAGE;
     if (!pinned.has(s.pid) && !(s.package !== null && needsReboot(s.package))) continue;
     let e = byPackage.get(name);
     if (!e) {

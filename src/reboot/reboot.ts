@@ -6,6 +6,7 @@ import { scanOptionsFrom } from '../scan/options.ts';
 import { type ScanReport, scan } from '../scan/scan.ts';
 import {
   assessReboot,
+  NO_PACKAGE,
   type RebootReason,
   type RebootResult,
   type RebootSettings,
@@ -78,8 +79,10 @@ export async function rebootRequired(o: RebootOptions = {}): Promise<RebootRepor
 export function sentinelPackages(reasons: readonly RebootReason[], packaging: string): string[] {
   const out = new Set<string>();
   for (const r of reasons) {
-    if (r.type === 'stale-package') out.add(r.package);
-    else if (r.type === 'kernel-newer')
+    // Files of no package name none for reboot-required.pkgs (the sentinel itself still says it).
+    if (r.type === 'stale-package') {
+      if (r.package !== NO_PACKAGE) out.add(r.package);
+    } else if (r.type === 'kernel-newer')
       out.add(packaging === 'rpm' ? 'kernel' : `linux-image-${r.newest}`);
     else if (r.type === 'kernel-rebuilt')
       out.add(packaging === 'rpm' ? 'kernel' : `linux-image-${r.release}`);

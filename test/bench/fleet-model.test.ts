@@ -18,6 +18,7 @@ import {
   type Knobs,
   perHostModel,
   phaseTime,
+  reportTime,
   type ScaleInputs,
   scaleModel,
 } from '../../bench/fleet-bench/model.ts';
@@ -130,24 +131,31 @@ describe('bench/fleet capacity models', () => {
   const inputs: ScaleInputs = {
     hosts: 50,
     gather: cost,
-    verify: cost,
+    report: { cpuPerHost: 0.02, mainPerHost: 0.01 },
     restart: { cpuPerHost: 0.4, mainPerHost: 0.05 },
     gatherLatency: 2,
-    verifyLatency: 2,
+    reportLatency: 2,
     batchLatency: 3,
     fixed: 4,
   };
 
-  it('the scale model: gather + verify, batches, serial [1, 10%] and the serial that fits', () => {
+  it('the report runs once for the fleet: no waves, its CPU one process', () => {
+    // 500 × 0.02 = 10 s (not / 2 cores: one `afterpatch report`); 500 × 0.01 = 5 s; latency 2 s.
+    assert.deepEqual(reportTime(KNOBS, 2, inputs.report), { latency: 2, cpu: 10, main: 5, t: 10 });
+    assert.equal(reportTime(KNOBS, 30, inputs.report).t, 30);
+  });
+
+  it('the scale model: one scan a host (gather) + report, batches, serial [1, 10%] and the serial that fits', () => {
     const m = scaleModel(KNOBS, inputs);
-    assert.equal(m.gatherVerify, 50 + 50 + 4);
+    // gather 50 s (CPU bound) + report 10 s + fixed 4 s: no verify phase, no second scan.
+    assert.equal(m.gatherReport, 50 + 10 + 4);
     // A batch of 1: latency 3 s + health 60 s; of 50: max(3, 50 × 0.4 / 2 = 10, 2.5) + 60.
     assert.equal(m.batch(1), 63);
     assert.equal(m.batch(50), 70);
     // 500 hosts, [1, '10%']: 1 + 10 × 50 + 49: 11 batches.
     assert.equal(m.tenPercent.batches, 11);
     assert.equal(m.tenPercent.restart, 63 + 9 * 70 + Math.max(3, (49 * 0.4) / 2) + 60);
-    assert.equal(m.tenPercent.run, m.tenPercent.restart + m.gatherVerify);
+    assert.equal(m.tenPercent.run, m.tenPercent.restart + m.gatherReport);
     // 12 h × 0.67 is plenty: the smallest second batch is found and the plan fits.
     assert.ok(m.serial.t <= m.usable);
     assert.ok(m.serial.smallest >= 1);
@@ -166,28 +174,38 @@ describe('bench/fleet capacity models', () => {
     assert.equal(g.rec.text, "[1, '1%']");
   });
 
+  const perHostInputs = {
+    heavyN: 5000,
+    module: { wall: 0.8, cpu: 0.15 },
+    moduleAloneLight: 0.3,
+    moduleAloneHeavy: 1.05,
+    raw: { wall: 0.15, cpu: 0.07 },
+    rawCold: { wall: 0.35, cpu: 0.15 },
+    heavyCpu: 0.03,
+    gatherReport: { wall: 0.7, cpu: 0.2 },
+    mainPerHost: 0.09,
+    pingCpu: 0.07,
+    save: { g1: 0.5, gMid: 1.5, gFleet: 10.5, v1: 0.47, vFleet: 3.7, midN: 50 },
+    clean1: 5,
+    reportGrowth: 0.2,
+    heavyBatch: 4.6,
+  };
+
   it('the per-host model keeps its figures (the first model, from 3 hosts)', () => {
-    const m = perHostModel(KNOBS, {
-      heavyN: 5000,
-      module: { wall: 0.8, cpu: 0.15 },
-      moduleAloneLight: 0.3,
-      moduleAloneHeavy: 1.05,
-      raw: { wall: 0.15, cpu: 0.07 },
-      rawCold: { wall: 0.35, cpu: 0.15 },
-      heavyCpu: 0.03,
-      gatherVerify: { wall: 0.7, cpu: 0.2 },
-      mainPerHost: 0.09,
-      pingCpu: 0.07,
-      save: { g1: 0.5, gMid: 1.5, gFleet: 10.5, v1: 0.47, vFleet: 3.7, midN: 50 },
-      clean1: 5,
-      reportGrowth: 0.2,
-      heavyBatch: 4.6,
-    });
+    const m = perHostModel(KNOBS, perHostInputs);
     assert.ok(Math.abs(m.lMod - (0.8 - 0.3 + 1.05 + 0.2)) < 1e-9);
     assert.ok(Math.abs(m.cMod - (0.15 + 0.08 + 0.03)) < 1e-9);
-    // The other tasks' CPU is never negative: 0.1 − 0.15 − the light save share → 0.
-    assert.equal(m.cLocal, 0);
-    assert.ok(m.cLocalRaw < 0);
+    // One scan a run: the run's CPU is the gather's whole, not halved over gather and verify:
+    // 0.2 − 0.15 − the light save share (3.23 / 499).
+    assert.ok(Math.abs(m.cLocalRaw - (0.2 - 0.15 - (3.7 - 0.47) / 499)) < 1e-9);
+    assert.ok(Math.abs(m.cLocal - m.cLocalRaw) < 1e-9);
+    // The main process's floor: the whole run's per-host CPU, once.
+    assert.ok(Math.abs(m.mainBound - 500 * 0.09) < 1e-9);
+    assert.ok(Math.abs(m.gatherReport - (m.gatherT + m.fixed)) < 1e-9);
+    // Never negative: a run cheaper than its module call leaves the other tasks at 0.
+    const cheap = perHostModel(KNOBS, { ...perHostInputs, gatherReport: { wall: 0.7, cpu: 0.1 } });
+    assert.equal(cheap.cLocal, 0);
+    assert.ok(cheap.cLocalRaw < 0);
     assert.ok(Math.abs(m.modCpu - (500 * 0.26) / 2) < 1e-9);
     assert.equal(m.waves, 10);
     assert.ok(m.gatherT >= m.modCpu + m.saveG - 1e-9);

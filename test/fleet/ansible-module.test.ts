@@ -4,7 +4,7 @@
 // <args.json>`) - against the built CLI reading a fake /proc through a wrapper. One table of
 // cases for both, and the two must return the same result for the same arguments.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import {
   chmodSync,
   copyFileSync,
@@ -19,6 +19,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { CLI } from '../../harness/cli.ts';
 import { writeCliStandIn } from '../../harness/cli-stand-in.ts';
 import { writeFakeSystemctl } from '../helpers/fake-systemctl.ts';
 import { FAKE_INIT, FAKE_STALE_SSHD, makeProcTree } from '../helpers/fakeproc.ts';
@@ -115,8 +116,15 @@ describe('Ansible modules afterpatch (Python) and afterpatch_node', () => {
       // The hidden --proc-root exists on scan, restart and reboot-required (which also takes --root).
       const wrapper = join(d, 'afterpatch');
       await writeCliStandIn(wrapper, {
-        scan: ['--proc-root', fx.root],
-        restart: ['--proc-root', fx.root, '--state-dir', join(d, 'state')],
+        scan: ['--proc-root', fx.root, '--root', join(dir, 'root')],
+        restart: [
+          '--proc-root',
+          fx.root,
+          '--root',
+          join(dir, 'root'),
+          '--state-dir',
+          join(d, 'state'),
+        ],
         'reboot-required': ['--proc-root', fx.root, '--root', join(dir, 'root')],
       });
       // A CLI whose --version fails: proves known_version skips that run.
@@ -372,7 +380,11 @@ describe('Ansible modules afterpatch (Python) and afterpatch_node', () => {
         });
 
         it('known_version: no --version run, the minimum still checked, a non-version refused', async () => {
-          const without = await run({ afterpatch: noVersionWrapper });
+          const without = await run({
+            afterpatch: noVersionWrapper,
+            state: 'restarted',
+            _ansible_check_mode: true,
+          });
           assert.equal(without.result.failed, true);
           assert.match(String(without.result.msg), /--version failed .*no --version here/);
           const known = await run({ afterpatch: noVersionWrapper, known_version: '9.9.9' });
@@ -388,6 +400,108 @@ describe('Ansible modules afterpatch (Python) and afterpatch_node', () => {
             String(bad.result.msg),
             /known_version: "latest" is not an afterpatch version/,
           );
+        });
+
+        it('one CLI run per read or restart: the scan answers the reboot question and names the version; the restart rescans', async () => {
+          const log = join(dir, `calls-${n}.log`);
+          const logging = join(dir, `afterpatch-logging-${n}`);
+          writeFileSync(logging, `#!/bin/sh\necho "$*" >> '${log}'\nexec '${wrapper}' "$@"\n`);
+          chmodSync(logging, 0o755);
+          const calls = () => {
+            const text = existsSync(log) ? readFileSync(log, 'utf8') : '';
+            rmSync(log, { force: true });
+            return text.trim().split('\n');
+          };
+          const scanned = await run({ afterpatch: logging, reboot_sentinel: true });
+          assert.equal(scanned.result.failed, false, String(scanned.result.msg));
+          assert.deepEqual(calls(), ['scan --json --reboot --sentinel']);
+          const restarted = await run({
+            afterpatch: logging,
+            state: 'restarted',
+            known_version: '9.9.9',
+          });
+          assert.equal(restarted.result.changed, true, String(restarted.result.msg));
+          // The restart (after the Node.js module's dry run) then scans again in the same run.
+          const made = calls();
+          assert.equal(made.at(-1), 'restart --yes --json --rescan', made.join(' | '));
+          assert.ok(
+            made.every((c) => c.startsWith('restart ')),
+            made.join(' | '),
+          );
+          assert.deepEqual(
+            (restarted.result.scan as { entries: { unit: string }[] }).entries.map((e) => e.unit),
+            ['ssh.service'],
+            'the rescan is the verification: sshd still stale (the fake systemctl restarts nothing)',
+          );
+          assert.equal((restarted.result.restart as Record<string, unknown>).rescan, undefined);
+          assert.equal((restarted.result.reboot as { required: boolean }).required, false);
+          // With exclude the restart names its units: the verification is a scan of its own.
+          await run({
+            afterpatch: logging,
+            state: 'restarted',
+            known_version: '9.9.9',
+            exclude: 'cron.*',
+          });
+          assert.equal(calls().at(-1), 'scan --json --reboot');
+        });
+
+        it('no reboot verdict read is a failed host, never "no reboot required"', async () => {
+          for (const [name, reboot] of [
+            ['none', undefined],
+            ['unusable', { required: 'no' }],
+          ] as const) {
+            // A scan document as the real CLI writes it, with its reboot part removed or spoiled.
+            const doc = JSON.parse(
+              spawnSync(
+                process.execPath,
+                [CLI, 'scan', '--json', '--proc-root', fx.root, '--root', join(dir, 'root')],
+                { encoding: 'utf8' },
+              ).stdout,
+            );
+            if (reboot !== undefined) doc.reboot = reboot;
+            const file = join(dir, `scan-${name}.json`);
+            writeFileSync(file, JSON.stringify(doc));
+            const cli = join(dir, `afterpatch-verdict-${name}`);
+            writeFileSync(cli, `#!/bin/sh\ncat '${file}'\nexit 1\n`);
+            chmodSync(cli, 0o755);
+            const { result: r } = await run({ afterpatch: cli });
+            assert.equal(r.failed, true, name);
+            assert.equal(r.needs_reboot, undefined, name);
+            assert.match(String(r.msg), /afterpatch scan --reboot gave no reboot verdict/, name);
+          }
+        });
+
+        it('a CLI older than scan --reboot and restart --rescan: separate runs, as before', async () => {
+          const older = join(dir, 'afterpatch-no-reboot-flag');
+          writeFileSync(
+            older,
+            `#!/bin/sh
+  for a in "$@"; do
+    [ "$a" = --reboot ] && { echo "afterpatch: unknown option '--reboot'; run with --help for usage." >&2; exit 2; }
+    [ "$a" = --rescan ] && { echo "afterpatch: unknown option '--rescan'; run with --help for usage." >&2; exit 3; }
+  done
+  exec '${wrapper}' "$@"
+  `,
+          );
+          chmodSync(older, 0o755);
+          const now = await run({ afterpatch: wrapper });
+          const before = await run({ afterpatch: older });
+          assert.equal(before.result.failed, false, String(before.result.msg));
+          assert.deepEqual(comparable(before.result), comparable(now.result));
+          const restarted = await run({
+            afterpatch: older,
+            state: 'restarted',
+            known_version: '0.1.0',
+          });
+          assert.equal(restarted.result.changed, true, String(restarted.result.msg));
+          assert.equal((restarted.result.reboot as { format: string }).format, 'afterpatch-reboot');
+          assert.equal((restarted.result.reboot as { required: boolean }).required, false);
+          const now2 = await run({
+            afterpatch: wrapper,
+            state: 'restarted',
+            known_version: '0.1.0',
+          });
+          assert.deepEqual(comparable(restarted.result), comparable(now2.result));
         });
 
         it('unreadable or non-JSON arguments: still one JSON object', async () => {

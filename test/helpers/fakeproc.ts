@@ -86,3 +86,13 @@ export const FAKE_STALE_SSHD: FakeProcess = {
   ].join('\n'),
   cgroup: '0::/system.slice/ssh.service\n',
 };
+
+/** The message bus daemon of dbus.service on a replaced library: only a reboot replaces it (docs/reboot.md). */
+export const FAKE_STALE_DBUS: FakeProcess = {
+  name: 'dbus-daemon',
+  maps: [
+    mapsLine('/usr/bin/dbus-daemon'),
+    mapsLine('/usr/lib/libexpat.so.1', { deleted: true, addr: 0x7f6000 }),
+  ].join('\n'),
+  cgroup: '0::/system.slice/dbus.service\n',
+};

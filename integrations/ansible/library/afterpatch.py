@@ -206,12 +206,13 @@ def last_line(s):
 
 
 def json_of(ran, bin_, ok_codes, what):
-    """The JSON document of a `--json` run that exited with a code meaning findings, not errors."""
+    """The JSON document of a `--json` run that exited with a code meaning findings, not errors
+    (its stdout may be the document already parsed: see parsed)."""
     code, out, err = ran
     if code is None:
         raise ModuleError("cannot run %s %s: %s" % (bin_, what, out))
     try:
-        doc = json.loads(out)
+        doc = out if isinstance(out, dict) else json.loads(out)
     except ValueError:
         doc = None
     if code not in ok_codes or not isinstance(doc, dict):
@@ -308,17 +309,70 @@ def fixed_list(raw):
     return items
 
 
-def reads_of(o):
-    """The scan and the reboot question: argv lists, run at once."""
-    reboot = ["reboot-required", "--json"]
-    if o["reboot_sentinel"] and not o["check_mode"]:
-        reboot.append("--sentinel")
-    return [[o["afterpatch"], "scan", "--json"] + filters_of(o), [o["afterpatch"]] + reboot]
+def sentinel_args(o):
+    return ["--sentinel"] if o["reboot_sentinel"] and not o["check_mode"] else []
 
 
-def afterpatch(o, host, base, reads=None):
+def read_argv(o):
+    """The scan and the reboot question in one CLI run (`scan --reboot`: the verdict is never
+    narrowed by the filters, as reboot-required's own)."""
+    return [o["afterpatch"], "scan", "--json", "--reboot"] + sentinel_args(o) + filters_of(o)
+
+
+def refused(ran, option, usage_code):
+    """A CLI older than `option` refuses it: a usage error, before doing anything."""
+    code, _, err = ran
+    return code == usage_code and ("'%s'" % option) in (err or "")
+
+
+def predates_reboot_flag(ran):
+    """A CLI older than `scan --reboot` (scan's usage errors are exit 2)."""
+    return refused(ran, "--reboot", 2)
+
+
+def parsed(ran):
+    """ran with its stdout parsed when it is a JSON object (parsed once: a scan of thousands of
+    stale processes is megabytes), else as it was."""
+    code, out, err = ran
+    if code is None or isinstance(out, dict):
+        return ran
+    try:
+        doc = json.loads(out)
+    except ValueError:
+        return ran
+    return (code, doc, err) if isinstance(doc, dict) else ran
+
+
+def version_in(ran):
+    """The CLI's version as a successful scan names it, else None."""
+    code, doc, _ = ran
+    v = doc.get("afterpatch") if code in (0, 1, 3) and isinstance(doc, dict) else None
+    return v if isinstance(v, str) and re.fullmatch(r"\d+\.\d+\.\d+\S*", v) else None
+
+
+def scan_and_reboot(o, ran=None):
+    """The scan document and the reboot verdict (the reboot part unchecked: see afterpatch).
+    `ran`: the `scan --reboot` run when it already ran."""
+    bin_ = o["afterpatch"]
+    ran = ran if ran is not None else parsed(run(read_argv(o)))
+    if predates_reboot_flag(ran):
+        # An older CLI: the scan and reboot-required, at once, as this module did before.
+        scan_ran, reboot_ran = run_all(
+            [
+                [bin_, "scan", "--json"] + filters_of(o),
+                [bin_, "reboot-required", "--json"] + sentinel_args(o),
+            ]
+        )
+        scan_doc = json_of(scan_ran, bin_, (0, 1, 3), "scan")
+        return scan_doc, json_of(reboot_ran, bin_, (0, 1), "reboot-required")
+    # 3: a partial scan (no root) or an advisory that cannot be told; the document says which.
+    scan_doc = json_of(ran, bin_, (0, 1, 3), "scan")
+    return scan_doc, scan_doc.pop("reboot", None)
+
+
+def afterpatch(o, host, base, read=None):
     """Everything after the version check; the combined per-host result (failed or not).
-    `reads`: the scan and reboot-required runs when they already ran (a read-only call)."""
+    `read`: the `scan --reboot` run when it already ran (a read-only call)."""
     bin_ = o["afterpatch"]
     filters = filters_of(o)
     excluded = [glob_to_regexp(g) for g in o["exclude"]]
@@ -360,9 +414,20 @@ def afterpatch(o, host, base, reads=None):
             # Exact unit names; a name is its own glob (systemd escapes \x2d and the like literally).
             for u in targets if targets is not None else o["units"]:
                 args += ["--unit", u]
+            # --rescan: the same run then scans again and answers the reboot question, one CLI
+            # process a batch. Not with exclude: its restart names the planned units, while the
+            # verification covers every unit of `units`.
+            rescan = ["--rescan"] + sentinel_args(o) if targets is None else []
+            ran = run([bin_] + args + rescan)
+            if rescan and refused(ran, "--rescan", 3):
+                ran = run([bin_] + args)  # an older CLI: nothing was done, it refused the option
             # 4: acted but the outcomes were not saved; 5: stopped by a signal. Both still print
             # what was done, so changed stays true; any outcome but verified is a failure.
-            done = run_json(bin_, args, (0, 1, 2, 4, 5), "restart")
+            done = json_of(ran, bin_, (0, 1, 2, 4, 5), "restart")
+            after = done.pop("rescan", None)
+            done.pop("rescanError", None)  # no rescan: the scan below runs on its own and says why
+            if isinstance(after, dict):
+                read = (0, after, "")
             restart = dict(done, excluded=skipped)
             results = done.get("results") or []
             changed = any(r.get("action") in ACTIONS for r in results)
@@ -375,12 +440,14 @@ def afterpatch(o, host, base, reads=None):
                 problems.append("interrupted by %s" % done["interrupted"])
 
     # The scan (after a restart: the verification) and the reboot question.
-    scan_ran, reboot_ran = reads if reads is not None else run_all(reads_of(o))
-    # 3: a partial scan (no root) or an advisory that cannot be told; the document says which.
-    scan_doc = json_of(scan_ran, bin_, (0, 1, 3), "scan")
-    reboot = json_of(reboot_ran, bin_, (0, 1), "reboot-required")
-
+    scan_doc, reboot = scan_and_reboot(o, read)
     scan = slim_scan(scan_doc)
+    # Fail closed: no verdict read is no answer, never "no reboot required".
+    if not isinstance(reboot, dict) or not isinstance(reboot.get("required"), bool):
+        raise ModuleError(
+            "afterpatch scan --reboot gave no reboot verdict (reboot: %s)"
+            % json.dumps(reboot, separators=(",", ":"))[:200]
+        )
     stale = [e for e in scan["entries"] if e["severity"] == "code"]
     if restart is not None and not o["check_mode"]:
         # A unit restarted but found stale again by the verification scan stayed stale.
@@ -447,7 +514,11 @@ def check_cli(bin_, host, base, ran):
             "%s --version failed on %s (exit status %d): %s"
             % (bin_, host, code, last_line(err) or last_line(out))
         )
-    version = m.group(0)
+    return new_enough(m.group(0), host, base)
+
+
+def new_enough(version, host, base):
+    """version, or ModuleError when it is older than this module reads."""
     if version_key(version) < version_key(MIN_VERSION):
         base["afterpatch_version"] = version
         raise ModuleError(
@@ -524,19 +595,24 @@ def main():
         return
     try:
         version = [o["afterpatch"], "--version"]
-        reads = None
+        read = None
         if known is not None:
             # A scan of this run already asked this CLI (the playbook passes the gather's answer).
-            ran = [(0, known, "")]
-        elif o["state"] == "scanned" and not (o["reboot_sentinel"] and not o["check_mode"]):
-            # Read-only: the version, the scan and the reboot question at once (the answers
-            # of a CLI that turns out missing or too old are thrown away).
-            ran = run_all([version] + reads_of(o))
-            reads = ran[1:]
+            base["afterpatch_version"] = new_enough(known, host, base)
+        elif o["state"] == "scanned":
+            # One CLI run: the scan answers the reboot question and names its version. Only when
+            # it fails is --version asked, to say why (missing, not executable, too old). A CLI
+            # that knows --reboot is new enough, so nothing (a sentinel) was written by an old one.
+            read = parsed(run(read_argv(o)))
+            named = version_in(read)
+            if named is not None:
+                base["afterpatch_version"] = new_enough(named, host, base)
+            else:
+                ran = read if read[0] is None else run(version)
+                base["afterpatch_version"] = check_cli(o["afterpatch"], host, base, ran)
         else:
-            ran = [run(version)]
-        base["afterpatch_version"] = check_cli(o["afterpatch"], host, base, ran[0])
-        result = afterpatch(o, host, base, reads)
+            base["afterpatch_version"] = check_cli(o["afterpatch"], host, base, run(version))
+        result = afterpatch(o, host, base, read)
     except ModuleError as e:
         fail(str(e))
         return
