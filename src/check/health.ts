@@ -60,7 +60,10 @@ export async function gatherHealth(o: HealthOptions): Promise<Health> {
   const reboot = await rebootRequired({
     procRoot: o.scan.procRoot,
     root: o.root,
-    scan: report,
+    // --lib, --unit, --pid, --package narrow what is reported, never the reboot verdict (a
+    // filter that hid the stale message bus made `check --lib libssl` say no reboot): a filtered
+    // scan gets an unfiltered one for the verdict.
+    scan: narrowed(o.scan) ? await scan(unfiltered(o.scan)) : report,
     settings: o.reboot,
   });
   const restart = await restartView(o.stateDir ?? DEFAULT_STATE_DIR, o.goneUnits ?? systemdGone);
@@ -71,6 +74,22 @@ export async function gatherHealth(o: HealthOptions): Promise<Health> {
     durationMs: Math.round(performance.now() - t0),
     timestamp,
   };
+}
+
+/** Whether filters or switched-off lookups make a scan see less stale code than the host runs. */
+export function narrowed(o: ScanOptions): boolean {
+  const f = o.filters;
+  const some = (l: readonly unknown[] | undefined) => l !== undefined && l.length > 0;
+  return (
+    (f !== undefined &&
+      (f.lib !== undefined || some(f.units) || some(f.pids) || some(f.packages))) ||
+    o.packages === false
+  );
+}
+
+/** The same scan without what narrows it (see `narrowed`). */
+function unfiltered(o: ScanOptions): ScanOptions {
+  return { ...o, filters: undefined, packages: true, advisories: undefined, includeIgnored: false };
 }
 
 const zeros = <T>(v: T) => Object.fromEntries(OUTCOMES.map((k) => [k, v])) as Record<Outcome, T>;
