@@ -65,6 +65,8 @@ export async function runRestart(o: RestartCliOptions, io: CliIo): Promise<numbe
     jobs: o.jobs,
     timeoutSeconds: o.timeout,
     stateDir: o.stateDir,
+    // --rescan reuses the plan's scan when nothing is acted on: its document shows packages.
+    fileOwners: o.rescan === true,
   };
   const planned = await planRestart(opts);
   const actionable = planned.plan.filter(isActionable).length;
@@ -74,7 +76,7 @@ export async function runRestart(o: RestartCliOptions, io: CliIo): Promise<numbe
     const out = { stdout: RESTART_FORMATS[format](report, style), stderr: '' };
     const { stdout, stderr } = await rescanned(o, config, report, format, style, out, planned.scan);
     print(stdout);
-    process.stderr.write(stderr);
+    io.stderr.write(stderr);
     return restartExitCode(report);
   }
   if (!o.yes) {

@@ -33,6 +33,11 @@ export interface RestartOptions {
   client?: SystemdClient;
   /** Where unit cgroups are read (tests; default: see ApplyOptions.cgroupMount). */
   cgroupMount?: string | null | undefined;
+  /**
+   * false: the plan's scan leaves the stale files' packages unknown unless --package, --fixed or
+   * --advisory need them (the plan and its report never show them; ScanOptions.fileOwners).
+   */
+  fileOwners?: boolean | undefined;
 }
 
 export interface PlannedRestart {
@@ -71,8 +76,11 @@ let sharedBus: BusClient | undefined;
 export async function planRestart(o: RestartOptions): Promise<PlannedRestart> {
   const client = o.client ?? defaultClient(o.procRoot);
   phase('start');
-  const report = await scan(
-    scanOptionsFrom(o.config, {
+  const needOwners =
+    o.fileOwners !== false ||
+    [o.filters?.packages, o.fixed, o.advisory].some((l) => l !== undefined && l.length > 0);
+  const report = await scan({
+    ...scanOptionsFrom(o.config, {
       procRoot: o.procRoot,
       root: o.root,
       lib: o.filters?.lib,
@@ -82,7 +90,8 @@ export async function planRestart(o: RestartOptions): Promise<PlannedRestart> {
       fixed: o.fixed,
       advisory: o.advisory,
     }),
-  );
+    fileOwners: needOwners,
+  });
   // With advisories, only the units that run a vulnerable version (or one that cannot be told:
   // never left alone on a doubt) are planned; the others are stale but safe for them.
   const groups = report.advisories

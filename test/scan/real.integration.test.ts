@@ -11,6 +11,7 @@ import {
   stopProcesses,
   testPackagePaths,
 } from '../../harness/fixtures.ts';
+import { scan } from '../../src/scan/scan.ts';
 import { validateScanJson } from '../helpers/schema.ts';
 
 const PKG = 'afterpatch-scantest';
@@ -85,6 +86,20 @@ describe('scan finds processes running an upgraded package', {
     assert.ok(files.length > 0);
     for (const f of files)
       assert.deepEqual(f.package, { name: PKG, version: '2.0-1', manager: 'dpkg' });
+  });
+
+  it('fileOwners false (restart without --package/--fixed/--rescan): the same processes, packages not looked up', async () => {
+    const pids = [...holders];
+    const withOwners = await scan({ filters: { pids } });
+    const without = await scan({ filters: { pids }, fileOwners: false });
+    const view = (r: typeof without) =>
+      r.processes.map((p) => [p.pid, p.files.map((f) => f.path).sort()]);
+    assert.deepEqual(view(without), view(withOwners));
+    assert.ok(withOwners.processes.every((p) => p.files.every((f) => f.package?.name === PKG)));
+    assert.ok(without.processes.every((p) => p.files.every((f) => f.package === null)));
+    // --package still narrows: restart looks owners up whenever a filter needs them.
+    const byPkg = await scan({ filters: { pids, packages: [PKG] }, fileOwners: true });
+    assert.equal(byPkg.processes.length, pids.length);
   });
 
   it('does not report a deleted memfd or a deleted /tmp library, but shows them with --all', async () => {
