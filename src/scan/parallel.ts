@@ -1,5 +1,6 @@
 // Spreads the per-process reads over threads: the kernel's work of formatting maps is the
 // dominant cost and runs in parallel when several threads read (docs/performance.md).
+import { readFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { UserError } from '../errors.ts';
@@ -50,14 +51,31 @@ export async function collectAll(
 }
 
 /**
- * The CPUs available, at most 4; one thread alone when the 1-minute load average is at least twice
- * the CPUs (every core already has another runnable task: a worker's start-up, JIT warm-up and
- * result copy then only add CPU — 10,000 stale processes on 2 saturated cores: 5.2 s on one
- * thread, 7.3 s on two). Below that, two threads win (2 cores, load 1.5–3.5: 1.25 s against
- * 1.5 s), and the load average lags and counts our own start-up, so it is no finer guide.
+ * The CPUs available, at most 4; one thread alone when the cores are saturated — the 1-minute
+ * load average AND the tasks runnable right now (other than this scan) both at least twice the
+ * CPUs: a worker's start-up, JIT warm-up and result copy then only add CPU (10,000 stale
+ * processes on 2 saturated cores: 5.2 s on one thread, 7.3 s on two). Otherwise two threads win
+ * (2 cores, load 1.5–3.5: 1.25 s against 1.5 s). The average alone lags: after a burst (an
+ * upgrade that just ended, 10,000 processes just started) it said "saturated" for a minute on
+ * idle cores, and the scan ran on one thread (10 % stale: 1.18 s of CPU per second of wall).
  */
-export function defaultThreads(cpus = availableParallelism(), load1 = loadavg()[0] ?? 0): number {
-  return load1 >= 2 * cpus ? 1 : Math.max(1, Math.min(cpus, 4));
+export function defaultThreads(
+  cpus = availableParallelism(),
+  load1 = loadavg()[0] ?? 0,
+  runnableNow = runnableOthers() ?? load1,
+): number {
+  const saturated = load1 >= 2 * cpus && runnableNow >= 2 * cpus;
+  return saturated ? 1 : Math.max(1, Math.min(cpus, 4));
+}
+
+/** Tasks runnable now other than this thread (/proc/loadavg's fourth field), null if unknown. */
+function runnableOthers(): number | null {
+  try {
+    const m = /^\S+ \S+ \S+ (\d+)\//.exec(readFileSync('/proc/loadavg', 'latin1'));
+    return m ? Math.max(0, Number(m[1]) - 1) : null;
+  } catch {
+    return null;
+  }
 }
 
 function startWorker(input: WorkerInput): {

@@ -117,18 +117,24 @@ describe('scan fast paths on a fixture /proc', () => {
 });
 
 describe('the default thread count', () => {
-  it('is the CPUs (at most 4), one thread only when the load is twice the CPUs', () => {
-    assert.equal(defaultThreads(2, 0), 2);
+  it('is the CPUs (at most 4), one thread only when the cores are saturated, on average and now', () => {
+    assert.equal(defaultThreads(2, 0, 0), 2);
     assert.equal(
-      defaultThreads(2, 1.6),
+      defaultThreads(2, 1.6, 1),
       2,
       'a lagging load average of a few does not halve the scan',
     );
-    assert.equal(defaultThreads(2, 3.9), 2);
-    assert.equal(defaultThreads(2, 4), 1, 'saturated: no worker');
-    assert.equal(defaultThreads(2, 45), 1, 'never fewer than one');
-    assert.equal(defaultThreads(1, 0), 1);
-    assert.equal(defaultThreads(16, 14), 4);
-    assert.equal(defaultThreads(16, 32), 1);
+    assert.equal(defaultThreads(2, 3.9, 9), 2);
+    assert.equal(defaultThreads(2, 4, 4), 1, 'saturated: no worker');
+    assert.equal(defaultThreads(2, 45, 30), 1, 'never fewer than one');
+    assert.equal(
+      defaultThreads(2, 12, 1),
+      2,
+      'an average still high after a burst, idle cores now: both threads',
+    );
+    assert.equal(defaultThreads(2, 0.5, 8), 2, 'a momentary burst alone: both threads');
+    assert.equal(defaultThreads(1, 0, 0), 1);
+    assert.equal(defaultThreads(16, 14, 40), 4);
+    assert.equal(defaultThreads(16, 32, 32), 1);
   });
 });
