@@ -34,6 +34,7 @@ import { parseStatus } from '../../src/packages/dpkg.ts';
 import { parseMaps } from '../../src/procfs/maps.ts';
 import { compareDebVersions } from '../../src/reboot/version.ts';
 import { assertScanExitMatchesVerdict } from '../helpers/advisory-exit.ts';
+import { pythonHolder } from '../helpers/python.ts';
 
 const PKG = 'afterpatch-advtest';
 const isRoot = process.geteuid?.() === 0;
@@ -218,17 +219,11 @@ describe('advisories through the CLI, on real dpkg upgrades', {
     mkdirSync(jail);
     writeFileSync(
       holder,
-      [
-        '#!/usr/bin/python3',
-        'import ctypes, os, sys, time',
+      pythonHolder('ctypes, os', [
         `ctypes.CDLL(${JSON.stringify(testPackagePaths(PKG).lib)})`,
         'os.chroot(sys.argv[3])',
         'os.chdir("/")',
-        'print("ready", flush=True)',
-        'end = time.time() + int(sys.argv[1])',
-        'while time.time() < end: time.sleep(0.1)',
-        '',
-      ].join('\n'),
+      ]),
     );
     chmodSync(holder, 0o755);
     Object.assign(

@@ -8,22 +8,17 @@ import { after, before, describe, it } from 'node:test';
 import { runCli } from '../../harness/cli.ts';
 import { spawnHolders, stopProcesses } from '../../harness/fixtures.ts';
 import { removeScratch, TEST_TMP } from '../../harness/stale-lib.ts';
+import { pythonHolder } from '../helpers/python.ts';
 
 const isRoot = process.geteuid?.() === 0;
 
 /** Maps each file named in argv[3:] with PROT_EXEC, says ready, then waits. */
-const HOLDER = [
-  '#!/usr/bin/python3',
-  'import mmap, sys, time',
+const HOLDER = pythonHolder('mmap', [
   'held = []',
   'for path in sys.argv[3:]:',
   '    with open(path, "rb") as f:',
   '        held.append(mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ | mmap.PROT_EXEC))',
-  'print("ready", flush=True)',
-  'end = time.time() + int(sys.argv[1])',
-  'while time.time() < end: time.sleep(0.1)',
-  '',
-].join('\n');
+]);
 
 interface ScanJson {
   processes: { pid: number; files: { path: string }[] }[];
