@@ -72,7 +72,11 @@ cmd = sys.argv[1] if len(sys.argv) > 1 else ''
 if cmd == '--version':
     print('afterpatch 9.9.9')
 elif cmd == 'scan':
-    print(${JSON.stringify(JSON.stringify(scan))})
+    doc = json.loads(${JSON.stringify(JSON.stringify(scan))})
+    if '--reboot' in sys.argv:
+        # scan --reboot: reboot-required's verdict inside the scan document (the module needs one).
+        doc['reboot'] = {'format': 'afterpatch-reboot', 'required': False, 'reasons': []}
+    print(json.dumps(doc))
 elif cmd == 'reboot-required':
     print(json.dumps({'required': False}))
 else:
