@@ -4,6 +4,7 @@
 import { loadConfig } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
 import { type RebootSettings, rebootSettingsFromConfig } from '../reboot/detect.ts';
+import { scanServesReboot } from '../reboot/for-scan.ts';
 import type { RebootReport } from '../reboot/reboot.ts';
 import { rebootRequired } from '../reboot/reboot.ts';
 import {
@@ -51,6 +52,11 @@ export interface HealthOptions {
   goneUnits?: GoneUnits | undefined;
   /** The `[reboot]` configuration (default DEFAULT_REBOOT_SETTINGS). */
   reboot?: RebootSettings | undefined;
+  /**
+   * The scan the reboot verdict needs when `scan` is narrowed (filters, --all, --include,
+   * switched-off lookups: scanServesReboot), which never narrows the verdict; absent: `scan`'s.
+   */
+  rebootScan?: ScanOptions | undefined;
 }
 
 export async function gatherHealth(o: HealthOptions): Promise<Health> {
@@ -60,10 +66,7 @@ export async function gatherHealth(o: HealthOptions): Promise<Health> {
   const reboot = await rebootRequired({
     procRoot: o.scan.procRoot,
     root: o.root,
-    // --lib, --unit, --pid, --package narrow what is reported, never the reboot verdict (a
-    // filter that hid the stale message bus made `check --lib libssl` say no reboot): a filtered
-    // scan gets an unfiltered one for the verdict.
-    scan: narrowed(o.scan) ? await scan(unfiltered(o.scan)) : report,
+    scan: o.rebootScan === undefined ? report : await scan(o.rebootScan),
     settings: o.reboot,
   });
   const restart = await restartView(o.stateDir ?? DEFAULT_STATE_DIR, o.goneUnits ?? systemdGone);
@@ -74,22 +77,6 @@ export async function gatherHealth(o: HealthOptions): Promise<Health> {
     durationMs: Math.round(performance.now() - t0),
     timestamp,
   };
-}
-
-/** Whether filters or switched-off lookups make a scan see less stale code than the host runs. */
-export function narrowed(o: ScanOptions): boolean {
-  const f = o.filters;
-  const some = (l: readonly unknown[] | undefined) => l !== undefined && l.length > 0;
-  return (
-    (f !== undefined &&
-      (f.lib !== undefined || some(f.units) || some(f.pids) || some(f.packages))) ||
-    o.packages === false
-  );
-}
-
-/** The same scan without what narrows it (see `narrowed`). */
-function unfiltered(o: ScanOptions): ScanOptions {
-  return { ...o, filters: undefined, packages: true, advisories: undefined, includeIgnored: false };
 }
 
 const zeros = <T>(v: T) => Object.fromEntries(OUTCOMES.map((k) => [k, v])) as Record<Outcome, T>;
@@ -190,6 +177,11 @@ export function healthOptions(o: HealthCliOptions, config?: Config): HealthOptio
   const c = config ?? loadConfig(o.config, o.config !== undefined);
   return {
     scan: scanOptionsFrom(c, o),
+    // A filter that hid the stale message bus made `check --lib libssl` say no reboot: a narrowed
+    // scan gets the one reboot-required itself makes for the verdict.
+    rebootScan: scanServesReboot(o)
+      ? undefined
+      : scanOptionsFrom(c, { procRoot: o.procRoot, root: o.root }),
     root: o.root,
     stateDir: o.stateDir,
     reboot: rebootSettingsFromConfig(c.reboot),

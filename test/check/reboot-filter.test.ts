@@ -6,7 +6,9 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { runCli } from '../../harness/cli.ts';
-import { narrowed } from '../../src/check/health.ts';
+import { healthOptions } from '../../src/check/health.ts';
+import { defaultConfig } from '../../src/config/load.ts';
+import { scanOptionsFrom } from '../../src/scan/options.ts';
 import { FAKE_INIT, FAKE_STALE_DBUS, FAKE_STALE_SSHD, makeProcTree } from '../helpers/fakeproc.ts';
 
 describe('the reboot verdict of check and metrics, whatever the filters', () => {
@@ -40,12 +42,12 @@ describe('the reboot verdict of check and metrics, whatever the filters', () => 
     assert.match(r.stdout, /^afterpatch_reboot_required 1$/m, r.stdout);
   });
 
-  it('narrowed: filters and switched-off package lookups narrow, nothing else', () => {
-    assert.equal(narrowed({}), false);
-    assert.equal(narrowed({ filters: {} }), false);
-    assert.equal(narrowed({ filters: { lib: 'x' } }), true);
-    assert.equal(narrowed({ filters: { units: ['a.service'] } }), true);
-    assert.equal(narrowed({ filters: { units: [] } }), false);
-    assert.equal(narrowed({ packages: false }), true);
+  it('healthOptions: a separate scan for the verdict only when the reported one is narrowed', () => {
+    const c = defaultConfig();
+    assert.equal(healthOptions({}, c).rebootScan, undefined);
+    assert.equal(healthOptions({ unit: [] }, c).rebootScan, undefined);
+    assert.deepEqual(healthOptions({ lib: 'x' }, c).rebootScan, scanOptionsFrom(c, {}));
+    assert.notEqual(healthOptions({ unit: ['a.service'] }, c).rebootScan, undefined);
+    assert.notEqual(healthOptions({ packages: false }, c).rebootScan, undefined);
   });
 });
