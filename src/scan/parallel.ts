@@ -1,10 +1,9 @@
 // Spreads the per-process reads over threads: the kernel's work of formatting maps is the
 // dominant cost and runs in parallel when several threads read (docs/performance.md).
-import { readFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { UserError } from '../errors.ts';
-import { ProcReader } from '../procfs/reader.ts';
+import { ProcReader, readFileBounded } from '../procfs/reader.ts';
 import type { CollectOptions, CollectResult } from './collect.ts';
 import { collect } from './collect.ts';
 import { sharedQueue } from './queue.ts';
@@ -71,7 +70,7 @@ export function defaultThreads(
 /** Tasks runnable now other than this thread (/proc/loadavg's fourth field), null if unknown. */
 function runnableOthers(): number | null {
   try {
-    const m = /^\S+ \S+ \S+ (\d+)\//.exec(readFileSync('/proc/loadavg', 'latin1'));
+    const m = /^\S+ \S+ \S+ (\d+)\//.exec(readFileBounded('/proc/loadavg', 256).toString('latin1'));
     return m ? Math.max(0, Number(m[1]) - 1) : null;
   } catch {
     return null;
