@@ -2,7 +2,7 @@
 // gives versions, `diversions` says which package's copy of a path really sits where.
 
 import { Buffer } from 'node:buffer';
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync, readSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { setImmediate } from 'node:timers/promises';
 import { errnoCode } from '../errors.ts';
@@ -83,6 +83,20 @@ function installedPackage(fields: Map<string, string>): InstalledPackage | null 
   return { name, arch: fields.get('Architecture') ?? '', version };
 }
 
+/** The status file's stanzas of these packages (every architecture), as one status text. */
+export function stanzasOf(text: string, names: readonly string[]): string {
+  const out: string[] = [];
+  for (const name of new Set(names)) {
+    const needle = `Package: ${name}\n`;
+    for (let at = text.indexOf(needle); at !== -1; at = text.indexOf(needle, at + 1)) {
+      if (at > 0 && text[at - 1] !== '\n') continue;
+      const end = text.indexOf('\n\n', at);
+      out.push(text.slice(at, end === -1 ? text.length : end));
+    }
+  }
+  return out.join('\n\n');
+}
+
 /** One `dpkg-divert` entry: files other than `by`'s own copy of `from` are installed at `to`. */
 export interface Diversion {
   from: string;
@@ -110,6 +124,14 @@ export function parseDiversions(text: string): Diversions {
   return out;
 }
 
+/**
+ * Up to this many wanted paths, each is looked for in a `.list` file's bytes by a native search;
+ * beyond, the lines are compared with the set (one pass whatever the count). A scan runs this
+ * once, before V8 has optimized the line loop: for 4 paths in 8.4 MB of lists, ~50 ms by search
+ * against ~90 ms line by line on a cold start (warm, both ~20 ms).
+ */
+const MAX_SEARCHED_PATHS = 16;
+
 /** For each wanted path, the names (without `.list`) of the `.list` files that record it, sorted. */
 export async function scanListFiles(
   infoDir: string,
@@ -118,34 +140,92 @@ export async function scanListFiles(
   const found = new Map<string, string[]>();
   if (wanted.size === 0) return found;
   const names = (await readDb(infoDir, () => readdir(infoDir))).filter((n) => n.endsWith('.list'));
-  const matcher = new LineMatcher(wanted);
+  const matcher =
+    wanted.size <= MAX_SEARCHED_PATHS ? new PathSearch(wanted) : new LineMatcher(wanted);
+  const reader = new ListReader();
   for (let i = 0; i < names.length; i++) {
     // Synchronous reads are 3-4x faster than readFile here; yield now and then to stay responsive.
     if (i > 0 && i % LIST_FILES_PER_TICK === 0) await setImmediate();
     const name = names[i] as string;
-    const text = readListFile(`${infoDir}/${name}`);
-    if (text !== null) matcher.collect(text, name.slice(0, -'.list'.length), found);
+    const lines = reader.read(`${infoDir}/${name}`);
+    if (lines !== null) matcher.collect(lines, name.slice(0, -'.list'.length), found);
   }
   for (const owners of found.values()) owners.sort();
   return found;
 }
 
-/** A `.list` file's bytes as latin1 text; null when it vanished (dpkg removed the package meanwhile). */
-function readListFile(path: string): string | null {
-  try {
-    return readFileSync(path, 'latin1');
-  } catch (e) {
-    if (errnoCode(e) === 'ENOENT') return null;
-    throw dbError(path, e);
+interface ListMatcher {
+  collect(lines: Buffer, listName: string, found: Map<string, string[]>): void;
+}
+
+function addOwner(found: Map<string, string[]>, path: string, listName: string): void {
+  const owners = found.get(path);
+  if (!owners) found.set(path, [listName]);
+  // A path listed twice in one file is one owner.
+  else if (owners.at(-1) !== listName) owners.push(listName);
+}
+
+/** Few wanted paths: a search for each path as a whole line, on the bytes as dpkg wrote them. */
+class PathSearch implements ListMatcher {
+  readonly #paths: { path: string; line: Buffer }[];
+
+  constructor(wanted: ReadonlySet<string>) {
+    this.#paths = [...wanted].map((path) => ({ path, line: Buffer.from(`\n${path}\n`) }));
+  }
+
+  collect(lines: Buffer, listName: string, found: Map<string, string[]>): void {
+    for (const p of this.#paths) if (lines.includes(p.line)) addOwner(found, p.path, listName);
   }
 }
 
 /**
- * Finds wanted paths among the lines of `.list` files. Text is compared as latin1 (one char per
- * byte: exact for any byte sequence and cheaper to decode than UTF-8), and only lines whose length
- * matches some wanted path are sliced out at all.
+ * Reads `.list` files into one reused buffer (readFileSync allocated, and stat'ed, per file),
+ * framed by a newline on each side: every line, the first and the last too, reads `\nPATH\n`.
  */
-class LineMatcher {
+class ListReader {
+  #buf = Buffer.allocUnsafe(256 * 1024);
+
+  /** The file's bytes, framed; null when it vanished (dpkg removed the package meanwhile). */
+  read(path: string): Buffer | null {
+    let fd: number;
+    try {
+      fd = openSync(path, 'r');
+    } catch (e) {
+      if (errnoCode(e) === 'ENOENT') return null;
+      throw dbError(path, e);
+    }
+    try {
+      let len = 0;
+      for (;;) {
+        // Room for the closing newline is always kept.
+        if (len + 2 >= this.#buf.length) this.#grow();
+        const n = readSync(fd, this.#buf, 1 + len, this.#buf.length - 2 - len, null);
+        if (n === 0) break;
+        len += n;
+      }
+      this.#buf[0] = 0x0a;
+      this.#buf[len + 1] = 0x0a;
+      return this.#buf.subarray(0, len + 2);
+    } catch (e) {
+      throw dbError(path, e);
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  #grow(): void {
+    const bigger = Buffer.allocUnsafe(this.#buf.length * 2);
+    this.#buf.copy(bigger);
+    this.#buf = bigger;
+  }
+}
+
+/**
+ * Many wanted paths: the lines of a `.list` file compared with the set. Text is compared as
+ * latin1 (one char per byte: exact for any byte sequence and cheaper to decode than UTF-8), and
+ * only lines whose length matches some wanted path are sliced out at all.
+ */
+class LineMatcher implements ListMatcher {
   /** latin1 form of each wanted path → the path as asked. */
   readonly #wanted = new Map<string, string>();
   readonly #lengths = new Set<number>();
@@ -158,18 +238,15 @@ class LineMatcher {
     }
   }
 
-  collect(text: string, listName: string, found: Map<string, string[]>): void {
+  collect(lines: Buffer, listName: string, found: Map<string, string[]>): void {
+    const text = lines.toString('latin1', 1, lines.length - 1);
     for (let start = 0; start < text.length; ) {
       let end = text.indexOf('\n', start);
       if (end === -1) end = text.length;
       const path = this.#lengths.has(end - start)
         ? this.#wanted.get(text.slice(start, end))
         : undefined;
-      if (path !== undefined) {
-        const owners = found.get(path);
-        if (owners) owners.push(listName);
-        else found.set(path, [listName]);
-      }
+      if (path !== undefined) addOwner(found, path, listName);
       start = end + 1;
     }
   }
@@ -211,9 +288,13 @@ export class DpkgDb implements PackageDb {
   async lookup(paths: readonly string[]): Promise<Map<string, PackageRef>> {
     const result = new Map<string, PackageRef>();
     if (paths.length === 0) return result;
-    const [status, diversions] = await Promise.all([this.#status(), this.#diversions()]);
+    const [statusText, diversions] = await Promise.all([this.#statusText(), this.#diversions()]);
     const wanted = wantedPaths(paths, diversions);
     const listed = await scanListFiles(`${this.#dir}/info`, wanted);
+    // Only the owners' stanzas are parsed, not the whole file (~30 ms for 1,000 packages).
+    const owners = new Set<string>();
+    for (const lists of listed.values()) for (const l of lists) owners.add(packageName(l));
+    const status = parseStatus(stanzasOf(statusText, [...owners]));
     for (const path of paths) {
       const ref = resolvePath(path, listed, diversions, status);
       if (ref) result.set(path, ref);
@@ -221,9 +302,9 @@ export class DpkgDb implements PackageDb {
     return result;
   }
 
-  async #status(): Promise<StatusIndex> {
+  async #statusText(): Promise<string> {
     const path = `${this.#dir}/status`;
-    return parseStatus(await readDb(path, () => readFile(path, 'utf8')));
+    return readDb(path, () => readFile(path, 'utf8'));
   }
 
   async #diversions(): Promise<Diversions> {

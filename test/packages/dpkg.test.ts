@@ -247,6 +247,65 @@ describe('dpkg package database (fixture root)', () => {
   });
 });
 
+describe('dpkg .list files: how they are read and searched', () => {
+  let root = '';
+  const big = '/usr/lib/x86_64-linux-gnu/libbig.so.2';
+  before(async () => {
+    root = await mkdtemp(join(tmpdir(), 'afterpatch-dpkg-lists-'));
+    const info = join(root, 'var/lib/dpkg/info');
+    await mkdir(info, { recursive: true });
+    const pkgs = [
+      { name: 'big', arch: 'amd64', version: '2-1', files: [] },
+      { name: 'short', arch: 'amd64', version: '1-1', files: [] },
+    ];
+    await writeFile(join(root, 'var/lib/dpkg/status'), `${pkgs.map(stanza).join('\n\n')}\n`);
+    // Larger than the reader's first buffer (256 KiB), the wanted path its last line, with no
+    // newline after it; and a line that the prefix `/usr/lib/libpre.so` must not match.
+    const filler = Array.from({ length: 20_000 }, (_, i) => `/usr/share/big/file-${i}.txt`);
+    await writeFile(
+      join(info, 'big:amd64.list'),
+      [...filler, '/usr/lib/libpre.so.1', big].join('\n'),
+    );
+    // The wanted path as the very first line, listed twice.
+    await writeFile(join(info, 'short:amd64.list'), '/usr/bin/short\n/.\n/usr/bin/short\n');
+  });
+  after(async () => {
+    await rm(root, { recursive: true, force: true });
+  });
+
+  const asked = ['/usr/bin/short', big, '/usr/lib/libpre.so'];
+  const expected = [
+    ['/usr/bin/short', { name: 'short', version: '1-1', manager: 'dpkg' }],
+    [big, { name: 'big', version: '2-1', manager: 'dpkg' }],
+  ];
+
+  it('finds a first line, a last line without newline past the first buffer, never a prefix', async () => {
+    const found = await new DpkgDb(root).lookup(asked);
+    assert.deepEqual([...found], expected);
+  });
+
+  it('gives the same answer when many paths are asked (compared line by line)', async () => {
+    // Each path is asked with its merged-/usr aliases: 3 + 20 paths are well above the count
+    // searched one by one.
+    const unowned = Array.from({ length: 20 }, (_, i) => `/usr/lib/none-${i}.so`);
+    const found = await new DpkgDb(root).lookup([...asked, ...unowned]);
+    assert.deepEqual([...found], expected);
+  });
+
+  it('rejects with one clear line when a .list file cannot be read', async () => {
+    const dir = join(root, 'var/lib/dpkg/info/unreadable.list');
+    await mkdir(dir); // a directory: EISDIR on read
+    try {
+      await assert.rejects(
+        new DpkgDb(root).lookup(asked),
+        /^Error: cannot read the dpkg database: .*\/info\/unreadable\.list: EISDIR$/,
+      );
+    } finally {
+      await rm(dir, { recursive: true });
+    }
+  });
+});
+
 describe('dpkg file parsers', () => {
   it('parses status stanzas, ignoring continuation lines and packages without files', () => {
     const index = parseStatus(
