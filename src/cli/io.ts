@@ -28,5 +28,14 @@ export interface CliIo {
 
 /** The real process's streams and environment. */
 export function processIo(): CliIo {
-  return { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env: process.env };
+  return {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    // Built on first use (a stream, with net or tty loaded for it: ~5 ms of every start-up);
+    // only `report` and restart's question read it.
+    get stdin() {
+      return process.stdin;
+    },
+    env: process.env,
+  };
 }
