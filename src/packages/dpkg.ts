@@ -90,8 +90,10 @@ export function stanzasOf(text: string, names: readonly string[]): string {
     const needle = `Package: ${name}\n`;
     for (let at = text.indexOf(needle); at !== -1; at = text.indexOf(needle, at + 1)) {
       if (at > 0 && text[at - 1] !== '\n') continue;
+      // The whole stanza: dpkg writes Package first, other writers may not.
+      const before = at === 0 ? -1 : text.lastIndexOf('\n\n', at - 1);
       const end = text.indexOf('\n\n', at);
-      out.push(text.slice(at, end === -1 ? text.length : end));
+      out.push(text.slice(before === -1 ? 0 : before + 2, end === -1 ? text.length : end));
     }
   }
   return out.join('\n\n');

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { openPackageDb } from '../../src/packages/db.ts';
-import { DpkgDb, parseDiversions, parseStatus } from '../../src/packages/dpkg.ts';
+import { DpkgDb, parseDiversions, parseStatus, stanzasOf } from '../../src/packages/dpkg.ts';
 
 const run = promisify(execFile);
 
@@ -307,6 +307,18 @@ describe('dpkg .list files: how they are read and searched', () => {
 });
 
 describe('dpkg file parsers', () => {
+  it('takes a whole stanza when Package is not its first field', () => {
+    const text = [
+      'Status: install ok installed\nPackage: first\nVersion: 1\nArchitecture: all',
+      'Version: 2\nStatus: install ok installed\nPackage: later\nArchitecture: amd64',
+      'Package: gone\nStatus: deinstall ok config-files\nVersion: 3\nArchitecture: all',
+    ].join('\n\n');
+    const status = parseStatus(stanzasOf(text, ['later', 'first', 'gone']));
+    assert.equal(status.resolve('later')?.version, '2');
+    assert.equal(status.resolve('first')?.version, '1');
+    assert.equal(status.resolve('gone'), null);
+  });
+
   it('parses status stanzas, ignoring continuation lines and packages without files', () => {
     const index = parseStatus(
       'Package: a\nStatus: install ok installed\nArchitecture: amd64\nVersion: 1\n' +
