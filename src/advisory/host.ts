@@ -6,7 +6,7 @@
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { findOnPath, findRpmDbDir } from '../packages/db.ts';
-import { parseStatus } from '../packages/dpkg.ts';
+import { parseStatus, stanzasOf } from '../packages/dpkg.ts';
 import { readFileBounded } from '../procfs/reader.ts';
 import { errorCode } from '../reboot/read.ts';
 import { type Advisory, familiesFromOsRelease } from './advisory.ts';
@@ -123,20 +123,6 @@ export function relevantStanzas(text: string, names: readonly string[]): string 
       return text.slice(start, end === -1 ? text.length : end);
     })
     .join('\n\n');
-}
-
-/** The status file's stanzas of these packages (every architecture), as one status text. */
-export function stanzasOf(text: string, names: readonly string[]): string {
-  const out: string[] = [];
-  for (const name of new Set(names)) {
-    const needle = `Package: ${name}\n`;
-    for (let at = text.indexOf(needle); at !== -1; at = text.indexOf(needle, at + 1)) {
-      if (at > 0 && text[at - 1] !== '\n') continue;
-      const end = text.indexOf('\n\n', at);
-      out.push(text.slice(at, end === -1 ? text.length : end));
-    }
-  }
-  return out.join('\n\n');
 }
 
 function readFamilies(root: string): string[] {

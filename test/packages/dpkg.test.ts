@@ -7,7 +7,13 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { openPackageDb } from '../../src/packages/db.ts';
-import { DpkgDb, parseDiversions, parseStatus } from '../../src/packages/dpkg.ts';
+import {
+  DpkgDb,
+  parseDiversions,
+  parseStatus,
+  scanListFiles,
+  stanzasOf,
+} from '../../src/packages/dpkg.ts';
 
 const run = promisify(execFile);
 
@@ -247,6 +253,63 @@ describe('dpkg package database (fixture root)', () => {
   });
 });
 
+describe('dpkg .list search', () => {
+  let info = '';
+  before(async () => {
+    info = await mkdtemp(join(tmpdir(), 'afterpatch-dpkg-lists-'));
+    // The first line, the last line without a newline, lines the wanted paths are a prefix or a
+    // suffix of, a UTF-8 name, and a file that lists a path twice.
+    await writeFile(join(info, 'first.list'), '/usr/lib/libfirst.so.1\n/usr/lib\n');
+    await writeFile(join(info, 'last.list'), '/.\n/usr/lib/liblast.so.1');
+    await writeFile(
+      join(info, 'near.list'),
+      '/usr/lib/libfirst.so.1.2\n/x/usr/lib/liblast.so.1\n/usr/lib/libfirst.so\n',
+    );
+    await writeFile(join(info, 'utf8.list'), '/usr/lib/libé.so.1\n');
+    await writeFile(join(info, 'twice.list'), '/usr/lib/libtwice.so\n/usr/lib/libtwice.so\n');
+    await writeFile(join(info, 'empty.list'), '');
+    await writeFile(join(info, 'not-a-list.md5sums'), '/usr/lib/libfirst.so.1\n');
+  });
+  after(async () => {
+    await rm(info, { recursive: true, force: true });
+  });
+
+  const asked = [
+    '/usr/lib/libfirst.so.1',
+    '/usr/lib/liblast.so.1',
+    '/usr/lib/libfirst',
+    '/lib/liblast.so.1',
+    '/usr/lib/libé.so.1',
+    '/usr/lib/libtwice.so',
+    '/usr/lib',
+  ];
+  const expected = [
+    ['/usr/lib', ['first']],
+    ['/usr/lib/libfirst.so.1', ['first']],
+    ['/usr/lib/libtwice.so', ['twice']],
+    ['/usr/lib/libé.so.1', ['utf8']],
+    ['/usr/lib/liblast.so.1', ['last']],
+  ];
+  const sorted = (m: Map<string, string[]>) =>
+    [...m].map(([k, v]) => [k, v.filter((n, i) => i === 0 || n !== v[i - 1])] as const).sort();
+
+  it('finds a few wanted paths only as whole lines, also the first and an unterminated last', async () => {
+    const found = await scanListFiles(info, new Set(asked));
+    assert.deepEqual(
+      sorted(found),
+      sorted(new Map(expected.map(([k, v]) => [k as string, v as string[]]))),
+    );
+  });
+
+  it('finds the same lines when asked for more paths than it searches one by one', async () => {
+    const many = new Set([...asked, ...Array.from({ length: 40 }, (_, i) => `/nowhere/${i}`)]);
+    assert.deepEqual(
+      sorted(await scanListFiles(info, many)),
+      sorted(await scanListFiles(info, new Set(asked))),
+    );
+  });
+});
+
 describe('dpkg file parsers', () => {
   it('parses status stanzas, ignoring continuation lines and packages without files', () => {
     const index = parseStatus(
@@ -260,6 +323,20 @@ describe('dpkg file parsers', () => {
     assert.equal(index.resolve('b'), null);
     assert.equal(index.resolve('c'), null);
     assert.equal(index.resolve('d')?.version, '2:3-4');
+  });
+
+  it("cuts out a package's stanzas, every architecture, also when Package is not the first field", () => {
+    const text =
+      'Package: a\nStatus: install ok installed\nArchitecture: amd64\nVersion: 1\n\n' +
+      'Status: install ok installed\nPackage: b\nArchitecture: amd64\nVersion: 2\n\n' +
+      'Package: ab\nStatus: install ok installed\nVersion: 3\n\n' +
+      'Package: a\nStatus: install ok installed\nArchitecture: i386\nVersion: 1\n' +
+      'Description: x\n Package: b\n';
+    const index = parseStatus(stanzasOf(text, ['a', 'b', 'b']));
+    assert.equal(index.resolve('a:i386')?.name, 'a:i386');
+    assert.equal(index.resolve('b')?.version, '2');
+    assert.equal(index.resolve('ab'), null);
+    assert.equal(stanzasOf(text, []), '');
   });
 
   it('parses diversions in groups of three lines', () => {
