@@ -32,7 +32,7 @@ import {
   runBench,
   waitForDist,
 } from '../lib/bench.ts';
-import { LIBRARY, PKG, setup, teardown } from './context.ts';
+import { type Ctx, LIBRARY, PKG, rolling, setup, teardown } from './context.ts';
 import type { Knobs } from './model.ts';
 import { perHostLegs } from './per-host.ts';
 import { removeControllerCgroup, scaleLegs } from './scale.ts';
@@ -89,6 +89,8 @@ async function main(): Promise<void> {
   const max = Math.max(...counts);
   const label = scale ? `scale-${counts.join('-')}` : `N${max}`;
   const ctx = await setup(max, label);
+  const hold = intEnv('HOLD_SECONDS', 0, 0, 86_400);
+  if (hold > 0) return holdRig(ctx, hold);
   const lines = scale
     ? await scaleLegs(ctx, {
         sizes: counts,
@@ -104,6 +106,25 @@ async function main(): Promise<void> {
   const file = join(OUT, `fleet-summary-${label}.txt`);
   writeFileSync(file, text);
   log(`results in ${OUT}/fleet-${label}-*.{json,md} and ${file}`);
+}
+
+/**
+ * HOLD_SECONDS (profiling aid): the rig as the legs see it, held up that long instead of timing;
+ * an `env.sh` to source for Ansible (rolling-restart.yml's variables in `vars-hold.json`) and a
+ * script per host that runs its arguments inside it. Ctrl-C ends it early; the cleanup is the same.
+ */
+async function holdRig(ctx: Ctx, seconds: number): Promise<void> {
+  const env = ctx.ansibleEnv({ BENCH_FLEET_EVENTS: join(ctx.events, 'hold.jsonl') });
+  const keep = Object.entries(env).filter(([k]) => /^(ANSIBLE_|BENCH_|HOME$|PATH$|LANG$)/.test(k));
+  const envFile = join(ctx.dir, 'env.sh');
+  writeFileSync(envFile, keep.map(([k, v]) => `export ${k}='${String(v)}'\n`).join(''));
+  const { argv } = rolling(ctx, 'hold');
+  log(
+    `holding the rig for ${seconds} s: . ${envFile}; cd ${ctx.rig.dir}; ${argv.slice(2).join(' ')}`,
+  );
+  log(`the prepare (library replaced again): ${ctx.prepareLight}`);
+  for (const h of ctx.hosts) log(`in ${h.name}: ${ctx.inHost(h)} COMMAND…`);
+  await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
 }
 
 await runBench({ name: 'bench/fleet', workPrefix: 'fleet-', timestamps: true }, main, async () => {
