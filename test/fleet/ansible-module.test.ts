@@ -23,6 +23,7 @@ import { CLI } from '../../harness/cli.ts';
 import { writeCliStandIn } from '../../harness/cli-stand-in.ts';
 import { writeFakeSystemctl } from '../helpers/fake-systemctl.ts';
 import { FAKE_INIT, FAKE_STALE_SSHD, makeProcTree } from '../helpers/fakeproc.ts';
+import { validateDocument } from '../helpers/schema.ts';
 
 const LIBRARY = fileURLToPath(new URL('../../integrations/ansible/library/', import.meta.url));
 /** Debian's python3, which has ansible-core's module_utils (not a pyenv shim's). */
@@ -299,6 +300,7 @@ describe('Ansible modules afterpatch (Python) and afterpatch_node', () => {
             'Health check command: exit status 3 after 2 attempts: no /run/healthy',
           );
           assert.equal((failed.result.health as { attempts: number }).attempts, 2);
+          for (const r of [ok.result, failed.result]) validateDocument('host', r);
           // The restart's own result is kept next to it.
           assert.deepEqual((failed.result.restart as { results: unknown[] }).results, []);
           // Never in check mode, never for a read, never after a restart that failed.
