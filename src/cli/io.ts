@@ -28,5 +28,14 @@ export interface CliIo {
 
 /** The real process's streams and environment. */
 export function processIo(): CliIo {
-  return { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env: process.env };
+  return {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    // On first use: process.stdin builds its stream (loading fs streams, net, tty: ~10 ms of
+    // every run's start-up) and only `report` and restart's question read it.
+    get stdin() {
+      return process.stdin;
+    },
+    env: process.env,
+  };
 }
