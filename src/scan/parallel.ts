@@ -6,9 +6,8 @@ import { UserError } from '../errors.ts';
 import { ProcReader, readFileBounded } from '../procfs/reader.ts';
 import type { CollectOptions, CollectResult } from './collect.ts';
 import { collect } from './collect.ts';
-import { sharedQueue } from './queue.ts';
+import { sharedQueue, WORKER_CANCELLED, WORKER_IDLE, type WorkerInput } from './queue.ts';
 import { threadCountError } from './threads.ts';
-import type { WorkerInput } from './worker.ts';
 
 declare const __SCAN_WORKER_SOURCE__: string;
 
@@ -20,6 +19,9 @@ export async function collectAll(
   pids: readonly number[],
   options: CollectOptions,
   threads?: number,
+  /** Tests: the main thread starts only once every worker has taken work (the path a fast
+   *  machine takes with a large process table, made certain on a small fixture). */
+  test?: { mainAfterWorkers: boolean },
 ): Promise<CollectResult> {
   const bad = threads === undefined ? null : threadCountError(threads);
   if (bad !== null) throw new UserError(`--threads: ${bad}; give a smaller number`);
@@ -33,13 +35,25 @@ export async function collectAll(
       : pids.length < MIN_PIDS_FOR_WORKERS
         ? 0
         : defaultThreads() - 1;
-  const input: WorkerInput = { root, pids: shared, counter, options };
-  const started = Array.from({ length: workers }, () => startWorker(input));
-  // A worker boots two to four times slower while this thread is busy: let it come up first.
-  await Promise.all(started.map((w) => w.online));
-  // The main thread works too instead of waiting.
+  // One slot per worker: whether it took work (await it) or not yet (cancel it instead).
+  const state = new Int32Array(new SharedArrayBuffer(4 * Math.max(workers, 1)));
+  const started = Array.from({ length: workers }, (_, slot) =>
+    startWorker({ root, pids: shared, counter, options, state, slot }),
+  );
+  if (test?.mainAfterWorkers) {
+    const until = Date.now() + 10_000;
+    while (state.some((s, slot) => slot < workers && s === WORKER_IDLE) && Date.now() < until)
+      await new Promise((resolve) => setTimeout(resolve, 2));
+  }
+  // The main thread works too, from the start: a worker joins when it is up (30-100 ms later),
+  // so its start-up overlaps the reads instead of delaying them.
   const results = [collect(new ProcReader(root), sharedQueue(shared, counter), options)];
-  results.push(...(await Promise.all(started.map((w) => w.result))));
+  for (const [slot, w] of started.entries()) {
+    // The queue is drained: a worker that has not taken any of it is not waited for.
+    if (Atomics.compareExchange(state, slot, WORKER_IDLE, WORKER_CANCELLED) === WORKER_IDLE)
+      void w.terminate();
+    else results.push(await w.result);
+  }
   return {
     processes: results.flatMap((r) => r.processes).sort((a, b) => a.pid - b.pid),
     interpreted: results.flatMap((r) => r.interpreted).sort((a, b) => a.pid - b.pid),
@@ -78,8 +92,8 @@ function runnableOthers(): number | null {
 }
 
 function startWorker(input: WorkerInput): {
-  online: Promise<void>;
   result: Promise<CollectResult>;
+  terminate: () => Promise<number>;
 } {
   const worker =
     typeof __SCAN_WORKER_SOURCE__ === 'string'
@@ -95,11 +109,10 @@ function startWorker(input: WorkerInput): {
       void worker.terminate();
     });
     worker.once('error', reject);
+    // Ended without a result (terminated, or exited early): only ever awaited once it took work.
+    worker.once('exit', () => reject(new Error('a scan thread ended without its result')));
   });
-  // A worker that fails to start still lets the main thread do all the work.
-  const online = new Promise<void>((resolve) => {
-    worker.once('online', () => resolve());
-    worker.once('error', () => resolve());
-  });
-  return { online, result };
+  // A worker that fails before taking work is cancelled, never awaited: its error is moot.
+  result.catch(() => {});
+  return { result, terminate: () => worker.terminate() };
 }

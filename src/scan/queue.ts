@@ -1,4 +1,4 @@
-import type { PidQueue } from './collect.ts';
+import type { CollectOptions, PidQueue } from './collect.ts';
 
 const CHUNK = 16;
 
@@ -11,4 +11,21 @@ export function sharedQueue(pids: Int32Array, counter: Int32Array): PidQueue {
       return Array.from(pids.subarray(start, Math.min(start + CHUNK, pids.length)));
     },
   };
+}
+
+/** A scan worker's slot in the shared state: set by whichever of it and the main thread is first. */
+export const WORKER_IDLE = 0;
+/** The worker took its first chunk: the main thread awaits its result. */
+export const WORKER_WORKING = 1;
+/** The main thread drained the queue first: the worker takes nothing and is not awaited. */
+export const WORKER_CANCELLED = 2;
+
+export interface WorkerInput {
+  root: string;
+  pids: Int32Array;
+  counter: Int32Array;
+  options: CollectOptions;
+  /** One slot per worker (WORKER_IDLE, WORKER_WORKING, WORKER_CANCELLED). */
+  state: Int32Array;
+  slot: number;
 }

@@ -1,18 +1,14 @@
 // Entry point of a scan worker thread: drains the shared PID queue with its own reader.
 import { parentPort, workerData } from 'node:worker_threads';
 import { ProcReader } from '../procfs/reader.ts';
-import type { CollectOptions } from './collect.ts';
 import { collect } from './collect.ts';
-import { sharedQueue } from './queue.ts';
-
-export interface WorkerInput {
-  root: string;
-  pids: Int32Array;
-  counter: Int32Array;
-  options: CollectOptions;
-}
+import { sharedQueue, WORKER_IDLE, WORKER_WORKING, type WorkerInput } from './queue.ts';
 
 const input = workerData as WorkerInput;
-parentPort?.postMessage(
-  collect(new ProcReader(input.root), sharedQueue(input.pids, input.counter), input.options),
-);
+// Claimed before any work: the main thread cancels a worker that comes up after the queue is
+// drained and does not wait for it.
+if (Atomics.compareExchange(input.state, input.slot, WORKER_IDLE, WORKER_WORKING) === WORKER_IDLE) {
+  parentPort?.postMessage(
+    collect(new ProcReader(input.root), sharedQueue(input.pids, input.counter), input.options),
+  );
+}

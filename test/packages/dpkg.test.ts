@@ -7,13 +7,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { openPackageDb } from '../../src/packages/db.ts';
-import {
-  DpkgDb,
-  parseDiversions,
-  parseStatus,
-  scanListFiles,
-  stanzasOf,
-} from '../../src/packages/dpkg.ts';
+import { DpkgDb, parseDiversions, parseStatus } from '../../src/packages/dpkg.ts';
 
 const run = promisify(execFile);
 
@@ -253,60 +247,62 @@ describe('dpkg package database (fixture root)', () => {
   });
 });
 
-describe('dpkg .list search', () => {
-  let info = '';
+describe('dpkg .list files: how they are read and searched', () => {
+  let root = '';
+  const big = '/usr/lib/x86_64-linux-gnu/libbig.so.2';
   before(async () => {
-    info = await mkdtemp(join(tmpdir(), 'afterpatch-dpkg-lists-'));
-    // The first line, the last line without a newline, lines the wanted paths are a prefix or a
-    // suffix of, a UTF-8 name, and a file that lists a path twice.
-    await writeFile(join(info, 'first.list'), '/usr/lib/libfirst.so.1\n/usr/lib\n');
-    await writeFile(join(info, 'last.list'), '/.\n/usr/lib/liblast.so.1');
+    root = await mkdtemp(join(tmpdir(), 'afterpatch-dpkg-lists-'));
+    const info = join(root, 'var/lib/dpkg/info');
+    await mkdir(info, { recursive: true });
+    const pkgs = [
+      { name: 'big', arch: 'amd64', version: '2-1', files: [] },
+      { name: 'short', arch: 'amd64', version: '1-1', files: [] },
+    ];
+    await writeFile(join(root, 'var/lib/dpkg/status'), `${pkgs.map(stanza).join('\n\n')}\n`);
+    // Larger than the reader's first buffer (256 KiB), the wanted path its last line, with no
+    // newline after it; and a line that the prefix `/usr/lib/libpre.so` must not match.
+    const filler = Array.from({ length: 20_000 }, (_, i) => `/usr/share/big/file-${i}.txt`);
     await writeFile(
-      join(info, 'near.list'),
-      '/usr/lib/libfirst.so.1.2\n/x/usr/lib/liblast.so.1\n/usr/lib/libfirst.so\n',
+      join(info, 'big:amd64.list'),
+      [...filler, '/usr/lib/libpre.so.1', big].join('\n'),
     );
-    await writeFile(join(info, 'utf8.list'), '/usr/lib/libé.so.1\n');
-    await writeFile(join(info, 'twice.list'), '/usr/lib/libtwice.so\n/usr/lib/libtwice.so\n');
-    await writeFile(join(info, 'empty.list'), '');
-    await writeFile(join(info, 'not-a-list.md5sums'), '/usr/lib/libfirst.so.1\n');
+    // The wanted path as the very first line, listed twice.
+    await writeFile(join(info, 'short:amd64.list'), '/usr/bin/short\n/.\n/usr/bin/short\n');
   });
   after(async () => {
-    await rm(info, { recursive: true, force: true });
+    await rm(root, { recursive: true, force: true });
   });
 
-  const asked = [
-    '/usr/lib/libfirst.so.1',
-    '/usr/lib/liblast.so.1',
-    '/usr/lib/libfirst',
-    '/lib/liblast.so.1',
-    '/usr/lib/libé.so.1',
-    '/usr/lib/libtwice.so',
-    '/usr/lib',
-  ];
+  const asked = ['/usr/bin/short', big, '/usr/lib/libpre.so'];
   const expected = [
-    ['/usr/lib', ['first']],
-    ['/usr/lib/libfirst.so.1', ['first']],
-    ['/usr/lib/libtwice.so', ['twice']],
-    ['/usr/lib/libé.so.1', ['utf8']],
-    ['/usr/lib/liblast.so.1', ['last']],
+    ['/usr/bin/short', { name: 'short', version: '1-1', manager: 'dpkg' }],
+    [big, { name: 'big', version: '2-1', manager: 'dpkg' }],
   ];
-  const sorted = (m: Map<string, string[]>) =>
-    [...m].map(([k, v]) => [k, v.filter((n, i) => i === 0 || n !== v[i - 1])] as const).sort();
 
-  it('finds a few wanted paths only as whole lines, also the first and an unterminated last', async () => {
-    const found = await scanListFiles(info, new Set(asked));
-    assert.deepEqual(
-      sorted(found),
-      sorted(new Map(expected.map(([k, v]) => [k as string, v as string[]]))),
-    );
+  it('finds a first line, a last line without newline past the first buffer, never a prefix', async () => {
+    const found = await new DpkgDb(root).lookup(asked);
+    assert.deepEqual([...found], expected);
   });
 
-  it('finds the same lines when asked for more paths than it searches one by one', async () => {
-    const many = new Set([...asked, ...Array.from({ length: 40 }, (_, i) => `/nowhere/${i}`)]);
-    assert.deepEqual(
-      sorted(await scanListFiles(info, many)),
-      sorted(await scanListFiles(info, new Set(asked))),
-    );
+  it('gives the same answer when many paths are asked (compared line by line)', async () => {
+    // Each path is asked with its merged-/usr aliases: 3 + 20 paths are well above the count
+    // searched one by one.
+    const unowned = Array.from({ length: 20 }, (_, i) => `/usr/lib/none-${i}.so`);
+    const found = await new DpkgDb(root).lookup([...asked, ...unowned]);
+    assert.deepEqual([...found], expected);
+  });
+
+  it('rejects with one clear line when a .list file cannot be read', async () => {
+    const dir = join(root, 'var/lib/dpkg/info/unreadable.list');
+    await mkdir(dir); // a directory: EISDIR on read
+    try {
+      await assert.rejects(
+        new DpkgDb(root).lookup(asked),
+        /^Error: cannot read the dpkg database: .*\/info\/unreadable\.list: EISDIR$/,
+      );
+    } finally {
+      await rm(dir, { recursive: true });
+    }
   });
 });
 
@@ -323,20 +319,6 @@ describe('dpkg file parsers', () => {
     assert.equal(index.resolve('b'), null);
     assert.equal(index.resolve('c'), null);
     assert.equal(index.resolve('d')?.version, '2:3-4');
-  });
-
-  it("cuts out a package's stanzas, every architecture, also when Package is not the first field", () => {
-    const text =
-      'Package: a\nStatus: install ok installed\nArchitecture: amd64\nVersion: 1\n\n' +
-      'Status: install ok installed\nPackage: b\nArchitecture: amd64\nVersion: 2\n\n' +
-      'Package: ab\nStatus: install ok installed\nVersion: 3\n\n' +
-      'Package: a\nStatus: install ok installed\nArchitecture: i386\nVersion: 1\n' +
-      'Description: x\n Package: b\n';
-    const index = parseStatus(stanzasOf(text, ['a', 'b', 'b']));
-    assert.equal(index.resolve('a:i386')?.name, 'a:i386');
-    assert.equal(index.resolve('b')?.version, '2');
-    assert.equal(index.resolve('ab'), null);
-    assert.equal(stanzasOf(text, []), '');
   });
 
   it('parses diversions in groups of three lines', () => {

@@ -1,0 +1,55 @@
+// The scan's threads: the main thread reads from the start and workers join when they are up; a
+// worker that took work is always waited for (its processes are never lost), one that came up
+// after the queue was drained is not.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { collectAll } from '../../src/scan/parallel.ts';
+import { makeProcTree, mapsLine } from '../helpers/fakeproc.ts';
+
+const N = 200;
+const tree = Object.fromEntries(
+  Array.from({ length: N }, (_, i) => [
+    100 + i,
+    {
+      name: `p${i}`,
+      maps: [
+        mapsLine(`/usr/bin/p${i}`, { addr: 0x55e000, inode: 99 }),
+        ...(i % 2 === 0
+          ? [mapsLine('/usr/lib/libgone.so.1', { deleted: true, addr: 0x7f2000 })]
+          : []),
+      ].join('\n'),
+      cgroup: '0::/system.slice/p.service\n',
+    },
+  ]),
+);
+const stale = Array.from({ length: N / 2 }, (_, i) => 100 + 2 * i);
+const opts = { noise: {}, keepIgnored: false, wantComm: false };
+
+describe('scan threads', () => {
+  let fx: ReturnType<typeof makeProcTree>;
+  before(() => {
+    fx = makeProcTree(tree);
+  });
+  after(() => fx.cleanup());
+  const pids = Array.from({ length: N }, (_, i) => 100 + i);
+
+  it('waits for workers that took work: every process is reported once', async () => {
+    const r = await collectAll(fx.root, pids, opts, 3, { mainAfterWorkers: true });
+    assert.deepEqual(
+      r.processes.map((p) => p.pid),
+      stale,
+    );
+    assert.equal(r.scanned, N);
+  });
+
+  it('reports every process when the main thread drains the queue before the workers are up', async () => {
+    // 200 processes take the main thread a few milliseconds; a worker needs tens to start (from
+    // source, through tsx, hundreds): the workers are cancelled, not waited for.
+    const r = await collectAll(fx.root, pids, opts, 4);
+    assert.deepEqual(
+      r.processes.map((p) => p.pid),
+      stale,
+    );
+    assert.equal(r.scanned, N);
+  });
+});
