@@ -15,9 +15,10 @@
 // Environment: RUNS (3; in-host legs run twice as often), WARMUP (1), PLAY_RUNS (2), HEAVY (5000);
 // scale: SCALE_RUNS (2 runs up to 10 hosts), SCALE_RUNS_LARGE (1 run above), NODE_MAX (10: the
 // largest size the Node.js module is timed at), LEGACY (1: also the playbook as it was, at the
-// largest size); the model's knobs: FLEET (500), FORKS (50), CORES (2, the controller's),
-// WINDOW_H (12), HEALTH_S (60), MARGIN (0.33).
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+// largest size), BASELINE (another checkout, built: its playbook, module and CLI timed leg by
+// leg with these at every size); the model's knobs: FLEET (500), FORKS (50), CORES (2, the
+// controller's), WINDOW_H (12), HEALTH_S (60), MARGIN (0.33).
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isInstalled } from '../../harness/fixtures.ts';
 import { canBootRig, MAX_RIG_HOSTS } from '../../harness/rig.ts';
@@ -98,6 +99,7 @@ async function main(): Promise<void> {
         runsLarge: intEnv('SCALE_RUNS_LARGE', 1, 1, 100),
         nodeMax: intEnv('NODE_MAX', 10, 0, MAX_RIG_HOSTS),
         legacy: intEnv('LEGACY', 1, 0, 1) === 1,
+        baseline: baselineCheckout(),
         knobs,
       })
     : await perHostLegs(ctx, { runs, warmup, playRuns, heavyN, knobs });
@@ -107,6 +109,21 @@ async function main(): Promise<void> {
   writeFileSync(file, text);
   log(`results in ${OUT}/fleet-${label}-*.{json,md} and ${file}`);
 }
+
+/**
+ * BASELINE=<checkout> (scale mode): another checkout's rolling-restart.yml, module and CLI
+ * (its dist/afterpatch.cjs, built) timed in the same run, leg after leg with this one's: an A/B
+ * that load cannot tilt.
+ */
+function baselineCheckout(): string | undefined {
+  const dir = process.env.BASELINE;
+  if (dir === undefined || dir === '') return undefined;
+  if (!SAFE_DIR.test(dir)) die(`BASELINE: ${JSON.stringify(dir)} is no plain absolute path`);
+  for (const f of ['integrations/ansible/rolling-restart.yml', 'dist/afterpatch.cjs'])
+    if (!existsSync(join(dir, f))) die(`BASELINE: no ${f} in ${dir} (a checkout, built)`);
+  return dir;
+}
+const SAFE_DIR = /^\/[A-Za-z0-9_./-]+$/;
 
 /**
  * HOLD_SECONDS (profiling aid): the rig as the legs see it, held up that long instead of timing;
