@@ -15,9 +15,10 @@
 // Environment: RUNS (3; in-host legs run twice as often), WARMUP (1), PLAY_RUNS (2), HEAVY (5000);
 // scale: SCALE_RUNS (2 runs up to 10 hosts), SCALE_RUNS_LARGE (1 run above), NODE_MAX (10: the
 // largest size the Node.js module is timed at), LEGACY (1: also the playbook as it was, at the
-// largest size); the model's knobs: FLEET (500), FORKS (50), CORES (2, the controller's),
-// WINDOW_H (12), HEALTH_S (60), MARGIN (0.33).
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+// largest size), BASELINE (another checkout, built: its playbook, module and CLI timed leg by
+// leg with these at every size); the model's knobs: FLEET (500), FORKS (50), CORES (2, the
+// controller's), WINDOW_H (12), HEALTH_S (60), MARGIN (0.33).
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isInstalled } from '../../harness/fixtures.ts';
 import { canBootRig, MAX_RIG_HOSTS } from '../../harness/rig.ts';
@@ -32,7 +33,7 @@ import {
   runBench,
   waitForDist,
 } from '../lib/bench.ts';
-import { LIBRARY, PKG, setup, teardown } from './context.ts';
+import { type Ctx, LIBRARY, PKG, rolling, setup, teardown } from './context.ts';
 import type { Knobs } from './model.ts';
 import { perHostLegs } from './per-host.ts';
 import { removeControllerCgroup, scaleLegs } from './scale.ts';
@@ -89,6 +90,8 @@ async function main(): Promise<void> {
   const max = Math.max(...counts);
   const label = scale ? `scale-${counts.join('-')}` : `N${max}`;
   const ctx = await setup(max, label);
+  const hold = intEnv('HOLD_SECONDS', 0, 0, 86_400);
+  if (hold > 0) return holdRig(ctx, hold);
   const lines = scale
     ? await scaleLegs(ctx, {
         sizes: counts,
@@ -96,6 +99,7 @@ async function main(): Promise<void> {
         runsLarge: intEnv('SCALE_RUNS_LARGE', 1, 1, 100),
         nodeMax: intEnv('NODE_MAX', 10, 0, MAX_RIG_HOSTS),
         legacy: intEnv('LEGACY', 1, 0, 1) === 1,
+        baseline: baselineCheckout(),
         knobs,
       })
     : await perHostLegs(ctx, { runs, warmup, playRuns, heavyN, knobs });
@@ -104,6 +108,40 @@ async function main(): Promise<void> {
   const file = join(OUT, `fleet-summary-${label}.txt`);
   writeFileSync(file, text);
   log(`results in ${OUT}/fleet-${label}-*.{json,md} and ${file}`);
+}
+
+/**
+ * BASELINE=<checkout> (scale mode): another checkout's rolling-restart.yml, module and CLI
+ * (its dist/afterpatch.cjs, built) timed in the same run, leg after leg with this one's: an A/B
+ * that load cannot tilt.
+ */
+function baselineCheckout(): string | undefined {
+  const dir = process.env.BASELINE;
+  if (dir === undefined || dir === '') return undefined;
+  if (!SAFE_DIR.test(dir)) die(`BASELINE: ${JSON.stringify(dir)} is no plain absolute path`);
+  for (const f of ['integrations/ansible/rolling-restart.yml', 'dist/afterpatch.cjs'])
+    if (!existsSync(join(dir, f))) die(`BASELINE: no ${f} in ${dir} (a checkout, built)`);
+  return dir;
+}
+const SAFE_DIR = /^\/[A-Za-z0-9_./-]+$/;
+
+/**
+ * HOLD_SECONDS (profiling aid): the rig as the legs see it, held up that long instead of timing;
+ * an `env.sh` to source for Ansible (rolling-restart.yml's variables in `vars-hold.json`) and a
+ * script per host that runs its arguments inside it. Ctrl-C ends it early; the cleanup is the same.
+ */
+async function holdRig(ctx: Ctx, seconds: number): Promise<void> {
+  const env = ctx.ansibleEnv({ BENCH_FLEET_EVENTS: join(ctx.events, 'hold.jsonl') });
+  const keep = Object.entries(env).filter(([k]) => /^(ANSIBLE_|BENCH_|HOME$|PATH$|LANG$)/.test(k));
+  const envFile = join(ctx.dir, 'env.sh');
+  writeFileSync(envFile, keep.map(([k, v]) => `export ${k}='${String(v)}'\n`).join(''));
+  const { argv } = rolling(ctx, 'hold');
+  log(
+    `holding the rig for ${seconds} s: . ${envFile}; cd ${ctx.rig.dir}; ${argv.slice(2).join(' ')}`,
+  );
+  log(`the prepare (library replaced again): ${ctx.prepareLight}`);
+  for (const h of ctx.hosts) log(`in ${h.name}: ${ctx.inHost(h)} COMMAND…`);
+  await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
 }
 
 await runBench({ name: 'bench/fleet', workPrefix: 'fleet-', timestamps: true }, main, async () => {

@@ -10,7 +10,15 @@
 // callback plugin reads the same two figures at every play and task, so each phase (gather,
 // restart batches, verify) has its own wall time and CPU.
 import { randomBytes } from 'node:crypto';
-import { cpSync, existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  rmdirSync,
+  writeFileSync,
+} from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { RigHost } from '../../harness/rig.ts';
 import { rigFootprint } from '../../harness/rig.ts';
@@ -40,6 +48,8 @@ export interface ScaleOptions {
   nodeMax: number;
   /** Also time the playbook as it was (the report rewritten after every batch) at the largest size. */
   legacy: boolean;
+  /** Another checkout (BASELINE): its playbook, module and CLI timed at every size, leg by leg. */
+  baseline?: string | undefined;
   knobs: Knobs;
 }
 
@@ -106,6 +116,28 @@ function legacyPlaybook(ctx: Ctx): string {
   if (!re.test(text)) die(`${p}: the conditional report moved; update legacyPlaybook()`);
   writeFileSync(p, text.replace(re, '$1[fleet.json, fleet.txt]\n'));
   return p;
+}
+
+/**
+ * BASELINE's integrations/ansible copied into the work directory (its library/ and
+ * action_plugins/ beside its playbook, found before ours) and its CLI installed on every host
+ * beside ours: the vars that make rolling() run it.
+ */
+function baselineSetup(ctx: Ctx, checkout: string): { playbook: string; vars: object } {
+  const copy = join(ctx.dir, 'ansible-baseline');
+  cpSync(join(checkout, 'integrations', 'ansible'), copy, { recursive: true });
+  const cli = join(ctx.dir, 'afterpatch-baseline.cjs');
+  cpSync(join(checkout, 'dist', 'afterpatch.cjs'), cli);
+  chmodSync(cli, 0o755);
+  for (const h of ctx.hosts) {
+    const dest = join(h.dirs['/opt/afterpatch'], 'bin', 'afterpatch-baseline');
+    cpSync(cli, dest);
+    chmodSync(dest, 0o755);
+  }
+  return {
+    playbook: join(copy, 'rolling-restart.yml'),
+    vars: { afterpatch_cli: `${HOST_CLI}-baseline`, afterpatch_report_cli: cli },
+  };
 }
 
 export async function scaleLegs(ctx: Ctx, o: ScaleOptions): Promise<string[]> {
@@ -203,6 +235,8 @@ export async function scaleLegs(ctx: Ctx, o: ScaleOptions): Promise<string[]> {
     `bare playbook, serial [1, '10%'], ${n} host${n === 1 ? '' : 's'}`;
   const legacyName = (n: number) =>
     `rolling-restart.yml as before (report after every batch), ${n} hosts`;
+  const baseName = (n: number) => `BASELINE's rolling-restart.yml, ${n} host${n === 1 ? '' : 's'}`;
+  const base = o.baseline === undefined ? undefined : baselineSetup(ctx, o.baseline);
   for (const n of sizes) {
     const hs = ctx.hosts.slice(0, n);
     const runs = n <= 10 ? o.runsSmall : o.runsLarge;
@@ -227,6 +261,21 @@ export async function scaleLegs(ctx: Ctx, o: ScaleOptions): Promise<string[]> {
           )
         : undefined;
     const bare = baseline(ctx, `scale-bare-${n}`, pattern(n), [UNIT], serialTen, ['-f', String(n)]);
+    const other =
+      base === undefined
+        ? undefined
+        : rolling(
+            ctx,
+            `scale-baseline-${n}`,
+            {
+              afterpatch_hosts: pattern(n),
+              afterpatch_serial: serialTen,
+              ...noHealth,
+              ...base.vars,
+            },
+            base.playbook,
+            ['-f', String(n)],
+          );
     log(`${n} host${n === 1 ? '' : 's'}: ${runs} run${runs === 1 ? '' : 's'} of every leg`);
     for (let i = 0; i < runs; i++) {
       await leg(`ping, ${n} hosts, forks ${n}`, n, adhoc(n, n, 'ping'));
@@ -241,6 +290,10 @@ export async function scaleLegs(ctx: Ctx, o: ScaleOptions): Promise<string[]> {
       await leg(rollName(n), n, roll.argv, restartedAll(roll.reportDir, hs));
       await ctx.prepareNow(`before ${bareName(n)}`);
       await leg(bareName(n), n, bare, pidsChanged(hs, await ctx.mainPids(hs)));
+      if (other !== undefined) {
+        await ctx.prepareNow(`before ${baseName(n)}`);
+        await leg(baseName(n), n, other.argv, restartedAll(other.reportDir, hs));
+      }
       if (legacy !== undefined) {
         await ctx.prepareNow(`before ${legacyName(n)}`);
         await leg(legacyName(n), n, legacy.argv, restartedAll(legacy.reportDir, hs));
@@ -271,6 +324,10 @@ export async function scaleLegs(ctx: Ctx, o: ScaleOptions): Promise<string[]> {
         `Node.js ${f2(ratio(`afterpatch_node (Node.js), ${n} hosts, forks ${n}`, `ping, ${n} hosts, forks ${n}`))}×`,
       );
     parts.push(`rolling-restart.yml / bare playbook ${f2(ratio(rollName(n), bareName(n)))}×`);
+    if (base !== undefined)
+      parts.push(
+        `BASELINE's / bare playbook ${f2(ratio(baseName(n), bareName(n)))}×; this / BASELINE's ${f2(ratio(rollName(n), baseName(n)))}×`,
+      );
     say(`${n} host${n === 1 ? '' : 's'}: ${parts.join('; ')}`);
   }
   say();
@@ -300,18 +357,22 @@ export async function scaleLegs(ctx: Ctx, o: ScaleOptions): Promise<string[]> {
   );
   say('|---|---:|---:|---:|---:|---:|---:|');
   const phaseOf = new Map<number, ReturnType<typeof phases>>();
-  for (const n of sizes) {
-    const st = ctx.stats(`scale-rolling-${n}`, 'Restart - batch');
-    const p = phases(st);
-    phaseOf.set(n, p);
-    for (const [k, v] of [
-      ['gather', p.gather],
-      [`restart (${serialBatchesText(n)})`, p.restart],
-      ['report', p.report],
-    ] as const) {
-      say(
-        `| ${k} | ${n} | ${f2(v.s)} s | ${f2(v.ctl)} s | ${ms(v.ctl / n)} | ${ms(v.self / n)} | ${f2(v.hosts)} s |`,
-      );
+  for (const [label, who] of [
+    ['scale-rolling', ''],
+    ...(base === undefined ? [] : [['scale-baseline', "BASELINE's "]]),
+  ] as const) {
+    for (const n of sizes) {
+      const p = phases(ctx.stats(`${label}-${n}`, 'Restart - batch'));
+      if (who === '') phaseOf.set(n, p);
+      for (const [k, v] of [
+        ['gather', p.gather],
+        [`restart (${serialBatchesText(n)})`, p.restart],
+        ['report', p.report],
+      ] as const) {
+        say(
+          `| ${who}${k} | ${n} | ${f2(v.s)} s | ${f2(v.ctl)} s | ${ms(v.ctl / n)} | ${ms(v.self / n)} | ${f2(v.hosts)} s |`,
+        );
+      }
     }
   }
   say();

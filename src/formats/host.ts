@@ -30,6 +30,17 @@ export const HostObjectSchema = v.object({
     ),
   ),
   reboot: v.optional(RebootDocumentSchema),
+  /** The module's health_command, run after a restart that did not fail (module only). */
+  health: v.optional(
+    v.object({
+      argv: v.array(v.string()),
+      /** null: it could not be started (stderr says why). */
+      rc: v.nullable(v.number()),
+      attempts: v.number(),
+      stdout: v.string(),
+      stderr: v.string(),
+    }),
+  ),
 });
 
 export type HostObject = v.InferOutput<typeof HostObjectSchema>;

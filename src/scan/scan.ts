@@ -85,6 +85,13 @@ export interface ScanReport {
   processes: StaleProcess[];
   /** Problems that did not stop the scan (e.g. the package database could not be read). */
   warnings: string[];
+  /**
+   * Every stale process before --lib, --unit and --package narrowed `processes` (which are
+   * applied after the host was read, packages looked up): the scan reboot-required would make,
+   * so `scan --reboot` with those filters needs no second scan. Absent when --pid narrowed what
+   * was read or the stale files' packages were not looked up.
+   */
+  unfiltered?: StaleProcess[];
   /** The advisory assessment, present when advisories were given. */
   advisories?: AdvisoryAssessment;
 }
@@ -184,6 +191,9 @@ export async function scan(options: ScanOptions = {}): Promise<ScanReport> {
     groups,
     processes: kept,
     warnings,
+    ...(wanted === null && wantPackages && options.fileOwners !== false
+      ? { unfiltered: processes }
+      : {}),
     ...(advisories === undefined ? {} : { advisories }),
   };
 }

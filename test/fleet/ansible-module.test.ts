@@ -23,6 +23,7 @@ import { CLI } from '../../harness/cli.ts';
 import { writeCliStandIn } from '../../harness/cli-stand-in.ts';
 import { writeFakeSystemctl } from '../helpers/fake-systemctl.ts';
 import { FAKE_INIT, FAKE_STALE_SSHD, makeProcTree } from '../helpers/fakeproc.ts';
+import { validateDocument } from '../helpers/schema.ts';
 
 const LIBRARY = fileURLToPath(new URL('../../integrations/ansible/library/', import.meta.url));
 /** Debian's python3, which has ansible-core's module_utils (not a pyenv shim's). */
@@ -268,6 +269,55 @@ describe('Ansible modules afterpatch (Python) and afterpatch_node', () => {
           assert.match(
             String(r.msg),
             /^0 units restarted and verified; nothing runs outdated code/,
+          );
+        });
+
+        it('health_command after a restart: retried until it passes, else the host fails with its last line', async () => {
+          const nothing = { afterpatch: wrapper, state: 'restarted', lib: 'nothing-matches-this' };
+          // Fails on its first attempt only (the file is its memory), then passes.
+          const flag = join(dir, `healthy-${mod.name}`);
+          rmSync(flag, { force: true });
+          const second = ['sh', '-c', `test -e '${flag}' || { touch '${flag}'; exit 1; }`];
+          const ok = await run({ ...nothing, health_command: second, health_delay: 0 });
+          assert.equal(ok.result.failed, false, String(ok.result.msg));
+          assert.deepEqual(
+            [
+              (ok.result.health as { rc: number }).rc,
+              (ok.result.health as { attempts: number }).attempts,
+            ],
+            [0, 2],
+          );
+          const bad = ['sh', '-c', 'echo starting; echo "no /run/healthy" >&2; exit 3'];
+          const failed = await run({
+            ...nothing,
+            health_command: bad,
+            health_retries: 1,
+            health_delay: 0,
+          });
+          assert.equal(failed.result.failed, true);
+          assert.equal(
+            failed.result.msg,
+            'Health check command: exit status 3 after 2 attempts: no /run/healthy',
+          );
+          assert.equal((failed.result.health as { attempts: number }).attempts, 2);
+          for (const r of [ok.result, failed.result]) validateDocument('host', r);
+          // The restart's own result is kept next to it.
+          assert.deepEqual((failed.result.restart as { results: unknown[] }).results, []);
+          // Never in check mode, never for a read, never after a restart that failed.
+          for (const args of [
+            { ...nothing, health_command: bad, _ansible_check_mode: true },
+            { afterpatch: wrapper, health_command: bad },
+            { afterpatch: wrapper, state: 'restarted', health_command: bad },
+          ]) {
+            const r = (await run(args)).result;
+            assert.equal(r.health, undefined, JSON.stringify(args));
+            assert.doesNotMatch(String(r.msg), /Health check/);
+          }
+          const notArgv = await run({ ...nothing, health_command: 'curl -f http://localhost/' });
+          assert.equal(notArgv.result.failed, true);
+          assert.match(
+            String(notArgv.result.msg),
+            /^health_command: expected an argv, a list of strings/,
           );
         });
 

@@ -8,7 +8,8 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import * as v from 'valibot';
 import { runCli } from '../../harness/cli.ts';
 import { ScanDocumentSchema } from '../../src/formats/scan.ts';
-import { scanServesReboot } from '../../src/reboot/for-scan.ts';
+import { rebootScanOf, scanServesReboot } from '../../src/reboot/for-scan.ts';
+import { scan } from '../../src/scan/scan.ts';
 import { FAKE_INIT, FAKE_STALE_DBUS, FAKE_STALE_SSHD, makeProcTree } from '../helpers/fakeproc.ts';
 
 describe('scan --reboot', () => {
@@ -58,7 +59,7 @@ describe('scan --reboot', () => {
     assert.equal('reboot' in plain, false);
   });
 
-  it('filters narrow the scan, never the verdict (it gets its own scan then)', async () => {
+  it('filters narrow the scan, never the verdict', async () => {
     const r = await scanJson('--lib', 'libcrypto');
     assert.equal(r.code, 1, r.stderr);
     assert.deepEqual(
@@ -68,7 +69,12 @@ describe('scan --reboot', () => {
     // dbus.service is not in the filtered scan, its reason is still in the verdict.
     assert.equal(r.doc.reboot.required, true);
     assert.deepEqual(verdict(r.doc.reboot), verdict(await rebootAlone()));
-    for (const flags of [['--unit', 'ssh.service'], ['--pid', '200'], ['--no-packages']]) {
+    for (const flags of [
+      ['--unit', 'ssh.service'],
+      ['--package', 'libssl3'],
+      ['--pid', '200'],
+      ['--no-packages'],
+    ]) {
       const f = await scanJson(...flags);
       assert.deepEqual(verdict(f.doc.reboot), verdict(await rebootAlone()), flags.join(' '));
     }
@@ -129,6 +135,52 @@ describe('scan --reboot', () => {
     assert.equal(bad.code, 2);
     assert.equal(bad.stdout, '');
     assert.match(bad.stderr, /"reboot" of host .*'s scan is not a usable result/);
+  });
+});
+
+describe('rebootScanOf', () => {
+  let fx: ReturnType<typeof makeProcTree>;
+  before(() => {
+    fx = makeProcTree({ 1: FAKE_INIT, 200: FAKE_STALE_SSHD, 300: FAKE_STALE_DBUS });
+  });
+  after(() => fx.cleanup());
+  const pidsOf = (r: { processes: { pid: number }[] } | undefined) =>
+    r?.processes.map((p) => p.pid);
+
+  it('serves the verdict from what a --lib, --unit or --package scan read before narrowing', async () => {
+    const root = join(fx.root, 'fsroot');
+    for (const [flags, filters] of [
+      [{ lib: 'libcrypto' }, { lib: 'libcrypto' }],
+      [{ unit: ['ssh.service'] }, { units: ['ssh.service'] }],
+      // No package database in the fake root: the package filter keeps nothing.
+      [{ package: ['libssl3'] }, { packages: ['libssl3'] }],
+    ] as const) {
+      const r = await scan({ procRoot: fx.root, hostRoot: root, filters });
+      assert.deepEqual(
+        pidsOf(r),
+        'lib' in flags || 'unit' in flags ? [200] : [],
+        JSON.stringify(flags),
+      );
+      // One scan: the verdict's processes are the unnarrowed ones, dbus-daemon's included.
+      assert.deepEqual(pidsOf(rebootScanOf(r, flags)), [200, 300], JSON.stringify(flags));
+    }
+  });
+
+  it('asks for a scan of its own when the scan read less or looked up no packages', async () => {
+    const root = join(fx.root, 'fsroot');
+    const byPid = await scan({ procRoot: fx.root, hostRoot: root, filters: { pids: [200] } });
+    assert.equal(rebootScanOf(byPid, { pid: [200] }), undefined);
+    const noOwners = await scan({
+      procRoot: fx.root,
+      hostRoot: root,
+      filters: { lib: 'libcrypto' },
+      fileOwners: false,
+    });
+    assert.equal(rebootScanOf(noOwners, { lib: 'libcrypto' }), undefined);
+    const noPackages = await scan({ procRoot: fx.root, hostRoot: root, packages: false });
+    assert.equal(rebootScanOf(noPackages, { packages: false }), undefined);
+    const all = await scan({ procRoot: fx.root, hostRoot: root, filters: { lib: 'x' } });
+    assert.equal(rebootScanOf(all, { lib: 'x', all: true }), undefined);
   });
 });
 

@@ -51,6 +51,21 @@ options:
     description: Path of the CLI (looked up on PATH when it has no slash).
     type: str
     default: afterpatch
+  health_command:
+    description:
+      - An argv (a list, or a JSON list) run on the host after a restart that did not fail (not in
+        check mode), with no shell; it must exit 0. Run C(health_retries) more times,
+        C(health_delay) seconds apart, while it does not; then the host fails. In the module,
+        not a task of its own, so a batch costs no extra round trip.
+    type: raw
+  health_retries:
+    description: Attempts of C(health_command) after the first.
+    type: int
+    default: 5
+  health_delay:
+    description: Seconds between attempts of C(health_command).
+    type: float
+    default: 3
   known_version:
     description:
       - The CLI's version as a scan of this run already read it (the gather's
@@ -76,6 +91,7 @@ host: {description: the host's name, returned: always, type: str}
 scan: {description: the slim scan (docs/fleet.md), returned: success, type: dict}
 restart: {description: restart --json (a dry run in check mode) plus excluded, returned: success, type: dict}
 reboot: {description: reboot-required --json, returned: success, type: dict}
+health: {description: "the health command: argv, rc, attempts, stdout, stderr", returned: when run, type: dict}
 needs_restart: {description: something still runs outdated code, returned: success, type: bool}
 needs_reboot: {description: a reboot is required, returned: success, type: bool}
 """
@@ -86,6 +102,7 @@ import re
 import socket
 import subprocess
 import sys
+import time
 import traceback
 
 from ansible.module_utils.basic import AnsibleModule
@@ -489,6 +506,54 @@ def afterpatch(o, host, base, read=None):
     )
 
 
+def health_argv(raw):
+    """health_command as an argv: a list, or a JSON list (ad-hoc `-a`); None when not given."""
+    if raw is None or raw == "" or raw == []:
+        return None
+    if isinstance(raw, str) and raw.strip().startswith("["):
+        try:
+            raw = json.loads(raw)
+        except ValueError:
+            pass
+    if not isinstance(raw, list) or not all(isinstance(x, str) for x in raw):
+        raise ModuleError(
+            "health_command: expected an argv, a list of strings, got %s" % json.dumps(raw)[:200]
+        )
+    return list(raw)
+
+
+def check_health(o, result):
+    """Runs the health command after the restart (as the playbook's task did: `until: rc == 0`,
+    `retries` more attempts `delay` s apart); a failure fails the host with its last output line."""
+    argv = o["health_command"]
+    attempts = 0
+    while True:
+        attempts += 1
+        code, out, err = run(argv)
+        if code == 0 or attempts > o["health_retries"]:
+            break
+        time.sleep(o["health_delay"])
+    result["health"] = dict(
+        argv=argv,
+        rc=code,
+        attempts=attempts,
+        stdout=out if code is not None else "",
+        stderr=err if code is not None else str(out),
+    )
+    if code != 0:
+        why = (
+            "cannot run it: %s" % out
+            if code is None
+            else "exit status %d after %s%s"
+            % (
+                code,
+                plural(attempts, "attempt"),
+                (": " + (last_line(err) or last_line(out))) if (err or out).strip() else "",
+            )
+        )
+        result.update(failed=True, msg="Health check command: %s" % why)
+
+
 def check_cli(bin_, host, base, ran):
     """The CLI's version from `ran` (its --version run), or ModuleError with the message for a
     missing, broken or old CLI."""
@@ -539,6 +604,9 @@ def new_module():
             reboot_sentinel=dict(type="bool", default=False),
             force=dict(type="bool", default=False),
             afterpatch=dict(type="str"),
+            health_command=dict(type="raw"),
+            health_retries=dict(type="int", default=5),
+            health_delay=dict(type="float", default=3),
             known_version=dict(type="str"),
         ),
         supports_check_mode=True,
@@ -579,6 +647,9 @@ def main():
             or os.environ.get("AFTERPATCH_ANSIBLE_CLI")
             or "afterpatch",
             "check_mode": check_mode,
+            "health_command": health_argv(p["health_command"]),
+            "health_retries": max(0, p["health_retries"]),
+            "health_delay": max(0.0, p["health_delay"]),
         }
         known = p["known_version"] or None
         if known is not None and not re.fullmatch(r"\d+\.\d+\.\d+\S*", known):
@@ -613,6 +684,13 @@ def main():
         else:
             base["afterpatch_version"] = check_cli(o["afterpatch"], host, base, run(version))
         result = afterpatch(o, host, base, read)
+        if (
+            o["health_command"] is not None
+            and o["state"] == "restarted"
+            and not check_mode
+            and not result["failed"]
+        ):
+            check_health(o, result)
     except ModuleError as e:
         fail(str(e))
         return
