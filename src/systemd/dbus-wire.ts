@@ -19,6 +19,7 @@ export interface DbusMessage {
 export const METHOD_CALL = 1;
 export const METHOD_RETURN = 2;
 export const ERROR = 3;
+export const SIGNAL = 4;
 
 /** A reply larger than this is refused: nothing afterpatch asks for comes near it. */
 const MAX_MESSAGE = 16 * 1024 * 1024;
@@ -279,11 +280,12 @@ function readValue(r: Reader, sig: string, depth: number): DbusValue {
 
 /**
  * One message from the start of `buf`: the message and the bytes it took, or null when `buf` does
- * not hold all of it yet; bodies only of replies unless `allBodies`. Throws DbusFormatError on anything malformed or unsupported.
+ * not hold all of it yet; bodies only of replies, and of other messages when `bodies` says so
+ * (true: all). Throws DbusFormatError on anything malformed or unsupported.
  */
 export function decodeMessage(
   buf: Buffer,
-  allBodies = false,
+  bodies: boolean | ((m: DbusMessage) => boolean) = false,
 ): { message: DbusMessage; size: number } | null {
   if (buf.length < 16) return null;
   const endian = buf[0];
@@ -318,8 +320,10 @@ export function decodeMessage(
     if (code === 2 && typeof v === 'string') message.interface = v;
     if (code === 3 && typeof v === 'string') message.member = v;
   }
-  // Only replies are read: a signal PID 1 broadcasts may carry types this reader does not know.
-  if (!allBodies && message.type !== METHOD_RETURN && message.type !== ERROR) {
+  // Replies, and only the signals asked for: a signal PID 1 broadcasts may carry types this
+  // reader does not know (PropertiesChanged's a{sv}).
+  const reply = message.type === METHOD_RETURN || message.type === ERROR;
+  if (!reply && !(typeof bodies === 'function' ? bodies(message) : bodies)) {
     return { message, size };
   }
   const body = new Reader(buf, little, size);

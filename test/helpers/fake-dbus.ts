@@ -22,7 +22,7 @@ export type Answer =
   | 'garbage'
   | 'hang-up'
   | 'silence'
-  | { raw: (serial: number) => Buffer };
+  | { raw: (serial: number) => Buffer; hangUpAfterMs?: number };
 
 export interface FakeBus {
   path: string;
@@ -95,8 +95,10 @@ export async function fakeBus(
         if (a === 'hang-up') return void sock.destroy();
         if (a === 'silence') continue;
         if (a === 'garbage') sock.write(Buffer.from('this is not a D-Bus message at all'));
-        else if ('raw' in a) sock.write(a.raw(serial));
-        else if ('error' in a) {
+        else if ('raw' in a) {
+          sock.write(a.raw(serial));
+          if (a.hangUpAfterMs !== undefined) setTimeout(() => sock.destroy(), a.hangUpAfterMs);
+        } else if ('error' in a) {
           sock.write(
             encodeMessage({
               type: ERROR,
