@@ -36,14 +36,10 @@ export function register(program: Command, io: CliIo): void {
     .addOption(advisoryOption(io.env))
     .option('--force', 'restart units again even if an earlier restart left them stale or failed')
     .option('--include-data', 'also restart units whose only stale files are data (no code)')
-    .option(
-      '--jobs <n>',
-      'units restarted at once (default: restart.jobs, 64)',
-      positiveInt,
-    )
+    .option('--jobs <n>', 'units restarted at once (default: restart.jobs, 64)', positiveInt)
     .option(
       '--timeout <seconds>',
-      'wait at most this long for a unit\'s job, or a systemctl batch (default: restart.timeout, 90)',
+      "wait at most this long for a unit's job, or a systemctl batch (default: restart.timeout, 90)",
       positiveInt,
     )
     .option(
