@@ -24,7 +24,9 @@
 //
 // Environment: RUNS (5), WARMUP (1), VARIANTS (space-separated extra afterpatch legs in the same
 // hyperfine run: `jobs=<n>` adds `--jobs <n>`, `dry-run` adds a `--dry-run` leg (scan + plan
-// only)), KEEP_CHECK_JSON (=1 keeps the checked afterpatch reports in bench/out), HOLD_SECONDS
+// only)), BASELINE (path of another build of afterpatch, e.g. main's dist/afterpatch.cjs copied
+// aside: adds its `restart` as a leg of the same run, checked like ours, so old and new code are
+// compared under the same load), KEEP_CHECK_JSON (=1 keeps the checked afterpatch reports in bench/out), HOLD_SECONDS
 // (profiling aid: after the checks, keep the sandbox up this long instead of timing).
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -230,6 +232,8 @@ async function main(): Promise<void> {
   const runs = intEnv('RUNS', 5, 2);
   const warmup = intEnv('WARMUP', 1, 0);
   const variants = parseVariants(process.env.VARIANTS ?? '');
+  const baseline = process.env.BASELINE ?? '';
+  if (baseline !== '' && !existsSync(baseline)) die(`BASELINE ${baseline}: no such file`);
 
   // --- preconditions -------------------------------------------------------------------------
   if (process.getuid?.() !== 0)
@@ -238,7 +242,7 @@ async function main(): Promise<void> {
   if (!can.ok) die(`cannot boot a systemd sandbox: ${can.reason}`);
   await requireTools(['hyperfine', 'gcc'], 'apt-get install hyperfine gcc libc6-dev');
   await waitForDist();
-  requireSafePaths();
+  requireSafePaths(baseline === '' ? [] : [baseline]);
 
   // --- build ---------------------------------------------------------------------------------
   const dir = makeWorkDir();
@@ -303,9 +307,14 @@ async function main(): Promise<void> {
 
   // --- the timed commands, checked once ----------------------------------------------------------
   const afterpatch = [process.execPath, CLI, 'restart', '--yes', '--json', '--state-dir', state];
+  const before = baseline === '' ? null : [process.execPath, baseline, ...afterpatch.slice(2)];
   const floor = ['systemctl', 'restart', '--', ...UNITS];
   const checkBoth = async (label: string) => {
     log(`checking afterpatch once (untimed, ${label})`);
+    if (before) {
+      log('checking the baseline once (untimed)');
+      await checkAfterpatch(inSandbox, prepare, before, `${label}-baseline`);
+    }
     const c = await checkAfterpatch(inSandbox, prepare, afterpatch, label);
     const d = [...c.durations].sort((x, y) => x - y);
     log(
@@ -341,6 +350,7 @@ async function main(): Promise<void> {
       `afterpatch restart ${v.name}`,
       [...afterpatch, ...v.args],
     ]),
+    ...(before ? [['baseline restart', before] as [string, string[]]] : []),
   ];
   const hfArgs = ['--prepare', prepare];
   for (const [name, argv] of legs) hfArgs.push('-n', name, cmdline([inSandbox, ...argv]));
@@ -379,6 +389,11 @@ async function main(): Promise<void> {
       const r = byName(`afterpatch restart ${v.name}`);
       return r ? `${v.name} ${ms(r)} = ${(r.mean / fl.mean).toFixed(2)}x floor` : '';
     }),
+    ...(before
+      ? [byName('baseline restart')].map((r) =>
+          r ? `baseline ${ms(r)} = ${(r.mean / fl.mean).toFixed(2)}x floor` : '',
+        )
+      : []),
   ];
   // Other work on the machine slows both legs, not always alike: the ratio is only as good as it.
   const summary = `N=${N}: ${parts.join(', ')}; load average (1, 5, 15 min) ${loadBefore} before, ${loadAfter} after`;
