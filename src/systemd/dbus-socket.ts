@@ -21,7 +21,13 @@ export type CallResult =
   | { ok: true; body: DbusMessage['body'] }
   | { ok: false; error: string; message: string };
 
-type Waiter = { resolve: (r: CallResult) => void; reject: (e: Error) => void };
+/** Calls written together wait together: one promise for the lot, not one per call. */
+interface Batch {
+  results: CallResult[];
+  pending: number;
+  resolve: (r: CallResult[]) => void;
+  reject: (e: Error) => void;
+}
 
 export interface BusConnectionOptions {
   /** The bodies of which signals to read (others arrive with an empty body). Default: none. */
@@ -30,7 +36,8 @@ export interface BusConnectionOptions {
 
 export class BusConnection {
   readonly #sock: Socket;
-  readonly #waiting = new Map<number, Waiter>();
+  /** Serial → its batch and its place in it. */
+  readonly #waiting = new Map<number, { batch: Batch; i: number }>();
   readonly #bodies: (m: DbusMessage) => boolean;
   #serial = 0;
   #buf: Buffer = Buffer.alloc(0);
@@ -109,14 +116,15 @@ export class BusConnection {
       }
       const w = m.replySerial === null ? undefined : this.#waiting.get(m.replySerial);
       if (w === undefined) continue; // not a reply to us
-      if (m.type === METHOD_RETURN) {
-        this.#waiting.delete(m.replySerial as number);
-        w.resolve({ ok: true, body: m.body });
-      } else if (m.type === ERROR) {
-        this.#waiting.delete(m.replySerial as number);
+      let r: CallResult;
+      if (m.type === METHOD_RETURN) r = { ok: true, body: m.body };
+      else if (m.type === ERROR) {
         const text = typeof m.body[0] === 'string' ? m.body[0] : '';
-        w.resolve({ ok: false, error: m.errorName ?? 'unnamed', message: text });
-      }
+        r = { ok: false, error: m.errorName ?? 'unnamed', message: text };
+      } else continue;
+      this.#waiting.delete(m.replySerial as number);
+      w.batch.results[w.i] = r;
+      if (--w.batch.pending === 0) w.batch.resolve(w.batch.results);
     }
   }
 
@@ -124,28 +132,34 @@ export class BusConnection {
     if (this.#error) return;
     this.#error = e;
     this.#sock.destroy();
-    for (const w of this.#waiting.values()) w.reject(e);
+    for (const w of new Set([...this.#waiting.values()].map((x) => x.batch))) w.reject(e);
     this.#waiting.clear();
     this.onError(e);
   }
 
-  /** Sends the calls in one write; one promise per call, in order. */
-  callMany(calls: readonly MethodCall[]): Promise<CallResult>[] {
-    if (this.#error) return calls.map(() => Promise.reject(this.#error as Error));
-    const w = new DbusWriter();
-    const out = calls.map((c) => {
-      const serial = ++this.#serial;
-      writeCall(w, c, serial);
-      return new Promise<CallResult>((resolve, reject) =>
-        this.#waiting.set(serial, { resolve, reject }),
-      );
+  /** Sends the calls in one write; resolves with every reply, in the order of `calls`. */
+  callMany(calls: readonly MethodCall[]): Promise<CallResult[]> {
+    if (this.#error) return Promise.reject(this.#error);
+    if (calls.length === 0) return Promise.resolve([]);
+    return new Promise((resolve, reject) => {
+      const batch: Batch = {
+        results: new Array(calls.length),
+        pending: calls.length,
+        resolve,
+        reject,
+      };
+      const w = new DbusWriter();
+      calls.forEach((c, i) => {
+        const serial = ++this.#serial;
+        writeCall(w, c, serial);
+        this.#waiting.set(serial, { batch, i });
+      });
+      this.#sock.write(w.bytes());
     });
-    if (calls.length > 0) this.#sock.write(w.bytes());
-    return out;
   }
 
-  call(c: MethodCall): Promise<CallResult> {
-    return this.callMany([c])[0] as Promise<CallResult>;
+  async call(c: MethodCall): Promise<CallResult> {
+    return (await this.callMany([c]))[0] as CallResult;
   }
 
   /** Fails what still waits (with `why`) and hangs up; idempotent. */
@@ -168,7 +182,7 @@ export async function callAll(
     left,
   );
   try {
-    return await Promise.all(conn.callMany(calls));
+    return await conn.callMany(calls);
   } finally {
     clearTimeout(timer);
     conn.close();
