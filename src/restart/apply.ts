@@ -112,7 +112,8 @@ export async function applyPlan(
   const stop = () => failed || o.stopRequested?.() != null;
   for (const step of steps) {
     if (stop()) break;
-    const runner = step.alone ? null : ((await o.client.jobs?.(step.manager)) ?? null);
+    // No runner (or none to be had): the batches through systemctl, as before.
+    const runner = step.alone ? null : await o.client.jobs?.(step.manager).catch(() => null);
     if (runner) {
       const out: UnitResult[] = [];
       results.push(out);

@@ -254,6 +254,19 @@ describe('restart: a window of jobs over the bus', () => {
       c.acts.map((a) => a.units),
       [['a.service', 'b.service'], ['c.service']],
     );
+    // A client whose jobs() fails outright: the same batches, nothing lost.
+    const broken = new (class extends FakeSystemd {
+      override async jobs(): Promise<null> {
+        throw new Error('cannot connect');
+      }
+    })();
+    for (const u of NAMES) broken.unit(u);
+    const b = await apply(broken, [planEntry('a.service')], 2);
+    assert.deepEqual(outcome(b), [['a.service', 'verified', null]]);
+    assert.deepEqual(
+      broken.acts.map((a) => a.units),
+      [['a.service']],
+    );
     assert.deepEqual(
       outcome(r).map((x) => x[1]),
       ['verified', 'verified', 'verified'],
