@@ -194,11 +194,12 @@ async function actInWindow(
   let inFlight = 0;
   await new Promise<void>((resolve) => {
     const pump = () => {
+      const queued: PlanEntry[] = [];
       while (ok && inFlight < size && next < list.length && !stop()) {
         const e = list[next++] as PlanEntry;
         const verb = e.action === 'reload' ? 'reload' : 'restart';
         inFlight++;
-        o.log.info(`${verb} ${entryLabel(e)}: ${e.reason}`);
+        queued.push(e);
         const t0 = performance.now();
         runner
           .run(verb, e.unit ?? '', o.timeoutMs)
@@ -214,6 +215,9 @@ async function actInWindow(
             pump();
           });
       }
+      // Logged once queued: the log's first line starts its systemd-cat child (a fork of this
+      // process, tens of milliseconds), which then overlaps systemd's work on these jobs.
+      for (const e of queued) o.log.info(`${e.action} ${entryLabel(e)}: ${e.reason}`);
       if (inFlight === 0) resolve();
     };
     pump();

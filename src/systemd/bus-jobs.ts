@@ -81,7 +81,7 @@ export class BusJobs implements JobRunner {
 
   static async open(socketPath: string, timeoutMs: number): Promise<BusJobs> {
     return new BusJobs(
-      await BusConnection.open(socketPath, timeoutMs, { signalBodies: isJobRemoved }),
+      await BusConnection.open(socketPath, timeoutMs, { signals: ['JobRemoved'] }),
     );
   }
 

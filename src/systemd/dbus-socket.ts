@@ -11,6 +11,7 @@ import {
   ERROR,
   METHOD_RETURN,
   type MethodCall,
+  peekMessage,
   SIGNAL,
   writeCall,
 } from './dbus-wire.ts';
@@ -30,15 +31,20 @@ interface Batch {
 }
 
 export interface BusConnectionOptions {
-  /** The bodies of which signals to read (others arrive with an empty body). Default: none. */
-  signalBodies?: (m: DbusMessage) => boolean;
+  /**
+   * The members of the signals to read (with their bodies) and pass to onSignal. PID 1 sends
+   * every unit's PropertiesChanged to every direct connection (~20 a restarted unit): the others
+   * are skipped by their size, without being decoded. Default: none.
+   */
+  signals?: readonly string[];
 }
 
 export class BusConnection {
   readonly #sock: Socket;
   /** Serial → its batch and its place in it. */
   readonly #waiting = new Map<number, { batch: Batch; i: number }>();
-  readonly #bodies: (m: DbusMessage) => boolean;
+  readonly #signals: ReadonlySet<string>;
+  readonly #needles: readonly Buffer[];
   #serial = 0;
   #buf: Buffer = Buffer.alloc(0);
   #error: Error | null = null;
@@ -49,7 +55,8 @@ export class BusConnection {
 
   private constructor(sock: Socket, o: BusConnectionOptions) {
     this.#sock = sock;
-    this.#bodies = o.signalBodies ?? (() => false);
+    this.#signals = new Set(o.signals);
+    this.#needles = [...this.#signals].map((m) => Buffer.from(m, 'latin1'));
   }
 
   /** Connects and authenticates (SASL EXTERNAL) within `timeoutMs`; rejects on any trouble. */
@@ -104,14 +111,31 @@ export class BusConnection {
     });
   }
 
+  /** Whether the signal at the start of the buffer may be one asked for (a cheap pre-filter). */
+  #maybeWanted(fieldsEnd: number): boolean {
+    // A member name travels in the header fields as a plain string.
+    const fields = this.#buf.subarray(16, fieldsEnd);
+    return this.#needles.some((m) => fields.includes(m));
+  }
+
   #read(): void {
     for (;;) {
-      const got = decodeMessage(this.#buf, (m) => m.type === SIGNAL && this.#bodies(m));
+      const peek = peekMessage(this.#buf);
+      if (peek === null) return;
+      if (peek.type === SIGNAL && !this.#maybeWanted(peek.fieldsEnd)) {
+        this.#buf = this.#buf.subarray(peek.size);
+        continue;
+      }
+      // Only the bodies of the signals asked for: others may hold types the reader does not know.
+      const got = decodeMessage(
+        this.#buf,
+        (m) => m.type === SIGNAL && this.#signals.has(m.member ?? ''),
+      );
       if (got === null) return;
       this.#buf = this.#buf.subarray(got.size);
       const m = got.message;
       if (m.type === SIGNAL) {
-        this.onSignal(m);
+        if (this.#signals.has(m.member ?? '')) this.onSignal(m);
         continue;
       }
       const w = m.replySerial === null ? undefined : this.#waiting.get(m.replySerial);

@@ -279,6 +279,21 @@ function readValue(r: Reader, sig: string, depth: number): DbusValue {
 }
 
 /**
+ * The type and total size of the message at the start of `buf` from its fixed header alone, or
+ * null when `buf` does not hold all of it yet (decodeMessage checks the rest).
+ */
+export function peekMessage(buf: Buffer): { type: number; size: number; fieldsEnd: number } | null {
+  if (buf.length < 16) return null;
+  const little = buf[0] === 0x6c;
+  if (!little && buf[0] !== 0x42) throw new DbusFormatError('bad endianness byte');
+  const u32 = (at: number) => (little ? buf.readUInt32LE(at) : buf.readUInt32BE(at));
+  const fieldsEnd = 16 + u32(12);
+  const size = Math.ceil(fieldsEnd / 8) * 8 + u32(4);
+  if (size > MAX_MESSAGE) throw new DbusFormatError('D-Bus message too large');
+  return buf.length < size ? null : { type: buf[1] as number, size, fieldsEnd };
+}
+
+/**
  * One message from the start of `buf`: the message and the bytes it took, or null when `buf` does
  * not hold all of it yet; bodies only of replies, and of other messages when `bodies` says so
  * (true: all). Throws DbusFormatError on anything malformed or unsupported.

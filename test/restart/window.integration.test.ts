@@ -7,12 +7,16 @@
 // Needs root and a bootable sandbox (skips with the reason otherwise), gcc, and `npm run build`.
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
-import { CLI } from '../../harness/cli.ts';
-import { type BootOptions, bootSandbox, type Sandbox } from '../../harness/sandbox.ts';
+import { describe, it } from 'node:test';
+import type { Sandbox } from '../../harness/sandbox.ts';
 import type { SvcTree } from '../../harness/stale-lib.ts';
 import type { RestartDocument } from '../../src/formats/restart.ts';
-import { sandboxSkip, svcFixtures, withJournalOnFailure } from '../helpers/sandbox-cli.ts';
+import {
+  afterpatchJson,
+  type Run as SandboxRun,
+  sandboxSkip,
+  svcScenarios,
+} from '../helpers/sandbox-cli.ts';
 
 const skip = sandboxSkip();
 
@@ -27,29 +31,16 @@ const slowLater = (tree: SvcTree, name: string, seconds: number): string =>
     `ExecStartPre=/bin/sh -c 'if [ -e "$0" ]; then sleep ${seconds}; else : > "$0"; fi' ${join(tree.root, `${name}.once`)}\nTimeoutStartSec=300\n`,
   );
 
-interface Run {
-  code: number;
-  json: RestartDocument;
-  stderr: string;
-  text: string;
-}
+type Run = SandboxRun<RestartDocument>;
 
 /** `afterpatch restart --yes --json ARGS` inside the sandbox, with AFTERPATCH_TIMING=1. */
-async function restart(sb: Sandbox, state: string, args: readonly string[]): Promise<Run> {
-  const argv = ['restart', '--yes', '--json', ...args, '--state-dir', state];
-  const r = await sb.exec([process.execPath, CLI, ...argv], {
-    timeoutMs: 90_000,
-    env: { AFTERPATCH_TIMING: '1' },
-  });
-  const text = `afterpatch ${argv.join(' ')}\nexit ${r.code}\n--- stdout ---\n${r.stdout}\n--- stderr ---\n${r.stderr}`;
-  let json: RestartDocument;
-  try {
-    json = JSON.parse(r.stdout) as RestartDocument;
-  } catch {
-    throw new Error(`afterpatch printed no JSON:\n${text}`);
-  }
-  return { code: r.code, json, stderr: r.stderr, text };
-}
+const restart = (sb: Sandbox, state: string, args: readonly string[]): Promise<Run> =>
+  afterpatchJson<RestartDocument>(
+    sb,
+    'afterpatch-restart',
+    ['restart', '--yes', '--json', ...args, '--state-dir', state],
+    { env: { AFTERPATCH_TIMING: '1' }, timeoutMs: 90_000 },
+  );
 
 /** Monotonic timestamps (µs) of a unit's last activation: left inactive, became active. */
 async function activation(sb: Sandbox, unit: string): Promise<{ exit: number; enter: number }> {
@@ -69,22 +60,7 @@ const outcomes = (run: Run) =>
   Object.fromEntries(run.json.results.map((r) => [r.unit, [r.outcome, r.message]]));
 
 describe('afterpatch restart: the window of jobs in a systemd sandbox', { skip }, () => {
-  const build = svcFixtures();
-  const sandboxes: Sandbox[] = [];
-  after(async () => {
-    for (const sb of sandboxes) await sb.stop().catch(() => {});
-  });
-
-  async function scenario(
-    name: string,
-    fn: (sb: Sandbox, tree: SvcTree, state: string) => Promise<void>,
-    opts: BootOptions = {},
-  ): Promise<void> {
-    const tree = build().tree(name);
-    const sb = await bootSandbox(opts);
-    sandboxes.push(sb);
-    await withJournalOnFailure(sb, () => fn(sb, tree, join(tree.root, 'state')), 80);
-  }
+  const scenario = svcScenarios();
 
   const FAST = ['svc-fast-1.service', 'svc-fast-2.service', 'svc-fast-3.service'];
 
@@ -175,6 +151,6 @@ describe('afterpatch restart: the window of jobs in a systemd sandbox', { skip }
         );
         assert.doesNotMatch(run.stderr, /timing: window/, run.text);
       },
-      { dbus: true },
+      () => ({ dbus: true }),
     ));
 });

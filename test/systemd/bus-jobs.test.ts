@@ -8,6 +8,7 @@ import { BusClient } from '../../src/systemd/bus-client.ts';
 import { BusJobs } from '../../src/systemd/bus-jobs.ts';
 import {
   type DbusMessage,
+  type DbusWriter,
   encodeMessage,
   METHOD_RETURN,
   SIGNAL,
@@ -32,45 +33,55 @@ function jobReply(serial: number, n: number): Buffer {
   });
 }
 
+/** A signal from PATH, INTERFACE.MEMBER, with a body the test writes. */
+function signal(
+  serial: number,
+  [path, iface, member]: [string, string, string],
+  signature: string,
+  body: (w: DbusWriter) => void,
+): Buffer {
+  const fields: [number, 'o' | 's', string][] = [
+    [1, 'o', path],
+    [2, 's', iface],
+    [3, 's', member],
+  ];
+  return encodeMessage({ type: SIGNAL, serial, fields, signature, body });
+}
+
 /** Manager.JobRemoved(id, job, unit, result), as PID 1 sends it to every direct connection. */
-function jobRemoved(n: number, unit: string, result: string): Buffer {
-  return encodeMessage({
-    type: SIGNAL,
-    serial: 5000 + n,
-    fields: [
-      [1, 'o', '/org/freedesktop/systemd1'],
-      [2, 's', 'org.freedesktop.systemd1.Manager'],
-      [3, 's', 'JobRemoved'],
-    ],
-    signature: 'uoss',
-    body: (w) => {
+const jobRemoved = (n: number, unit: string, result: string): Buffer =>
+  signal(
+    5000 + n,
+    ['/org/freedesktop/systemd1', 'org.freedesktop.systemd1.Manager', 'JobRemoved'],
+    'uoss',
+    (w) => {
       w.u32(n);
       w.string(jobPath(n));
       w.string(unit);
       w.string(result);
     },
-  });
-}
+  );
 
-/** A PropertiesChanged signal (a{sv}: a type the reader does not parse) that must be skipped. */
-function propertiesChanged(): Buffer {
-  return encodeMessage({
-    type: SIGNAL,
-    serial: 9999,
-    fields: [
-      [1, 'o', '/org/freedesktop/systemd1/unit/a_2eservice'],
-      [2, 's', 'org.freedesktop.DBus.Properties'],
-      [3, 's', 'PropertiesChanged'],
+/**
+ * A PropertiesChanged signal (a{sv}: a type the reader does not parse) that must be skipped; its
+ * unit is named like the other signal, so it passes the cheap pre-filter and is still never read.
+ */
+const propertiesChanged = (): Buffer =>
+  signal(
+    9999,
+    [
+      '/org/freedesktop/systemd1/unit/JobRemoved_2eservice',
+      'org.freedesktop.DBus.Properties',
+      'PropertiesChanged',
     ],
-    signature: 'sa{sv}as',
-    body: (w) => {
+    'sa{sv}as',
+    (w) => {
       w.string('org.freedesktop.systemd1.Unit');
       w.u32(0);
       w.pad(8);
       w.u32(0);
     },
-  });
-}
+  );
 
 async function bus(answer: (m: DbusMessage, n: number) => Answer): Promise<FakeBus> {
   let n = 0;
