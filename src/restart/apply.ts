@@ -110,10 +110,17 @@ export async function applyPlan(
   };
   let failed = false;
   const stop = () => failed || o.stopRequested?.() != null;
+  // A connection opened just after `daemon-reexec` may still be accepted by the exiting PID 1,
+  // which hands it to its successor unread (systemd keeps such descriptors open across the
+  // re-execution): jobs queued on it would never be answered. After a re-execution the system
+  // manager's units go through systemctl, which waits for the new PID 1.
+  let reexecuted = false;
   for (const step of steps) {
     if (stop()) break;
     // No runner (or none to be had): the batches through systemctl, as before.
-    const runner = step.alone ? null : await o.client.jobs?.(step.manager).catch(() => null);
+    const windowed = !step.alone && !(reexecuted && step.manager.type === 'system');
+    const runner = windowed ? await o.client.jobs?.(step.manager).catch(() => null) : null;
+    if (step.entries.some((e) => e.action === 'daemon-reexec')) reexecuted = true;
     if (runner) {
       const out: UnitResult[] = [];
       results.push(out);

@@ -27,6 +27,8 @@ export type Answer =
 export interface FakeBus {
   path: string;
   connections: number;
+  /** The first bytes of each connection (latin1): what the client sent before any answer. */
+  firstChunks: string[];
   calls: DbusMessage[];
   close(): Promise<void>;
 }
@@ -64,12 +66,19 @@ export async function fakeBus(
   auth: 'ok' | 'refuse' = 'ok',
 ): Promise<FakeBus> {
   const path = join(dir, 'private');
-  const bus: FakeBus = { path, connections: 0, calls: [], close: async () => {} };
+  const bus: FakeBus = {
+    path,
+    connections: 0,
+    firstChunks: [],
+    calls: [],
+    close: async () => {},
+  };
   const server: Server = createServer((sock) => {
     bus.connections++;
     let buf: Buffer = Buffer.alloc(0);
     let stage: 'auth' | 'begin' | 'messages' = 'auth';
     sock.on('error', () => {});
+    sock.once('data', (chunk: Buffer) => bus.firstChunks.push(chunk.toString('latin1')));
     sock.on('data', (chunk: Buffer) => {
       buf = Buffer.concat([buf, chunk]);
       if (stage === 'auth') {

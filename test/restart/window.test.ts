@@ -243,6 +243,28 @@ describe('restart: a window of jobs over the bus', () => {
     ]);
   });
 
+  it('after PID 1 re-executed, the system units go through systemctl batches, not the bus (was: jobs never answered)', async () => {
+    const c = client();
+    c.runJob = async () => OK;
+    const r = await apply(
+      c,
+      [planEntry(null, [1]), planEntry('a.service'), planEntry('b.service')],
+      64,
+    );
+    assert.deepEqual(c.jobsRun, []);
+    assert.deepEqual(
+      c.acts.map((a) => [a.verb, a.units]),
+      [
+        ['daemon-reexec', null],
+        ['restart', ['a.service', 'b.service']],
+      ],
+    );
+    assert.deepEqual(
+      outcome(r).map((x) => x[1]),
+      ['verified', 'verified', 'verified'],
+    );
+  });
+
   it('no runner (the bus unavailable, a user manager): systemctl batches of --jobs, as before', async () => {
     const c = client();
     const r = await apply(
