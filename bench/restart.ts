@@ -22,9 +22,13 @@
 //   7. always (finally, exit, SIGINT/SIGTERM/SIGHUP): stops hyperfine (our child, by PID), stops
 //      the sandbox through the harness, removes bench/out/restart-lib-XXXXXX/.
 //
-// Environment: RUNS (5), WARMUP (1), VARIANTS (space-separated extra afterpatch legs in the same
+// Environment: RUNS (5), WARMUP (1), ROUNDS (1: with more, RUNS runs of each leg per round, the
+// legs' order rotated every round, results pooled — a load that changes during the measurement
+// then hits every leg alike), VARIANTS (space-separated extra afterpatch legs in the same
 // hyperfine run: `jobs=<n>` adds `--jobs <n>`, `dry-run` adds a `--dry-run` leg (scan + plan
-// only)), KEEP_CHECK_JSON (=1 keeps the checked afterpatch reports in bench/out), HOLD_SECONDS
+// only)), BASELINE (path of another build of afterpatch, e.g. main's dist/afterpatch.cjs copied
+// aside: adds its `restart` as a leg of the same run, checked like ours, so old and new code are
+// compared under the same load), KEEP_CHECK_JSON (=1 keeps the checked afterpatch reports in bench/out), HOLD_SECONDS
 // (profiling aid: after the checks, keep the sandbox up this long instead of timing).
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -226,10 +230,54 @@ function staleCount(): number {
 
 // ---------------------------------------------------------------------------------------------
 
+/** Every round's runs of each leg, as one result (times, mean, standard deviation). */
+function pooled(
+  legs: readonly [string, string[]][],
+  rounds: number,
+  roundBase: (r: number) => string,
+): HyperfineResult[] {
+  const byRound = Array.from({ length: rounds }, (_, r) => readHyperfine(roundBase(r)));
+  return legs.map(([name]) => {
+    const all = byRound.map((rs) => rs.find((x) => x.command === name));
+    const times = all.flatMap((x) => x?.times ?? []);
+    if (times.length === 0) die(`no times for ${name} in ${roundBase(0)}.json …`);
+    const mean = times.reduce((a, b) => a + b, 0) / times.length;
+    const sd = Math.sqrt(times.reduce((a, b) => a + (b - mean) ** 2, 0) / (times.length - 1));
+    const sorted = [...times].sort((a, b) => a - b);
+    const avg = (k: 'user' | 'system') =>
+      all.reduce((a, x) => a + (x?.[k] ?? 0), 0) / all.filter((x) => x).length;
+    return {
+      command: name,
+      mean,
+      stddev: sd,
+      median: sorted[Math.floor(sorted.length / 2)] as number,
+      user: avg('user'),
+      system: avg('system'),
+      min: sorted[0] as number,
+      max: sorted[sorted.length - 1] as number,
+      times,
+    };
+  });
+}
+
+function pooledTable(results: readonly HyperfineResult[]): string {
+  const f = (x: number) => x.toFixed(3);
+  const lines = ['| Command | Mean [s] | Min [s] | Max [s] | Runs |', '|:---|---:|---:|---:|---:|'];
+  for (const r of results) {
+    lines.push(
+      `| \`${r.command}\` | ${f(r.mean)} ± ${f(r.stddev ?? 0)} | ${f(r.min)} | ${f(r.max)} | ${r.times?.length ?? 0} |`,
+    );
+  }
+  return `${lines.join('\n')}\n`;
+}
+
 async function main(): Promise<void> {
   const runs = intEnv('RUNS', 5, 2);
+  const rounds = intEnv('ROUNDS', 1, 1);
   const warmup = intEnv('WARMUP', 1, 0);
   const variants = parseVariants(process.env.VARIANTS ?? '');
+  const baseline = process.env.BASELINE ?? '';
+  if (baseline !== '' && !existsSync(baseline)) die(`BASELINE ${baseline}: no such file`);
 
   // --- preconditions -------------------------------------------------------------------------
   if (process.getuid?.() !== 0)
@@ -238,7 +286,7 @@ async function main(): Promise<void> {
   if (!can.ok) die(`cannot boot a systemd sandbox: ${can.reason}`);
   await requireTools(['hyperfine', 'gcc'], 'apt-get install hyperfine gcc libc6-dev');
   await waitForDist();
-  requireSafePaths();
+  requireSafePaths(baseline === '' ? [] : [baseline]);
 
   // --- build ---------------------------------------------------------------------------------
   const dir = makeWorkDir();
@@ -303,9 +351,14 @@ async function main(): Promise<void> {
 
   // --- the timed commands, checked once ----------------------------------------------------------
   const afterpatch = [process.execPath, CLI, 'restart', '--yes', '--json', '--state-dir', state];
+  const before = baseline === '' ? null : [process.execPath, baseline, ...afterpatch.slice(2)];
   const floor = ['systemctl', 'restart', '--', ...UNITS];
   const checkBoth = async (label: string) => {
     log(`checking afterpatch once (untimed, ${label})`);
+    if (before) {
+      log('checking the baseline once (untimed)');
+      await checkAfterpatch(inSandbox, prepare, before, `${label}-baseline`);
+    }
     const c = await checkAfterpatch(inSandbox, prepare, afterpatch, label);
     const d = [...c.durations].sort((x, y) => x - y);
     log(
@@ -341,18 +394,30 @@ async function main(): Promise<void> {
       `afterpatch restart ${v.name}`,
       [...afterpatch, ...v.args],
     ]),
+    ...(before ? [['baseline restart', before] as [string, string[]]] : []),
   ];
-  const hfArgs = ['--prepare', prepare];
-  for (const [name, argv] of legs) hfArgs.push('-n', name, cmdline([inSandbox, ...argv]));
+  // Round r runs the legs starting with leg r (hyperfine runs one leg's runs back to back: a
+  // load that changes during the run would otherwise always hit the same legs).
+  const hfArgsOf = (r: number) => {
+    const args = ['--prepare', prepare];
+    for (const [name, argv] of [...legs.slice(r % legs.length), ...legs.slice(0, r % legs.length)])
+      args.push('-n', name, cmdline([inSandbox, ...argv]));
+    return args;
+  };
+  const roundBase = (r: number) => (rounds === 1 ? base : `${base}-r${r + 1}`);
   const distNow = () => (existsSync(CLI) ? sha256(CLI) : 'missing');
   // dist/afterpatch.cjs may be rebuilt by someone else mid-run: then measure again.
   for (let attempt = 1; ; attempt++) {
     await waitForDist();
     const distSum = sha256(CLI);
     await checkBoth(attempt === 1 ? 'check' : `check-${attempt}`);
-    log(`hyperfine: ${legs.length} commands, warmup ${warmup}, ${runs} runs`);
+    log(`hyperfine: ${legs.length} commands, warmup ${warmup}, ${runs} runs, ${rounds} round(s)`);
     loadBefore = loadAverage();
-    const code = await hyperfine(base, { warmup, runs, args: hfArgs, env: childEnv() });
+    let code = 0;
+    for (let r = 0; r < rounds && code === 0; r++) {
+      const w = r === 0 ? warmup : 0;
+      code = await hyperfine(roundBase(r), { warmup: w, runs, args: hfArgsOf(r), env: childEnv() });
+    }
     loadAfter = loadAverage();
     if (distNow() === distSum) {
       if (code !== 0) die(`hyperfine exited ${code}`);
@@ -364,7 +429,8 @@ async function main(): Promise<void> {
   }
 
   // --- report ----------------------------------------------------------------------------------
-  const results = readHyperfine(base);
+  const results = rounds === 1 ? readHyperfine(base) : pooled(legs, rounds, roundBase);
+  if (rounds > 1) writeFileSync(`${base}.md`, pooledTable(results));
   const byName = (n: string) => results.find((r) => r.command === n);
   const fl = byName(floorName);
   const ap = byName('afterpatch restart');
@@ -379,6 +445,11 @@ async function main(): Promise<void> {
       const r = byName(`afterpatch restart ${v.name}`);
       return r ? `${v.name} ${ms(r)} = ${(r.mean / fl.mean).toFixed(2)}x floor` : '';
     }),
+    ...(before
+      ? [byName('baseline restart')].map((r) =>
+          r ? `baseline ${ms(r)} = ${(r.mean / fl.mean).toFixed(2)}x floor` : '',
+        )
+      : []),
   ];
   // Other work on the machine slows both legs, not always alike: the ratio is only as good as it.
   const summary = `N=${N}: ${parts.join(', ')}; load average (1, 5, 15 min) ${loadBefore} before, ${loadAfter} after`;

@@ -62,7 +62,7 @@ export function partialScanNote(
  * `restart` exit codes (docs/restart.md): 0 all verified or nothing to do, 1 a human must act,
  * 2 an action failed or was not verified, 3 usage or runtime error (nothing done), 4 actions were
  * taken and reported but their outcomes could not be saved, 5 stopped by a signal after the
- * batch in flight (what was done is reported and saved).
+ * jobs in flight (what was done is reported and saved).
  */
 export const RESTART_EXIT = {
   ok: 0,

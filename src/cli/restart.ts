@@ -36,14 +36,10 @@ export function register(program: Command, io: CliIo): void {
     .addOption(advisoryOption(io.env))
     .option('--force', 'restart units again even if an earlier restart left them stale or failed')
     .option('--include-data', 'also restart units whose only stale files are data (no code)')
-    .option(
-      '--jobs <n>',
-      'units restarted per systemctl call (default: restart.jobs, 64)',
-      positiveInt,
-    )
+    .option('--jobs <n>', 'units restarted at once (default: restart.jobs, 64)', positiveInt)
     .option(
       '--timeout <seconds>',
-      'wait at most this long for one batch of units (default: restart.timeout, 90)',
+      "wait at most this long for a unit's job, or a systemctl batch (default: restart.timeout, 90)",
       positiveInt,
     )
     .option(
@@ -57,7 +53,7 @@ export function register(program: Command, io: CliIo): void {
     .addOption(rootOption(io.env))
     .addHelpText(
       'after',
-      '\nExit status: 0 all verified or nothing to do, 1 something skipped that needs a human,\n2 a restart failed, timed out, was not verified or left stale processes, 3 usage or\nruntime error (nothing done), 4 units were acted on (reported) but their outcomes could not\nbe saved, 5 stopped by SIGTERM/SIGINT after the batch in flight (reported and saved).',
+      '\nExit status: 0 all verified or nothing to do, 1 something skipped that needs a human,\n2 a restart failed, timed out, was not verified or left stale processes, 3 usage or\nruntime error (nothing done), 4 units were acted on (reported) but their outcomes could not\nbe saved, 5 stopped by SIGTERM/SIGINT after the jobs in flight (reported and saved).',
     )
     .action(async (opts) => {
       const { runRestart } = await import('../commands/restart.ts');

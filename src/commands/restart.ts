@@ -158,7 +158,7 @@ export function restartOutput(
   }
   if (report.interrupted) {
     err.push(
-      `afterpatch: interrupted by ${report.interrupted} after the batch in flight; run afterpatch restart again for the rest.`,
+      `afterpatch: interrupted by ${report.interrupted} after the jobs in flight; run afterpatch restart again for the rest.`,
     );
   }
   return {

@@ -52,7 +52,7 @@ export const ConfigSchema = v.strictObject({
       reload: v.optional(v.array(unitGlob, LIST), []),
       /** Allow-only mode: when not empty, nothing outside these globs is restarted. */
       only: v.optional(v.array(unitGlob, LIST), []),
-      /** Units restarted in one systemctl call (their jobs run in parallel); batches run one after another. */
+      /** Units restarted at once: the window of jobs over the bus, or the size of a systemctl batch. */
       jobs: v.optional(positiveInt(1024), 64),
       /** Seconds to wait for one unit's restart. */
       timeout: v.optional(positiveInt(3600), 90),

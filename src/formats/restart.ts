@@ -64,7 +64,7 @@ export const RestartCoreSchema = v.object({
   plan: v.array(PlanEntryDocSchema),
   results: v.array(UnitResultDocSchema),
   summary: RestartSummarySchema,
-  /** "SIGTERM"/"SIGINT" when a signal stopped the run after the batch in flight. */
+  /** "SIGTERM"/"SIGINT" when a signal stopped the run after the jobs in flight. */
   interrupted: v.nullable(v.string()),
   /** Why the outcomes could not be saved (the units were acted on). */
   stateError: v.nullable(v.string()),

@@ -1,12 +1,13 @@
-// Carries out a plan through systemctl — a batch of units per call, as systemd runs their jobs in
-// parallel — then verifies each unit from its cgroup (docs/restart.md).
+// Carries out a plan — over systemd's D-Bus API a window of jobs, one per unit; through systemctl a
+// batch of units per call, as systemd runs their jobs in parallel — then verifies each unit from
+// its cgroup (docs/restart.md).
 
 import { ProcReader } from '../procfs/reader.ts';
 import type { NoiseConfig } from '../scan/noise.ts';
 import { cgroupPids, hostCgroupMount } from '../systemd/cgroupfs.ts';
-import type { ActionResult, Manager, SystemdClient } from '../systemd/client.ts';
+import type { ActionResult, JobRunner, Manager, SystemdClient } from '../systemd/client.ts';
 import type { UnitProperties } from '../systemd/properties.ts';
-import { firstLook, judgeBatch, toRescan, type Verdict } from './judge.ts';
+import { firstLook, judgeBatch, shareOf, toRescan, type Verdict } from './judge.ts';
 import type { ActionLog } from './log.ts';
 import { isActionable, type PlanEntry } from './plan.ts';
 import type { Outcome } from './state.ts';
@@ -55,66 +56,208 @@ const VERB = {
   'reexec-user-manager': 'daemon-reexec',
 } as const;
 
-/** PID 1 first and alone (everything else talks to it), then batches of units per manager and verb. */
+/** A unit's action as systemd answered it, and when it was asked for. */
+interface Acted {
+  e: PlanEntry;
+  own: ActionResult;
+  t0: number;
+}
+
+/**
+ * PID 1 first and alone (everything else talks to it), then each user manager alone, then the
+ * units per manager and verb: over systemd's D-Bus API in a window of `--jobs` jobs when the
+ * client offers it (a unit whose job ended makes room for the next at once), else in batches of
+ * `--jobs` units, one systemctl call each.
+ */
 export async function applyPlan(
   plan: readonly PlanEntry[],
   o: ApplyOptions,
 ): Promise<UnitResult[]> {
   const todo = plan.filter(isActionable);
-  const batches: PlanEntry[][] = todo.filter((e) => e.action === 'daemon-reexec').map((e) => [e]);
+  const steps: { manager: Manager; entries: PlanEntry[]; alone: boolean }[] = todo
+    .filter((e) => e.action === 'daemon-reexec')
+    .map((e) => ({ manager: SYSTEM, entries: [e], alone: true }));
   const byKind = new Map<string, PlanEntry[]>();
   for (const e of todo) {
     if (e.action === 'daemon-reexec') continue;
+    const m = e.manager ?? SYSTEM;
     if (e.action === 'reexec-user-manager') {
-      batches.push([e]);
+      steps.push({ manager: m, entries: [e], alone: true });
       continue;
     }
-    const m = e.manager ?? SYSTEM;
     const key = `${m.type === 'user' ? m.uid : 'system'} ${e.action}`;
-    const list = byKind.get(key) ?? [];
-    list.push(e);
-    byKind.set(key, list);
-  }
-  const size = Math.max(1, o.jobs);
-  for (const list of byKind.values()) {
-    for (let i = 0; i < list.length; i += size) batches.push(list.slice(i, i + size));
-  }
-  // A batch of restarts or reloads is checked (states, cgroups, maps) while systemd already runs
-  // the next batch's jobs: reading only, of other units, so --jobs still bounds what is acted on
-  // at once. After a re-execution nothing overlaps: everything else talks to that manager.
-  // An error (systemctl or the bus unusable, /proc unreadable) never loses what was already done:
-  // the batch it hit is reported as failed or unverified, with the error, and no further batch
-  // starts.
-  const results: UnitResult[][] = [];
-  let checking: Promise<void> = Promise.resolve();
-  let failed = false;
-  for (const batch of batches) {
-    if (o.stopRequested?.() || failed) break;
-    const i = results.push([]) - 1;
-    let check: () => Promise<UnitResult[]>;
-    try {
-      check = await actOn(batch, o);
-    } catch (e) {
-      failed = true;
-      results[i] = batch.map((u) => errorResult(u, 'failed', `could not ${u.action}`, e, o));
-      break;
+    const list = byKind.get(key);
+    if (list) list.push(e);
+    else {
+      const entries = [e];
+      byKind.set(key, entries);
+      steps.push({ manager: m, entries, alone: false });
     }
-    const checked = check().then(
-      (r) => {
-        results[i] = r;
-      },
-      (e: unknown) => {
+  }
+  // Units that are not restarted or reloaded alone are moved after the re-executions.
+  steps.sort((x, y) => Number(!x.alone) - Number(!y.alone));
+  const size = Math.max(1, o.jobs);
+  // What is acted on is checked (states, cgroups, maps) while systemd already runs the next jobs:
+  // reading only, of other units, so --jobs still bounds what is acted on at once. After a
+  // re-execution nothing overlaps: everything else talks to that manager.
+  // An error (systemctl or the bus unusable, /proc unreadable) never loses what was already done:
+  // the units it hit are reported as failed or unverified, with the error, and nothing further
+  // starts.
+  const results: (UnitResult | undefined)[][] = [];
+  let checking: Promise<void> = Promise.resolve();
+  const track = (p: Promise<void>) => {
+    checking = Promise.all([checking, p]).then(() => {});
+  };
+  let failed = false;
+  const stop = () => failed || o.stopRequested?.() != null;
+  // A connection opened just after `daemon-reexec` may still be accepted by the exiting PID 1,
+  // which hands it to its successor unread (systemd keeps such descriptors open across the
+  // re-execution): jobs queued on it would never be answered. After a re-execution the system
+  // manager's units go through systemctl, which waits for the new PID 1.
+  let reexecuted = false;
+  for (const step of steps) {
+    if (stop()) break;
+    // No runner (or none to be had): the batches through systemctl, as before.
+    const windowed = !step.alone && !(reexecuted && step.manager.type === 'system');
+    const runner = windowed ? await o.client.jobs?.(step.manager).catch(() => null) : null;
+    if (step.entries.some((e) => e.action === 'daemon-reexec')) reexecuted = true;
+    if (runner) {
+      const out: UnitResult[] = [];
+      results.push(out);
+      try {
+        failed = !(await actInWindow(step.entries, runner, out, track, stop, o));
+      } finally {
+        runner.close();
+      }
+      continue;
+    }
+    for (let i = 0; i < step.entries.length; i += size) {
+      if (stop()) break;
+      const batch = step.entries.slice(i, i + size);
+      const out: UnitResult[] = [];
+      results.push(out);
+      let check: () => Promise<UnitResult[]>;
+      try {
+        check = await actOn(batch, o);
+      } catch (e) {
         failed = true;
-        results[i] = batch.map((u) => errorResult(u, 'unverified', 'could not check', e, o));
-      },
-    );
-    checking = Promise.all([checking, checked]).then(() => {});
-    if (batch.some((e) => e.action === 'daemon-reexec' || e.action === 'reexec-user-manager')) {
-      await checking;
+        out.push(...batch.map((u) => errorResult(u, 'failed', `could not ${u.action}`, e, o)));
+        break;
+      }
+      track(
+        check().then(
+          (r) => void out.push(...r),
+          (e: unknown) => {
+            failed = true;
+            out.push(...batch.map((u) => errorResult(u, 'unverified', 'could not check', e, o)));
+          },
+        ),
+      );
+      if (step.alone) await checking;
     }
   }
   await checking;
-  return results.flat();
+  return results.flat().filter((r) => r !== undefined);
+}
+
+/**
+ * The units of one manager and verb, one job each, at most `o.jobs` in flight: a unit whose job
+ * has ended makes room for the next at once and is checked — with the others that ended while
+ * the previous check ran — while the rest run. Results go to `out` in the order of `list`
+ * (units never acted on get none). False when an error stopped it.
+ */
+async function actInWindow(
+  list: readonly PlanEntry[],
+  runner: JobRunner,
+  out: (UnitResult | undefined)[],
+  track: (p: Promise<void>) => void,
+  stop: () => boolean,
+  o: ApplyOptions,
+): Promise<boolean> {
+  const index = new Map(list.map((e, i) => [e, i]));
+  let ok = true;
+  const checks = groupQueue<Acted>(async (group) => {
+    const batch = group.map((a) => a.e);
+    const own = new Map(group.map((a) => [a.e, a]));
+    try {
+      const r = await checkUnits(
+        batch,
+        (e) => (own.get(e) as Acted).own,
+        (e) => (own.get(e) as Acted).t0,
+        o,
+      );
+      r.forEach((x, i) => {
+        out[index.get(batch[i] as PlanEntry) as number] = x;
+      });
+    } catch (err) {
+      ok = false;
+      for (const e of batch) {
+        out[index.get(e) as number] = errorResult(e, 'unverified', 'could not check', err, o);
+      }
+    }
+  });
+  const size = Math.max(1, o.jobs);
+  let next = 0;
+  let inFlight = 0;
+  await new Promise<void>((resolve) => {
+    const pump = () => {
+      const queued: PlanEntry[] = [];
+      while (ok && inFlight < size && next < list.length && !stop()) {
+        const e = list[next++] as PlanEntry;
+        const verb = e.action === 'reload' ? 'reload' : 'restart';
+        inFlight++;
+        queued.push(e);
+        const t0 = performance.now();
+        runner
+          .run(verb, e.unit ?? '', o.timeoutMs)
+          .then(
+            (own) => checks.push({ e, own, t0 }),
+            (err: unknown) => {
+              ok = false;
+              out[index.get(e) as number] = errorResult(e, 'failed', `could not ${verb}`, err, o);
+            },
+          )
+          .finally(() => {
+            inFlight--;
+            pump();
+          });
+      }
+      // Logged once queued: the log's first line starts its systemd-cat child (a fork of this
+      // process, tens of milliseconds), which then overlaps systemd's work on these jobs.
+      for (const e of queued) o.log.info(`${e.action} ${entryLabel(e)}: ${e.reason}`);
+      if (inFlight === 0) resolve();
+    };
+    pump();
+  });
+  phase(`window ${list[0]?.action} ${next} (at most ${size} at once)`);
+  const done = checks.idle();
+  track(done);
+  await done;
+  return ok;
+}
+
+/**
+ * Runs `work` on what was pushed, one group at a time: whatever is pushed while a group is worked
+ * on forms the next group. `work` must not throw.
+ */
+function groupQueue<T>(work: (group: T[]) => Promise<void>): {
+  push: (x: T) => void;
+  idle: () => Promise<void>;
+} {
+  let tail: Promise<void> = Promise.resolve();
+  let open: T[] | null = null;
+  return {
+    push: (x) => {
+      if (open) return void open.push(x);
+      const group = [x];
+      open = group;
+      tail = tail.then(() => {
+        open = null;
+        return work(group);
+      });
+    },
+    idle: () => tail,
+  };
 }
 
 /** The result of a unit whose action or check threw: counted as failed, with the error. */
@@ -162,13 +305,14 @@ async function actOn(
   const targets = verb === 'daemon-reexec' ? null : batch.map((e) => e.unit ?? '');
   const res = await o.client.act(manager, verb, targets, o.timeoutMs);
   phase(`batch ${verb} ${batch.length}`);
-  return () => checkBatch(batch, res, t0, o);
+  return () => checkUnits(batch, shareOf(batch, res), () => t0, o);
 }
 
-async function checkBatch(
+/** The outcome of units of one manager and verb from their answers: states, cgroups, maps. */
+async function checkUnits(
   batch: readonly PlanEntry[],
-  res: ActionResult,
-  t0: number,
+  own: (e: PlanEntry) => ActionResult,
+  started: (e: PlanEntry) => number,
   o: ApplyOptions,
 ): Promise<UnitResult[]> {
   const first = batch[0] as PlanEntry;
@@ -176,19 +320,16 @@ async function checkBatch(
 
   // The user manager is a system unit (user@UID.service); PID 1 has no unit to ask about.
   const showAs: Manager = first.action === 'reexec-user-manager' ? SYSTEM : manager;
-  const named = batch.flatMap((e) =>
-    e.unit !== null && e.action !== 'daemon-reexec' ? [e.unit] : [],
-  );
-  const props = await unitStates(batch, named, showAs, res.ok, o.client);
+  const props = await unitStates(batch, own, showAs, o.client);
   phase('batch states');
 
   const toVerify = batch.flatMap((e) => {
-    const look = firstLook(e, batch.length, res, props, o.timeoutMs);
+    const look = firstLook(e, own(e), props, o.timeoutMs);
     return look.outcome === 'rescan' ? [{ e, controlGroup: look.controlGroup }] : [];
   });
   const judged = judgeBatch(
     batch,
-    res,
+    own,
     props,
     await rescanUnits(toVerify, manager, o),
     o.timeoutMs,
@@ -199,9 +340,9 @@ async function checkBatch(
     const journal = wantsJournal && e.unit ? await o.client.journal(showAs, e.unit, 10) : [];
     results.set(e, { key: e.key, unit: e.unit, action: e.action, ...j, durationMs: 0, journal });
   }
-  const durationMs = Math.round(performance.now() - t0);
+  const now = performance.now();
   return batch.map((e) => {
-    const r = { ...(results.get(e) as UnitResult), durationMs };
+    const r = { ...(results.get(e) as UnitResult), durationMs: Math.round(now - started(e)) };
     const pids = r.stalePids.length ? ` (PID ${r.stalePids.map((p) => p.pid).join(', ')})` : '';
     const why = r.outcome === 'unverified' ? `: ${r.message}` : '';
     (r.outcome === 'verified' ? o.log.info : o.log.warn)(
@@ -269,29 +410,29 @@ async function rescanUnits(
 }
 
 /**
- * The units' state after the action. When systemctl reported success, one `is-active` call
- * (~0.1 ms a unit) answers for units whose cgroup the plan already knows, and the full
- * `systemctl show` (~0.9 ms a unit: it fetches every property) is paid only for the others;
- * after a failure every unit gets the full properties, which the report of a failure needs.
+ * The units' state after the action. For a unit whose action succeeded and whose cgroup the plan
+ * already knows, one cheap question for all of them (`ActiveState`; `systemctl is-active`, ~0.1 ms
+ * a unit) answers; the full properties (`systemctl show`, ~0.9 ms a unit: it fetches every
+ * property) are read only for the others — not active afterwards, or failed: the report of a
+ * failure needs them.
  */
 async function unitStates(
   batch: readonly PlanEntry[],
-  named: readonly string[],
+  own: (e: PlanEntry) => ActionResult,
   manager: Manager,
-  ok: boolean,
   client: SystemdClient,
 ): Promise<Map<string, UnitProperties>> {
-  if (named.length === 0) return new Map();
-  const cheap = ok && batch.every((e) => e.controlGroup !== null);
-  if (!cheap) return client.show(manager, named);
-  const states = await client.activeStates(manager, named);
+  const named = batch.filter((e) => e.unit !== null && e.action !== 'daemon-reexec');
+  const cheap = named.filter((e) => own(e).ok && e.controlGroup !== null).map((e) => e.unit ?? '');
+  const states = cheap.length ? await client.activeStates(manager, cheap) : new Map();
   const out = new Map<string, UnitProperties>();
-  const unsure = named.filter((u) => {
+  const unsure = named.flatMap((e) => {
+    const u = e.unit ?? '';
     const state = states.get(u);
-    if (state !== 'active' && state !== 'reloading') return true;
+    if (state !== 'active' && state !== 'reloading') return [u];
     out.set(u, { ActiveState: state });
-    return false;
+    return [];
   });
-  for (const [u, p] of await client.show(manager, unsure)) out.set(u, p);
+  if (unsure.length) for (const [u, p] of await client.show(manager, unsure)) out.set(u, p);
   return out;
 }

@@ -1,4 +1,4 @@
-// The outcome of each unit of a batch, decided from what was read — systemctl's answer, the units'
+// The outcome of each unit of a batch, decided from what was read — systemd's answer, the units'
 // properties after it, the rescans of their processes — without reading anything (apply.ts reads).
 import type { ActionResult } from '../systemd/client.ts';
 import type { UnitProperties } from '../systemd/properties.ts';
@@ -26,33 +26,46 @@ export interface Judged {
 }
 
 /**
- * Timed out while the unit was still (de)activating or unknown; failed when systemctl named the
- * unit (with one unit in the batch any failure is its own) or the unit is not active afterwards;
- * otherwise its processes are rescanned, in the cgroup systemd names now or the one planned.
+ * What of a batch's answer belongs to one unit: its success and timeout, and the messages that
+ * name it (with one unit in the batch, every message is its own). A unit acted on alone (one job
+ * over the bus) has its own answer already.
+ */
+export function shareOf(
+  batch: readonly PlanEntry[],
+  action: ActionResult,
+): (e: PlanEntry) => ActionResult {
+  return (e) => ({
+    ...action,
+    messages: action.messages.filter(
+      (m) => batch.length === 1 || (e.unit !== null && m.includes(e.unit)),
+    ),
+  });
+}
+
+/**
+ * Timed out while the unit was still (de)activating or unknown; failed when the unit's own answer
+ * is a failure with a message or the unit is not active afterwards; otherwise its processes are
+ * rescanned, in the cgroup systemd names now or the one planned.
  */
 export function firstLook(
   e: PlanEntry,
-  batchSize: number,
-  action: ActionResult,
+  own: ActionResult,
   props: ReadonlyMap<string, UnitProperties>,
   timeoutMs: number,
 ): FirstLook {
   const p = e.unit === null ? undefined : props.get(e.unit);
   const activeState = p?.ActiveState ?? null;
-  const mine = action.messages.filter(
-    (m) => batchSize === 1 || (e.unit !== null && m.includes(e.unit)),
-  );
   if (
-    action.timedOut &&
+    own.timedOut &&
     (activeState === null || activeState === 'activating' || activeState === 'deactivating')
   ) {
     return { outcome: 'timeout', message: `no answer within ${timeoutMs / 1000} s`, activeState };
   }
   if (
-    (!action.ok && mine.length > 0) ||
+    (!own.ok && own.messages.length > 0) ||
     (p && activeState !== 'active' && activeState !== 'reloading')
   ) {
-    return { outcome: 'failed', message: mine.join(' ') || null, activeState };
+    return { outcome: 'failed', message: own.messages.join(' ') || null, activeState };
   }
   return { outcome: 'rescan', controlGroup: p?.ControlGroup || e.controlGroup, activeState };
 }
@@ -78,14 +91,14 @@ export function toRescan(rescans: Rescans): PlanEntry[] {
 /** The outcome of every unit of a batch. */
 export function judgeBatch(
   batch: readonly PlanEntry[],
-  action: ActionResult,
+  own: (e: PlanEntry) => ActionResult,
   props: ReadonlyMap<string, UnitProperties>,
   rescans: Rescans,
   timeoutMs: number,
 ): Map<PlanEntry, Judged> {
   const out = new Map<PlanEntry, Judged>();
   for (const e of batch) {
-    const first = firstLook(e, batch.length, action, props, timeoutMs);
+    const first = firstLook(e, own(e), props, timeoutMs);
     if (first.outcome !== 'rescan') {
       const known = e.unit !== null && props.has(e.unit);
       out.set(e, {

@@ -232,7 +232,7 @@ function recordOutcomes(
 function trapSignals(log: ActionLog): { received: () => string | null; dispose: () => void } {
   let got: string | null = null;
   const on = (sig: NodeJS.Signals) => {
-    if (got === null) log.warn(`${sig}: finishing the batch in flight, then stopping`);
+    if (got === null) log.warn(`${sig}: finishing the jobs in flight, then stopping`);
     got ??= sig;
   };
   process.on('SIGTERM', on);

@@ -1,10 +1,18 @@
 // Reading unit properties from PID 1 over its private D-Bus socket instead of `systemctl show`:
 // systemctl asks PID 1 for every property of every interface of each unit (~0.9 ms a unit) and
-// parses them all; here only the properties asked for travel, pipelined on one connection. Acting
-// (restart, reload, daemon-reexec), user managers and the journal stay with systemctl. Whenever
+// parses them all; here only the properties asked for travel, pipelined on one connection. The
+// system manager's restarts and reloads can go over the bus too, one job per unit (jobs(),
+// bus-jobs.ts); daemon-reexec, user managers and the journal stay with systemctl. Whenever
 // the bus cannot answer cleanly (no socket, not root, an error, a reply it cannot parse, a
 // timeout) the same question goes to systemctl, and the bus is not tried again in this process.
-import { type ActionResult, type Manager, SystemctlClient, type SystemdClient } from './client.ts';
+import { BusJobs } from './bus-jobs.ts';
+import {
+  type ActionResult,
+  type JobRunner,
+  type Manager,
+  SystemctlClient,
+  type SystemdClient,
+} from './client.ts';
 import { type CallResult, callAll, SYSTEMD_PRIVATE_SOCKET } from './dbus-socket.ts';
 import type { DbusValue, MethodCall } from './dbus-wire.ts';
 import { PLAN_PROPERTIES, type UnitProperties } from './properties.ts';
@@ -145,8 +153,7 @@ export class BusClient implements SystemdClient {
     try {
       return await busShow(this.#socket, units, properties, this.#timeoutMs);
     } catch (e) {
-      this.#broken = true;
-      this.#onFallback?.((e as Error).message);
+      this.#giveUp(e as Error);
       return null;
     }
   }
@@ -168,6 +175,22 @@ export class BusClient implements SystemdClient {
     const out = new Map<string, string>();
     for (const [u, p] of props) if (p.ActiveState) out.set(u, p.ActiveState);
     return out;
+  }
+
+  /** The system manager's jobs over the bus; null (act through systemctl) when it cannot connect. */
+  async jobs(manager: Manager): Promise<JobRunner | null> {
+    if (manager.type !== 'system' || this.#broken) return null;
+    try {
+      return await BusJobs.open(this.#socket, this.#timeoutMs);
+    } catch (e) {
+      this.#giveUp(e as Error);
+      return null;
+    }
+  }
+
+  #giveUp(e: Error): void {
+    this.#broken = true;
+    this.#onFallback?.(e.message);
   }
 
   act(

@@ -30,6 +30,21 @@ export interface SystemdClient {
   journal(manager: Manager, unit: string, lines: number): Promise<string[]>;
   /** ActiveState of many units in one cheap call (`systemctl is-active`), in the order asked. */
   activeStates(manager: Manager, units: readonly string[]): Promise<Map<string, string>>;
+  /**
+   * A way to act on units one job at a time, each answered on its own (systemd's D-Bus API);
+   * null (or absent) when there is none for this manager: then `act` in batches.
+   */
+  jobs?(manager: Manager): Promise<JobRunner | null>;
+}
+
+/** Jobs queued one unit at a time (mode "replace", as systemctl), each awaited on its own. */
+export interface JobRunner {
+  /**
+   * Resolves when systemd has removed the unit's job (or after `timeoutMs`: timedOut, the job may
+   * still run); rejects when the connection to systemd is lost (whether it acted is unknown).
+   */
+  run(verb: 'restart' | 'reload', unit: string, timeoutMs: number): Promise<ActionResult>;
+  close(): void;
 }
 
 export function managerArgs(m: Manager): string[] {

@@ -19,6 +19,7 @@ export interface DbusMessage {
 export const METHOD_CALL = 1;
 export const METHOD_RETURN = 2;
 export const ERROR = 3;
+export const SIGNAL = 4;
 
 /** A reply larger than this is refused: nothing afterpatch asks for comes near it. */
 const MAX_MESSAGE = 16 * 1024 * 1024;
@@ -278,12 +279,28 @@ function readValue(r: Reader, sig: string, depth: number): DbusValue {
 }
 
 /**
+ * The type and total size of the message at the start of `buf` from its fixed header alone, or
+ * null when `buf` does not hold all of it yet (decodeMessage checks the rest).
+ */
+export function peekMessage(buf: Buffer): { type: number; size: number; fieldsEnd: number } | null {
+  if (buf.length < 16) return null;
+  const little = buf[0] === 0x6c;
+  if (!little && buf[0] !== 0x42) throw new DbusFormatError('bad endianness byte');
+  const u32 = (at: number) => (little ? buf.readUInt32LE(at) : buf.readUInt32BE(at));
+  const fieldsEnd = 16 + u32(12);
+  const size = Math.ceil(fieldsEnd / 8) * 8 + u32(4);
+  if (size > MAX_MESSAGE) throw new DbusFormatError('D-Bus message too large');
+  return buf.length < size ? null : { type: buf[1] as number, size, fieldsEnd };
+}
+
+/**
  * One message from the start of `buf`: the message and the bytes it took, or null when `buf` does
- * not hold all of it yet; bodies only of replies unless `allBodies`. Throws DbusFormatError on anything malformed or unsupported.
+ * not hold all of it yet; bodies only of replies, and of other messages when `bodies` says so
+ * (true: all). Throws DbusFormatError on anything malformed or unsupported.
  */
 export function decodeMessage(
   buf: Buffer,
-  allBodies = false,
+  bodies: boolean | ((m: DbusMessage) => boolean) = false,
 ): { message: DbusMessage; size: number } | null {
   if (buf.length < 16) return null;
   const endian = buf[0];
@@ -318,8 +335,10 @@ export function decodeMessage(
     if (code === 2 && typeof v === 'string') message.interface = v;
     if (code === 3 && typeof v === 'string') message.member = v;
   }
-  // Only replies are read: a signal PID 1 broadcasts may carry types this reader does not know.
-  if (!allBodies && message.type !== METHOD_RETURN && message.type !== ERROR) {
+  // Replies, and only the signals asked for: a signal PID 1 broadcasts may carry types this
+  // reader does not know (PropertiesChanged's a{sv}).
+  const reply = message.type === METHOD_RETURN || message.type === ERROR;
+  if (!reply && !(typeof bodies === 'function' ? bodies(message) : bodies)) {
     return { message, size };
   }
   const body = new Reader(buf, little, size);

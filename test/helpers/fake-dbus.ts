@@ -22,11 +22,13 @@ export type Answer =
   | 'garbage'
   | 'hang-up'
   | 'silence'
-  | { raw: (serial: number) => Buffer };
+  | { raw: (serial: number) => Buffer; hangUpAfterMs?: number };
 
 export interface FakeBus {
   path: string;
   connections: number;
+  /** The first bytes of each connection (latin1): what the client sent before any answer. */
+  firstChunks: string[];
   calls: DbusMessage[];
   close(): Promise<void>;
 }
@@ -64,12 +66,19 @@ export async function fakeBus(
   auth: 'ok' | 'refuse' = 'ok',
 ): Promise<FakeBus> {
   const path = join(dir, 'private');
-  const bus: FakeBus = { path, connections: 0, calls: [], close: async () => {} };
+  const bus: FakeBus = {
+    path,
+    connections: 0,
+    firstChunks: [],
+    calls: [],
+    close: async () => {},
+  };
   const server: Server = createServer((sock) => {
     bus.connections++;
     let buf: Buffer = Buffer.alloc(0);
     let stage: 'auth' | 'begin' | 'messages' = 'auth';
     sock.on('error', () => {});
+    sock.once('data', (chunk: Buffer) => bus.firstChunks.push(chunk.toString('latin1')));
     sock.on('data', (chunk: Buffer) => {
       buf = Buffer.concat([buf, chunk]);
       if (stage === 'auth') {
@@ -95,8 +104,10 @@ export async function fakeBus(
         if (a === 'hang-up') return void sock.destroy();
         if (a === 'silence') continue;
         if (a === 'garbage') sock.write(Buffer.from('this is not a D-Bus message at all'));
-        else if ('raw' in a) sock.write(a.raw(serial));
-        else if ('error' in a) {
+        else if ('raw' in a) {
+          sock.write(a.raw(serial));
+          if (a.hangUpAfterMs !== undefined) setTimeout(() => sock.destroy(), a.hangUpAfterMs);
+        } else if ('error' in a) {
           sock.write(
             encodeMessage({
               type: ERROR,

@@ -1,6 +1,6 @@
 // A SystemdClient for tests of the restart logic where no systemd runs: units with properties
 // the test sets, every call recorded, and hooks to make an action slow or fail.
-import type { ActionResult, Manager, SystemdClient } from '../../src/systemd/client.ts';
+import type { ActionResult, JobRunner, Manager, SystemdClient } from '../../src/systemd/client.ts';
 import type { UnitProperties } from '../../src/systemd/properties.ts';
 
 export interface FakeAct {
@@ -23,6 +23,40 @@ export class FakeSystemd implements SystemdClient {
   readonly journals = new Map<string, string[]>();
   /** Makes show() fail as a broken systemctl would. */
   showError: Error | null = null;
+
+  /**
+   * Set: jobs() offers a runner (systemd's D-Bus API) whose run() is answered by this, one unit
+   * at a time; unset: jobs() answers null and the units are acted on in batches through act().
+   */
+  runJob: ((verb: 'restart' | 'reload', unit: string) => Promise<ActionResult>) | null = null;
+  /** Every job run, in order: `restart a.service`. */
+  readonly jobsRun: string[] = [];
+  /** Jobs running now, and the most that ever ran at once. */
+  inFlight = 0;
+  maxInFlight = 0;
+  /** Runners handed out and closed. */
+  runners = 0;
+  closed = 0;
+
+  async jobs(): Promise<JobRunner | null> {
+    const answer = this.runJob;
+    if (answer === null) return null;
+    this.runners++;
+    return {
+      run: async (verb, unit) => {
+        this.jobsRun.push(`${verb} ${unit}`);
+        this.maxInFlight = Math.max(this.maxInFlight, ++this.inFlight);
+        try {
+          return await answer(verb, unit);
+        } finally {
+          this.inFlight--;
+        }
+      },
+      close: () => {
+        this.closed++;
+      },
+    };
+  }
 
   unit(name: string, props: UnitProperties = {}): this {
     this.units.set(name, {

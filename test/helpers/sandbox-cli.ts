@@ -2,10 +2,16 @@
 // that carry the sandbox's journal.
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before } from 'node:test';
 import { CLI } from '../../harness/cli.ts';
-import { canBootSandbox, type Sandbox } from '../../harness/sandbox.ts';
-import { buildSvc, type SvcBuild } from '../../harness/stale-lib.ts';
+import {
+  type BootOptions,
+  bootSandbox,
+  canBootSandbox,
+  type Sandbox,
+} from '../../harness/sandbox.ts';
+import { buildSvc, type SvcBuild, type SvcTree } from '../../harness/stale-lib.ts';
 
 /** `describe`'s skip option: false, or why no sandbox can boot here. */
 export function sandboxSkip(): false | string {
@@ -16,6 +22,7 @@ export function sandboxSkip(): false | string {
 export interface Run<T> {
   code: number;
   json: T;
+  stderr: string;
   /** stdout and stderr, for assertion messages. */
   text: string;
 }
@@ -25,8 +32,12 @@ export async function afterpatchJson<T extends { format: string; formatVersion: 
   sb: Sandbox,
   format: string,
   args: readonly string[],
+  opts: { env?: Record<string, string>; timeoutMs?: number } = {},
 ): Promise<Run<T>> {
-  const r = await sb.exec([process.execPath, CLI, ...args], { timeoutMs: 60_000 });
+  const r = await sb.exec([process.execPath, CLI, ...args], {
+    timeoutMs: opts.timeoutMs ?? 60_000,
+    ...(opts.env ? { env: opts.env } : {}),
+  });
   const text = `afterpatch ${args.join(' ')}\nexit ${r.code}\n--- stdout ---\n${r.stdout}\n--- stderr ---\n${r.stderr}`;
   let json: T;
   try {
@@ -36,7 +47,7 @@ export async function afterpatchJson<T extends { format: string; formatVersion: 
   }
   assert.equal(json.format, format, text);
   assert.equal(json.formatVersion, 1, text);
-  return { code: r.code, json, text };
+  return { code: r.code, json, stderr: r.stderr, text };
 }
 
 /** `afterpatch restart --json --timeout 20 ARGS --state-dir STATE`, inside the sandbox. */
@@ -87,5 +98,31 @@ export function svcFixtures(): () => SvcBuild {
   return () => {
     assert.ok(build, 'fixtures not built');
     return build;
+  };
+}
+
+/**
+ * For a suite of svc-daemon scenarios: each boots its own sandbox with its own tree and state
+ * directory, appends the journal's last `lines` to a failure, and is stopped after it (and after
+ * the suite, whatever happened).
+ */
+export function svcScenarios(
+  lines = 80,
+): (
+  name: string,
+  fn: (sb: Sandbox, tree: SvcTree, stateDir: string) => Promise<void>,
+  opts?: (tree: SvcTree) => BootOptions,
+) => Promise<void> {
+  const build = svcFixtures();
+  const sandboxes: Sandbox[] = [];
+  after(async () => {
+    for (const sb of sandboxes) await sb.stop().catch(() => {});
+  });
+  return async (name, fn, opts = () => ({})) => {
+    const tree = build().tree(name);
+    const stateDir = join(tree.root, 'state');
+    const sb = await bootSandbox(opts(tree));
+    sandboxes.push(sb);
+    await withJournalOnFailure(sb, () => fn(sb, tree, stateDir), lines);
   };
 }

@@ -2,7 +2,13 @@
 // the rescans of its processes — tables, no systemd, no /proc.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { judgeBatch, type Rescans, toRescan, type Verdict } from '../../src/restart/judge.ts';
+import {
+  judgeBatch,
+  type Rescans,
+  shareOf,
+  toRescan,
+  type Verdict,
+} from '../../src/restart/judge.ts';
 import type { PlanEntry } from '../../src/restart/plan.ts';
 import type { ActionResult } from '../../src/systemd/client.ts';
 import type { UnitProperties } from '../../src/systemd/properties.ts';
@@ -59,7 +65,13 @@ describe('judgeBatch (table)', () => {
         (r) =>
           new Map(Object.entries(r).map(([u, v]) => [batch.find((e) => e.unit === u) ?? a, v])),
       );
-      const got = judgeBatch(batch, action, new Map(Object.entries(props)), byEntry, 90_000);
+      const got = judgeBatch(
+        batch,
+        shareOf(batch, action),
+        new Map(Object.entries(props)),
+        byEntry,
+        90_000,
+      );
       assert.deepEqual([...got.keys()], batch, 'one judgement per unit, in batch order');
       for (const e of batch) {
         const j = got.get(e);
@@ -75,7 +87,7 @@ describe('judgeBatch (table)', () => {
   it('still-stale carries the PIDs and files of the last rescan', () => {
     const got = judgeBatch(
       [a],
-      OK,
+      () => OK,
       new Map([['a.service', state('active')]]),
       [new Map([[a, STALE]])],
       1000,
@@ -84,7 +96,7 @@ describe('judgeBatch (table)', () => {
   });
 
   it('daemon-reexec (no unit, no properties): judged by the rescan of PID 1', () => {
-    const got = judgeBatch([init], OK, new Map(), [new Map([[init, STALE]])], 1000);
+    const got = judgeBatch([init], () => OK, new Map(), [new Map([[init, STALE]])], 1000);
     assert.equal(got.get(init)?.outcome, 'still-stale');
     assert.equal(got.get(init)?.activeState, null);
   });

@@ -23,9 +23,9 @@ import {
 } from 'node:fs';
 import { type AddressInfo, connect, createServer } from 'node:net';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { CLI } from '../../harness/cli.ts';
-import { type BootOptions, bootSandbox, type Sandbox } from '../../harness/sandbox.ts';
+import type { Sandbox } from '../../harness/sandbox.ts';
 import {
   alive,
   installByRename,
@@ -38,8 +38,7 @@ import {
   restartJson,
   type Run as SandboxRun,
   sandboxSkip,
-  svcFixtures,
-  withJournalOnFailure,
+  svcScenarios,
 } from '../helpers/sandbox-cli.ts';
 
 const skip = sandboxSkip();
@@ -176,25 +175,8 @@ function ask(port: number): Promise<Answer> {
 // ---------------------------------------------------------------------------------------------
 
 describe('afterpatch restart in a systemd sandbox', { skip }, () => {
-  const build = svcFixtures();
-  const sandboxes: Sandbox[] = [];
-
-  after(async () => {
-    for (const sb of sandboxes) await sb.stop().catch(() => {});
-  });
-
   /** A sandbox and a tree for one test; the journal is appended to any failure. */
-  async function scenario(
-    name: string,
-    fn: (sb: Sandbox, tree: SvcTree, stateDir: string) => Promise<void>,
-    opts: (tree: SvcTree) => BootOptions = () => ({}),
-  ): Promise<void> {
-    const tree = build().tree(name);
-    const stateDir = join(tree.root, 'state');
-    const sb = await bootSandbox(opts(tree));
-    sandboxes.push(sb);
-    await withJournalOnFailure(sb, () => fn(sb, tree, stateDir), 80);
-  }
+  const scenario = svcScenarios();
 
   it('restarts a stale Type=notify service, verifies it, and does nothing the second time', () =>
     scenario('notify', async (sb, tree, state) => {
