@@ -125,7 +125,7 @@ export async function applyPlan(
       const out: UnitResult[] = [];
       results.push(out);
       try {
-        failed = !(await actInWindow(step.entries, runner, out, track, stop, o));
+        failed = !(await actInWindow(step.entries, runner, out, stop, o));
       } finally {
         runner.close();
       }
@@ -170,7 +170,6 @@ async function actInWindow(
   list: readonly PlanEntry[],
   runner: JobRunner,
   out: (UnitResult | undefined)[],
-  track: (p: Promise<void>) => void,
   stop: () => boolean,
   o: ApplyOptions,
 ): Promise<boolean> {
@@ -230,9 +229,7 @@ async function actInWindow(
     pump();
   });
   phase(`window ${list[0]?.action} ${next} (at most ${size} at once)`);
-  const done = checks.idle();
-  track(done);
-  await done;
+  await checks.idle();
   return ok;
 }
 

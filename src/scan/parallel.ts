@@ -36,7 +36,7 @@ export async function collectAll(
         ? 0
         : defaultThreads() - 1;
   // One slot per worker: whether it took work (await it) or not yet (cancel it instead).
-  const state = new Int32Array(new SharedArrayBuffer(4 * Math.max(workers, 1)));
+  const state = new Int32Array(new SharedArrayBuffer(4 * workers));
   const started = Array.from({ length: workers }, (_, slot) =>
     startWorker({ root, pids: shared, counter, options, state, slot }),
   );

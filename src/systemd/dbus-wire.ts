@@ -286,6 +286,7 @@ export function peekMessage(buf: Buffer): { type: number; size: number; fieldsEn
   if (buf.length < 16) return null;
   const little = buf[0] === 0x6c;
   if (!little && buf[0] !== 0x42) throw new DbusFormatError('bad endianness byte');
+  if (buf[3] !== 1) throw new DbusFormatError('unknown D-Bus protocol version');
   const u32 = (at: number) => (little ? buf.readUInt32LE(at) : buf.readUInt32BE(at));
   const fieldsEnd = 16 + u32(12);
   const size = Math.ceil(fieldsEnd / 8) * 8 + u32(4);
@@ -302,19 +303,12 @@ export function decodeMessage(
   buf: Buffer,
   bodies: boolean | ((m: DbusMessage) => boolean) = false,
 ): { message: DbusMessage; size: number } | null {
-  if (buf.length < 16) return null;
-  const endian = buf[0];
-  if (endian !== 0x6c && endian !== 0x42) throw new DbusFormatError('bad endianness byte');
-  const little = endian === 0x6c;
-  if (buf[3] !== 1) throw new DbusFormatError('unknown D-Bus protocol version');
+  const peek = peekMessage(buf);
+  if (peek === null) return null;
+  const { size, fieldsEnd } = peek;
+  const little = buf[0] === 0x6c;
   const u32 = (at: number) => (little ? buf.readUInt32LE(at) : buf.readUInt32BE(at));
-  const bodyLength = u32(4);
-  const fieldsLength = u32(12);
-  const headerEnd = Math.ceil((16 + fieldsLength) / 8) * 8;
-  const size = headerEnd + bodyLength;
-  if (size > MAX_MESSAGE) throw new DbusFormatError('D-Bus message too large');
-  if (buf.length < size) return null;
-  const r = new Reader(buf, little, 16 + fieldsLength);
+  const r = new Reader(buf, little, fieldsEnd);
   r.pos = 16;
   const message: DbusMessage = {
     type: buf[1] as number,
@@ -342,7 +336,7 @@ export function decodeMessage(
     return { message, size };
   }
   const body = new Reader(buf, little, size);
-  body.pos = headerEnd;
+  body.pos = Math.ceil(fieldsEnd / 8) * 8;
   for (let i = 0; i < message.signature.length; ) {
     const j = typeEnd(message.signature, i);
     message.body.push(readValue(body, message.signature.slice(i, j), 0));
