@@ -6,6 +6,7 @@ import './match/regexp.ts'; // first: the linear-time fallback is on before any 
 import { runAnsibleModule, wantsModuleInterpreter } from './cli/ansible-interpreter.ts';
 import { isSea } from './cli/sea.ts';
 import { main } from './cli.ts';
+import { prepareForScan } from './scan/early.ts';
 
 export { buildProgram, type CliIo, type CliOutput, runCli } from './cli.ts';
 
@@ -20,5 +21,8 @@ else if (sea || !required()) {
   // `serve` re-runs this program to gather health out of its own process (src/serve/child.ts).
   if (process.env.AFTERPATCH_SERVE_GATHER === '1')
     void import('./serve/child.ts').then((m) => m.runGatherChild());
-  else void main(process.argv);
+  else {
+    prepareForScan(process.argv);
+    void main(process.argv);
+  }
 }

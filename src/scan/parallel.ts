@@ -1,5 +1,6 @@
 // Spreads the per-process reads over threads: the kernel's work of formatting maps is the
 // dominant cost and runs in parallel when several threads read (docs/performance.md).
+import { readdirSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { UserError } from '../errors.ts';
@@ -37,9 +38,14 @@ export async function collectAll(
         : defaultThreads() - 1;
   // One slot per worker: whether it took work (await it) or not yet (cancel it instead).
   const state = new Int32Array(new SharedArrayBuffer(4 * workers));
-  const started = Array.from({ length: workers }, (_, slot) =>
-    startWorker({ root, pids: shared, counter, options, state, slot }),
-  );
+  // Threads started early (prewarmScanThreads) first; any not needed end here.
+  const ready = warm.splice(0);
+  for (const t of ready.splice(workers)) void t.terminate();
+  const started = Array.from({ length: workers }, (_, slot) => {
+    const t = ready[slot] ?? newScanThread();
+    t.start({ root, pids: shared, counter, options, state, slot });
+    return t;
+  });
   if (test?.mainAfterWorkers) {
     const until = Date.now() + 10_000;
     while (state.some((s, slot) => slot < workers && s === WORKER_IDLE) && Date.now() < until)
@@ -75,33 +81,63 @@ export async function collectAll(
 export function defaultThreads(
   cpus = availableParallelism(),
   load1 = loadavg()[0] ?? 0,
-  runnableNow = runnableOthers() ?? load1,
+  runnableNow = loadavgTasks()?.runnableOthers ?? load1,
 ): number {
   const saturated = load1 >= 2 * cpus && runnableNow >= 2 * cpus;
   return saturated ? 1 : Math.max(1, Math.min(cpus, 4));
 }
 
-/** Tasks runnable now other than this thread (/proc/loadavg's fourth field), null if unknown. */
-function runnableOthers(): number | null {
+/**
+ * /proc/loadavg's task counts: the runnable ones that are not this program's own threads (V8
+ * compiles and collects garbage on threads of its own while the program starts: counted, they
+ * made an idle 2-CPU host look saturated in about one scan in eight), and all of them (every
+ * thread of every process, in every PID namespace); null if unreadable.
+ */
+function loadavgTasks(): { runnableOthers: number; total: number } | null {
   try {
-    const m = /^\S+ \S+ \S+ (\d+)\//.exec(readFileBounded('/proc/loadavg', 256).toString('latin1'));
-    return m ? Math.max(0, Number(m[1]) - 1) : null;
+    const text = readFileBounded('/proc/loadavg', 256).toString('latin1');
+    const m = /^\S+ \S+ \S+ (\d+)\/(\d+)/.exec(text);
+    if (!m) return null;
+    return { runnableOthers: Math.max(0, Number(m[1]) - ownRunnable()), total: Number(m[2]) };
   } catch {
     return null;
   }
 }
 
-function startWorker(input: WorkerInput): {
+/** How many of this program's threads are runnable now (at least this one). */
+function ownRunnable(): number {
+  let n = 0;
+  try {
+    for (const tid of readdirSync('/proc/self/task')) {
+      try {
+        // State is the field after the command name, which ends at the last ')'.
+        const stat = readFileBounded(`/proc/self/task/${tid}/stat`, 4096).toString('latin1');
+        if (stat[stat.lastIndexOf(')') + 2] === 'R') n++;
+      } catch {
+        // the thread ended meanwhile
+      }
+    }
+  } catch {
+    // no /proc/self: count this thread only
+  }
+  return Math.max(1, n);
+}
+
+/** A scan thread: it boots, then waits for its share of the work (`start`). */
+interface ScanThread {
+  start(input: WorkerInput): void;
   result: Promise<CollectResult>;
   terminate: () => Promise<number>;
-} {
-  const worker =
+}
+
+function newScanThread(idle = false): ScanThread {
+  const worker: Worker =
     typeof __SCAN_WORKER_SOURCE__ === 'string'
-      ? new Worker(__SCAN_WORKER_SOURCE__, { eval: true, workerData: input })
+      ? new Worker(__SCAN_WORKER_SOURCE__, { eval: true })
       : // Running from source (tests): load the TypeScript worker through tsx.
         new Worker(
           `import('tsx/esm/api').then((t) => { t.register(); return import(${JSON.stringify(new URL('./worker.ts', import.meta.url).href)}); })`,
-          { eval: true, workerData: input },
+          { eval: true },
         );
   const result = new Promise<CollectResult>((resolve, reject) => {
     worker.once('message', (r: CollectResult) => {
@@ -114,5 +150,40 @@ function startWorker(input: WorkerInput): {
   });
   // A worker that fails before taking work is cancelled, never awaited: its error is moot.
   result.catch(() => {});
-  return { result, terminate: () => worker.terminate() };
+  // Waiting for work that may never come (the command failed first) keeps nothing alive.
+  if (idle) worker.unref();
+  return {
+    start(input) {
+      worker.ref();
+      worker.postMessage(input);
+    },
+    result,
+    terminate: () => worker.terminate(),
+  };
+}
+
+/** Threads started by prewarmScanThreads and not yet given work. */
+const warm: ScanThread[] = [];
+
+/**
+ * Starts the scan's worker threads before the command line is parsed, so their start-up (30-70
+ * ms on a busy core) overlaps the program's own instead of the reads. Only on a host with
+ * enough tasks for workers (/proc/loadavg counts every thread, an upper bound on the
+ * processes), or `count` of them. A thread never given work does not keep the program alive.
+ * Returns how many were started.
+ */
+export function prewarmScanThreads(count?: number): number {
+  let n = count;
+  if (n === undefined) {
+    const tasks = loadavgTasks();
+    if (tasks === null || tasks.total < MIN_PIDS_FOR_WORKERS) return 0;
+    n = defaultThreads(availableParallelism(), loadavg()[0] ?? 0, tasks.runnableOthers) - 1;
+  }
+  for (let i = 0; i < n; i++) warm.push(newScanThread(true));
+  return n;
+}
+
+/** Threads prewarmed and not yet given work (tests). */
+export function warmThreads(): number {
+  return warm.length;
 }

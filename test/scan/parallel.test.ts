@@ -2,8 +2,9 @@
 // worker that took work is always waited for (its processes are never lost), one that came up
 // after the queue was drained is not.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
-import { collectAll } from '../../src/scan/parallel.ts';
+import { collectAll, prewarmScanThreads, warmThreads } from '../../src/scan/parallel.ts';
 import { makeProcTree, mapsLine } from '../helpers/fakeproc.ts';
 
 const N = 200;
@@ -51,5 +52,30 @@ describe('scan threads', () => {
       stale,
     );
     assert.equal(r.scanned, N);
+  });
+
+  it('gives work to threads started before the scan, and ends the ones it does not need', async () => {
+    assert.equal(prewarmScanThreads(3), 3);
+    assert.equal(warmThreads(), 3);
+    // Two workers wanted: two prewarmed threads take work (the main thread waits until they
+    // have), the third is ended.
+    const r = await collectAll(fx.root, pids, opts, 3, { mainAfterWorkers: true });
+    assert.equal(warmThreads(), 0);
+    assert.deepEqual(
+      r.processes.map((p) => p.pid),
+      stale,
+    );
+    assert.equal(r.scanned, N);
+  });
+
+  it('a prewarmed thread never given work keeps nothing alive', () => {
+    const code = `import(${JSON.stringify(new URL('../../src/scan/parallel.ts', import.meta.url).href)}).then((m) => { m.prewarmScanThreads(2); })`;
+    const started = Date.now();
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '-e', code], {
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    assert.equal(r.status, 0, r.stderr);
+    assert.ok(Date.now() - started < 30_000);
   });
 });

@@ -1,0 +1,44 @@
+// What a scanning command sets up before its command line is parsed: the JIT's budget for every
+// command that scans, prewarmed threads only when it reads the host's whole /proc itself.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { prepareForScan } from '../../src/scan/early.ts';
+
+const argv = (...args: string[]) => ['node', 'afterpatch', ...args];
+const twoThreads = () => 2;
+
+describe('prepareForScan', () => {
+  it('prepares the commands that scan the whole process table', () => {
+    for (const cmd of ['scan', 'check', 'metrics', 'restart', 'reboot-required'])
+      assert.deepEqual(
+        prepareForScan(argv(cmd, '--json'), twoThreads),
+        { jit: true, threads: 2 },
+        cmd,
+      );
+  });
+
+  it('leaves the other commands, help and an empty command line alone', () => {
+    for (const args of [
+      ['report', 'a.json'],
+      ['config'],
+      ['serve'],
+      ['scan', '--help'],
+      ['-h'],
+      [],
+    ])
+      assert.deepEqual(
+        prepareForScan(argv(...args), twoThreads),
+        { jit: false, threads: 0 },
+        args.join(' '),
+      );
+  });
+
+  it('starts no thread when the options change what is read or how many threads read it', () => {
+    for (const flag of ['--threads', '--threads=1', '--proc-root', '--pid=1'])
+      assert.deepEqual(
+        prepareForScan(argv('scan', flag, '1'), twoThreads),
+        { jit: true, threads: 0 },
+        flag,
+      );
+  });
+});
