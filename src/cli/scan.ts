@@ -57,7 +57,7 @@ export function register(program: Command, io: CliIo): void {
     .addOption(configOption(io.env))
     .option(
       '--threads <n>',
-      'threads reading /proc (default: CPUs, at most 4, one when the load average and the tasks runnable now are both twice the CPUs; at most 4 per CPU)',
+      'threads reading /proc (default: CPUs, at most 4, one when the load average and the other tasks runnable now are both twice the CPUs; at most 4 per CPU)',
       threadCount,
     )
     .addOption(procRootOption(io.env))

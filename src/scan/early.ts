@@ -10,8 +10,8 @@ const SCANNING_COMMANDS = new Set(['scan', 'check', 'metrics', 'restart', 'reboo
  * V8's default budget before optimizing a function, in bytecodes run. A scan is short: at 10,000
  * processes the optimizing compiler spent ~220 ms of CPU on the two threads' per-process
  * functions (once per thread), on the same two cores that read /proc. 16 times the budget keeps
- * the functions a 10,000-stale-process scan really runs hot and drops the rest: 10 % stale
- * 621 → 537 ms, all stale 1.29 → 1.21 s (BENCHMARKS.md).
+ * the functions a 10,000-stale-process scan really runs hot and drops the rest: alone, 10 %
+ * stale 621 → 537 ms, all stale 1.29 → 1.21 s (docs/performance.md).
  */
 const V8_DEFAULT_INTERRUPT_BUDGET = 67_584;
 const SCAN_INTERRUPT_BUDGET = 16 * V8_DEFAULT_INTERRUPT_BUDGET;
