@@ -33,5 +33,10 @@ export function prepareForScan(
   setFlagsFromString(`--interrupt-budget=${SCAN_INTERRUPT_BUDGET}`);
   // --threads is obeyed as given; --proc-root and --pid do not read this host's whole /proc.
   if (argv.some((a) => /^--(threads|proc-root|pid)(=|$)/.test(a))) return { jit: true, threads: 0 };
-  return { jit: true, threads: prewarm() };
+  try {
+    return { jit: true, threads: prewarm() };
+  } catch {
+    // Only a head start: the scan starts its threads itself and reports what fails then.
+    return { jit: true, threads: 0 };
+  }
 }

@@ -33,6 +33,13 @@ describe('prepareForScan', () => {
       );
   });
 
+  it('a thread that cannot be started early is no error (the scan starts its own)', () => {
+    const failing = () => {
+      throw new Error('pthread_create: Resource temporarily unavailable');
+    };
+    assert.deepEqual(prepareForScan(argv('scan'), failing), { jit: true, threads: 0 });
+  });
+
   it('starts no thread when the options change what is read or how many threads read it', () => {
     for (const flag of ['--threads', '--threads=1', '--proc-root', '--pid=1'])
       assert.deepEqual(
