@@ -33,14 +33,11 @@ export function interpretedByEntry(
   keyOf: (p: StaleProcess) => string,
 ): Map<string, Map<string, InterpretedEvidence>> {
   const out = new Map<string, Map<string, InterpretedEvidence>>();
-  const exact = new Set<string>();
   for (const p of processes) {
+    if (!p.files.some((f) => f.interpreted)) continue;
     const key = keyOf(p);
     for (const f of p.files) {
-      if (!f.interpreted) {
-        exact.add(`${key}\0${f.path}`);
-        continue;
-      }
+      if (!f.interpreted) continue;
       let paths = out.get(key);
       if (!paths) {
         paths = new Map();
@@ -51,10 +48,13 @@ export function interpretedByEntry(
         paths.set(f.path, f.interpreted);
     }
   }
-  for (const [key, paths] of out)
-    for (const path of paths.keys()) {
-      if (exact.has(`${key}\0${path}`)) paths.delete(path);
-    }
+  // Almost always nothing is interpreted: no second pass (10,000 stale processes made 20,000
+  // keys here for nothing).
+  if (out.size === 0) return out;
+  for (const p of processes) {
+    const paths = out.get(keyOf(p));
+    if (paths) for (const f of p.files) if (!f.interpreted) paths.delete(f.path);
+  }
   return out;
 }
 

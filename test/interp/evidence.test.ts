@@ -124,4 +124,46 @@ describe('entry-level marks', () => {
       0,
     );
   });
+
+  it('are per entry: a path mapped in another entry keeps its mark; nothing interpreted, no entry', () => {
+    const so = '/usr/lib/python3/dist-packages/foo/_x.so';
+    const evidence = {
+      interpreter: 'python' as const,
+      confidence: 'package' as const,
+      reason: 'package-file' as const,
+      changedAt: '2025-01-01T00:00:00.000Z',
+      startedAt: '2024-12-31T00:00:00.000Z',
+    };
+    const proc = (pid: number, unit: string, interpreted: boolean): StaleProcess => ({
+      pid,
+      ppid: null,
+      uid: null,
+      name: 'python3',
+      cmdline: null,
+      root: '/',
+      foreignPidNs: false,
+      cgroup: null,
+      owner: { type: 'system-unit', unit },
+      files: [
+        {
+          path: so,
+          hostPath: so,
+          kind: 'code',
+          inode: 1,
+          device: 'fe:00',
+          package: null,
+          ...(interpreted ? { interpreted: evidence } : {}),
+        },
+      ],
+      ignored: [],
+    });
+    const byUnit = (p: StaleProcess) => (p.owner.type === 'system-unit' ? p.owner.unit : '');
+    const marks = interpretedByEntry(
+      [proc(1, 'a.service', true), proc(2, 'b.service', false)],
+      byUnit,
+    );
+    assert.deepEqual([...(marks.get('a.service')?.keys() ?? [])], [so]);
+    assert.equal(marks.has('b.service'), false);
+    assert.equal(interpretedByEntry([proc(3, 'c.service', false)], byUnit).size, 0);
+  });
 });
