@@ -3,6 +3,7 @@
 // argv, WITHOUT running anything: argv is only parsed, never trusted as configuration, and nothing
 // it names is imported, executed or required (docs/interpreted.md).
 import { posix } from 'node:path';
+import { statFields } from '../procfs/status.ts';
 
 export type Interpreter = 'python' | 'perl' | 'ruby' | 'node' | 'java';
 
@@ -314,12 +315,8 @@ export const TOLERANCE_MS = 2000;
 
 /** Field 22 (starttime, clock ticks since boot) of /proc/PID/stat; null when malformed. */
 export function parseStartTicks(stat: string): number | null {
-  // comm (field 2) may hold spaces and parentheses: fields are counted after the last ")".
-  const close = stat.lastIndexOf(')');
-  if (close === -1) return null;
-  const rest = stat.slice(close + 2).split(' ');
-  // rest[0] is field 3 (state), so field 22 is rest[19].
-  const v = rest[19];
+  // Field 3 (state) comes first, so field 22 is the 20th.
+  const v = statFields(stat)?.[19];
   return v !== undefined && /^\d+$/.test(v) ? Number(v) : null;
 }
 

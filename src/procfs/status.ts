@@ -1,4 +1,4 @@
-// The few fields of /proc/PID/status the scan needs.
+// The few fields of /proc/PID/status (and /proc/PID/stat) the scan needs.
 
 export interface ProcStatus {
   name: string;
@@ -34,4 +34,13 @@ export function parseCmdline(text: string): string[] {
   const parts = text.split('\0');
   if (parts[parts.length - 1] === '') parts.pop();
   return parts;
+}
+
+/**
+ * The fields of a /proc/PID/stat line from field 3 (state) on; null when malformed. The command
+ * name (field 2) may hold spaces and parentheses: fields are counted after the last ")".
+ */
+export function statFields(stat: string): string[] | null {
+  const close = stat.lastIndexOf(')');
+  return close === -1 ? null : stat.slice(close + 2).split(' ');
 }

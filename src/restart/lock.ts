@@ -17,6 +17,7 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { EnvironmentError, errnoCode, errnoOf, UserError } from '../errors.ts';
+import { statFields } from '../procfs/status.ts';
 import { readTrustedFile, trustedDir } from './state.ts';
 
 interface Holder {
@@ -28,9 +29,8 @@ interface Holder {
 /** The start time of a running process, or null when it is gone (or /proc is unreadable). */
 export function processStart(pid: number): string | null {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // The command name (field 2) may hold spaces and parentheses: count after the last ')'.
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null;
+    // Field 22 (starttime): the 20th from field 3 on.
+    return statFields(readFileSync(`/proc/${pid}/stat`, 'utf8'))?.[19] ?? null;
   } catch {
     return null;
   }

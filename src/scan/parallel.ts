@@ -5,6 +5,7 @@ import { availableParallelism, loadavg } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { UserError } from '../errors.ts';
 import { ProcReader, readFileBounded } from '../procfs/reader.ts';
+import { statFields } from '../procfs/status.ts';
 import type { CollectOptions, CollectResult } from './collect.ts';
 import { collect } from './collect.ts';
 import { sharedQueue, WORKER_CANCELLED, WORKER_IDLE, type WorkerInput } from './queue.ts';
@@ -29,13 +30,16 @@ export async function collectAll(
   const shared = new Int32Array(new SharedArrayBuffer(4 * pids.length));
   shared.set(pids);
   const counter = new Int32Array(new SharedArrayBuffer(4));
+  // The choice prewarmScanThreads made (moments ago, from the same /proc files), once.
+  const early = warmChoice;
+  warmChoice = null;
   // An explicit thread count is obeyed; the default skips workers for small process tables.
   const workers =
     threads !== undefined
       ? threads - 1
       : pids.length < MIN_PIDS_FOR_WORKERS
         ? 0
-        : defaultThreads() - 1;
+        : (early ?? defaultThreads() - 1);
   // One slot per worker: whether it took work (await it) or not yet (cancel it instead).
   const state = new Int32Array(new SharedArrayBuffer(4 * workers));
   // Threads started early (prewarmScanThreads) first; any not needed end here.
@@ -110,9 +114,8 @@ function ownRunnable(): number {
   try {
     for (const tid of readdirSync('/proc/self/task')) {
       try {
-        // State is the field after the command name, which ends at the last ')'.
         const stat = readFileBounded(`/proc/self/task/${tid}/stat`, 4096).toString('latin1');
-        if (stat[stat.lastIndexOf(')') + 2] === 'R') n++;
+        if (statFields(stat)?.[0] === 'R') n++;
       } catch {
         // the thread ended meanwhile
       }
@@ -164,6 +167,8 @@ function newScanThread(idle = false): ScanThread {
 
 /** Threads started by prewarmScanThreads and not yet given work. */
 const warm: ScanThread[] = [];
+/** How many workers prewarmScanThreads chose by default, for the next scan only. */
+let warmChoice: number | null = null;
 
 /**
  * Starts the scan's worker threads before the command line is parsed, so their start-up (30-70
@@ -178,6 +183,7 @@ export function prewarmScanThreads(count?: number): number {
     const tasks = loadavgTasks();
     if (tasks === null || tasks.total < MIN_PIDS_FOR_WORKERS) return 0;
     n = defaultThreads(availableParallelism(), loadavg()[0] ?? 0, tasks.runnableOthers) - 1;
+    warmChoice = n;
   }
   for (let i = 0; i < n; i++) warm.push(newScanThread(true));
   return n;
