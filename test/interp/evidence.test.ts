@@ -83,80 +83,52 @@ describe('package evidence', () => {
 });
 
 describe('entry-level marks', () => {
+  const so = '/usr/lib/python3/dist-packages/foo/_x.so';
+  const evidence = {
+    interpreter: 'python' as const,
+    confidence: 'package' as const,
+    reason: 'package-file' as const,
+    changedAt: '2025-01-01T00:00:00.000Z',
+    startedAt: '2024-12-31T00:00:00.000Z',
+  };
+  const file = (interpreted: boolean): StaleFile => ({
+    path: so,
+    hostPath: so,
+    kind: 'code',
+    inode: 1,
+    device: 'fe:00',
+    package: null,
+    ...(interpreted ? { interpreted: evidence } : {}),
+  });
+  const proc = (pid: number, unit: string, interpreted: boolean): StaleProcess => ({
+    pid,
+    ppid: null,
+    uid: null,
+    name: 'python3',
+    cmdline: null,
+    root: '/',
+    foreignPidNs: false,
+    cgroup: null,
+    owner: { type: 'system-unit', unit },
+    files: [file(interpreted)],
+    ignored: [],
+  });
+
   it('yield to a process of the entry that maps the path (exact evidence wins)', () => {
-    const so = '/usr/lib/python3/dist-packages/foo/_x.so';
-    const file = (interpreted: boolean): StaleFile => ({
-      path: so,
-      hostPath: so,
-      kind: 'code',
-      inode: 1,
-      device: 'fe:00',
-      package: null,
-      ...(interpreted
-        ? {
-            interpreted: {
-              interpreter: 'python' as const,
-              confidence: 'package' as const,
-              reason: 'package-file' as const,
-              changedAt: '2025-01-01T00:00:00.000Z',
-              startedAt: '2024-12-31T00:00:00.000Z',
-            },
-          }
-        : {}),
-    });
-    const proc = (pid: number, interpreted: boolean): StaleProcess => ({
-      pid,
-      ppid: null,
-      uid: null,
-      name: 'python3',
-      cmdline: null,
-      root: '/',
-      foreignPidNs: false,
-      cgroup: null,
-      owner: { type: 'system-unit', unit: 'foo.service' },
-      files: [file(interpreted)],
-      ignored: [],
-    });
     const key = () => 'foo.service';
-    assert.equal(interpretedByEntry([proc(1, true)], key).get('foo.service')?.size, 1);
     assert.equal(
-      interpretedByEntry([proc(1, true), proc(2, false)], key).get('foo.service')?.size,
+      interpretedByEntry([proc(1, 'foo.service', true)], key).get('foo.service')?.size,
+      1,
+    );
+    assert.equal(
+      interpretedByEntry([proc(1, 'foo.service', true), proc(2, 'foo.service', false)], key).get(
+        'foo.service',
+      )?.size,
       0,
     );
   });
 
   it('are per entry: a path mapped in another entry keeps its mark; nothing interpreted, no entry', () => {
-    const so = '/usr/lib/python3/dist-packages/foo/_x.so';
-    const evidence = {
-      interpreter: 'python' as const,
-      confidence: 'package' as const,
-      reason: 'package-file' as const,
-      changedAt: '2025-01-01T00:00:00.000Z',
-      startedAt: '2024-12-31T00:00:00.000Z',
-    };
-    const proc = (pid: number, unit: string, interpreted: boolean): StaleProcess => ({
-      pid,
-      ppid: null,
-      uid: null,
-      name: 'python3',
-      cmdline: null,
-      root: '/',
-      foreignPidNs: false,
-      cgroup: null,
-      owner: { type: 'system-unit', unit },
-      files: [
-        {
-          path: so,
-          hostPath: so,
-          kind: 'code',
-          inode: 1,
-          device: 'fe:00',
-          package: null,
-          ...(interpreted ? { interpreted: evidence } : {}),
-        },
-      ],
-      ignored: [],
-    });
     const byUnit = (p: StaleProcess) => (p.owner.type === 'system-unit' ? p.owner.unit : '');
     const marks = interpretedByEntry(
       [proc(1, 'a.service', true), proc(2, 'b.service', false)],
