@@ -85,27 +85,33 @@ export async function collectAll(
 export function defaultThreads(
   cpus = availableParallelism(),
   load1 = loadavg()[0] ?? 0,
-  runnableNow = loadavgTasks()?.runnableOthers ?? load1,
+  runnableNow = runnableOthers(loadavgTasks()) ?? load1,
 ): number {
   const saturated = load1 >= 2 * cpus && runnableNow >= 2 * cpus;
   return saturated ? 1 : Math.max(1, Math.min(cpus, 4));
 }
 
-/**
- * /proc/loadavg's task counts: the runnable ones that are not this program's own threads (V8
- * compiles and collects garbage on threads of its own while the program starts: counted, they
- * made an idle 2-CPU host look saturated in about one scan in eight), and all of them (every
- * thread of every process, in every PID namespace); null if unreadable.
- */
-function loadavgTasks(): { runnableOthers: number; total: number } | null {
+/** /proc/loadavg: the 1-minute average, the tasks runnable now and all of them (every thread of
+ *  every process, in every PID namespace); null if unreadable. */
+function loadavgTasks(): { load1: number; runnable: number; total: number } | null {
   try {
     const text = readFileBounded('/proc/loadavg', 256).toString('latin1');
-    const m = /^\S+ \S+ \S+ (\d+)\/(\d+)/.exec(text);
+    const m = /^(\S+) \S+ \S+ (\d+)\/(\d+)/.exec(text);
     if (!m) return null;
-    return { runnableOthers: Math.max(0, Number(m[1]) - ownRunnable()), total: Number(m[2]) };
+    return { load1: Number(m[1]), runnable: Number(m[2]), total: Number(m[3]) };
   } catch {
     return null;
   }
+}
+
+/**
+ * The runnable tasks that are not this program's own threads (V8 compiles and collects garbage
+ * on threads of its own while the program starts: counted, they made an idle 2-CPU host look
+ * saturated in about one scan in eight); null when unknown. Read only when the count decides
+ * something, not on a host too small for workers.
+ */
+function runnableOthers(tasks: { runnable: number } | null): number | null {
+  return tasks === null ? null : Math.max(0, tasks.runnable - ownRunnable());
 }
 
 /** How many of this program's threads are runnable now (at least this one). */
@@ -182,7 +188,7 @@ export function prewarmScanThreads(count?: number): number {
   if (n === undefined) {
     const tasks = loadavgTasks();
     if (tasks === null || tasks.total < MIN_PIDS_FOR_WORKERS) return 0;
-    n = defaultThreads(availableParallelism(), loadavg()[0] ?? 0, tasks.runnableOthers) - 1;
+    n = defaultThreads(availableParallelism(), tasks.load1, runnableOthers(tasks) ?? 0) - 1;
     warmChoice = n;
   }
   for (let i = 0; i < n; i++) warm.push(newScanThread(true));
