@@ -3,9 +3,10 @@
 // (harness/cli.ts) runs the bundle in its own process with strings for streams. Library code
 // below the commands takes options instead and does not see this.
 
-/** A stream the CLI writes text to (process.stdout or a buffer); isTTY/columns decide styling. */
+/** A stream the CLI writes text to (process.stdout or a buffer); isTTY/columns decide styling.
+ *  Bytes are UTF-8 text (a scan's output, encoded in batches). */
 export interface CliOutput {
-  write(text: string): unknown;
+  write(text: string | Uint8Array): unknown;
   isTTY?: boolean;
   columns?: number;
 }

@@ -11,7 +11,17 @@ export interface PackageDb {
   readonly manager: 'dpkg' | 'rpm';
   /** Owner of each path (absolute, host paths). Paths not owned are absent from the map. Never throws for
    *  unowned paths; rejects only on a real failure (unreadable database), with an Error whose message is one clear line. */
-  lookup(paths: readonly string[]): Promise<Map<string, PackageRef>>;
+  lookup(paths: readonly string[], options?: LookupOptions): Promise<Map<string, PackageRef>>;
+}
+
+export interface LookupOptions {
+  /**
+   * dpkg's search of its `.list` files run elsewhere (a scan thread, src/scan/parallel.ts), the
+   * way scanListFiles does it; when it fails, the search runs here. rpm has no use for it.
+   */
+  listSearch?:
+    | ((infoDir: string, wanted: ReadonlySet<string>) => Promise<Map<string, string[]>>)
+    | undefined;
 }
 
 export interface PackageDbOptions {

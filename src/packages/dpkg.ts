@@ -2,12 +2,12 @@
 // gives versions, `diversions` says which package's copy of a path really sits where.
 
 import { Buffer } from 'node:buffer';
-import { closeSync, openSync, readSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { setImmediate } from 'node:timers/promises';
 import { errnoCode } from '../errors.ts';
 import type { PackageRef } from '../scan/model.ts';
-import type { PackageDb } from './db.ts';
+import type { LookupOptions, PackageDb } from './db.ts';
 import { candidatePaths } from './usrmerge.ts';
 
 /** Third word of `Status:` for packages whose files are on disk (not `not-installed`/`config-files`). */
@@ -287,12 +287,21 @@ export class DpkgDb implements PackageDb {
     this.#dir = `${root}/var/lib/dpkg`;
   }
 
-  async lookup(paths: readonly string[]): Promise<Map<string, PackageRef>> {
+  async lookup(
+    paths: readonly string[],
+    options: LookupOptions = {},
+  ): Promise<Map<string, PackageRef>> {
     const result = new Map<string, PackageRef>();
     if (paths.length === 0) return result;
-    const [statusText, diversions] = await Promise.all([this.#statusText(), this.#diversions()]);
+    // Nothing awaited before the search starts: given elsewhere, it runs while this thread goes
+    // on with its own work (the caller's, until it awaits this lookup).
+    const diversions = this.#diversions();
     const wanted = wantedPaths(paths, diversions);
-    const listed = await scanListFiles(`${this.#dir}/info`, wanted);
+    const search = searchLists(`${this.#dir}/info`, wanted, options.listSearch);
+    search.catch(() => {});
+    // The status file's error first when both fail: it is the one that says the most.
+    const statusText = await this.#statusText();
+    const listed = await search;
     // Only the owners' stanzas are parsed, not the whole file (~30 ms for 1,000 packages).
     const owners = new Set<string>();
     for (const lists of listed.values()) for (const l of lists) owners.add(packageName(l));
@@ -309,15 +318,32 @@ export class DpkgDb implements PackageDb {
     return readDb(path, () => readFile(path, 'utf8'));
   }
 
-  async #diversions(): Promise<Diversions> {
+  /** Read synchronously: a few lines, needed before the search can start. */
+  #diversions(): Diversions {
     const path = `${this.#dir}/diversions`;
     try {
-      return parseDiversions(await readFile(path, 'utf8'));
+      return parseDiversions(readFileSync(path, 'utf8'));
     } catch (e) {
       if (errnoCode(e) === 'ENOENT') return parseDiversions('');
       throw dbError(path, e);
     }
   }
+}
+
+/** scanListFiles, run elsewhere when that is given and works, else here. */
+async function searchLists(
+  infoDir: string,
+  wanted: ReadonlySet<string>,
+  elsewhere: LookupOptions['listSearch'],
+): Promise<Map<string, string[]>> {
+  if (elsewhere !== undefined && wanted.size > 0) {
+    try {
+      return await elsewhere(infoDir, wanted);
+    } catch {
+      // The other thread failed or is gone: searched here, which says what is wrong if anything.
+    }
+  }
+  return scanListFiles(infoDir, wanted);
 }
 
 /** Every path a `.list` file may record for the asked paths: merged-/usr aliases and diversion sources. */

@@ -8,13 +8,35 @@ import { ProcReader, readFileBounded } from '../procfs/reader.ts';
 import { statFields } from '../procfs/status.ts';
 import type { CollectOptions, CollectResult } from './collect.ts';
 import { collect } from './collect.ts';
-import { sharedQueue, WORKER_CANCELLED, WORKER_IDLE, type WorkerInput } from './queue.ts';
+import {
+  type ListReply,
+  type ListRequest,
+  sharedQueue,
+  WORKER_CANCELLED,
+  WORKER_IDLE,
+  type WorkerInput,
+} from './queue.ts';
 import { threadCountError } from './threads.ts';
 
 declare const __SCAN_WORKER_SOURCE__: string;
 
 /** Below this many processes a worker's start-up costs more than it saves. */
 const MIN_PIDS_FOR_WORKERS = 2500;
+
+/**
+ * A worker kept after its reads, for the scan's next step: dpkg's `.list` search runs there while
+ * the main thread reads cgroups and attributes owners (the search was 30-40 ms of a 10,000-process
+ * scan on the main thread alone). `end` stops it; idle, it keeps nothing alive.
+ */
+export interface ScanHelper {
+  scanLists(infoDir: string, wanted: ReadonlySet<string>): Promise<Map<string, string[]>>;
+  end(): void;
+}
+
+export interface Collected extends CollectResult {
+  /** A worker that took part, still running; null when none did. */
+  helper: ScanHelper | null;
+}
 
 export async function collectAll(
   root: string,
@@ -24,7 +46,7 @@ export async function collectAll(
   /** Tests: the main thread starts only once every worker has taken work (the path a fast
    *  machine takes with a large process table, made certain on a small fixture). */
   test?: { mainAfterWorkers: boolean },
-): Promise<CollectResult> {
+): Promise<Collected> {
   const bad = threads === undefined ? null : threadCountError(threads);
   if (bad !== null) throw new UserError(`--threads: ${bad}; give a smaller number`);
   const shared = new Int32Array(new SharedArrayBuffer(4 * pids.length));
@@ -58,13 +80,31 @@ export async function collectAll(
   // The main thread works too, from the start: a worker joins when it is up (30-100 ms later),
   // so its start-up overlaps the reads instead of delaying them.
   const results = [collect(new ProcReader(root), sharedQueue(shared, counter), options)];
-  for (const [slot, w] of started.entries()) {
-    // The queue is drained: a worker that has not taken any of it is not waited for.
-    if (Atomics.compareExchange(state, slot, WORKER_IDLE, WORKER_CANCELLED) === WORKER_IDLE)
-      void w.terminate();
-    else results.push(await w.result);
+  let helper: ScanThread | null = null;
+  try {
+    for (const [slot, w] of started.entries()) {
+      // The queue is drained: a worker that has not taken any of it is not waited for.
+      if (Atomics.compareExchange(state, slot, WORKER_IDLE, WORKER_CANCELLED) === WORKER_IDLE)
+        void w.terminate();
+      else {
+        results.push(await w.result);
+        if (helper === null) helper = w;
+        else void w.terminate();
+      }
+    }
+  } catch (e) {
+    for (const w of started) void w.terminate();
+    throw e;
   }
+  const kept = helper;
   return {
+    helper:
+      kept === null
+        ? null
+        : {
+            scanLists: (dir, wanted) => kept.scanLists(dir, wanted),
+            end: () => void kept.terminate(),
+          },
     processes: results.flatMap((r) => r.processes).sort((a, b) => a.pid - b.pid),
     interpreted: results.flatMap((r) => r.interpreted).sort((a, b) => a.pid - b.pid),
     foreign: results.flatMap((r) => r.foreign).sort((a, b) => a.pid - b.pid),
@@ -136,6 +176,8 @@ function ownRunnable(): number {
 interface ScanThread {
   start(input: WorkerInput): void;
   result: Promise<CollectResult>;
+  /** After the result: dpkg's `.list` search on this thread; rejects when the thread is gone. */
+  scanLists(infoDir: string, wanted: ReadonlySet<string>): Promise<Map<string, string[]>>;
   terminate: () => Promise<number>;
 }
 
@@ -148,14 +190,27 @@ function newScanThread(idle = false): ScanThread {
           `import('tsx/esm/api').then((t) => { t.register(); return import(${JSON.stringify(new URL('./worker.ts', import.meta.url).href)}); })`,
           { eval: true },
         );
+  /** Searches asked for and not answered yet, in order (the thread answers in order). */
+  const asked: { answer: (r: ListReply) => void; fail: (e: Error) => void }[] = [];
+  let gone = false;
   const result = new Promise<CollectResult>((resolve, reject) => {
     worker.once('message', (r: CollectResult) => {
       resolve(r);
-      void worker.terminate();
+      worker.on('message', (reply: ListReply) => {
+        asked.shift()?.answer(reply);
+        if (asked.length === 0) worker.unref();
+      });
+      // Kept for a `.list` search: idle, it holds nothing up; the scan ends it. (After the
+      // listener: adding a 'message' listener refs the worker's port again.)
+      worker.unref();
     });
     worker.once('error', reject);
     // Ended without a result (terminated, or exited early): only ever awaited once it took work.
-    worker.once('exit', () => reject(new Error('a scan thread ended without its result')));
+    worker.once('exit', () => {
+      gone = true;
+      reject(new Error('a scan thread ended without its result'));
+      for (const a of asked.splice(0)) a.fail(new Error('the scan thread ended'));
+    });
   });
   // A worker that fails before taking work is cancelled, never awaited: its error is moot.
   result.catch(() => {});
@@ -167,6 +222,17 @@ function newScanThread(idle = false): ScanThread {
       worker.postMessage(input);
     },
     result,
+    scanLists(infoDir, wanted) {
+      if (gone) return Promise.reject(new Error('the scan thread ended'));
+      return new Promise((resolve, reject) => {
+        asked.push({
+          answer: (r) => ('error' in r ? reject(new Error(r.error)) : resolve(new Map(r.found))),
+          fail: reject,
+        });
+        worker.ref();
+        worker.postMessage({ infoDir, wanted: [...wanted] } satisfies ListRequest);
+      });
+    },
     terminate: () => worker.terminate(),
   };
 }

@@ -29,3 +29,12 @@ export interface WorkerInput {
   state: Int32Array;
   slot: number;
 }
+
+/** After its share of the reads, a worker searches dpkg's `.list` files for these paths. */
+export interface ListRequest {
+  infoDir: string;
+  wanted: string[];
+}
+
+/** The search's result (path → `.list` names, as scanListFiles returns it) or why it failed. */
+export type ListReply = { found: [string, string[]][] } | { error: string };

@@ -15,7 +15,7 @@ import type { InterpFinding } from '../interp/evidence.ts';
 import { loadedFindings, ownerQueries, PackageFiles, packageFindings } from '../interp/evidence.ts';
 import type { RawInterp } from '../interp/read.ts';
 import { userRegExp } from '../match/regexp.ts';
-import { openPackageDb } from '../packages/db.ts';
+import { openPackageDb, type PackageDb } from '../packages/db.ts';
 import { isFailure, ProcReader } from '../procfs/reader.ts';
 import { parseCmdline } from '../procfs/status.ts';
 import { cgroupOf, cgroupsOf } from './cgroups.ts';
@@ -25,7 +25,7 @@ import { applyFilters, type ScanFilters } from './filters.ts';
 import type { Owner, PackageRef, StaleFile, StaleProcess } from './model.ts';
 import type { NoiseConfig } from './noise.ts';
 import { noiseMatcher } from './noise.ts';
-import { collectAll } from './parallel.ts';
+import { collectAll, type ScanHelper } from './parallel.ts';
 
 export interface ScanOptions {
   /** procfs to read; "/proc" by default (a fixture tree in tests). */
@@ -53,6 +53,8 @@ export interface ScanOptions {
   interpreted?: boolean | undefined;
   /** Advisories to assess (docs/advisories.md); none by default. */
   advisories?: readonly Advisory[] | undefined;
+  /** Tests: the main thread reads only once every worker took work (src/scan/parallel.ts). */
+  testWorkersFirst?: boolean | undefined;
 }
 
 export interface ScanSummary {
@@ -123,79 +125,93 @@ export async function scan(options: ScanOptions = {}): Promise<ScanReport> {
       hostPidNs: wantAdvisories ? (ctx.pidNs ?? undefined) : undefined,
     },
     options.threads,
+    options.testWorkersFirst ? { mainAfterWorkers: true } : undefined,
   );
-  const candidates = raw.processes.filter(
-    (p) => p.comm === null || !ignoredNames.some((re) => re.test(p.comm ?? '')),
-  );
-  const cgroups = cgroupsOf(
-    reader,
-    candidates.map((p) => p.pid),
-  );
-  const processes = candidates.map((p) =>
-    toStaleProcess(reader, p, cgroups.get(p.pid) ?? null, ctx),
-  );
-  const isNoise = noiseMatcher(options.noise ?? {});
-  const files = new PackageFiles(hostRoot === '/' ? '' : hostRoot.replace(/\/+$/, ''));
-  const interp = raw.interpreted.map((p) => ({
-    p,
-    // `package` evidence only for the host's processes, and only when a package changed since.
-    onHost:
-      (ctx.pidNs === null || p.pidNs === null || p.pidNs === ctx.pidNs) &&
-      files.changedAfter(p.startMs),
-    loaded: loadedFindings(p, isNoise),
-  }));
-  const warnings: string[] = [];
-  let manager: ScanReport['packageManager'] = null;
-  let owners = new Map<string, PackageRef>();
+  // The worker kept for the package search ends with the scan, whatever happens.
   try {
-    const db = await dbPromise;
-    if (db) {
-      manager = db.manager;
-      owners = await attachPackages(
-        options.fileOwners === false ? [] : processes,
-        db,
-        interp.flatMap((a) => ownerQueries(a.p, a.onHost, isNoise)),
-      );
+    const candidates = raw.processes.filter(
+      (p) => p.comm === null || !ignoredNames.some((re) => re.test(p.comm ?? '')),
+    );
+    const isNoise = noiseMatcher(options.noise ?? {});
+    const files = new PackageFiles(hostRoot === '/' ? '' : hostRoot.replace(/\/+$/, ''));
+    const interp = raw.interpreted.map((p) => ({
+      p,
+      // `package` evidence only for the host's processes, and only when a package changed since.
+      onHost: !inForeignPidNs(p, ctx) && files.changedAfter(p.startMs),
+      loaded: loadedFindings(p, isNoise),
+    }));
+    const warnings: string[] = [];
+    const lookupFailed = (e: unknown) =>
+      warnings.push(`package lookup failed: ${(e as Error).message}`);
+    let db: PackageDb | null = null;
+    try {
+      db = await dbPromise;
+    } catch (e) {
+      lookupFailed(e);
     }
-  } catch (e) {
-    warnings.push(`package lookup failed: ${(e as Error).message}`);
+    // Started before the cgroups are read: its `.list` search runs on a scan thread meanwhile.
+    const owners = lookupOwners(
+      db,
+      options.fileOwners === false ? [] : candidates,
+      interp.flatMap((a) => ownerQueries(a.p, a.onHost, isNoise)),
+      ctx,
+      raw.helper,
+    );
+    owners.catch(() => {});
+    const cgroups = cgroupsOf(
+      reader,
+      candidates.map((p) => p.pid),
+    );
+    const processes = candidates.map((p) =>
+      toStaleProcess(reader, p, cgroups.get(p.pid) ?? null, ctx),
+    );
+    const manager = db?.manager ?? null;
+    let found = new Map<string, PackageRef>();
+    try {
+      found = await owners;
+    } catch (e) {
+      lookupFailed(e);
+    }
+    if (options.fileOwners !== false) attachPackages(processes, found);
+    if (interp.length > 0) {
+      addInterpreted(reader, processes, interp, found, files, isNoise, ignoredNames, ctx);
+    }
+    const truncated = truncationWarning(processes);
+    if (truncated !== null) warnings.push(truncated);
+    const kept = applyFilters(processes, options.filters ?? {});
+    attachDetails(reader, kept);
+    const groups = groupProcesses(kept);
+    const advisories =
+      options.advisories && wantAdvisories
+        ? await (await import('../advisory/run.ts')).assessRun(options.advisories, kept, {
+            manager,
+            root: hostRoot,
+            procRoot,
+            // The PIDs already listed (--pid narrows them): containers are looked for among them,
+            // as the threads found them (null: the host's namespace is unknown, none is found).
+            pids,
+            foreign: ctx.pidNs === null ? null : raw.foreign,
+            rangeOf: rangesOf(raw.processes),
+          })
+        : undefined;
+    return {
+      hostname: hostname(),
+      asRoot: process.geteuid?.() === 0,
+      time: new Date().toISOString(),
+      durationMs: Math.round(performance.now() - t0),
+      packageManager: manager,
+      summary: summarize(raw.scanned, raw.denied, kept, groups),
+      groups,
+      processes: kept,
+      warnings,
+      ...(wanted === null && wantPackages && options.fileOwners !== false
+        ? { unfiltered: processes }
+        : {}),
+      ...(advisories === undefined ? {} : { advisories }),
+    };
+  } finally {
+    raw.helper?.end();
   }
-  if (interp.length > 0) {
-    addInterpreted(reader, processes, interp, owners, files, isNoise, ignoredNames, ctx);
-  }
-  const truncated = truncationWarning(processes);
-  if (truncated !== null) warnings.push(truncated);
-  const kept = applyFilters(processes, options.filters ?? {});
-  attachDetails(reader, kept);
-  const groups = groupProcesses(kept);
-  const advisories =
-    options.advisories && wantAdvisories
-      ? await (await import('../advisory/run.ts')).assessRun(options.advisories, kept, {
-          manager,
-          root: hostRoot,
-          procRoot,
-          // The PIDs already listed (--pid narrows them): containers are looked for among them,
-          // as the threads found them (null: the host's namespace is unknown, none is found).
-          pids,
-          foreign: ctx.pidNs === null ? null : raw.foreign,
-          rangeOf: rangesOf(raw.processes),
-        })
-      : undefined;
-  return {
-    hostname: hostname(),
-    asRoot: process.geteuid?.() === 0,
-    time: new Date().toISOString(),
-    durationMs: Math.round(performance.now() - t0),
-    packageManager: manager,
-    summary: summarize(raw.scanned, raw.denied, kept, groups),
-    groups,
-    processes: kept,
-    warnings,
-    ...(wanted === null && wantPackages && options.fileOwners !== false
-      ? { unfiltered: processes }
-      : {}),
-    ...(advisories === undefined ? {} : { advisories }),
-  };
 }
 
 function listPids(reader: ProcReader): number[] {
@@ -225,13 +241,17 @@ function referenceContext(reader: ProcReader): ReferenceContext {
   };
 }
 
+function inForeignPidNs(p: { pidNs: string | null }, ctx: ReferenceContext): boolean {
+  return ctx.pidNs !== null && p.pidNs !== null && p.pidNs !== ctx.pidNs;
+}
+
 function toStaleProcess(
   reader: ProcReader,
   p: RawProcess,
   cgroup: string | null,
   ctx: ReferenceContext,
 ): StaleProcess {
-  const foreignPidNs = ctx.pidNs !== null && p.pidNs !== null && p.pidNs !== ctx.pidNs;
+  const foreignPidNs = inForeignPidNs(p, ctx);
   let owner: Owner = attributeCgroup(cgroup, ctx.rootPrefix);
   if (foreignPidNs && owner.type !== 'container') {
     // In another PID namespace but not in a cgroup we recognise: still not the host's service.
@@ -317,20 +337,31 @@ function attachDetails(reader: ProcReader, processes: StaleProcess[]): void {
   }
 }
 
-/** Fills in the packages of stale files; also looks up `extra` paths (one database pass). */
-async function attachPackages(
-  processes: StaleProcess[],
-  db: { lookup(paths: readonly string[]): Promise<Map<string, PackageRef>> },
-  extra: readonly string[] = [],
+/**
+ * The owners of the stale files of `processes` and of `extra` paths (one database pass). Asked
+ * before the owners are attributed, so for every file of the host's PID namespace: a superset of
+ * the host paths (those of a container found by its cgroup alone are looked up for nothing).
+ */
+function lookupOwners(
+  db: PackageDb | null,
+  processes: readonly RawProcess[],
+  extra: readonly string[],
+  ctx: ReferenceContext,
+  helper: ScanHelper | null,
 ): Promise<Map<string, PackageRef>> {
   const paths = new Set<string>(extra);
-  for (const p of processes) for (const f of p.files) if (f.hostPath) paths.add(f.hostPath);
-  if (paths.size === 0) return new Map();
-  const owners = await db.lookup([...paths]);
+  for (const p of processes) {
+    if (!inForeignPidNs(p, ctx)) for (const f of p.files) paths.add(f.path);
+  }
+  if (db === null || paths.size === 0) return Promise.resolve(new Map());
+  return db.lookup([...paths], { listSearch: helper?.scanLists });
+}
+
+/** Fills in the packages of stale files found on the host. */
+function attachPackages(processes: StaleProcess[], owners: ReadonlyMap<string, PackageRef>): void {
   for (const p of processes) {
     for (const f of p.files) if (f.hostPath) f.package = owners.get(f.hostPath) ?? null;
   }
-  return owners;
 }
 
 /**

@@ -1,9 +1,18 @@
 // Entry point of a scan worker thread: boots (possibly before the command line is parsed), then
-// drains the shared PID queue with its own reader once it is given work.
+// drains the shared PID queue with its own reader once it is given work. After its result it
+// stays for the scan's next step: dpkg's `.list` search, while the main thread reads cgroups.
 import { parentPort } from 'node:worker_threads';
+import { scanListFiles } from '../packages/dpkg.ts';
 import { ProcReader } from '../procfs/reader.ts';
 import { collect } from './collect.ts';
-import { sharedQueue, WORKER_IDLE, WORKER_WORKING, type WorkerInput } from './queue.ts';
+import {
+  type ListReply,
+  type ListRequest,
+  sharedQueue,
+  WORKER_IDLE,
+  WORKER_WORKING,
+  type WorkerInput,
+} from './queue.ts';
 
 parentPort?.once('message', (input: WorkerInput) => {
   // Claimed before any work: the main thread cancels a worker that comes up after the queue is
@@ -14,5 +23,12 @@ parentPort?.once('message', (input: WorkerInput) => {
     parentPort?.postMessage(
       collect(new ProcReader(input.root), sharedQueue(input.pids, input.counter), input.options),
     );
+    parentPort?.on('message', (req: ListRequest) => {
+      scanListFiles(req.infoDir, new Set(req.wanted)).then(
+        (found): void => parentPort?.postMessage({ found: [...found] } satisfies ListReply),
+        (e: unknown): void =>
+          parentPort?.postMessage({ error: (e as Error).message } satisfies ListReply),
+      );
+    });
   }
 });

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import fc from 'fast-check';
 import { formatJson, scanJsonChunks, scanToJson } from '../../src/output/json.ts';
+import type { PackageRef, StaleFile, StaleProcess } from '../../src/scan/model.ts';
 import type { ScanReport } from '../../src/scan/scan.ts';
 import { scan } from '../../src/scan/scan.ts';
 import { makeProcTree, mapsLine } from '../helpers/fakeproc.ts';
@@ -36,5 +38,120 @@ describe('scan JSON written in pieces', () => {
   it('handles a report without processes', () => {
     const empty = { ...report, processes: [], groups: [] };
     assert.equal(formatJson(empty), `${JSON.stringify(scanToJson(empty), null, 2)}\n`);
+  });
+
+  it('is exactly the pretty-printed document for any processes (files reused from the last one or not)', () => {
+    // Few distinct values, so that consecutive processes often share files (the reused text)
+    // and often differ in one field only (which must not be reused).
+    const shared: PackageRef = { name: 'libssl3', version: '3.0.15-1~deb12u1', manager: 'dpkg' };
+    const text = fc.oneof(
+      fc.constantFrom('/usr/lib/libssl.so.3', '/usr/bin/x', 'a"b\\c', ''),
+      fc.string({ unit: 'binary', maxLength: 12 }),
+    );
+    const pkg = fc.oneof(
+      fc.constant(shared),
+      fc.constant(null),
+      fc.constant({ ...shared }),
+      fc.record({ name: text, version: text, manager: fc.constantFrom('dpkg', 'rpm') }),
+    );
+    const base: StaleFile = {
+      path: '/usr/lib/libssl.so.3',
+      hostPath: '/usr/lib/libssl.so.3',
+      kind: 'code',
+      inode: 1,
+      device: 'fe:00',
+      package: shared,
+    };
+    // Each differs from `base` in one field only: reused for it, the text would be wrong.
+    const oneOff: StaleFile[] = [
+      base,
+      { ...base },
+      { ...base, path: '/usr/lib/libssl.so.4' },
+      { ...base, hostPath: null },
+      { ...base, kind: 'data' },
+      { ...base, inode: 2 },
+      { ...base, device: '00:2a' },
+      { ...base, package: null },
+      { ...base, package: { ...shared } },
+      { ...base, package: { ...shared, version: '3.0.16-1' } },
+      {
+        ...base,
+        interpreted: {
+          interpreter: 'python',
+          confidence: 'loaded',
+          reason: 'script',
+          changedAt: '2026-12-02T10:00:00.000Z',
+          startedAt: '2026-12-01T10:00:00.000Z',
+        },
+      },
+    ];
+    const anyFile: fc.Arbitrary<StaleFile> = fc.record(
+      {
+        path: text,
+        hostPath: fc.option(text),
+        kind: fc.constantFrom('code', 'data'),
+        inode: fc.constantFrom(1, 2, 2 ** 40),
+        device: fc.constantFrom('fe:00', '00:2a'),
+        package: pkg,
+        interpreted: fc.record({
+          interpreter: fc.constantFrom('python', 'java'),
+          confidence: fc.constantFrom('loaded', 'package'),
+          reason: fc.constantFrom('script', 'module'),
+          changedAt: fc.constant('2026-12-02T10:00:00.000Z'),
+          startedAt: fc.constant('2026-12-01T10:00:00.000Z'),
+        }),
+      },
+      { requiredKeys: ['path', 'hostPath', 'kind', 'inode', 'device', 'package'] },
+    );
+    const process: fc.Arbitrary<StaleProcess> = fc.record(
+      {
+        pid: fc.nat(),
+        ppid: fc.option(fc.nat()),
+        uid: fc.option(fc.nat()),
+        name: fc.option(text),
+        cmdline: fc.option(fc.array(text, { maxLength: 3 })),
+        root: text,
+        foreignPidNs: fc.boolean(),
+        cgroup: fc.option(text),
+        owner: fc.constantFrom(
+          { type: 'unmanaged', cgroup: '/' } as const,
+          { type: 'system-unit', unit: 'x.service' } as const,
+        ),
+        files: fc.array(fc.oneof(fc.constantFrom(...oneOff), anyFile), { maxLength: 3 }),
+        ignored: fc.array(
+          fc.record({ path: text, kind: fc.constantFrom('code', 'data'), rule: text }),
+          { maxLength: 2 },
+        ),
+        omittedMappings: fc.integer({ min: 1, max: 9 }),
+      },
+      {
+        requiredKeys: [
+          'pid',
+          'ppid',
+          'uid',
+          'name',
+          'cmdline',
+          'root',
+          'foreignPidNs',
+          'cgroup',
+          'owner',
+          'files',
+          'ignored',
+        ],
+      },
+    );
+    // Runs of the same files, as a scan of many processes of one program gives.
+    const processes = fc
+      .array(fc.tuple(process, fc.nat(3)), { maxLength: 8 })
+      .map((xs) =>
+        xs.flatMap(([p, n]) => Array.from({ length: n + 1 }, (_, i) => ({ ...p, pid: p.pid + i }))),
+      );
+    fc.assert(
+      fc.property(processes, (ps) => {
+        const r = { ...report, processes: ps };
+        assert.equal(formatJson(r), `${JSON.stringify(scanToJson(r), null, 2)}\n`);
+      }),
+      { numRuns: 300 },
+    );
   });
 });

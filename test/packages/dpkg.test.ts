@@ -210,6 +210,33 @@ describe('dpkg package database (fixture root)', () => {
     assert.equal((await lookup([])).size, 0);
   });
 
+  it('searches the .list files where it is told to (a scan thread), and here when that fails', async () => {
+    const db = await openPackageDb({ root });
+    assert.ok(db);
+    const asked = ['/usr/bin/tool', '/usr/lib/x86_64-linux-gnu/libc.so.6'];
+    const here = await db.lookup(asked);
+    const seen: string[][] = [];
+    // Told where: its answer is the one used (asked with the merged-/usr alias too).
+    const elsewhere = await db.lookup(asked, {
+      listSearch: async (infoDir, wanted) => {
+        seen.push([infoDir, ...[...wanted].sort()]);
+        return new Map([['/lib/x86_64-linux-gnu/libc.so.6', ['bash']]]);
+      },
+    });
+    assert.equal(seen[0]?.[0], `${root}/var/lib/dpkg/info`);
+    assert.ok(
+      seen[0]?.includes('/usr/bin/tool') && seen[0]?.includes('/lib/x86_64-linux-gnu/libc.so.6'),
+    );
+    assert.equal(elsewhere.get('/usr/lib/x86_64-linux-gnu/libc.so.6')?.name, 'bash');
+    assert.equal(elsewhere.has('/usr/bin/tool'), false);
+    // The other thread gone or failed: the same answer as without it.
+    const fallback = await db.lookup(asked, {
+      listSearch: () => Promise.reject(new Error('the scan thread ended')),
+    });
+    assert.deepEqual([...fallback], [...here]);
+    assert.equal(here.get('/usr/bin/tool')?.name, 'wrapper');
+  });
+
   it('works without a diversions file', async () => {
     const bare = await mkdtemp(join(tmpdir(), 'afterpatch-dpkg-bare-'));
     try {

@@ -3,7 +3,11 @@
 // after the queue was drained is not.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { scanListFiles } from '../../src/packages/dpkg.ts';
 import { collectAll, prewarmScanThreads, warmThreads } from '../../src/scan/parallel.ts';
 import { makeProcTree, mapsLine } from '../helpers/fakeproc.ts';
 
@@ -36,6 +40,7 @@ describe('scan threads', () => {
 
   it('waits for workers that took work: every process is reported once', async () => {
     const r = await collectAll(fx.root, pids, opts, 3, { mainAfterWorkers: true });
+    r.helper?.end();
     assert.deepEqual(
       r.processes.map((p) => p.pid),
       stale,
@@ -47,6 +52,7 @@ describe('scan threads', () => {
     // 200 processes take the main thread a few milliseconds; a worker needs tens to start (from
     // source, through tsx, hundreds): the workers are cancelled, not waited for.
     const r = await collectAll(fx.root, pids, opts, 4);
+    r.helper?.end();
     assert.deepEqual(
       r.processes.map((p) => p.pid),
       stale,
@@ -60,6 +66,7 @@ describe('scan threads', () => {
     // Two workers wanted: two prewarmed threads take work (the main thread waits until they
     // have), the third is ended.
     const r = await collectAll(fx.root, pids, opts, 3, { mainAfterWorkers: true });
+    r.helper?.end();
     assert.equal(warmThreads(), 0);
     assert.deepEqual(
       r.processes.map((p) => p.pid),
@@ -77,5 +84,36 @@ describe('scan threads', () => {
     });
     assert.equal(r.status, 0, r.stderr);
     assert.ok(Date.now() - started < 30_000);
+  });
+
+  it('keeps a worker after its reads for the .list search, which finds what the main thread finds', async () => {
+    const info = mkdtempSync(join(tmpdir(), 'afterpatch-lists-'));
+    try {
+      writeFileSync(join(info, 'liba:amd64.list'), '/.\n/usr/lib/liba.so.1\n/usr/bin/a\n');
+      writeFileSync(join(info, 'libb.list'), '/usr/lib/liba.so.1\n/usr/bin/b');
+      writeFileSync(join(info, 'libb.md5sums'), '/usr/lib/liba.so.1\n');
+      const wanted = new Set(['/usr/lib/liba.so.1', '/usr/bin/b', '/usr/bin/none']);
+      const r = await collectAll(fx.root, pids, opts, 2, { mainAfterWorkers: true });
+      assert.ok(r.helper, 'the worker that took work is kept');
+      const found = await r.helper.scanLists(info, wanted);
+      assert.deepEqual([...found].sort(), [...(await scanListFiles(info, wanted))].sort());
+      assert.deepEqual(found.get('/usr/lib/liba.so.1'), ['liba:amd64', 'libb']);
+      // A failure there is the caller's to handle (the lookup then searches on its own thread).
+      await assert.rejects(r.helper.scanLists(join(info, 'missing'), wanted), /ENOENT/);
+      r.helper.end();
+      await assert.rejects(r.helper.scanLists(info, wanted), /the scan thread ended/);
+    } finally {
+      rmSync(info, { recursive: true, force: true });
+    }
+  });
+
+  it('a worker kept for the .list search keeps nothing alive', () => {
+    // Not ended by its caller (a library user, a failure before the end): the program still exits.
+    const code = `import(${JSON.stringify(new URL('../../src/scan/parallel.ts', import.meta.url).href)}).then(async (m) => { const r = await m.collectAll('/proc', [process.pid], { noise: {}, keepIgnored: false, wantComm: false }, 2, { mainAfterWorkers: true }); if (!r.helper) process.exit(9); })`;
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '-e', code], {
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    assert.equal(r.status, 0, r.stderr);
   });
 });

@@ -102,6 +102,16 @@ describe('scan finds processes running an upgraded package', {
     assert.equal(byPkg.processes.length, pids.length);
   });
 
+  it('names the same packages when a scan thread searches the .list files', async () => {
+    const pids = [...holders];
+    // The worker takes part, then searches dpkg's .list files while this thread reads cgroups.
+    const r = await scan({ filters: { pids }, threads: 2, testWorkersFirst: true });
+    assert.equal(r.processes.length, pids.length);
+    for (const p of r.processes)
+      for (const f of p.files)
+        assert.deepEqual(f.package, { name: PKG, version: '2.0-1', manager: 'dpkg' });
+  });
+
   it('does not report a deleted memfd or a deleted /tmp library, but shows them with --all', async () => {
     const r = await runCli([
       'scan',
