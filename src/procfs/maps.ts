@@ -93,11 +93,17 @@ export function hasDeletedMarker(buffer: Buffer, len: number): boolean {
  * collecting them: a hostile maps file may hold a million such lines, so the caller decides what
  * to keep. When `visit` returns false the rest is only counted (a substring search per line, no
  * parsing): the number of deleted lines left unvisited is returned.
+ *
+ * `again`, when given, is asked first about a line of the same file (device, inode and path) as
+ * the line visited just before, with only whether it is executable: nothing is decoded or
+ * allocated for it (a library is mapped 4–5 times in a row). It answers as `visit` would, or
+ * null to have the line visited in full.
  */
 export function forEachDeleted(
   buffer: Buffer,
   len: number,
   visit: (m: Mapping) => boolean | undefined,
+  again?: (exec: boolean) => boolean | undefined | null,
 ): number {
   // A view bounded to this file: the shared buffer holds stale bytes beyond it.
   const buf = buffer.subarray(0, len);
@@ -110,21 +116,50 @@ export function forEachDeleted(
   let last: Mapping | null = null;
   let lastTail = 0;
   let lastEnd = 0;
+  let lastVisited = false;
+  /** A marker found by looking at the line after the last one (its start), or -1. */
+  let next = -1;
+  let nextStart = 0;
   for (;;) {
-    const hit = buf.indexOf(DELETED_BYTES, from);
-    if (hit === -1) return left;
+    let hit = next;
+    let start = nextStart;
+    next = -1;
+    if (hit === -1) {
+      hit = buf.indexOf(DELETED_BYTES, from);
+      if (hit === -1) return left;
+      start = -1;
+    }
     const after = hit + DELETED.length;
     from = after;
     // Only a suffix counts: " (deleted)" inside a path is not the kernel's marker.
     if (after < len && buf[after] !== 10) continue;
+    // The next line is often another mapping of this file: its end is looked at directly (the
+    // search for the marker, a call through Buffer's argument checks, is made only past it).
+    if (after < len) {
+      const end = u8IndexOf.call(buf, 10, after + 1);
+      const e = end === -1 ? len : end;
+      if (e - DELETED.length > after && endsWithDeleted(buf, e)) {
+        next = e - DELETED.length;
+        nextStart = after + 1;
+      }
+    }
     if (stopped) {
       left++;
       continue;
     }
-    const start = hit === 0 ? 0 : buf.lastIndexOf(10, hit - 1) + 1;
+    if (start === -1) start = hit === 0 ? 0 : u8LastIndexOf.call(buf, 10, hit - 1) + 1;
     const tail = tailStart(buf, start, hit);
     let m: Mapping | null;
     if (last !== null && tail !== -1 && sameBytes(buf, tail, after, lastTail, lastEnd)) {
+      // The four perms (r, w, x, p/s) between the range's space and the next one.
+      const perms = u8IndexOf.call(buf, 32, start) + 1;
+      if (again !== undefined && lastVisited && perms > start + 1 && buf[perms + 4] === 32) {
+        const answer = again(buf[perms + 2] === 120);
+        if (answer !== null) {
+          stopped = answer === false;
+          continue;
+        }
+      }
       m = withHead(last, buf.toString('latin1', start, tail - 1));
     } else {
       m = parseMapsLine(buf.toString('utf8', start, after));
@@ -134,7 +169,10 @@ export function forEachDeleted(
         lastEnd = after;
       }
     }
-    if (m?.deleted && m.inode !== 0 && m.path.startsWith('/')) stopped = visit(m) === false;
+    // Only a visited line's file may be answered by `again` (one that was not visited is not
+    // the file `again` knows about).
+    lastVisited = m?.deleted === true && m.inode !== 0 && m.path.startsWith('/');
+    if (lastVisited && m) stopped = visit(m) === false;
   }
 }
 
@@ -142,6 +180,18 @@ export function forEachDeleted(
  * Where the device field of the maps line [start, end) begins (after three single spaces), or -1
  * when the head (range, perms, offset) is not plain ASCII: then the line is parsed in full.
  */
+// The typed array's own searches for one byte: Buffer's versions validate their arguments in
+// JavaScript first, which cost more than the search on a line of 100 bytes.
+const u8IndexOf = Uint8Array.prototype.indexOf;
+const u8LastIndexOf = Uint8Array.prototype.lastIndexOf;
+
+/** Whether the bytes before `end` are " (deleted)". */
+function endsWithDeleted(buf: Buffer, end: number): boolean {
+  const at = end - DELETED_BYTES.length;
+  for (let i = 0; i < DELETED_BYTES.length; i++) if (buf[at + i] !== DELETED_BYTES[i]) return false;
+  return true;
+}
+
 function tailStart(buf: Buffer, start: number, end: number): number {
   let spaces = 0;
   for (let i = start; i < end; i++) {

@@ -175,42 +175,53 @@ function deletedFiles(
   let lastInode = -1;
   let lastKey = '';
   let lastRule: string | null = null;
-  const left = forEachDeleted(reader.buffer, len, (m) => {
-    const kind = isCode(m) ? 'code' : 'data';
-    if (m.path !== lastPath || m.inode !== lastInode) {
-      lastPath = m.path;
-      lastInode = m.inode;
-      lastKey = `${m.inode}\0${m.path}`;
-      lastRule = isNoise(m.path);
-    }
-    const key = lastKey;
-    const rule = lastRule;
-    const into = rule === null ? files : ignored;
-    const prev = into.get(key);
-    if (prev) {
-      if (kind === 'code') prev.kind = kind;
+  const left = forEachDeleted(
+    reader.buffer,
+    len,
+    (m) => {
+      const kind = isCode(m) ? 'code' : 'data';
+      if (m.path !== lastPath || m.inode !== lastInode) {
+        lastPath = m.path;
+        lastInode = m.inode;
+        lastKey = `${m.inode}\0${m.path}`;
+        lastRule = isNoise(m.path);
+      }
+      const key = lastKey;
+      const rule = lastRule;
+      const into = rule === null ? files : ignored;
+      const prev = into.get(key);
+      if (prev) {
+        if (kind === 'code') prev.kind = kind;
+        return true;
+      }
+      if (into.size >= MAX_FILES_PER_PROCESS) {
+        omitted++;
+        // Enough stale files to call the process stale: the rest is only counted. Noise
+        // alone never stops the look (real stale code may follow it).
+        return rule !== null;
+      }
+      if (realName.has(key)) return true;
+      view ??= processView(reader, pid, pidNsOf());
+      if (named.suffixIsName(pid, view.key, m)) realName.add(key);
+      else if (rule !== null) ignored.set(key, { path: m.path, kind, rule });
+      else
+        files.set(key, {
+          path: m.path,
+          kind,
+          inode: m.inode,
+          device: m.device,
+          range: mapFilesName(m),
+        });
       return true;
-    }
-    if (into.size >= MAX_FILES_PER_PROCESS) {
-      omitted++;
-      // Enough stale files to call the process stale: the rest is only counted. Noise
-      // alone never stops the look (real stale code may follow it).
-      return rule !== null;
-    }
-    if (realName.has(key)) return true;
-    view ??= processView(reader, pid, pidNsOf());
-    if (named.suffixIsName(pid, view.key, m)) realName.add(key);
-    else if (rule !== null) ignored.set(key, { path: m.path, kind, rule });
-    else
-      files.set(key, {
-        path: m.path,
-        kind,
-        inode: m.inode,
-        device: m.device,
-        range: mapFilesName(m),
-      });
-    return true;
-  });
+    },
+    (exec) => {
+      // Another mapping of the file just visited: only its kind can change anything.
+      const prev = (lastRule === null ? files : ignored).get(lastKey);
+      if (prev === undefined) return null; // not kept (counted, or a real name): in full
+      if (exec) prev.kind = 'code';
+      return true;
+    },
+  );
   return { files, ignored, omitted: omitted + left, root: view?.root ?? null };
 }
 

@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import fc from 'fast-check';
 import {
   deletedMappings,
   forEachDeleted,
   hasDeletedMarker,
   isCode,
+  type Mapping,
   mapFilesName,
   parseMaps,
   parseMapsLine,
@@ -179,5 +181,83 @@ describe('hasDeletedMarker', () => {
     assert.equal(hasDeletedMarker(buf, buf.length), true);
     assert.equal(hasDeletedMarker(buf, line.length - 1), false);
     assert.equal(hasDeletedMarker(buf, 0), false);
+  });
+});
+
+describe('forEachDeleted against a line-by-line reference', () => {
+  // Few distinct values: runs of the same file (the look at the next line, `again`), paths with
+  // the marker inside, lines that are not mappings, no newline at the end.
+  const line = fc.oneof(
+    fc
+      .tuple(
+        fc.constantFrom('7f00-7f01', '55e0-55e1'),
+        fc.constantFrom('r--p', 'r-xp', 'rw-p', '---p'),
+        fc.constantFrom('fe:00', '00:2a'),
+        fc.constantFrom(0, 5, 6),
+        fc.constantFrom(
+          '/usr/lib/a.so',
+          '/opt/b (deleted) c.so',
+          '/memfd:x',
+          'x.so',
+          '/lib/é.so',
+          '',
+        ),
+        fc.boolean(),
+      )
+      .map(
+        ([r, perms, dev, inode, path, del]) =>
+          `${r} ${perms} 00000000 ${dev} ${inode}${PAD}${path}${del ? ' (deleted)' : ''}`,
+      ),
+    fc.constantFrom(' (deleted)', 'garbage (deleted)', '', '7f00-7f01 r-xp (deleted)'),
+  );
+  const maps = fc
+    .tuple(fc.array(line, { maxLength: 30 }), fc.boolean())
+    .map(([ls, nl]) => `${ls.join('\n')}${nl ? '\n' : ''}`);
+  const reference = (text: string) =>
+    text
+      .split('\n')
+      .filter((l) => l.endsWith(' (deleted)'))
+      .map(parseMapsLine)
+      .filter((m): m is Mapping => m?.deleted === true && m.inode !== 0 && m.path.startsWith('/'));
+
+  it('visits exactly the lines that end in the marker, in order', () => {
+    fc.assert(
+      fc.property(maps, (text) => {
+        const buf = Buffer.from(text);
+        assert.deepEqual(deletedMappings(buf, buf.length), reference(text));
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('asks `again` only about another mapping of the file just visited, with its exec bit', () => {
+    fc.assert(
+      fc.property(maps, fc.boolean(), (text, answer) => {
+        const buf = Buffer.from(text);
+        const seen: [string, number, string, boolean][] = [];
+        let last: Mapping | null = null;
+        forEachDeleted(
+          buf,
+          buf.length,
+          (m) => {
+            last = m;
+            seen.push([m.path, m.inode, m.device, isCode(m)]);
+            return true;
+          },
+          (exec) => {
+            if (!answer) return null; // visited in full instead
+            const m = last as Mapping | null;
+            assert.ok(m, 'asked before any visit');
+            seen.push([m.path, m.inode, m.device, exec]);
+            return true;
+          },
+        );
+        assert.deepEqual(
+          seen,
+          reference(text).map((m) => [m.path, m.inode, m.device, isCode(m)]),
+        );
+      }),
+      { numRuns: 500 },
+    );
   });
 });
