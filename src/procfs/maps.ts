@@ -104,6 +104,8 @@ export function forEachDeleted(
   len: number,
   visit: (m: Mapping) => boolean | undefined,
   again?: (exec: boolean) => boolean | undefined | null,
+  /** Files parsed in earlier calls (earlier processes), reused when a line names one again. */
+  memo?: MappedFiles,
 ): number {
   // A view bounded to this file: the shared buffer holds stale bytes beyond it.
   const buf = buffer.subarray(0, len);
@@ -162,7 +164,12 @@ export function forEachDeleted(
       }
       m = withHead(last, buf.toString('latin1', start, tail - 1));
     } else {
-      m = parseMapsLine(buf.toString('utf8', start, after));
+      const known = tail === -1 ? null : (memo?.find(buf, tail, after) ?? null);
+      m =
+        known === null
+          ? parseMapsLine(buf.toString('utf8', start, after))
+          : withHead(known, buf.toString('latin1', start, tail - 1));
+      if (m !== null && known === null && tail !== -1) memo?.add(buf, tail, after, m);
       if (m !== null) {
         last = tail === -1 ? null : m;
         lastTail = tail;
@@ -200,6 +207,38 @@ function tailStart(buf: Buffer, start: number, end: number): number {
     if (c === 32 && ++spaces === 3) return i + 1;
   }
   return -1;
+}
+
+/**
+ * The last few files (device, inode and path bytes of a maps line, with their parse) seen by one
+ * thread: after an upgrade thousands of processes map the same few deleted files, and a line
+ * that names one again is not decoded and split again (its path is then the same string, whose
+ * hash the maps and sets that key on it have computed already).
+ */
+export class MappedFiles {
+  static readonly SIZE = 8;
+  readonly #tails: Buffer[] = [];
+  readonly #parsed: Mapping[] = [];
+  #next = 0;
+
+  find(buf: Buffer, tail: number, end: number): Mapping | null {
+    const n = end - tail;
+    for (let i = 0; i < this.#tails.length; i++) {
+      const t = this.#tails[i] as Buffer;
+      if (t.length !== n) continue;
+      let j = 0;
+      while (j < n && t[j] === buf[tail + j]) j++;
+      if (j === n) return this.#parsed[i] as Mapping;
+    }
+    return null;
+  }
+
+  add(buf: Buffer, tail: number, end: number, m: Mapping): void {
+    const i = this.#next;
+    this.#next = (i + 1) % MappedFiles.SIZE;
+    this.#tails[i] = Buffer.from(buf.subarray(tail, end));
+    this.#parsed[i] = m;
+  }
 }
 
 function sameBytes(buf: Buffer, a: number, aEnd: number, b: number, bEnd: number): boolean {

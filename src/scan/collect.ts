@@ -6,6 +6,7 @@ import {
   forEachDeleted,
   hasDeletedMarker,
   isCode,
+  MappedFiles,
   type Mapping,
   mapFilesName,
 } from '../procfs/maps.ts';
@@ -93,6 +94,7 @@ export interface PidQueue {
 export function collect(reader: ProcReader, queue: PidQueue, opts: CollectOptions): CollectResult {
   const isNoise = noiseMatcher(opts.noise);
   const named = new NamedFiles(reader.root);
+  const seen = new MappedFiles();
   const res: CollectResult = {
     processes: [],
     interpreted: [],
@@ -120,7 +122,7 @@ export function collect(reader: ProcReader, queue: PidQueue, opts: CollectOption
       if (interp === null && !hasDeletedMarker(reader.buffer, len)) continue;
       const mapped = interp === null ? null : mappedCodePaths(reader.buffer, len);
       const exePath = exe ?? firstMappedPath(reader.buffer, len);
-      const found = deletedFiles(reader, pid, len, isNoise, named, () => {
+      const found = deletedFiles(reader, pid, len, isNoise, named, seen, () => {
         pidNs ??= reader.readlink(`${pid}/ns/pid`);
         return pidNs;
       });
@@ -156,6 +158,7 @@ function deletedFiles(
   len: number,
   isNoise: (path: string) => string | null,
   named: NamedFiles,
+  seen: MappedFiles,
   pidNsOf: () => string | ReadFailure,
 ): {
   files: Map<string, RawFile>;
@@ -221,6 +224,7 @@ function deletedFiles(
       if (exec) prev.kind = 'code';
       return true;
     },
+    seen,
   );
   return { files, ignored, omitted: omitted + left, root: view?.root ?? null };
 }

@@ -6,6 +6,7 @@ import {
   forEachDeleted,
   hasDeletedMarker,
   isCode,
+  MappedFiles,
   type Mapping,
   mapFilesName,
   parseMaps,
@@ -227,6 +228,24 @@ describe('forEachDeleted against a line-by-line reference', () => {
         assert.deepEqual(deletedMappings(buf, buf.length), reference(text));
       }),
       { numRuns: 500 },
+    );
+  });
+
+  it('visits the same with files remembered from earlier buffers (one thread, many processes)', () => {
+    fc.assert(
+      fc.property(fc.array(maps, { minLength: 1, maxLength: 12 }), (texts) => {
+        const memo = new MappedFiles();
+        // One buffer reused for every text, as a thread reads each process into the same one.
+        const buf = Buffer.alloc(64 * 1024, 0x41);
+        for (const text of texts) {
+          const len = buf.write(text);
+          assert.deepEqual(deletedMappings(buf, len), reference(text));
+          const seen: Mapping[] = [];
+          forEachDeleted(buf, len, (m) => void seen.push(m), undefined, memo);
+          assert.deepEqual(seen, reference(text));
+        }
+      }),
+      { numRuns: 300 },
     );
   });
 
