@@ -77,6 +77,12 @@ function fileToJson(f: StaleFile): ScanProcess['files'][number] {
   return f.interpreted ? { ...file, interpreted: f.interpreted } : file;
 }
 
+function ignoredToJson(
+  ignored: ScanReport['processes'][number]['ignored'],
+): ScanProcess['ignored'] {
+  return ignored.map((f) => ({ path: f.path, kind: f.kind, rule: f.rule }));
+}
+
 function processToJson(p: ScanReport['processes'][number], r: ScanReport): ScanProcess {
   return {
     type: 'process',
@@ -90,7 +96,7 @@ function processToJson(p: ScanReport['processes'][number], r: ScanReport): ScanP
     cgroup: p.cgroup,
     owner: ownerKey(p.owner),
     files: p.files.map(fileToJson),
-    ignored: p.ignored.map((f) => ({ path: f.path, kind: f.kind, rule: f.rule })),
+    ignored: ignoredToJson(p.ignored),
     ...(p.omittedMappings === undefined ? {} : { omittedMappings: p.omittedMappings }),
     ...advisoryMark(r.advisories, [p.pid]),
   };
@@ -114,49 +120,36 @@ function jsonAt(value: unknown, pad: string): string {
 }
 
 /**
- * One process of the document, exactly as JSON.stringify(document, null, 2) writes it: fields in
- * their order, undefined ones left out. Its files are the bulk of the text and repeat from one
- * process to the next (10,000 processes map the same old library): FilesJson reuses them.
+ * One process of the document (two levels deep), exactly as JSON.stringify(document, null, 2)
+ * writes processToJson's object — written here field by field for speed (no object in between:
+ * 10,000 processes); test/output/json.test.ts compares the two on arbitrary processes, so a
+ * field added there and not here fails it. Its files are the bulk of the text and repeat from
+ * one process to the next (10,000 processes map the same old library): FilesJson reuses them.
  */
-function processJson(o: ScanProcess, files: FilesJson): string {
-  let s = '    {';
-  let sep = FIELD;
-  for (const key in o) {
-    const v = o[key as keyof ScanProcess];
-    if (v === undefined) continue;
-    s += `${sep}${keyJson(key)}${key === 'files' ? files.json(o.files) : jsonAt(v, '      ')}`;
-    sep = `,${FIELD}`;
-  }
+function processText(p: ScanReport['processes'][number], r: ScanReport, files: FilesJson): string {
+  let s = `    {${FIELD}"type": "process",${FIELD}"pid": ${p.pid},${FIELD}"ppid": ${jsonAt(p.ppid, '')},${FIELD}"uid": ${jsonAt(p.uid, '')},${FIELD}"name": ${jsonAt(p.name, '')},${FIELD}"cmdline": ${jsonAt(p.cmdline, '      ')},${FIELD}"root": ${JSON.stringify(p.root)},${FIELD}"foreignPidNs": ${p.foreignPidNs},${FIELD}"cgroup": ${jsonAt(p.cgroup, '')},${FIELD}"owner": ${JSON.stringify(ownerKey(p.owner))},${FIELD}"files": ${files.json(p.files)},${FIELD}"ignored": ${p.ignored.length === 0 ? '[]' : jsonAt(ignoredToJson(p.ignored), '      ')}`;
+  if (p.omittedMappings !== undefined) s += `,${FIELD}"omittedMappings": ${p.omittedMappings}`;
+  const mark = advisoryMark(r.advisories, [p.pid]) as Record<string, unknown>;
+  for (const key in mark) s += `,${FIELD}${JSON.stringify(key)}: ${jsonAt(mark[key], '      ')}`;
   return `${s}\n    }`;
-}
-
-/** `"key": ` of the document's own field names, each built once. */
-const KEYS = new Map<string, string>();
-function keyJson(key: string): string {
-  let k = KEYS.get(key);
-  if (k === undefined) {
-    k = `${JSON.stringify(key)}: `;
-    KEYS.set(key, k);
-  }
-  return k;
 }
 
 type FileJson = ScanProcess['files'][number];
 
 /** Serialized process files, kept from the previous process for the same position. */
 class FilesJson {
-  #last: { file: FileJson; text: string }[] = [];
+  #last: { file: StaleFile; text: string }[] = [];
 
-  json(files: readonly FileJson[]): string {
+  json(files: readonly StaleFile[]): string {
     if (files.length === 0) return '[]';
     let s = '[';
     for (let i = 0; i < files.length; i++) {
-      const f = files[i] as FileJson;
+      const f = files[i] as StaleFile;
       const last = this.#last[i];
       let text: string;
       if (last !== undefined && sameFile(last.file, f)) text = last.text;
       else {
-        text = jsonAt(f, '        ');
+        text = jsonAt(fileToJson(f), '        ');
         this.#last[i] = { file: f, text };
       }
       s += `${i === 0 ? '\n        ' : ',\n        '}${text}`;
@@ -174,15 +167,18 @@ const FILE_FIELDS = [
   'device',
   'package',
   'interpreted',
-] as const satisfies readonly (keyof FileJson)[];
-const allFileFields: Exclude<keyof FileJson, (typeof FILE_FIELDS)[number]> extends never
+] as const satisfies readonly (keyof FileJson & keyof StaleFile)[];
+const allFileFields: Exclude<
+  keyof FileJson | keyof StaleFile,
+  (typeof FILE_FIELDS)[number]
+> extends never
   ? true
   : never = true;
 void allFileFields;
 
 /** Whether two files serialize the same: every field identical (a package is one object per
  *  path, from the lookup's map), interpreted evidence absent from both. */
-function sameFile(a: FileJson, b: FileJson): boolean {
+function sameFile(a: StaleFile, b: StaleFile): boolean {
   if (a.interpreted !== undefined || b.interpreted !== undefined) return false;
   for (const k of FILE_FIELDS) if (a[k] !== b[k]) return false;
   return true;
@@ -205,7 +201,7 @@ export function* scanJsonChunks(r: ScanReport, reboot?: RebootReport): Generator
     const files = new FilesJson();
     for (let i = 0; i < r.processes.length; i++) {
       const p = r.processes[i] as ScanReport['processes'][number];
-      yield `${processJson(processToJson(p, r), files)}${i + 1 < r.processes.length ? ',\n' : '\n'}`;
+      yield `${processText(p, r, files)}${i + 1 < r.processes.length ? ',\n' : '\n'}`;
     }
     yield '  ]';
   }

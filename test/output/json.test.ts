@@ -146,9 +146,42 @@ describe('scan JSON written in pieces', () => {
       .map((xs) =>
         xs.flatMap(([p, n]) => Array.from({ length: n + 1 }, (_, i) => ({ ...p, pid: p.pid + i }))),
       );
+    // With an advisory assessment, every process carries its mark (vulnerable, versions).
+    const version = fc.record(
+      {
+        advisory: fc.constantFrom('CVE-2014-0160', 'x"y'),
+        package: text,
+        fixed: fc.option(text),
+        runningVersion: fc.option(text),
+        evidence: fc.constantFrom('installed', 'history', 'unknown'),
+        lowerBound: fc.constant(true),
+        olderThan: fc.record({ version: text, at: fc.option(text) }),
+        vulnerable: fc.constantFrom(true, false, 'unknown'),
+        note: text,
+      },
+      {
+        requiredKeys: [
+          'advisory',
+          'package',
+          'fixed',
+          'runningVersion',
+          'evidence',
+          'vulnerable',
+          'note',
+        ],
+      },
+    );
+    const advisories = fc.option(fc.array(version, { maxLength: 3 }));
     fc.assert(
-      fc.property(processes, (ps) => {
-        const r = { ...report, processes: ps };
+      fc.property(processes, advisories, (ps, versions) => {
+        const r: ScanReport = { ...report, processes: ps };
+        if (versions !== null)
+          r.advisories = {
+            verdict: 'restart-needed',
+            advisories: [],
+            containers: [],
+            processes: new Map(ps.filter((_, i) => i % 2 === 0).map((p) => [p.pid, versions])),
+          } as NonNullable<ScanReport['advisories']>;
         assert.equal(formatJson(r), `${JSON.stringify(scanToJson(r), null, 2)}\n`);
       }),
       { numRuns: 300 },
