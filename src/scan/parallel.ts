@@ -43,9 +43,13 @@ export async function collectAll(
   pids: readonly number[],
   options: CollectOptions,
   threads?: number,
-  /** Tests: the main thread starts only once every worker has taken work (the path a fast
-   *  machine takes with a large process table, made certain on a small fixture). */
-  test?: { mainAfterWorkers: boolean },
+  test: {
+    /** The main thread starts only once every worker has taken work (the path a fast machine
+     *  takes with a large process table, made certain on a small fixture). */
+    mainAfterWorkers?: boolean;
+    /** Each worker ends when its reads are done, without posting its result. */
+    exitBeforeResult?: boolean;
+  } = {},
 ): Promise<Collected> {
   const bad = threads === undefined ? null : threadCountError(threads);
   if (bad !== null) throw new UserError(`--threads: ${bad}; give a smaller number`);
@@ -69,10 +73,18 @@ export async function collectAll(
   for (const t of ready.splice(workers)) void t.terminate();
   const started = Array.from({ length: workers }, (_, slot) => {
     const t = ready[slot] ?? newScanThread();
-    t.start({ root, pids: shared, counter, options, state, slot });
+    t.start({
+      root,
+      pids: shared,
+      counter,
+      options,
+      state,
+      slot,
+      exitBeforeResult: test.exitBeforeResult,
+    });
     return t;
   });
-  if (test?.mainAfterWorkers) {
+  if (test.mainAfterWorkers) {
     const until = Date.now() + 10_000;
     while (state.some((s, slot) => slot < workers && s === WORKER_IDLE) && Date.now() < until)
       await new Promise((resolve) => setTimeout(resolve, 2));

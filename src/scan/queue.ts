@@ -28,6 +28,8 @@ export interface WorkerInput {
   /** One slot per worker (WORKER_IDLE, WORKER_WORKING, WORKER_CANCELLED). */
   state: Int32Array;
   slot: number;
+  /** Tests: the worker ends when its reads are done, without posting its result. */
+  exitBeforeResult?: boolean | undefined;
 }
 
 /** After its share of the reads, a worker searches dpkg's `.list` files for these paths. */

@@ -20,9 +20,13 @@ parentPort?.once('message', (input: WorkerInput) => {
   if (
     Atomics.compareExchange(input.state, input.slot, WORKER_IDLE, WORKER_WORKING) === WORKER_IDLE
   ) {
-    parentPort?.postMessage(
-      collect(new ProcReader(input.root), sharedQueue(input.pids, input.counter), input.options),
+    const result = collect(
+      new ProcReader(input.root),
+      sharedQueue(input.pids, input.counter),
+      input.options,
     );
+    if (input.exitBeforeResult) process.exit(0);
+    parentPort?.postMessage(result);
     parentPort?.on('message', (req: ListRequest) => {
       scanListFiles(req.infoDir, new Set(req.wanted)).then(
         (found): void => parentPort?.postMessage({ found: [...found] } satisfies ListReply),

@@ -116,4 +116,11 @@ describe('scan threads', () => {
     });
     assert.equal(r.status, 0, r.stderr);
   });
+
+  it('fails when a worker that took work ends without its result (never a partial scan)', async () => {
+    await assert.rejects(
+      collectAll(fx.root, pids, opts, 2, { mainAfterWorkers: true, exitBeforeResult: true }),
+      /a scan thread ended without its result/,
+    );
+  });
 });
