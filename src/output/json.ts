@@ -106,6 +106,8 @@ const PLACEHOLDER = '\u0000processes\u0000';
 
 /** Indentation of a process's fields in the document (processes[i], two levels deep). */
 const FIELD = '\n      ';
+/** Between two fields. */
+const F = `,${FIELD}`;
 
 /** `value` as JSON.stringify(…, null, 2) writes it at the indentation `pad`. */
 function jsonAt(value: unknown, pad: string): string {
@@ -127,10 +129,16 @@ function jsonAt(value: unknown, pad: string): string {
  * one process to the next (10,000 processes map the same old library): FilesJson reuses them.
  */
 function processText(p: ScanReport['processes'][number], r: ScanReport, files: FilesJson): string {
-  let s = `    {${FIELD}"type": "process",${FIELD}"pid": ${p.pid},${FIELD}"ppid": ${jsonAt(p.ppid, '')},${FIELD}"uid": ${jsonAt(p.uid, '')},${FIELD}"name": ${jsonAt(p.name, '')},${FIELD}"cmdline": ${jsonAt(p.cmdline, '      ')},${FIELD}"root": ${JSON.stringify(p.root)},${FIELD}"foreignPidNs": ${p.foreignPidNs},${FIELD}"cgroup": ${jsonAt(p.cgroup, '')},${FIELD}"owner": ${JSON.stringify(ownerKey(p.owner))},${FIELD}"files": ${files.json(p.files)},${FIELD}"ignored": ${p.ignored.length === 0 ? '[]' : jsonAt(ignoredToJson(p.ignored), '      ')}`;
-  if (p.omittedMappings !== undefined) s += `,${FIELD}"omittedMappings": ${p.omittedMappings}`;
+  let s = `    {${FIELD}"type": "process"`;
+  s += `${F}"pid": ${p.pid}${F}"ppid": ${jsonAt(p.ppid, '')}${F}"uid": ${jsonAt(p.uid, '')}`;
+  s += `${F}"name": ${jsonAt(p.name, '')}${F}"cmdline": ${jsonAt(p.cmdline, '      ')}`;
+  s += `${F}"root": ${JSON.stringify(p.root)}${F}"foreignPidNs": ${p.foreignPidNs}`;
+  s += `${F}"cgroup": ${jsonAt(p.cgroup, '')}${F}"owner": ${JSON.stringify(ownerKey(p.owner))}`;
+  s += `${F}"files": ${files.json(p.files)}`;
+  s += `${F}"ignored": ${p.ignored.length === 0 ? '[]' : jsonAt(ignoredToJson(p.ignored), '      ')}`;
+  if (p.omittedMappings !== undefined) s += `${F}"omittedMappings": ${p.omittedMappings}`;
   const mark = advisoryMark(r.advisories, [p.pid]) as Record<string, unknown>;
-  for (const key in mark) s += `,${FIELD}${JSON.stringify(key)}: ${jsonAt(mark[key], '      ')}`;
+  for (const key in mark) s += `${F}${JSON.stringify(key)}: ${jsonAt(mark[key], '      ')}`;
   return `${s}\n    }`;
 }
 
