@@ -128,7 +128,12 @@ function jsonAt(value: unknown, pad: string): string {
  * field added there and not here fails it. Its files are the bulk of the text and repeat from
  * one process to the next (10,000 processes map the same old library): FilesJson reuses them.
  */
-function processText(p: ScanReport['processes'][number], r: ScanReport, files: FilesJson): string {
+function processText(
+  p: ScanReport['processes'][number],
+  r: ScanReport,
+  files: FilesJson,
+  versions: SameItems,
+): string {
   let s = `    {${FIELD}"type": "process"`;
   s += `${F}"pid": ${p.pid}${F}"ppid": ${jsonAt(p.ppid, '')}${F}"uid": ${jsonAt(p.uid, '')}`;
   s += `${F}"name": ${jsonAt(p.name, '')}${F}"cmdline": ${jsonAt(p.cmdline, '      ')}`;
@@ -138,11 +143,34 @@ function processText(p: ScanReport['processes'][number], r: ScanReport, files: F
   s += `${F}"ignored": ${p.ignored.length === 0 ? '[]' : jsonAt(ignoredToJson(p.ignored), '      ')}`;
   if (p.omittedMappings !== undefined) s += `${F}"omittedMappings": ${p.omittedMappings}`;
   const mark = advisoryMark(r.advisories, [p.pid]) as Record<string, unknown>;
-  for (const key in mark) s += `${F}${JSON.stringify(key)}: ${jsonAt(mark[key], '      ')}`;
+  for (const key in mark) {
+    const v = mark[key];
+    // A process's advisory versions are shared objects (one per answer): reused like files.
+    const text = key === 'versions' && Array.isArray(v) ? versions.json(v) : jsonAt(v, '      ');
+    s += `${F}${JSON.stringify(key)}: ${text}`;
+  }
   return `${s}\n    }`;
 }
 
 type FileJson = ScanProcess['files'][number];
+
+/**
+ * An array of read-only objects at a process field's indentation, its text kept from the last
+ * call and reused when the items are the same objects in the same order.
+ */
+class SameItems {
+  #items: readonly unknown[] = [];
+  #text = '';
+
+  json(items: readonly unknown[]): string {
+    const last = this.#items;
+    if (items.length > 0 && items.length === last.length && items.every((x, i) => x === last[i]))
+      return this.#text;
+    this.#items = items;
+    this.#text = jsonAt(items, '      ');
+    return this.#text;
+  }
+}
 
 /** Serialized process files, kept from the previous process for the same position. */
 class FilesJson {
@@ -207,9 +235,10 @@ export function* scanJsonChunks(r: ScanReport, reboot?: RebootReport): Generator
   else {
     yield '[\n';
     const files = new FilesJson();
+    const versions = new SameItems();
     for (let i = 0; i < r.processes.length; i++) {
       const p = r.processes[i] as ScanReport['processes'][number];
-      yield `${processText(p, r, files)}${i + 1 < r.processes.length ? ',\n' : '\n'}`;
+      yield `${processText(p, r, files, versions)}${i + 1 < r.processes.length ? ',\n' : '\n'}`;
     }
     yield '  ]';
   }

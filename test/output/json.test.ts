@@ -180,7 +180,22 @@ describe('scan JSON written in pieces', () => {
             verdict: 'restart-needed',
             advisories: [],
             containers: [],
-            processes: new Map(ps.filter((_, i) => i % 2 === 0).map((p) => [p.pid, versions])),
+            // Runs of the same array, and another of the same length that differs (reused
+            // only when the items are the same objects).
+            processes: new Map(
+              ps.flatMap((p, i): [number, typeof versions][] =>
+                i % 3 === 2
+                  ? []
+                  : [
+                      [
+                        p.pid,
+                        i % 3 === 0
+                          ? versions
+                          : versions.map((v) => ({ ...v, note: `${v.note}!` })),
+                      ],
+                    ],
+              ),
+            ),
           } as NonNullable<ScanReport['advisories']>;
         assert.equal(formatJson(r), `${JSON.stringify(scanToJson(r), null, 2)}\n`);
       }),
