@@ -202,15 +202,18 @@ function newScanThread(idle = false): ScanThread {
           `import('tsx/esm/api').then((t) => { t.register(); return import(${JSON.stringify(new URL('./worker.ts', import.meta.url).href)}); })`,
           { eval: true },
         );
-  /** Searches asked for and not answered yet, in order (the thread answers in order). */
-  const asked: { answer: (r: ListReply) => void; fail: (e: Error) => void }[] = [];
+  /** Searches asked for and not answered yet, by request id. */
+  const asked = new Map<number, { answer: (r: ListReply) => void; fail: (e: Error) => void }>();
+  let nextId = 0;
   let gone = false;
   const result = new Promise<CollectResult>((resolve, reject) => {
     worker.once('message', (r: CollectResult) => {
       resolve(r);
       worker.on('message', (reply: ListReply) => {
-        asked.shift()?.answer(reply);
-        if (asked.length === 0) worker.unref();
+        const a = asked.get(reply.id);
+        asked.delete(reply.id);
+        a?.answer(reply);
+        if (asked.size === 0) worker.unref();
       });
       // Kept for a `.list` search: idle, it holds nothing up; the scan ends it. (After the
       // listener: adding a 'message' listener refs the worker's port again.)
@@ -221,7 +224,8 @@ function newScanThread(idle = false): ScanThread {
     worker.once('exit', () => {
       gone = true;
       reject(new Error('a scan thread ended without its result'));
-      for (const a of asked.splice(0)) a.fail(new Error('the scan thread ended'));
+      for (const a of asked.values()) a.fail(new Error('the scan thread ended'));
+      asked.clear();
     });
   });
   // A worker that fails before taking work is cancelled, never awaited: its error is moot.
@@ -237,12 +241,13 @@ function newScanThread(idle = false): ScanThread {
     scanLists(infoDir, wanted) {
       if (gone) return Promise.reject(new Error('the scan thread ended'));
       return new Promise((resolve, reject) => {
-        asked.push({
+        const id = nextId++;
+        asked.set(id, {
           answer: (r) => ('error' in r ? reject(new Error(r.error)) : resolve(new Map(r.found))),
           fail: reject,
         });
         worker.ref();
-        worker.postMessage({ infoDir, wanted: [...wanted] } satisfies ListRequest);
+        worker.postMessage({ id, infoDir, wanted: [...wanted] } satisfies ListRequest);
       });
     },
     terminate: () => worker.terminate(),

@@ -34,9 +34,11 @@ export interface WorkerInput {
 
 /** After its share of the reads, a worker searches dpkg's `.list` files for these paths. */
 export interface ListRequest {
+  /** Echoed in the reply: searches may finish in another order than they were asked. */
+  id: number;
   infoDir: string;
   wanted: string[];
 }
 
 /** The search's result (path → `.list` names, as scanListFiles returns it) or why it failed. */
-export type ListReply = { found: [string, string[]][] } | { error: string };
+export type ListReply = { id: number } & ({ found: [string, string[]][] } | { error: string });

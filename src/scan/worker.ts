@@ -29,9 +29,10 @@ parentPort?.once('message', (input: WorkerInput) => {
     parentPort?.postMessage(result);
     parentPort?.on('message', (req: ListRequest) => {
       scanListFiles(req.infoDir, new Set(req.wanted)).then(
-        (found): void => parentPort?.postMessage({ found: [...found] } satisfies ListReply),
+        (found): void =>
+          parentPort?.postMessage({ id: req.id, found: [...found] } satisfies ListReply),
         (e: unknown): void =>
-          parentPort?.postMessage({ error: (e as Error).message } satisfies ListReply),
+          parentPort?.postMessage({ id: req.id, error: (e as Error).message } satisfies ListReply),
       );
     });
   }

@@ -98,6 +98,15 @@ describe('scan threads', () => {
       const found = await r.helper.scanLists(info, wanted);
       assert.deepEqual([...found].sort(), [...(await scanListFiles(info, wanted))].sort());
       assert.deepEqual(found.get('/usr/lib/liba.so.1'), ['liba:amd64', 'libb']);
+      // Searches that finish out of order (the long one yields to the event loop as it goes)
+      // each get their own answer.
+      const dpkgInfo = '/var/lib/dpkg/info';
+      const [long, short] = await Promise.all([
+        r.helper.scanLists(dpkgInfo, new Set(['/bin/sh'])),
+        r.helper.scanLists(info, wanted),
+      ]);
+      assert.deepEqual([...long], [...(await scanListFiles(dpkgInfo, new Set(['/bin/sh'])))]);
+      assert.deepEqual([...short].sort(), [...found].sort());
       // A failure there is the caller's to handle (the lookup then searches on its own thread).
       await assert.rejects(r.helper.scanLists(join(info, 'missing'), wanted), /ENOENT/);
       r.helper.end();
