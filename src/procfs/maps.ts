@@ -152,11 +152,17 @@ export function forEachDeleted(
     if (start === -1) start = hit === 0 ? 0 : u8LastIndexOf.call(buf, 10, hit - 1) + 1;
     const tail = tailStart(buf, start, hit);
     let m: Mapping | null;
-    if (last !== null && tail !== -1 && sameBytes(buf, tail, after, lastTail, lastEnd)) {
-      // The four perms (r, w, x, p/s) between the range's space and the next one.
-      const perms = u8IndexOf.call(buf, 32, start) + 1;
-      if (again !== undefined && lastVisited && perms > start + 1 && buf[perms + 4] === 32) {
-        const answer = again(buf[perms + 2] === 120);
+    if (
+      last !== null &&
+      tail !== -1 &&
+      after - tail === lastEnd - lastTail &&
+      sameBytes(buf, tail, buf, lastTail, after - tail)
+    ) {
+      if (again !== undefined && lastVisited) {
+        // The four perms (r, w, x, p/s) between the range's space and the next one.
+        const perms = u8IndexOf.call(buf, 32, start) + 1;
+        const answer =
+          perms > start + 1 && buf[perms + 4] === 32 ? again(buf[perms + 2] === 120) : null;
         if (answer !== null) {
           stopped = answer === false;
           continue;
@@ -183,22 +189,26 @@ export function forEachDeleted(
   }
 }
 
-/**
- * Where the device field of the maps line [start, end) begins (after three single spaces), or -1
- * when the head (range, perms, offset) is not plain ASCII: then the line is parsed in full.
- */
 // The typed array's own searches for one byte: Buffer's versions validate their arguments in
 // JavaScript first, which cost more than the search on a line of 100 bytes.
 const u8IndexOf = Uint8Array.prototype.indexOf;
 const u8LastIndexOf = Uint8Array.prototype.lastIndexOf;
 
-/** Whether the bytes before `end` are " (deleted)". */
-function endsWithDeleted(buf: Buffer, end: number): boolean {
-  const at = end - DELETED_BYTES.length;
-  for (let i = 0; i < DELETED_BYTES.length; i++) if (buf[at + i] !== DELETED_BYTES[i]) return false;
+/** Whether the `n` bytes of `a` at `aAt` equal those of `b` at `bAt`. */
+function sameBytes(a: Uint8Array, aAt: number, b: Uint8Array, bAt: number, n: number): boolean {
+  for (let i = 0; i < n; i++) if (a[aAt + i] !== b[bAt + i]) return false;
   return true;
 }
 
+/** Whether the bytes before `end` are " (deleted)". */
+function endsWithDeleted(buf: Buffer, end: number): boolean {
+  return sameBytes(buf, end - DELETED_BYTES.length, DELETED_BYTES, 0, DELETED_BYTES.length);
+}
+
+/**
+ * Where the device field of the maps line [start, end) begins (after three single spaces), or -1
+ * when the head (range, perms, offset) is not plain ASCII: then the line is parsed in full.
+ */
 function tailStart(buf: Buffer, start: number, end: number): number {
   let spaces = 0;
   for (let i = start; i < end; i++) {
@@ -225,10 +235,7 @@ export class MappedFiles {
     const n = end - tail;
     for (let i = 0; i < this.#tails.length; i++) {
       const t = this.#tails[i] as Buffer;
-      if (t.length !== n) continue;
-      let j = 0;
-      while (j < n && t[j] === buf[tail + j]) j++;
-      if (j === n) return this.#parsed[i] as Mapping;
+      if (t.length === n && sameBytes(t, 0, buf, tail, n)) return this.#parsed[i] as Mapping;
     }
     return null;
   }
@@ -239,12 +246,6 @@ export class MappedFiles {
     this.#tails[i] = Buffer.from(buf.subarray(tail, end));
     this.#parsed[i] = m;
   }
-}
-
-function sameBytes(buf: Buffer, a: number, aEnd: number, b: number, bEnd: number): boolean {
-  if (aEnd - a !== bEnd - b) return false;
-  for (let i = 0; i < aEnd - a; i++) if (buf[a + i] !== buf[b + i]) return false;
-  return true;
 }
 
 /** `prev` with the range, perms and offset of `head` ("start-end perms offset"); null when the

@@ -26,12 +26,9 @@ const MIN_PIDS_FOR_WORKERS = 2500;
 /**
  * A worker kept after its reads, for the scan's next step: dpkg's `.list` search runs there while
  * the main thread reads cgroups and attributes owners (the search was 30-40 ms of a 10,000-process
- * scan on the main thread alone). `end` stops it; idle, it keeps nothing alive.
+ * scan on the main thread alone). `terminate` ends it; idle, it keeps nothing alive.
  */
-export interface ScanHelper {
-  scanLists(infoDir: string, wanted: ReadonlySet<string>): Promise<Map<string, string[]>>;
-  end(): void;
-}
+export type ScanHelper = Pick<ScanThread, 'scanLists' | 'terminate'>;
 
 export interface Collected extends CollectResult {
   /** A worker that took part, still running; null when none did. */
@@ -108,15 +105,8 @@ export async function collectAll(
     for (const w of started) void w.terminate();
     throw e;
   }
-  const kept = helper;
   return {
-    helper:
-      kept === null
-        ? null
-        : {
-            scanLists: (dir, wanted) => kept.scanLists(dir, wanted),
-            end: () => void kept.terminate(),
-          },
+    helper,
     processes: results.flatMap((r) => r.processes).sort((a, b) => a.pid - b.pid),
     interpreted: results.flatMap((r) => r.interpreted).sort((a, b) => a.pid - b.pid),
     foreign: results.flatMap((r) => r.foreign).sort((a, b) => a.pid - b.pid),

@@ -210,7 +210,7 @@ export async function scan(options: ScanOptions = {}): Promise<ScanReport> {
       ...(advisories === undefined ? {} : { advisories }),
     };
   } finally {
-    raw.helper?.end();
+    void raw.helper?.terminate();
   }
 }
 

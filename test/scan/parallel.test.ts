@@ -40,7 +40,7 @@ describe('scan threads', () => {
 
   it('waits for workers that took work: every process is reported once', async () => {
     const r = await collectAll(fx.root, pids, opts, 3, { mainAfterWorkers: true });
-    r.helper?.end();
+    void r.helper?.terminate();
     assert.deepEqual(
       r.processes.map((p) => p.pid),
       stale,
@@ -52,7 +52,7 @@ describe('scan threads', () => {
     // 200 processes take the main thread a few milliseconds; a worker needs tens to start (from
     // source, through tsx, hundreds): the workers are cancelled, not waited for.
     const r = await collectAll(fx.root, pids, opts, 4);
-    r.helper?.end();
+    void r.helper?.terminate();
     assert.deepEqual(
       r.processes.map((p) => p.pid),
       stale,
@@ -66,7 +66,7 @@ describe('scan threads', () => {
     // Two workers wanted: two prewarmed threads take work (the main thread waits until they
     // have), the third is ended.
     const r = await collectAll(fx.root, pids, opts, 3, { mainAfterWorkers: true });
-    r.helper?.end();
+    void r.helper?.terminate();
     assert.equal(warmThreads(), 0);
     assert.deepEqual(
       r.processes.map((p) => p.pid),
@@ -109,7 +109,7 @@ describe('scan threads', () => {
       assert.deepEqual([...short].sort(), [...found].sort());
       // A failure there is the caller's to handle (the lookup then searches on its own thread).
       await assert.rejects(r.helper.scanLists(join(info, 'missing'), wanted), /ENOENT/);
-      r.helper.end();
+      await r.helper.terminate();
       await assert.rejects(r.helper.scanLists(info, wanted), /the scan thread ended/);
     } finally {
       rmSync(info, { recursive: true, force: true });
