@@ -2,7 +2,6 @@
 // it runs whatever the file is called or however it is reached (a copy, a symlink, `node FILE`,
 // the .deb's /usr/bin link). Only require() of the bundle (scripts/cli-model.mjs reads
 // buildProgram from it) runs nothing; the library (src/index.ts) and src/cli.ts never run.
-import './match/regexp.ts'; // first: the linear-time fallback is on before any pattern compiles
 import { runAnsibleModule, wantsModuleInterpreter } from './cli/ansible-interpreter.ts';
 import { isSea } from './cli/sea.ts';
 import { main } from './cli.ts';

@@ -1,3 +1,5 @@
+import { linearFallback } from './regexp.ts';
+
 /** Shell-style glob (`*`, `?`, `[…]`) as systemctl uses for unit patterns, compiled to a RegExp. */
 export function globToRegExp(glob: string): RegExp {
   let re = '';
@@ -16,5 +18,6 @@ export function globToRegExp(glob: string): RegExp {
       }
     } else re += c.replace(/[.+^${}()|\\/]/g, '\\$&');
   }
+  linearFallback(); // `a*b*c*…` backtracks polynomially against a hostile unit name
   return new RegExp(`^${re}$`);
 }

@@ -6,11 +6,23 @@
 import { setFlagsFromString } from 'node:v8';
 import { UserError } from '../errors.ts';
 
-// Process-wide, worker threads included; it changes no result, only how a match is computed.
-// The second flag makes the `l` (linear) RegExp flag available, which tells which patterns the
-// linear engine can run.
-setFlagsFromString('--enable-experimental-regexp-engine-on-excessive-backtracks');
-setFlagsFromString('--enable-experimental-regexp-engine');
+let linear = false;
+
+/**
+ * Turns on V8's linear-time fallback before the first pattern built from user input compiles;
+ * every function here (and globToRegExp) calls it first. Process-wide, worker threads included;
+ * it changes no result, only how a match is computed. The second flag makes the `l` (linear)
+ * RegExp flag available, which tells which patterns the linear engine can run. Not at start-up:
+ * V8 refuses the code cache of Node's own modules once a flag differs from the one it was made
+ * with, so every flag set early made a worker thread start in 73 ms instead of 33 and the
+ * program load its modules ~15 ms slower (docs/performance.md).
+ */
+export function linearFallback(): void {
+  if (linear) return;
+  linear = true;
+  setFlagsFromString('--enable-experimental-regexp-engine-on-excessive-backtracks');
+  setFlagsFromString('--enable-experimental-regexp-engine');
+}
 
 /** Why a pattern the linear-time engine cannot run is refused. */
 export const NOT_LINEAR =
@@ -18,6 +30,7 @@ export const NOT_LINEAR =
 
 /** The pattern's syntax error, or null when it compiles. */
 export function syntaxError(src: string): string | null {
+  linearFallback();
   try {
     new RegExp(src);
     return null;
@@ -28,6 +41,7 @@ export function syntaxError(src: string): string | null {
 
 /** True when V8's linear-time engine can run the pattern (its `l` flag accepts it). */
 export function runsInLinearTime(src: string): boolean {
+  linearFallback();
   try {
     new RegExp(src, 'l');
     return true;
@@ -50,5 +64,6 @@ export function patternProblem(src: string): string | null {
 export function userRegExp(src: string): RegExp {
   const problem = patternProblem(src);
   if (problem !== null) throw new UserError(`pattern ${JSON.stringify(src)} ${problem}.`);
+  linearFallback();
   return new RegExp(src);
 }

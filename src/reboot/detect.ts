@@ -189,9 +189,13 @@ export interface RebootInput {
   settings?: Partial<RebootSettings> | undefined;
 }
 
+/** Compiles at the first name asked about: one is made when the module loads. */
 function matcher(globs: readonly string[]): (name: string) => boolean {
-  const res = globs.map(globToRegExp);
-  return (name) => res.some((re) => re.test(name));
+  let res: RegExp[] | null = null;
+  return (name) => {
+    res ??= globs.map(globToRegExp);
+    return res.some((re) => re.test(name));
+  };
 }
 
 type KernelReason = Extract<RebootReason, { type: 'kernel-newer' | 'kernel-rebuilt' }>;

@@ -69,11 +69,13 @@ const RULES: readonly [readonly string[], string][] = [
   [['emergency.service', 'rescue.service'], 'the emergency/rescue shell'],
 ];
 
-const COMPILED = RULES.flatMap(([globs, reason]) =>
-  globs.map((g) => ({ re: globToRegExp(g), reason })),
-);
+/** Compiled at the first question, not when the module loads (a scan never asks). */
+let compiled: { re: RegExp; reason: string }[] | null = null;
 
 /** Why a unit must not be restarted automatically, or null. */
 export function builtinDenyReason(unit: string): string | null {
-  return COMPILED.find((r) => r.re.test(unit))?.reason ?? null;
+  compiled ??= RULES.flatMap(([globs, reason]) =>
+    globs.map((g) => ({ re: globToRegExp(g), reason })),
+  );
+  return compiled.find((r) => r.re.test(unit))?.reason ?? null;
 }

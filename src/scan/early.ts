@@ -1,7 +1,6 @@
 // What a command that scans the whole process table sets up before its command line is even
 // parsed (docs/performance.md): the JIT's threshold and the scan's worker threads.
-import { setFlagsFromString } from 'node:v8';
-import { prewarmScanThreads } from './parallel.ts';
+import { armJitBudget, prewarmScanThreads } from './parallel.ts';
 
 /** Commands that begin with a scan of the whole process table. */
 const SCANNING_COMMANDS = new Set(['scan', 'check', 'metrics', 'restart', 'reboot-required']);
@@ -18,7 +17,7 @@ const SCAN_INTERRUPT_BUDGET = 16 * V8_DEFAULT_INTERRUPT_BUDGET;
 
 /**
  * `argv` as process.argv; does nothing unless the command scans all of /proc. Says what it did:
- * whether the JIT's budget was raised, how many threads were started.
+ * whether the JIT's budget will be raised, how many threads were started.
  */
 export function prepareForScan(
   argv: readonly string[],
@@ -29,8 +28,9 @@ export function prepareForScan(
   if (command === undefined || !SCANNING_COMMANDS.has(command)) return none;
   if (argv.some((a) => a === '--help' || a === '-h')) return none;
   // A heuristic of the tiering manager only, read when a budget is set: no state changes under
-  // it (unlike the garbage collector's flags, which crash V8 when changed at run time).
-  setFlagsFromString(`--interrupt-budget=${SCAN_INTERRUPT_BUDGET}`);
+  // it (unlike the garbage collector's flags, which crash V8 when changed at run time). Set by
+  // the scan itself once its threads have started, not here (see armJitBudget).
+  armJitBudget(`--interrupt-budget=${SCAN_INTERRUPT_BUDGET}`);
   // --threads is obeyed as given; --proc-root and --pid do not read this host's whole /proc.
   if (argv.some((a) => /^--(threads|proc-root|pid)(=|$)/.test(a))) return { jit: true, threads: 0 };
   try {

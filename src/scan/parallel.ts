@@ -2,6 +2,7 @@
 // dominant cost and runs in parallel when several threads read (docs/performance.md).
 import { readdirSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
+import { setFlagsFromString } from 'node:v8';
 import { Worker } from 'node:worker_threads';
 import { UserError } from '../errors.ts';
 import { ProcReader, readFileBounded } from '../procfs/reader.ts';
@@ -65,6 +66,8 @@ export async function collectAll(
         : (early ?? defaultThreads() - 1);
   // One slot per worker: whether it took work (await it) or not yet (cancel it instead).
   const state = new Int32Array(new SharedArrayBuffer(4 * workers));
+  const jitFlag = armedJitFlag ?? undefined;
+  armedJitFlag = null;
   // Threads started early (prewarmScanThreads) first; any not needed end here.
   const ready = warm.splice(0);
   for (const t of ready.splice(workers)) void t.terminate();
@@ -77,10 +80,13 @@ export async function collectAll(
       options,
       state,
       slot,
+      jitFlag,
       exitBeforeResult: test.exitBeforeResult,
     });
     return t;
   });
+  // With workers, the first to take work sets the flag: it has started by then.
+  if (jitFlag !== undefined && workers === 0) setFlagsFromString(jitFlag);
   if (test.mainAfterWorkers) {
     const until = Date.now() + 10_000;
     while (state.some((s, slot) => slot < workers && s === WORKER_IDLE) && Date.now() < until)
@@ -242,6 +248,20 @@ function newScanThread(idle = false): ScanThread {
     },
     terminate: () => worker.terminate(),
   };
+}
+
+/** The flag armJitBudget was given, for the next scan only. */
+let armedJitFlag: string | null = null;
+
+/**
+ * Has the next scan set a V8 flag (the optimizing compiler's budget) once its threads have
+ * started: the first worker to take work sets it, or the main thread when it reads alone. Not
+ * before: V8 refuses the code cache of Node's own modules once a flag differs from the one it
+ * was made with, and a worker thread that starts after a flag changed took 73 ms instead of 33,
+ * on the core the reads need (docs/performance.md). The flag is process-wide.
+ */
+export function armJitBudget(flag: string): void {
+  armedJitFlag = flag;
 }
 
 /** Threads started by prewarmScanThreads and not yet given work. */

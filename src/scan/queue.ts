@@ -28,6 +28,8 @@ export interface WorkerInput {
   /** One slot per worker (WORKER_IDLE, WORKER_WORKING, WORKER_CANCELLED). */
   state: Int32Array;
   slot: number;
+  /** A V8 flag the worker sets when it takes work (armJitBudget), if any. */
+  jitFlag?: string | undefined;
   /** Tests: the worker ends when its reads are done, without posting its result. */
   exitBeforeResult?: boolean | undefined;
 }

@@ -1,6 +1,7 @@
 // Entry point of a scan worker thread: boots (possibly before the command line is parsed), then
 // drains the shared PID queue with its own reader once it is given work. After its result it
 // stays for the scan's next step: dpkg's `.list` search, while the main thread reads cgroups.
+import { setFlagsFromString } from 'node:v8';
 import { parentPort } from 'node:worker_threads';
 import { scanListFiles } from '../packages/dpkg.ts';
 import { ProcReader } from '../procfs/reader.ts';
@@ -20,6 +21,8 @@ parentPort?.once('message', (input: WorkerInput) => {
   if (
     Atomics.compareExchange(input.state, input.slot, WORKER_IDLE, WORKER_WORKING) === WORKER_IDLE
   ) {
+    // This thread has started (see armJitBudget); the flag is process-wide.
+    if (input.jitFlag !== undefined) setFlagsFromString(input.jitFlag);
     const result = collect(
       new ProcReader(input.root),
       sharedQueue(input.pids, input.counter),

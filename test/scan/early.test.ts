@@ -2,6 +2,7 @@
 // command that scans, prewarmed threads only when it reads the host's whole /proc itself.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { cachedDataVersionTag } from 'node:v8';
 import { prepareForScan } from '../../src/scan/early.ts';
 
 const argv = (...args: string[]) => ['node', 'afterpatch', ...args];
@@ -15,6 +16,12 @@ describe('prepareForScan', () => {
         { jit: true, threads: 2 },
         cmd,
       );
+  });
+
+  it('changes no V8 flag itself (a flag set before a thread starts costs it the code cache)', () => {
+    const before = cachedDataVersionTag();
+    assert.deepEqual(prepareForScan(argv('scan'), twoThreads), { jit: true, threads: 2 });
+    assert.equal(cachedDataVersionTag(), before);
   });
 
   it('leaves the other commands, help and an empty command line alone', () => {

@@ -7,8 +7,14 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { cachedDataVersionTag } from 'node:v8';
 import { scanListFiles } from '../../src/packages/dpkg.ts';
-import { collectAll, prewarmScanThreads, warmThreads } from '../../src/scan/parallel.ts';
+import {
+  armJitBudget,
+  collectAll,
+  prewarmScanThreads,
+  warmThreads,
+} from '../../src/scan/parallel.ts';
 import { makeProcTree, mapsLine } from '../helpers/fakeproc.ts';
 
 const N = 200;
@@ -124,6 +130,31 @@ describe('scan threads', () => {
       timeout: 30_000,
     });
     assert.equal(r.status, 0, r.stderr);
+  });
+
+  // V8's cachedDataVersionTag covers its flags: it changes exactly when a flag does. Each test
+  // arms its own value (setting a flag to the value it has changes nothing).
+  it('sets an armed V8 flag only once a worker has started and taken work', async () => {
+    const before = cachedDataVersionTag();
+    armJitBudget('--interrupt-budget=300001');
+    const scanning = collectAll(fx.root, pids, opts, 2, { mainAfterWorkers: true });
+    // The worker is starting (through tsx: hundreds of milliseconds): nothing is set yet.
+    assert.equal(cachedDataVersionTag(), before);
+    const r = await scanning;
+    void r.helper?.terminate();
+    assert.notEqual(cachedDataVersionTag(), before);
+    assert.equal(r.scanned, N);
+  });
+
+  it('the main thread sets the armed flag when it reads alone, and only for the next scan', async () => {
+    const before = cachedDataVersionTag();
+    armJitBudget('--interrupt-budget=300002');
+    await collectAll(fx.root, pids, opts, 1);
+    const after = cachedDataVersionTag();
+    assert.notEqual(after, before);
+    const r = await collectAll(fx.root, pids, opts, 2, { mainAfterWorkers: true });
+    void r.helper?.terminate();
+    assert.equal(cachedDataVersionTag(), after, 'not armed again: nothing set');
   });
 
   it('fails when a worker that took work ends without its result (never a partial scan)', async () => {

@@ -76,16 +76,33 @@ describe('patterns from the configuration and --lib (ReDoS)', () => {
     );
   });
 
-  it('loading the library turns the linear-time fallback on (the flag is process-wide)', async () => {
+  it('the library turns the linear-time fallback on with the first pattern, not when loaded', async () => {
     const lib = new URL('../../dist/index.cjs', import.meta.url).pathname;
-    // `l` exists only with the flags set; the evil pattern then answers at once.
-    const code = `require(${JSON.stringify(lib)}); new RegExp('a', 'l'); const t = Date.now(); /^\\/(a+)+$/.test('/' + 'a'.repeat(40) + '!'); process.stdout.write(String(Date.now() - t));`;
+    // `l` exists only with the flags set: loading changes no V8 flag (which would cost the host
+    // program V8's code cache for Node's own modules); the first pattern sets them, process-wide,
+    // and the evil pattern then answers at once.
+    const code = `const v8 = require('node:v8'); const tag = v8.cachedDataVersionTag(); const lib = require(${JSON.stringify(lib)}); if (v8.cachedDataVersionTag() !== tag) process.exit(7); try { new RegExp('a', 'l'); process.exit(8); } catch {} lib.parseConfig('[scan]\\nignore_files = ["^/x"]\\n'); new RegExp('a', 'l'); const t = Date.now(); /^\\/(a+)+$/.test('/' + 'a'.repeat(40) + '!'); process.stdout.write(String(Date.now() - t));`;
     const out = await new Promise<string>((resolve, reject) =>
       execFile(process.execPath, ['-e', code], { timeout: 30_000 }, (e, stdout, stderr) =>
         e ? reject(new Error(`${e.message}: ${stderr}`)) : resolve(stdout),
       ),
     );
     assert.ok(Number(out) < 2000, `${out} ms`);
+  });
+
+  it('the program changes no V8 flag while it loads: nothing compiles a pattern then', async () => {
+    const bundle = new URL('../../dist/afterpatch.cjs', import.meta.url).pathname;
+    const probe = join(fx.root, 'flags-probe.cjs');
+    writeFileSync(
+      probe,
+      "const v8 = require('node:v8'); const tag = v8.cachedDataVersionTag(); process.on('exit', () => process.stderr.write(v8.cachedDataVersionTag() === tag ? 'same' : 'changed'));",
+    );
+    const stderr = await new Promise<string>((resolve, reject) =>
+      execFile(process.execPath, ['-r', probe, bundle, '--version'], (e, _out, err) =>
+        e ? reject(e) : resolve(err),
+      ),
+    );
+    assert.equal(stderr, 'same');
   });
 
   it('the matcher itself answers in milliseconds', () => {
