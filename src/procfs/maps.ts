@@ -200,6 +200,21 @@ function sameBytes(a: Uint8Array, aAt: number, b: Uint8Array, bAt: number, n: nu
   return true;
 }
 
+/** The start of x86-64's vsyscall page line: the kernel's gate VMA, printed after every mapping
+ *  (no user mapping can start at that address). */
+const GATE_LINE = Buffer.from('ffffffffff600000-ffffffffff601000 ', 'latin1');
+
+/**
+ * Whether the first `len` bytes of a maps file end with its gate VMA line, i.e. hold the whole
+ * file: the read that would return 0 is not needed (one syscall per process). False on other
+ * architectures and kernels without it: the file is then read to its end.
+ */
+export function endsWithGateLine(buf: Uint8Array, len: number): boolean {
+  if (len <= GATE_LINE.length || buf[len - 1] !== 10) return false;
+  const start = len < 2 ? 0 : u8LastIndexOf.call(buf, 10, len - 2) + 1;
+  return len - start > GATE_LINE.length && sameBytes(buf, start, GATE_LINE, 0, GATE_LINE.length);
+}
+
 /** Whether the bytes before `end` are " (deleted)". */
 function endsWithDeleted(buf: Buffer, end: number): boolean {
   return sameBytes(buf, end - DELETED_BYTES.length, DELETED_BYTES, 0, DELETED_BYTES.length);

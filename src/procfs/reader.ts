@@ -9,6 +9,7 @@ import {
   statfsSync,
 } from 'node:fs';
 import { errnoCode } from '../errors.ts';
+import { endsWithGateLine } from './maps.ts';
 
 /**
  * Why a read failed: `gone` (the process exited; skip silently), `denied` (not ours to read) or
@@ -65,15 +66,16 @@ interface Sink {
 /**
  * Reads all of a regular file into `sink.buf` (grown as needed, up to maxBytes): its length, or
  * 'refused' when it has more than maxBytes bytes. Throws open/read errors and RefusedFileError.
- * `knownRegular`: the caller knows the file is a kernel-made procfs file (no fstat needed).
+ * `procMaps`: the file is a kernel-made procfs maps file: no fstat is needed, and it ends with
+ * its gate VMA line when it has one (endsWithGateLine).
  */
 function readInto(
   path: string,
   sink: Sink,
   maxBytes: number,
-  knownRegular = false,
+  procMaps = false,
 ): number | 'refused' {
-  const fd = knownRegular ? openSync(path, OPEN_FLAGS) : openRegularSync(path);
+  const fd = procMaps ? openSync(path, OPEN_FLAGS) : openRegularSync(path);
   try {
     let len = 0;
     for (;;) {
@@ -89,6 +91,7 @@ function readInto(
       const n = readSync(fd, sink.buf, len, sink.buf.length - len, null);
       if (n === 0) return len;
       len += n;
+      if (procMaps && endsWithGateLine(sink.buf, len)) return len;
     }
   } finally {
     closeSync(fd);
@@ -152,8 +155,9 @@ export class ProcReader {
 
   /**
    * readRaw of `PID/maps`. On a mounted procfs the fstat that refuses FIFOs and devices is
-   * skipped (one syscall and one Stats object per process: the scan's hottest loop); anywhere
-   * else (a fixture tree) the file is checked like every other.
+   * skipped (one syscall and one Stats object per process: the scan's hottest loop), and so is
+   * the read that returns 0 after the gate VMA's line, the last one on x86-64; anywhere else (a
+   * fixture tree) the file is checked and read to its end like every other.
    */
   readMaps(pid: number): number | ReadFailure {
     try {

@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import {
   deletedMappings,
+  endsWithGateLine,
   forEachDeleted,
   hasDeletedMarker,
   isCode,
@@ -14,6 +15,34 @@ import {
 } from '../../src/procfs/maps.ts';
 
 const PAD = ' '.repeat(19);
+
+describe('endsWithGateLine', () => {
+  const gate =
+    'ffffffffff600000-ffffffffff601000 --xp 00000000 00:00 0                  [vsyscall]\n';
+  const line = (path: string) => `7f0000000000-7f0000001000 r-xp 00000000 08:01 42 ${path}\n`;
+  const ends = (text: string) => endsWithGateLine(Buffer.from(text, 'latin1'), text.length);
+
+  it('is true only when the last line is the kernel gate VMA', () => {
+    assert.equal(ends(line('/usr/lib/a.so') + gate), true);
+    assert.equal(ends(gate), true);
+    assert.equal(ends(line('/usr/lib/a.so')), false);
+    assert.equal(ends(gate + line('/usr/lib/a.so')), false);
+    assert.equal(ends(gate.slice(0, -1)), false, 'no end of line: a record cut short');
+    assert.equal(ends(''), false);
+  });
+
+  it('is never fooled by a path: it must be the start of the last line (a newline in a path is \\012)', () => {
+    assert.equal(ends(line('/tmp/ffffffffff600000-ffffffffff601000 [vsyscall]')), false);
+    assert.equal(ends(line('/tmp/x\\012ffffffffff600000-ffffffffff601000 y')), false);
+  });
+
+  it('looks only at the first len bytes', () => {
+    const text = line('/usr/lib/a.so') + gate;
+    const buf = Buffer.from(`${text}${line('/usr/lib/b.so')}`, 'latin1');
+    assert.equal(endsWithGateLine(buf, text.length), true);
+    assert.equal(endsWithGateLine(buf, buf.length), false);
+  });
+});
 
 describe('parseMapsLine', () => {
   it('parses a file-backed executable mapping', () => {

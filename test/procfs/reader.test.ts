@@ -1,8 +1,8 @@
 // The procfs reader never blocks and never reads without bound: a fixture tree (--proc-root)
 // whose maps is a FIFO, a link to /dev/zero or a huge file is refused and counted unreadable.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { runCli } from '../../harness/cli.ts';
@@ -56,6 +56,26 @@ describe('ProcReader on hostile fixture files', () => {
     assert.equal(typeof len, 'number');
     assert.match(proc.buffer.toString('utf8', 0, len as number), /^[0-9a-f]+-[0-9a-f]+ /);
     assert.equal(proc.readMaps(2 ** 22 + 1), 'gone');
+  });
+
+  it('reads a real maps file whole, over several reads, stopping at the gate line or at its end', async () => {
+    // An idle Python maps ~14 KB: the kernel returns a maps file about one page per read, so
+    // every read but the last ends in a whole line that is not the last one.
+    const child = spawn('python3', ['-c', 'import sys, time; print(flush=True); time.sleep(60)'], {
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    try {
+      await new Promise((resolve) => child.stdout.once('data', resolve));
+      const pid = child.pid as number;
+      const proc = new ProcReader('/proc');
+      const len = proc.readMaps(pid);
+      assert.equal(typeof len, 'number');
+      const whole = readFileSync(`/proc/${pid}/maps`, 'latin1');
+      assert.ok(whole.length > 8192, `${whole.length} bytes`);
+      assert.equal(proc.buffer.toString('latin1', 0, len as number), whole);
+    } finally {
+      child.kill();
+    }
   });
 
   it('still reads real procfs files (regular, size 0) whole', () => {
