@@ -3,6 +3,7 @@
 // argv, WITHOUT running anything: argv is only parsed, never trusted as configuration, and nothing
 // it names is imported, executed or required (docs/interpreted.md).
 import { posix } from 'node:path';
+import { RecentBytes } from '../procfs/maps.ts';
 import { statFields } from '../procfs/status.ts';
 
 export type Interpreter = 'python' | 'perl' | 'ruby' | 'node' | 'java';
@@ -43,18 +44,64 @@ export function interpreterOf(exePath: string): Interpreter | null {
  * Reads only the first line(s); the kernel escapes a newline in a path as `\012`.
  */
 export function firstMappedPath(buf: Buffer, len: number): string | null {
-  let start = 0;
-  // The executable is the first line in practice; look at a few in case of an odd layout.
-  for (let line = 0; line < 4 && start < len; line++) {
-    let end = buf.indexOf(10, start);
-    if (end === -1 || end > len) end = len;
-    const slash = buf.indexOf(47, start); // '/'
-    if (slash !== -1 && slash < end) {
-      return buf.toString('utf8', slash, end).replaceAll('\\012', '\n');
+  const view = buf.subarray(0, len);
+  const start = firstPathStart(view);
+  return start === -1 ? null : decodePath(view, start, lineEnd(view, start));
+}
+
+/** An executable as the scan's threads see it: its path and the interpreter it stands for. */
+export interface Executable {
+  path: string;
+  interpreter: Interpreter | null;
+}
+
+/**
+ * firstMappedPath and interpreterOf for one thread's processes, remembering the last few
+ * executables by their bytes: most processes run one of a few programs, and the path was decoded
+ * and matched against the interpreters' patterns for each of 10,000 processes (~2 µs each).
+ */
+export class Executables {
+  readonly #recent = new RecentBytes<Executable>();
+
+  /** The executable of the maps buffer's first `len` bytes, or null when it maps no file. */
+  of(buf: Buffer, len: number): Executable | null {
+    const view = buf.subarray(0, len);
+    const start = firstPathStart(view);
+    if (start === -1) return null;
+    const end = lineEnd(view, start);
+    let exe = this.#recent.find(view, start, end);
+    if (exe === undefined) {
+      const path = decodePath(view, start, end);
+      exe = { path, interpreter: interpreterOf(path) };
+      this.#recent.add(view, start, end, exe);
     }
+    return exe;
+  }
+}
+
+// The typed array's own searches: Buffer's check their arguments in JavaScript first.
+const u8IndexOf = Uint8Array.prototype.indexOf;
+
+/** Where the first path of the first few lines starts, or -1. */
+function firstPathStart(view: Uint8Array): number {
+  // The executable is the first line in practice; look at a few in case of an odd layout.
+  let start = 0;
+  for (let line = 0; line < 4 && start < view.length; line++) {
+    const end = lineEnd(view, start);
+    const slash = u8IndexOf.call(view, 47, start); // '/'
+    if (slash !== -1 && slash < end) return slash;
     start = end + 1;
   }
-  return null;
+  return -1;
+}
+
+function lineEnd(view: Uint8Array, from: number): number {
+  const end = u8IndexOf.call(view, 10, from);
+  return end === -1 ? view.length : end;
+}
+
+function decodePath(view: Buffer, start: number, end: number): string {
+  return view.toString('utf8', start, end).replaceAll('\\012', '\n');
 }
 
 /** At most this many distinct mapped code paths are kept per interpreter process. */

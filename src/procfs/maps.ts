@@ -235,33 +235,38 @@ function tailStart(buf: Buffer, start: number, end: number): number {
 }
 
 /**
- * The last few files (device, inode and path bytes of a maps line, with their parse) seen by one
- * thread: after an upgrade thousands of processes map the same few deleted files, and a line
- * that names one again is not decoded and split again (its path is then the same string, whose
- * hash the maps and sets that key on it have computed already).
+ * The last few byte strings seen by one thread, each with what was made of it: after an upgrade
+ * thousands of processes map the same few deleted files and run the same few programs, and a
+ * line that names one again is not decoded and split again (its path is then the same string,
+ * whose hash the maps and sets that key on it have computed already). For deleted files the
+ * bytes are a maps line's device, inode and path (`MappedFiles`); for executables, the path.
  */
-export class MappedFiles {
+export class RecentBytes<T> {
   static readonly SIZE = 8;
-  readonly #tails: Buffer[] = [];
-  readonly #parsed: Mapping[] = [];
+  readonly #bytes: Buffer[] = [];
+  readonly #made: T[] = [];
   #next = 0;
 
-  find(buf: Buffer, tail: number, end: number): Mapping | null {
-    const n = end - tail;
-    for (let i = 0; i < this.#tails.length; i++) {
-      const t = this.#tails[i] as Buffer;
-      if (t.length === n && sameBytes(t, 0, buf, tail, n)) return this.#parsed[i] as Mapping;
+  /** What was made of the bytes of `buf` in [from, end), or undefined when they were not seen. */
+  find(buf: Uint8Array, from: number, end: number): T | undefined {
+    const n = end - from;
+    for (let i = 0; i < this.#bytes.length; i++) {
+      const t = this.#bytes[i] as Buffer;
+      if (t.length === n && sameBytes(t, 0, buf, from, n)) return this.#made[i];
     }
-    return null;
+    return undefined;
   }
 
-  add(buf: Buffer, tail: number, end: number, m: Mapping): void {
+  add(buf: Uint8Array, from: number, end: number, made: T): void {
     const i = this.#next;
-    this.#next = (i + 1) % MappedFiles.SIZE;
-    this.#tails[i] = Buffer.from(buf.subarray(tail, end));
-    this.#parsed[i] = m;
+    this.#next = (i + 1) % RecentBytes.SIZE;
+    this.#bytes[i] = Buffer.from(buf.subarray(from, end));
+    this.#made[i] = made;
   }
 }
+
+/** The deleted files a thread parsed last (see forEachDeleted's `memo`). */
+export class MappedFiles extends RecentBytes<Mapping> {}
 
 /** `prev` with the range, perms and offset of `head` ("start-end perms offset"); null when the
  *  head is not well-formed (as parseMapsLine would say). */

@@ -1,6 +1,6 @@
 // The per-process part of a scan: runs on the main thread and in worker threads alike.
 import { type BigIntStats, statSync } from 'node:fs';
-import { firstMappedPath, interpreterOf, mappedCodePaths } from '../interp/detect.ts';
+import { Executables, firstMappedPath, mappedCodePaths } from '../interp/detect.ts';
 import { type RawInterp, readInterp } from '../interp/read.ts';
 import {
   forEachDeleted,
@@ -95,6 +95,7 @@ export function collect(reader: ProcReader, queue: PidQueue, opts: CollectOption
   const isNoise = noiseMatcher(opts.noise);
   const named = new NamedFiles(reader.root);
   const seen = new MappedFiles();
+  const executables = new Executables();
   const res: CollectResult = {
     processes: [],
     interpreted: [],
@@ -116,12 +117,12 @@ export function collect(reader: ProcReader, queue: PidQueue, opts: CollectOption
       res.scanned++;
       // The first file mapping is the executable: a look at one line, no extra read, for
       // every process that is not an interpreter (before anything else reuses the buffer).
-      const exe = opts.interpreted ? firstMappedPath(reader.buffer, len) : null;
-      const interp = exe === null ? null : interpreterOf(exe);
+      const exe = opts.interpreted ? executables.of(reader.buffer, len) : null;
+      const interp = exe?.interpreter ?? null;
       // Most processes map nothing deleted: one search of the bytes read, nothing allocated.
       if (interp === null && !hasDeletedMarker(reader.buffer, len)) continue;
       const mapped = interp === null ? null : mappedCodePaths(reader.buffer, len);
-      const exePath = exe ?? firstMappedPath(reader.buffer, len);
+      const exePath = exe === null ? firstMappedPath(reader.buffer, len) : exe.path;
       const found = deletedFiles(reader, pid, len, isNoise, named, seen, () => {
         pidNs ??= reader.readlink(`${pid}/ns/pid`);
         return pidNs;

@@ -1,8 +1,10 @@
 // The pure part of the interpreted-code detector: interpreters, argv parsing, start times.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import fc from 'fast-check';
 import {
   changedAfterStart,
+  Executables,
   firstMappedPath,
   formatDevice,
   interpreterOf,
@@ -43,6 +45,51 @@ describe('interpreterOf', () => {
     assert.equal(firstMappedPath(odd, odd.length), '/opt/a\nb/node');
     const anon = Buffer.from('5000-6000 rw-p 00000000 00:00 0 \n');
     assert.equal(firstMappedPath(anon, anon.length), null);
+  });
+});
+
+describe('Executables', () => {
+  it('answers as firstMappedPath and interpreterOf do, over a shared buffer, with repeats', () => {
+    const path = fc.oneof(
+      fc.constantFrom(
+        '/usr/bin/python3.11',
+        '/usr/bin/perl',
+        '/usr/sbin/sshd',
+        '/opt/a\\012b/node',
+      ),
+      fc.string({ unit: 'binary', maxLength: 30 }).map((p) => `/${p.replaceAll('\n', '')}`),
+    );
+    const maps = fc.oneof(
+      path.map(
+        (p) => `5000-6000 r-xp 00000000 fe:00 7 ${p}\n7f00-7f01 r-xp 00000000 fe:00 8 /lib/x.so\n`,
+      ),
+      path.map((p) => `5000-6000 rw-p 00000000 00:00 0 \n6000-7000 r-xp 00000000 fe:00 7 ${p}`),
+      fc.constant('5000-6000 rw-p 00000000 00:00 0 \n'),
+      fc.constant(''),
+    );
+    fc.assert(
+      fc.property(fc.array(maps, { maxLength: 40 }), (texts) => {
+        const exes = new Executables();
+        // One buffer for all, as a thread's reader has: bytes of earlier files lie beyond len.
+        const buf = Buffer.alloc(4096, 0x2f);
+        for (const text of texts) {
+          const len = buf.write(text, 0, 'utf8');
+          const want = firstMappedPath(buf, len);
+          const got = exes.of(buf, len);
+          assert.equal(got?.path ?? null, want);
+          assert.equal(got?.interpreter ?? null, want === null ? null : interpreterOf(want));
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('gives the same record to processes running the same program', () => {
+    const exes = new Executables();
+    const a = Buffer.from('5000-6000 r-xp 00000000 fe:00 7 /usr/bin/python3\n');
+    const b = Buffer.from('5000-6000 r-xp 00000000 fe:00 9 /usr/bin/python3\n');
+    assert.equal(exes.of(a, a.length), exes.of(b, b.length));
+    assert.equal(exes.of(b, b.length)?.interpreter, 'python');
   });
 });
 
