@@ -211,7 +211,7 @@ const GATE_LINE = Buffer.from('ffffffffff600000-ffffffffff601000 ', 'latin1');
  */
 export function endsWithGateLine(buf: Uint8Array, len: number): boolean {
   if (len <= GATE_LINE.length || buf[len - 1] !== 10) return false;
-  const start = len < 2 ? 0 : u8LastIndexOf.call(buf, 10, len - 2) + 1;
+  const start = u8LastIndexOf.call(buf, 10, len - 2) + 1; // 0 when it is the only line
   return len - start > GATE_LINE.length && sameBytes(buf, start, GATE_LINE, 0, GATE_LINE.length);
 }
 

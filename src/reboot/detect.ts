@@ -189,7 +189,8 @@ export interface RebootInput {
   settings?: Partial<RebootSettings> | undefined;
 }
 
-/** Compiles at the first name asked about: one is made when the module loads. */
+/** Compiles its globs at the first name asked about: one matcher is made as the module loads,
+ *  and loading must set no V8 flag (globToRegExp sets the linear-time fallback). */
 function matcher(globs: readonly string[]): (name: string) => boolean {
   let res: RegExp[] | null = null;
   return (name) => {
