@@ -88,11 +88,17 @@ function firstPathStart(view: Uint8Array): number {
   let start = 0;
   for (let line = 0; line < 4 && start < view.length; line++) {
     const end = lineEnd(view, start);
-    const slash = u8IndexOf.call(view, 47, start); // '/'
-    if (slash !== -1 && slash < end) return slash;
+    const slash = pathStart(view, start, end);
+    if (slash !== -1) return slash;
     start = end + 1;
   }
   return -1;
+}
+
+/** Where the path of the maps line [start, end) begins (no field before it holds a '/'), or -1. */
+function pathStart(view: Uint8Array, start: number, end: number): number {
+  const slash = u8IndexOf.call(view, 47, start);
+  return slash !== -1 && slash < end ? slash : -1;
 }
 
 function lineEnd(view: Uint8Array, from: number): number {
@@ -113,15 +119,14 @@ export const MAX_MAPPED_PATHS = 4096;
  * (the process runs that very file), so the `package` heuristic never speaks for these paths.
  */
 export function mappedCodePaths(buf: Buffer, len: number): string[] {
+  const view = buf.subarray(0, len);
   const out = new Set<string>();
   let start = 0;
-  while (start < len && out.size < MAX_MAPPED_PATHS) {
-    let end = buf.indexOf(10, start);
-    if (end === -1 || end > len) end = len;
-    // No field before the path holds a '/'.
-    const slash = buf.indexOf(47, start);
-    if (slash !== -1 && slash < end) {
-      let path = buf.toString('utf8', slash, end);
+  while (start < view.length && out.size < MAX_MAPPED_PATHS) {
+    const end = lineEnd(view, start);
+    const slash = pathStart(view, start, end);
+    if (slash !== -1) {
+      let path = view.toString('utf8', slash, end);
       if (path.endsWith(' (deleted)')) path = path.slice(0, -' (deleted)'.length);
       if (isPackageCodePath(path)) out.add(path.replaceAll('\\012', '\n'));
     }

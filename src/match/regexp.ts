@@ -10,9 +10,10 @@ let linear = false;
 
 /**
  * Turns on V8's linear-time fallback before the first pattern built from user input compiles;
- * every function here (and globToRegExp) calls it first. Process-wide, worker threads included;
- * it changes no result, only how a match is computed. The second flag makes the `l` (linear)
- * RegExp flag available, which tells which patterns the linear engine can run. Not at start-up:
+ * every function here that compiles one (and globToRegExp) calls it first, directly or through
+ * patternProblem. Process-wide, worker threads included; it changes no result, only how a match
+ * is computed. The second flag makes the `l` (linear) RegExp flag available, which tells which
+ * patterns the linear engine can run. Not at start-up:
  * V8 refuses the code cache of Node's own modules once a flag differs from the one it was made
  * with, so every flag set early made a worker thread start in 73 ms instead of 33 and the
  * program load its modules ~15 ms slower (docs/performance.md).
@@ -64,6 +65,5 @@ export function patternProblem(src: string): string | null {
 export function userRegExp(src: string): RegExp {
   const problem = patternProblem(src);
   if (problem !== null) throw new UserError(`pattern ${JSON.stringify(src)} ${problem}.`);
-  linearFallback();
-  return new RegExp(src);
+  return new RegExp(src); // patternProblem turned the fallback on
 }

@@ -1,6 +1,6 @@
 // The per-process part of a scan: runs on the main thread and in worker threads alike.
 import { type BigIntStats, statSync } from 'node:fs';
-import { Executables, firstMappedPath, mappedCodePaths } from '../interp/detect.ts';
+import { Executables, mappedCodePaths } from '../interp/detect.ts';
 import { type RawInterp, readInterp } from '../interp/read.ts';
 import {
   forEachDeleted,
@@ -122,7 +122,7 @@ export function collect(reader: ProcReader, queue: PidQueue, opts: CollectOption
       // Most processes map nothing deleted: one search of the bytes read, nothing allocated.
       if (interp === null && !hasDeletedMarker(reader.buffer, len)) continue;
       const mapped = interp === null ? null : mappedCodePaths(reader.buffer, len);
-      const exePath = exe === null ? firstMappedPath(reader.buffer, len) : exe.path;
+      const exePath = (opts.interpreted ? exe : executables.of(reader.buffer, len))?.path ?? null;
       const found = deletedFiles(reader, pid, len, isNoise, named, seen, () => {
         pidNs ??= reader.readlink(`${pid}/ns/pid`);
         return pidNs;

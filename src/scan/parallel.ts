@@ -66,8 +66,8 @@ export async function collectAll(
         : (early ?? defaultThreads() - 1);
   // One slot per worker: whether it took work (await it) or not yet (cancel it instead).
   const state = new Int32Array(new SharedArrayBuffer(4 * workers));
-  const jitFlag = armedJitFlag ?? undefined;
-  armedJitFlag = null;
+  const jitFlag = armedJitFlag;
+  armedJitFlag = undefined;
   // Threads started early (prewarmScanThreads) first; any not needed end here.
   const ready = warm.splice(0);
   for (const t of ready.splice(workers)) void t.terminate();
@@ -251,7 +251,7 @@ function newScanThread(idle = false): ScanThread {
 }
 
 /** The flag armJitBudget was given, for the next scan only. */
-let armedJitFlag: string | null = null;
+let armedJitFlag: string | undefined;
 
 /**
  * Has the next scan set a V8 flag (the optimizing compiler's budget) once its threads have
