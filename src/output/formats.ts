@@ -17,10 +17,10 @@ export interface FormatContext {
   reboot?: { report: RebootReport; text: string } | undefined;
 }
 
-/** Each format yields its output in pieces, written as they come. */
+/** Each format yields its output in pieces (text, or UTF-8 already encoded), written as they come. */
 export const SCAN_FORMATS: Record<
   ScanFormat,
-  (r: ScanReport, ctx: FormatContext) => Iterable<string>
+  (r: ScanReport, ctx: FormatContext) => Iterable<string | Uint8Array>
 > = {
   text: (r, ctx) => [
     formatText(r, ctx.style, { all: ctx.all }),

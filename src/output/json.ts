@@ -77,13 +77,11 @@ function fileToJson(f: StaleFile): ScanProcess['files'][number] {
   return f.interpreted ? { ...file, interpreted: f.interpreted } : file;
 }
 
-function ignoredToJson(
-  ignored: ScanReport['processes'][number]['ignored'],
-): ScanProcess['ignored'] {
+function ignoredToJson(ignored: Process['ignored']): ScanProcess['ignored'] {
   return ignored.map((f) => ({ path: f.path, kind: f.kind, rule: f.rule }));
 }
 
-function processToJson(p: ScanReport['processes'][number], r: ScanReport): ScanProcess {
+function processToJson(p: Process, r: ScanReport): ScanProcess {
   return {
     type: 'process',
     pid: p.pid,
@@ -122,34 +120,109 @@ function jsonAt(value: unknown, pad: string): string {
 }
 
 /**
- * One process of the document (two levels deep), exactly as JSON.stringify(document, null, 2)
- * writes processToJson's object — written here field by field for speed (no object in between:
- * 10,000 processes); test/output/json.test.ts compares the two on arbitrary processes, so a
- * field added there and not here fails it. Its files are the bulk of the text and repeat from
- * one process to the next (10,000 processes map the same old library): FilesJson reuses them.
+ * A process's fields after its PID, and its closing brace (two levels deep), exactly as
+ * JSON.stringify(document, null, 2) writes processToJson's object — written here field by field
+ * for speed (no object in between: 10,000 processes); test/output/json.test.ts compares the two
+ * on arbitrary processes, so a field added there and not here fails it. This text repeats from
+ * one process to the next (a service's thousand workers: same cgroup, same files, details for a
+ * sample only): ProcessTails reuses it, and FilesJson the files when only they repeat.
  */
-function processText(
-  p: ScanReport['processes'][number],
-  r: ScanReport,
-  files: FilesJson,
-  versions: SameItems,
-): string {
-  let s = `    {${FIELD}"type": "process"`;
-  s += `${F}"pid": ${p.pid}${F}"ppid": ${jsonAt(p.ppid, '')}${F}"uid": ${jsonAt(p.uid, '')}`;
+function tailText(p: Process, files: FilesJson, mark: string): string {
+  let s = `${F}"ppid": ${jsonAt(p.ppid, '')}${F}"uid": ${jsonAt(p.uid, '')}`;
   s += `${F}"name": ${jsonAt(p.name, '')}${F}"cmdline": ${jsonAt(p.cmdline, '      ')}`;
   s += `${F}"root": ${JSON.stringify(p.root)}${F}"foreignPidNs": ${p.foreignPidNs}`;
   s += `${F}"cgroup": ${jsonAt(p.cgroup, '')}${F}"owner": ${JSON.stringify(ownerKey(p.owner))}`;
   s += `${F}"files": ${files.json(p.files)}`;
   s += `${F}"ignored": ${p.ignored.length === 0 ? '[]' : jsonAt(ignoredToJson(p.ignored), '      ')}`;
   if (p.omittedMappings !== undefined) s += `${F}"omittedMappings": ${p.omittedMappings}`;
+  return `${s}${mark}\n    }`;
+}
+
+/** A process's advisory fields (vulnerable, versions), each with its leading separator. */
+function markText(p: Process, r: ScanReport, versions: SameItems): string {
+  if (r.advisories === undefined) return '';
   const mark = advisoryMark(r.advisories, [p.pid]) as Record<string, unknown>;
+  let s = '';
   for (const key in mark) {
     const v = mark[key];
     // A process's advisory versions are shared objects (one per answer): reused like files.
     const text = key === 'versions' && Array.isArray(v) ? versions.json(v) : jsonAt(v, '      ');
     s += `${F}${JSON.stringify(key)}: ${text}`;
   }
-  return `${s}\n    }`;
+  return s;
+}
+
+type Process = ScanReport['processes'][number];
+
+/** The fields after the PID that sameTail compares as values (arrays as objects); the type below
+ *  fails to compile when a field is added to processes and not here (nor among sameTail's others). */
+const TAIL_VALUES = [
+  'ppid',
+  'uid',
+  'name',
+  'cmdline',
+  'root',
+  'foreignPidNs',
+  'cgroup',
+  'omittedMappings',
+] as const satisfies readonly (keyof Process)[];
+const allProcessFields: Exclude<
+  keyof Process,
+  (typeof TAIL_VALUES)[number] | 'pid' | 'owner' | 'files' | 'ignored'
+> extends never
+  ? true
+  : never = true;
+void allProcessFields;
+
+/**
+ * The text after each process's PID as UTF-8, kept from the last process and reused when it is
+ * the same: encoding it again for each of 10,000 processes was most of the output's time (V8
+ * copies a string's pieces together, then encodes it, at ~3 µs a process).
+ */
+class ProcessTails {
+  readonly #files = new FilesJson();
+  readonly #versions = new SameItems();
+  #last: Process | null = null;
+  #lastOwner = '';
+  #lastMark = '';
+  #bytes: Uint8Array = new Uint8Array(0);
+
+  json(p: Process, r: ScanReport): Uint8Array {
+    const mark = markText(p, r, this.#versions);
+    const owner = ownerKey(p.owner);
+    const last = this.#last;
+    this.#last = p;
+    if (last !== null && owner === this.#lastOwner && mark === this.#lastMark && sameTail(last, p))
+      return this.#bytes;
+    this.#lastOwner = owner;
+    this.#lastMark = mark;
+    this.#bytes = Buffer.from(tailText(p, this.#files, mark), 'utf8');
+    return this.#bytes;
+  }
+}
+
+/** Whether two processes' fields after the PID serialize the same (owners compared by key,
+ *  advisory marks by text, by the caller): the same values, arrays the same objects. */
+function sameTail(a: Process, b: Process): boolean {
+  // Written out, not a loop over TAIL_VALUES: a keyed look-up per field costs more than the
+  // text it saves while the functions still run unoptimized (a scan's JIT budget is raised).
+  if (
+    a.ppid !== b.ppid ||
+    a.uid !== b.uid ||
+    a.name !== b.name ||
+    a.cmdline !== b.cmdline ||
+    a.root !== b.root ||
+    a.foreignPidNs !== b.foreignPidNs ||
+    a.cgroup !== b.cgroup ||
+    a.omittedMappings !== b.omittedMappings ||
+    a.ignored.length !== 0 ||
+    b.ignored.length !== 0 ||
+    a.files.length !== b.files.length
+  )
+    return false;
+  for (let i = 0; i < a.files.length; i++)
+    if (!sameFile(a.files[i] as StaleFile, b.files[i] as StaleFile)) return false;
+  return true;
 }
 
 type FileJson = ScanProcess['files'][number];
@@ -223,9 +296,13 @@ function sameFile(a: StaleFile, b: StaleFile): boolean {
 /**
  * The document in pieces: the envelope, then one process at a time, so that a report of
  * 10,000 processes is never one string in memory (stdout writes to pipes and files are
- * synchronous on Linux). The concatenation is exactly JSON.stringify(scanToJson(r), null, 2).
+ * synchronous on Linux). A piece is text or UTF-8 (a process's tail, reused). The concatenation
+ * is exactly JSON.stringify(scanToJson(r), null, 2).
  */
-export function* scanJsonChunks(r: ScanReport, reboot?: RebootReport): Generator<string> {
+export function* scanJsonChunks(
+  r: ScanReport,
+  reboot?: RebootReport,
+): Generator<string | Uint8Array> {
   // The envelope alone: its processes are serialized one at a time below.
   const outer = JSON.stringify(envelope(r, PLACEHOLDER, reboot), null, 2);
   const marker = JSON.stringify(PLACEHOLDER);
@@ -233,18 +310,20 @@ export function* scanJsonChunks(r: ScanReport, reboot?: RebootReport): Generator
   yield outer.slice(0, at);
   if (r.processes.length === 0) yield '[]';
   else {
-    yield '[\n';
-    const files = new FilesJson();
-    const versions = new SameItems();
+    const tails = new ProcessTails();
     for (let i = 0; i < r.processes.length; i++) {
-      const p = r.processes[i] as ScanReport['processes'][number];
-      yield `${processText(p, r, files, versions)}${i + 1 < r.processes.length ? ',\n' : '\n'}`;
+      const p = r.processes[i] as Process;
+      // Each process's separator goes before it: the tail is the same for the last one.
+      yield `${i === 0 ? '[\n' : ',\n'}    {${FIELD}"type": "process"${F}"pid": ${p.pid}`;
+      yield tails.json(p, r);
     }
-    yield '  ]';
+    yield '\n  ]';
   }
   yield `${outer.slice(at + marker.length)}\n`;
 }
 
 export function formatJson(r: ScanReport): string {
-  return [...scanJsonChunks(r)].join('');
+  return [...scanJsonChunks(r)]
+    .map((c) => (typeof c === 'string' ? c : Buffer.from(c).toString('utf8')))
+    .join('');
 }

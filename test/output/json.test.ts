@@ -140,11 +140,40 @@ describe('scan JSON written in pieces', () => {
         ],
       },
     );
-    // Runs of the same files, as a scan of many processes of one program gives.
+    // Runs of the same fields, as a scan of many processes of one program gives (the text after
+    // the PID reused), each copy of a run maybe with one field changed (which must not be).
+    const oneChange: ((p: StaleProcess) => StaleProcess)[] = [
+      (p) => p,
+      (p) => ({ ...p, ppid: (p.ppid ?? 0) + 1 }),
+      (p) => ({ ...p, uid: p.uid === null ? 0 : null }),
+      (p) => ({ ...p, name: `${p.name ?? ''}x` }),
+      (p) => ({ ...p, cmdline: [...(p.cmdline ?? []), 'x'] }),
+      (p) => ({ ...p, cmdline: p.cmdline === null ? null : [...p.cmdline] }),
+      (p) => ({ ...p, root: `${p.root}/x` }),
+      (p) => ({ ...p, foreignPidNs: !p.foreignPidNs }),
+      (p) => ({ ...p, cgroup: p.cgroup === null ? '/' : null }),
+      (p) => ({
+        ...p,
+        owner: p.owner.type === 'unmanaged' ? { type: 'system-unit', unit: 'y.service' } : p.owner,
+      }),
+      (p) => ({ ...p, files: p.files.slice(1) }),
+      (p) => ({ ...p, files: p.files.map((f) => ({ ...f, inode: f.inode + 1 })) }),
+      (p) => ({ ...p, files: [...p.files] }),
+      (p) => ({ ...p, ignored: [{ path: '/tmp/x', kind: 'data', rule: 'tmp' }] }),
+      (p) => ({ ...p, omittedMappings: (p.omittedMappings ?? 0) + 1 }),
+    ];
     const processes = fc
-      .array(fc.tuple(process, fc.nat(3)), { maxLength: 8 })
+      .array(
+        fc.tuple(process, fc.nat(3), fc.array(fc.nat(oneChange.length - 1), { maxLength: 4 })),
+        { maxLength: 8 },
+      )
       .map((xs) =>
-        xs.flatMap(([p, n]) => Array.from({ length: n + 1 }, (_, i) => ({ ...p, pid: p.pid + i }))),
+        xs.flatMap(([p, n, changes]) =>
+          Array.from({ length: n + 1 }, (_, i) => {
+            const change = oneChange[changes[i] ?? 0] ?? ((q: StaleProcess) => q);
+            return { ...change(p), pid: p.pid + i };
+          }),
+        ),
       );
     // With an advisory assessment, every process carries its mark (vulnerable, versions).
     const version = fc.record(
