@@ -162,8 +162,9 @@ export async function scan(options: ScanOptions = {}): Promise<ScanReport> {
       reader,
       candidates.map((p) => p.pid),
     );
+    const owners_ = ownersByCgroup(ctx.rootPrefix);
     const processes = candidates.map((p) =>
-      toStaleProcess(reader, p, cgroups.get(p.pid) ?? null, ctx),
+      toStaleProcess(reader, p, cgroups.get(p.pid) ?? null, ctx, owners_),
     );
     const manager = db?.manager ?? null;
     let found = new Map<string, PackageRef>();
@@ -245,14 +246,32 @@ function inForeignPidNs(p: { pidNs: string | null }, ctx: ReferenceContext): boo
   return ctx.pidNs !== null && p.pidNs !== null && p.pidNs !== ctx.pidNs;
 }
 
+/**
+ * attributeCgroup, once per cgroup: a service's processes share theirs (10,000 processes, a few
+ * hundred cgroups). The owners are shared too, and never changed.
+ */
+function ownersByCgroup(rootPrefix: string): (cgroup: string | null) => Owner {
+  const known = new Map<string, Owner>();
+  return (cgroup) => {
+    if (cgroup === null) return attributeCgroup(null, rootPrefix);
+    let owner = known.get(cgroup);
+    if (owner === undefined) {
+      owner = attributeCgroup(cgroup, rootPrefix);
+      known.set(cgroup, owner);
+    }
+    return owner;
+  };
+}
+
 function toStaleProcess(
   reader: ProcReader,
   p: RawProcess,
   cgroup: string | null,
   ctx: ReferenceContext,
+  ownerOf: (cgroup: string | null) => Owner = (c) => attributeCgroup(c, ctx.rootPrefix),
 ): StaleProcess {
   const foreignPidNs = inForeignPidNs(p, ctx);
-  let owner: Owner = attributeCgroup(cgroup, ctx.rootPrefix);
+  let owner: Owner = ownerOf(cgroup);
   if (foreignPidNs && owner.type !== 'container') {
     // In another PID namespace but not in a cgroup we recognise: still not the host's service.
     const c = cgroup === null ? null : containerFromCgroup(cgroup);
