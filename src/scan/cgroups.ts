@@ -23,23 +23,81 @@ export function walkCgroups(mount: string, wanted: ReadonlySet<number>): Map<num
   return out;
 }
 
+/** The mount point of the systemd hierarchy this process sees, or null. */
+function mountOf(reader: ProcReader): string | null {
+  const info = reader.read('self/mountinfo');
+  return isFailure(info) ? null : systemdCgroupMount(info);
+}
+
+/**
+ * Every process's cgroup, from one walk: made by a scan worker once its reads are done, while the
+ * main thread takes the results in (src/scan/worker.ts). A process started after the walk is
+ * not in it: its cgroup is read from /proc like any other missing one.
+ */
+export class CgroupSnapshot {
+  /** Distinct cgroup paths; `#at` maps a PID to its index here. */
+  readonly #paths: string[] = [];
+  readonly #at = new Map<number, number>();
+
+  /** The walk of the systemd hierarchy that `reader`'s /proc shows, or null without one. */
+  static take(reader: ProcReader): CgroupSnapshot | null {
+    const mount = mountOf(reader);
+    return mount === null ? null : CgroupSnapshot.walk(mount);
+  }
+
+  /** The walk of the hierarchy mounted at `mount`. */
+  static walk(mount: string): CgroupSnapshot {
+    const snap = new CgroupSnapshot();
+    walkCgroupTree(mount, 'lenient', (path, pids) => {
+      const index = snap.#paths.push(path) - 1;
+      for (const pid of pids) snap.#at.set(pid, index);
+    });
+    return snap;
+  }
+
+  /** The asked PIDs found, each with its path's index in `paths` (only the paths used). */
+  lookup(pids: Int32Array): { pids: Int32Array; at: Int32Array; paths: string[] } {
+    const found = new Int32Array(pids.length);
+    const at = new Int32Array(pids.length);
+    const used = new Map<number, number>();
+    const paths: string[] = [];
+    let n = 0;
+    for (const pid of pids) {
+      const index = this.#at.get(pid);
+      if (index === undefined) continue;
+      let mine = used.get(index);
+      if (mine === undefined) {
+        mine = paths.push(this.#paths[index] as string) - 1;
+        used.set(index, mine);
+      }
+      found[n] = pid;
+      at[n++] = mine;
+    }
+    return { pids: found.slice(0, n), at: at.slice(0, n), paths };
+  }
+}
+
 /**
  * Cgroup paths of `pids`. The bulk walk is used only for the real /proc, and only after a few
  * processes read the classic way agree with it (a mount seen from another cgroup namespace, or a
- * v1-only layout, would not).
+ * v1-only layout, would not). `early`: that walk, made by a worker (CgroupSnapshot).
  */
-export function cgroupsOf(reader: ProcReader, pids: readonly number[]): Map<number, string | null> {
+export function cgroupsOf(
+  reader: ProcReader,
+  pids: readonly number[],
+  early: ReadonlyMap<number, string> | null = null,
+): Map<number, string | null> {
   const out = new Map<number, string | null>();
-  let bulk: Map<number, string> | null = null;
+  let bulk: ReadonlyMap<number, string> | null = null;
   if (pids.length > BULK_CGROUP_THRESHOLD && reader.root === '/proc') {
-    const info = reader.read('self/mountinfo');
-    const mount = isFailure(info) ? null : systemdCgroupMount(info);
-    if (mount) {
-      const walked = walkCgroups(mount, new Set(pids));
-      const sample = pids.slice(0, 3);
-      if (sample.every((pid) => !walked.has(pid) || walked.get(pid) === cgroupOf(reader, pid)))
-        bulk = walked;
-    }
+    const mount = early === null ? mountOf(reader) : null;
+    const walked = early ?? (mount === null ? null : walkCgroups(mount, new Set(pids)));
+    const sample = pids.slice(0, 3);
+    if (
+      walked !== null &&
+      sample.every((pid) => !walked.has(pid) || walked.get(pid) === cgroupOf(reader, pid))
+    )
+      bulk = walked;
   }
   for (const pid of pids) out.set(pid, bulk?.get(pid) ?? cgroupOf(reader, pid));
   return out;

@@ -10,7 +10,8 @@ import { statFields } from '../procfs/status.ts';
 import type { CollectOptions, CollectResult } from './collect.ts';
 import { collect } from './collect.ts';
 import {
-  type ListReply,
+  type CgroupRequest,
+  type HelperReply,
   type ListRequest,
   sharedQueue,
   WORKER_CANCELLED,
@@ -25,11 +26,12 @@ declare const __SCAN_WORKER_SOURCE__: string;
 const MIN_PIDS_FOR_WORKERS = 2500;
 
 /**
- * A worker kept after its reads, for the scan's next step: dpkg's `.list` search runs there while
- * the main thread reads cgroups and attributes owners (the search was 30-40 ms of a 10,000-process
- * scan on the main thread alone). `terminate` ends it; idle, it keeps nothing alive.
+ * A worker kept after its reads, for the scan's next steps: the cgroups it walked meanwhile, and
+ * dpkg's `.list` search, which runs there while the main thread attributes owners
+ * (the search was 30-40 ms of a 10,000-process scan on the main thread alone). `terminate` ends
+ * it; idle, it keeps nothing alive.
  */
-export type ScanHelper = Pick<ScanThread, 'scanLists' | 'terminate'>;
+export type ScanHelper = Pick<ScanThread, 'cgroups' | 'scanLists' | 'terminate'>;
 
 export interface Collected extends CollectResult {
   /** A worker that took part, still running; null when none did. */
@@ -47,6 +49,8 @@ export async function collectAll(
     mainAfterWorkers?: boolean;
     /** Each worker ends when its reads are done, without posting its result. */
     exitBeforeResult?: boolean;
+    /** The first worker walks the cgroups above this many stale processes of its own. */
+    walkCgroupsAbove?: number;
   } = {},
 ): Promise<Collected> {
   const bad = threads === undefined ? null : threadCountError(threads);
@@ -82,6 +86,7 @@ export async function collectAll(
       slot,
       jitFlag,
       exitBeforeResult: test.exitBeforeResult,
+      walkCgroupsAbove: test.walkCgroupsAbove,
     });
     return t;
   });
@@ -186,6 +191,9 @@ interface ScanThread {
   result: Promise<CollectResult>;
   /** After the result: dpkg's `.list` search on this thread; rejects when the thread is gone. */
   scanLists(infoDir: string, wanted: ReadonlySet<string>): Promise<Map<string, string[]>>;
+  /** After the result: the cgroups of `pids` this thread walked after its reads, or null
+   *  without that walk. */
+  cgroups(pids: readonly number[]): Promise<Map<number, string> | null>;
   terminate: () => Promise<number>;
 }
 
@@ -198,20 +206,20 @@ function newScanThread(idle = false): ScanThread {
           `import('tsx/esm/api').then((t) => { t.register(); return import(${JSON.stringify(new URL('./worker.ts', import.meta.url).href)}); })`,
           { eval: true },
         );
-  /** Searches asked for and not answered yet, by request id. */
-  const asked = new Map<number, { answer: (r: ListReply) => void; fail: (e: Error) => void }>();
+  /** Requests asked and not answered yet, by id. */
+  const asked = new Map<number, { answer: (r: HelperReply) => void; fail: (e: Error) => void }>();
   let nextId = 0;
   let gone = false;
   const result = new Promise<CollectResult>((resolve, reject) => {
     worker.once('message', (r: CollectResult) => {
       resolve(r);
-      worker.on('message', (reply: ListReply) => {
+      worker.on('message', (reply: HelperReply) => {
         const a = asked.get(reply.id);
         asked.delete(reply.id);
         a?.answer(reply);
         if (asked.size === 0) worker.unref();
       });
-      // Kept for a `.list` search: idle, it holds nothing up; the scan ends it. (After the
+      // Kept for the next steps: idle, it holds nothing up; the scan ends it. (After the
       // listener: adding a 'message' listener refs the worker's port again.)
       worker.unref();
     });
@@ -228,6 +236,28 @@ function newScanThread(idle = false): ScanThread {
   result.catch(() => {});
   // Waiting for work that may never come (the command failed first) keeps nothing alive.
   if (idle) worker.unref();
+  /** Posts a request (its id added) and settles with the reply `take` makes of it. */
+  const ask = <T>(
+    request: Omit<ListRequest, 'id'> | Omit<CgroupRequest, 'id'>,
+    take: (reply: HelperReply) => T,
+  ): Promise<T> => {
+    if (gone) return Promise.reject(new Error('the scan thread ended'));
+    return new Promise((resolve, reject) => {
+      const id = nextId++;
+      asked.set(id, {
+        answer: (r) => {
+          try {
+            resolve(take(r));
+          } catch (e) {
+            reject(e);
+          }
+        },
+        fail: reject,
+      });
+      worker.ref();
+      worker.postMessage({ ...request, id });
+    });
+  };
   return {
     start(input) {
       worker.ref();
@@ -235,15 +265,20 @@ function newScanThread(idle = false): ScanThread {
     },
     result,
     scanLists(infoDir, wanted) {
-      if (gone) return Promise.reject(new Error('the scan thread ended'));
-      return new Promise((resolve, reject) => {
-        const id = nextId++;
-        asked.set(id, {
-          answer: (r) => ('error' in r ? reject(new Error(r.error)) : resolve(new Map(r.found))),
-          fail: reject,
-        });
-        worker.ref();
-        worker.postMessage({ id, infoDir, wanted: [...wanted] } satisfies ListRequest);
+      return ask({ kind: 'lists', infoDir, wanted: [...wanted] }, (r) => {
+        if ('error' in r) throw new Error(r.error);
+        if (!('found' in r)) throw new Error('the scan thread answered another question');
+        return new Map(r.found);
+      });
+    },
+    cgroups(pids) {
+      return ask({ kind: 'cgroups', pids: Int32Array.from(pids) }, (r) => {
+        if (!('walked' in r)) throw new Error('the scan thread answered another question');
+        if (!r.walked) return null;
+        const out = new Map<number, string>();
+        for (let i = 0; i < r.pids.length; i++)
+          out.set(r.pids[i] as number, r.paths[r.at[i] as number] as string);
+        return out;
       });
     },
     terminate: () => worker.terminate(),

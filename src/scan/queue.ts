@@ -32,15 +32,38 @@ export interface WorkerInput {
   jitFlag?: string | undefined;
   /** Tests: the worker ends when its reads are done, without posting its result. */
   exitBeforeResult?: boolean | undefined;
+  /** Tests: the worker walks the cgroups after its reads above this many stale processes of
+   *  its own (default: a quarter of the bulk threshold). */
+  walkCgroupsAbove?: number | undefined;
 }
 
 /** After its share of the reads, a worker searches dpkg's `.list` files for these paths. */
 export interface ListRequest {
   /** Echoed in the reply: searches may finish in another order than they were asked. */
   id: number;
+  kind: 'lists';
   infoDir: string;
   wanted: string[];
 }
 
 /** The search's result (path → `.list` names, as scanListFiles returns it) or why it failed. */
 export type ListReply = { id: number } & ({ found: [string, string[]][] } | { error: string });
+
+/** The cgroups of these PIDs, from the walk a prewarmed worker made while it waited for work. */
+export interface CgroupRequest {
+  id: number;
+  kind: 'cgroups';
+  pids: Int32Array;
+}
+
+/**
+ * The PIDs the walk found among those asked for, each with its cgroup path (`paths[at[i]]` for
+ * `pids[i]`); `walked: false` when there was no walk (the worker had work as soon as it was up).
+ */
+export type CgroupReply = { id: number } & (
+  | { walked: true; pids: Int32Array; at: Int32Array; paths: string[] }
+  | { walked: false }
+);
+
+export type HelperRequest = ListRequest | CgroupRequest;
+export type HelperReply = ListReply | CgroupReply;

@@ -18,7 +18,7 @@ import { userRegExp } from '../match/regexp.ts';
 import { openPackageDb, type PackageDb } from '../packages/db.ts';
 import { isFailure, ProcReader } from '../procfs/reader.ts';
 import { parseCmdline } from '../procfs/status.ts';
-import { cgroupOf, cgroupsOf } from './cgroups.ts';
+import { BULK_CGROUP_THRESHOLD, cgroupOf, cgroupsOf } from './cgroups.ts';
 import { MAX_FILES_PER_PROCESS, type RawProcess } from './collect.ts';
 import { detailSelection, readDetails } from './details.ts';
 import { applyFilters, type ScanFilters } from './filters.ts';
@@ -149,6 +149,13 @@ export async function scan(options: ScanOptions = {}): Promise<ScanReport> {
     } catch (e) {
       lookupFailed(e);
     }
+    const pidsToAttribute = candidates.map((p) => p.pid);
+    // Asked first: the thread answers from the walk it made after its reads (if it did),
+    // before it starts the `.list` search.
+    const early =
+      raw.helper !== null && pidsToAttribute.length > BULK_CGROUP_THRESHOLD
+        ? raw.helper.cgroups(pidsToAttribute).catch(() => null)
+        : null;
     // Started before the cgroups are read: its `.list` search runs on a scan thread meanwhile.
     const owners = lookupOwners(
       db,
@@ -158,10 +165,7 @@ export async function scan(options: ScanOptions = {}): Promise<ScanReport> {
       raw.helper,
     );
     owners.catch(() => {});
-    const cgroups = cgroupsOf(
-      reader,
-      candidates.map((p) => p.pid),
-    );
+    const cgroups = cgroupsOf(reader, pidsToAttribute, early === null ? null : await early);
     const owners_ = ownersByCgroup(ctx.rootPrefix);
     const processes = candidates.map((p) =>
       toStaleProcess(reader, p, cgroups.get(p.pid) ?? null, ctx, owners_),

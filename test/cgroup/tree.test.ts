@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { walkCgroupTree } from '../../src/cgroup/tree.ts';
-import { walkCgroups } from '../../src/scan/cgroups.ts';
+import { CgroupSnapshot, walkCgroups } from '../../src/scan/cgroups.ts';
 import { cgroupPids } from '../../src/systemd/cgroupfs.ts';
 
 describe('walkCgroupTree', () => {
@@ -47,6 +47,24 @@ describe('walkCgroupTree', () => {
       [101, '/system.slice/nginx.service'],
       [102, '/system.slice/nginx.service/worker'],
     ]);
+  });
+
+  it("a worker's snapshot answers the same, with only the paths its PIDs use", () => {
+    const found = CgroupSnapshot.walk(root).lookup(Int32Array.from([300, 102, 999, 101, 1]));
+    assert.deepEqual(
+      [...found.pids].map((pid, i) => [pid, found.paths[found.at[i] as number]]),
+      [
+        [102, '/system.slice/nginx.service/worker'],
+        [101, '/system.slice/nginx.service'],
+        [1, '/'],
+      ],
+    );
+    assert.equal(found.paths.length, 3);
+    assert.deepEqual(CgroupSnapshot.walk(root).lookup(Int32Array.from([999])), {
+      pids: new Int32Array(0),
+      at: new Int32Array(0),
+      paths: [],
+    });
   });
 
   it('strict: every PID of a unit and below, or why not — never an empty list for an unreadable cgroup', () => {
