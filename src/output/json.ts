@@ -154,21 +154,12 @@ function markText(p: Process, r: ScanReport, versions: SameItems): string {
 
 type Process = ScanReport['processes'][number];
 
-/** The fields after the PID that sameTail compares as values (arrays as objects); the type below
- *  fails to compile when a field is added to processes and not here (nor among sameTail's others). */
-const TAIL_VALUES = [
-  'ppid',
-  'uid',
-  'name',
-  'cmdline',
-  'root',
-  'foreignPidNs',
-  'cgroup',
-  'omittedMappings',
-] as const satisfies readonly (keyof Process)[];
+/** The fields sameTail compares as values (arrays as objects). */
+type TailValue = 'ppid' | 'uid' | 'name' | 'cmdline' | 'root' | 'foreignPidNs' | 'cgroup';
+/** Fails to compile when a field is added to processes and not to sameTail's comparisons. */
 const allProcessFields: Exclude<
   keyof Process,
-  (typeof TAIL_VALUES)[number] | 'pid' | 'owner' | 'files' | 'ignored'
+  TailValue | 'omittedMappings' | 'pid' | 'owner' | 'files' | 'ignored'
 > extends never
   ? true
   : never = true;
@@ -204,7 +195,7 @@ class ProcessTails {
 /** Whether two processes' fields after the PID serialize the same (owners compared by key,
  *  advisory marks by text, by the caller): the same values, arrays the same objects. */
 function sameTail(a: Process, b: Process): boolean {
-  // Written out, not a loop over TAIL_VALUES: a keyed look-up per field costs more than the
+  // Written out, not a loop over the names: a keyed look-up per field costs more than the
   // text it saves while the functions still run unoptimized (a scan's JIT budget is raised).
   if (
     a.ppid !== b.ppid ||
