@@ -18,8 +18,8 @@ export function isQemu(comm: string | null): boolean {
  * (a `kvm` symlink resolved to `qemu-system-x86_64`), so anything not named qemu… or kvm… is not.
  */
 export function mayBeQemu(exe: string): boolean {
-  const base = exe.slice(exe.lastIndexOf('/') + 1);
-  return base.startsWith('qemu') || base.startsWith('kvm');
+  const base = exe.lastIndexOf('/') + 1;
+  return exe.startsWith('qemu', base) || exe.startsWith('kvm', base);
 }
 
 /** The guest name qemu was given: `-name guest=NAME,…` (libvirt) or `-name NAME[,…]`. */
