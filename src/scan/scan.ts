@@ -19,7 +19,7 @@ import { openPackageDb, type PackageDb } from '../packages/db.ts';
 import { isFailure, ProcReader } from '../procfs/reader.ts';
 import { parseCmdline } from '../procfs/status.ts';
 import { BULK_CGROUP_THRESHOLD, cgroupOf, cgroupsOf } from './cgroups.ts';
-import { MAX_FILES_PER_PROCESS, type RawProcess } from './collect.ts';
+import { MAX_FILES_PER_PROCESS, type RawFile, type RawProcess } from './collect.ts';
 import { detailSelection, readDetails } from './details.ts';
 import { applyFilters, type ScanFilters } from './filters.ts';
 import type { Owner, PackageRef, StaleFile, StaleProcess } from './model.ts';
@@ -347,14 +347,16 @@ function guestOf(reader: ProcReader, p: RawProcess, cgroup: string | null, owner
 /** Fills name, uid, parent and argv for all processes, or a sample per group when there are many. */
 function attachDetails(reader: ProcReader, processes: StaleProcess[]): void {
   const byOwner = new Map<string, number[]>();
-  for (const p of processes) {
+  for (let i = 0; i < processes.length; i++) {
+    const p = processes[i] as StaleProcess;
     const key = ownerKey(p.owner);
     const list = byOwner.get(key);
     if (list) list.push(p.pid);
     else byOwner.set(key, [p.pid]);
   }
   const chosen = detailSelection([...byOwner.values()], processes.length);
-  for (const p of processes) {
+  for (let i = 0; i < processes.length; i++) {
+    const p = processes[i] as StaleProcess;
     if (!chosen.has(p.pid)) continue;
     const d = readDetails(reader, p.pid);
     if (!d) continue;
@@ -378,8 +380,12 @@ function lookupOwners(
   helper: ScanHelper | null,
 ): Promise<Map<string, PackageRef>> {
   const paths = new Set<string>(extra);
-  for (const p of processes) {
-    if (!inForeignPidNs(p, ctx)) for (const f of p.files) paths.add(f.path);
+  // Indexed loops here and below: run once per stale process while the code is still cold,
+  // where for…of costs ~3 times as much (10,000 processes: ~3 ms a loop).
+  for (let i = 0; i < processes.length; i++) {
+    const p = processes[i] as RawProcess;
+    if (inForeignPidNs(p, ctx)) continue;
+    for (let j = 0; j < p.files.length; j++) paths.add((p.files[j] as RawFile).path);
   }
   if (db === null || paths.size === 0) return Promise.resolve(new Map());
   return db.lookup([...paths], { listSearch: helper?.scanLists });
@@ -387,8 +393,12 @@ function lookupOwners(
 
 /** Fills in the packages of stale files found on the host. */
 function attachPackages(processes: StaleProcess[], owners: ReadonlyMap<string, PackageRef>): void {
-  for (const p of processes) {
-    for (const f of p.files) if (f.hostPath) f.package = owners.get(f.hostPath) ?? null;
+  for (let i = 0; i < processes.length; i++) {
+    const files = (processes[i] as StaleProcess).files;
+    for (let j = 0; j < files.length; j++) {
+      const f = files[j] as StaleFile;
+      if (f.hostPath) f.package = owners.get(f.hostPath) ?? null;
+    }
   }
 }
 
@@ -501,14 +511,15 @@ function summarize(
     const c = OWNER_KINDS[g.owner.type].summary;
     if (c !== null) counts[c]++;
   }
-  const stale = processes.filter((p) => p.files.length > 0);
-  return {
-    scanned,
-    unreadable,
-    processes: stale.length,
-    ...counts,
-    dataOnly: stale.filter((p) => p.files.every((f) => f.kind === 'data')).length,
-  };
+  let stale = 0;
+  let dataOnly = 0;
+  for (let i = 0; i < processes.length; i++) {
+    const files = (processes[i] as StaleProcess).files;
+    if (files.length === 0) continue;
+    stale++;
+    if (files.every((f) => f.kind === 'data')) dataOnly++;
+  }
+  return { scanned, unreadable, processes: stale, ...counts, dataOnly };
 }
 
 export { ownerKey };
