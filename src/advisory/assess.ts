@@ -12,7 +12,8 @@ import { compareDebVersions, compareRpmVersions, type Ordering } from '../reboot
 import type { StaleFile, StaleProcess } from '../scan/model.ts';
 import { type Advisory, fixedVersionFor } from './advisory.ts';
 import { baseName, type HistoryEvent } from './history.ts';
-import { type AdvisoryHost, isKernelPackage } from './host.ts';
+import type { AdvisoryHost } from './host.ts';
+import { isKernelPackage } from './kernel.ts';
 import {
   type HostFacts,
   hostVerdict,

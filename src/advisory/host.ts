@@ -160,13 +160,6 @@ async function rpmQueryAll(root: string): Promise<string | null> {
   });
 }
 
-/** Whether a binary package is a kernel image (its version is decided by the running kernel). */
-export function isKernelPackage(name: string, manager: 'dpkg' | 'rpm' | null): boolean {
-  return manager === 'rpm'
-    ? /^kernel(?:-core|-rt-core|-uek(?:-core)?)?$/.test(name)
-    : /^linux-image-(?!.*-dbg)/.test(name);
-}
-
 /**
  * The package version of the running kernel: Debian's `uname -v` carries it (`… Debian
  * 6.1.76-1 (2024-02-01)`), Ubuntu's /proc/version_signature (`Ubuntu 5.15.0-101.111-generic …`),
