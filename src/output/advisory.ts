@@ -31,6 +31,13 @@ export function advisoryDocument(a: AdvisoryAssessment | undefined): AdvisoryDoc
   return { advisoryVerdict: a.verdict, advisories: a.advisories, containerVersions: a.containers };
 }
 
+const NO_ANSWERS: readonly ProcessVersion[] = [];
+
+/** One process's answers: what its mark is made of (the same items, the same mark). */
+export function processAnswers(a: AdvisoryAssessment, pid: number): readonly ProcessVersion[] {
+  return a.processes.get(pid) ?? NO_ANSWERS;
+}
+
 /** The mark of a set of PIDs (one process, or a unit's); nothing when no advisory was given. */
 export function advisoryMark(
   a: AdvisoryAssessment | undefined,
@@ -40,13 +47,18 @@ export function advisoryMark(
   if (pids.length === 1) {
     // One process (10,000 of them in a scan's JSON): its list holds each advisory's package
     // once already, so there is nothing to merge.
-    const own = a.processes.get(pids[0] as number) ?? [];
-    return { vulnerable: worstVulnerable(own.map((v) => v.vulnerable)), versions: own };
+    const own = processAnswers(a, pids[0] as number);
+    return { vulnerable: worstVulnerable(own.map((v) => v.vulnerable)), versions: [...own] };
   }
   const seen = new Set<string>();
+  // Processes that share an answer share its object (10,000 of them after a libc upgrade):
+  // an object seen already needs no key.
+  const seenObjects = new Set<ProcessVersion>();
   const versions: ProcessVersion[] = [];
-  for (const pid of pids)
-    for (const v of a.processes.get(pid) ?? []) {
+  for (let i = 0; i < pids.length; i++)
+    for (const v of processAnswers(a, pids[i] as number)) {
+      if (seenObjects.has(v)) continue;
+      seenObjects.add(v);
       // A unit lists each (advisory, package, version, evidence) once.
       const key = `${v.advisory}\0${v.package}\0${v.runningVersion}\0${v.evidence}\0${v.vulnerable}`;
       if (seen.has(key)) continue;

@@ -1,5 +1,6 @@
 // The versioned JSON format of `scan --json`, documented in docs/json.md and docs/scan.schema.json.
 
+import type { ProcessVersion } from '../advisory/assess.ts';
 import { rebootDocument } from '../formats/reboot.ts';
 import type { ScanDocument, ScanEntry, ScanProcess } from '../formats/scan.ts';
 import { ownerKey } from '../grouping/group.ts';
@@ -7,7 +8,7 @@ import type { RebootReport } from '../reboot/reboot.ts';
 import { interpretedByEntry, type StaleFile } from '../scan/model.ts';
 import type { ScanReport } from '../scan/scan.ts';
 import { VERSION } from '../version.ts';
-import { advisoryDocument, advisoryMark } from './advisory.ts';
+import { advisoryDocument, advisoryMark, processAnswers } from './advisory.ts';
 
 /** Bumped on any incompatible change; additions of fields keep the version. */
 export const SCAN_FORMAT_VERSION = 1;
@@ -175,19 +176,26 @@ class ProcessTails {
   readonly #versions = new SameItems();
   #last: Process | null = null;
   #lastOwner = '';
-  #lastMark = '';
+  /** The last process's advisory answers (null without advisories): its mark's items. */
+  #lastAnswers: readonly ProcessVersion[] | null = null;
   #bytes: Uint8Array = new Uint8Array(0);
 
   json(p: Process, r: ScanReport): Uint8Array {
-    const mark = markText(p, r, this.#versions);
+    const answers = r.advisories === undefined ? null : processAnswers(r.advisories, p.pid);
     const owner = ownerKey(p.owner);
     const last = this.#last;
+    const lastAnswers = this.#lastAnswers;
     this.#last = p;
-    if (last !== null && owner === this.#lastOwner && mark === this.#lastMark && sameTail(last, p))
+    this.#lastAnswers = answers;
+    // The same answers make the same mark (advisoryMark): compared by item, not as text.
+    const sameMark =
+      answers === null || lastAnswers === null
+        ? answers === lastAnswers
+        : answers.length === lastAnswers.length && answers.every((v, i) => v === lastAnswers[i]);
+    if (last !== null && owner === this.#lastOwner && sameMark && sameTail(last, p))
       return this.#bytes;
     this.#lastOwner = owner;
-    this.#lastMark = mark;
-    this.#bytes = Buffer.from(tailText(p, this.#files, mark), 'utf8');
+    this.#bytes = Buffer.from(tailText(p, this.#files, markText(p, r, this.#versions)), 'utf8');
     return this.#bytes;
   }
 }
