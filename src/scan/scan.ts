@@ -476,9 +476,14 @@ function addInterpreted(
 function rangesOf(
   raw: readonly RawProcess[],
 ): (pid: number, file: { path: string; inode: number }) => string | null {
-  const byPid = new Map(raw.map((p) => [p.pid, p.files]));
-  return (pid, file) =>
-    byPid.get(pid)?.find((f) => f.inode === file.inode && f.path === file.path)?.range ?? null;
+  // Made at the first question: the assessment asks once per replaced inode, not per process.
+  let byPid: Map<number, RawFile[]> | null = null;
+  return (pid, file) => {
+    byPid ??= new Map(raw.map((p) => [p.pid, p.files]));
+    return (
+      byPid.get(pid)?.find((f) => f.inode === file.inode && f.path === file.path)?.range ?? null
+    );
+  };
 }
 
 /** One warning for every process whose deleted mappings were not all examined (bounded). */
