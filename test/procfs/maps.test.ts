@@ -158,6 +158,20 @@ describe('forEachDeleted and mapFilesName', () => {
     );
     assert.equal(mapFilesName({ start: '00000000', end: '00001000' }), '0-1000');
   });
+
+  it('strips exactly the zeros the kernel pads with, whatever the text', () => {
+    // What the padding rule says as a pattern: zeros that lead a lowercase hex digit.
+    const byPattern = (h: string) => h.replace(/^0+(?=[0-9a-f])/, '');
+    const text = fc.string({
+      unit: fc.constantFrom('0', '0', '0', '1', 'a', 'f', 'A', 'g', '-'),
+      maxLength: 10,
+    });
+    fc.assert(
+      fc.property(text, text, (start, end) => {
+        assert.equal(mapFilesName({ start, end }), `${byPattern(start)}-${byPattern(end)}`);
+      }),
+    );
+  });
 });
 
 describe('forEachDeleted on a file mapped several times in a row', () => {
