@@ -3,7 +3,7 @@
 // argv, WITHOUT running anything: argv is only parsed, never trusted as configuration, and nothing
 // it names is imported, executed or required (docs/interpreted.md).
 import { posix } from 'node:path';
-import { RecentBytes } from '../procfs/maps.ts';
+import { bounded, RecentBytes } from '../procfs/maps.ts';
 import { statFields } from '../procfs/status.ts';
 
 export type Interpreter = 'python' | 'perl' | 'ruby' | 'node' | 'java';
@@ -44,7 +44,7 @@ export function interpreterOf(exePath: string): Interpreter | null {
  * Reads only the first line(s); the kernel escapes a newline in a path as `\012`.
  */
 export function firstMappedPath(buf: Buffer, len: number): string | null {
-  const view = buf.subarray(0, len);
+  const view = bounded(buf, len);
   const start = firstPathStart(view);
   return start === -1 ? null : decodePath(view, start, lineEnd(view, start));
 }
@@ -65,7 +65,7 @@ export class Executables {
 
   /** The executable of the maps buffer's first `len` bytes, or null when it maps no file. */
   of(buf: Buffer, len: number): Executable | null {
-    const view = buf.subarray(0, len);
+    const view = bounded(buf, len);
     const start = firstPathStart(view);
     if (start === -1) return null;
     const end = lineEnd(view, start);
@@ -119,7 +119,7 @@ export const MAX_MAPPED_PATHS = 4096;
  * (the process runs that very file), so the `package` heuristic never speaks for these paths.
  */
 export function mappedCodePaths(buf: Buffer, len: number): string[] {
-  const view = buf.subarray(0, len);
+  const view = bounded(buf, len);
   const out = new Set<string>();
   let start = 0;
   while (start < view.length && out.size < MAX_MAPPED_PATHS) {

@@ -3,6 +3,7 @@ import { type BigIntStats, statSync } from 'node:fs';
 import { Executables, mappedCodePaths } from '../interp/detect.ts';
 import { type RawInterp, readInterp } from '../interp/read.ts';
 import {
+  bounded,
   forEachDeleted,
   hasDeletedMarker,
   isCode,
@@ -115,15 +116,17 @@ export function collect(reader: ProcReader, queue: PidQueue, opts: CollectOption
       if (len === 'denied' || len === 'refused') res.denied++;
       if (isFailure(len)) continue;
       res.scanned++;
+      // The bytes read, one view for every look at them below (valid until the next read).
+      const maps = bounded(reader.buffer, len);
       // The first file mapping is the executable: a look at one line, no extra read, for
       // every process that is not an interpreter (before anything else reuses the buffer).
-      const exe = opts.interpreted ? executables.of(reader.buffer, len) : null;
+      const exe = opts.interpreted ? executables.of(maps, len) : null;
       const interp = exe?.interpreter ?? null;
       // Most processes map nothing deleted: one search of the bytes read, nothing allocated.
-      if (interp === null && !hasDeletedMarker(reader.buffer, len)) continue;
-      const mapped = interp === null ? null : mappedCodePaths(reader.buffer, len);
-      const exePath = (opts.interpreted ? exe : executables.of(reader.buffer, len))?.path ?? null;
-      const found = deletedFiles(reader, pid, len, isNoise, named, seen, () => {
+      if (interp === null && !hasDeletedMarker(maps, len)) continue;
+      const mapped = interp === null ? null : mappedCodePaths(maps, len);
+      const exePath = (opts.interpreted ? exe : executables.of(maps, len))?.path ?? null;
+      const found = deletedFiles(reader, maps, pid, len, isNoise, named, seen, () => {
         pidNs ??= reader.readlink(`${pid}/ns/pid`);
         return pidNs;
       });
@@ -157,6 +160,7 @@ export function collect(reader: ProcReader, queue: PidQueue, opts: CollectOption
 /** The distinct deleted files of one process's maps (in the reader's buffer), noise apart. */
 function deletedFiles(
   reader: ProcReader,
+  maps: Buffer,
   pid: number,
   len: number,
   isNoise: (path: string) => string | null,
@@ -182,7 +186,7 @@ function deletedFiles(
   let lastKey = '';
   let lastRule: string | null = null;
   const left = forEachDeleted(
-    reader.buffer,
+    maps,
     len,
     (m) => {
       const kind = isCode(m) ? 'code' : 'data';
