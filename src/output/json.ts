@@ -200,8 +200,8 @@ class ProcessTails {
   }
 }
 
-/** Whether two processes' fields after the PID serialize the same (owners compared by key,
- *  advisory marks by text, by the caller): the same values, arrays the same objects. */
+/** Whether two processes' fields after the PID serialize the same (owners and advisory marks
+ *  are compared by the caller): the same values, arrays the same objects. */
 function sameTail(a: Process, b: Process): boolean {
   // Written out, not a loop over the names: a keyed look-up per field costs more than the
   // text it saves while the functions still run unoptimized (a scan's JIT budget is raised).

@@ -32,8 +32,8 @@ export interface WorkerInput {
   jitFlag?: string | undefined;
   /** Tests: the worker ends when its reads are done, without posting its result. */
   exitBeforeResult?: boolean | undefined;
-  /** Tests: the worker walks the cgroups after its reads above this many stale processes of
-   *  its own (default: a quarter of the bulk threshold). */
+  /** Tests: the first worker walks the cgroups after its reads above this many stale
+   *  processes of its own (default 1,000: src/scan/worker.ts). */
   walkCgroupsAbove?: number | undefined;
 }
 
@@ -49,7 +49,7 @@ export interface ListRequest {
 /** The search's result (path → `.list` names, as scanListFiles returns it) or why it failed. */
 export type ListReply = { id: number } & ({ found: [string, string[]][] } | { error: string });
 
-/** The cgroups of these PIDs, from the walk a prewarmed worker made while it waited for work. */
+/** The cgroups of these PIDs, from the walk the first worker made after its reads. */
 export interface CgroupRequest {
   id: number;
   kind: 'cgroups';
@@ -58,7 +58,8 @@ export interface CgroupRequest {
 
 /**
  * The PIDs the walk found among those asked for, each with its cgroup path (`paths[at[i]]` for
- * `pids[i]`); `walked: false` when there was no walk (the worker had work as soon as it was up).
+ * `pids[i]`); `walked: false` when there was no walk (too few stale processes of its own, not
+ * the first worker, not this host's /proc, or the walk failed).
  */
 export type CgroupReply = { id: number } & (
   | { walked: true; pids: Int32Array; at: Int32Array; paths: string[] }

@@ -166,9 +166,9 @@ export async function scan(options: ScanOptions = {}): Promise<ScanReport> {
     );
     owners.catch(() => {});
     const cgroups = cgroupsOf(reader, pidsToAttribute, early === null ? null : await early);
-    const owners_ = ownersByCgroup(ctx.rootPrefix);
+    const ownerOf = ownersByCgroup(ctx.rootPrefix);
     const processes = candidates.map((p) =>
-      toStaleProcess(reader, p, cgroups.get(p.pid) ?? null, ctx, owners_),
+      toStaleProcess(reader, p, cgroups.get(p.pid) ?? null, ctx, ownerOf),
     );
     const manager = db?.manager ?? null;
     let found = new Map<string, PackageRef>();
