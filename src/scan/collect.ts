@@ -23,8 +23,9 @@ export interface RawFile {
   inode: number;
   device: string;
   /** The first mapping's /proc/PID/map_files name ("start-end"): the advisory assessment stats
-   *  it for the replaced inode's ctime without reading maps again. */
-  range: string;
+   *  it for the replaced inode's ctime without reading maps again. Null unless asked for
+   *  (`ranges`): one string less per stale file to make and to copy between threads. */
+  range: string | null;
 }
 
 /**
@@ -63,6 +64,8 @@ export interface CollectOptions {
   wantComm: boolean;
   /** Look for interpreter processes (docs/interpreted.md); off unless true. */
   interpreted?: boolean;
+  /** Record each stale file's map_files name (RawFile.range); off unless true. */
+  ranges?: boolean;
   /**
    * The host's PID namespace (ns/pid link of PID 1): when given, every process's namespace is
    * read here, in the scan's threads, and the ones in another are returned in `foreign` (the
@@ -97,6 +100,7 @@ export function collect(reader: ProcReader, queue: PidQueue, opts: CollectOption
   const named = new NamedFiles(reader.root);
   const seen = new MappedFiles();
   const executables = new Executables();
+  const ranges = opts.ranges === true;
   const res: CollectResult = {
     processes: [],
     interpreted: [],
@@ -126,7 +130,7 @@ export function collect(reader: ProcReader, queue: PidQueue, opts: CollectOption
       if (interp === null && !hasDeletedMarker(maps, len)) continue;
       const mapped = interp === null ? null : mappedCodePaths(maps, len);
       const exePath = (opts.interpreted ? exe : executables.of(maps, len))?.path ?? null;
-      const found = deletedFiles(reader, maps, pid, len, isNoise, named, seen, () => {
+      const found = deletedFiles(reader, maps, pid, len, isNoise, named, seen, ranges, () => {
         pidNs ??= reader.readlink(`${pid}/ns/pid`);
         return pidNs;
       });
@@ -166,6 +170,7 @@ function deletedFiles(
   isNoise: (path: string) => string | null,
   named: NamedFiles,
   seen: MappedFiles,
+  ranges: boolean,
   pidNsOf: () => string | ReadFailure,
 ): {
   files: Map<string, RawFile>;
@@ -220,7 +225,7 @@ function deletedFiles(
           kind,
           inode: m.inode,
           device: m.device,
-          range: mapFilesName(m),
+          range: ranges ? mapFilesName(m) : null,
         });
       return true;
     },

@@ -123,6 +123,8 @@ export async function scan(options: ScanOptions = {}): Promise<ScanReport> {
       interpreted: options.interpreted !== false,
       // Containers for the advisories: every process's PID namespace, read by the threads.
       hostPidNs: wantAdvisories ? (ctx.pidNs ?? undefined) : undefined,
+      // The assessment stats each replaced inode through its mapping (rangesOf).
+      ranges: wantAdvisories,
     },
     options.threads,
     options.testWorkersFirst ? { mainAfterWorkers: true } : undefined,

@@ -66,6 +66,25 @@ describe('scan threads', () => {
     assert.equal(r.scanned, N);
   });
 
+  it("records each stale file's map_files name only when asked (the advisories' assessment)", async () => {
+    const plain = await collectAll(fx.root, pids, opts, 2, { mainAfterWorkers: true });
+    void plain.helper?.terminate();
+    assert.deepEqual(
+      [...new Set(plain.processes.flatMap((p) => p.files.map((f) => f.range)))],
+      [null],
+    );
+    const asked = await collectAll(fx.root, pids, { ...opts, ranges: true }, 2, {
+      mainAfterWorkers: true,
+    });
+    void asked.helper?.terminate();
+    // Every thread's processes, the worker's too: libgone.so.1 is mapped at 0x7f2000000.
+    assert.equal(asked.processes.length, stale.length);
+    assert.deepEqual(
+      [...new Set(asked.processes.flatMap((p) => p.files.map((f) => f.range)))],
+      ['7f2000000-7f2001000'],
+    );
+  });
+
   it('gives work to threads started before the scan, and ends the ones it does not need', async () => {
     assert.equal(prewarmScanThreads(3), 3);
     assert.equal(warmThreads(), 3);
