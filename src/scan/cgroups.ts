@@ -16,11 +16,7 @@ export function cgroupOf(reader: ProcReader, pid: number): string | null {
 
 /** PID → cgroup path for the wanted PIDs found in the hierarchy mounted at `mount`. */
 export function walkCgroups(mount: string, wanted: ReadonlySet<number>): Map<number, string> {
-  const out = new Map<number, string>();
-  walkCgroupTree(mount, 'lenient', (path, pids) => {
-    for (const pid of pids) if (wanted.has(pid)) out.set(pid, path);
-  });
-  return out;
+  return CgroupSnapshot.walk(mount).paths(wanted);
 }
 
 /** The mount point of the systemd hierarchy this process sees, or null. */
@@ -53,6 +49,16 @@ export class CgroupSnapshot {
       for (const pid of pids) snap.#at.set(pid, index);
     });
     return snap;
+  }
+
+  /** PID → path for the asked PIDs found. */
+  paths(pids: Iterable<number>): Map<number, string> {
+    const out = new Map<number, string>();
+    for (const pid of pids) {
+      const index = this.#at.get(pid);
+      if (index !== undefined) out.set(pid, this.#paths[index] as string);
+    }
+    return out;
   }
 
   /** The asked PIDs found, each with its path's index in `paths` (only the paths used). */

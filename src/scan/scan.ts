@@ -181,7 +181,7 @@ export async function scan(options: ScanOptions = {}): Promise<ScanReport> {
     }
     if (options.fileOwners !== false) attachPackages(processes, found);
     if (interp.length > 0) {
-      addInterpreted(reader, processes, interp, found, files, isNoise, ignoredNames, ctx);
+      addInterpreted(reader, processes, interp, found, files, isNoise, ignoredNames, ctx, ownerOf);
     }
     const truncated = truncationWarning(processes);
     if (truncated !== null) warnings.push(truncated);
@@ -274,7 +274,7 @@ function toStaleProcess(
   p: RawProcess,
   cgroup: string | null,
   ctx: ReferenceContext,
-  ownerOf: (cgroup: string | null) => Owner = (c) => attributeCgroup(c, ctx.rootPrefix),
+  ownerOf: (cgroup: string | null) => Owner,
 ): StaleProcess {
   const foreignPidNs = inForeignPidNs(p, ctx);
   let owner: Owner = ownerOf(cgroup);
@@ -324,9 +324,11 @@ function toStaleProcess(
 
 /** A qemu process is a virtual machine guest, whatever unit or scope it runs in (src/cgroup/vm.ts). */
 function guestOf(reader: ProcReader, p: RawProcess, cgroup: string | null, owner: Owner): Owner {
+  // The executable's name rules qemu out without reading comm (one open and read less for each
+  // of 10,000 stale processes); undefined: only the comm file can tell.
+  const comm = p.comm ?? (p.exe !== null && !mayBeQemu(p.exe) ? null : undefined);
   // The common case, a host process not named like qemu, decided without guestOwner's look-ups.
-  const notQemu = p.comm !== null ? !isQemu(p.comm) : p.exe !== null && !mayBeQemu(p.exe);
-  if (owner.type !== 'container' && notQemu) return owner;
+  if (owner.type !== 'container' && comm !== undefined && !isQemu(comm)) return owner;
   const text = (file: string) => {
     const t = reader.read(`${p.pid}/${file}`);
     return isFailure(t) ? null : t;
@@ -334,10 +336,7 @@ function guestOf(reader: ProcReader, p: RawProcess, cgroup: string | null, owner
   const guest = guestOwner(owner, {
     pid: p.pid,
     cgroup,
-    // The executable's name rules qemu out without reading comm (one open and read less for
-    // each of 10,000 stale processes).
-    comm: () =>
-      p.comm ?? (p.exe !== null && !mayBeQemu(p.exe) ? null : (text('comm')?.trimEnd() ?? null)),
+    comm: () => (comm !== undefined ? comm : (text('comm')?.trimEnd() ?? null)),
     argv: () => {
       const t = text('cmdline');
       return t === null ? null : parseCmdline(t);
@@ -417,6 +416,7 @@ function addInterpreted(
   isNoise: (path: string) => string | null,
   ignoredNames: readonly RegExp[],
   ctx: ReferenceContext,
+  ownerOf: (cgroup: string | null) => Owner,
 ): void {
   const byPid = new Map(processes.map((p) => [p.pid, p]));
   let added = false;
@@ -443,7 +443,7 @@ function addInterpreted(
         files: [],
         ignored: [],
       };
-      sp = toStaleProcess(reader, rawProc, cgroupOf(reader, p.pid), ctx);
+      sp = toStaleProcess(reader, rawProc, cgroupOf(reader, p.pid), ctx, ownerOf);
       byPid.set(p.pid, sp);
       processes.push(sp);
       added = true;

@@ -31,11 +31,8 @@ function run(input: WorkerInput): void {
     return;
   // This thread has started (see armJitBudget); the flag is process-wide.
   if (input.jitFlag !== undefined) setFlagsFromString(input.jitFlag);
-  const result = collect(
-    new ProcReader(input.root),
-    sharedQueue(input.pids, input.counter),
-    input.options,
-  );
+  const reader = new ProcReader(input.root);
+  const result = collect(reader, sharedQueue(input.pids, input.counter), input.options);
   if (input.exitBeforeResult) process.exit(0);
   parentPort?.postMessage(result);
   parentPort?.on('message', answer);
@@ -52,7 +49,7 @@ function run(input: WorkerInput): void {
     result.processes.length > (input.walkCgroupsAbove ?? WALK_ABOVE)
   ) {
     try {
-      snapshot = CgroupSnapshot.take(new ProcReader(input.root));
+      snapshot = CgroupSnapshot.take(reader);
     } catch {
       // Only a head start: the main thread walks itself.
     }
