@@ -26,8 +26,8 @@ function mountOf(reader: ProcReader): string | null {
 }
 
 /**
- * Every process's cgroup, from one walk: made by a scan worker once its reads are done, while the
- * main thread takes the results in (src/scan/worker.ts). A process started after the walk is
+ * Every process's cgroup, from one walk: made by the main thread once its reads are done, while
+ * a worker copies its results out (src/scan/parallel.ts). A process started after the walk is
  * not in it: its cgroup is read from /proc like any other missing one.
  */
 export class CgroupSnapshot {
@@ -86,7 +86,7 @@ export class CgroupSnapshot {
 /**
  * Cgroup paths of `pids`. The bulk walk is used only for the real /proc, and only after a few
  * processes read the classic way agree with it (a mount seen from another cgroup namespace, or a
- * v1-only layout, would not). `early`: that walk, made by a worker (CgroupSnapshot).
+ * v1-only layout, would not). `early`: that walk, made ahead (CgroupSnapshot, src/scan/parallel.ts).
  */
 export function cgroupsOf(
   reader: ProcReader,

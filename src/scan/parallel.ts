@@ -7,15 +7,16 @@ import { Worker } from 'node:worker_threads';
 import { UserError } from '../errors.ts';
 import { ProcReader, readFileBounded } from '../procfs/reader.ts';
 import { statFields } from '../procfs/status.ts';
+import { BULK_CGROUP_THRESHOLD, CgroupSnapshot } from './cgroups.ts';
 import type { CollectOptions, CollectResult } from './collect.ts';
 import { collect } from './collect.ts';
 import {
-  type CgroupRequest,
-  type HelperReply,
+  type ListReply,
   type ListRequest,
   sharedQueue,
   WORKER_CANCELLED,
   WORKER_IDLE,
+  WORKER_WORKING,
   type WorkerInput,
 } from './queue.ts';
 import { threadCountError } from './threads.ts';
@@ -25,17 +26,22 @@ declare const __SCAN_WORKER_SOURCE__: string;
 /** Below this many processes a worker's start-up costs more than it saves. */
 const MIN_PIDS_FOR_WORKERS = 2500;
 
+/** Stale processes of its own above which the main thread walks the cgroups (see collectAll). */
+const WALK_ABOVE = 2 * BULK_CGROUP_THRESHOLD;
+
 /**
- * A worker kept after its reads, for the scan's next steps: the cgroups it walked meanwhile, and
- * dpkg's `.list` search, which runs there while the main thread attributes owners
- * (the search was 30-40 ms of a 10,000-process scan on the main thread alone). `terminate` ends
- * it; idle, it keeps nothing alive.
+ * A worker kept after its reads, for dpkg's `.list` search, which runs there while the main
+ * thread attributes owners (the search was 30-40 ms of a 10,000-process scan on the main thread
+ * alone), and which it begins for its own stale files as soon as it posts its result
+ * (CollectOptions.listsAhead). `terminate` ends it; idle, it keeps nothing alive.
  */
-export type ScanHelper = Pick<ScanThread, 'cgroups' | 'scanLists' | 'terminate'>;
+export type ScanHelper = Pick<ScanThread, 'scanLists' | 'terminate'>;
 
 export interface Collected extends CollectResult {
   /** A worker that took part, still running; null when none did. */
   helper: ScanHelper | null;
+  /** The cgroups the main thread walked while it waited for the workers' results, or null. */
+  cgroups: CgroupSnapshot | null;
 }
 
 export async function collectAll(
@@ -49,7 +55,7 @@ export async function collectAll(
     mainAfterWorkers?: boolean;
     /** Each worker ends when its reads are done, without posting its result. */
     exitBeforeResult?: boolean;
-    /** The first worker walks the cgroups above this many stale processes of its own. */
+    /** The main thread walks the cgroups above this many stale processes of its own. */
     walkCgroupsAbove?: number;
   } = {},
 ): Promise<Collected> {
@@ -86,7 +92,6 @@ export async function collectAll(
       slot,
       jitFlag,
       exitBeforeResult: test.exitBeforeResult,
-      walkCgroupsAbove: test.walkCgroupsAbove,
     });
     return t;
   });
@@ -99,7 +104,25 @@ export async function collectAll(
   }
   // The main thread works too, from the start: a worker joins when it is up (30-100 ms later),
   // so its start-up overlaps the reads instead of delaying them.
-  const results = [collect(new ProcReader(root), sharedQueue(shared, counter), options)];
+  const reader = new ProcReader(root);
+  const results = [collect(reader, sharedQueue(shared, counter), options)];
+  // While a worker copies its result out (7-20 ms at 5,000 stale processes), this thread walks
+  // the cgroups for the attribution that follows: the walk (15-20 ms at 10,000 processes, most
+  // of it the kernel listing cgroup.procs) no longer waits for the results, and the worker goes
+  // straight on to the `.list` search. Only for this host's /proc and a large share of stale
+  // processes (below it, reading each one's cgroup file later costs less).
+  let cgroups: CgroupSnapshot | null = null;
+  if (
+    root === '/proc' &&
+    state.some((s) => s === WORKER_WORKING) &&
+    (results[0]?.processes.length ?? 0) > (test.walkCgroupsAbove ?? WALK_ABOVE)
+  ) {
+    try {
+      cgroups = CgroupSnapshot.take(reader);
+    } catch {
+      // Only a head start: cgroupsOf reads or walks itself.
+    }
+  }
   let helper: ScanThread | null = null;
   try {
     for (const [slot, w] of started.entries()) {
@@ -118,6 +141,7 @@ export async function collectAll(
   }
   return {
     helper,
+    cgroups,
     processes: results.flatMap((r) => r.processes).sort((a, b) => a.pid - b.pid),
     interpreted: results.flatMap((r) => r.interpreted).sort((a, b) => a.pid - b.pid),
     foreign: results.flatMap((r) => r.foreign).sort((a, b) => a.pid - b.pid),
@@ -191,9 +215,6 @@ interface ScanThread {
   result: Promise<CollectResult>;
   /** After the result: dpkg's `.list` search on this thread; rejects when the thread is gone. */
   scanLists(infoDir: string, wanted: ReadonlySet<string>): Promise<Map<string, string[]>>;
-  /** After the result: the cgroups of `pids` this thread walked after its reads, or null
-   *  without that walk. */
-  cgroups(pids: readonly number[]): Promise<Map<number, string> | null>;
   terminate: () => Promise<number>;
 }
 
@@ -207,13 +228,13 @@ function newScanThread(idle = false): ScanThread {
           { eval: true },
         );
   /** Requests asked and not answered yet, by id. */
-  const asked = new Map<number, { answer: (r: HelperReply) => void; fail: (e: Error) => void }>();
+  const asked = new Map<number, { answer: (r: ListReply) => void; fail: (e: Error) => void }>();
   let nextId = 0;
   let gone = false;
   const result = new Promise<CollectResult>((resolve, reject) => {
     worker.once('message', (r: CollectResult) => {
       resolve(r);
-      worker.on('message', (reply: HelperReply) => {
+      worker.on('message', (reply: ListReply) => {
         const a = asked.get(reply.id);
         asked.delete(reply.id);
         a?.answer(reply);
@@ -237,10 +258,7 @@ function newScanThread(idle = false): ScanThread {
   // Waiting for work that may never come (the command failed first) keeps nothing alive.
   if (idle) worker.unref();
   /** Posts a request (its id added) and settles with the reply `take` makes of it. */
-  const ask = <T>(
-    request: Omit<ListRequest, 'id'> | Omit<CgroupRequest, 'id'>,
-    take: (reply: HelperReply) => T,
-  ): Promise<T> => {
+  const ask = <T>(request: Omit<ListRequest, 'id'>, take: (reply: ListReply) => T): Promise<T> => {
     if (gone) return Promise.reject(new Error('the scan thread ended'));
     return new Promise((resolve, reject) => {
       const id = nextId++;
@@ -267,18 +285,7 @@ function newScanThread(idle = false): ScanThread {
     scanLists(infoDir, wanted) {
       return ask({ kind: 'lists', infoDir, wanted: [...wanted] }, (r) => {
         if ('error' in r) throw new Error(r.error);
-        if (!('found' in r)) throw new Error('the scan thread answered another question');
         return new Map(r.found);
-      });
-    },
-    cgroups(pids) {
-      return ask({ kind: 'cgroups', pids: Int32Array.from(pids) }, (r) => {
-        if (!('walked' in r)) throw new Error('the scan thread answered another question');
-        if (!r.walked) return null;
-        const out = new Map<number, string>();
-        for (let i = 0; i < r.pids.length; i++)
-          out.set(r.pids[i] as number, r.paths[r.at[i] as number] as string);
-        return out;
       });
     },
     terminate: () => worker.terminate(),

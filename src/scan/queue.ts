@@ -32,9 +32,6 @@ export interface WorkerInput {
   jitFlag?: string | undefined;
   /** Tests: the worker ends when its reads are done, without posting its result. */
   exitBeforeResult?: boolean | undefined;
-  /** Tests: the first worker walks the cgroups after its reads above this many stale
-   *  processes of its own (default 1,000: src/scan/worker.ts). */
-  walkCgroupsAbove?: number | undefined;
 }
 
 /** After its share of the reads, a worker searches dpkg's `.list` files for these paths. */
@@ -48,23 +45,3 @@ export interface ListRequest {
 
 /** The search's result (path → `.list` names, as scanListFiles returns it) or why it failed. */
 export type ListReply = { id: number } & ({ found: [string, string[]][] } | { error: string });
-
-/** The cgroups of these PIDs, from the walk the first worker made after its reads. */
-export interface CgroupRequest {
-  id: number;
-  kind: 'cgroups';
-  pids: Int32Array;
-}
-
-/**
- * The PIDs the walk found among those asked for, each with its cgroup path (`paths[at[i]]` for
- * `pids[i]`); `walked: false` when there was no walk (too few stale processes of its own, not
- * the first worker, not this host's /proc, or the walk failed).
- */
-export type CgroupReply = { id: number } & (
-  | { walked: true; pids: Int32Array; at: Int32Array; paths: string[] }
-  | { walked: false }
-);
-
-export type HelperRequest = ListRequest | CgroupRequest;
-export type HelperReply = ListReply | CgroupReply;

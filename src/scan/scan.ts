@@ -15,7 +15,7 @@ import type { InterpFinding } from '../interp/evidence.ts';
 import { loadedFindings, ownerQueries, PackageFiles, packageFindings } from '../interp/evidence.ts';
 import type { RawInterp } from '../interp/read.ts';
 import { userRegExp } from '../match/regexp.ts';
-import { openPackageDb, type PackageDb } from '../packages/db.ts';
+import { normalizeRoot, openPackageDb, type PackageDb } from '../packages/db.ts';
 import { isFailure, ProcReader } from '../procfs/reader.ts';
 import { parseCmdline } from '../procfs/status.ts';
 import { BULK_CGROUP_THRESHOLD, cgroupOf, cgroupsOf } from './cgroups.ts';
@@ -125,6 +125,11 @@ export async function scan(options: ScanOptions = {}): Promise<ScanReport> {
       hostPidNs: wantAdvisories ? (ctx.pidNs ?? undefined) : undefined,
       // The assessment stats each replaced inode through its mapping (rangesOf).
       ranges: wantAdvisories,
+      // A worker searches dpkg's lists for its own stale files as soon as its reads are done.
+      listsAhead:
+        wantPackages && options.fileOwners !== false
+          ? `${normalizeRoot(hostRoot)}/var/lib/dpkg/info`
+          : undefined,
     },
     options.threads,
     options.testWorkersFirst ? { mainAfterWorkers: true } : undefined,
@@ -152,12 +157,6 @@ export async function scan(options: ScanOptions = {}): Promise<ScanReport> {
       lookupFailed(e);
     }
     const pidsToAttribute = candidates.map((p) => p.pid);
-    // Asked first: the thread answers from the walk it made after its reads (if it did),
-    // before it starts the `.list` search.
-    const early =
-      raw.helper !== null && pidsToAttribute.length > BULK_CGROUP_THRESHOLD
-        ? raw.helper.cgroups(pidsToAttribute).catch(() => null)
-        : null;
     // Started before the cgroups are read: its `.list` search runs on a scan thread meanwhile.
     const owners = lookupOwners(
       db,
@@ -167,7 +166,12 @@ export async function scan(options: ScanOptions = {}): Promise<ScanReport> {
       raw.helper,
     );
     owners.catch(() => {});
-    const cgroups = cgroupsOf(reader, pidsToAttribute, early === null ? null : await early);
+    // The walk the main thread made while the workers' results came (if it did).
+    const walked =
+      raw.cgroups !== null && pidsToAttribute.length > BULK_CGROUP_THRESHOLD
+        ? raw.cgroups.paths(pidsToAttribute)
+        : null;
+    const cgroups = cgroupsOf(reader, pidsToAttribute, walked);
     const ownerOf = ownersByCgroup(ctx.rootPrefix);
     const processes = candidates.map((p) =>
       toStaleProcess(reader, p, cgroups.get(p.pid) ?? null, ctx, ownerOf),

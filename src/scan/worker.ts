@@ -1,28 +1,25 @@
 // Entry point of a scan worker thread: boots (possibly before the command line is parsed), then
 // drains the shared PID queue with its own reader once it is given work. After its result it
-// stays for the scan's next steps: the cgroups, and dpkg's `.list` search, while the main thread
-// goes on.
+// stays for dpkg's `.list` search, which it begins at once for its own stale files while the
+// main thread takes the results in.
 import { setFlagsFromString } from 'node:v8';
 import { parentPort } from 'node:worker_threads';
 import { scanListFiles } from '../packages/dpkg.ts';
+import { candidatePaths } from '../packages/usrmerge.ts';
 import { ProcReader } from '../procfs/reader.ts';
-import { BULK_CGROUP_THRESHOLD, CgroupSnapshot } from './cgroups.ts';
-import { collect } from './collect.ts';
+import { type CollectResult, collect, type RawFile, type RawProcess } from './collect.ts';
 import {
-  type CgroupReply,
-  type HelperRequest,
   type ListReply,
+  type ListRequest,
   sharedQueue,
   WORKER_IDLE,
   WORKER_WORKING,
   type WorkerInput,
 } from './queue.ts';
 
-/** Stale processes of its own above which the first worker walks the cgroups (see run). */
-const WALK_ABOVE = 2 * BULK_CGROUP_THRESHOLD;
-
-/** The cgroups this thread walked after its reads, or null (see run). */
-let snapshot: CgroupSnapshot | null = null;
+/** The search begun right after the result (see run), or null. */
+let ahead: { infoDir: string; wanted: Set<string>; found: Promise<Map<string, string[]>> } | null =
+  null;
 
 function run(input: WorkerInput): void {
   // Claimed before any work: the main thread cancels a worker that comes up after the queue is
@@ -31,45 +28,72 @@ function run(input: WorkerInput): void {
     return;
   // This thread has started (see armJitBudget); the flag is process-wide.
   if (input.jitFlag !== undefined) setFlagsFromString(input.jitFlag);
-  const reader = new ProcReader(input.root);
-  const result = collect(reader, sharedQueue(input.pids, input.counter), input.options);
+  const result = collect(
+    new ProcReader(input.root),
+    sharedQueue(input.pids, input.counter),
+    input.options,
+  );
   if (input.exitBeforeResult) process.exit(0);
   parentPort?.postMessage(result);
   parentPort?.on('message', answer);
-  // While the main thread takes the results in (and the cgroups are not needed yet), this
-  // thread walks them: 15-20 ms at 10,000 processes, most of it the kernel listing
-  // cgroup.procs, off the main thread's path. Only the first worker (the one kept as the
-  // scan's helper when it took work: src/scan/parallel.ts), only for this host's /proc, and
-  // only when its own share is large: the `.list` search, which comes next on this thread,
-  // waits for the walk, while the main thread reads a thousand cgroups (or walks) in less
-  // time than that search takes (10,000 processes, 1,000 stale: the wait for both 33 -> 25 ms).
-  if (
-    input.slot === 0 &&
-    input.root === '/proc' &&
-    result.processes.length > (input.walkCgroupsAbove ?? WALK_ABOVE)
-  ) {
-    try {
-      snapshot = CgroupSnapshot.take(reader);
-    } catch {
-      // Only a head start: the main thread walks itself.
+  // The look-up will ask for every stale file's package: the search for this thread's own
+  // files begins now, while the main thread takes the results in (it asks ~10-30 ms later, and
+  // the search then bounded the scan's end). After an upgrade the two threads' shares map the
+  // same few files; what the request adds is searched then. Only the first worker: the one the
+  // scan keeps for the search when it took work (src/scan/parallel.ts), the others end.
+  const infoDir = input.options.listsAhead;
+  if (infoDir !== undefined && input.slot === 0) {
+    const wanted = ownPaths(result);
+    if (wanted.size > 0) {
+      const found = scanListFiles(infoDir, wanted);
+      found.catch(() => {});
+      ahead = { infoDir, wanted, found };
     }
   }
 }
 
-function answer(req: HelperRequest): void {
-  if (req.kind === 'cgroups') {
-    const reply: CgroupReply =
-      snapshot === null
-        ? { id: req.id, walked: false }
-        : { id: req.id, walked: true, ...snapshot.lookup(req.pids) };
-    parentPort?.postMessage(reply);
-    return;
+/** Every name a `.list` file may give this thread's stale files (their merged-/usr aliases). */
+function ownPaths(result: CollectResult): Set<string> {
+  // The distinct paths first: thousands of processes map the same few (aliases for each file
+  // of each process cost 6-14 ms cold at 5,000 processes).
+  const paths = new Set<string>();
+  const processes = result.processes;
+  for (let i = 0; i < processes.length; i++) {
+    const files = (processes[i] as RawProcess).files;
+    for (let j = 0; j < files.length; j++) paths.add((files[j] as RawFile).path);
   }
-  scanListFiles(req.infoDir, new Set(req.wanted)).then(
+  const wanted = new Set<string>();
+  for (const path of paths) for (const c of candidatePaths(path)) wanted.add(c);
+  return wanted;
+}
+
+function answer(req: ListRequest): void {
+  lists(req).then(
     (found): void => parentPort?.postMessage({ id: req.id, found: [...found] } satisfies ListReply),
     (e: unknown): void =>
       parentPort?.postMessage({ id: req.id, error: (e as Error).message } satisfies ListReply),
   );
+}
+
+/** The search asked for: from the one begun ahead for the paths it covers, the rest now. */
+async function lists(req: ListRequest): Promise<Map<string, string[]>> {
+  const wanted = new Set(req.wanted);
+  let before: Map<string, string[]> | null = null;
+  if (ahead !== null && ahead.infoDir === req.infoDir) {
+    try {
+      before = await ahead.found;
+    } catch {
+      // searched below, which says what is wrong
+    }
+  }
+  const covered = before === null ? null : (ahead?.wanted ?? null);
+  const rest = new Set<string>();
+  for (const path of wanted) if (covered === null || !covered.has(path)) rest.add(path);
+  const found =
+    rest.size === 0 ? new Map<string, string[]>() : await scanListFiles(req.infoDir, rest);
+  if (before !== null)
+    for (const [path, owners] of before) if (wanted.has(path)) found.set(path, owners);
+  return found;
 }
 
 parentPort?.once('message', run);

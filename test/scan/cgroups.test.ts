@@ -1,5 +1,6 @@
-// The scan's cgroups (src/scan/cgroups.ts): a walk made by a worker after its reads is used only
-// when a few processes read the classic way agree with it, and answers as /proc/PID/cgroup does.
+// The scan's cgroups (src/scan/cgroups.ts): a walk made by the main thread while it waits for the
+// workers' results is used only when a few processes read the classic way agree with it, and
+// answers as /proc/PID/cgroup does.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ProcReader } from '../../src/procfs/reader.ts';
@@ -43,7 +44,7 @@ describe("the scan's cgroups", () => {
     assert.equal(out.get(process.pid), null);
   });
 
-  it('the first worker walks the cgroups after its reads and answers as /proc/PID/cgroup does', async (t) => {
+  it('the main thread walks the cgroups while it waits for a worker, and the walk answers as /proc/PID/cgroup does', async (t) => {
     const info = reader.read('self/mountinfo');
     if (typeof info !== 'string' || systemdCgroupMount(info) === null) {
       t.skip('no cgroup hierarchy mounted here');
@@ -55,15 +56,12 @@ describe("the scan's cgroups", () => {
       pids,
       { noise: {}, keepIgnored: false, wantComm: false },
       2,
-      {
-        mainAfterWorkers: true,
-        walkCgroupsAbove: -1,
-      },
+      { mainAfterWorkers: true, walkCgroupsAbove: -1 },
     );
     try {
-      assert.ok(r.helper, 'a worker took work and was kept');
-      const walked = await r.helper.cgroups([...pids, NONE]);
-      assert.ok(walked, 'the worker walked');
+      assert.ok(r.helper, 'a worker took work');
+      assert.ok(r.cgroups, 'the main thread walked');
+      const walked = r.cgroups.paths([...pids, NONE]);
       assert.equal(walked.has(NONE), false);
       for (const pid of pids) {
         const classic = cgroupOf(reader, pid);
@@ -76,22 +74,21 @@ describe("the scan's cgroups", () => {
     }
   });
 
-  it('a worker that did not walk says so (the main thread then walks)', async () => {
-    const r = await collectAll(
-      '/proc',
-      [process.pid],
-      { noise: {}, keepIgnored: false, wantComm: false },
-      2,
-      {
-        mainAfterWorkers: true,
-      },
-    );
-    try {
-      assert.ok(r.helper);
-      // One process, none stale: below the threshold for a walk.
-      assert.equal(await r.helper.cgroups([process.pid]), null);
-    } finally {
-      await r.helper?.terminate();
+  it('no walk for a small share of stale processes, nor without a worker to wait for', async () => {
+    for (const threads of [2, 1]) {
+      const r = await collectAll(
+        '/proc',
+        [process.pid],
+        { noise: {}, keepIgnored: false, wantComm: false },
+        threads,
+        threads === 2 ? { mainAfterWorkers: true } : { walkCgroupsAbove: -1 },
+      );
+      try {
+        // One process, none stale: below the threshold; one thread: nothing to wait for.
+        assert.equal(r.cgroups, null, `${threads} threads`);
+      } finally {
+        await r.helper?.terminate();
+      }
     }
   });
 });

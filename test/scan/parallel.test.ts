@@ -3,7 +3,7 @@
 // after the queue was drained is not.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -138,6 +138,61 @@ describe('scan threads', () => {
       await assert.rejects(r.helper.scanLists(info, wanted), /the scan thread ended/);
     } finally {
       rmSync(info, { recursive: true, force: true });
+    }
+  });
+
+  it('a worker begins the .list search for its own stale files as it posts its result; the rest is searched when asked', async () => {
+    const info = mkdtempSync(join(tmpdir(), 'afterpatch-lists-'));
+    const gone = '/usr/lib/libgone.so.1';
+    try {
+      writeFileSync(join(info, 'gone:amd64.list'), `/.\n${gone}\n`);
+      const r = await collectAll(fx.root, pids, { ...opts, listsAhead: info }, 2, {
+        mainAfterWorkers: true,
+      });
+      assert.ok(r.helper);
+      assert.ok(r.processes.length > 0);
+      // The search made ahead is done by then (three files); a package installed afterwards
+      // lists the same file: the answer for that file is the one searched ahead…
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      writeFileSync(join(info, 'late.list'), `${gone}\n/usr/bin/late\n`);
+      const first = await r.helper.scanLists(info, new Set([gone]));
+      assert.deepEqual([...first], [[gone, ['gone:amd64']]]);
+      // …and what the request adds is searched now (it sees the new list).
+      const more = await r.helper.scanLists(info, new Set([gone, '/usr/bin/late', '/none']));
+      assert.deepEqual([...more].sort(), [
+        ['/usr/bin/late', ['late']],
+        [gone, ['gone:amd64']],
+      ]);
+      // Another directory than the one searched ahead: searched in full.
+      const other = mkdtempSync(join(tmpdir(), 'afterpatch-lists-'));
+      try {
+        writeFileSync(join(other, 'x.list'), `${gone}\n`);
+        assert.deepEqual([...(await r.helper.scanLists(other, new Set([gone])))], [[gone, ['x']]]);
+      } finally {
+        rmSync(other, { recursive: true, force: true });
+      }
+      await r.helper.terminate();
+    } finally {
+      rmSync(info, { recursive: true, force: true });
+    }
+  });
+
+  it('a search ahead that failed (no such directory then) is made again when asked', async () => {
+    const parent = mkdtempSync(join(tmpdir(), 'afterpatch-lists-'));
+    const info = join(parent, 'info');
+    const gone = '/usr/lib/libgone.so.1';
+    try {
+      const r = await collectAll(fx.root, pids, { ...opts, listsAhead: info }, 2, {
+        mainAfterWorkers: true,
+      });
+      assert.ok(r.helper);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      mkdirSync(info);
+      writeFileSync(join(info, 'gone.list'), `${gone}\n`);
+      assert.deepEqual([...(await r.helper.scanLists(info, new Set([gone])))], [[gone, ['gone']]]);
+      await r.helper.terminate();
+    } finally {
+      rmSync(parent, { recursive: true, force: true });
     }
   });
 
