@@ -6,7 +6,7 @@
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { findOnPath, findRpmDbDir } from '../packages/db.ts';
-import { parseStatus, stanzasOf } from '../packages/dpkg.ts';
+import { MAX_STATUS_BYTES, parseStatus, stanzasOf } from '../packages/dpkg.ts';
 import { readFileBounded } from '../procfs/reader.ts';
 import { errorCode } from '../reboot/read.ts';
 import { type Advisory, familiesFromOsRelease } from './advisory.ts';
@@ -31,8 +31,6 @@ export interface AdvisoryHost {
   problems: string[];
 }
 
-/** Bounds the package database text read for the assessment. */
-const MAX_STATUS_BYTES = 64 * 1024 * 1024;
 const RPM_QA_FORMAT = '%{NAME}\t%{SOURCERPM}\t%{EPOCHNUM}:%{VERSION}-%{RELEASE}\n';
 
 /** Reads the host facts the advisories need; `root` "" or "/" is the host. */

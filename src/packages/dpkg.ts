@@ -6,6 +6,7 @@ import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { setImmediate } from 'node:timers/promises';
 import { errnoCode } from '../errors.ts';
+import { readFileBounded } from '../procfs/reader.ts';
 import type { PackageRef } from '../scan/model.ts';
 import type { LookupOptions, PackageDb } from './db.ts';
 import { candidatePaths } from './usrmerge.ts';
@@ -19,6 +20,9 @@ const FILES_ON_DISK: ReadonlySet<string> = new Set([
   'unpacked',
   'half-installed',
 ]);
+
+/** The most of dpkg's status file read (a FIFO or device there is refused, never waited on). */
+export const MAX_STATUS_BYTES = 64 * 1024 * 1024;
 
 /** `.list` files read between two turns of the event loop. */
 const LIST_FILES_PER_TICK = 128;
@@ -321,7 +325,7 @@ export class DpkgDb implements PackageDb {
   #statusText(): string {
     const path = `${this.#dir}/status`;
     try {
-      return readFileSync(path, 'utf8');
+      return readFileBounded(path, MAX_STATUS_BYTES).toString('utf8');
     } catch (e) {
       throw dbError(path, e);
     }

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -329,6 +329,22 @@ describe('dpkg .list files: how they are read and searched', () => {
       );
     } finally {
       await rm(dir, { recursive: true });
+    }
+  });
+
+  it('refuses a status file that is a FIFO with one clear line, never waiting on it', async () => {
+    const fifoRoot = await mkdtemp(join(tmpdir(), 'afterpatch-dpkg-fifo-'));
+    try {
+      await makeRoot(fifoRoot);
+      const status = join(fifoRoot, 'var/lib/dpkg/status');
+      await rm(status);
+      execFileSync('mkfifo', [status]);
+      await assert.rejects(
+        new DpkgDb(fifoRoot).lookup(['/usr/bin/tool']),
+        /^Error: cannot read the dpkg database: .*\/status: EREFUSED$/,
+      );
+    } finally {
+      await rm(fifoRoot, { recursive: true, force: true });
     }
   });
 });
