@@ -6,10 +6,9 @@ const BATCH = 64 * 1024;
 
 /**
  * Writes `chunks` to `out`, encoded into batches as they come (joined into strings first, the
- * copies took 35 ms of 10.7 MB of JSON). A batch's buffer is filled again once the stream says
- * it is done with it — nothing left buffered after the write: a file, or a pipe that took it all
- * — since a fresh 64 KiB buffer each time cost ~6 ms of allocation and page faults per 10 MB;
- * otherwise (a stream still holding it, or one that does not say) the next batch gets a new one.
+ * copies took 35 ms of 10.7 MB of JSON). A batch's buffer is filled again when the stream is
+ * done with it (refillable): a fresh 64 KiB buffer each time cost ~6 ms of allocation and page
+ * faults per 10 MB; any other stream gets a new buffer for each batch.
  */
 export function writeBatched(out: CliOutput, chunks: Iterable<string | Uint8Array>): void {
   let buf = Buffer.allocUnsafe(BATCH);
@@ -20,7 +19,7 @@ export function writeBatched(out: CliOutput, chunks: Iterable<string | Uint8Arra
     if (used + most > buf.length) {
       if (used > 0) {
         out.write(buf.subarray(0, used));
-        if (!doneWith(out)) buf = Buffer.allocUnsafe(BATCH);
+        if (!refillable(out)) buf = Buffer.allocUnsafe(BATCH);
         used = 0;
       }
       if (most > buf.length) buf = Buffer.allocUnsafe(most);
@@ -34,7 +33,16 @@ export function writeBatched(out: CliOutput, chunks: Iterable<string | Uint8Arra
   if (used > 0) out.write(buf.subarray(0, used));
 }
 
-/** Whether a stream holds nothing of what was written to it (a Node Writable says so). */
-function doneWith(out: CliOutput): boolean {
-  return (out as { writableLength?: unknown }).writableLength === 0;
+/**
+ * Whether `out` no longer holds what was just written to it: only this process's own stdout or
+ * stderr (a file, a terminal, a pipe or socket: their handle gives the bytes to the kernel or
+ * queues them, which writableLength counts), and only with nothing queued — a full pipe queues
+ * (Node's stdout pipe does not block). Any other stream may keep the very buffer and still say
+ * nothing is queued (a PassThrough hands it on; a Writable may store it).
+ */
+export function refillable(out: CliOutput): boolean {
+  return (
+    (out === process.stdout || out === process.stderr) &&
+    (out as { writableLength?: unknown }).writableLength === 0
+  );
 }

@@ -6,7 +6,7 @@ import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { setImmediate } from 'node:timers/promises';
 import { errnoCode } from '../errors.ts';
-import { readFileBounded } from '../procfs/reader.ts';
+import { RefusedFileError, readFileBounded } from '../procfs/reader.ts';
 import type { PackageRef } from '../scan/model.ts';
 import type { LookupOptions, PackageDb } from './db.ts';
 import { candidatePaths } from './usrmerge.ts';
@@ -396,6 +396,9 @@ async function readDb<T>(path: string, read: () => Promise<T>): Promise<T> {
 }
 
 function dbError(path: string, cause: unknown): Error {
+  // A FIFO, socket or device, or a file over the bound: its own words say which.
+  if (cause instanceof RefusedFileError && cause.code === 'EREFUSED')
+    return new Error(`cannot read the dpkg database: ${cause.message}`, { cause });
   const code = errnoCode(cause) ?? String(cause);
   return new Error(`cannot read the dpkg database: ${path}: ${code}`, { cause });
 }

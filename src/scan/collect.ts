@@ -67,11 +67,12 @@ export interface CollectOptions {
   /** Record each stale file's map_files name (RawFile.range); off unless true. */
   ranges?: boolean;
   /**
-   * dpkg's info directory when the scan will look up the stale files' packages: a worker then
-   * searches its `.list` files for its own stale files right after posting its result
-   * (src/scan/worker.ts). Not read by collect itself.
+   * dpkg's info directory when the scan will look up the stale files' packages, and the host's
+   * PID namespace (null: unknown): a worker then searches the `.list` files for its own stale
+   * files of the host's namespace right after posting its result (src/scan/worker.ts). Not read
+   * by collect itself.
    */
-  listsAhead?: string | undefined;
+  listsAhead?: { infoDir: string; hostPidNs: string | null } | undefined;
   /**
    * The host's PID namespace (ns/pid link of PID 1): when given, every process's namespace is
    * read here, in the scan's threads, and the ones in another are returned in `foreign` (the

@@ -128,7 +128,7 @@ export async function scan(options: ScanOptions = {}): Promise<ScanReport> {
       // A worker searches dpkg's lists for its own stale files as soon as its reads are done.
       listsAhead:
         wantPackages && options.fileOwners !== false
-          ? `${normalizeRoot(hostRoot)}/var/lib/dpkg/info`
+          ? { infoDir: `${normalizeRoot(hostRoot)}/var/lib/dpkg/info`, hostPidNs: ctx.pidNs }
           : undefined,
     },
     options.threads,

@@ -2,6 +2,7 @@
 // drains the shared PID queue with its own reader once it is given work. After its result it
 // stays for dpkg's `.list` search, which it begins at once for its own stale files while the
 // main thread takes the results in.
+import { statSync } from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
 import { parentPort } from 'node:worker_threads';
 import { scanListFiles } from '../packages/dpkg.ts';
@@ -18,8 +19,13 @@ import {
 } from './queue.ts';
 
 /** The search begun right after the result (see run), or null. */
-let ahead: { infoDir: string; wanted: Set<string>; found: Promise<Map<string, string[]>> } | null =
-  null;
+let ahead: {
+  infoDir: string;
+  /** The directory's mtime before the search: dpkg adds, renames and removes `.list` files. */
+  mtimeNs: bigint;
+  wanted: Set<string>;
+  found: Promise<Map<string, string[]>>;
+} | null = null;
 
 function run(input: WorkerInput): void {
   // Claimed before any work: the main thread cancels a worker that comes up after the queue is
@@ -41,25 +47,40 @@ function run(input: WorkerInput): void {
   // the search then bounded the scan's end). After an upgrade the two threads' shares map the
   // same few files; what the request adds is searched then. Only the first worker: the one the
   // scan keeps for the search when it took work (src/scan/parallel.ts), the others end.
-  const infoDir = input.options.listsAhead;
-  if (infoDir !== undefined && input.slot === 0) {
-    const wanted = ownPaths(result);
-    if (wanted.size > 0) {
-      const found = scanListFiles(infoDir, wanted);
+  const lists = input.options.listsAhead;
+  if (lists !== undefined && input.slot === 0) {
+    const wanted = ownPaths(result, lists.hostPidNs);
+    const mtimeNs = wanted.size > 0 ? mtimeOf(lists.infoDir) : null;
+    if (mtimeNs !== null) {
+      const found = scanListFiles(lists.infoDir, wanted);
       found.catch(() => {});
-      ahead = { infoDir, wanted, found };
+      ahead = { infoDir: lists.infoDir, mtimeNs, wanted, found };
     }
   }
 }
 
-/** Every name a `.list` file may give this thread's stale files (their merged-/usr aliases). */
-function ownPaths(result: CollectResult): Set<string> {
+function mtimeOf(dir: string): bigint | null {
+  try {
+    return statSync(dir, { bigint: true }).mtimeNs;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Every name a `.list` file may give this thread's stale files (their merged-/usr aliases),
+ * those of processes in another PID namespace than `hostPidNs` apart: the look-up asks only for
+ * the host's (a container's paths are its image's, and its users choose them).
+ */
+function ownPaths(result: CollectResult, hostPidNs: string | null): Set<string> {
   // The distinct paths first: thousands of processes map the same few (aliases for each file
   // of each process cost 6-14 ms cold at 5,000 processes).
   const paths = new Set<string>();
   const processes = result.processes;
   for (let i = 0; i < processes.length; i++) {
-    const files = (processes[i] as RawProcess).files;
+    const p = processes[i] as RawProcess;
+    if (hostPidNs !== null && p.pidNs !== null && p.pidNs !== hostPidNs) continue;
+    const files = p.files;
     for (let j = 0; j < files.length; j++) paths.add((files[j] as RawFile).path);
   }
   const wanted = new Set<string>();
@@ -85,6 +106,8 @@ async function lists(req: ListRequest): Promise<Map<string, string[]>> {
     } catch {
       // searched below, which says what is wrong
     }
+    // dpkg changed the lists meanwhile (a package installed, upgraded, renamed): all again.
+    if (mtimeOf(req.infoDir) !== ahead.mtimeNs) before = null;
   }
   const covered = before === null ? null : (ahead?.wanted ?? null);
   const rest = new Set<string>();

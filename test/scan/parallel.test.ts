@@ -141,28 +141,57 @@ describe('scan threads', () => {
     }
   });
 
+  /** The reads, the worker searching `infoDir`'s lists ahead for its stale files of `hostPidNs`. */
+  const collectAhead = (infoDir: string, hostPidNs: string | null) =>
+    collectAll(fx.root, pids, { ...opts, listsAhead: { infoDir, hostPidNs } }, 2, {
+      mainAfterWorkers: true,
+    });
+
   it('a worker begins the .list search for its own stale files as it posts its result; the rest is searched when asked', async () => {
-    const info = mkdtempSync(join(tmpdir(), 'afterpatch-lists-'));
     const gone = '/usr/lib/libgone.so.1';
+    const HOST = 'pid:[4026531836]'; // the fake processes' namespace (test/helpers/fakeproc.ts)
+    for (const hostPidNs of [HOST, 'pid:[999]']) {
+      const info = mkdtempSync(join(tmpdir(), 'afterpatch-lists-'));
+      const list = join(info, 'gone:amd64.list');
+      try {
+        writeFileSync(list, `/.\n${gone}\n`);
+        // The worker takes the first chunk (stale processes among them) before this thread.
+        const r = await collectAhead(info, hostPidNs);
+        assert.ok(r.helper);
+        // Answered once the search made ahead is done (nothing asked).
+        assert.equal((await r.helper.scanLists(info, new Set())).size, 0);
+        // The list rewritten in place (the directory unchanged; dpkg itself renames): a path
+        // searched ahead is answered from that search, a path the request adds from the new text.
+        writeFileSync(list, '/usr/bin/late\n');
+        const found = await r.helper.scanLists(info, new Set([gone, '/usr/bin/late', '/none']));
+        if (hostPidNs === HOST)
+          assert.deepEqual([...found].sort(), [
+            ['/usr/bin/late', ['gone:amd64']],
+            [gone, ['gone:amd64']],
+          ]);
+        // Every process in another PID namespace: nothing searched ahead, all of it now.
+        else assert.deepEqual([...found], [['/usr/bin/late', ['gone:amd64']]]);
+        await r.helper.terminate();
+      } finally {
+        rmSync(info, { recursive: true, force: true });
+      }
+    }
+  });
+
+  it('the search made ahead is not used once dpkg changed its lists, nor for another directory', async () => {
+    const gone = '/usr/lib/libgone.so.1';
+    const info = mkdtempSync(join(tmpdir(), 'afterpatch-lists-'));
     try {
       writeFileSync(join(info, 'gone:amd64.list'), `/.\n${gone}\n`);
-      const r = await collectAll(fx.root, pids, { ...opts, listsAhead: info }, 2, {
-        mainAfterWorkers: true,
-      });
+      const r = await collectAhead(info, null);
       assert.ok(r.helper);
-      assert.ok(r.processes.length > 0);
-      // The search made ahead is done by then (three files); a package installed afterwards
-      // lists the same file: the answer for that file is the one searched ahead…
-      await new Promise((resolve) => setTimeout(resolve, 200));
-      writeFileSync(join(info, 'late.list'), `${gone}\n/usr/bin/late\n`);
-      const first = await r.helper.scanLists(info, new Set([gone]));
-      assert.deepEqual([...first], [[gone, ['gone:amd64']]]);
-      // …and what the request adds is searched now (it sees the new list).
-      const more = await r.helper.scanLists(info, new Set([gone, '/usr/bin/late', '/none']));
-      assert.deepEqual([...more].sort(), [
-        ['/usr/bin/late', ['late']],
-        [gone, ['gone:amd64']],
-      ]);
+      assert.equal((await r.helper.scanLists(info, new Set())).size, 0);
+      // A package installed since: a new list, the directory's mtime moves.
+      writeFileSync(join(info, 'late.list'), `${gone}\n`);
+      assert.deepEqual(
+        [...(await r.helper.scanLists(info, new Set([gone])))],
+        [[gone, ['gone:amd64', 'late']]],
+      );
       // Another directory than the one searched ahead: searched in full.
       const other = mkdtempSync(join(tmpdir(), 'afterpatch-lists-'));
       try {
@@ -171,28 +200,25 @@ describe('scan threads', () => {
       } finally {
         rmSync(other, { recursive: true, force: true });
       }
+      // No such directory when the worker was done: searched when asked.
+      const parent = mkdtempSync(join(tmpdir(), 'afterpatch-lists-'));
+      try {
+        const later = join(parent, 'info');
+        const r2 = await collectAhead(later, null);
+        assert.ok(r2.helper);
+        mkdirSync(later);
+        writeFileSync(join(later, 'gone.list'), `${gone}\n`);
+        assert.deepEqual(
+          [...(await r2.helper.scanLists(later, new Set([gone])))],
+          [[gone, ['gone']]],
+        );
+        await r2.helper.terminate();
+      } finally {
+        rmSync(parent, { recursive: true, force: true });
+      }
       await r.helper.terminate();
     } finally {
       rmSync(info, { recursive: true, force: true });
-    }
-  });
-
-  it('a search ahead that failed (no such directory then) is made again when asked', async () => {
-    const parent = mkdtempSync(join(tmpdir(), 'afterpatch-lists-'));
-    const info = join(parent, 'info');
-    const gone = '/usr/lib/libgone.so.1';
-    try {
-      const r = await collectAll(fx.root, pids, { ...opts, listsAhead: info }, 2, {
-        mainAfterWorkers: true,
-      });
-      assert.ok(r.helper);
-      await new Promise((resolve) => setTimeout(resolve, 200));
-      mkdirSync(info);
-      writeFileSync(join(info, 'gone.list'), `${gone}\n`);
-      assert.deepEqual([...(await r.helper.scanLists(info, new Set([gone])))], [[gone, ['gone']]]);
-      await r.helper.terminate();
-    } finally {
-      rmSync(parent, { recursive: true, force: true });
     }
   });
 
