@@ -14,10 +14,8 @@ export function cgroupOf(reader: ProcReader, pid: number): string | null {
   return isFailure(text) ? null : parseCgroupFile(text);
 }
 
-/** PID → cgroup path for the wanted PIDs found in the hierarchy mounted at `mount`. */
-export function walkCgroups(mount: string, wanted: ReadonlySet<number>): Map<number, string> {
-  return CgroupSnapshot.walk(mount).paths(wanted);
-}
+/** A PID's cgroup path, when known (a walk's snapshot, or a map). */
+export type CgroupLookup = Pick<ReadonlyMap<number, string>, 'has' | 'get'>;
 
 /** The mount point of the systemd hierarchy this process sees, or null. */
 function mountOf(reader: ProcReader): string | null {
@@ -51,53 +49,32 @@ export class CgroupSnapshot {
     return snap;
   }
 
-  /** PID → path for the asked PIDs found. */
-  paths(pids: Iterable<number>): Map<number, string> {
-    const out = new Map<number, string>();
-    for (const pid of pids) {
-      const index = this.#at.get(pid);
-      if (index !== undefined) out.set(pid, this.#paths[index] as string);
-    }
-    return out;
+  has(pid: number): boolean {
+    return this.#at.has(pid);
   }
 
-  /** The asked PIDs found, each with its path's index in `paths` (only the paths used). */
-  lookup(pids: Int32Array): { pids: Int32Array; at: Int32Array; paths: string[] } {
-    const found = new Int32Array(pids.length);
-    const at = new Int32Array(pids.length);
-    const used = new Map<number, number>();
-    const paths: string[] = [];
-    let n = 0;
-    for (const pid of pids) {
-      const index = this.#at.get(pid);
-      if (index === undefined) continue;
-      let mine = used.get(index);
-      if (mine === undefined) {
-        mine = paths.push(this.#paths[index] as string) - 1;
-        used.set(index, mine);
-      }
-      found[n] = pid;
-      at[n++] = mine;
-    }
-    return { pids: found.slice(0, n), at: at.slice(0, n), paths };
+  get(pid: number): string | undefined {
+    const index = this.#at.get(pid);
+    return index === undefined ? undefined : this.#paths[index];
   }
 }
 
 /**
  * Cgroup paths of `pids`. The bulk walk is used only for the real /proc, and only after a few
  * processes read the classic way agree with it (a mount seen from another cgroup namespace, or a
- * v1-only layout, would not). `early`: that walk, made ahead (CgroupSnapshot, src/scan/parallel.ts).
+ * v1-only layout, would not). `early`: that walk, made ahead (CgroupSnapshot, src/scan/parallel.ts),
+ * or any PID → path look-up.
  */
 export function cgroupsOf(
   reader: ProcReader,
   pids: readonly number[],
-  early: ReadonlyMap<number, string> | null = null,
+  early: CgroupLookup | null = null,
 ): Map<number, string | null> {
   const out = new Map<number, string | null>();
-  let bulk: ReadonlyMap<number, string> | null = null;
+  let bulk: CgroupLookup | null = null;
   if (pids.length > BULK_CGROUP_THRESHOLD && reader.root === '/proc') {
     const mount = early === null ? mountOf(reader) : null;
-    const walked = early ?? (mount === null ? null : walkCgroups(mount, new Set(pids)));
+    const walked = early ?? (mount === null ? null : CgroupSnapshot.walk(mount));
     const sample = pids.slice(0, 3);
     if (
       walked !== null &&

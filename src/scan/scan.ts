@@ -18,7 +18,7 @@ import { userRegExp } from '../match/regexp.ts';
 import { normalizeRoot, openPackageDb, type PackageDb } from '../packages/db.ts';
 import { isFailure, ProcReader } from '../procfs/reader.ts';
 import { parseCmdline } from '../procfs/status.ts';
-import { BULK_CGROUP_THRESHOLD, cgroupOf, cgroupsOf } from './cgroups.ts';
+import { cgroupOf, cgroupsOf } from './cgroups.ts';
 import { MAX_FILES_PER_PROCESS, type RawFile, type RawProcess } from './collect.ts';
 import { detailSelection, readDetails } from './details.ts';
 import { applyFilters, type ScanFilters } from './filters.ts';
@@ -167,11 +167,7 @@ export async function scan(options: ScanOptions = {}): Promise<ScanReport> {
     );
     owners.catch(() => {});
     // The walk the main thread made while the workers' results came (if it did).
-    const walked =
-      raw.cgroups !== null && pidsToAttribute.length > BULK_CGROUP_THRESHOLD
-        ? raw.cgroups.paths(pidsToAttribute)
-        : null;
-    const cgroups = cgroupsOf(reader, pidsToAttribute, walked);
+    const cgroups = cgroupsOf(reader, pidsToAttribute, raw.cgroups);
     const ownerOf = ownersByCgroup(ctx.rootPrefix);
     const processes = candidates.map((p) =>
       toStaleProcess(reader, p, cgroups.get(p.pid) ?? null, ctx, ownerOf),

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { walkCgroupTree } from '../../src/cgroup/tree.ts';
-import { CgroupSnapshot, walkCgroups } from '../../src/scan/cgroups.ts';
+import { CgroupSnapshot } from '../../src/scan/cgroups.ts';
 import { cgroupPids } from '../../src/systemd/cgroupfs.ts';
 
 describe('walkCgroupTree', () => {
@@ -43,28 +43,22 @@ describe('walkCgroupTree', () => {
       '/system.slice/odd.service=200',
       '/system.slice=',
     ]);
-    assert.deepEqual([...walkCgroups(root, new Set([101, 102, 300, 999]))].sort(), [
-      [101, '/system.slice/nginx.service'],
-      [102, '/system.slice/nginx.service/worker'],
-    ]);
-  });
-
-  it("a worker's snapshot answers the same, with only the paths its PIDs use", () => {
-    const found = CgroupSnapshot.walk(root).lookup(Int32Array.from([300, 102, 999, 101, 1]));
+    const snap = CgroupSnapshot.walk(root);
     assert.deepEqual(
-      [...found.pids].map((pid, i) => [pid, found.paths[found.at[i] as number]]),
+      [101, 102, 1, 100, 200].map((pid) => [pid, snap.get(pid)]),
       [
-        [102, '/system.slice/nginx.service/worker'],
         [101, '/system.slice/nginx.service'],
+        [102, '/system.slice/nginx.service/worker'],
         [1, '/'],
+        [100, '/system.slice/nginx.service'],
+        [200, '/system.slice/odd.service'],
       ],
     );
-    assert.equal(found.paths.length, 3);
-    assert.deepEqual(CgroupSnapshot.walk(root).lookup(Int32Array.from([999])), {
-      pids: new Int32Array(0),
-      at: new Int32Array(0),
-      paths: [],
-    });
+    // Not in any cgroup it could read: unknown.
+    for (const pid of [300, 999]) {
+      assert.equal(snap.has(pid), false);
+      assert.equal(snap.get(pid), undefined);
+    }
   });
 
   it('strict: every PID of a unit and below, or why not — never an empty list for an unreadable cgroup', () => {
