@@ -2,7 +2,7 @@
 
 import type { SuggestedAction } from '../grouping/action.ts';
 import type { Group } from '../grouping/group.ts';
-import { ownerKey, ownerLabel } from '../grouping/owner.ts';
+import { OWNER_KINDS, ownerKey, ownerLabel } from '../grouping/owner.ts';
 import type { InterpretedEvidence, Owner } from '../scan/model.ts';
 import { interpretedByEntry } from '../scan/model.ts';
 import type { ScanReport } from '../scan/scan.ts';
@@ -102,15 +102,28 @@ export function formatText(r: ScanReport, s: Style, opts: { all?: boolean } = {}
 
 function summaryLine(r: ScanReport): string {
   const s = r.summary;
+  const count = (k: number, one: string, many = `${one}s`) => `${k} ${k === 1 ? one : many}`;
   const parts = [
-    `${s.units} unit${s.units === 1 ? '' : 's'}`,
-    s.userUnits ? `${s.userUnits} user unit${s.userUnits === 1 ? '' : 's'}` : '',
-    s.sessions ? `${s.sessions} session${s.sessions === 1 ? '' : 's'}` : '',
-    s.containers ? `${s.containers} container${s.containers === 1 ? '' : 's'}` : '',
-    s.vms ? `${s.vms} virtual machine${s.vms === 1 ? '' : 's'}` : '',
+    s.units ? count(s.units, 'unit') : '',
+    s.userUnits ? count(s.userUnits, 'user unit') : '',
+    s.sessions ? count(s.sessions, 'session') : '',
+    s.containers ? count(s.containers, 'container') : '',
+    s.vms ? count(s.vms, 'virtual machine') : '',
   ].filter(Boolean);
-  const data = s.dataOnly ? `; ${s.dataOnly} of them keep only deleted data files` : '';
-  return `${s.processes} process${s.processes === 1 ? '' : 'es'} in ${parts.join(', ')} run outdated code${data} (${s.scanned} scanned).`;
+  // Processes that no unit, session, container or VM holds have no count of their own in the
+  // summary: said apart, so that the line never reads "in 0 units" over rows to act on.
+  let outside = 0;
+  for (const g of r.groups)
+    if (OWNER_KINDS[g.owner.type].summary === null) outside += g.pids.length;
+  const procs = count(s.processes, 'process', 'processes');
+  const run = s.processes === 1 ? 'runs' : 'run';
+  const tail = `${s.dataOnly ? `; ${s.dataOnly} of them keep only deleted data files` : ''} (${s.scanned} scanned).`;
+  const nowhere = 'in no unit, session or container';
+  if (outside === 0)
+    return `${procs}${parts.length > 0 ? ` in ${parts.join(', ')}` : ''} ${run} outdated code${tail}`;
+  // Every group counts in `parts` but these: none there means all are outside.
+  if (parts.length === 0) return `${procs} ${nowhere} ${run} outdated code${tail}`;
+  return `${procs} ${run} outdated code: ${s.processes - outside} in ${parts.join(', ')}; ${outside} ${nowhere}${tail}`;
 }
 
 function ignoredSection(r: ScanReport): string[] {
