@@ -118,7 +118,8 @@ function summaryLine(r: ScanReport): string {
   const procs = count(s.processes, 'process', 'processes');
   const run = s.processes === 1 ? 'runs' : 'run';
   const tail = `${s.dataOnly ? `; ${s.dataOnly} of them keep only deleted data files` : ''} (${s.scanned} scanned).`;
-  const nowhere = 'in no unit, session or container';
+  // The words check and metrics use for them.
+  const nowhere = 'outside any unit';
   if (outside === 0)
     return `${procs}${parts.length > 0 ? ` in ${parts.join(', ')}` : ''} ${run} outdated code${tail}`;
   // Every group counts in `parts` but these: none there means all are outside.

@@ -47,14 +47,14 @@ describe("scan's summary line", () => {
     );
   });
 
-  it('says where processes in no unit, session or container are, never "in 0 units"', async () => {
+  it('counts processes outside any unit (no unit, session or container) apart, never "in 0 units"', async () => {
     assert.equal(
       await summaryFor([NONE, NONE]),
-      '2 processes in no unit, session or container run outdated code (3 scanned).',
+      '2 processes outside any unit run outdated code (3 scanned).',
     );
     assert.equal(
       await summaryFor([UNIT, UNIT, NONE]),
-      '3 processes run outdated code: 2 in 1 unit; 1 in no unit, session or container (4 scanned).',
+      '3 processes run outdated code: 2 in 1 unit; 1 outside any unit (4 scanned).',
     );
   });
 
