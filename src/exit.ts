@@ -73,16 +73,24 @@ export const RESTART_EXIT = {
   interrupted: 5,
 } as const;
 
+/**
+ * The plan's scan decides too: without root, processes that could not be read may run stale
+ * code nobody planned for, so "nothing to do" is never said then — a human must run it as root
+ * (as root, a process even root cannot read is a counted note, as in scanExitCode).
+ */
 export function restartExitCode(r: {
   plan: readonly { needsHuman: boolean }[];
   results: readonly { outcome: string }[];
   interrupted?: string | null;
   stateError?: string | null;
+  scan?: { asRoot: boolean; summary: { unreadable: number } };
 }): number {
   if (r.stateError) return RESTART_EXIT.stateNotSaved;
   if (r.interrupted) return RESTART_EXIT.interrupted;
   if (r.results.some((x) => x.outcome !== 'verified')) return RESTART_EXIT.failed;
   if (r.plan.some((e) => e.needsHuman)) return RESTART_EXIT.needsHuman;
+  if (r.scan !== undefined && !r.scan.asRoot && r.scan.summary.unreadable > 0)
+    return RESTART_EXIT.needsHuman;
   return RESTART_EXIT.ok;
 }
 

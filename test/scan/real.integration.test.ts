@@ -162,4 +162,19 @@ describe('scan finds processes running an upgraded package', {
     assert.ok(json.summary.unreadable >= holders.length);
     assert.equal(ours(json).length, 0);
   });
+
+  it('without root, restart never says "nothing to do" (exit 1, was: 0) while it could not read processes', async () => {
+    const note =
+      /^No outdated code found in the processes that could be read; \d+ of \d+ processes could not be read: run as root to see all\.\n/;
+    for (const args of [['restart', '--dry-run'], ['restart']]) {
+      const r = await runCli(args, { uid: 65534, gid: 65534 });
+      assert.equal(r.code, 1, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stdout, note);
+    }
+    const json = await runCli(['restart', '--dry-run', '--json'], { uid: 65534, gid: 65534 });
+    assert.equal(json.code, 1, json.stderr);
+    const doc = JSON.parse(json.stdout) as { scan: { unreadable: number }; plan: unknown[] };
+    assert.ok(doc.scan.unreadable >= holders.length);
+    assert.deepEqual(doc.plan, []);
+  });
 });
