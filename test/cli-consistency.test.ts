@@ -42,6 +42,18 @@ describe('one command line (docs/cli.md)', () => {
     });
   }
 
+  it("keeps commander's guess at a typo on the one line (was: dropped)", async () => {
+    const cases: [string[], string][] = [
+      [['scna'], "unknown command 'scna' (did you mean scan?)"],
+      [['scan', '--jsn'], "unknown option '--jsn' (did you mean --json?)"],
+    ];
+    for (const [argv, line] of cases) {
+      const r = await runCli(argv);
+      assert.equal(r.code, 2, r.stderr);
+      assert.equal(r.stderr, `afterpatch: ${line}; run with --help for usage.\n`);
+    }
+  });
+
   it('-q prints nothing on restart, report, metrics, scan and reboot-required; the status tells', async () => {
     const common = ['--proc-root', fx.root];
     const cases: [string[], number][] = [

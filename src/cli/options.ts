@@ -74,9 +74,11 @@ export const packageOption = () =>
 
 /** Commander's "error: …" as every other error of afterpatch: one line with our prefix. */
 export function usageErrorLine(s: string): string {
-  const first =
-    (s.split('\n')[0] ?? '').replace(/^error: /, '').replace(/\.$/, '') || 'usage error';
-  return `afterpatch: ${first}; run with --help for usage.\n`;
+  const lines = s.split('\n');
+  const first = (lines[0] ?? '').replace(/^error: /, '').replace(/\.$/, '') || 'usage error';
+  // Commander's own guess at a typo ("(Did you mean scan?)" on the next line), kept on this one.
+  const guess = lines.map((l) => /^\(Did you mean (.+)\?\)$/.exec(l)?.[1]).find(Boolean);
+  return `afterpatch: ${first}${guess ? ` (did you mean ${guess}?)` : ''}; run with --help for usage.\n`;
 }
 
 /** `--json`, the same as `--format json` wherever a command has a JSON document. */
