@@ -219,6 +219,14 @@ export function formatPrometheus(health: Health | null, o: PrometheusOptions = {
     'Processes whose memory maps could not be read: without root the scan is partial; as root, access was denied (e.g. a sandboxed PID 1).',
     s.unreadable,
   );
+  // Its own 0/1, as scan's exit 3 and check's UNKNOWN: without it a partial scan's zeros read as
+  // "clean" to every alert (as root, a process even root cannot read is not partial).
+  e.one(
+    'afterpatch_scan_partial',
+    'gauge',
+    '1 if the scan ran without root and could not read some processes (the other values are then a lower bound), else 0.',
+    s.unreadable > 0 && !health.scan.asRoot ? 1 : 0,
+  );
   const adv = advisorySeries(health.scan.advisories);
   if (adv !== null) {
     e.family(

@@ -129,6 +129,7 @@ describe('Prometheus formatter', () => {
       ['afterpatch_restart_state_error', 'gauge'],
       ['afterpatch_scan_errors_total', 'counter'],
       ['afterpatch_unreadable_processes', 'gauge'],
+      ['afterpatch_scan_partial', 'gauge'],
       ['afterpatch_last_scan_success', 'gauge'],
       ['afterpatch_build_info', 'gauge'],
     ];
@@ -176,6 +177,8 @@ describe('Prometheus formatter', () => {
     assert.equal(value(text, 'afterpatch_restart_state_error'), '0');
     assert.equal(value(text, 'afterpatch_scan_errors_total'), '0');
     assert.equal(value(text, 'afterpatch_unreadable_processes'), '3');
+    // As root, processes even root cannot read are counted, not a partial scan.
+    assert.equal(value(text, 'afterpatch_scan_partial'), '0');
     // Each family's HELP/TYPE appears once, and its samples follow it contiguously.
     const seen = new Set<string>();
     let current = '';

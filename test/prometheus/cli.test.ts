@@ -3,6 +3,7 @@
 // values, the textfile collector file (atomic, never half-written), errors (exit 2, one line),
 // `promtool check metrics` on both outputs, and SIGTERM → exit 0.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import {
   chmodSync,
   mkdirSync,
@@ -100,6 +101,42 @@ describe('afterpatch metrics / serve (CLI)', () => {
     const help = await runCli(['serve', '--help']);
     assert.doesNotMatch(help.stdout, /\(default 60\)[\s\S]*\(default: 60\)/);
     assert.equal(help.stdout.match(/default:? 60/g)?.length, 1, help.stdout);
+  });
+
+  it('afterpatch_scan_partial is 1 only when, without root, processes could not be read (was: zeros only)', async () => {
+    // 20: a stale service; 21: maps readable by root only; 22: a FIFO where maps should be
+    // (refused, so unreadable even to root).
+    const tree = makeProcTree({
+      1: FAKE_INIT,
+      20: {
+        name: 'nginx',
+        maps: mapsLine('/usr/lib/libssl.so.3', { deleted: true }),
+        cgroup: '0::/system.slice/nginx.service\n',
+      },
+      21: { name: 'secret', maps: mapsLine('/usr/lib/libssl.so.3', { deleted: true }) },
+      22: { name: 'odd' },
+    });
+    try {
+      chmodSync(tree.root, 0o755);
+      chmodSync(join(tree.root, '21', 'maps'), 0o600);
+      execFileSync('mkfifo', [join(tree.root, '22', 'maps')]);
+      const args = ['metrics', '--proc-root', tree.root, '--root', fsroot, '--state-dir', stateDir];
+      if (process.getuid?.() === 0) {
+        const root = await runCli(args);
+        assert.equal(root.code, 0, root.stderr);
+        assert.equal(metric(root.stdout, 'afterpatch_unreadable_processes'), '1');
+        assert.equal(metric(root.stdout, 'afterpatch_scan_partial'), '0');
+      }
+      if (process.getuid?.() !== 0) return; // needs another uid to be denied
+      const nobody = await runCli(args, { uid: 65534, gid: 65534 });
+      assert.equal(nobody.code, 0, nobody.stderr);
+      assert.equal(metric(nobody.stdout, 'afterpatch_unreadable_processes'), '2');
+      assert.equal(metric(nobody.stdout, 'afterpatch_scan_partial'), '1');
+      // What made the zeros look clean: nginx is seen, the process behind the denied maps is not.
+      assert.equal(metric(nobody.stdout, 'afterpatch_outdated_processes'), '1');
+    } finally {
+      tree.cleanup();
+    }
   });
 
   it('prints the exposition on stdout with the scan, reboot and restart numbers', async () => {

@@ -16,7 +16,7 @@ describe('integrations/prometheus/afterpatch.rules.yml', () => {
       ),
     );
     assert.equal(out.code, 0, out.text);
-    assert.match(out.text, /SUCCESS: 10 rules found/);
+    assert.match(out.text, /SUCCESS: 11 rules found/);
   });
 
   it('has the documented alerts with their durations', () => {
@@ -37,6 +37,7 @@ describe('integrations/prometheus/afterpatch.rules.yml', () => {
         null,
       ],
       ['AfterpatchRestartStateUnreadable', 'afterpatch_restart_state_error == 1', '15m'],
+      ['AfterpatchScanPartial', 'afterpatch_scan_partial == 1', '15m'],
       ['AfterpatchScanStale', 'time() - afterpatch_last_scan_timestamp_seconds > 2 * 60', '5m'],
       ['AfterpatchScanAbsent', 'absent(afterpatch_last_scan_timestamp_seconds)', '10m'],
     ]);
