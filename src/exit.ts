@@ -1,5 +1,6 @@
 // Exit codes, decided by pure functions so every command documents and tests them one way.
 import type { Verdict } from './formats/advisory.ts';
+import { type Coverage, isPartialScan } from './scan/coverage.ts';
 import type { ScanReport } from './scan/scan.ts';
 
 export const EXIT = {
@@ -31,31 +32,34 @@ const CHECK_UNKNOWN = 3;
 
 /**
  * Only stale code counts; processes keeping deleted data files only are reported but exit 0.
- * "Nothing stale" is said only of a whole scan: without root, other users' processes are
- * unreadable, and the clean status would be a guess (as root, a process even root cannot read is
- * a counted note, like check's).
+ * "Nothing stale" is said only of a whole scan: without root (or CAP_SYS_PTRACE), other users'
+ * processes are unreadable, and the clean status would be a guess (as root with it, a process
+ * even root cannot read is a counted note, like check's: isPartialScan).
  */
 export function scanExitCode(
-  r: Pick<ScanReport, 'groups' | 'asRoot'> & {
-    summary: { unreadable: number };
-    advisories?: { verdict: Verdict } | undefined;
-  },
+  r: Pick<ScanReport, 'groups'> &
+    Coverage & {
+      advisories?: { verdict: Verdict } | undefined;
+    },
 ): number {
   // With --fixed/--advisory the question is the advisory's too: an unpatched host is not "0".
   const verdict = r.advisories?.verdict ?? 'clean';
   if (r.groups.some((g) => g.severity === 'code') || (verdict !== 'clean' && verdict !== 'unknown'))
     return EXIT.stale;
   if (verdict === 'unknown') return EXIT.partial;
-  return !r.asRoot && r.summary.unreadable > 0 ? EXIT.partial : EXIT.ok;
+  return isPartialScan(r) ? EXIT.partial : EXIT.ok;
 }
 
 /** The stderr line of a partial scan (scanExitCode's EXIT.partial), or null. */
 export function partialScanNote(
   r: Parameters<typeof scanExitCode>[0] & { summary: { scanned: number } },
 ): string | null {
-  if (scanExitCode(r) !== EXIT.partial || r.asRoot || r.summary.unreadable === 0) return null;
+  if (scanExitCode(r) !== EXIT.partial || !isPartialScan(r)) return null;
   const total = r.summary.scanned + r.summary.unreadable;
-  return `afterpatch: ${r.summary.unreadable} of ${total} processes could not be read without root: nothing stale among the others, but the scan is partial; run as root (exit 3).`;
+  const [without, remedy] = r.asRoot
+    ? ['CAP_SYS_PTRACE', 'give afterpatch CAP_SYS_PTRACE']
+    : ['root', 'run as root'];
+  return `afterpatch: ${r.summary.unreadable} of ${total} processes could not be read without ${without}: nothing stale among the others, but the scan is partial; ${remedy} (exit 3).`;
 }
 
 /**
@@ -74,23 +78,22 @@ export const RESTART_EXIT = {
 } as const;
 
 /**
- * The plan's scan decides too: without root, processes that could not be read may run stale
- * code nobody planned for, so "nothing to do" is never said then — a human must run it as root
- * (as root, a process even root cannot read is a counted note, as in scanExitCode).
+ * The plan's scan decides too: when it was partial (isPartialScan: without root, or as root
+ * without CAP_SYS_PTRACE), processes that could not be read may run stale code nobody planned
+ * for, so "nothing to do" is never said then — a human must give it the access it lacks.
  */
 export function restartExitCode(r: {
   plan: readonly { needsHuman: boolean }[];
   results: readonly { outcome: string }[];
   interrupted?: string | null;
   stateError?: string | null;
-  scan?: { asRoot: boolean; summary: { unreadable: number } };
+  scan?: Coverage;
 }): number {
   if (r.stateError) return RESTART_EXIT.stateNotSaved;
   if (r.interrupted) return RESTART_EXIT.interrupted;
   if (r.results.some((x) => x.outcome !== 'verified')) return RESTART_EXIT.failed;
   if (r.plan.some((e) => e.needsHuman)) return RESTART_EXIT.needsHuman;
-  if (r.scan !== undefined && !r.scan.asRoot && r.scan.summary.unreadable > 0)
-    return RESTART_EXIT.needsHuman;
+  if (r.scan !== undefined && isPartialScan(r.scan)) return RESTART_EXIT.needsHuman;
   return RESTART_EXIT.ok;
 }
 

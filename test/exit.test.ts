@@ -12,6 +12,12 @@ describe('restartExitCode and the plan scan’s coverage', () => {
     assert.equal(restartExitCode({ ...verified, scan: scan(false, 1) }), RESTART_EXIT.needsHuman);
   });
 
+  it('as root without CAP_SYS_PTRACE, processes it could not read count as for a user', () => {
+    const noPtrace = { asRoot: true, ptrace: false, summary: { unreadable: 2 } };
+    assert.equal(restartExitCode({ ...nothing, scan: noPtrace }), RESTART_EXIT.needsHuman);
+    assert.equal(restartExitCode({ ...nothing, scan: { ...noPtrace, ptrace: true } }), 0);
+  });
+
   it('as root, a process even root cannot read is a note, as for scan', () => {
     assert.equal(restartExitCode({ ...nothing, scan: scan(true, 1) }), RESTART_EXIT.ok);
     assert.equal(restartExitCode({ ...nothing, scan: scan(false, 0) }), RESTART_EXIT.ok);

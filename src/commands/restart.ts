@@ -85,9 +85,7 @@ export async function runRestart(o: RestartCliOptions, io: CliIo): Promise<numbe
         'refusing to restart without --yes when not asked on a terminal; review the plan with --dry-run.',
       );
     }
-    io.stdout.write(
-      formatPlan(planned.plan, style, { ...planned.scan.summary, asRoot: planned.scan.asRoot }),
-    );
+    io.stdout.write(formatPlan(planned.plan, style, planned.scan));
     // Both are terminals here: the real process's streams.
     const rl = createInterface({
       input: io.stdin,

@@ -21,6 +21,7 @@ import { alerts, parseRange, type ThresholdRange } from '../check/range.ts';
 import type { Group } from '../grouping/group.ts';
 import { ownerLabel } from '../grouping/owner.ts';
 import { describeReason } from '../reboot/reboot.ts';
+import { isPartialScan } from '../scan/coverage.ts';
 import type { Owner } from '../scan/model.ts';
 import { printable } from './style.ts';
 import { actionText } from './text.ts';
@@ -293,8 +294,9 @@ export function formatNagios(h: Health, t: CheckThresholds): NagiosResult {
   state = worst(state, advisories.state);
   if (advisories.summary !== null) parts.push(advisories.summary);
 
-  // Without root, other users' processes are invisible: a clean result would be a lie.
-  const partial = h.scan.summary.unreadable > 0 && !h.scan.asRoot;
+  // Without root (or CAP_SYS_PTRACE), other users' processes are invisible: a clean result
+  // would be a lie.
+  const partial = isPartialScan(h.scan);
   const total = h.scan.summary.scanned + h.scan.summary.unreadable;
   let summary = parts.join('; ');
   if (h.restart.error !== null) {
@@ -303,7 +305,8 @@ export function formatNagios(h: Health, t: CheckThresholds): NagiosResult {
   }
   if (partial) {
     state = 'UNKNOWN';
-    summary = `cannot read ${h.scan.summary.unreadable} of ${total} processes: run as root to see all; found so far: ${summary}`;
+    const remedy = h.scan.asRoot ? 'give afterpatch CAP_SYS_PTRACE' : 'run as root to see all';
+    summary = `cannot read ${h.scan.summary.unreadable} of ${total} processes: ${remedy}; found so far: ${summary}`;
   }
 
   // Reboot reasons first: they are few and must survive a truncation of long output.
@@ -313,7 +316,7 @@ export function formatNagios(h: Health, t: CheckThresholds): NagiosResult {
   if (code.length > MAX_ENTRY_LINES)
     long.push(`and ${code.length - MAX_ENTRY_LINES} more (afterpatch scan lists them all)`);
   for (const n of h.reboot.notes) long.push(safe(`note: ${n}`));
-  if (h.scan.summary.unreadable > 0 && h.scan.asRoot) {
+  if (h.scan.summary.unreadable > 0 && !partial) {
     long.push(
       `note: ${h.scan.summary.unreadable} of ${total} processes could not be read (access denied even to root)`,
     );

@@ -4,6 +4,7 @@ import { bucketOf, countBuckets } from '../check/buckets.ts';
 import type { Health } from '../check/health.ts';
 import type { Group } from '../grouping/group.ts';
 import { OUTCOMES } from '../restart/state.ts';
+import { isPartialScan } from '../scan/coverage.ts';
 import { VERSION } from '../version.ts';
 import { advisorySeries } from './advisory.ts';
 import { DEFAULT_MAX_UNIT_SERIES } from './prometheus-defaults.ts';
@@ -220,12 +221,12 @@ export function formatPrometheus(health: Health | null, o: PrometheusOptions = {
     s.unreadable,
   );
   // Its own 0/1, as scan's exit 3 and check's UNKNOWN: without it a partial scan's zeros read as
-  // "clean" to every alert (as root, a process even root cannot read is not partial).
+  // "clean" to every alert (as root with CAP_SYS_PTRACE, a process even root cannot read is not).
   e.one(
     'afterpatch_scan_partial',
     'gauge',
-    '1 if the scan ran without root and could not read some processes (the other values are then a lower bound), else 0.',
-    s.unreadable > 0 && !health.scan.asRoot ? 1 : 0,
+    '1 if the scan could not read some processes for lack of root or CAP_SYS_PTRACE (the other values are then a lower bound), else 0.',
+    isPartialScan(health.scan) ? 1 : 0,
   );
   const adv = advisorySeries(health.scan.advisories);
   if (adv !== null) {

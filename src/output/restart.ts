@@ -1,8 +1,10 @@
 // Output of `restart`: the plan and the results, as a table or as versioned JSON (docs/restart.md).
+
 import type { RestartDocument, UnitResultDoc } from '../formats/restart.ts';
 import { entryLabel, type UnitResult } from '../restart/apply.ts';
 import { isActionable, type PlanEntry } from '../restart/plan.ts';
 import type { RestartReport } from '../restart/restart.ts';
+import { type Coverage, unreadableNote } from '../scan/coverage.ts';
 import { VERSION } from '../version.ts';
 import { advisoryLeftAlone } from './advisory.ts';
 import type { Style } from './style.ts';
@@ -75,21 +77,11 @@ function planName(e: PlanEntry): string {
   return e.owner.type === 'init' ? entryLabel(e) : printable(e.unit ?? ownerCells(e.owner).name);
 }
 
-/** Processes the scan could not read: the plan covers only the others, and says so. */
-export interface ScanCoverage {
-  unreadable: number;
-  scanned: number;
-  asRoot: boolean;
-}
-
-function coverageNote(c: ScanCoverage | undefined): string | null {
-  if (!c || c.unreadable === 0) return null;
-  const of = `${c.unreadable} of ${c.scanned + c.unreadable} processes could not be read`;
-  return c.asRoot ? `${of} (access denied even to root).` : `${of}: run as root to see all.`;
-}
+/** The plan's scan: processes it could not read are not covered by the plan, which says so. */
+export type ScanCoverage = Coverage & { summary: { scanned: number } };
 
 export function formatPlan(plan: readonly PlanEntry[], s: Style, coverage?: ScanCoverage): string {
-  const note = coverageNote(coverage);
+  const note = coverage === undefined ? null : unreadableNote(coverage);
   if (plan.length === 0) {
     // Never the all-clear sentence when part of the host was not seen.
     return note
@@ -126,7 +118,7 @@ function resultDetail(r: UnitResult): string {
 }
 
 function coverageOf(r: RestartReport): ScanCoverage {
-  return { ...r.scan.summary, asRoot: r.scan.asRoot };
+  return r.scan;
 }
 
 function advisoryLeftAloneField(r: RestartReport): Pick<RestartDocument, 'advisoryLeftAlone'> {

@@ -3,6 +3,7 @@
 import type { SuggestedAction } from '../grouping/action.ts';
 import type { Group } from '../grouping/group.ts';
 import { OWNER_KINDS, ownerKey, ownerLabel } from '../grouping/owner.ts';
+import { unreadableNote } from '../scan/coverage.ts';
 import type { InterpretedEvidence, Owner } from '../scan/model.ts';
 import { interpretedByEntry } from '../scan/model.ts';
 import type { ScanReport } from '../scan/scan.ts';
@@ -91,10 +92,8 @@ export function formatText(r: ScanReport, s: Style, opts: { all?: boolean } = {}
     out.push(summaryLine(r));
   }
   for (const line of advisorySummaryText(r.advisories)) out.push(printable(line));
-  if (sum.unreadable > 0) {
-    const of = `${sum.unreadable} of ${sum.scanned + sum.unreadable} processes could not be read`;
-    out.push(r.asRoot ? `${of} (access denied even to root).` : `${of}: run as root to see all.`);
-  }
+  const unread = unreadableNote(r);
+  if (unread !== null) out.push(unread);
   for (const w of r.warnings) out.push(`warning: ${printable(w)}`);
   if (opts.all) out.push(...ignoredSection(r));
   return `${out.join('\n')}\n`;

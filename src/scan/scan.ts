@@ -26,6 +26,7 @@ import {
   type RawFile,
   type RawProcess,
 } from './collect.ts';
+import { ownPtraceCapability } from './coverage.ts';
 import { detailSelection, readDetails } from './details.ts';
 import { applyFilters, type ScanFilters } from './filters.ts';
 import type { Owner, PackageRef, StaleFile, StaleProcess } from './model.ts';
@@ -83,6 +84,9 @@ export interface ScanReport {
   hostname: string;
   /** Whether the scan ran as root (without root, other users' processes are unreadable). */
   asRoot: boolean;
+  /** Whether it had CAP_SYS_PTRACE, which root too needs for other users' processes
+   *  (src/scan/coverage.ts); not in the JSON document. */
+  ptrace: boolean;
   time: string;
   durationMs: number;
   /** The package manager consulted, or null when none was found or lookups were off. */
@@ -210,6 +214,7 @@ export async function scan(options: ScanOptions = {}): Promise<ScanReport> {
     return {
       hostname: hostname(),
       asRoot: process.geteuid?.() === 0,
+      ptrace: ownPtraceCapability(),
       time: new Date().toISOString(),
       durationMs: Math.round(performance.now() - t0),
       packageManager: manager,

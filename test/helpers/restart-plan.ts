@@ -25,6 +25,7 @@ export function scanStub(over: Partial<ScanReport['summary']> = {}): ScanReport 
   return {
     hostname: 'test',
     asRoot: true,
+    ptrace: true,
     time: new Date().toISOString(),
     durationMs: 0,
     packageManager: null,

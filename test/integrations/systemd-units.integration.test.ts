@@ -285,6 +285,7 @@ describe('systemd units in a systemd sandbox', {
       const prom = readFileSync(join(textDir, 'afterpatch.prom'), 'utf8');
       assert.equal(metric(prom, 'afterpatch_last_scan_success'), 1, prom);
       assert.equal(metric(prom, 'afterpatch_unreadable_processes'), 0, prom);
+      assert.equal(metric(prom, 'afterpatch_scan_partial'), 0, prom);
       assert.ok((metric(prom, 'afterpatch_outdated_processes') ?? 0) >= 1, prom);
       assert.match(prom, /^afterpatch_unit_needs_restart\{[^}]*svc-nobody\.service[^}]*\} 1$/m);
       // Only the .prom file: the temporary file was renamed into place.
@@ -305,6 +306,8 @@ describe('systemd units in a systemd sandbox', {
       const weakProm = readFileSync(join(weak, 'afterpatch.prom'), 'utf8');
       assert.ok((metric(weakProm, 'afterpatch_unreadable_processes') ?? 0) >= 1, weakProm);
       assert.doesNotMatch(weakProm, /svc-nobody\.service/);
+      // …and says its scan is partial, so AfterpatchScanPartial fires (was: zeros only).
+      assert.equal(metric(weakProm, 'afterpatch_scan_partial'), 1, weakProm);
 
       // The hardening is in effect here (not silently ignored by a systemd in a container): with
       // the same settings, only the textfile directory is writable.

@@ -53,6 +53,7 @@ interface Fixture {
   processes?: StaleProcess[];
   unreadable?: number;
   asRoot?: boolean;
+  ptrace?: boolean;
   reasons?: RebootReason[];
   failedRestarts?: number;
   stateError?: string;
@@ -65,6 +66,7 @@ function health(f: Fixture = {}): Health {
     scan: {
       hostname: 'h',
       asRoot: f.asRoot ?? true,
+      ptrace: f.ptrace ?? true,
       time: '2025-01-01T00:00:00Z',
       durationMs: 1,
       packageManager: 'dpkg',
@@ -263,6 +265,14 @@ describe('Nagios plugin output', () => {
       'UNKNOWN',
       /^cannot read the restart state \(cannot read \/var\/lib\/afterpatch\/state\.json \(EACCES\)\.\); found so far: no process runs outdated code/,
       perf([0, 0, 0, 0, 0]),
+    ],
+    [
+      'root without CAP_SYS_PTRACE and processes unreadable: UNKNOWN, saying so (was: OK)',
+      { processes: twoUnits, unreadable: 4, asRoot: true, ptrace: false },
+      defaults,
+      'UNKNOWN',
+      /^cannot read 4 of 104 processes: give afterpatch CAP_SYS_PTRACE; found so far: outdated code in 3 processes/,
+      perf([3, 2, 0, 0, 0], { x: 4 }),
     ],
     [
       'root but PID 1 unreadable (sandbox): not UNKNOWN',

@@ -29,6 +29,7 @@ function health(groups: Group[], over: Partial<Health> = {}): Health {
     scan: {
       hostname: 'h',
       asRoot: true,
+      ptrace: true,
       time: '2025-01-01T00:00:00Z',
       durationMs: 5,
       packageManager: null,

@@ -1,5 +1,6 @@
 // scan against real processes: a real .deb upgraded under running programs.
 import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { runCli } from '../../harness/cli.ts';
 import {
@@ -161,6 +162,53 @@ describe('scan finds processes running an upgraded package', {
     ) as ScanJson;
     assert.ok(json.summary.unreadable >= holders.length);
     assert.equal(ours(json).length, 0);
+  });
+
+  it("as root without CAP_SYS_PTRACE, another user's process is a gap, not a note: scan says so, check is UNKNOWN, metrics partial (was: OK)", async () => {
+    // Root without the capability reads root's own processes only (the kernel's ptrace "read"
+    // check): a process of nobody's stands for nginx's workers.
+    const other = spawn('sleep', ['300'], { uid: 65534, gid: 65534, stdio: 'ignore' });
+    const gone = new Promise((resolve) => other.once('exit', resolve));
+    try {
+      assert.ok(other.pid !== undefined);
+      const bundle = new URL('../../dist/afterpatch.cjs', import.meta.url).pathname;
+      const run = (...args: string[]) =>
+        spawnSync(
+          'setpriv',
+          ['--bounding-set', '-sys_ptrace', '--', process.execPath, bundle, ...args],
+          { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } },
+        );
+      const text = run('scan');
+      // Our holders are root's: still seen, and stale (exit 1 wins over partial).
+      assert.equal(text.status, 1, text.stderr);
+      assert.match(
+        text.stdout,
+        /^\d+ of \d+ processes could not be read: afterpatch runs without CAP_SYS_PTRACE, which reading other users' processes needs\.$/m,
+      );
+      const json = JSON.parse(run('scan', '--json').stdout) as ScanJson;
+      assert.ok(json.summary.unreadable >= 1);
+      assert.deepEqual(
+        ours(json)
+          .map((p) => p.pid)
+          .sort((a, b) => a - b),
+        [...holders].sort((a, b) => a - b),
+      );
+      const check = run('check');
+      assert.equal(check.status, 3, check.stdout);
+      assert.match(
+        check.stdout,
+        /^AFTERPATCH UNKNOWN - cannot read \d+ of \d+ processes: give afterpatch CAP_SYS_PTRACE; found so far: outdated code/,
+      );
+      const metrics = run('metrics');
+      assert.match(metrics.stdout, /^afterpatch_scan_partial 1$/m);
+      // The control: with the capability, nobody's process is read.
+      const full = await runCli(['metrics']);
+      assert.match(full.stdout, /^afterpatch_scan_partial 0$/m);
+    } finally {
+      // Our own child, by its handle (its PID): stopProcesses ends only spawnHolders' processes.
+      other.kill('SIGKILL');
+      await gone;
+    }
   });
 
   it('without root, restart never says "nothing to do" (exit 1, was: 0) while it could not read processes', async () => {

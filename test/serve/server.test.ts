@@ -15,6 +15,7 @@ function fakeHealth(units: number): Health {
     scan: {
       hostname: 'h',
       asRoot: true,
+      ptrace: true,
       time: '',
       durationMs: 1,
       packageManager: null,

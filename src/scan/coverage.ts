@@ -1,0 +1,50 @@
+// How much of /proc a scan saw: the one rule by which every answer (scan's and restart's exit
+// status, check's state, the metrics) tells a partial scan from a whole one, and the one sentence
+// that says why processes could not be read (docs/running-unattended.md, "CAP_SYS_PTRACE").
+import { readFileBounded } from '../procfs/reader.ts';
+
+/** CAP_SYS_PTRACE's number (linux/capability.h): reading another user's maps needs it, root too. */
+const CAP_SYS_PTRACE = 19;
+
+export interface Coverage {
+  asRoot: boolean;
+  /** Whether the scan had CAP_SYS_PTRACE; absent (a report read back from JSON): as root has. */
+  ptrace?: boolean | undefined;
+  summary: { unreadable: number };
+}
+
+/**
+ * Whether the processes a scan could not read make it partial: always, except as root with
+ * CAP_SYS_PTRACE — then the kernel refused root itself (a sandbox's PID 1, owned by a parent
+ * user namespace), which nothing on this host can change. Root without the capability sees
+ * only root's own processes: nginx's workers, any daemon under its own user, go unseen.
+ */
+export function isPartialScan(c: Coverage): boolean {
+  return c.summary.unreadable > 0 && !(c.asRoot && c.ptrace !== false);
+}
+
+/** The unreadable processes in one sentence, with what to do about them; null when none. */
+export function unreadableNote(c: Coverage & { summary: { scanned: number } }): string | null {
+  const s = c.summary;
+  if (s.unreadable === 0) return null;
+  const of = `${s.unreadable} of ${s.scanned + s.unreadable} processes could not be read`;
+  if (!c.asRoot) return `${of}: run as root to see all.`;
+  if (c.ptrace === false)
+    return `${of}: afterpatch runs without CAP_SYS_PTRACE, which reading other users' processes needs.`;
+  return `${of} (access denied even to root).`;
+}
+
+/** Whether this process has CAP_SYS_PTRACE in its effective set; false when that is unknown. */
+export function ownPtraceCapability(statusPath = '/proc/self/status'): boolean {
+  try {
+    return hasCapability(readFileBounded(statusPath, 64 * 1024).toString('latin1'), CAP_SYS_PTRACE);
+  } catch {
+    return false;
+  }
+}
+
+/** Whether the CapEff line of a /proc/PID/status text has capability `cap`; false without one. */
+export function hasCapability(status: string, cap: number): boolean {
+  const m = /^CapEff:\s*([0-9a-f]{1,16})$/m.exec(status);
+  return m?.[1] !== undefined && ((BigInt(`0x${m[1]}`) >> BigInt(cap)) & 1n) === 1n;
+}
