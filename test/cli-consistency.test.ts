@@ -46,6 +46,8 @@ describe('one command line (docs/cli.md)', () => {
     const cases: [string[], string][] = [
       [['scna'], "unknown command 'scna' (did you mean scan?)"],
       [['scan', '--jsn'], "unknown option '--jsn' (did you mean --json?)"],
+      // What the caller typed is escaped, and a guess it forged is not taken for commander's.
+      [['\x1b[2Jx\n(Did you mean \x1b[31mEVIL?)'], "unknown command '\\x1b[2Jx"],
     ];
     for (const [argv, line] of cases) {
       const r = await runCli(argv);

@@ -6,6 +6,7 @@ import {
   type OptionValues,
 } from '@commander-js/extra-typings';
 import { DEFAULT_MAX_UNIT_SERIES } from '../output/prometheus-defaults.ts';
+import { printable } from '../output/style.ts';
 import { collectList } from './parse.ts';
 import { privilegedPath } from './privileged.ts';
 
@@ -74,11 +75,16 @@ export const packageOption = () =>
 
 /** Commander's "error: …" as every other error of afterpatch: one line with our prefix. */
 export function usageErrorLine(s: string): string {
-  const lines = s.split('\n');
+  const lines = s.trimEnd().split('\n');
   const first = (lines[0] ?? '').replace(/^error: /, '').replace(/\.$/, '') || 'usage error';
-  // Commander's own guess at a typo ("(Did you mean scan?)" on the next line), kept on this one.
-  const guess = lines.map((l) => /^\(Did you mean (.+)\?\)$/.exec(l)?.[1]).find(Boolean);
-  return `afterpatch: ${first}${guess ? ` (did you mean ${guess}?)` : ''}; run with --help for usage.\n`;
+  // Commander's own guess at a typo, its last line ("(Did you mean scan?)"): only a name of ours,
+  // never text the caller typed (which could have put such a line into the message itself).
+  const guess =
+    lines.length > 1
+      ? /^\(Did you mean ((?:--?)?[a-z][a-z-]*)\?\)$/.exec(lines.at(-1) ?? '')?.[1]
+      : undefined;
+  // The argument typed is in the message: escaped like every other text from outside.
+  return `afterpatch: ${printable(first)}${guess ? ` (did you mean ${guess}?)` : ''}; run with --help for usage.\n`;
 }
 
 /** `--json`, the same as `--format json` wherever a command has a JSON document. */

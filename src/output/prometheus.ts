@@ -217,7 +217,7 @@ export function formatPrometheus(health: Health | null, o: PrometheusOptions = {
   e.one(
     'afterpatch_unreadable_processes',
     'gauge',
-    'Processes whose memory maps could not be read: without root the scan is partial; as root, access was denied (e.g. a sandboxed PID 1).',
+    'Processes whose memory maps could not be read (without root or CAP_SYS_PTRACE the scan is partial: afterpatch_scan_partial).',
     s.unreadable,
   );
   // Its own 0/1, as scan's exit 3 and check's UNKNOWN: without it a partial scan's zeros read as

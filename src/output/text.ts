@@ -116,7 +116,10 @@ function summaryLine(r: ScanReport): string {
     if (OWNER_KINDS[g.owner.type].summary === null) outside += g.pids.length;
   const procs = count(s.processes, 'process', 'processes');
   const run = s.processes === 1 ? 'runs' : 'run';
-  const tail = `${s.dataOnly ? `; ${s.dataOnly} of them keep only deleted data files` : ''} (${s.scanned} scanned).`;
+  const data = s.dataOnly
+    ? `; ${s.dataOnly} of the ${s.processes} ${s.dataOnly === 1 ? 'keeps' : 'keep'} only deleted data files`
+    : '';
+  const tail = `${data} (${s.scanned} scanned).`;
   // The words check and metrics use for them.
   const nowhere = 'outside any unit';
   if (outside === 0)

@@ -62,7 +62,7 @@ describe("scan's summary line", () => {
     assert.equal(await summaryFor([UNIT]), '1 process in 1 unit runs outdated code (2 scanned).');
     assert.equal(
       await summaryFor([SESSION, UNIT], 1),
-      '2 processes in 1 unit, 1 session run outdated code; 1 of them keep only deleted data files (3 scanned).',
+      '2 processes in 1 unit, 1 session run outdated code; 1 of the 2 keeps only deleted data files (3 scanned).',
     );
   });
 });
