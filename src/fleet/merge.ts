@@ -239,6 +239,15 @@ function newer(a: HostPart, b: HostPart): boolean {
 const entryName = (e: { unit?: string | null | undefined; key?: string | undefined }): string =>
   nonEmpty(e.unit) ?? nonEmpty(e.key) ?? '?';
 
+/**
+ * Whether a scan read only part of its host: its `partial` field, or for a document of an older
+ * afterpatch without one, processes unreadable without root (as its exit status 3 said).
+ */
+function scanIsPartial(s: ScanPart): boolean {
+  if (s.partial !== undefined) return s.partial;
+  return s.asRoot === false && (s.summary?.unreadable ?? 0) > 0;
+}
+
 function scanFindings(s: ScanPart): { units: string[]; packages: string[] } {
   const units: string[] = [];
   const packages = new Set<string>();
@@ -328,15 +337,22 @@ export function hostView(host: string, parts: readonly HostPart[]): FleetHost {
   const needsRestart = units.size > 0;
   const advisories = scan === undefined ? null : scanAdvisories(scan.data);
   // Fail closed: without a scan or a restart nobody read the host's processes, so it is not
-  // clean (a reboot verdict alone says nothing about outdated code still running).
-  const unknown = !failed && scan === undefined && restart === undefined;
+  // clean (a reboot verdict alone says nothing about outdated code still running); nor when the
+  // scan in use could read only part of them (no root, or no CAP_SYS_PTRACE).
+  const partial = scan !== undefined && !restartIsLatest && scanIsPartial(scan.data);
+  const unknown = !failed && ((scan === undefined && restart === undefined) || partial);
   return {
     host,
     time,
     needsRestart,
     needsReboot,
     failed,
-    msg: failed && status ? status.data.msg || null : null,
+    msg:
+      failed && status
+        ? status.data.msg || null
+        : unknown && partial
+          ? 'partial scan: some processes could not be read (no root or no CAP_SYS_PTRACE)'
+          : null,
     unknown,
     clean: !needsRestart && !needsReboot && !failed && !unknown,
     units: [...units].sort(),

@@ -20,6 +20,10 @@ const where = { unit: v.optional(v.nullable(v.string())), key: v.optional(v.stri
 
 export const ScanPartSchema = v.looseObject({
   time: v.optional(v.string()),
+  /** Whether the host's scan could not read some processes (see scanIsPartial). */
+  partial: v.optional(v.boolean()),
+  asRoot: v.optional(v.boolean()),
+  summary: v.optional(v.looseObject({ unreadable: v.optional(v.number()) })),
   entries: v.array(
     v.looseObject({
       ...where,

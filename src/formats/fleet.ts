@@ -34,7 +34,8 @@ export const FleetHostSchema = v.object({
   /** The module (or the run) failed on this host; `msg` says why. */
   failed: v.boolean(),
   msg: v.nullable(v.string()),
-  /** No scan evidence for the host (only a reboot verdict, say): neither clean nor stale. */
+  /** No scan evidence for the host (only a reboot verdict, say), or only a partial scan (`msg`
+   *  says so): neither clean nor stale. */
   unknown: v.boolean(),
   clean: v.boolean(),
   /** Units (or entry keys without a unit) that still run outdated code. */

@@ -178,10 +178,21 @@ export const ScanSummarySchema = counts(
 );
 
 /** The scan as `check --json`'s health snapshot embeds it (which has its own reboot verdict). */
+/** Documents before 0.1.0's last change lack it: readers then judge from asRoot and unreadable. */
+const partialField = v.optional(
+  v.pipe(
+    v.boolean(),
+    v.description(
+      'true when processes could not be read for lack of root or CAP_SYS_PTRACE: the scan is partial, nothing in it says "clean"',
+    ),
+  ),
+);
+
 export const ScanSnapshotSchema = v.object({
   ...envelope('afterpatch-scan'),
   hostname: v.string(),
   asRoot: v.boolean(),
+  partial: partialField,
   time: IsoTime,
   durationMs: Count,
   packageManager: v.nullable(v.picklist(['dpkg', 'rpm'])),
@@ -217,6 +228,7 @@ export const SlimScanSchema = v.object({
   hostname: v.string(),
   time: IsoTime,
   asRoot: v.boolean(),
+  partial: partialField,
   summary: ScanSummarySchema,
   entries: v.array(
     v.object({

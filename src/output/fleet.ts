@@ -57,7 +57,7 @@ function countTable(title: string, rows: readonly FleetCount[], s: Style): strin
 export function formatFleet(v: FleetView, s: Style): string {
   const { summary: n } = v;
   const lines = [
-    `${n.hosts} host${n.hosts === 1 ? '' : 's'}: ${n.needRestart} need a restart, ${n.needReboot} need a reboot, ${n.failed} failed, ${n.unknown ? `${n.unknown} unknown (no scan), ` : ''}${n.clean} clean.`,
+    `${n.hosts} host${n.hosts === 1 ? '' : 's'}: ${n.needRestart} need a restart, ${n.needReboot} need a reboot, ${n.failed} failed, ${n.unknown ? `${n.unknown} unknown (no scan, or a partial one), ` : ''}${n.clean} clean.`,
     ...section(
       'Need a restart',
       v.hosts.filter((h) => h.needsRestart),
@@ -77,9 +77,9 @@ export function formatFleet(v: FleetView, s: Style): string {
   if (unknown.length > 0) {
     lines.push(
       ...section(
-        'Unknown: no scan',
+        'Unknown: no scan, or a partial one',
         unknown,
-        () => 'no scan or restart result: outdated processes not read',
+        (h) => printable(h.msg ?? 'no scan or restart result: outdated processes not read'),
         s,
       ),
     );

@@ -5,6 +5,7 @@ import { rebootDocument } from '../formats/reboot.ts';
 import type { ScanDocument, ScanEntry, ScanProcess } from '../formats/scan.ts';
 import { ownerKey } from '../grouping/group.ts';
 import type { RebootReport } from '../reboot/reboot.ts';
+import { isPartialScan } from '../scan/coverage.ts';
 import { interpretedByEntry, type StaleFile } from '../scan/model.ts';
 import type { ScanReport } from '../scan/scan.ts';
 import { VERSION } from '../version.ts';
@@ -35,6 +36,7 @@ function envelope<P>(
     afterpatch: VERSION,
     hostname: r.hostname,
     asRoot: r.asRoot,
+    partial: isPartialScan(r),
     time: r.time,
     durationMs: r.durationMs,
     packageManager: r.packageManager,

@@ -168,6 +168,26 @@ describe('mergeFleet', () => {
       exit: 1,
     },
     {
+      name: 'a partial scan (no root or no CAP_SYS_PTRACE) is unknown, never clean (was: clean)',
+      docs: [{ ...scanDoc('a', T1), asRoot: true, partial: true, summary: { unreadable: 3 } }],
+      want: { a: { restart: false, reboot: false, clean: false, unknown: true } },
+      exit: 1,
+    },
+    {
+      name: 'an older document without `partial`: unreadable processes without root are unknown too',
+      docs: [
+        { ...scanDoc('a', T1), asRoot: false, summary: { unreadable: 3 } },
+        { ...scanDoc('b', T1), asRoot: true, summary: { unreadable: 1 } },
+        { ...scanDoc('c', T1), asRoot: true, partial: false, summary: { unreadable: 1 } },
+      ],
+      want: {
+        a: { restart: false, reboot: false, clean: false, unknown: true },
+        b: { restart: false, reboot: false, clean: true },
+        c: { restart: false, reboot: false, clean: true },
+      },
+      exit: 1,
+    },
+    {
       name: 'a combined object with only a reboot result: unknown too',
       docs: [{ host: 'a', reboot: rebootDoc(false), scan: null, restart: null }],
       want: { a: { restart: false, reboot: false, clean: false, unknown: true } },

@@ -363,6 +363,22 @@ describe('apt/dpkg hook through real package operations', { skip }, () => {
         /^afterpatch-apt-hook: afterpatch scan failed \(exit 70\): afterpatch: boom$/,
       ],
       [
+        'a partial scan (exit 3): its own last line, not "No process runs outdated code" (was: "failed")',
+        {
+          AFTERPATCH_BIN: stub(
+            'partial',
+            [
+              'case "$1" in scan) ;; *) exit 0;; esac',
+              'echo "No process runs outdated code (58 processes scanned)."',
+              'echo "1 of 59 processes could not be read: afterpatch runs without CAP_SYS_PTRACE."',
+              'echo "afterpatch: 1 of 59 processes could not be read without CAP_SYS_PTRACE: the scan is partial (exit 3)." >&2',
+              'exit 3',
+            ].join('\n'),
+          ),
+        },
+        /^afterpatch-apt-hook: afterpatch scan: 1 of 59 processes could not be read without CAP_SYS_PTRACE: the scan is partial \(exit 3\)\.$/,
+      ],
+      [
         'a non-executable afterpatch',
         { AFTERPATCH_BIN: APT_CONF_SRC },
         /^afterpatch-apt-hook: afterpatch not found/,

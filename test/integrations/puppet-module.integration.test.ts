@@ -7,7 +7,7 @@
 //
 // Needs puppet-agent, puppet-lint and `npm run build`; skips with the reason otherwise.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import {
   chmodSync,
   cpSync,
@@ -153,6 +153,7 @@ describe('afterpatch::to_toml (what the class writes)', { skip }, () => {
 describe('fact afterpatch (facter with the module’s lib/facter, the real CLI)', { skip }, () => {
   let fx: ReturnType<typeof makeProcTree>;
   let many: ReturnType<typeof makeProcTree>;
+  let gap: ReturnType<typeof makeProcTree>;
   let dir: string;
   // A copy in the test's own world-readable directory: the checkout may be private (a clone
   // into `mktemp -d` is 0700) and one case runs facter as nobody.
@@ -212,6 +213,19 @@ describe('fact afterpatch (facter with the module’s lib/facter, the real CLI)'
         ].join('\n'),
       );
     cliOn('fixture-cli', fx.root);
+    // A process whose maps is a FIFO (unreadable, refused): a gap only for root without
+    // CAP_SYS_PTRACE, whose CLI runs under setpriv.
+    gap = makeProcTree({ 1: FAKE_INIT, 10: FAKE_STALE_SSHD, 30: { name: 'odd' } });
+    chmodSync(gap.root, 0o755);
+    execFileSync('mkfifo', [join(gap.root, '30', 'maps')]);
+    cliOn('gap-cli', gap.root);
+    wrapper(
+      'gap-noptrace-cli',
+      [
+        `case "$1" in check|reboot-required) set -- "$@" --root ${root};; esac`,
+        `exec setpriv --bounding-set -sys_ptrace -- ${process.execPath} ${cliForAnyUser()} "$@" --proc-root ${gap.root}`,
+      ].join('\n'),
+    );
     // 60 stale units: more than the fact keeps in a list.
     many = makeProcTree(
       Object.fromEntries([
@@ -230,6 +244,7 @@ describe('fact afterpatch (facter with the module’s lib/facter, the real CLI)'
   after(() => {
     fx?.cleanup();
     many?.cleanup();
+    gap?.cleanup();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
@@ -285,10 +300,23 @@ describe('fact afterpatch (facter with the module’s lib/facter, the real CLI)'
     assert.equal(f.truncated, true);
   });
 
+  it('is an error when root ran without CAP_SYS_PTRACE and could not read a process (was: a clean-looking fact)', {
+    skip: !isRoot && 'needs root (setpriv drops a capability root has)',
+  }, async () => {
+    const f = await fact(join(dir, 'gap-noptrace-cli'));
+    assert.match(String(f.error), /without CAP_SYS_PTRACE: the scan is partial/);
+    assert.equal(f.needs_restart, undefined);
+    // With the capability the same unreadable process is a note: the fact answers.
+    const full = await fact(join(dir, 'gap-cli'));
+    assert.equal(full.error, undefined, JSON.stringify(full));
+    assert.equal(full.needs_restart, true);
+  });
+
   it('is an error when the scan ran without root (partial)', {
     skip: !isRoot && 'needs root to switch to nobody',
   }, async () => {
-    const f = await fact(join(dir, 'fixture-cli'), NOBODY);
+    // A process nobody cannot read (the FIFO): the scan's own rule, as for scan's exit 3.
+    const f = await fact(join(dir, 'gap-cli'), NOBODY);
     assert.match(String(f.error), /without root: the scan is partial/);
     assert.equal(f.needs_restart, undefined);
   });

@@ -285,6 +285,10 @@ def slim_scan(doc):
         "entries": entries,
         "warnings": doc.get("warnings") or [],
     }
+    # A partial scan (no root or CAP_SYS_PTRACE) never reads as clean in the report; older CLIs
+    # leave it out (the report then judges from asRoot and unreadable).
+    if isinstance(doc.get("partial"), bool):
+        out["partial"] = doc["partial"]
     # With `fixed`: the advisories' verdicts, for the report's CVE table.
     if doc.get("advisories") is not None:
         out["advisoryVerdict"] = doc.get("advisoryVerdict")

@@ -139,9 +139,13 @@ module AfterpatchFact
     path = cli
     return { 'error' => "afterpatch not found (#{CANDIDATES.join(', ')}; or set AFTERPATCH_CLI)" } if path.nil?
     snap = snapshot(path)
-    # Fail closed: a scan that could not read every process must not say "clean".
-    unless snap[:scan]['asRoot']
-      return { 'error' => 'afterpatch ran without root: the scan is partial', 'version' => snap[:scan]['afterpatch'].to_s }
+    # Fail closed: a scan that could not read every process must not say "clean": no root, or
+    # root without CAP_SYS_PTRACE (`partial`; an afterpatch without that field: asRoot alone).
+    scan = snap[:scan]
+    partial = scan['partial'].nil? ? !scan['asRoot'] : scan['partial'] == true
+    if partial
+      why = scan['asRoot'] ? 'without CAP_SYS_PTRACE' : 'without root'
+      return { 'error' => "afterpatch ran #{why}: the scan is partial", 'version' => scan['afterpatch'].to_s }
     end
     summarize(snap)
   rescue StandardError => e

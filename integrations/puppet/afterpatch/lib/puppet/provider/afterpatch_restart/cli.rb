@@ -34,6 +34,11 @@ Puppet::Type.type(:afterpatch_restart).provide(:cli) do
       resource.notice("#{what}: #{verified_summary(report)}")
     when 1
       entries = report ? needs_human(report) : []
+      # Exit 1 without such entries: the plan's scan was partial (no root, or no CAP_SYS_PTRACE).
+      unread = report.is_a?(Hash) && report['scan'].is_a?(Hash) ? report['scan']['unreadable'].to_i : 0
+      if entries.empty? && unread > 0
+        entries = ["#{unread} processes could not be read (afterpatch needs root with CAP_SYS_PTRACE): nothing is known of them"]
+      end
       entries = ['something needs a human (the JSON report could not be read)'] if entries.empty?
       entries.each { |e| resource.warning("#{what}: needs a human: #{e}") }
       resource.notice("#{what}: #{verified_summary(report)}") if report
