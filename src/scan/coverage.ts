@@ -10,6 +10,8 @@ export interface Coverage {
   asRoot: boolean;
   /** Whether the scan had CAP_SYS_PTRACE; absent (a report read back from JSON): as root has. */
   ptrace?: boolean | undefined;
+  /** A scan document's own verdict (its `partial` field), which decides when present. */
+  partial?: boolean | undefined;
   summary: { unreadable: number };
 }
 
@@ -20,6 +22,7 @@ export interface Coverage {
  * only root's own processes: nginx's workers, any daemon under its own user, go unseen.
  */
 export function isPartialScan(c: Coverage): boolean {
+  if (c.partial !== undefined) return c.partial;
   return c.summary.unreadable > 0 && !(c.asRoot && c.ptrace !== false);
 }
 

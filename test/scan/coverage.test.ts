@@ -15,8 +15,10 @@ describe('scan coverage: partial or whole, and why', () => {
     assert.equal(isPartialScan(cov(true, false, 3)), true);
     // As root with the capability the kernel refused root itself: a note, not a gap.
     assert.equal(isPartialScan(cov(true, true, 3)), false);
-    // A report read back from JSON has no ptrace field: as root has.
+    // A report read back from JSON has no ptrace field: its `partial` decides, else as root has.
     assert.equal(isPartialScan(cov(true, undefined, 3)), false);
+    assert.equal(isPartialScan({ ...cov(true, undefined, 3), partial: true }), true);
+    assert.equal(isPartialScan({ ...cov(false, undefined, 3), partial: false }), false);
     for (const [root, ptrace] of [
       [false, false],
       [true, false],
