@@ -1,5 +1,6 @@
 // Merges many hosts' JSON results (scan, restart, reboot-required or the Ansible module's combined
 // per-host object) into one fleet view. Pure: no I/O, so the rules are tested table-driven.
+
 import * as v from 'valibot';
 import { UserError } from '../errors.ts';
 import type { FleetCount, FleetHost, FleetView } from '../formats/fleet.ts';
@@ -15,6 +16,7 @@ import { RebootReasonSchema } from '../formats/reboot.ts';
 import { isActing } from '../grouping/owner.ts';
 import { printable } from '../output/style.ts';
 import { describeReason } from '../reboot/reboot.ts';
+import { isPartialScan } from '../scan/coverage.ts';
 import { fleetAdvisoryTable, scanAdvisories } from './advisories.ts';
 
 /** Bad input; `source` is the file (or "-") and `line` the JSON Lines line when known. */
@@ -240,12 +242,15 @@ const entryName = (e: { unit?: string | null | undefined; key?: string | undefin
   nonEmpty(e.unit) ?? nonEmpty(e.key) ?? '?';
 
 /**
- * Whether a scan read only part of its host: its `partial` field, or for a document of an older
- * afterpatch without one, processes unreadable without root (as its exit status 3 said).
+ * Whether a scan read only part of its host, by the CLI's own rule: its `partial` field, or for
+ * a document of an older afterpatch without one, processes unreadable without root.
  */
 function scanIsPartial(s: ScanPart): boolean {
-  if (s.partial !== undefined) return s.partial;
-  return s.asRoot === false && (s.summary?.unreadable ?? 0) > 0;
+  return isPartialScan({
+    asRoot: s.asRoot !== false,
+    partial: s.partial,
+    summary: { unreadable: s.summary?.unreadable ?? 0 },
+  });
 }
 
 function scanFindings(s: ScanPart): { units: string[]; packages: string[] } {
@@ -347,10 +352,11 @@ export function hostView(host: string, parts: readonly HostPart[]): FleetHost {
     needsRestart,
     needsReboot,
     failed,
+    // Not failed here (failed needs a status), so a partial scan is what made the host unknown.
     msg:
       failed && status
         ? status.data.msg || null
-        : unknown && partial
+        : partial
           ? 'partial scan: some processes could not be read (no root or no CAP_SYS_PTRACE)'
           : null,
     unknown,

@@ -177,7 +177,6 @@ export const ScanSummarySchema = counts(
   'dataOnly',
 );
 
-/** The scan as `check --json`'s health snapshot embeds it (which has its own reboot verdict). */
 /** Documents before 0.1.0's last change lack it: readers then judge from asRoot and unreadable. */
 const partialField = v.optional(
   v.pipe(
@@ -188,6 +187,7 @@ const partialField = v.optional(
   ),
 );
 
+/** The scan as `check --json`'s health snapshot embeds it (which has its own reboot verdict). */
 export const ScanSnapshotSchema = v.object({
   ...envelope('afterpatch-scan'),
   hostname: v.string(),

@@ -117,10 +117,6 @@ function resultDetail(r: UnitResult): string {
   }
 }
 
-function coverageOf(r: RestartReport): ScanCoverage {
-  return r.scan;
-}
-
 function advisoryLeftAloneField(r: RestartReport): Pick<RestartDocument, 'advisoryLeftAlone'> {
   const left = advisoryLeftAlone(r.scan);
   return left === null ? {} : { advisoryLeftAlone: left };
@@ -132,7 +128,7 @@ export function formatRestartText(r: RestartReport, s: Style): string {
     // Stale units running fixed versions were left out: not "nothing runs outdated code".
     r.plan.length === 0 && leftAlone.length > 0
       ? "No unit runs a version below the advisories' fixes: nothing to restart."
-      : formatPlan(r.plan, s, coverageOf(r)).trimEnd(),
+      : formatPlan(r.plan, s, r.scan).trimEnd(),
   ];
   if (leftAlone.length > 0)
     out.push(
