@@ -139,6 +139,12 @@ describe('afterpatch report', () => {
         { format: 'afterpatch-scan', formatVersion: 1, hostname: 'a' },
         /afterpatch-scan document of host a is not usable/,
       ],
+      // A partial-scan flag that is not a boolean is refused, never read as "not partial".
+      [{ host: 'a', scan: { entries: [], partial: 'no' } }, /"partial": /],
+      [
+        { format: 'afterpatch-scan', formatVersion: 1, hostname: 'a', entries: [], partial: 1 },
+        /afterpatch-scan document of host a is not usable \("partial": /,
+      ],
       [
         {
           format: 'afterpatch-reboot',
