@@ -10,7 +10,6 @@
 //
 // Needs root, dpkg, apt-get, gcc and `npm run build` (skips with the reason otherwise).
 import assert from 'node:assert/strict';
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import {
   chmodSync,
   copyFileSync,
@@ -33,6 +32,15 @@ import {
   stopProcesses,
   testPackagePaths,
 } from '../../harness/fixtures.ts';
+import {
+  afterpatchStubs,
+  HOOK_PATH,
+  notUnder,
+  type Result,
+  runOpenStdin,
+  runPlain,
+  show,
+} from '../../harness/hook-run.ts';
 import { removeScratch, TEST_TMP } from '../../harness/stale-lib.ts';
 import { which as whichOnPath } from '../../harness/tools.ts';
 
@@ -40,9 +48,8 @@ const HOOK_SRC = new URL('../../integrations/apt/afterpatch-apt-hook', import.me
 const APT_CONF_SRC = new URL('../../integrations/apt/50afterpatch', import.meta.url).pathname;
 const INSTALLED_HOOK = '/usr/lib/afterpatch/apt-hook';
 const PKG = 'afterpatch-test-apthook';
-const PATH_ENV = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
-const which = (name: string) => whichOnPath(name, PATH_ENV);
+const which = (name: string) => whichOnPath(name, HOOK_PATH);
 
 function whyNot(): string | false {
   if (process.platform !== 'linux') return 'Linux only';
@@ -55,73 +62,6 @@ function whyNot(): string | false {
 }
 const skip = whyNot();
 
-interface Result {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
-
-/**
- * Runs argv (no shell) with stdin an open pipe that is never written nor closed: anything that
- * reads stdin would hang until the timeout, which the test then reports.
- */
-function runOpenStdin(
-  argv: readonly string[],
-  env: NodeJS.ProcessEnv,
-  timeoutMs = 120_000,
-): Promise<Result> {
-  const [file, ...args] = argv;
-  return new Promise((resolve, reject) => {
-    const child: ChildProcess = spawn(file ?? '', args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout?.on('data', (b: Buffer) => out.push(b));
-    child.stderr?.on('data', (b: Buffer) => err.push(b));
-    child.stdin?.on('error', () => {});
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`${argv.join(' ')}: still running after ${timeoutMs} ms (reading stdin?)`));
-    }, timeoutMs);
-    child.on('error', (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      child.stdin?.destroy();
-      resolve({
-        code,
-        signal,
-        stdout: Buffer.concat(out).toString('utf8'),
-        stderr: Buffer.concat(err).toString('utf8'),
-      });
-    });
-  });
-}
-
-function runPlain(file: string, args: readonly string[]): Promise<Result> {
-  return new Promise((resolve) => {
-    execFile(file, args, { timeout: 60_000 }, (e, stdout, stderr) => {
-      const code = e ? (typeof e.code === 'number' ? e.code : null) : 0;
-      resolve({ code, signal: null, stdout, stderr });
-    });
-  });
-}
-
-const show = (r: Result) =>
-  `exit ${r.code}\n--- stdout ---\n${r.stdout}\n--- stderr ---\n${r.stderr}`;
-
-/**
- * A pattern matching every path not under `prefix`, without lookahead (patterns must run on the
- * linear-time engine, docs/security.md): the path ends or differs at some character of it.
- */
-function notUnder(prefix: string): string {
-  const esc = (t: string) => t.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&');
-  const alts = [...prefix].map((c, i) => `${esc(prefix.slice(0, i))}(?:[^${esc(c)}]|$)`);
-  return `^(?:${alts.join('|')})`;
-}
-
 /** The running kernel release and a newer one of the same flavour (null when unusual). */
 function kernels(): { running: string; newer: string } | null {
   const running = readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim();
@@ -132,6 +72,8 @@ function kernels(): { running: string; newer: string } | null {
 
 describe('apt/dpkg hook through real package operations', { skip }, () => {
   let dir = '';
+  const stub = (name: string, body: string) => afterpatchStubs(dir).stub(name, body);
+  const recorder = (name: string) => afterpatchStubs(dir).recorder(name);
   let hook = '';
   let parts = '';
   let aptConfig = '';
@@ -185,15 +127,6 @@ describe('apt/dpkg hook through real package operations', { skip }, () => {
     return deb;
   }
 
-  /** An executable shell script `bin-NAME/afterpatch` with this body; returns its path. */
-  function stub(name: string, body: string): string {
-    const d = join(dir, `bin-${name}`);
-    mkdirSync(d);
-    const f = join(d, 'afterpatch');
-    writeFileSync(f, `#!/bin/sh\n${body}\n`, { mode: 0o755 });
-    return f;
-  }
-
   let rootN = 0;
   /** A fresh file-system root for reboot-required (its run/ receives the sentinel). */
   function fakeRoot(newerKernel: boolean): string {
@@ -218,7 +151,7 @@ describe('apt/dpkg hook through real package operations', { skip }, () => {
       writeFileSync(config, `[scan]\nignore_files = ['${notUnder(`/usr/lib/${PKG}/`)}']\n`);
     }
     return {
-      PATH: PATH_ENV,
+      PATH: HOOK_PATH,
       LANG: 'C.UTF-8',
       DEBIAN_FRONTEND: 'noninteractive',
       AFTERPATCH_BIN: realBin,
@@ -236,23 +169,12 @@ describe('apt/dpkg hook through real package operations', { skip }, () => {
    */
   function dpkg(args: readonly string[], env: NodeJS.ProcessEnv | null): Promise<Result> {
     if (env === null) {
-      return runOpenStdin(['dpkg', ...args], { PATH: PATH_ENV, DEBIAN_FRONTEND: 'noninteractive' });
+      return runOpenStdin(['dpkg', ...args], {
+        PATH: HOOK_PATH,
+        DEBIAN_FRONTEND: 'noninteractive',
+      });
     }
     return runOpenStdin(['dpkg', `--post-invoke=${hook}`, ...args], env);
-  }
-
-  /** A stub that records its argv and its stdin, one line per call, into `log`. */
-  function recorder(name: string): { bin: string; log: string; calls: () => string[] } {
-    const log = join(dir, `${name}.log`);
-    const bin = stub(
-      name,
-      `printf '%s|stdin=%s\\n' "$*" "$(readlink /proc/$$/fd/0)" >>'${log}'\nexit 0`,
-    );
-    return {
-      bin,
-      log,
-      calls: () => (existsSync(log) ? readFileSync(log, 'utf8').trim().split('\n') : []),
-    };
   }
 
   it('apt-get install through the shipped 50afterpatch lists the stale holder', async () => {
@@ -358,7 +280,7 @@ describe('apt/dpkg hook through real package operations', { skip }, () => {
         'a failing afterpatch found in PATH',
         {
           AFTERPATCH_BIN: '',
-          PATH: `${join(dir, 'bin-fail')}:${PATH_ENV}`,
+          PATH: `${join(dir, 'bin-fail')}:${HOOK_PATH}`,
         },
         /^afterpatch-apt-hook: afterpatch scan failed \(exit 70\): afterpatch: boom$/,
       ],

@@ -1,6 +1,6 @@
-// The dnf integration (integrations/dnf/): only its format can be checked here (no dnf on a
-// Debian machine). The hook itself is the apt hook under another name; its behaviour as
-// dnf-hook is tested in apt-hook.integration.test.ts.
+// The dnf integration files (integrations/dnf/): their format. The hook itself is the apt hook
+// under another name; real dnf 4 transactions run it in dnf-hook.integration.test.ts (dnf 5 is
+// not in Debian 12: its file is checked here only).
 import assert from 'node:assert/strict';
 import { lstatSync, readFileSync, readlinkSync, realpathSync } from 'node:fs';
 import { describe, it } from 'node:test';

@@ -1,0 +1,306 @@
+// The dnf hook (integrations/dnf/afterpatch.action and afterpatch-dnf-hook), driven by REAL dnf 4
+// transactions: Debian ships dnf 4.14 and dnf-plugins-core with the post-transaction-actions
+// plugin. Test rpms built with rpmbuild go into a scratch root (`dnf --installroot`); the plugin
+// reads the shipped action file, its command pointed at a copy of the hook, from a private plugin
+// configuration directory, so the machine's own dnf configuration is neither read nor changed. A
+// holder process runs the test library from the scratch root; an upgrade replaces the library,
+// and the hook, run by dnf, runs the real afterpatch, which must list the holder.
+//
+// One stand-in, for a Debian packaging bug: Debian 12's plugin calls
+// libdnf.conf.ConfigParser_substitute, which Debian's python3-libdnf 0.69 does not export (the
+// plugin fails on every action that matches); a plugin of a few lines, loaded next to it,
+// provides that name when it is missing and does nothing else.
+//
+// Needs root, dnf with the plugin, rpmbuild, gcc and `npm run build` (skips with the reason).
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import { CLI } from '../../harness/cli.ts';
+import {
+  compileHolder,
+  compileLibrary,
+  HOLDER_NAME,
+  LIB_SONAME,
+  spawnHolders,
+  stopProcesses,
+} from '../../harness/fixtures.ts';
+import {
+  afterpatchStubs,
+  HOOK_PATH,
+  notUnder,
+  type Result,
+  runOpenStdin,
+  show,
+} from '../../harness/hook-run.ts';
+import { removeScratch, TEST_TMP } from '../../harness/stale-lib.ts';
+import { which as whichOnPath } from '../../harness/tools.ts';
+import { buildRpms } from '../helpers/rpm-build.ts';
+
+const ACTION_SRC = new URL('../../integrations/dnf/afterpatch.action', import.meta.url).pathname;
+const HOOK_SRC = new URL('../../integrations/apt/afterpatch-apt-hook', import.meta.url).pathname;
+const INSTALLED_HOOK = '/usr/lib/afterpatch/dnf-hook';
+const PKG = 'afterpatch-test-dnfhook';
+const OTHER = 'afterpatch-test-dnfother';
+const which = (name: string) => whichOnPath(name, HOOK_PATH);
+
+/** Where dnf 4 loads its plugins from (the system Python's dnf, as dnf itself runs it). */
+async function dnfPluginPath(): Promise<string | null> {
+  const python = which('python3') === undefined ? null : '/usr/bin/python3';
+  if (python === null || !existsSync(python)) return null;
+  try {
+    const { stdout } = await promisify(execFile)(python, [
+      '-c',
+      'import dnf.const; print(dnf.const.PLUGINPATH)',
+    ]);
+    return stdout.trim();
+  } catch {
+    return null;
+  }
+}
+
+const PLUGIN_PATH = process.getuid?.() === 0 ? await dnfPluginPath() : null;
+
+function whyNot(): string | false {
+  if (process.platform !== 'linux') return 'Linux only';
+  if (process.getuid?.() !== 0) return 'needs root (dnf transactions into a scratch root)';
+  for (const tool of ['dnf', 'rpmbuild', 'gcc']) {
+    if (which(tool) === undefined)
+      return `${tool} not installed (apt-get install dnf dnf-plugins-core rpm)`;
+  }
+  if (PLUGIN_PATH === null) return "dnf's Python module not found";
+  if (!existsSync(join(PLUGIN_PATH, 'post-transaction-actions.py'))) {
+    return 'the post-transaction-actions plugin is missing (apt-get install dnf-plugins-core)';
+  }
+  if (!existsSync(CLI)) return `${CLI} is missing: run "npm run build" first`;
+  return false;
+}
+const skip = whyNot();
+
+const SHIM = `# afterpatch tests: Debian 12's post-transaction-actions needs this name; nothing else.
+import dnf
+import libdnf.conf
+
+if not hasattr(libdnf.conf, "ConfigParser_substitute"):
+    libdnf.conf.ConfigParser_substitute = libdnf.conf.ConfigParser.substitute
+
+
+class AfterpatchTestShim(dnf.Plugin):
+    name = "afterpatch-test-shim"
+`;
+
+describe('dnf hook through real dnf transactions', { skip }, () => {
+  let dir = '';
+  const stub = (name: string, body: string) => afterpatchStubs(dir).stub(name, body);
+  const recorder = (name: string) => afterpatchStubs(dir).recorder(name);
+  let root = '';
+  let hook = '';
+  let realBin = '';
+  let holders: number[] = [];
+  /** The package's rpms by version (1.0 …), and the other package's. */
+  const rpms = new Map<string, string>();
+  let version = 0;
+
+  before(async () => {
+    mkdirSync(TEST_TMP, { recursive: true, mode: 0o755 });
+    dir = mkdtempSync(join(TEST_TMP, 'dnf-hook-'));
+    root = join(dir, 'root');
+    mkdirSync(root);
+    // The hook as it would be installed: the apt hook under the name dnf-hook.
+    mkdirSync(join(dir, 'lib'));
+    writeFileSync(join(dir, 'lib', 'apt-hook'), readFileSync(HOOK_SRC), { mode: 0o755 });
+    hook = join(dir, 'lib', 'dnf-hook');
+    symlinkSync('apt-hook', hook);
+    // The plugin's configuration, and the shipped action file pointing at that copy.
+    const actions = join(dir, 'actions.d');
+    mkdirSync(actions);
+    mkdirSync(join(dir, 'plugins'));
+    writeFileSync(
+      join(dir, 'plugins', 'post-transaction-actions.conf'),
+      `[main]\nenabled = 1\nactiondir = ${actions}/\n`,
+    );
+    const action = readFileSync(ACTION_SRC, 'utf8');
+    assert.ok(action.includes(INSTALLED_HOOK));
+    writeFileSync(join(actions, 'afterpatch.action'), action.replaceAll(INSTALLED_HOOK, hook));
+    mkdirSync(join(dir, 'shim'));
+    writeFileSync(join(dir, 'shim', 'afterpatch_test_shim.py'), SHIM);
+    mkdirSync(join(dir, 'repos.d'));
+    writeFileSync(join(dir, 'dnf.conf'), '[main]\ngpgcheck=0\ninstall_weak_deps=False\n');
+    realBin = stub('real', `exec ${process.execPath} ${CLI} "$@"`);
+
+    const build = join(dir, 'build');
+    mkdirSync(build);
+    const libDir = `${root}/usr/lib/${PKG}`;
+    for (let v = 1; v <= 5; v++) {
+      const lib = join(build, `lib-${v}.so`);
+      await compileLibrary(lib, v, `${v}.0`);
+      const [rpm] = await buildRpms(
+        spec(PKG, `${v}.0`, [[lib, `/usr/lib/${PKG}/${LIB_SONAME}`]]),
+        join(build, `${PKG}-${v}.spec`),
+        join(build, `top-${v}`),
+      );
+      assert.ok(rpm);
+      rpms.set(`${v}.0`, rpm);
+    }
+    const [other] = await buildRpms(
+      spec(OTHER, '1.0', [[join(build, 'lib-1.so'), `/usr/lib/${OTHER}/${LIB_SONAME}`]]),
+      join(build, `${OTHER}.spec`),
+      join(build, 'top-other'),
+    );
+    assert.ok(other);
+    rpms.set('other', other);
+
+    const first = await dnf(['install', next()], { AFTERPATCH_SKIP: '1' });
+    assert.equal(first.code, 0, show(first));
+    const holder = join(build, HOLDER_NAME);
+    await compileHolder(holder, join(build, 'lib-1.so'), libDir);
+    holders = await spawnHolders(holder, 1);
+  });
+
+  after(async () => {
+    await stopProcesses(holders).catch(() => {});
+    if (dir !== '') removeScratch(dir);
+  });
+
+  /** An rpm spec of `name` at `version` that installs each [built file, path]. */
+  function spec(name: string, version: string, files: [string, string][]): string {
+    return [
+      `Name: ${name}`,
+      `Version: ${version}`,
+      'Release: 1',
+      'Summary: afterpatch test fixture',
+      'License: MIT',
+      'BuildArch: noarch',
+      // The library's ELF dependencies (libc, rtld) are not rpms in the scratch root.
+      'AutoReqProv: no',
+      '%global debug_package %{nil}',
+      '%global _binaries_in_noarch_packages_terminate_build 0',
+      '%description',
+      'Throw-away package built by the afterpatch test suite.',
+      '%install',
+      ...files.map(([from, to]) => `install -D -m 0755 ${from} %{buildroot}${to}`),
+      '%files',
+      ...files.map(([, to]) => to),
+      '',
+    ].join('\n');
+  }
+
+  /** The next version's rpm (each is an upgrade of the previous one). */
+  function next(): string {
+    version++;
+    const rpm = rpms.get(`${version}.0`);
+    assert.ok(rpm, 'out of test package versions');
+    return rpm;
+  }
+
+  let n = 0;
+  /**
+   * dnf -y ARGS into the scratch root, with only our configuration, repositories (none) and
+   * plugins; the hook's environment (our CLI, config, state, root) plus `extra`. The hook inherits
+   * it from dnf, as it inherits dnf's.
+   */
+  function dnf(args: readonly string[], extra: NodeJS.ProcessEnv = {}): Promise<Result> {
+    const config = join(dir, 'afterpatch.toml');
+    // Other jobs on this machine may hold stale files of their own: the listing shows only this
+    // test's library.
+    if (!existsSync(config)) {
+      writeFileSync(config, `[scan]\nignore_files = ['${notUnder(`${root}/usr/lib/${PKG}/`)}']\n`);
+    }
+    const fakeRoot = join(dir, `fsroot-${++n}`);
+    mkdirSync(join(fakeRoot, 'run'), { recursive: true });
+    return runOpenStdin(
+      [
+        'dnf',
+        '-y',
+        `--config=${join(dir, 'dnf.conf')}`,
+        `--installroot=${root}`,
+        '--releasever=12',
+        `--setopt=reposdir=${join(dir, 'repos.d')}`,
+        `--setopt=pluginconfpath=${join(dir, 'plugins')}`,
+        `--setopt=pluginpath=${PLUGIN_PATH},${join(dir, 'shim')}`,
+        '--disableplugin=*',
+        '--enableplugin=post-transaction-actions,afterpatch-test-shim',
+        ...args,
+      ],
+      {
+        PATH: HOOK_PATH,
+        LANG: 'C.UTF-8',
+        AFTERPATCH_BIN: realBin,
+        AFTERPATCH_CONFIG: config,
+        AFTERPATCH_HOOK_STATE_DIR: join(dir, `state-${n}`),
+        AFTERPATCH_ROOT: fakeRoot,
+        AFTERPATCH_TEXTFILE_DIR: join(dir, 'no-node-exporter'),
+        ...extra,
+      },
+      300_000,
+    );
+  }
+
+  it('dnf upgrade through the shipped afterpatch.action lists the stale holder', async () => {
+    const r = await dnf(['upgrade', next()]);
+    assert.equal(r.code, 0, show(r));
+    const out = `${r.stdout}${r.stderr}`;
+    assert.match(
+      out,
+      /afterpatch: processes still running outdated code after this upgrade:/,
+      show(r),
+    );
+    assert.ok(out.includes(`${root}/usr/lib/${PKG}/${LIB_SONAME}`), show(r));
+    assert.ok(out.includes(String(holders[0])), `holder PID ${holders[0]}: ${show(r)}`);
+    assert.doesNotMatch(out, /afterpatch-dnf-hook:|Traceback|Bad Command/, show(r));
+  });
+
+  it('runs once per transaction however many packages came in, with stdin /dev/null', async () => {
+    const rec = recorder('rec-once');
+    const r = await dnf(['install', next(), rpms.get('other') ?? ''], { AFTERPATCH_BIN: rec.bin });
+    assert.equal(r.code, 0, show(r));
+    assert.match(r.stdout, new RegExp(`Upgrading +: ${PKG}-`), show(r));
+    assert.match(r.stdout, new RegExp(`Installing +: ${OTHER}-`), show(r));
+    const calls = rec.calls();
+    assert.equal(calls.length, 2, calls.join('\n')); // scan, reboot-required: once
+    assert.match(calls[0] ?? '', /^scan --config \S+\|stdin=\/dev\/null$/);
+    assert.match(calls[1] ?? '', /^reboot-required --sentinel -q --root \S+\|stdin=\/dev\/null$/);
+  });
+
+  it('runs nothing after a removal, or with hooks.dnf = "off"; "restart" restarts', async () => {
+    const rec = recorder('rec-out');
+    const removed = await dnf(['remove', OTHER], { AFTERPATCH_BIN: rec.bin });
+    assert.equal(removed.code, 0, show(removed));
+    assert.match(removed.stdout, new RegExp(`Erasing +: ${OTHER}-`), show(removed));
+    assert.deepEqual(rec.calls(), [], 'nothing came in');
+
+    const off = join(dir, 'off.toml');
+    writeFileSync(off, '[hooks]\napt = "restart"\ndnf = "off"\n');
+    const r = await dnf(['upgrade', next()], { AFTERPATCH_BIN: rec.bin, AFTERPATCH_CONFIG: off });
+    assert.equal(r.code, 0, show(r));
+    assert.deepEqual(rec.calls(), [], 'hooks.dnf = "off"');
+
+    const restart = join(dir, 'restart.toml');
+    writeFileSync(restart, '[hooks]\napt = "off"\ndnf = "restart"\n');
+    const again = await dnf(['reinstall', rpms.get(`${version}.0`) ?? ''], {
+      AFTERPATCH_BIN: rec.bin,
+      AFTERPATCH_CONFIG: restart,
+    });
+    assert.equal(again.code, 0, show(again));
+    assert.match(rec.calls()[0] ?? '', /^restart --yes --config /, rec.calls().join('\n'));
+  });
+
+  it('never fails the transaction: a failing afterpatch is one line in dnf’s log', async () => {
+    const failing = stub('fail', 'echo "afterpatch: boom" >&2\necho "second line" >&2\nexit 70');
+    const r = await dnf(['upgrade', next()], { AFTERPATCH_BIN: failing });
+    assert.equal(r.code, 0, show(r));
+    const out = `${r.stdout}${r.stderr}`;
+    assert.match(out, /afterpatch-dnf-hook: afterpatch scan failed \(exit 70\): afterpatch: boom/);
+    assert.match(out, /Upgraded:/, show(r));
+    assert.doesNotMatch(out, /second line|Traceback/, show(r));
+  });
+});
