@@ -50,9 +50,15 @@ export function runOpenStdin(
   });
 }
 
-export function runPlain(file: string, args: readonly string[]): Promise<Result> {
+/** Runs file with args (no shell, stdin closed) and resolves with how it ended, never rejects. */
+export function runPlain(
+  file: string,
+  args: readonly string[],
+  env?: NodeJS.ProcessEnv,
+  timeoutMs = 60_000,
+): Promise<Result> {
   return new Promise((resolve) => {
-    execFile(file, args, { timeout: 60_000 }, (e, stdout, stderr) => {
+    execFile(file, args, { env, timeout: timeoutMs }, (e, stdout, stderr) => {
       const code = e ? (typeof e.code === 'number' ? e.code : null) : 0;
       resolve({ code, signal: null, stdout, stderr });
     });

@@ -2,7 +2,8 @@
 // afterpatch CLI that answers with a canned scan: the answers the rig cannot produce (its hosts
 // share the machine's package database). Fail closed: a host whose package database afterpatch
 // could not read, or whose CLI assessed no advisory, fails with a message and upgrades nothing;
-// only the `unknown` reasons about what runs pass. The real apt path: rig-upgrade.integration.
+// only the `unknown` reasons about what runs pass. The real apt path: rig-upgrade.integration;
+// the real dnf path: upgrade-dnf.integration.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';

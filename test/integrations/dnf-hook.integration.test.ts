@@ -44,7 +44,7 @@ import {
 } from '../../harness/hook-run.ts';
 import { removeScratch, TEST_TMP } from '../../harness/stale-lib.ts';
 import { which as whichOnPath } from '../../harness/tools.ts';
-import { buildRpms } from '../helpers/rpm-build.ts';
+import { buildRpms, testRpmSpec } from '../helpers/rpm-build.ts';
 
 const ACTION_SRC = new URL('../../integrations/dnf/afterpatch.action', import.meta.url).pathname;
 const HOOK_SRC = new URL('../../integrations/apt/afterpatch-apt-hook', import.meta.url).pathname;
@@ -144,7 +144,7 @@ describe('dnf hook through real dnf transactions', { skip }, () => {
       const lib = join(build, `lib-${v}.so`);
       await compileLibrary(lib, v, `${v}.0`);
       const [rpm] = await buildRpms(
-        spec(PKG, `${v}.0`, [[lib, `/usr/lib/${PKG}/${LIB_SONAME}`]]),
+        testRpmSpec(PKG, `${v}.0`, [[lib, `/usr/lib/${PKG}/${LIB_SONAME}`]]),
         join(build, `${PKG}-${v}.spec`),
         join(build, `top-${v}`),
       );
@@ -152,7 +152,7 @@ describe('dnf hook through real dnf transactions', { skip }, () => {
       rpms.set(`${v}.0`, rpm);
     }
     const [other] = await buildRpms(
-      spec(OTHER, '1.0', [[join(build, 'lib-1.so'), `/usr/lib/${OTHER}/${LIB_SONAME}`]]),
+      testRpmSpec(OTHER, '1.0', [[join(build, 'lib-1.so'), `/usr/lib/${OTHER}/${LIB_SONAME}`]]),
       join(build, `${OTHER}.spec`),
       join(build, 'top-other'),
     );
@@ -170,29 +170,6 @@ describe('dnf hook through real dnf transactions', { skip }, () => {
     await stopProcesses(holders).catch(() => {});
     if (dir !== '') removeScratch(dir);
   });
-
-  /** An rpm spec of `name` at `version` that installs each [built file, path]. */
-  function spec(name: string, version: string, files: [string, string][]): string {
-    return [
-      `Name: ${name}`,
-      `Version: ${version}`,
-      'Release: 1',
-      'Summary: afterpatch test fixture',
-      'License: MIT',
-      'BuildArch: noarch',
-      // The library's ELF dependencies (libc, rtld) are not rpms in the scratch root.
-      'AutoReqProv: no',
-      '%global debug_package %{nil}',
-      '%global _binaries_in_noarch_packages_terminate_build 0',
-      '%description',
-      'Throw-away package built by the afterpatch test suite.',
-      '%install',
-      ...files.map(([from, to]) => `install -D -m 0755 ${from} %{buildroot}${to}`),
-      '%files',
-      ...files.map(([, to]) => to),
-      '',
-    ].join('\n');
-  }
 
   /** The next version's rpm (each is an upgrade of the previous one). */
   function next(): string {
