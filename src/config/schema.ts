@@ -63,7 +63,7 @@ export const ConfigSchema = v.strictObject({
     v.strictObject({
       /** What the apt hook (DPkg::Post-Invoke) does after dpkg ran: list, restart or off. */
       apt: v.optional(hookMode, 'list'),
-      /** What the dnf hook (post-transaction-actions) does after a transaction: same choices. */
+      /** What the dnf hook (the dnf plugin, dnf 5 actions) does after a transaction: same choices. */
       dnf: v.optional(hookMode, 'list'),
     }),
     {},

@@ -1,19 +1,14 @@
-// The dnf hook (integrations/dnf/afterpatch.action and afterpatch-dnf-hook), driven by REAL dnf 4
-// transactions: Debian ships dnf 4.14 and dnf-plugins-core with the post-transaction-actions
-// plugin. Test rpms built with rpmbuild go into a scratch root (`dnf --installroot`); the plugin
-// reads the shipped action file, its command pointed at a copy of the hook, from a private plugin
-// configuration directory, so the machine's own dnf configuration is neither read nor changed. A
-// holder process runs the test library from the scratch root; an upgrade replaces the library,
-// and the hook, run by dnf, runs the real afterpatch, which must list the holder.
+// The dnf 4 hook (integrations/dnf/afterpatch.py and afterpatch.conf, running
+// afterpatch-dnf-hook), driven by REAL dnf transactions: Debian ships dnf 4.14. Test rpms built
+// with rpmbuild go into a scratch root (`dnf --installroot`); dnf loads the shipped plugin from a
+// private plugin directory, with the shipped configuration pointing at a copy of the hook, so the
+// machine's own dnf configuration and plugins are neither read nor changed (HOME is a scratch
+// directory too: Debian's rpm keeps its database in ~/.rpmdb). A holder process runs the test
+// library from the scratch root; an upgrade replaces the library, and the hook, run by the
+// plugin, runs the real afterpatch, which must list the holder.
 //
-// One stand-in, for a Debian packaging bug: Debian 12's plugin calls
-// libdnf.conf.ConfigParser_substitute, which Debian's python3-libdnf 0.69 does not export (the
-// plugin fails on every action that matches); a plugin of a few lines, loaded next to it,
-// provides that name when it is missing and does nothing else.
-//
-// Needs root, dnf with the plugin, rpmbuild, gcc and `npm run build` (skips with the reason).
+// Needs root, dnf, rpmbuild, gcc and `npm run build` (skips with the reason otherwise).
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import {
   existsSync,
   mkdirSync,
@@ -24,7 +19,6 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { promisify } from 'node:util';
 import { CLI } from '../../harness/cli.ts';
 import {
   compileHolder,
@@ -46,57 +40,26 @@ import { removeScratch, TEST_TMP } from '../../harness/stale-lib.ts';
 import { which as whichOnPath } from '../../harness/tools.ts';
 import { buildRpms, testRpmSpec } from '../helpers/rpm-build.ts';
 
-const ACTION_SRC = new URL('../../integrations/dnf/afterpatch.action', import.meta.url).pathname;
+const DNF_DIR = new URL('../../integrations/dnf/', import.meta.url).pathname;
 const HOOK_SRC = new URL('../../integrations/apt/afterpatch-apt-hook', import.meta.url).pathname;
-const INSTALLED_HOOK = '/usr/lib/afterpatch/dnf-hook';
 const PKG = 'afterpatch-test-dnfhook';
 const OTHER = 'afterpatch-test-dnfother';
 const which = (name: string) => whichOnPath(name, HOOK_PATH);
 
-/** Where dnf 4 loads its plugins from (the system Python's dnf, as dnf itself runs it). */
-async function dnfPluginPath(): Promise<string | null> {
-  const python = which('python3') === undefined ? null : '/usr/bin/python3';
-  if (python === null || !existsSync(python)) return null;
-  try {
-    const { stdout } = await promisify(execFile)(python, [
-      '-c',
-      'import dnf.const; print(dnf.const.PLUGINPATH)',
-    ]);
-    return stdout.trim();
-  } catch {
-    return null;
-  }
-}
-
-const PLUGIN_PATH = process.getuid?.() === 0 ? await dnfPluginPath() : null;
-
 function whyNot(): string | false {
   if (process.platform !== 'linux') return 'Linux only';
   if (process.getuid?.() !== 0) return 'needs root (dnf transactions into a scratch root)';
-  for (const tool of ['dnf', 'rpmbuild', 'gcc']) {
-    if (which(tool) === undefined)
-      return `${tool} not installed (apt-get install dnf dnf-plugins-core rpm)`;
-  }
-  if (PLUGIN_PATH === null) return "dnf's Python module not found";
-  if (!existsSync(join(PLUGIN_PATH, 'post-transaction-actions.py'))) {
-    return 'the post-transaction-actions plugin is missing (apt-get install dnf-plugins-core)';
+  for (const [tool, pkg] of [
+    ['dnf', 'dnf'],
+    ['rpmbuild', 'rpm'],
+    ['gcc', 'gcc'],
+  ] as const) {
+    if (which(tool) === undefined) return `${tool} not installed (apt-get install ${pkg})`;
   }
   if (!existsSync(CLI)) return `${CLI} is missing: run "npm run build" first`;
   return false;
 }
 const skip = whyNot();
-
-const SHIM = `# afterpatch tests: Debian 12's post-transaction-actions needs this name; nothing else.
-import dnf
-import libdnf.conf
-
-if not hasattr(libdnf.conf, "ConfigParser_substitute"):
-    libdnf.conf.ConfigParser_substitute = libdnf.conf.ConfigParser.substitute
-
-
-class AfterpatchTestShim(dnf.Plugin):
-    name = "afterpatch-test-shim"
-`;
 
 describe('dnf hook through real dnf transactions', { skip }, () => {
   let dir = '';
@@ -120,19 +83,18 @@ describe('dnf hook through real dnf transactions', { skip }, () => {
     writeFileSync(join(dir, 'lib', 'apt-hook'), readFileSync(HOOK_SRC), { mode: 0o755 });
     hook = join(dir, 'lib', 'dnf-hook');
     symlinkSync('apt-hook', hook);
-    // The plugin's configuration, and the shipped action file pointing at that copy.
-    const actions = join(dir, 'actions.d');
-    mkdirSync(actions);
-    mkdirSync(join(dir, 'plugins'));
+    // The shipped plugin in a plugin directory of its own, its shipped configuration pointing at
+    // that copy of the hook.
+    mkdirSync(join(dir, 'dnf-plugins'));
     writeFileSync(
-      join(dir, 'plugins', 'post-transaction-actions.conf'),
-      `[main]\nenabled = 1\nactiondir = ${actions}/\n`,
+      join(dir, 'dnf-plugins', 'afterpatch.py'),
+      readFileSync(`${DNF_DIR}afterpatch.py`),
     );
-    const action = readFileSync(ACTION_SRC, 'utf8');
-    assert.ok(action.includes(INSTALLED_HOOK));
-    writeFileSync(join(actions, 'afterpatch.action'), action.replaceAll(INSTALLED_HOOK, hook));
-    mkdirSync(join(dir, 'shim'));
-    writeFileSync(join(dir, 'shim', 'afterpatch_test_shim.py'), SHIM);
+    mkdirSync(join(dir, 'plugins'));
+    const conf = readFileSync(`${DNF_DIR}afterpatch.conf`, 'utf8');
+    assert.match(conf, /^enabled = 1$/m);
+    writeFileSync(join(dir, 'plugins', 'afterpatch.conf'), `${conf}hook = ${hook}\n`);
+    mkdirSync(join(dir, 'home'));
     mkdirSync(join(dir, 'repos.d'));
     writeFileSync(join(dir, 'dnf.conf'), '[main]\ngpgcheck=0\ninstall_weak_deps=False\n');
     realBin = stub('real', `exec ${process.execPath} ${CLI} "$@"`);
@@ -140,7 +102,7 @@ describe('dnf hook through real dnf transactions', { skip }, () => {
     const build = join(dir, 'build');
     mkdirSync(build);
     const libDir = `${root}/usr/lib/${PKG}`;
-    for (let v = 1; v <= 5; v++) {
+    for (let v = 1; v <= 6; v++) {
       const lib = join(build, `lib-${v}.so`);
       await compileLibrary(lib, v, `${v}.0`);
       const [rpm] = await buildRpms(
@@ -185,7 +147,11 @@ describe('dnf hook through real dnf transactions', { skip }, () => {
    * plugins; the hook's environment (our CLI, config, state, root) plus `extra`. The hook inherits
    * it from dnf, as it inherits dnf's.
    */
-  function dnf(args: readonly string[], extra: NodeJS.ProcessEnv = {}): Promise<Result> {
+  function dnf(
+    args: readonly string[],
+    extra: NodeJS.ProcessEnv = {},
+    pluginConf = join(dir, 'plugins'),
+  ): Promise<Result> {
     const config = join(dir, 'afterpatch.toml');
     // Other jobs on this machine may hold stale files of their own: the listing shows only this
     // test's library.
@@ -202,14 +168,13 @@ describe('dnf hook through real dnf transactions', { skip }, () => {
         `--installroot=${root}`,
         '--releasever=12',
         `--setopt=reposdir=${join(dir, 'repos.d')}`,
-        `--setopt=pluginconfpath=${join(dir, 'plugins')}`,
-        `--setopt=pluginpath=${PLUGIN_PATH},${join(dir, 'shim')}`,
-        '--disableplugin=*',
-        '--enableplugin=post-transaction-actions,afterpatch-test-shim',
+        `--setopt=pluginconfpath=${pluginConf}`,
+        `--setopt=pluginpath=${join(dir, 'dnf-plugins')}`,
         ...args,
       ],
       {
         PATH: HOOK_PATH,
+        HOME: join(dir, 'home'),
         LANG: 'C.UTF-8',
         AFTERPATCH_BIN: realBin,
         AFTERPATCH_CONFIG: config,
@@ -222,7 +187,15 @@ describe('dnf hook through real dnf transactions', { skip }, () => {
     );
   }
 
-  it('dnf upgrade through the shipped afterpatch.action lists the stale holder', async () => {
+  /** A plugin configuration directory with this afterpatch.conf; returns its path. */
+  function pluginConf(name: string, text: string): string {
+    const d = join(dir, `plugins-${name}`);
+    mkdirSync(d);
+    writeFileSync(join(d, 'afterpatch.conf'), text);
+    return d;
+  }
+
+  it('dnf upgrade through the shipped plugin lists the stale holder', async () => {
     const r = await dnf(['upgrade', next()]);
     assert.equal(r.code, 0, show(r));
     const out = `${r.stdout}${r.stderr}`;
@@ -231,9 +204,13 @@ describe('dnf hook through real dnf transactions', { skip }, () => {
       /afterpatch: processes still running outdated code after this upgrade:/,
       show(r),
     );
-    assert.ok(out.includes(`${root}/usr/lib/${PKG}/${LIB_SONAME}`), show(r));
-    assert.ok(out.includes(String(holders[0])), `holder PID ${holders[0]}: ${show(r)}`);
-    assert.doesNotMatch(out, /afterpatch-dnf-hook:|Traceback|Bad Command/, show(r));
+    const row = out.split('\n').find((l) => l.includes(`${root}/usr/lib/${PKG}/${LIB_SONAME}`));
+    assert.match(
+      row ?? '',
+      new RegExp(`\\b${holders[0]}\\b`),
+      `holder PID ${holders[0]}: ${show(r)}`,
+    );
+    assert.doesNotMatch(out, /afterpatch-dnf-hook:|afterpatch: cannot run|Traceback/, show(r));
   });
 
   it('runs once per transaction however many packages came in, with stdin /dev/null', async () => {
@@ -269,6 +246,15 @@ describe('dnf hook through real dnf transactions', { skip }, () => {
     });
     assert.equal(again.code, 0, show(again));
     assert.match(rec.calls()[0] ?? '', /^restart --yes --config /, rec.calls().join('\n'));
+
+    const calls = rec.calls().length;
+    const disabled = await dnf(
+      ['reinstall', rpms.get(`${version}.0`) ?? ''],
+      { AFTERPATCH_BIN: rec.bin },
+      pluginConf('disabled', `[main]\nenabled = 0\nhook = ${hook}\n`),
+    );
+    assert.equal(disabled.code, 0, show(disabled));
+    assert.equal(rec.calls().length, calls, 'enabled = 0 in afterpatch.conf');
   });
 
   it('never fails the transaction: a failing afterpatch is one line in dnf’s log', async () => {
@@ -279,5 +265,20 @@ describe('dnf hook through real dnf transactions', { skip }, () => {
     assert.match(out, /afterpatch-dnf-hook: afterpatch scan failed \(exit 70\): afterpatch: boom/);
     assert.match(out, /Upgraded:/, show(r));
     assert.doesNotMatch(out, /second line|Traceback/, show(r));
+
+    const missing = join(dir, 'nowhere', 'dnf-hook');
+    const gone = await dnf(
+      ['upgrade', next()],
+      {},
+      pluginConf('missing', `[main]\nhook = ${missing}\n`),
+    );
+    assert.equal(gone.code, 0, show(gone));
+    assert.ok(
+      `${gone.stdout}${gone.stderr}`.includes(
+        `afterpatch: cannot run ${missing}: No such file or directory`,
+      ),
+      show(gone),
+    );
+    assert.match(gone.stdout, /Upgraded:/, show(gone));
   });
 });

@@ -2,14 +2,16 @@
 // under another name; real dnf 4 transactions run it in dnf-hook.integration.test.ts (dnf 5 is
 // not in Debian 12: its file is checked here only).
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { lstatSync, readFileSync, readlinkSync, realpathSync } from 'node:fs';
 import { describe, it } from 'node:test';
+import { which } from '../../harness/tools.ts';
 
 const DIR = new URL('../../integrations/dnf/', import.meta.url).pathname;
 const APT_HOOK = new URL('../../integrations/apt/afterpatch-apt-hook', import.meta.url).pathname;
 const INSTALLED = '/usr/lib/afterpatch/dnf-hook';
 
-/** Non-comment, non-empty lines (how both plugins read their files). */
+/** Non-comment, non-empty lines (how dnf reads these files). */
 function actionLines(name: string): string[] {
   return readFileSync(`${DIR}${name}`, 'utf8')
     .split('\n')
@@ -18,16 +20,28 @@ function actionLines(name: string): string[] {
 }
 
 describe('dnf integration files', () => {
-  it('afterpatch.action (dnf 4 post-transaction-actions): one line, once per transaction', () => {
-    const lines = actionLines('afterpatch.action');
-    assert.equal(lines.length, 1);
-    // The plugin splits on the first two colons: filter, state, shell command.
-    const [filter, state, command] = (lines[0] ?? '').split(/:(.*?):(.*)/s).filter((x) => x);
-    assert.equal(filter, '*');
-    assert.equal(state, 'in', 'only when a package came in');
-    assert.equal(command, INSTALLED);
-    // No $variables: after substitution every match gives the same command, run once.
-    assert.doesNotMatch(command ?? '', /\$/);
+  it('afterpatch.py (dnf 4 plugin) runs the installed hook without a shell; afterpatch.conf enables it', () => {
+    const plugin = readFileSync(`${DIR}afterpatch.py`, 'utf8');
+    assert.match(plugin, new RegExp(`^HOOK = "${INSTALLED}"$`, 'm'));
+    assert.match(plugin, /^class Afterpatch\(dnf\.Plugin\):\n {4}name = "afterpatch"$/m);
+    assert.match(plugin, /stdin=subprocess\.DEVNULL/);
+    assert.doesNotMatch(plugin, /shell\s*=|os\.system|os\.popen/);
+    const conf = actionLines('afterpatch.conf');
+    assert.deepEqual(conf, ['[main]', 'enabled = 1']);
+  });
+
+  it('afterpatch.py is valid Python 3.6 syntax and passes pyflakes (when python3 is here)', {
+    skip: which('python3') === undefined ? 'no python3' : false,
+  }, () => {
+    const compile = spawnSync('python3', [
+      '-c',
+      'import ast, sys; ast.parse(open(sys.argv[1]).read(), feature_version=(3, 6))',
+      `${DIR}afterpatch.py`,
+    ]);
+    assert.equal(compile.status, 0, String(compile.stderr));
+    const flakes = spawnSync('python3', ['-m', 'pyflakes', `${DIR}afterpatch.py`]);
+    if (/No module named pyflakes/.test(String(flakes.stderr))) return;
+    assert.equal(flakes.status, 0, `${flakes.stdout}${flakes.stderr}`);
   });
 
   it('afterpatch.actions (dnf 5 actions plugin): five fields, empty filter', () => {
