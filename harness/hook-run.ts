@@ -1,7 +1,7 @@
 // Running the package-manager hooks (integrations/apt, integrations/dnf) the way apt, dpkg and dnf
 // do, for their integration tests: argv without a shell, a stdin nobody writes to, and a result
 // to print when an assertion fails.
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -13,24 +13,35 @@ export interface Result {
 }
 
 /**
- * Runs argv (no shell) with stdin an open pipe that is never written nor closed: anything that
- * reads stdin would hang until the timeout, which the test then reports.
+ * Runs argv (no shell) in a process group of its own; `stdin: 'open'` gives it a pipe that is
+ * never written nor closed (anything that reads stdin hangs until the timeout), `'closed'`
+ * /dev/null. On the timeout the whole group is killed (the hook and the afterpatch it runs, not
+ * only the package manager that started them) and the promise rejects.
  */
-export function runOpenStdin(
+function runArgv(
   argv: readonly string[],
-  env: NodeJS.ProcessEnv,
-  timeoutMs = 120_000,
+  env: NodeJS.ProcessEnv | undefined,
+  timeoutMs: number,
+  stdin: 'open' | 'closed',
 ): Promise<Result> {
   const [file, ...args] = argv;
   return new Promise((resolve, reject) => {
-    const child: ChildProcess = spawn(file ?? '', args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child: ChildProcess = spawn(file ?? '', args, {
+      env: env ?? process.env,
+      stdio: [stdin === 'open' ? 'pipe' : 'ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout?.on('data', (b: Buffer) => out.push(b));
     child.stderr?.on('data', (b: Buffer) => err.push(b));
     child.stdin?.on('error', () => {});
     const timer = setTimeout(() => {
-      child.kill('SIGKILL');
+      try {
+        if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        // Already gone.
+      }
       reject(new Error(`${argv.join(' ')}: still running after ${timeoutMs} ms (reading stdin?)`));
     }, timeoutMs);
     child.on('error', (e) => {
@@ -50,19 +61,23 @@ export function runOpenStdin(
   });
 }
 
-/** Runs file with args (no shell, stdin closed) and resolves with how it ended, never rejects. */
+/** argv with stdin an open pipe nobody writes to (see runArgv). */
+export function runOpenStdin(
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv,
+  timeoutMs = 120_000,
+): Promise<Result> {
+  return runArgv(argv, env, timeoutMs, 'open');
+}
+
+/** file with args, stdin /dev/null (see runArgv). */
 export function runPlain(
   file: string,
   args: readonly string[],
   env?: NodeJS.ProcessEnv,
   timeoutMs = 60_000,
 ): Promise<Result> {
-  return new Promise((resolve) => {
-    execFile(file, args, { env, timeout: timeoutMs }, (e, stdout, stderr) => {
-      const code = e ? (typeof e.code === 'number' ? e.code : null) : 0;
-      resolve({ code, signal: null, stdout, stderr });
-    });
-  });
+  return runArgv([file, ...args], env, timeoutMs, 'closed');
 }
 
 export const show = (r: Result) =>

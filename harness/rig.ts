@@ -28,8 +28,17 @@ import { dirname, join } from 'node:path';
 import { ensureMountPoint, removeMountPoints } from './mount-points.ts';
 import { bootSandbox, canBootSandbox, type ExecResult, type Sandbox } from './sandbox.ts';
 
-/** Paths that hold per-host state: bound over by a directory of each host's own. */
-export const PER_HOST_DIRS = ['/etc/afterpatch', '/var/lib/afterpatch', '/opt/afterpatch'] as const;
+/**
+ * Paths that hold per-host state: bound over by a directory of each host's own. /root too: what
+ * Ansible does as root there (its ~/.ansible, the `rpm -q` of its package-manager facts, which
+ * makes a ~/.rpmdb with Debian's rpm) stays in the rig's directory, not in the machine's /root.
+ */
+export const PER_HOST_DIRS = [
+  '/etc/afterpatch',
+  '/var/lib/afterpatch',
+  '/opt/afterpatch',
+  '/root',
+] as const;
 
 export interface RigHost {
   /** Inventory name: h1, h2, … */
@@ -321,7 +330,7 @@ export async function bootRig(opts: RigOptions = {}): Promise<Rig> {
         const dirs = Object.fromEntries(
           PER_HOST_DIRS.map((p) => {
             const d = join(hostDir, p.slice(1).replaceAll('/', '-'));
-            mkdirSync(d, { recursive: true, mode: 0o755 });
+            mkdirSync(d, { recursive: true, mode: p === '/root' ? 0o700 : 0o755 });
             return [p, d];
           }),
         ) as Record<(typeof PER_HOST_DIRS)[number], string>;

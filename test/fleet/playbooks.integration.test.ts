@@ -34,6 +34,7 @@ describe('Ansible playbooks and role', { skip }, () => {
       PATH: process.env.PATH,
       HOME: tmp,
       ANSIBLE_LOCAL_TEMP: join(tmp, 'local'),
+      ANSIBLE_REMOTE_TMP: join(tmp, 'remote'),
       ANSIBLE_HOME: join(tmp, 'home'),
       ANSIBLE_NOCOLOR: '1',
       // bench/fleet's save.yml imports the playbook's task file, which uses the action plugin.

@@ -95,6 +95,7 @@ describe('afterpatch_report action plugin', { skip }, () => {
             PATH: process.env.PATH,
             HOME: tmp,
             ANSIBLE_LOCAL_TEMP: join(tmp, 'local'),
+            ANSIBLE_REMOTE_TMP: join(tmp, 'remote'),
             ANSIBLE_HOME: join(tmp, 'home'),
             ANSIBLE_NOCOLOR: '1',
             ANSIBLE_ACTION_PLUGINS: PLUGINS,

@@ -113,6 +113,7 @@ else:
             HOME: tmp,
             ANSIBLE_LOCAL_TEMP: join(tmp, 'local'),
             ANSIBLE_HOME: join(tmp, 'home'),
+            ANSIBLE_REMOTE_TMP: join(tmp, 'remote'),
             ANSIBLE_LIBRARY: join(DIR, 'library'),
             ANSIBLE_NOCOLOR: '1',
           },
