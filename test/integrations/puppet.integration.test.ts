@@ -75,7 +75,9 @@ const UNIT = `pp-${ID}.service`;
 const NEVER_UNIT = `pp-${ID}-never.service`;
 const LIB = testPackagePaths(PKG).lib;
 const HOLDER = testPackagePaths(PKG).holder;
-const PER_HOST = ['/etc/afterpatch', '/var/lib/afterpatch'] as const;
+// /root too: something run as root in the sandbox calls rpm, and Debian's rpm makes a ~/.rpmdb
+// (one was left in the machine's /root after this test, puppet's HOME set or not).
+const PER_HOST = ['/etc/afterpatch', '/var/lib/afterpatch', '/root'] as const;
 const TIMER = 'afterpatch-metrics.timer';
 
 /** Puppet's exit statuses with --detailed-exitcodes: bit 2 changes, bit 4 failures. */
@@ -144,7 +146,7 @@ describe('Puppet module afterpatch, puppet apply in a systemd sandbox', { skip }
     for (const p of PER_HOST) {
       ensureMountPoint(p);
       const d = join(dir, p.slice(1).replaceAll('/', '-'));
-      mkdirSync(d);
+      mkdirSync(d, { mode: p === '/root' ? 0o700 : 0o755 });
       binds[p] = d;
     }
     etcDir = binds['/etc/afterpatch'] as string;
