@@ -1,6 +1,6 @@
 // Exit codes, decided by pure functions so every command documents and tests them one way.
 import type { Verdict } from './formats/advisory.ts';
-import { type Coverage, isPartialScan } from './scan/coverage.ts';
+import { type Coverage, isPartialScan, readErrorText } from './scan/coverage.ts';
 import type { ScanReport } from './scan/scan.ts';
 
 export const EXIT = {
@@ -11,8 +11,8 @@ export const EXIT = {
   /** Any command: bad usage, bad configuration or a runtime failure. */
   error: 2,
   /**
-   * scan: nothing stale among what could be read, but without root some processes could not be;
-   * or an advisory's verdict is unknown.
+   * scan: nothing stale among what could be read, but without root some processes could not be,
+   * or some failed to read (EMFILE, ELOOP, EIO: root too); or an advisory's verdict is unknown.
    */
   partial: 3,
 } as const;
@@ -55,11 +55,21 @@ export function partialScanNote(
   r: Parameters<typeof scanExitCode>[0] & { summary: { scanned: number } },
 ): string | null {
   if (scanExitCode(r) !== EXIT.partial || !isPartialScan(r)) return null;
-  const total = r.summary.scanned + r.summary.unreadable;
+  const s = r.summary;
+  const total = s.scanned + s.unreadable;
+  const failed = s.failed ?? 0;
+  const others = s.scanned === 0 ? 'no process was read' : 'nothing stale among the others';
+  if (failed > 0 || (r.asRoot && r.ptrace !== false)) {
+    // Read errors (EMFILE, ELOOP, EIO), or all denied even to root: no access to give.
+    const why = failed > 0 ? readErrorText(r) : 'access denied even to root';
+    const denied = s.unreadable - failed;
+    const more = failed > 0 && denied > 0 ? `, ${denied} more denied` : '';
+    return `afterpatch: ${failed > 0 ? failed : s.unreadable} of ${total} processes could not be read (${why})${more}: ${others}, but the scan is partial (exit 3).`;
+  }
   const [without, remedy] = r.asRoot
     ? ['CAP_SYS_PTRACE', 'give afterpatch CAP_SYS_PTRACE']
     : ['root', 'run as root'];
-  return `afterpatch: ${r.summary.unreadable} of ${total} processes could not be read without ${without}: nothing stale among the others, but the scan is partial; ${remedy} (exit 3).`;
+  return `afterpatch: ${s.unreadable} of ${total} processes could not be read without ${without}: ${others}, but the scan is partial; ${remedy} (exit 3).`;
 }
 
 /**

@@ -39,7 +39,7 @@ describe('afterpatch CLI', () => {
     assert.equal(r.code, 0);
     assert.match(
       r.stdout,
-      /Exit status: 0 nothing stale, 1 stale code found \(or an advisory not clean, or with --reboot a reboot required\), 2 error, 3 nothing stale found but, without root or CAP_SYS_PTRACE, some processes could not be read/,
+      /Exit status: 0 nothing stale, 1 stale code found \(or an advisory not clean, or with --reboot a reboot required\), 2 error \(also: no process to read, a --pid of no process\), 3 nothing stale found but some processes could not be read: without root or CAP_SYS_PTRACE, or for a read error such as EMFILE/,
     );
     assert.match(r.stdout, /memfd/);
   });

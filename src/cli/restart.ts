@@ -53,7 +53,7 @@ export function register(program: Command, io: CliIo): void {
     .addOption(rootOption(io.env))
     .addHelpText(
       'after',
-      '\nExit status: 0 all verified or nothing to do, 1 something skipped that needs a human (also:\nprocesses it could not read without root or CAP_SYS_PTRACE), 2 a restart failed, timed out, was not verified\nor left stale processes, 3 usage or runtime error (nothing done), 4 units were acted on\n(reported) but their outcomes could not be saved, 5 stopped by SIGTERM/SIGINT after the jobs\nin flight (reported and saved).',
+      '\nExit status: 0 all verified or nothing to do, 1 something skipped that needs a human (also:\nprocesses it could not read without root or CAP_SYS_PTRACE, or for a read error), 2 a restart failed, timed out, was not verified\nor left stale processes, 3 usage or runtime error (nothing done), 4 units were acted on\n(reported) but their outcomes could not be saved, 5 stopped by SIGTERM/SIGINT after the jobs\nin flight (reported and saved).',
     )
     .action(async (opts) => {
       const { runRestart } = await import('../commands/restart.ts');

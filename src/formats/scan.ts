@@ -165,24 +165,35 @@ export const ScanProcessSchema = v.object({
   ...advisoryMarkFields,
 });
 
-export const ScanSummarySchema = counts(
-  'scanned',
-  'unreadable',
-  'processes',
-  'units',
-  'userUnits',
-  'sessions',
-  'containers',
-  'vms',
-  'dataOnly',
-);
+export const ScanSummarySchema = v.object({
+  ...counts(
+    'scanned',
+    'unreadable',
+    'processes',
+    'units',
+    'userUnits',
+    'sessions',
+    'containers',
+    'vms',
+    'dataOnly',
+  ).entries,
+  // Absent from documents of earlier versions (their `unreadable` were all denied).
+  failed: v.optional(
+    v.pipe(
+      Count,
+      v.description(
+        'of unreadable, the processes whose maps failed to read for another reason than access (EMFILE, ELOOP, EIO, not a regular file): the scan is partial, as root too',
+      ),
+    ),
+  ),
+});
 
 /** Documents before 0.1.0's last change lack it: readers then judge from asRoot and unreadable. */
 const partialField = v.optional(
   v.pipe(
     v.boolean(),
     v.description(
-      'true when processes could not be read for lack of root or CAP_SYS_PTRACE: the scan is partial, nothing in it says "clean"',
+      'true when processes could not be read for lack of root or CAP_SYS_PTRACE, or failed to read (summary.failed), or none was read: the scan is partial, nothing in it says "clean"',
     ),
   ),
 );
@@ -197,6 +208,14 @@ export const ScanSnapshotSchema = v.object({
   durationMs: Count,
   packageManager: v.nullable(v.picklist(['dpkg', 'rpm'])),
   summary: ScanSummarySchema,
+  readErrors: v.optional(
+    v.pipe(
+      v.array(v.string()),
+      v.description(
+        'why the summary\'s failed processes could not be read, distinct, at most 3 (e.g. "EMFILE: too many open files"); present only when some failed',
+      ),
+    ),
+  ),
   entries: v.array(ScanEntrySchema),
   processes: v.array(ScanProcessSchema),
   warnings: v.array(v.string()),

@@ -41,6 +41,8 @@ function envelope<P>(
     durationMs: r.durationMs,
     packageManager: r.packageManager,
     summary: r.summary,
+    // Why the summary's `failed` processes could not be read: only when some did.
+    ...((r.readErrors?.length ?? 0) > 0 ? { readErrors: r.readErrors } : {}),
     entries: r.groups.map(
       (g): ScanEntry => ({
         ...g.owner,

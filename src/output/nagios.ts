@@ -21,7 +21,7 @@ import { alerts, parseRange, type ThresholdRange } from '../check/range.ts';
 import type { Group } from '../grouping/group.ts';
 import { ownerLabel } from '../grouping/owner.ts';
 import { describeReason } from '../reboot/reboot.ts';
-import { isPartialScan } from '../scan/coverage.ts';
+import { isPartialScan, readErrorText } from '../scan/coverage.ts';
 import type { Owner } from '../scan/model.ts';
 import { printable } from './style.ts';
 import { actionText } from './text.ts';
@@ -305,7 +305,15 @@ export function formatNagios(h: Health, t: CheckThresholds): NagiosResult {
   }
   if (partial) {
     state = 'UNKNOWN';
-    const remedy = h.scan.asRoot ? 'give afterpatch CAP_SYS_PTRACE' : 'run as root to see all';
+    const failed = h.scan.summary.failed ?? 0;
+    const remedy =
+      failed > 0
+        ? `${failed} failed (${readErrorText(h.scan)})`
+        : !h.scan.asRoot
+          ? 'run as root to see all'
+          : h.scan.ptrace === false
+            ? 'give afterpatch CAP_SYS_PTRACE'
+            : 'access denied even to root';
     summary = `cannot read ${h.scan.summary.unreadable} of ${total} processes: ${remedy}; found so far: ${summary}`;
   }
 

@@ -221,11 +221,12 @@ export function formatPrometheus(health: Health | null, o: PrometheusOptions = {
     s.unreadable,
   );
   // Its own 0/1, as scan's exit 3 and check's UNKNOWN: without it a partial scan's zeros read as
-  // "clean" to every alert (as root with CAP_SYS_PTRACE, a process even root cannot read is not).
+  // "clean" to every alert (as root with CAP_SYS_PTRACE, a process even root is denied is not;
+  // one that failed to read, EMFILE or EIO, is).
   e.one(
     'afterpatch_scan_partial',
     'gauge',
-    '1 if the scan could not read some processes for lack of root or CAP_SYS_PTRACE (the other values are then a lower bound), else 0.',
+    '1 if the scan could not read some processes for lack of root or CAP_SYS_PTRACE, or for a read error (EMFILE, EIO, ...; root too), or read none (the other values are then a lower bound), else 0.',
     isPartialScan(health.scan) ? 1 : 0,
   );
   const adv = advisorySeries(health.scan.advisories);

@@ -3,7 +3,7 @@
 import type { SuggestedAction } from '../grouping/action.ts';
 import type { Group } from '../grouping/group.ts';
 import { OWNER_KINDS, ownerKey, ownerLabel } from '../grouping/owner.ts';
-import { unreadableNote } from '../scan/coverage.ts';
+import { isPartialScan, unreadableNote } from '../scan/coverage.ts';
 import type { InterpretedEvidence, Owner } from '../scan/model.ts';
 import { interpretedByEntry } from '../scan/model.ts';
 import type { ScanReport } from '../scan/scan.ts';
@@ -74,7 +74,12 @@ export function formatText(r: ScanReport, s: Style, opts: { all?: boolean } = {}
   const out: string[] = [];
   const sum = r.summary;
   if (r.groups.length === 0) {
-    out.push(`No process runs outdated code (${sum.scanned} processes scanned).`);
+    // Never the all-clear sentence when part of the host was not read.
+    out.push(
+      isPartialScan(r)
+        ? `No outdated code found in the ${sum.scanned} processes that could be read.`
+        : `No process runs outdated code (${sum.scanned} processes scanned).`,
+    );
   } else {
     const header = ['UNIT', 'KIND', 'PIDS', 'COMMAND', 'STALE FILE', 'PACKAGE', 'ACTION'].map(
       s.bold,

@@ -12,11 +12,14 @@ import { errnoCode } from '../errors.ts';
 import { endsWithGateLine } from './maps.ts';
 
 /**
- * Why a read failed: `gone` (the process exited; skip silently), `denied` (not ours to read) or
- * `refused` (not a regular file, or longer than the bound: a planted FIFO, device or endless file
- * in a fixture tree; counted as unreadable, never as clean).
+ * Why a read failed: `gone` (ENOENT or ESRCH: the process exited; skip silently), `denied`
+ * (EACCES/EPERM: not ours to read), `refused` (not a regular file, or longer than the bound: a
+ * planted FIFO, device or endless file in a fixture tree) or `failed` (any other error: EMFILE,
+ * ENFILE, ELOOP, EIO, ...). `refused` and `failed` are never "gone" nor "clean": the scan counts
+ * them as unreadable for a reason root cannot be excused of (src/scan/coverage.ts), and
+ * ProcReader.lastFailure says why.
  */
-export type ReadFailure = 'gone' | 'denied' | 'refused';
+export type ReadFailure = 'gone' | 'denied' | 'refused' | 'failed';
 
 /**
  * The most bytes read from one file. A real maps file stays far below (65,530 mappings of a
@@ -125,6 +128,9 @@ export class ProcReader {
   readonly maxBytes: number;
   /** The root is a mounted procfs: its PID/maps files are the kernel's, never FIFOs or devices. */
   readonly isProcfs: boolean;
+  /** Why the last `refused` or `failed` read failed ("EMFILE: too many open files"); set only
+   *  on such a failure (never on the success path). */
+  lastFailure = '';
   #sink: Sink;
 
   constructor(root = '/proc', o: ProcReaderOptions = {}) {
@@ -147,9 +153,9 @@ export class ProcReader {
   /** Reads a whole file into the shared buffer; returns its length or a failure. */
   readRaw(rel: string): number | ReadFailure {
     try {
-      return readInto(`${this.root}/${rel}`, this.#sink, this.maxBytes);
+      return this.#bounded(readInto(`${this.root}/${rel}`, this.#sink, this.maxBytes));
     } catch (e) {
-      return failure(e);
+      return this.#failure(e);
     }
   }
 
@@ -161,9 +167,11 @@ export class ProcReader {
    */
   readMaps(pid: number): number | ReadFailure {
     try {
-      return readInto(`${this.root}/${pid}/maps`, this.#sink, this.maxBytes, this.isProcfs);
+      return this.#bounded(
+        readInto(`${this.root}/${pid}/maps`, this.#sink, this.maxBytes, this.isProcfs),
+      );
     } catch (e) {
-      return failure(e);
+      return this.#failure(e);
     }
   }
 
@@ -181,8 +189,19 @@ export class ProcReader {
     try {
       return readlinkSync(`${this.root}/${rel}`);
     } catch (e) {
-      return failure(e);
+      return this.#failure(e);
     }
+  }
+
+  #bounded(n: number | 'refused'): number | 'refused' {
+    if (n === 'refused') this.lastFailure = `longer than ${this.maxBytes} bytes`;
+    return n;
+  }
+
+  #failure(e: unknown): ReadFailure {
+    const f = failure(e);
+    if (f === 'refused' || f === 'failed') this.lastFailure = failureCause(e);
+    return f;
   }
 }
 
@@ -202,10 +221,26 @@ export function isProcfsMount(dir: string): boolean {
 function failure(e: unknown): ReadFailure {
   if (e instanceof RefusedFileError) return 'refused';
   const code = errnoCode(e);
-  // EACCES/EPERM: another user's process without root; everything else means it is gone.
-  return code === 'EACCES' || code === 'EPERM' ? 'denied' : 'gone';
+  // ENOENT (the PID directory went away) and ESRCH (the task is exiting): the process is gone.
+  if (code === 'ENOENT' || code === 'ESRCH') return 'gone';
+  // EACCES/EPERM: another user's process without root (or CAP_SYS_PTRACE).
+  if (code === 'EACCES' || code === 'EPERM') return 'denied';
+  // Anything else (EMFILE, ENFILE, ELOOP, EIO, ...) says nothing about the process: unread.
+  return 'failed';
+}
+
+/** "EMFILE: too many open files" of a failed read, without the path; one line. */
+export function failureCause(e: unknown): string {
+  if (e instanceof RefusedFileError)
+    return e.code === 'EISDIR' ? 'EISDIR: is a directory' : 'not a regular file';
+  const code = errnoCode(e);
+  const message = e instanceof Error ? e.message : String(e);
+  if (code === undefined) return message.replace(/\s+/g, ' ').slice(0, 200);
+  // Node.js writes "CODE: description, syscall 'path'".
+  const end = message.indexOf(', ', code.length);
+  return message.startsWith(`${code}: `) && end > 0 ? message.slice(0, end) : code;
 }
 
 export function isFailure(v: unknown): v is ReadFailure {
-  return v === 'gone' || v === 'denied' || v === 'refused';
+  return v === 'gone' || v === 'denied' || v === 'refused' || v === 'failed';
 }

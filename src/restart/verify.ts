@@ -7,7 +7,7 @@ import { type NoiseConfig, noiseMatcher } from '../scan/noise.ts';
 export interface StaleCheck {
   /** PIDs that still map a stale file, each with the files. */
   stale: { pid: number; files: string[] }[];
-  /** PIDs whose maps could not be read (not gone: denied): no evidence either way. */
+  /** PIDs whose maps could not be read (not gone: denied or a read error): no evidence either way. */
   unreadable: number[];
 }
 
@@ -22,8 +22,9 @@ export function staleAmong(
   const unreadable: number[] = [];
   for (const pid of pids) {
     const len = reader.readRaw(`${pid}/maps`);
-    if (len === 'denied') unreadable.push(pid);
-    // 'gone': the process exited, so it keeps no old code.
+    // 'gone': the process exited, so it keeps no old code. Denied, refused or any other read
+    // error (EMFILE, EIO): no evidence either way.
+    if (len !== 'gone' && typeof len !== 'number') unreadable.push(pid);
     if (typeof len !== 'number') continue;
     const files = new Set<string>();
     for (const m of deletedMappings(reader.buffer, len)) {

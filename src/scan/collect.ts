@@ -94,7 +94,21 @@ export interface CollectResult {
   /** With `hostPidNs`: the processes in another PID namespace whose mount namespace is known. */
   foreign: ForeignProcess[];
   scanned: number;
+  /** Processes whose maps were denied (EACCES/EPERM). */
   denied: number;
+  /** Processes whose maps could not be read for another reason (EMFILE, ELOOP, EIO, a refused
+   *  file, ...): unread, never gone nor clean. */
+  failed: number;
+  /** Why, distinct, at most MAX_READ_ERRORS ("EMFILE: too many open files"). */
+  readErrors: string[];
+}
+
+/** Distinct read errors kept per scan (they are for a one-line note). */
+export const MAX_READ_ERRORS = 3;
+
+/** Adds `cause` to the distinct read errors (bounded). */
+export function addReadError(into: string[], cause: string): void {
+  if (into.length < MAX_READ_ERRORS && !into.includes(cause)) into.push(cause);
 }
 
 /** Whether `p` runs in another PID namespace than the host's (`hostPidNs`; null: unknown). */
@@ -138,6 +152,8 @@ export function collect(reader: ProcReader, queue: PidQueue, opts: CollectOption
     foreign: [],
     scanned: 0,
     denied: 0,
+    failed: 0,
+    readErrors: [],
   };
   for (let chunk = queue.next(); chunk; chunk = queue.next()) {
     for (const pid of chunk) {
@@ -147,9 +163,16 @@ export function collect(reader: ProcReader, queue: PidQueue, opts: CollectOption
         if (!isFailure(mnt)) res.foreign.push({ pid, mntNs: mnt });
       }
       const len = reader.readMaps(pid);
-      // Refused (a FIFO, a device or an endless file in a fixture tree): unreadable, not clean.
-      if (len === 'denied' || len === 'refused') res.denied++;
-      if (isFailure(len)) continue;
+      if (isFailure(len)) {
+        // Only an exited process is skipped silently. Refused (a FIFO, a device or an endless
+        // file in a fixture tree) or any other error (EMFILE, ELOOP, EIO): unread, not clean.
+        if (len === 'denied') res.denied++;
+        else if (len !== 'gone') {
+          res.failed++;
+          addReadError(res.readErrors, reader.lastFailure);
+        }
+        continue;
+      }
       res.scanned++;
       // The bytes read, one view for every look at them below (valid until the next read).
       const maps = bounded(reader.buffer, len);

@@ -12,18 +12,39 @@ export interface Coverage {
   ptrace?: boolean | undefined;
   /** A scan document's own verdict (its `partial` field), which decides when present. */
   partial?: boolean | undefined;
-  summary: { unreadable: number };
+  summary: {
+    unreadable: number;
+    /** Of `unreadable`, the processes that failed to read for another reason than access
+     *  (EMFILE, ELOOP, EIO, a refused file); absent (older documents): none. */
+    failed?: number | undefined;
+    /** Absent where only the unreadable count is known. */
+    scanned?: number | undefined;
+  };
+  /** Why the `failed` processes could not be read ("EMFILE: too many open files"). */
+  readErrors?: readonly string[] | undefined;
 }
 
 /**
- * Whether the processes a scan could not read make it partial: always, except as root with
- * CAP_SYS_PTRACE — then the kernel refused root itself (a sandbox's PID 1, owned by a parent
- * user namespace), which nothing on this host can change. Root without the capability sees
- * only root's own processes: nginx's workers, any daemon under its own user, go unseen.
+ * Whether the processes a scan could not read make it partial: always, except when every one
+ * was denied as root with CAP_SYS_PTRACE — then the kernel refused root itself (a sandbox's PID
+ * 1, owned by a parent user namespace), which nothing on this host can change. Root without the
+ * capability sees only root's own processes: nginx's workers, any daemon under its own user, go
+ * unseen. A read that failed otherwise (EMFILE, ELOOP, EIO) is no such exception, and a scan
+ * that read no process at all never says clean.
  */
 export function isPartialScan(c: Coverage): boolean {
   if (c.partial !== undefined) return c.partial;
-  return c.summary.unreadable > 0 && !(c.asRoot && c.ptrace !== false);
+  const s = c.summary;
+  if ((s.failed ?? 0) > 0) return true;
+  if (s.unreadable > 0 && s.scanned === 0) return true;
+  return s.unreadable > 0 && !(c.asRoot && c.ptrace !== false);
+}
+
+/** Why the failed processes could not be read: "EMFILE: too many open files" (or "; "-joined). */
+export function readErrorText(c: Pick<Coverage, 'readErrors'>): string {
+  return c.readErrors !== undefined && c.readErrors.length > 0
+    ? c.readErrors.join('; ')
+    : 'read errors';
 }
 
 /** The unreadable processes in one sentence, with what to do about them; null when none. */
@@ -31,10 +52,22 @@ export function unreadableNote(c: Coverage & { summary: { scanned: number } }): 
   const s = c.summary;
   if (s.unreadable === 0) return null;
   const of = `${s.unreadable} of ${s.scanned + s.unreadable} processes could not be read`;
-  if (!c.asRoot) return `${of}: run as root to see all.`;
-  if (c.ptrace === false)
-    return `${of}: afterpatch runs without CAP_SYS_PTRACE, which reading other users' processes needs.`;
-  return `${of} (access denied even to root).`;
+  const failed = s.failed ?? 0;
+  const denied = s.unreadable - failed;
+  const deniedWhy = !c.asRoot
+    ? 'access denied: run as root to see all'
+    : c.ptrace === false
+      ? "access denied: afterpatch runs without CAP_SYS_PTRACE, which reading other users' processes needs"
+      : 'access denied even to root';
+  if (failed === 0) {
+    if (!c.asRoot) return `${of}: run as root to see all.`;
+    if (c.ptrace === false)
+      return `${of}: afterpatch runs without CAP_SYS_PTRACE, which reading other users' processes needs.`;
+    return `${of} (access denied even to root)${s.scanned === 0 ? ': the scan is partial' : ''}.`;
+  }
+  const why = `(${readErrorText(c)})`;
+  if (denied === 0) return `${of} ${why}: the scan is partial.`;
+  return `${of}: ${failed} ${why}, ${denied} ${deniedWhy}; the scan is partial.`;
 }
 
 /** Whether this process has CAP_SYS_PTRACE in its effective set; false when that is unknown. */

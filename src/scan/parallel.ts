@@ -9,7 +9,7 @@ import { ProcReader, readFileBounded } from '../procfs/reader.ts';
 import { statFields } from '../procfs/status.ts';
 import { BULK_CGROUP_THRESHOLD, CgroupSnapshot } from './cgroups.ts';
 import type { CollectOptions, CollectResult } from './collect.ts';
-import { collect } from './collect.ts';
+import { addReadError, collect } from './collect.ts';
 import {
   type ListReply,
   type ListRequest,
@@ -147,6 +147,11 @@ export async function collectAll(
     foreign: results.flatMap((r) => r.foreign).sort((a, b) => a.pid - b.pid),
     scanned: results.reduce((n, r) => n + r.scanned, 0),
     denied: results.reduce((n, r) => n + r.denied, 0),
+    failed: results.reduce((n, r) => n + r.failed, 0),
+    readErrors: results.reduce((into: string[], r) => {
+      for (const e of r.readErrors) addReadError(into, e);
+      return into;
+    }, []),
   };
 }
 

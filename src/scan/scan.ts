@@ -67,8 +67,12 @@ export interface ScanOptions {
 export interface ScanSummary {
   /** Processes whose maps could be read. */
   scanned: number;
-  /** Processes whose maps could not be read (not root). */
+  /** Processes whose maps could not be read: access denied (not root, or no CAP_SYS_PTRACE),
+   *  or `failed`. */
   unreadable: number;
+  /** Of `unreadable`, those that failed to read for another reason than access (EMFILE,
+   *  ELOOP, EIO, a file that is not a regular one): the scan is partial even as root. */
+  failed?: number;
   processes: number;
   units: number;
   userUnits: number;
@@ -97,6 +101,9 @@ export interface ScanReport {
   processes: StaleProcess[];
   /** Problems that did not stop the scan (e.g. the package database could not be read). */
   warnings: string[];
+  /** Why the summary's `failed` processes could not be read (distinct, at most 3), e.g.
+   *  "EMFILE: too many open files"; empty when none failed. */
+  readErrors?: string[];
   /**
    * Every stale process before --lib, --unit and --package narrowed `processes` (which are
    * applied after the host was read, packages looked up): the scan reboot-required would make,
@@ -116,6 +123,15 @@ export async function scan(options: ScanOptions = {}): Promise<ScanReport> {
   const wanted = options.filters?.pids ? new Set(options.filters.pids) : null;
   const all = listPids(reader);
   const pids = wanted ? all.filter((p) => wanted.has(p)) : all;
+  // Nothing to read is never "nothing stale" (an empty --proc-root, a --pid of no process).
+  if (wanted !== null && pids.length < wanted.size) {
+    const missing = [...wanted].filter((p) => !pids.includes(p)).sort((a, b) => a - b);
+    throw new UserError(
+      `no process with PID ${missing.join(', ')} in ${reader.root}: it does not exist (or exited).`,
+    );
+  }
+  if (pids.length === 0)
+    throw new UserError(`no processes in ${reader.root}: is procfs mounted there?`);
   const wantPackages = options.packages !== false;
   // Which package manager there is is found out while the threads read /proc.
   const dbPromise = wantPackages ? openPackageDb({ root: hostRoot }) : Promise.resolve(null);
@@ -146,6 +162,14 @@ export async function scan(options: ScanOptions = {}): Promise<ScanReport> {
   );
   // The worker kept for the package search ends with the scan, whatever happens.
   try {
+    if (raw.scanned + raw.denied + raw.failed === 0) {
+      // Every process listed was gone when its maps were read.
+      throw new UserError(
+        wanted === null
+          ? `no process could be read in ${reader.root}: all ${pids.length} listed exited before their maps were read.`
+          : `no process with PID ${pids.join(', ')} in ${reader.root}: it exited before its maps were read.`,
+      );
+    }
     const candidates = raw.processes.filter(
       (p) => p.comm === null || !ignoredNames.some((re) => re.test(p.comm ?? '')),
     );
@@ -218,10 +242,11 @@ export async function scan(options: ScanOptions = {}): Promise<ScanReport> {
       time: new Date().toISOString(),
       durationMs: Math.round(performance.now() - t0),
       packageManager: manager,
-      summary: summarize(raw.scanned, raw.denied, kept, groups),
+      summary: summarize(raw.scanned, raw.denied, raw.failed, kept, groups),
       groups,
       processes: kept,
       warnings,
+      readErrors: raw.readErrors,
       ...(wanted === null && wantPackages && options.fileOwners !== false
         ? { unfiltered: processes }
         : {}),
@@ -503,7 +528,8 @@ function truncationWarning(processes: readonly StaleProcess[]): string | null {
 
 function summarize(
   scanned: number,
-  unreadable: number,
+  denied: number,
+  failed: number,
   processes: readonly StaleProcess[],
   groups: readonly Group[],
 ): ScanSummary {
@@ -526,7 +552,7 @@ function summarize(
     stale++;
     if (files.every((f) => f.kind === 'data')) dataOnly++;
   }
-  return { scanned, unreadable, processes: stale, ...counts, dataOnly };
+  return { scanned, unreadable: denied + failed, failed, processes: stale, ...counts, dataOnly };
 }
 
 export { ownerKey };

@@ -60,6 +60,7 @@ describe('src/owner.ts', () => {
     const summary: Record<keyof ScanSummary, true> = {
       scanned: true,
       unreadable: true,
+      failed: true,
       processes: true,
       units: true,
       userUnits: true,

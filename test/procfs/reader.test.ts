@@ -111,14 +111,26 @@ describe('scan of a tree with a FIFO and a /dev/zero maps', () => {
     const t0 = performance.now();
     const r = await runCli(['scan', '--json', '--proc-root', fx.root]);
     assert.ok(performance.now() - t0 < 20_000, 'the scan did not hang');
-    const report = JSON.parse(r.stdout) as { summary: { scanned: number; unreadable: number } };
+    const report = JSON.parse(r.stdout) as {
+      partial: boolean;
+      summary: { scanned: number; unreadable: number; failed: number };
+      readErrors: string[];
+    };
     assert.equal(report.summary.unreadable, 2, r.stderr);
     assert.equal(report.summary.scanned, 2);
+    // Refused is no denial: partial as root too (was: "access denied even to root", clean).
+    assert.equal(report.summary.failed, 2);
+    assert.equal(report.partial, true);
+    assert.deepEqual(report.readErrors, ['not a regular file']);
   });
 
-  it('check (as root) notes them in its long output', async () => {
+  it('check (as root too) is UNKNOWN and names the cause', async () => {
     const r = await runCli(['check', '--proc-root', fx.root, '--root', fx.root]);
-    assert.match(r.stdout, /2 of 4 processes could not be read/);
+    assert.equal(r.code, 3, r.stdout);
+    assert.match(
+      r.stdout,
+      /^AFTERPATCH UNKNOWN - cannot read 2 of 4 processes: 2 failed \(not a regular file\)/,
+    );
     assert.match(r.stdout, /osrelease: EREFUSED/, 'the FIFO osrelease refused, not waited on');
   });
 });

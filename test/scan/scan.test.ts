@@ -240,12 +240,19 @@ describe('scan on a fixture /proc', () => {
       unit.processes.map((p) => p.pid),
       [100, 101, 700],
     );
-    const pid = await scan({ procRoot: fx.root, packages: false, filters: { pids: [300, 999] } });
+    const pid = await scan({ procRoot: fx.root, packages: false, filters: { pids: [300] } });
     assert.deepEqual(
       pid.processes.map((p) => p.pid),
       [300],
     );
     assert.equal(scanExitCode(pid), 0);
+    // A PID that does not exist is not "clean" (was: 999 left out, the rest exit 0).
+    await assert.rejects(
+      scan({ procRoot: fx.root, packages: false, filters: { pids: [300, 999] } }),
+      (e: Error) =>
+        e.name === 'UserError' &&
+        /^no process with PID 999 in .*: it does not exist/.test(e.message),
+    );
   });
 
   it('gives the same result with worker threads', async () => {
