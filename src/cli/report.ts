@@ -15,7 +15,7 @@ export function register(program: Command, io: CliIo): void {
     .addOption(quietOption())
     .addHelpText(
       'after',
-      '\nExit status: 0 every host clean, 1 some host needs a restart or a reboot, failed or has no scan (unknown), 2 error.\nSee docs/fleet.md.',
+      '\nExit status: 0 every host clean, 1 some host needs a restart or a reboot, failed or has no scan (unknown), 2 error (bad input, or no host in the input).\nSee docs/fleet.md.',
     )
     .action(async (files, opts) => {
       const { runReport } = await import('../commands/report.ts');

@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { CliIo } from '../cli/io.ts';
 import { errnoOf } from '../errors.ts';
@@ -11,6 +10,7 @@ import {
 } from '../fleet/merge.ts';
 import { fleetToJson, formatFleet } from '../output/fleet.ts';
 import { styleFor } from '../output/style.ts';
+import { RefusedFileError, readFileBounded } from '../procfs/reader.ts';
 
 export interface ReportCliOptions {
   json?: true;
@@ -22,6 +22,30 @@ async function readStdin(stdin: CliIo['stdin']): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const c of stdin) chunks.push(c as Buffer);
   return Buffer.concat(chunks).toString('utf8');
+}
+
+/**
+ * The most bytes read from one input file: a 500-host fleet of full scan documents stays far
+ * below, and JSON.parse of a larger string would exhaust memory first.
+ */
+const MAX_INPUT_BYTES = 256 * 1024 * 1024;
+
+/**
+ * An input file: opened non-blocking, a regular file only (a FIFO, a device such as /dev/zero
+ * through a symlink, a socket or a directory is refused, never waited on) and capped.
+ */
+function readInputFile(file: string): string {
+  try {
+    return readFileBounded(file, MAX_INPUT_BYTES).toString('utf8');
+  } catch (e) {
+    if (e instanceof RefusedFileError && e.code === 'EREFUSED') {
+      const why = /longer than/.test(e.message)
+        ? `larger than ${MAX_INPUT_BYTES / 1024 / 1024} MiB`
+        : 'not a regular file';
+      throw new FleetInputError(file, null, `cannot read (${why})`);
+    }
+    throw new FleetInputError(file, null, `cannot read (${errnoOf(e)})`);
+  }
 }
 
 /** `web1.json`, `web1.jsonl`, `web1` (ansible --tree) → `web1`: the host of a reboot-only document. */
@@ -42,11 +66,13 @@ export async function runReport(
   const docs: (RawDocument & { fallbackHost: string | null })[] = [];
   for (const file of inputs) {
     let text: string;
-    try {
-      text = file === '-' ? await readStdin(io.stdin) : readFileSync(file, 'utf8');
-    } catch (e) {
-      throw new FleetInputError(file, null, `cannot read (${errnoOf(e)})`);
-    }
+    if (file === '-') {
+      try {
+        text = await readStdin(io.stdin);
+      } catch (e) {
+        throw new FleetInputError(file, null, `cannot read (${errnoOf(e)})`);
+      }
+    } else text = readInputFile(file);
     const fallbackHost = file === '-' ? null : hostFromFile(file);
     for (const d of parseInput(text, file === '-' ? '(stdin)' : file))
       docs.push({ ...d, fallbackHost });

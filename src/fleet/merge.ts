@@ -93,8 +93,26 @@ export type HostPart = {
   | { kind: 'scan'; data: ScanPart }
   | { kind: 'restart'; data: RestartPart }
   | { kind: 'reboot'; data: RebootPart }
-  | { kind: 'status'; data: { failed: boolean; msg: string } }
+  | { kind: 'status'; data: HostStatus }
 );
+
+/**
+ * What a combined per-host object says beside its parts: the module's failure and verdicts, its
+ * health command, and the parts it carries as `null` (tried, nothing read). Pushed only when one
+ * of them says something; it counts while the object is the host's latest word.
+ */
+export interface HostStatus {
+  failed: boolean;
+  msg: string;
+  /** The health command's status when it was not 0 (null: it could not be started). */
+  healthFailed?: { rc: number | null } | undefined;
+  needsRestart?: boolean | undefined;
+  needsReboot?: boolean | undefined;
+  /** `scan: null`: no scan was read by this object. */
+  noScan?: boolean | undefined;
+  /** `reboot: null`: no reboot verdict was read (never "no reboot"). */
+  noReboot?: boolean | undefined;
+}
 type Kind = keyof typeof PART_SCHEMAS;
 type PartOf<K extends HostPart['kind']> = Extract<HostPart, { kind: K }>;
 
@@ -125,6 +143,9 @@ function checkVersion(format: string, version: unknown, where: RawDocument): voi
 function problemOf(issues: readonly v.BaseIssue<unknown>[]): string {
   const issue = issues[0] as v.BaseIssue<unknown>;
   const path = v.getDotPath(issue);
+  // A required field left out: say so plainly (valibot words it "Invalid key").
+  if (path !== null && issue.kind === 'schema' && issue.received === 'undefined')
+    return `"${path}" is missing`;
   return `${path === null ? '' : `"${path}": `}${issue.message}`;
 }
 
@@ -202,7 +223,7 @@ export function documentParts(
         : 'not an afterpatch document (expected scan, restart or reboot-required --json, or a per-host object with "host")',
     );
   }
-  const { failed, msg } = obj.output;
+  const { failed, msg, health } = obj.output;
   const time = nonEmpty(obj.output.time);
   const parts: HostPart[] = [];
   for (const kind of ['scan', 'restart', 'reboot'] as const) {
@@ -222,8 +243,17 @@ export function documentParts(
       `host ${host} has no scan, restart or reboot result and did not fail: nothing to judge`,
     );
   }
-  if (failed === true) {
-    parts.push({ host, time, seq, kind: 'status', data: { failed: true, msg: msg ?? '' } });
+  const status: HostStatus = {
+    failed: failed === true,
+    msg: msg ?? '',
+    healthFailed: health !== undefined && health.rc !== 0 ? { rc: health.rc } : undefined,
+    needsRestart: obj.output.needs_restart === true || undefined,
+    needsReboot: obj.output.needs_reboot === true || undefined,
+    noScan: d.scan === null || undefined,
+    noReboot: d.reboot === null || undefined,
+  };
+  if (Object.values(status).some((x) => x === true || (typeof x === 'object' && x !== null))) {
+    parts.push({ host, time, seq, kind: 'status', data: status });
   }
   return parts;
 }
@@ -246,11 +276,16 @@ const entryName = (e: { unit?: string | null | undefined; key?: string | undefin
  * a document of an older afterpatch without one, processes unreadable without root.
  */
 function scanIsPartial(s: ScanPart): boolean {
-  return isPartialScan({
-    asRoot: s.asRoot !== false,
-    partial: s.partial,
-    summary: { unreadable: s.summary?.unreadable ?? 0 },
-  });
+  return isPartialScan({ asRoot: s.asRoot, partial: s.partial, summary: s.summary });
+}
+
+/**
+ * Whether a restart's plan was made from a partial scan: its `partial` field, or for a document
+ * of an older afterpatch without one, any process it could not read (a restart document does not
+ * say whether it ran as root, so the exception for processes even root cannot read is not made).
+ */
+function restartIsPartial(r: RestartPart): boolean {
+  return r.partial ?? r.scan.unreadable > 0;
 }
 
 function scanFindings(s: ScanPart): { units: string[]; packages: string[] } {
@@ -307,11 +342,16 @@ export function hostView(host: string, parts: readonly HostPart[]): FleetHost {
       else restartFailed.push(entryName(x));
     }
     if (restartIsLatest) {
-      // What the restart leaves: failed results, entries it does not act on (a human must), and
-      // for a dry run everything it plans.
+      // What the restart leaves: failed results, entries it does not act on (a human must), for
+      // a dry run everything it plans, and for a real run what it planned to act on but has no
+      // result for (stopped by a signal or an error before that batch).
       for (const u of restartFailed) units.add(u);
+      const doneKeys = new Set(r.results.map((x) => x.key).filter((k) => k !== undefined));
+      const doneNames = new Set(r.results.map(entryName));
+      const done = (e: (typeof r.plan)[number]) =>
+        e.key !== undefined ? doneKeys.has(e.key) : doneNames.has(entryName(e));
       for (const e of r.plan) {
-        if (r.dryRun === true || !isActing(String(e.action))) units.add(entryName(e));
+        if (r.dryRun || !isActing(String(e.action)) || !done(e)) units.add(entryName(e));
       }
       if (scan !== undefined) {
         for (const p of scanFindings(scan.data).packages) packages.add(p);
@@ -320,6 +360,9 @@ export function hostView(host: string, parts: readonly HostPart[]): FleetHost {
   }
   const rebootReasons: string[] = [];
   let needsReboot = false;
+  // required: false beside reasons is a verdict that contradicts itself: not "no reboot".
+  const rebootContradicts =
+    reboot !== undefined && !reboot.data.required && reboot.data.reasons.length > 0;
   if (reboot !== undefined) {
     needsReboot = reboot.data.required;
     for (const r of reboot.data.reasons) {
@@ -335,17 +378,35 @@ export function hostView(host: string, parts: readonly HostPart[]): FleetHost {
   const lastData = used
     .filter((p) => p !== status && p.seq !== status?.seq)
     .reduce<HostPart | undefined>((a, p) => (a === undefined || newer(p, a) ? p : a), undefined);
-  const failed =
-    status?.data.failed === true && (lastData === undefined || !newer(lastData, status));
+  const said = status !== undefined && (lastData === undefined || !newer(lastData, status));
+  const st = said ? status.data : undefined;
+  const failed = st !== undefined && (st.failed || st.healthFailed !== undefined);
+  if (st?.needsReboot) needsReboot = true;
+  // A part the object carried as null counts unless a later document of that kind replaced it.
+  const replaced = (p: HostPart | undefined) => p !== undefined && status && newer(p, status);
+  const noReboot = status?.data.noReboot === true && !replaced(reboot);
+  const noScan = status?.data.noScan === true && !replaced(scan) && !replaced(restart);
   const times = used.map((p) => p.time).filter((t): t is string => t !== null);
   const time = times.sort((a, b) => Date.parse(a) - Date.parse(b)).at(-1) ?? null;
-  const needsRestart = units.size > 0;
+  const needsRestart = units.size > 0 || st?.needsRestart === true;
   const advisories = scan === undefined ? null : scanAdvisories(scan.data);
   // Fail closed: without a scan or a restart nobody read the host's processes, so it is not
   // clean (a reboot verdict alone says nothing about outdated code still running); nor when the
   // scan in use could read only part of them (no root, or no CAP_SYS_PTRACE).
   const partial = scan !== undefined && !restartIsLatest && scanIsPartial(scan.data);
-  const unknown = !failed && ((scan === undefined && restart === undefined) || partial);
+  const restartPartial = restartIsLatest && restartIsPartial(restart.data);
+  const why = partial
+    ? 'partial scan: some processes could not be read (no root or no CAP_SYS_PTRACE)'
+    : restartPartial
+      ? "partial restart: its plan's scan could not read some processes (no root or no CAP_SYS_PTRACE)"
+      : noScan
+        ? 'no scan result (scan: null)'
+        : noReboot
+          ? 'no reboot verdict (reboot: null)'
+          : rebootContradicts
+            ? 'reboot verdict contradicts itself: required false with reasons'
+            : null;
+  const unknown = !failed && ((scan === undefined && restart === undefined) || why !== null);
   return {
     host,
     time,
@@ -353,12 +414,7 @@ export function hostView(host: string, parts: readonly HostPart[]): FleetHost {
     needsReboot,
     failed,
     // Not failed here (failed needs a status), so a partial scan is what made the host unknown.
-    msg:
-      failed && status
-        ? status.data.msg || null
-        : partial
-          ? 'partial scan: some processes could not be read (no root or no CAP_SYS_PTRACE)'
-          : null,
+    msg: st !== undefined && failed ? failureMsg(st) : why,
     unknown,
     clean: !needsRestart && !needsReboot && !failed && !unknown,
     units: [...units].sort(),
@@ -366,9 +422,16 @@ export function hostView(host: string, parts: readonly HostPart[]): FleetHost {
     restarted: restarted.sort(),
     restartFailed: restartFailed.sort(),
     rebootReasons,
-    sources: used.map((p) => p.kind),
+    sources: used.filter((p) => p !== status || said).map((p) => p.kind),
     ...(advisories === null ? {} : { advisories }),
   };
+}
+
+function failureMsg(st: HostStatus): string | null {
+  if (st.msg) return st.msg;
+  if (st.healthFailed === undefined) return null;
+  const rc = st.healthFailed.rc;
+  return rc === null ? 'health command could not be started' : `health command exited ${rc}`;
 }
 
 function counts(hosts: readonly FleetHost[], pick: (h: FleetHost) => string[]): FleetCount[] {
@@ -383,6 +446,8 @@ function counts(hosts: readonly FleetHost[], pick: (h: FleetHost) => string[]): 
 export function mergeFleet(
   docs: readonly (RawDocument & { fallbackHost?: string | null })[],
 ): FleetView {
+  // No host at all is no verdict, never an all-clear (docs/fleet.md).
+  if (docs.length === 0) throw new UserError('no host in the input: nothing to report');
   const byHost = new Map<string, HostPart[]>();
   docs.forEach((d, seq) => {
     for (const p of documentParts(d, seq, d.fallbackHost ?? null)) {

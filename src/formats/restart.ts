@@ -61,6 +61,14 @@ export const RestartCoreSchema = v.object({
   dryRun: v.boolean(),
   /** The summary of the scan the plan was made from. */
   scan: ScanSummarySchema,
+  partial: v.optional(
+    v.pipe(
+      v.boolean(),
+      v.description(
+        'true when the plan\'s scan could not read some processes for lack of root or CAP_SYS_PTRACE: the plan may miss stale code, nothing in it says "clean" (absent from documents of earlier versions)',
+      ),
+    ),
+  ),
   plan: v.array(PlanEntryDocSchema),
   results: v.array(UnitResultDocSchema),
   summary: RestartSummarySchema,

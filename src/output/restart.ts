@@ -4,7 +4,7 @@ import type { RestartDocument, UnitResultDoc } from '../formats/restart.ts';
 import { entryLabel, type UnitResult } from '../restart/apply.ts';
 import { isActionable, type PlanEntry } from '../restart/plan.ts';
 import type { RestartReport } from '../restart/restart.ts';
-import { type Coverage, unreadableNote } from '../scan/coverage.ts';
+import { type Coverage, isPartialScan, unreadableNote } from '../scan/coverage.ts';
 import { VERSION } from '../version.ts';
 import { advisoryLeftAlone } from './advisory.ts';
 import type { Style } from './style.ts';
@@ -25,6 +25,8 @@ export function restartToJson(r: RestartReport): RestartDocument {
     time: r.scan.time,
     dryRun: r.dryRun,
     scan: { ...r.scan.summary },
+    // The plan's coverage, by the rule restart's own exit status uses (report reads it).
+    partial: isPartialScan(r.scan),
     plan: r.plan.map((e) => ({
       key: e.key,
       type: e.owner.type,

@@ -13,7 +13,9 @@ const scanDoc = (host: string, time: string, entries: object[] = []) => ({
   formatVersion: 1,
   hostname: host,
   time,
-  summary: { processes: entries.length },
+  asRoot: true,
+  partial: false,
+  summary: { processes: entries.length, unreadable: 0 },
   entries,
 });
 const sshEntry = {
@@ -51,6 +53,8 @@ const restartDoc = (
   hostname: host,
   time,
   dryRun,
+  scan: { unreadable: 0 },
+  partial: false,
   plan,
   results,
 });
@@ -176,8 +180,8 @@ describe('mergeFleet', () => {
     {
       name: 'an older document without `partial`: unreadable processes without root are unknown too',
       docs: [
-        { ...scanDoc('a', T1), asRoot: false, summary: { unreadable: 3 } },
-        { ...scanDoc('b', T1), asRoot: true, summary: { unreadable: 1 } },
+        { ...scanDoc('a', T1), asRoot: false, partial: undefined, summary: { unreadable: 3 } },
+        { ...scanDoc('b', T1), asRoot: true, partial: undefined, summary: { unreadable: 1 } },
         { ...scanDoc('c', T1), asRoot: true, partial: false, summary: { unreadable: 1 } },
       ],
       want: {
@@ -226,6 +230,112 @@ describe('mergeFleet', () => {
       docs: [{ host: 'a', time: T1, failed: true, msg: 'unreachable' }, scanDoc('a', T2)],
       want: { a: { restart: false, reboot: false, clean: true } },
       exit: 0,
+    },
+    // Issue 17: fail closed on restart documents, combined objects and reboot verdicts.
+    {
+      name: 'a dry run whose scan was partial is unknown, also over an older partial scan (was: clean)',
+      docs: [
+        { ...scanDoc('a', T1), asRoot: false, partial: true, summary: { unreadable: 22 } },
+        { ...restartDoc('a', T2, [], [], true), scan: { unreadable: 22 }, partial: true },
+        { ...restartDoc('b', T2, [], [], true), scan: { unreadable: 22 }, partial: undefined },
+      ],
+      want: {
+        a: { restart: false, reboot: false, clean: false, unknown: true },
+        b: { restart: false, reboot: false, clean: false, unknown: true },
+      },
+      exit: 1,
+    },
+    {
+      name: 'a restart stopped by SIGTERM: a planned unit without a result still needs a restart (was: clean)',
+      docs: [
+        scanDoc('a', T1, [sshEntry]),
+        {
+          ...restartDoc(
+            'a',
+            T2,
+            [],
+            [{ key: sshEntry.key, unit: 'ssh.service', action: 'restart' }],
+          ),
+          interrupted: 'SIGTERM',
+        },
+      ],
+      want: { a: { restart: true, reboot: false, clean: false } },
+      exit: 1,
+    },
+    {
+      name: 'a reboot verdict of required: false with reasons contradicts itself: unknown (was: clean)',
+      docs: [
+        scanDoc('a', T1),
+        rebootDoc(false, {
+          hostname: 'a',
+          time: T1,
+          reasons: [{ type: 'sentinel', file: '/run/reboot-required', packages: [] }],
+        }),
+      ],
+      want: { a: { restart: false, reboot: false, clean: false, unknown: true } },
+      exit: 1,
+    },
+    {
+      name: 'a combined object with reboot: null has no reboot verdict: unknown (was: clean)',
+      docs: [{ host: 'a', failed: false, msg: '', scan: scanDoc('a', T1), reboot: null }],
+      want: { a: { restart: false, reboot: false, clean: false, unknown: true } },
+      exit: 1,
+    },
+    {
+      name: 'reboot: null is replaced by a later reboot document',
+      docs: [
+        { host: 'a', time: T1, scan: scanDoc('a', T1), reboot: null },
+        rebootDoc(false, { hostname: 'a', time: T2 }),
+      ],
+      want: { a: { restart: false, reboot: false, clean: true } },
+      exit: 0,
+    },
+    {
+      name: 'a combined object with scan: null over an older clean scan: unknown (was: clean)',
+      docs: [scanDoc('a', T1), { host: 'a', time: T2, scan: null, reboot: rebootDoc(false) }],
+      want: { a: { restart: false, reboot: false, clean: false, unknown: true } },
+      exit: 1,
+    },
+    {
+      name: 'needs_reboot: true counts without failed (was: clean)',
+      docs: [{ host: 'a', needs_reboot: true, scan: scanDoc('a', T1), reboot: rebootDoc(false) }],
+      want: { a: { restart: false, reboot: true, clean: false } },
+      exit: 1,
+    },
+    {
+      name: 'needs_restart: true counts without failed (was: clean)',
+      docs: [{ host: 'a', needs_restart: true, scan: scanDoc('a', T1), reboot: rebootDoc(false) }],
+      want: { a: { restart: true, reboot: false, clean: false } },
+      exit: 1,
+    },
+    {
+      name: 'a failing health command fails the host without failed (was: clean)',
+      docs: [
+        {
+          host: 'a',
+          health: { argv: ['false'], rc: 1, attempts: 1, stdout: '', stderr: '' },
+          scan: scanDoc('a', T1),
+          reboot: rebootDoc(false),
+        },
+        {
+          host: 'b',
+          health: { argv: ['nope'], rc: null, attempts: 1, stdout: '', stderr: '' },
+          scan: scanDoc('b', T1),
+          reboot: rebootDoc(false),
+        },
+        {
+          host: 'c',
+          health: { argv: ['true'], rc: 0, attempts: 1, stdout: '', stderr: '' },
+          scan: scanDoc('c', T1),
+          reboot: rebootDoc(false),
+        },
+      ],
+      want: {
+        a: { restart: false, reboot: false, clean: false, failed: true },
+        b: { restart: false, reboot: false, clean: false, failed: true },
+        c: { restart: false, reboot: false, clean: true },
+      },
+      exit: 1,
     },
   ];
   for (const c of cases) {
@@ -302,6 +412,8 @@ describe('mergeFleet', () => {
           host: 'a',
           scan: {
             time: T1,
+            asRoot: true,
+            summary: { unreadable: 0 },
             entries: [{ key: 'k', unit: 'u.service', severity: 'code', packages: ['libc6'] }],
           },
         },
@@ -320,6 +432,21 @@ describe('mergeFleet', () => {
       [{ format: 'afterpatch-nope', formatVersion: 1 }, /unknown format/],
       [{ ...scanDoc('a', T1), formatVersion: 2 }, /format version 2 is newer/],
       [rebootDoc(false), /without a host name/],
+      // Issue 17: required fields are required; a time that is not one never wins as "newest".
+      [
+        { format: 'afterpatch-scan', formatVersion: 1, hostname: 'a', entries: [] },
+        /in\.json:1: afterpatch-scan document of host a is not usable \("asRoot" is missing\)/,
+      ],
+      [
+        { ...scanDoc('a', T1), asRoot: false, partial: undefined, summary: undefined },
+        /"summary" is missing/,
+      ],
+      [{ ...scanDoc('a', T1), summary: {} }, /"summary\.unreadable" is missing/],
+      [{ ...restartDoc('a', T1, []), dryRun: undefined }, /"dryRun" is missing/],
+      [{ ...restartDoc('a', T1, []), scan: undefined }, /"scan" is missing/],
+      [{ ...scanDoc('a', 'zzzz') }, /"time": not an ISO 8601 time/],
+      [{ host: 'a', time: 'zzzz', scan: scanDoc('a', T1) }, /"time": not an ISO 8601 time/],
+      [{ host: 'a', scan: { ...scanDoc('a', T1), time: 'zzzz' } }, /"time": not an ISO 8601 time/],
     ];
     for (const [doc, re] of bad) {
       assert.throws(
@@ -327,6 +454,12 @@ describe('mergeFleet', () => {
         (e: Error) => e instanceof FleetInputError && re.test(e.message),
       );
     }
+  });
+});
+
+describe('mergeFleet without hosts', () => {
+  it('no host at all is an input error, never an all-clear (issue 17: was exit 0)', () => {
+    assert.throws(() => mergeFleet([]), /no host in the input/);
   });
 });
 

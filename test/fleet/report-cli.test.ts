@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile, execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -13,7 +13,9 @@ const scan = (host: string, stale: boolean) => ({
   formatVersion: 1,
   hostname: host,
   time: T1,
-  summary: {},
+  asRoot: true,
+  partial: false,
+  summary: { unreadable: 0 },
   entries: stale
     ? [
         {
@@ -50,6 +52,9 @@ describe('afterpatch report', () => {
     );
     writeFileSync(f('bad.jsonl'), `${JSON.stringify(scan('a', false))}\n{not json\n`);
     writeFileSync(f('weird.json'), '{"hello": "world"}');
+    writeFileSync(f('empty-array.json'), '[]\n');
+    execFileSync('mkfifo', [f('fifo')]);
+    symlinkSync('/dev/zero', f('zero.json'));
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -111,6 +116,11 @@ describe('afterpatch report', () => {
       [[f('bad.jsonl')], /^afterpatch: .*bad\.jsonl:2: not valid JSON/],
       [[f('weird.json')], /^afterpatch: .*weird\.json: not an afterpatch document/],
       [[f('missing.json')], /^afterpatch: .*missing\.json: cannot read \(ENOENT\)/],
+      // Issue 17: no host is no verdict (was: exit 0, "0 clean"); what is not a regular file is
+      // refused, never waited on (a FIFO without a writer, /dev/zero through a symlink hung).
+      [[f('empty-array.json')], /^afterpatch: no host in the input/],
+      [[f('fifo')], /^afterpatch: .*fifo: cannot read \(not a regular file\)/],
+      [[f('zero.json')], /^afterpatch: .*zero\.json: cannot read \(not a regular file\)/],
     ];
     for (const [files, re] of cases) {
       const r = await runCli(['report', ...files]);
@@ -128,12 +138,14 @@ describe('afterpatch report', () => {
   });
 
   it('a host without a usable result is an input error, never clean (issue 11.5)', async () => {
+    const whole = { asRoot: true, summary: { unreadable: 0 } };
+    const real = { dryRun: false, scan: { unreadable: 0 } };
     const cases: [unknown, RegExp][] = [
-      [{ host: 'a', scan: {} }, /"scan" of host a is not a usable result \("entries": /],
+      [{ host: 'a', scan: {} }, /"scan" of host a is not a usable result \("asRoot" is missing/],
       [{ host: 'a' }, /host a has no scan, restart or reboot result/],
-      [{ host: 'a', scan: { entries: 'none' } }, /"entries": /],
-      [{ host: 'a', restart: { plan: [] } }, /"restart" of host a .*"results"/],
-      [{ host: 'a', restart: { plan: [], results: [{}] } }, /"results\.0\.outcome"/],
+      [{ host: 'a', scan: { ...whole, entries: 'none' } }, /"entries": /],
+      [{ host: 'a', restart: { ...real, plan: [] } }, /"restart" of host a .*"results"/],
+      [{ host: 'a', restart: { ...real, plan: [], results: [{}] } }, /"results\.0\.outcome"/],
       [{ host: 'a', reboot: { reasons: [] } }, /"reboot" of host a .*"required"/],
       [
         { format: 'afterpatch-scan', formatVersion: 1, hostname: 'a' },
