@@ -64,7 +64,7 @@ export function register(program: Command, io: CliIo): void {
     .addOption(rootOption(io.env))
     .addHelpText(
       'after',
-      `\nExit status: 0 nothing stale, 1 stale code found (or an advisory not clean, or with --reboot a reboot required), 2 error, 3 nothing stale found but, without root or CAP_SYS_PTRACE, some processes could not be read (or an advisory is unknown).\nNoise rules: ${NOISE_RULES.map((r) => r.id).join(' ')} (see docs/noise.md).`,
+      `\nExit status: 0 nothing stale, 1 stale code found (or an advisory not clean, or with --reboot a reboot required), 2 error, 3 nothing stale found but, without root or CAP_SYS_PTRACE, some processes could not be read (or an advisory, or with --reboot the reboot verdict, is unknown).\nNoise rules: ${NOISE_RULES.map((r) => r.id).join(' ')} (see docs/noise.md).`,
     )
     .action(async (opts) => {
       const { runScan } = await import('../commands/scan.ts');

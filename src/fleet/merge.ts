@@ -345,7 +345,11 @@ export function hostView(host: string, parts: readonly HostPart[]): FleetHost {
   // clean (a reboot verdict alone says nothing about outdated code still running); nor when the
   // scan in use could read only part of them (no root, or no CAP_SYS_PTRACE).
   const partial = scan !== undefined && !restartIsLatest && scanIsPartial(scan.data);
-  const unknown = !failed && ((scan === undefined && restart === undefined) || partial);
+  // A reboot verdict that could not be had (evidence unreadable) is no "no reboot" either.
+  const rebootUnknown =
+    reboot !== undefined && !needsReboot && (reboot.data.unknown?.length ?? 0) > 0;
+  const unknown =
+    !failed && ((scan === undefined && restart === undefined) || partial || rebootUnknown);
   return {
     host,
     time,
@@ -358,7 +362,9 @@ export function hostView(host: string, parts: readonly HostPart[]): FleetHost {
         ? status.data.msg || null
         : partial
           ? 'partial scan: some processes could not be read (no root or no CAP_SYS_PTRACE)'
-          : null,
+          : rebootUnknown
+            ? `reboot verdict unknown: ${reboot?.data.unknown?.join('; ')}`
+            : null,
     unknown,
     clean: !needsRestart && !needsReboot && !failed && !unknown,
     units: [...units].sort(),
