@@ -107,9 +107,18 @@ export function restartExitCode(r: {
   return RESTART_EXIT.ok;
 }
 
-/** `reboot-required` follows `needs-restarting -r`: 1 reboot needed, 0 not, 2 error (never 0 on error). */
-export const REBOOT_EXIT = { notRequired: 0, required: 1, error: 2 } as const;
+/**
+ * `reboot-required` follows `needs-restarting -r`: 1 reboot needed, 0 not, 2 error, 3 unknown (no
+ * reason found, but evidence that could have been one could not be read): never 0 on a doubt.
+ */
+export const REBOOT_EXIT = { notRequired: 0, required: 1, error: 2, unknown: 3 } as const;
 
-export function rebootExitCode(r: { required: boolean }): number {
-  return r.required ? REBOOT_EXIT.required : REBOOT_EXIT.notRequired;
+export function rebootExitCode(r: { required: boolean; unknown?: readonly string[] }): number {
+  if (r.required) return REBOOT_EXIT.required;
+  return rebootUnknown(r) ? REBOOT_EXIT.unknown : REBOOT_EXIT.notRequired;
+}
+
+/** No reason found, but some evidence could not be read: the verdict is unknown, not "no reboot". */
+export function rebootUnknown(r: { required: boolean; unknown?: readonly string[] }): boolean {
+  return !r.required && (r.unknown?.length ?? 0) > 0;
 }

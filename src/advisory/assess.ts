@@ -79,6 +79,8 @@ export function assessAdvisories(
   processes: readonly StaleProcess[],
   io: ProcessIo,
   containers: readonly ContainerVersion[] = [],
+  /** Why the scan could not look up the stale files' packages (null: it could). */
+  ownersUnknown: string | null = null,
 ): AdvisoryAssessment {
   const compare = comparatorFor(host.manager);
   const historyOf = new Map<string, HistoryEvent[]>();
@@ -186,9 +188,10 @@ export function assessAdvisories(
         const f = p.files[j] as StaleFile;
         // Host files only (a container's files are not the host's packages); mapped code only.
         if (f.kind !== 'code' || f.interpreted || f.hostPath === null) continue;
-        if (host.binaries === null) {
-          // Without the package database nothing says whose code this is: it may be the
-          // advisory's, so the process is `unknown` (restart --fixed does not leave it alone).
+        if (host.binaries === null || (ownersUnknown !== null && f.package === null)) {
+          // Without the package database (or when the lookup of the stale files' packages
+          // failed) nothing says whose code this is: it may be the advisory's, so the process is
+          // `unknown` (restart --fixed does not leave it alone).
           if (!found.has('*'))
             found.set('*', {
               advisory: a.id,
@@ -197,7 +200,10 @@ export function assessAdvisories(
               runningVersion: null,
               evidence: 'unknown',
               vulnerable: 'unknown',
-              note: 'the package database could not be read',
+              note:
+                host.binaries === null
+                  ? 'the package database could not be read'
+                  : `which package shipped it is unknown: package lookup failed: ${ownersUnknown}`,
             });
           continue;
         }

@@ -23,6 +23,8 @@ export async function assessRun(
     foreign?: readonly ForeignProcess[] | null | undefined;
     /** The map_files name of a stale file's mapping, as the scan read it. */
     rangeOf?: (pid: number, file: { path: string; inode: number }) => string | null;
+    /** Why the stale files' packages could not be looked up (null: they were). */
+    ownersUnknown?: string | null | undefined;
   },
 ): Promise<AdvisoryAssessment> {
   const host = await readAdvisoryHost(advisories, o.manager, o.root, o.procRoot);
@@ -39,5 +41,6 @@ export async function assessRun(
     processes,
     procProcessIo(o.procRoot, o.rangeOf),
     containers,
+    o.ownersUnknown ?? null,
   );
 }

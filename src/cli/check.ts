@@ -94,7 +94,7 @@ export function register(program: Command, io: CliIo): void {
     })
     .addHelpText(
       'after',
-      '\nBuckets: units (system and user units, PID 1), unmanaged (processes outside any unit),\nsessions, containers, vms (qemu guests). Ranges (Nagios plugin guidelines): N alerts outside 0..N, N: below N,\n~:N above N, N:M outside N..M, @N:M inside. UNKNOWN when some processes are unreadable\nwithout root or CAP_SYS_PTRACE or for a read error (EMFILE, EIO), or the restart state is unreadable. docs/monitoring.md has examples.\nExit status: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (any error, usage errors included).',
+      '\nBuckets: units (system and user units, PID 1), unmanaged (processes outside any unit),\nsessions, containers, vms (qemu guests). Ranges (Nagios plugin guidelines): N alerts outside 0..N, N: below N,\n~:N above N, N:M outside N..M, @N:M inside. UNKNOWN when some processes are unreadable\nwithout root or CAP_SYS_PTRACE or for a read error (EMFILE, EIO), the restart state is unreadable, or the reboot verdict is unknown. docs/monitoring.md has examples.\nExit status: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (any error, usage errors included).',
     )
     .action(async (opts) => {
       const { runCheck } = await import('../commands/check.ts');

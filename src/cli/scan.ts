@@ -64,7 +64,7 @@ export function register(program: Command, io: CliIo): void {
     .addOption(rootOption(io.env))
     .addHelpText(
       'after',
-      `\nExit status: 0 nothing stale, 1 stale code found (or an advisory not clean, or with --reboot a reboot required), 2 error (also: no process to read, a --pid of no process), 3 nothing stale found but some processes could not be read: without root or CAP_SYS_PTRACE, or for a read error such as EMFILE (or an advisory is unknown).\nNoise rules: ${NOISE_RULES.map((r) => r.id).join(' ')} (see docs/noise.md).`,
+      `\nExit status: 0 nothing stale, 1 stale code found (or an advisory not clean, or with --reboot a reboot required), 2 error (also: no process to read, a --pid of no process), 3 nothing stale found but some processes could not be read: without root or CAP_SYS_PTRACE, or for a read error such as EMFILE (or an advisory, or with --reboot the reboot verdict, is unknown).\nNoise rules: ${NOISE_RULES.map((r) => r.id).join(' ')} (see docs/noise.md).`,
     )
     .action(async (opts) => {
       const { runScan } = await import('../commands/scan.ts');

@@ -2,7 +2,7 @@ import type { CliIo } from '../cli/io.ts';
 import { loadConfig } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
 import { UserError } from '../errors.ts';
-import { EXIT, partialScanNote, scanExitCode } from '../exit.ts';
+import { EXIT, partialScanNote, rebootUnknown, scanExitCode } from '../exit.ts';
 import { writeBatched } from '../output/batches.ts';
 import { SCAN_FORMATS, type ScanFormat } from '../output/formats.ts';
 import { styleFor } from '../output/style.ts';
@@ -63,8 +63,10 @@ async function scanReboot(report: ScanReport, o: ScanCliOptions, config: Config)
 /** With --reboot, a required reboot is something to do: exit 1 (docs/cli.md). */
 export function scanWithRebootExitCode(
   report: ScanReport,
-  reboot: { required: boolean } | undefined,
+  reboot: { required: boolean; unknown?: readonly string[] } | undefined,
 ): number {
   const code = scanExitCode(report);
-  return reboot?.required && code !== EXIT.stale ? EXIT.stale : code;
+  if (reboot?.required && code !== EXIT.stale) return EXIT.stale;
+  // A reboot verdict that could not be had is not clean either.
+  return reboot !== undefined && rebootUnknown(reboot) && code === EXIT.ok ? EXIT.partial : code;
 }

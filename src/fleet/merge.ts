@@ -395,17 +395,22 @@ export function hostView(host: string, parts: readonly HostPart[]): FleetHost {
   // scan in use could read only part of them (no root, or no CAP_SYS_PTRACE).
   const partial = scan !== undefined && !restartIsLatest && scanIsPartial(scan.data);
   const restartPartial = restartIsLatest && restartIsPartial(restart.data);
+  // A reboot verdict that could not be had (evidence unreadable) is no "no reboot" either.
+  const rebootUnknown =
+    reboot !== undefined && !needsReboot && (reboot.data.unknown?.length ?? 0) > 0;
   const why = partial
-    ? 'partial scan: some processes could not be read (no root or no CAP_SYS_PTRACE)'
+    ? 'partial scan: some processes could not be read (no root, no CAP_SYS_PTRACE, or read errors)'
     : restartPartial
-      ? "partial restart: its plan's scan could not read some processes (no root or no CAP_SYS_PTRACE)"
+      ? "partial restart: its plan's scan could not read some processes (no root, no CAP_SYS_PTRACE, or read errors)"
       : noScan
         ? 'no scan result (scan: null)'
         : noReboot
           ? 'no reboot verdict (reboot: null)'
           : rebootContradicts
             ? 'reboot verdict contradicts itself: required false with reasons'
-            : null;
+            : rebootUnknown
+              ? `reboot verdict unknown: ${reboot?.data.unknown?.join('; ')}`
+              : null;
   const unknown = !failed && ((scan === undefined && restart === undefined) || why !== null);
   return {
     host,

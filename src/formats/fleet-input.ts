@@ -93,6 +93,8 @@ export const RebootPartSchema = v.looseObject({
   required: v.boolean(),
   // A reason of a newer afterpatch is shown by its type.
   reasons: v.array(v.union([RebootReasonSchema, v.looseObject({ type: v.string() })])),
+  /** Evidence that could not be read (afterpatch-reboot `unknown`); absent in older documents. */
+  unknown: v.optional(v.array(v.string())),
 });
 
 /** The combined per-host object (src/formats/host.ts) as `report` reads it. */

@@ -65,6 +65,12 @@ export const rebootVerdictFields = {
   applicable: v.boolean(),
   reasons: v.array(RebootReasonSchema),
   notes: v.array(v.string()),
+  /**
+   * Evidence that could not be read and could have been a reason; `required` false with a
+   * non-empty `unknown` means the verdict is unknown (reboot-required exits 3). Absent in
+   * documents of older versions.
+   */
+  unknown: v.optional(v.array(v.string())),
 };
 
 export const RebootDocumentSchema = v.object({
@@ -100,6 +106,7 @@ export function rebootDocument(r: RebootReport, hostname: string, time: string):
     applicable: r.applicable,
     reasons: r.reasons,
     notes: r.notes,
+    unknown: r.unknown ?? [],
     microcode: r.microcode,
     livepatches: r.livepatches,
     waived: r.waived,

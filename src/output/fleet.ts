@@ -57,7 +57,7 @@ function countTable(title: string, rows: readonly FleetCount[], s: Style): strin
 export function formatFleet(v: FleetView, s: Style): string {
   const { summary: n } = v;
   const lines = [
-    `${n.hosts} host${n.hosts === 1 ? '' : 's'}: ${n.needRestart} need a restart, ${n.needReboot} need a reboot, ${n.failed} failed, ${n.unknown ? `${n.unknown} unknown (no scan, or a partial one), ` : ''}${n.clean} clean.`,
+    `${n.hosts} host${n.hosts === 1 ? '' : 's'}: ${n.needRestart} need a restart, ${n.needReboot} need a reboot, ${n.failed} failed, ${n.unknown ? `${n.unknown} unknown (no scan, a partial one, or an unknown reboot verdict), ` : ''}${n.clean} clean.`,
     ...section(
       'Need a restart',
       v.hosts.filter((h) => h.needsRestart),
@@ -77,7 +77,7 @@ export function formatFleet(v: FleetView, s: Style): string {
   if (unknown.length > 0) {
     lines.push(
       ...section(
-        'Unknown: no scan, or a partial one',
+        'Unknown: no scan, a partial one, or an unknown reboot verdict',
         unknown,
         (h) => printable(h.msg ?? 'no scan or restart result: outdated processes not read'),
         s,

@@ -32,6 +32,7 @@ export function healthToJson(h: Health, verdict: NagiosResult): HealthDocument {
       applicable: h.reboot.applicable,
       reasons: h.reboot.reasons,
       notes: h.reboot.notes,
+      unknown: h.reboot.unknown ?? [],
     },
     restart: {
       error: h.restart.error,

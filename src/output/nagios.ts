@@ -225,12 +225,13 @@ function clipName(s: string): string {
   return chars.length > MAX_NAME_CHARS ? `${chars.slice(0, MAX_NAME_CHARS - 1).join('')}…` : s;
 }
 
-function entryLine(g: Group): string {
+function entryLine(g: Group, lookupFailed: boolean): string {
   const { name, kind } = entryLabel(g.owner);
   const files = g.files
     .filter((f) => f.kind === 'code')
     .map(
-      (f) => `${f.path} (${f.package ? `${f.package.name} ${f.package.version}` : 'not packaged'})`,
+      (f) =>
+        `${f.path} (${f.package ? `${f.package.name} ${f.package.version}` : lookupFailed ? 'package unknown' : 'not packaged'})`,
     );
   const shown = files.slice(0, MAX_FILES).join(', ');
   const more = files.length > MAX_FILES ? ` and ${files.length - MAX_FILES} more` : '';
@@ -289,7 +290,16 @@ export function formatNagios(h: Health, t: CheckThresholds): NagiosResult {
       `outdated code in ${plural(c.processes, 'process', 'processes')}: ${whereSummary(code, c, t, verdict.alerting)}`,
     );
   }
-  parts.push(h.reboot.required ? 'reboot required' : 'no reboot required');
+  // Evidence that could not be read and no reason found: UNKNOWN, never "no reboot required".
+  const rebootUnknown = !h.reboot.required && (h.reboot.unknown?.length ?? 0) > 0;
+  if (rebootUnknown) state = worst(state, 'UNKNOWN');
+  parts.push(
+    h.reboot.required
+      ? 'reboot required'
+      : rebootUnknown
+        ? 'reboot unknown (evidence unreadable)'
+        : 'no reboot required',
+  );
   const advisories = advisoryCheck(h.scan.advisories, t.advisoryStates);
   state = worst(state, advisories.state);
   if (advisories.summary !== null) parts.push(advisories.summary);
@@ -319,8 +329,11 @@ export function formatNagios(h: Health, t: CheckThresholds): NagiosResult {
 
   // Reboot reasons first: they are few and must survive a truncation of long output.
   const long: string[] = h.reboot.reasons.map((r) => safe(`reboot required: ${describeReason(r)}`));
+  for (const u of h.reboot.unknown ?? [])
+    long.push(safe(`${rebootUnknown ? 'reboot unknown' : 'note: not checked'}: ${u}`));
   long.push(...advisories.long.map(safe));
-  long.push(...code.slice(0, MAX_ENTRY_LINES).map(entryLine));
+  const lookupFailed = h.scan.packageLookupError !== undefined;
+  long.push(...code.slice(0, MAX_ENTRY_LINES).map((g) => entryLine(g, lookupFailed)));
   if (code.length > MAX_ENTRY_LINES)
     long.push(`and ${code.length - MAX_ENTRY_LINES} more (afterpatch scan lists them all)`);
   for (const n of h.reboot.notes) long.push(safe(`note: ${n}`));

@@ -164,6 +164,12 @@ export function formatPrometheus(health: Health | null, o: PrometheusOptions = {
     '1 if only a reboot helps (newer kernel, sentinel file, stale code in the bus), else 0.',
     health.reboot.required ? 1 : 0,
   );
+  e.one(
+    'afterpatch_reboot_required_unknown',
+    'gauge',
+    '1 if no reboot reason was found but evidence that could be one could not be read (afterpatch_reboot_required 0 then means unknown), else 0.',
+    !health.reboot.required && (health.reboot.unknown?.length ?? 0) > 0 ? 1 : 0,
+  );
   if (o.nodeRebootRequired !== false) {
     e.one(
       'node_reboot_required',

@@ -3,9 +3,17 @@ import { describeReason, type RebootReport } from '../reboot/reboot.ts';
 import { printable } from './style.ts';
 
 export function formatRebootText(r: RebootReport): string {
+  const unknown = r.unknown ?? [];
   const lines = r.required
     ? ['Reboot required:', ...r.reasons.map((x) => `  - ${printable(describeReason(x))}`)]
-    : ['No reboot required.'];
+    : unknown.length > 0
+      ? [
+          'Unknown whether a reboot is required: evidence could not be read:',
+          ...unknown.map((x) => `  - ${printable(x)}`),
+        ]
+      : ['No reboot required.'];
+  // With a reason found, what could not be read does not change the verdict: a note.
+  if (r.required) for (const u of unknown) lines.push(`  note: not checked: ${printable(u)}`);
   for (const n of r.notes) lines.push(`  note: ${printable(n)}`);
   if (r.sentinelFile)
     lines.push(

@@ -44,6 +44,8 @@ function groupRows(
   s: Style,
   interp: ReadonlyMap<string, InterpretedEvidence> | undefined,
   advisory = '',
+  /** The package lookup failed: a file without a package is of an unknown one. */
+  lookupFailed = false,
 ): string[][] {
   const owner = ownerCells(g.owner);
   // With advisories, the unit says whether it runs a vulnerable version (docs/advisories.md).
@@ -55,7 +57,11 @@ function groupRows(
     // Interpreted code is marked with its interpreter and confidence (docs/interpreted.md).
     const note = e ? ` (${e.interpreter}, ${e.confidence})` : f.kind === 'data' ? ' (data)' : '';
     const file = printable(f.path) + note;
-    const pkg = f.package ? printable(`${f.package.name} ${f.package.version}`) : 'not packaged';
+    const pkg = f.package
+      ? printable(`${f.package.name} ${f.package.version}`)
+      : lookupFailed
+        ? 'unknown'
+        : 'not packaged';
     return i === 0
       ? [
           mark(printable(name)),
@@ -89,7 +95,13 @@ export function formatText(r: ScanReport, s: Style, opts: { all?: boolean } = {}
       table([
         header,
         ...r.groups.flatMap((g) =>
-          groupRows(g, s, interp.get(g.key), advisoryText(r.advisories, g.pids)),
+          groupRows(
+            g,
+            s,
+            interp.get(g.key),
+            advisoryText(r.advisories, g.pids),
+            r.packageLookupError !== undefined,
+          ),
         ),
       ]),
     );

@@ -42,12 +42,25 @@ export type RebootReason =
   /** Stale code from a package that only a reboot can replace in these processes. */
   | { type: 'stale-package'; package: string; files: string[]; pids: number[] };
 
+/** Evidence that could not be read and could have been a reason: "no reboot" is then unknown. */
+export interface RebootUnknown {
+  why: string;
+  /** Only the kernel checks needed it (they do not apply in a container). */
+  kernel?: boolean;
+}
+
 export interface RebootResult {
   required: boolean;
   /** False inside a container: the kernel belongs to the host, so kernel checks do not apply. */
   applicable: boolean;
   reasons: RebootReason[];
   notes: string[];
+  /**
+   * What could not be read that could have been a reason (an unreadable /proc/sys/kernel/osrelease,
+   * /boot, /run, …). With no reason found the verdict is unknown, never "no reboot"
+   * (reboot-required exits 3). Optional only for hand-made results; assessReboot sets it.
+   */
+  unknown?: string[];
   // Optional only so that hand-made results (tests, older callers) stay valid; assessReboot sets them.
   /** The microcode check's finding, also when it is no reason (docs/reboot.md#cpu-microcode). */
   microcode?: MicrocodeCheck;
@@ -181,6 +194,8 @@ export interface RebootInput {
   policy?: RebootPolicy | undefined;
   /** Observations made while gathering (unreadable files, …), passed through to the result. */
   notes?: readonly string[];
+  /** Evidence that could not be read and could have been a reason (RebootResult.unknown). */
+  unknown?: readonly RebootUnknown[];
   /** Default: not checked. */
   microcode?: MicrocodeCheck;
   /** Default: none. */
@@ -201,10 +216,12 @@ function matcher(globs: readonly string[]): (name: string) => boolean {
 
 type KernelReason = Extract<RebootReason, { type: 'kernel-newer' | 'kernel-rebuilt' }>;
 
-function kernelReasons(input: RebootInput, notes: string[]): KernelReason[] {
+function kernelReasons(input: RebootInput, notes: string[], unknown: string[]): KernelReason[] {
   const { running } = input;
   if (running === null) {
-    notes.push('the running kernel release is unknown (/proc/sys/kernel/osrelease unreadable)');
+    // Said by the gathering, with the reason, when it gathered; a hand-made input says it here.
+    if (!(input.unknown ?? []).some((u) => u.kernel && u.why.startsWith('the running kernel')))
+      unknown.push('the running kernel release is unknown (/proc/sys/kernel/osrelease unreadable)');
     return [];
   }
   const reasons: KernelReason[] = [];
@@ -330,8 +347,10 @@ export function assessReboot(input: RebootInput): RebootResult {
   const livepatches = applicable ? [...(input.livepatches ?? [])] : [];
   const active = activeLivepatches(livepatches).map((p) => p.name);
   const reasons: RebootReason[] = [];
+  // The kernel's evidence does not count in a container, where the kernel checks do not apply.
+  const unknown = (input.unknown ?? []).filter((u) => applicable || !u.kernel).map((u) => u.why);
   if (applicable) {
-    for (const r of kernelReasons(input, notes)) {
+    for (const r of kernelReasons(input, notes, unknown)) {
       reasons.push(active.length > 0 ? { ...r, livepatches: active } : r);
     }
   } else {
@@ -374,6 +393,7 @@ export function assessReboot(input: RebootInput): RebootResult {
     applicable,
     reasons: counted,
     notes,
+    unknown,
     microcode,
     livepatches,
     waived,

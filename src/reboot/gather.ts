@@ -1,10 +1,16 @@
 // Collecting what the reboot decision (detect.ts) needs from a root file system and a procfs:
 // the running and installed kernels, sentinel files, container evidence, microcode, live patches.
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { containerFromCgroup } from '../cgroup/container.ts';
 import { parseCgroupLine } from '../cgroup/parse.ts';
-import type { RebootInput, RebootPolicy, RebootSettings, StaleCode } from './detect.ts';
+import type {
+  RebootInput,
+  RebootPolicy,
+  RebootSettings,
+  RebootUnknown,
+  StaleCode,
+} from './detect.ts';
 import {
   type InstalledKernel,
   installedKernels,
@@ -13,7 +19,7 @@ import {
 } from './kernel.ts';
 import { readLivepatches } from './livepatch.ts';
 import { checkMicrocode } from './microcode.ts';
-import { errorCode, readSmallText } from './read.ts';
+import { errorCode, isMissing, readSmallText } from './read.ts';
 
 export interface GatherOptions {
   /** Root of the file system to inspect; "/" by default. */
@@ -33,6 +39,22 @@ const MAX_TEXT_BYTES = 1024 * 1024;
 /** A file's text, null when it does not exist; other errors become a note and null. */
 function readText(path: string, notes: string[]): string | null {
   return readSmallText(path, MAX_TEXT_BYTES, notes);
+}
+
+/**
+ * Whether a file exists: true, false when it does not (ENOENT, ENOTDIR), null when that cannot
+ * be told (EACCES on its directory, …), with the reason in `unknown`. existsSync answers false
+ * for every error, which made an unreadable /run read as "no sentinel".
+ */
+function exists(path: string, unknown: RebootUnknown[]): boolean | null {
+  try {
+    statSync(path);
+    return true;
+  } catch (err) {
+    if (isMissing(err)) return false;
+    unknown.push({ why: `cannot tell whether ${path} exists: ${errorCode(err)}` });
+    return null;
+  }
 }
 
 /** Package names listed one a line, blank lines dropped, duplicates removed, first-seen order. */
@@ -99,19 +121,28 @@ export function gatherRebootInput(opts: GatherOptions = {}): RebootInput {
   const root = opts.root ?? '/';
   const procRoot = opts.procRoot ?? '/proc';
   const notes: string[] = [];
+  // What could not be read and could change the verdict: "no reboot" is then unknown.
+  const unknown: RebootUnknown[] = [];
 
-  const release = readText(join(procRoot, 'sys/kernel/osrelease'), notes)?.trim();
+  const osrelease = join(procRoot, 'sys/kernel/osrelease');
+  const releaseNotes: string[] = [];
+  const release = readText(osrelease, releaseNotes)?.trim();
   const version = readText(join(procRoot, 'sys/kernel/version'), notes)?.trim();
   const running =
     release === undefined || release === ''
       ? null
       : { release, version: version === undefined ? '' : version };
+  if (running === null) {
+    // Missing, empty or unreadable (a directory, EACCES): `uname -r` is unknown.
+    const why = releaseNotes[0] ?? `${osrelease} ${release === '' ? 'is empty' : 'is missing'}`;
+    unknown.push({ why: `the running kernel release is unknown (${why})`, kernel: true });
+  }
 
   let kernels: InstalledKernel[] = [];
   try {
     kernels = installedKernels(root);
   } catch (err) {
-    notes.push(`cannot list installed kernels: ${errorCode(err)}`);
+    unknown.push({ why: `cannot list installed kernels: ${errorCode(err)}`, kernel: true });
   }
 
   let runningImageVersion: string | null = null;
@@ -129,12 +160,12 @@ export function gatherRebootInput(opts: GatherOptions = {}): RebootInput {
 
   const sentinels: { file: string; packages: string[] }[] = [];
   const required = join(root, 'run/reboot-required');
-  if (existsSync(required)) {
+  if (exists(required, unknown)) {
     const pkgs = readText(`${required}.pkgs`, notes);
     sentinels.push({ file: required, packages: pkgs === null ? [] : parsePackageList(pkgs) });
   }
   const needed = join(root, 'run/reboot-needed');
-  if (existsSync(needed)) sentinels.push({ file: needed, packages: [] });
+  if (exists(needed, unknown)) sentinels.push({ file: needed, packages: [] });
 
   let packaging = opts.packaging ?? guessPackaging(root);
   if (packaging === null) {
@@ -154,6 +185,7 @@ export function gatherRebootInput(opts: GatherOptions = {}): RebootInput {
     policy: opts.policy,
     settings: opts.settings,
     notes,
+    unknown,
     microcode: checkMicrocode({ root, procRoot, container }),
     livepatches: container === null ? readLivepatches(root, notes) : [],
   };

@@ -6,7 +6,7 @@ import { attributeCgroup, rootPrefixFromInit } from '../cgroup/attribute.ts';
 import { containerFromCgroup } from '../cgroup/container.ts';
 import { parseCgroupFile } from '../cgroup/parse.ts';
 import { guestOwner, isQemu, mayBeQemu } from '../cgroup/vm.ts';
-import { errnoOf, UserError } from '../errors.ts';
+import { EnvironmentError, errnoOf, UserError } from '../errors.ts';
 import type { Group } from '../grouping/group.ts';
 import { groupProcesses, ownerKey } from '../grouping/group.ts';
 import { OWNER_KINDS, type SummaryCount } from '../grouping/owner.ts';
@@ -105,6 +105,11 @@ export interface ScanReport {
    *  "EMFILE: too many open files"; empty when none failed. */
   readErrors?: string[];
   /**
+   * Why the stale files' packages could not be looked up (every `package` is then null: not
+   * "not packaged" but unknown); absent when the lookup worked or was not made.
+   */
+  packageLookupError?: string;
+  /**
    * Every stale process before --lib, --unit and --package narrowed `processes` (which are
    * applied after the host was read, packages looked up): the scan reboot-required would make,
    * so `scan --reboot` with those filters needs no second scan. Absent when --pid narrowed what
@@ -182,8 +187,11 @@ export async function scan(options: ScanOptions = {}): Promise<ScanReport> {
       loaded: loadedFindings(p, isNoise),
     }));
     const warnings: string[] = [];
-    const lookupFailed = (e: unknown) =>
+    let lookupError: string | null = null;
+    const lookupFailed = (e: unknown) => {
+      lookupError ??= (e as Error).message;
       warnings.push(`package lookup failed: ${(e as Error).message}`);
+    };
     let db: PackageDb | null = null;
     try {
       db = await dbPromise;
@@ -219,6 +227,16 @@ export async function scan(options: ScanOptions = {}): Promise<ScanReport> {
     }
     const truncated = truncationWarning(processes);
     if (truncated !== null) warnings.push(truncated);
+    // --package asks whose the stale code is: without the packages that cannot be answered, and
+    // "none of it is this package's" would be a guess (fail closed: an error, never clean).
+    if (
+      lookupError !== null &&
+      (options.filters?.packages?.length ?? 0) > 0 &&
+      processes.length > 0
+    )
+      throw new EnvironmentError(
+        `--package cannot be applied: package lookup failed: ${lookupError}`,
+      );
     const kept = applyFilters(processes, options.filters ?? {});
     attachDetails(reader, kept);
     const groups = groupProcesses(kept);
@@ -233,6 +251,8 @@ export async function scan(options: ScanOptions = {}): Promise<ScanReport> {
             pids,
             foreign: ctx.pidNs === null ? null : raw.foreign,
             rangeOf: rangesOf(raw.processes),
+            // Every stale file's package is unknown: the processes are `unknown`, never clean.
+            ownersUnknown: lookupError,
           })
         : undefined;
     return {
@@ -247,6 +267,7 @@ export async function scan(options: ScanOptions = {}): Promise<ScanReport> {
       processes: kept,
       warnings,
       readErrors: raw.readErrors,
+      ...(lookupError === null ? {} : { packageLookupError: lookupError }),
       ...(wanted === null && wantPackages && options.fileOwners !== false
         ? { unfiltered: processes }
         : {}),

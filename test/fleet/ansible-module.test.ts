@@ -93,7 +93,12 @@ describe('Ansible modules afterpatch (Python) and afterpatch_node', () => {
    * Each module's own directory: its stand-in CLI (restart records in its own state directory,
    * so the two modules' tests can run side by side), a CLI whose --version fails, its runs' files.
    */
-  const homes = new Map<ModuleKind, { dir: string; wrapper: string; noVersionWrapper: string }>();
+  const homes = new Map<
+    ModuleKind,
+    { dir: string; wrapper: string; noVersionWrapper: string; blindWrapper: string }
+  >();
+  /** A /proc without sys/kernel/osrelease: the reboot verdict is unknown. */
+  let blind: ReturnType<typeof makeProcTree>;
   const home = (mod: ModuleKind) => {
     const h = homes.get(mod);
     assert.ok(h !== undefined);
@@ -106,6 +111,7 @@ describe('Ansible modules afterpatch (Python) and afterpatch_node', () => {
       1: FAKE_INIT,
       10: FAKE_STALE_SSHD,
     });
+    blind = makeProcTree({ 1: FAKE_INIT }, { kernel: null });
     mkdirSync(join(dir, 'root'));
     mkdirSync(join(dir, 'bin'));
     oldWrapper = join(dir, 'afterpatch-old');
@@ -135,7 +141,11 @@ describe('Ansible modules afterpatch (Python) and afterpatch_node', () => {
         `#!/bin/sh\n[ "$1" = --version ] && { echo 'no --version here' >&2; exit 3; }\nexec '${wrapper}' "$@"\n`,
       );
       chmodSync(noVersionWrapper, 0o755);
-      homes.set(mod, { dir: d, wrapper, noVersionWrapper });
+      const blindWrapper = join(d, 'afterpatch-blind');
+      await writeCliStandIn(blindWrapper, {
+        scan: ['--proc-root', blind.root, '--root', join(dir, 'root')],
+      });
+      homes.set(mod, { dir: d, wrapper, noVersionWrapper, blindWrapper });
     }
     // restart asks systemd about the units: a fake systemctl (loaded, active, no reload).
     writeFakeSystemctl(join(dir, 'bin'));
@@ -143,6 +153,7 @@ describe('Ansible modules afterpatch (Python) and afterpatch_node', () => {
   });
   after(() => {
     fx.cleanup();
+    blind.cleanup();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -210,6 +221,17 @@ describe('Ansible modules afterpatch (Python) and afterpatch_node', () => {
           assert.equal(r.restart, null);
           assert.equal((r.reboot as { required: boolean }).required, false);
           assert.match(String(r.msg), /1 thing still runs outdated code; no reboot required/);
+        });
+
+        it('a reboot verdict that could not be had: "reboot unknown", never "no reboot required"', async () => {
+          const { result: r } = await run({
+            afterpatch: home(mod).blindWrapper,
+            _ansible_check_mode: false,
+          });
+          assert.equal(r.needs_reboot, false);
+          assert.ok(((r.reboot as { unknown?: string[] }).unknown ?? []).length > 0);
+          assert.match(String(r.msg), /; reboot unknown \(evidence unreadable\)\.$/);
+          assert.doesNotMatch(String(r.msg), /no reboot required/);
         });
 
         it('check mode with state restarted: a dry-run plan, nothing changed', async () => {

@@ -172,6 +172,15 @@ describe('mergeFleet', () => {
       exit: 1,
     },
     {
+      name: 'a reboot verdict whose evidence could not be read is unknown, never clean (was: clean)',
+      docs: [
+        scanDoc('a', T1),
+        rebootDoc(false, { unknown: ['the running kernel release is unknown (…)'] }),
+      ],
+      want: { a: { restart: false, reboot: false, clean: false, unknown: true } },
+      exit: 1,
+    },
+    {
       name: 'a partial scan (no root or no CAP_SYS_PTRACE) is unknown, never clean (was: clean)',
       docs: [{ ...scanDoc('a', T1), asRoot: true, partial: true, summary: { unreadable: 3 } }],
       want: { a: { restart: false, reboot: false, clean: false, unknown: true } },

@@ -64,7 +64,7 @@ describe('afterpatch report', () => {
     // db1 has only a reboot verdict: no scan, so unknown (never clean).
     assert.match(
       r.stdout,
-      /^3 hosts: 1 need a restart, 1 need a reboot, 0 failed, 1 unknown \(no scan, or a partial one\), 1 clean\./,
+      /^3 hosts: 1 need a restart, 1 need a reboot, 0 failed, 1 unknown \(no scan, a partial one, or an unknown reboot verdict\), 1 clean\./,
     );
     assert.match(r.stdout, /Need a restart \(1\)\n\s+web1\s+nginx\.service/);
     assert.match(

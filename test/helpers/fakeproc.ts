@@ -38,15 +38,27 @@ export function mapsLine(
  */
 const TREE_DIR = existsSync('/dev/shm') ? '/dev/shm' : tmpdir();
 
-/** `opts.dir`: where to make the tree (default tmpfs, else the temporary directory). */
+/** The running kernel of every fake tree unless told otherwise (`sys/kernel/osrelease`). */
+export const FAKE_KERNEL_RELEASE = '6.1.0-9-amd64';
+
+/**
+ * `opts.dir`: where to make the tree (default tmpfs, else the temporary directory).
+ * `opts.kernel`: the running kernel release written to `sys/kernel/osrelease` (default
+ * FAKE_KERNEL_RELEASE; null: none, which makes the reboot verdict unknown).
+ */
 export function makeProcTree(
   procs: Record<number, FakeProcess>,
-  opts: { dir?: string } = {},
+  opts: { dir?: string; kernel?: string | null } = {},
 ): {
   root: string;
   cleanup(): void;
 } {
   const root = mkdtempSync(join(opts.dir ?? TREE_DIR, 'afterpatch-fakeproc-'));
+  const kernel = opts.kernel === undefined ? FAKE_KERNEL_RELEASE : opts.kernel;
+  if (kernel !== null) {
+    mkdirSync(join(root, 'sys/kernel'), { recursive: true });
+    writeFileSync(join(root, 'sys/kernel/osrelease'), `${kernel}\n`);
+  }
   for (const [pidText, p] of Object.entries(procs)) {
     const pid = Number(pidText);
     const dir = join(root, pidText);

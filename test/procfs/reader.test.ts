@@ -103,6 +103,7 @@ describe('scan of a tree with a FIFO and a /dev/zero maps', () => {
     symlinkSync('/dev/zero', join(fx.root, '31/maps'));
     // The reboot verdict reads these below --proc-root: a FIFO must not block it either.
     mkdirSync(join(fx.root, 'sys/kernel'), { recursive: true });
+    rmSync(join(fx.root, 'sys/kernel/osrelease'), { force: true });
     execFileSync('mkfifo', [join(fx.root, 'sys/kernel/osrelease')]);
   });
   after(() => fx.cleanup());

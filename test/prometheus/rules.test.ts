@@ -16,7 +16,7 @@ describe('integrations/prometheus/afterpatch.rules.yml', () => {
       ),
     );
     assert.equal(out.code, 0, out.text);
-    assert.match(out.text, /SUCCESS: 11 rules found/);
+    assert.match(out.text, /SUCCESS: 12 rules found/);
   });
 
   it('has the documented alerts with their durations', () => {
@@ -31,6 +31,7 @@ describe('integrations/prometheus/afterpatch.rules.yml', () => {
       ['AfterpatchContainersOutdated', 'afterpatch_containers_outdated > 0', '6h'],
       ['AfterpatchVmsOutdated', 'afterpatch_vms_outdated > 0', '24h'],
       ['AfterpatchRebootRequired', 'afterpatch_reboot_required == 1', '1h'],
+      ['AfterpatchRebootUnknown', 'afterpatch_reboot_required_unknown == 1', '1h'],
       [
         'AfterpatchRestartFailed',
         'afterpatch_restart_results{outcome=~"failed|unverified|still-stale|timeout"} > 0',

@@ -4,6 +4,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { rebootExitCode } from '../../src/exit.ts';
 import {
   assessReboot,
   DEFAULT_REBOOT_POLICY,
@@ -89,6 +90,7 @@ describe('gatherRebootInput + assessReboot on fixture roots', () => {
       applicable: true,
       reasons: [],
       notes: [],
+      unknown: [],
       livepatches: [],
       waived: [],
     });
@@ -318,11 +320,13 @@ describe('gatherRebootInput + assessReboot on fixture roots', () => {
     ]);
   });
 
-  it('an unreadable /proc leaves the kernel unknown, noted', () => {
+  it('an unreadable /proc leaves the kernel unknown: the verdict is unknown, not "no reboot"', () => {
     const where = debianHost();
     const r = assess({ root: where.root, procRoot: join(where.procRoot, 'missing') });
     assert.deepEqual(r.reasons, []);
-    assert.match(r.notes.join('\n'), /running kernel release is unknown/);
+    assert.equal(r.required, false);
+    assert.match((r.unknown ?? []).join('\n'), /running kernel release is unknown/);
+    assert.equal(rebootExitCode(r), 3);
   });
 
   it('runs against this machine without throwing', () => {

@@ -490,7 +490,14 @@ def afterpatch(o, host, base, read=None):
         parts.append("%s still %s outdated code" % (plural(len(stale), "thing"), verb))
     else:
         parts.append("nothing runs outdated code")
-    parts.append("a reboot is required" if reboot.get("required") else "no reboot required")
+    # `unknown`: evidence that could be a reason could not be read; never "no reboot required".
+    parts.append(
+        "a reboot is required"
+        if reboot.get("required")
+        else "reboot unknown (evidence unreadable)"
+        if reboot.get("unknown")
+        else "no reboot required"
+    )
     failed = bool(problems)
     return dict(
         base,
