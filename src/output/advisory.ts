@@ -90,6 +90,14 @@ export function advisorySummaryText(a: AdvisoryAssessment | undefined): string[]
   for (const adv of a.advisories) {
     out.push(`Advisory ${adv.id}: ${adv.verdict}`);
     for (const r of adv.reasons) out.push(`  ${r.verdict}: ${r.why}`);
+    // A name no installed package has (nor is built from) makes "clean" of a typo: say so.
+    for (const p of adv.packages) {
+      if (p.installed.length === 0 && adv.verdict !== 'unknown') {
+        out.push(
+          `  note: no installed package is named ${p.name} or built from it (check the name)`,
+        );
+      }
+    }
   }
   return out;
 }

@@ -50,6 +50,18 @@ describe('advisories in restart, check and metrics (fixture /proc, real dpkg dat
     });
   });
 
+  it('scan text: a package name nothing installed has or is built from is said, not just "clean"', async () => {
+    // A typo (opensl) made "Advisory CLI-fixed: clean" with nothing to tell it from a real clean.
+    const typo = await runCli(['scan', ...common(), '--fixed', 'libcc6=99'], { env });
+    assert.match(
+      typo.stdout,
+      /^Advisory CLI-fixed: \S+\n {2}note: no installed package is named libcc6 or built from it \(check the name\)$/m,
+    );
+    const real = await runCli(['scan', ...common(), '--fixed', `libc6=${installed}`], { env });
+    assert.match(real.stdout, /^Advisory CLI-fixed: restart-needed$/m);
+    assert.doesNotMatch(real.stdout, /note: no installed package/);
+  });
+
   it('restart --fixed plans only the units running a vulnerable version (or one that cannot be told)', async () => {
     const args = ['restart', '--dry-run', '--json', ...common(), '--state-dir', join(dir, 's')];
     const all = JSON.parse((await runCli(args, { env })).stdout);
