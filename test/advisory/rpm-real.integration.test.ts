@@ -14,6 +14,7 @@ import { promisify } from 'node:util';
 import { runCli } from '../../harness/cli.ts';
 import { findOnPath } from '../../src/packages/db.ts';
 import { assertScanExitMatchesVerdict } from '../helpers/advisory-exit.ts';
+import { FAKE_INIT, makeProcTree } from '../helpers/fakeproc.ts';
 import { buildRpms } from '../helpers/rpm-build.ts';
 
 const run = promisify(execFile);
@@ -64,9 +65,11 @@ describe('advisories on an rpm root (real rpm)', { skip }, () => {
   let root = '';
   const rpms: Record<string, string> = {};
   const rpmDb = () => ['--root', root, '--dbpath', '/var/lib/rpm'];
-  // An empty /proc: the machine's own processes (and any containers running meanwhile) are not
-  // this root's; the verdict comes from the package database alone.
-  const roots = (r: string) => ['--root', r, '--proc-root', join(work, 'proc')];
+  // A /proc of one process without stale code (an empty one is an error: nothing was read): the
+  // machine's own processes (and any containers running meanwhile) are not this root's; the
+  // verdict comes from the package database.
+  let proc: ReturnType<typeof makeProcTree> | undefined;
+  const roots = (r: string) => ['--root', r, '--proc-root', proc?.root ?? ''];
   const scan = async (fixed: string): Promise<ScanAdvisories> => {
     const r = await runCli(['scan', ...roots(root), '--fixed', fixed, '--json']);
     assertScanExitMatchesVerdict(r);
@@ -77,7 +80,7 @@ describe('advisories on an rpm root (real rpm)', { skip }, () => {
     work = await mkdtemp(join(tmpdir(), 'afterpatch-rpm-advisory-'));
     root = join(work, 'root');
     await mkdir(root);
-    await mkdir(join(work, 'proc'));
+    proc = makeProcTree({ 1: FAKE_INIT });
     for (const version of ['1.0', '2.0']) {
       const [built] = await buildRpms(
         spec(version),
@@ -91,6 +94,7 @@ describe('advisories on an rpm root (real rpm)', { skip }, () => {
     await run('rpm', [...rpmDb(), '-i', '--nodeps', '--noscripts', rpms['1.0'] ?? '']);
   });
   after(async () => {
+    proc?.cleanup();
     if (work) await rm(work, { recursive: true, force: true });
   });
 

@@ -56,6 +56,10 @@ describe('afterpatch_report action plugin', { skip }, () => {
           needs_reboot: false,
           scan: {
             time: '2026-12-01T10:00:00Z',
+            // As the modules' slim scan carries them: the report needs both to call a host clean.
+            asRoot: true,
+            summary: { unreadable: 0 },
+            partial: false,
             entries: [
               {
                 key: 'unit:app.service',

@@ -7,7 +7,7 @@
 //
 // Needs puppet-agent, puppet-lint and `npm run build`; skips with the reason otherwise.
 import assert from 'node:assert/strict';
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import {
   chmodSync,
   cpSync,
@@ -213,19 +213,24 @@ describe('fact afterpatch (facter with the module’s lib/facter, the real CLI)'
         ].join('\n'),
       );
     cliOn('fixture-cli', fx.root);
-    // A process whose maps is a FIFO (unreadable, refused): a gap only for root without
-    // CAP_SYS_PTRACE, whose CLI runs under setpriv.
-    gap = makeProcTree({ 1: FAKE_INIT, 10: FAKE_STALE_SSHD, 30: { name: 'odd' } });
+    // A process whose maps nobody may read (mode 000): access denied to nobody, and to root once
+    // its CLI runs under setpriv without the DAC capabilities — the stand-in for a process even
+    // root cannot read (a refused or failed read is partial for root too). With CAP_SYS_PTRACE
+    // that is a note; without it, a gap.
+    gap = makeProcTree({ 1: FAKE_INIT, 10: FAKE_STALE_SSHD, 30: { name: 'odd', maps: '' } });
     chmodSync(gap.root, 0o755);
-    execFileSync('mkfifo', [join(gap.root, '30', 'maps')]);
+    chmodSync(join(gap.root, '30', 'maps'), 0o000);
     cliOn('gap-cli', gap.root);
-    wrapper(
-      'gap-noptrace-cli',
-      [
-        `case "$1" in check|reboot-required) set -- "$@" --root ${root};; esac`,
-        `exec setpriv --bounding-set -sys_ptrace -- ${process.execPath} ${cliForAnyUser()} "$@" --proc-root ${gap.root}`,
-      ].join('\n'),
-    );
+    const gapCli = (name: string, drop: string) =>
+      wrapper(
+        name,
+        [
+          `case "$1" in check|reboot-required) set -- "$@" --root ${root};; esac`,
+          `exec setpriv --bounding-set ${drop} -- ${process.execPath} ${cliForAnyUser()} "$@" --proc-root ${gap.root}`,
+        ].join('\n'),
+      );
+    gapCli('gap-nodac-cli', '-dac_override,-dac_read_search');
+    gapCli('gap-noptrace-cli', '-dac_override,-dac_read_search,-sys_ptrace');
     // 60 stale units: more than the fact keeps in a list.
     many = makeProcTree(
       Object.fromEntries([
@@ -307,7 +312,7 @@ describe('fact afterpatch (facter with the module’s lib/facter, the real CLI)'
     assert.match(String(f.error), /without CAP_SYS_PTRACE: the scan is partial/);
     assert.equal(f.needs_restart, undefined);
     // With the capability the same unreadable process is a note: the fact answers.
-    const full = await fact(join(dir, 'gap-cli'));
+    const full = await fact(join(dir, 'gap-nodac-cli'));
     assert.equal(full.error, undefined, JSON.stringify(full));
     assert.equal(full.needs_restart, true);
   });
@@ -315,7 +320,7 @@ describe('fact afterpatch (facter with the module’s lib/facter, the real CLI)'
   it('is an error when the scan ran without root (partial)', {
     skip: !isRoot && 'needs root to switch to nobody',
   }, async () => {
-    // A process nobody cannot read (the FIFO): the scan's own rule, as for scan's exit 3.
+    // A process nobody cannot read (mode 000): the scan's own rule, as for scan's exit 3.
     const f = await fact(join(dir, 'gap-cli'), NOBODY);
     assert.match(String(f.error), /without root: the scan is partial/);
     assert.equal(f.needs_restart, undefined);
