@@ -41,7 +41,7 @@ function readInputFile(file: string): string {
     if (e instanceof RefusedFileError && e.code === 'EREFUSED') {
       const why = /longer than/.test(e.message)
         ? `larger than ${MAX_INPUT_BYTES / 1024 / 1024} MiB`
-        : 'not a regular file';
+        : 'not a regular file; for a pipe, give - and feed it on standard input';
       throw new FleetInputError(file, null, `cannot read (${why})`);
     }
     throw new FleetInputError(file, null, `cannot read (${errnoOf(e)})`);

@@ -44,7 +44,12 @@ export const ScanPartSchema = v.looseObject({
    */
   partial: v.optional(v.boolean()),
   asRoot: v.boolean(),
-  summary: v.looseObject({ unreadable: Count }),
+  summary: v.looseObject({
+    unreadable: Count,
+    // Read by the partial rule when present (src/scan/coverage.ts): checked, never coerced.
+    failed: v.optional(Count),
+    scanned: v.optional(Count),
+  }),
   entries: v.array(
     v.looseObject({
       ...where,

@@ -54,12 +54,18 @@ export async function rebootRequired(o: RebootOptions = {}): Promise<RebootRepor
         unit: p.owner.type === 'system-unit' ? p.owner.unit : null,
       })),
   );
-  const input = gatherRebootInput({
+  const gathered = gatherRebootInput({
     root: o.root ?? '/',
     procRoot,
     stale,
     settings: o.settings,
   });
+  // Stale code only a reboot replaces (PID 1's, the message bus's) may be in what the scan could
+  // not read, or in files whose package it could not tell: no reason found is then not "no reboot".
+  const unread = scanGaps(report);
+  const input = unread.length
+    ? { ...gathered, unknown: [...(gathered.unknown ?? []), ...unread] }
+    : gathered;
   const result = assessReboot(input);
   for (const w of result.waived ?? [])
     result.notes.push(`not counted (${w.by}): ${describeReason(w.reason)}`);
@@ -73,6 +79,24 @@ export async function rebootRequired(o: RebootOptions = {}): Promise<RebootRepor
     file = `${runDir}/reboot-required`;
   }
   return { ...result, sentinelWritten: written, sentinelFile: file };
+}
+
+/** What the scan could not read or tell that a stale-package reason would need. */
+function scanGaps(report: ScanReport): { why: string }[] {
+  const out: { why: string }[] = [];
+  const failed = report.summary.failed ?? 0;
+  if (failed > 0) {
+    const cause = report.readErrors?.length ? ` (${report.readErrors.join('; ')})` : '';
+    out.push({
+      why: `${failed} process${failed === 1 ? '' : 'es'} could not be read${cause}: stale code only a reboot replaces may be among them`,
+    });
+  }
+  if (report.packageLookupError !== undefined) {
+    out.push({
+      why: `the stale files' packages could not be looked up (${report.packageLookupError}): packages only a reboot replaces cannot be told`,
+    });
+  }
+  return out;
 }
 
 /** Package names for reboot-required.pkgs: what our own reasons point at (sentinels name theirs). */

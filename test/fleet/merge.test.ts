@@ -451,6 +451,11 @@ describe('mergeFleet', () => {
         /"summary" is missing/,
       ],
       [{ ...scanDoc('a', T1), summary: {} }, /"summary\.unreadable" is missing/],
+      // The partial rule reads summary.failed: a value that is no count is refused, never 0.
+      [
+        { ...scanDoc('a', T1), partial: undefined, summary: { unreadable: 0, failed: 'x' } },
+        /"summary\.failed"/,
+      ],
       [{ ...restartDoc('a', T1, []), dryRun: undefined }, /"dryRun" is missing/],
       [{ ...restartDoc('a', T1, []), scan: undefined }, /"scan" is missing/],
       [{ ...scanDoc('a', 'zzzz') }, /"time": not an ISO 8601 time/],

@@ -119,8 +119,14 @@ describe('afterpatch report', () => {
       // Issue 17: no host is no verdict (was: exit 0, "0 clean"); what is not a regular file is
       // refused, never waited on (a FIFO without a writer, /dev/zero through a symlink hung).
       [[f('empty-array.json')], /^afterpatch: no host in the input/],
-      [[f('fifo')], /^afterpatch: .*fifo: cannot read \(not a regular file\)/],
-      [[f('zero.json')], /^afterpatch: .*zero\.json: cannot read \(not a regular file\)/],
+      [
+        [f('fifo')],
+        /^afterpatch: .*fifo: cannot read \(not a regular file; for a pipe, give - and feed it on standard input\)/,
+      ],
+      [
+        [f('zero.json')],
+        /^afterpatch: .*zero\.json: cannot read \(not a regular file; for a pipe, give - and feed it on standard input\)/,
+      ],
     ];
     for (const [files, re] of cases) {
       const r = await runCli(['report', ...files]);

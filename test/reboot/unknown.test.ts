@@ -154,3 +154,36 @@ describe('reboot-required with unreadable evidence', () => {
     assert.match(m.stdout, /^afterpatch_reboot_required_unknown 1$/m, m.stderr);
   });
 });
+
+describe('reboot-required over a scan that could not read every process', () => {
+  let fx: ReturnType<typeof makeProcTree>;
+  let root: string;
+  before(() => {
+    // Nothing else to reboot for: only the running kernel is installed.
+    fx = makeProcTree({ 1: FAKE_INIT, 20: { name: 'dbus-daemon' } }, { kernel: RUNNING });
+    root = join(fx.root, 'fsroot');
+    for (const d of ['boot', 'run', 'var/lib/dpkg', `lib/modules/${RUNNING}`])
+      mkdirSync(join(root, d), { recursive: true });
+    writeFileSync(join(root, 'var/lib/dpkg/status'), '');
+    writeFileSync(join(root, `boot/vmlinuz-${RUNNING}`), '');
+  });
+  after(() => fx.cleanup());
+  const cli = () => runCli(['reboot-required', '--proc-root', fx.root, '--root', root]);
+
+  it('every process read: no reboot (the control)', async () => {
+    writeFileSync(join(fx.root, '20', 'maps'), '');
+    const r = await cli();
+    assert.equal(r.code, 0, `${r.stdout}${r.stderr}`);
+  });
+
+  it('a process whose maps failed to read (ELOOP): unknown, exit 3 — it may hold stale code only a reboot replaces', async () => {
+    rmSync(join(fx.root, '20', 'maps'), { force: true });
+    symlinkSync('maps', join(fx.root, '20', 'maps'));
+    const r = await cli();
+    assert.equal(r.code, 3, `${r.stdout}${r.stderr}`);
+    assert.match(
+      `${r.stdout}${r.stderr}`,
+      /1 process could not be read \(ELOOP[^)]*\): stale code only a reboot replaces may be among them/,
+    );
+  });
+});
