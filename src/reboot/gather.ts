@@ -12,6 +12,7 @@ import type {
   StaleCode,
 } from './detect.ts';
 import {
+  compareKernelReleases,
   type InstalledKernel,
   installedKernels,
   type Packaging,
@@ -138,12 +139,10 @@ export function gatherRebootInput(opts: GatherOptions = {}): RebootInput {
     unknown.push({ why: `the running kernel release is unknown (${why})`, kernel: true });
   }
 
-  let kernels: InstalledKernel[] = [];
-  try {
-    kernels = installedKernels(root);
-  } catch (err) {
-    unknown.push({ why: `cannot list installed kernels: ${errorCode(err)}`, kernel: true });
-  }
+  // Each directory on its own: one that cannot be listed (an EFI partition mounted on /boot
+  // with dmask=0077, read without root) does not hide what the others show.
+  const unlisted: { dir: string; code: string }[] = [];
+  const kernels: InstalledKernel[] = installedKernels(root, unlisted);
 
   let runningImageVersion: string | null = null;
   const image = kernels.find((k) => k.release === running?.release)?.image ?? null;
@@ -173,6 +172,8 @@ export function gatherRebootInput(opts: GatherOptions = {}): RebootInput {
     packaging = 'deb';
   }
 
+  judgeUnlisted(unlisted, join(root, 'boot'), kernels, running, packaging, notes, unknown);
+
   const container = detectContainer(root, procRoot, notes);
   return {
     packaging,
@@ -189,4 +190,39 @@ export function gatherRebootInput(opts: GatherOptions = {}): RebootInput {
     microcode: checkMicrocode({ root, procRoot, container }),
     livepatches: container === null ? readLivepatches(root, notes) : [],
   };
+}
+
+/**
+ * What a kernel directory that could not be listed leaves unknown. /boot alone: unknown only when
+ * the modules directories show a release newer than the running one without an image (its image
+ * may be in /boot), otherwise a note. A modules directory: newer kernels may be there, unknown.
+ */
+function judgeUnlisted(
+  unlisted: readonly { dir: string; code: string }[],
+  boot: string,
+  kernels: readonly InstalledKernel[],
+  running: { release: string } | null,
+  packaging: Packaging,
+  notes: string[],
+  unknown: RebootUnknown[],
+): void {
+  for (const u of unlisted) {
+    if (u.dir === boot && running !== null) {
+      const hidden = kernels
+        .filter((k) => k.image === null)
+        .filter((k) => compareKernelReleases(k.release, running.release, packaging) > 0)
+        .map((k) => k.release);
+      if (hidden.length === 0) {
+        notes.push(
+          `cannot list ${u.dir}: ${u.code} (the modules directories show no newer kernel)`,
+        );
+        continue;
+      }
+      unknown.push({
+        why: `cannot list ${u.dir}: ${u.code}: whether ${hidden.join(', ')} can be booted cannot be told`,
+        kernel: true,
+      });
+    } else
+      unknown.push({ why: `cannot list installed kernels in ${u.dir}: ${u.code}`, kernel: true });
+  }
 }

@@ -119,7 +119,23 @@ function isDir(path: string): boolean {
  * treat it as installed; see `bootableKernels`. Symlinks such as `/boot/vmlinuz` → the default
  * kernel are skipped (no release in the name), and so is dracut's `vmlinuz-0-rescue-*`.
  */
-export function installedKernels(root: string): InstalledKernel[] {
+/**
+ * The kernels installed under `root`. A directory that cannot be listed (other than missing)
+ * throws, unless `unreadable` is given: it is then recorded there and the others still listed.
+ */
+export function installedKernels(
+  root: string,
+  unreadable?: { dir: string; code: string }[],
+): InstalledKernel[] {
+  const list = (dir: string): string[] => {
+    if (unreadable === undefined) return listDir(dir);
+    try {
+      return listDir(dir);
+    } catch (err) {
+      unreadable.push({ dir, code: errnoCode(err) ?? String(err) });
+      return [];
+    }
+  };
   const byRelease = new Map<string, InstalledKernel>();
   const entry = (release: string): InstalledKernel => {
     let k = byRelease.get(release);
@@ -130,7 +146,7 @@ export function installedKernels(root: string): InstalledKernel[] {
     return k;
   };
   const boot = join(root, 'boot');
-  for (const name of listDir(boot).sort()) {
+  for (const name of list(boot).sort()) {
     const release = BOOT_IMAGE.exec(name)?.[1];
     if (release === undefined || RESCUE.test(release)) continue;
     const path = join(boot, name);
@@ -140,7 +156,7 @@ export function installedKernels(root: string): InstalledKernel[] {
     if (k.image === null || name.startsWith('vmlinuz-')) k.image = path;
   }
   for (const dir of [join(root, 'lib/modules'), join(root, 'usr/lib/modules')]) {
-    for (const release of listDir(dir).sort()) {
+    for (const release of list(dir).sort()) {
       const path = join(dir, release);
       if (!isDir(path)) continue;
       const k = entry(release);

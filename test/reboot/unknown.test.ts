@@ -93,12 +93,41 @@ describe('reboot-required with unreadable evidence', () => {
     });
   }
 
-  it('installed kernels that cannot be listed (ELOOP): unknown', () => {
+  it('a /boot that cannot be listed (ELOOP) beside modules of a newer kernel: unknown', () => {
     rmSync(join(root, 'boot'), { recursive: true });
     symlinkSync('boot', join(root, 'boot'));
     const r = gather();
     assert.deepEqual(r.reasons, []);
-    assert.match((r.unknown ?? []).join('\n'), /cannot list installed kernels: ELOOP/);
+    assert.match(
+      (r.unknown ?? []).join('\n'),
+      new RegExp(`cannot list .*boot: ELOOP: whether ${NEWER} can be booted cannot be told`),
+    );
+    assert.equal(rebootExitCode(r), 3);
+  });
+
+  it('a /boot that cannot be listed, the modules showing no newer kernel: a note, no reboot (an EFI /boot with dmask=0077, read without root)', () => {
+    rmSync(join(root, 'boot'), { recursive: true });
+    symlinkSync('boot', join(root, 'boot'));
+    rmSync(join(root, `lib/modules/${NEWER}`), { recursive: true });
+    const r = gather();
+    assert.deepEqual(r.reasons, []);
+    assert.deepEqual(r.unknown, []);
+    assert.match(
+      r.notes.join('\n'),
+      /cannot list .*boot: ELOOP \(the modules directories show no newer kernel\)/,
+    );
+    assert.equal(rebootExitCode(r), 0);
+  });
+
+  it('a modules directory that cannot be listed (ELOOP), no newer image in /boot: unknown', () => {
+    rmSync(join(root, `boot/vmlinuz-${NEWER}`));
+    rmSync(join(root, 'lib/modules'), { recursive: true });
+    symlinkSync('modules', join(root, 'lib/modules'));
+    const r = gather();
+    assert.match(
+      (r.unknown ?? []).join('\n'),
+      /cannot list installed kernels in .*lib\/modules: ELOOP/,
+    );
     assert.equal(rebootExitCode(r), 3);
   });
 
@@ -145,7 +174,7 @@ describe('reboot-required with unreadable evidence', () => {
       gid: NOBODY,
     });
     assert.equal(r.code, 3, r.stdout + r.stderr);
-    assert.match(r.stdout, /cannot list installed kernels: EACCES/);
+    assert.match(r.stdout, /cannot list installed kernels in .*lib\/modules: EACCES/);
     assert.match(r.stdout, /cannot tell whether .*run\/reboot-required exists: EACCES/);
     const m = await runCli(
       ['metrics', '--proc-root', fx.root, '--root', root, '--state-dir', join(fx.root, 'none')],
