@@ -28,7 +28,7 @@ export function register(program: Command, io: CliIo): void {
     .addOption(rootOption(io.env))
     .addHelpText(
       'after',
-      '\nExit status: 0 no reboot needed, 1 reboot needed, 2 error, 3 unknown (no reason found, but evidence\nthat could be one could not be read: the running kernel, /boot, /run); never 0 on an error or a\ndoubt: see docs/reboot.md for kured.',
+      '\nExit status: 0 no reboot needed, 1 reboot needed, 2 error, 3 unknown (no reason found, but evidence\nthat could be one could not be read: the running kernel, /boot, /lib/modules, /run, processes\nor packages the scan could not read); never 0 on an error or a doubt: see docs/reboot.md for kured.',
     )
     .action(async (opts) => {
       const { runRebootRequired } = await import('../commands/reboot.ts');
