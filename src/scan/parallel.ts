@@ -11,6 +11,7 @@ import { BULK_CGROUP_THRESHOLD, CgroupSnapshot } from './cgroups.ts';
 import type { CollectOptions, CollectResult } from './collect.ts';
 import { addReadError, collect } from './collect.ts';
 import {
+  CHUNK,
   type ListReply,
   type ListRequest,
   sharedQueue,
@@ -98,8 +99,14 @@ export async function collectAll(
   // With workers, the first to take work sets the flag: it has started by then.
   if (jitFlag !== undefined && workers === 0) setFlagsFromString(jitFlag);
   if (test.mainAfterWorkers) {
+    // Each worker has taken its first chunk (the counter moved past them), not only claimed its
+    // slot: between the two a loaded machine could let this thread take the first chunk.
     const until = Date.now() + 10_000;
-    while (state.some((s, slot) => slot < workers && s === WORKER_IDLE) && Date.now() < until)
+    const taken = () => Atomics.load(counter, 0) >= workers * CHUNK;
+    while (
+      (state.some((s, slot) => slot < workers && s === WORKER_IDLE) || !taken()) &&
+      Date.now() < until
+    )
       await new Promise((resolve) => setTimeout(resolve, 2));
   }
   // The main thread works too, from the start: a worker joins when it is up (30-100 ms later),

@@ -1,6 +1,7 @@
 import type { CollectOptions, PidQueue } from './collect.ts';
 
-const CHUNK = 16;
+/** PIDs a thread takes from the shared queue at a time. */
+export const CHUNK = 16;
 
 /** A queue over PIDs in shared memory, drained by several threads through one atomic counter. */
 export function sharedQueue(pids: Int32Array, counter: Int32Array): PidQueue {
