@@ -1,6 +1,6 @@
 // Exit codes, decided by pure functions so every command documents and tests them one way.
 import type { Verdict } from './formats/advisory.ts';
-import { type Coverage, isPartialScan, readErrorText } from './scan/coverage.ts';
+import { type Coverage, isPartialScan, missingPrivilege, readErrorText } from './scan/coverage.ts';
 import type { ScanReport } from './scan/scan.ts';
 
 export const EXIT = {
@@ -59,17 +59,16 @@ export function partialScanNote(
   const total = s.scanned + s.unreadable;
   const failed = s.failed ?? 0;
   const others = s.scanned === 0 ? 'no process was read' : 'nothing stale among the others';
-  if (failed > 0 || (r.asRoot && r.ptrace !== false)) {
+  const lacking = missingPrivilege(r);
+  if (failed > 0 || lacking === null) {
     // Read errors (EMFILE, ELOOP, EIO), or all denied even to root: no access to give.
     const why = failed > 0 ? readErrorText(r) : 'access denied even to root';
     const denied = s.unreadable - failed;
     const more = failed > 0 && denied > 0 ? `, ${denied} more denied` : '';
     return `afterpatch: ${failed > 0 ? failed : s.unreadable} of ${total} processes could not be read (${why})${more}: ${others}, but the scan is partial (exit 3).`;
   }
-  const [without, remedy] = r.asRoot
-    ? ['CAP_SYS_PTRACE', 'give afterpatch CAP_SYS_PTRACE']
-    : ['root', 'run as root'];
-  return `afterpatch: ${s.unreadable} of ${total} processes could not be read without ${without}: ${others}, but the scan is partial; ${remedy} (exit 3).`;
+  const remedy = lacking === 'root' ? 'run as root' : 'give afterpatch CAP_SYS_PTRACE';
+  return `afterpatch: ${s.unreadable} of ${total} processes could not be read without ${lacking}: ${others}, but the scan is partial; ${remedy} (exit 3).`;
 }
 
 /**
@@ -113,12 +112,18 @@ export function restartExitCode(r: {
  */
 export const REBOOT_EXIT = { notRequired: 0, required: 1, error: 2, unknown: 3 } as const;
 
-export function rebootExitCode(r: { required: boolean; unknown?: readonly string[] }): number {
+export function rebootExitCode(r: {
+  required: boolean;
+  unknown?: readonly string[] | undefined;
+}): number {
   if (r.required) return REBOOT_EXIT.required;
   return rebootUnknown(r) ? REBOOT_EXIT.unknown : REBOOT_EXIT.notRequired;
 }
 
 /** No reason found, but some evidence could not be read: the verdict is unknown, not "no reboot". */
-export function rebootUnknown(r: { required: boolean; unknown?: readonly string[] }): boolean {
+export function rebootUnknown(r: {
+  required: boolean;
+  unknown?: readonly string[] | undefined;
+}): boolean {
   return !r.required && (r.unknown?.length ?? 0) > 0;
 }

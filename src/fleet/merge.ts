@@ -3,6 +3,7 @@
 
 import * as v from 'valibot';
 import { UserError } from '../errors.ts';
+import { rebootUnknown } from '../exit.ts';
 import type { FleetCount, FleetHost, FleetView } from '../formats/fleet.ts';
 import {
   EnvelopeReadSchema,
@@ -396,21 +397,19 @@ export function hostView(host: string, parts: readonly HostPart[]): FleetHost {
   const partial = scan !== undefined && !restartIsLatest && scanIsPartial(scan.data);
   const restartPartial = restartIsLatest && restartIsPartial(restart.data);
   // A reboot verdict that could not be had (evidence unreadable) is no "no reboot" either.
-  const rebootUnknown =
-    reboot !== undefined && !needsReboot && (reboot.data.unknown?.length ?? 0) > 0;
-  const why = partial
-    ? 'partial scan: some processes could not be read (no root, no CAP_SYS_PTRACE, or read errors)'
-    : restartPartial
-      ? "partial restart: its plan's scan could not read some processes (no root, no CAP_SYS_PTRACE, or read errors)"
-      : noScan
-        ? 'no scan result (scan: null)'
-        : noReboot
-          ? 'no reboot verdict (reboot: null)'
-          : rebootContradicts
-            ? 'reboot verdict contradicts itself: required false with reasons'
-            : rebootUnknown
-              ? `reboot verdict unknown: ${reboot?.data.unknown?.join('; ')}`
-              : null;
+  const unknownReboot = reboot !== undefined && !needsReboot && rebootUnknown(reboot.data);
+  // The first cause that holds is the host's `msg`.
+  const why =
+    [
+      partial &&
+        'partial scan: some processes could not be read (no root, no CAP_SYS_PTRACE, or read errors)',
+      restartPartial &&
+        "partial restart: its plan's scan could not read some processes (no root, no CAP_SYS_PTRACE, or read errors)",
+      noScan && 'no scan result (scan: null)',
+      noReboot && 'no reboot verdict (reboot: null)',
+      rebootContradicts && 'reboot verdict contradicts itself: required false with reasons',
+      unknownReboot && `reboot verdict unknown: ${reboot?.data.unknown?.join('; ')}`,
+    ].find((x) => typeof x === 'string') ?? null;
   const unknown = !failed && ((scan === undefined && restart === undefined) || why !== null);
   return {
     host,

@@ -18,10 +18,11 @@ import {
 } from '../check/buckets.ts';
 import type { Health } from '../check/health.ts';
 import { alerts, parseRange, type ThresholdRange } from '../check/range.ts';
+import { rebootUnknown } from '../exit.ts';
 import type { Group } from '../grouping/group.ts';
 import { ownerLabel } from '../grouping/owner.ts';
 import { describeReason } from '../reboot/reboot.ts';
-import { isPartialScan, readErrorText } from '../scan/coverage.ts';
+import { isPartialScan, missingPrivilege, readErrorText } from '../scan/coverage.ts';
 import type { Owner } from '../scan/model.ts';
 import { printable } from './style.ts';
 import { actionText } from './text.ts';
@@ -291,12 +292,12 @@ export function formatNagios(h: Health, t: CheckThresholds): NagiosResult {
     );
   }
   // Evidence that could not be read and no reason found: UNKNOWN, never "no reboot required".
-  const rebootUnknown = !h.reboot.required && (h.reboot.unknown?.length ?? 0) > 0;
-  if (rebootUnknown) state = worst(state, 'UNKNOWN');
+  const unknownReboot = rebootUnknown(h.reboot);
+  if (unknownReboot) state = worst(state, 'UNKNOWN');
   parts.push(
     h.reboot.required
       ? 'reboot required'
-      : rebootUnknown
+      : unknownReboot
         ? 'reboot unknown (evidence unreadable)'
         : 'no reboot required',
   );
@@ -316,12 +317,13 @@ export function formatNagios(h: Health, t: CheckThresholds): NagiosResult {
   if (partial) {
     state = 'UNKNOWN';
     const failed = h.scan.summary.failed ?? 0;
+    const lacking = missingPrivilege(h.scan);
     const remedy =
       failed > 0
         ? `${failed} failed (${readErrorText(h.scan)})`
-        : !h.scan.asRoot
+        : lacking === 'root'
           ? 'run as root to see all'
-          : h.scan.ptrace === false
+          : lacking === 'CAP_SYS_PTRACE'
             ? 'give afterpatch CAP_SYS_PTRACE'
             : 'access denied even to root';
     summary = `cannot read ${h.scan.summary.unreadable} of ${total} processes: ${remedy}; found so far: ${summary}`;
@@ -330,7 +332,7 @@ export function formatNagios(h: Health, t: CheckThresholds): NagiosResult {
   // Reboot reasons first: they are few and must survive a truncation of long output.
   const long: string[] = h.reboot.reasons.map((r) => safe(`reboot required: ${describeReason(r)}`));
   for (const u of h.reboot.unknown ?? [])
-    long.push(safe(`${rebootUnknown ? 'reboot unknown' : 'note: not checked'}: ${u}`));
+    long.push(safe(`${unknownReboot ? 'reboot unknown' : 'note: not checked'}: ${u}`));
   long.push(...advisories.long.map(safe));
   const lookupFailed = h.scan.packageLookupError !== undefined;
   long.push(...code.slice(0, MAX_ENTRY_LINES).map((g) => entryLine(g, lookupFailed)));

@@ -2,6 +2,7 @@
 // Every metric is documented in docs/monitoring.md ("Prometheus").
 import { bucketOf, countBuckets } from '../check/buckets.ts';
 import type { Health } from '../check/health.ts';
+import { rebootUnknown } from '../exit.ts';
 import type { Group } from '../grouping/group.ts';
 import { OUTCOMES } from '../restart/state.ts';
 import { isPartialScan } from '../scan/coverage.ts';
@@ -168,7 +169,7 @@ export function formatPrometheus(health: Health | null, o: PrometheusOptions = {
     'afterpatch_reboot_required_unknown',
     'gauge',
     '1 if no reboot reason was found but evidence that could be one could not be read (afterpatch_reboot_required 0 then means unknown), else 0.',
-    !health.reboot.required && (health.reboot.unknown?.length ?? 0) > 0 ? 1 : 0,
+    rebootUnknown(health.reboot) ? 1 : 0,
   );
   if (o.nodeRebootRequired !== false) {
     e.one(

@@ -1,4 +1,5 @@
 // The human text of `reboot-required`: the verdict, each reason, the notes, the sentinel written.
+import { rebootUnknown } from '../exit.ts';
 import { describeReason, type RebootReport } from '../reboot/reboot.ts';
 import { printable } from './style.ts';
 
@@ -6,7 +7,7 @@ export function formatRebootText(r: RebootReport): string {
   const unknown = r.unknown ?? [];
   const lines = r.required
     ? ['Reboot required:', ...r.reasons.map((x) => `  - ${printable(describeReason(x))}`)]
-    : unknown.length > 0
+    : rebootUnknown(r)
       ? [
           'Unknown whether a reboot is required: evidence could not be read:',
           ...unknown.map((x) => `  - ${printable(x)}`),

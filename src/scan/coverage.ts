@@ -37,7 +37,18 @@ export function isPartialScan(c: Coverage): boolean {
   const s = c.summary;
   if ((s.failed ?? 0) > 0) return true;
   if (s.unreadable > 0 && s.scanned === 0) return true;
-  return s.unreadable > 0 && !(c.asRoot && c.ptrace !== false);
+  return s.unreadable > 0 && missingPrivilege(c) !== null;
+}
+
+/**
+ * What the scan lacked to read other users' processes: root, CAP_SYS_PTRACE (root without it),
+ * or nothing (null: root with it, so a denial came from the kernel refusing root itself).
+ */
+export function missingPrivilege(
+  c: Pick<Coverage, 'asRoot' | 'ptrace'>,
+): 'root' | 'CAP_SYS_PTRACE' | null {
+  if (!c.asRoot) return 'root';
+  return c.ptrace === false ? 'CAP_SYS_PTRACE' : null;
 }
 
 /** Why the failed processes could not be read: "EMFILE: too many open files" (or "; "-joined). */
@@ -54,17 +65,16 @@ export function unreadableNote(c: Coverage & { summary: { scanned: number } }): 
   const of = `${s.unreadable} of ${s.scanned + s.unreadable} processes could not be read`;
   const failed = s.failed ?? 0;
   const denied = s.unreadable - failed;
-  const deniedWhy = !c.asRoot
-    ? 'access denied: run as root to see all'
-    : c.ptrace === false
-      ? "access denied: afterpatch runs without CAP_SYS_PTRACE, which reading other users' processes needs"
-      : 'access denied even to root';
+  const lacking = missingPrivilege(c);
+  const remedy =
+    lacking === 'root'
+      ? 'run as root to see all'
+      : "afterpatch runs without CAP_SYS_PTRACE, which reading other users' processes needs";
   if (failed === 0) {
-    if (!c.asRoot) return `${of}: run as root to see all.`;
-    if (c.ptrace === false)
-      return `${of}: afterpatch runs without CAP_SYS_PTRACE, which reading other users' processes needs.`;
+    if (lacking !== null) return `${of}: ${remedy}.`;
     return `${of} (access denied even to root)${s.scanned === 0 ? ': the scan is partial' : ''}.`;
   }
+  const deniedWhy = lacking === null ? 'access denied even to root' : `access denied: ${remedy}`;
   const why = `(${readErrorText(c)})`;
   if (denied === 0) return `${of} ${why}: the scan is partial.`;
   return `${of}: ${failed} ${why}, ${denied} ${deniedWhy}; the scan is partial.`;
